@@ -1,0 +1,265 @@
+/**
+ * The buddy allocator in shared memory, as the kernel's `BuddySet`: one free list per order, in
+ * the header, linked through the metadata slots of the chunks' head frames (which are UNUSED:
+ * free implies unused). Its state is all in the region, so any worker's view is the allocator.
+ * One lock, with an owner record, guards it.
+ */
+import { AllocError, InvariantError, hex } from '../../errors.js';
+import {
+  AUX_FREE,
+  H_BUDDY_FREE,
+  H_BUDDY_HEADS,
+  H_BUDDY_LOCK,
+  MAX_ORDER,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  RC_UNUSED,
+  SLOT_SHIFT,
+  S_AUX,
+  S_NEXT,
+  S_PREV,
+  S_REF,
+} from '../../layout.js';
+import { lock, unlock } from '../../sync/lock.js';
+import type { Paddr } from '../mapping.js';
+import type { MemoryViews } from '../views.js';
+import { checkCount, type GlobalFrameAllocator } from './global.js';
+
+/** What the buddy allocator needs of a region. */
+export interface BuddyHost {
+  readonly _mem: MemoryViews;
+  readonly _metaWord: number;
+  readonly nframes: number;
+  readonly workerId: number;
+  readonly checked: boolean;
+}
+
+/** ceil(log2(n)) for n >= 1: the order of the smallest chunk holding n frames. */
+export function greaterOrderOf(n: number): number {
+  return n <= 1 ? 0 : 32 - Math.clz32(n - 1);
+}
+
+/** floor(log2(n)) for n >= 1: the order of the largest chunk inside n frames. */
+export function lesserOrderOf(n: number): number {
+  return 31 - Math.clz32(n);
+}
+
+/** The largest order a chunk starting at frame `index` can have (its alignment). */
+export function maxOrderFrom(index: number): number {
+  return index === 0 ? MAX_ORDER - 1 : Math.min(MAX_ORDER - 1, 31 - Math.clz32(index & -index));
+}
+
+/** Splits frames `[index, index + n)` into aligned buddy chunks, as `[index, order]` pairs. */
+export function splitToChunks(index: number, n: number): [number, number][] {
+  const out: [number, number][] = [];
+  while (n > 0) {
+    const order = Math.min(maxOrderFrom(index), lesserOrderOf(n));
+    out.push([index, order]);
+    index += 1 << order;
+    n -= 1 << order;
+  }
+  return out;
+}
+
+export class BuddyAllocator implements GlobalFrameAllocator {
+  private readonly i32: Int32Array;
+
+  constructor(private readonly host: BuddyHost) {
+    this.i32 = host._mem.i32;
+  }
+
+  alloc(nframes: number, alignFrames = 1): Paddr | null {
+    checkCount(nframes);
+    checkCount(alignFrames, 'alignment');
+    if ((alignFrames & (alignFrames - 1)) !== 0) {
+      throw new AllocError('InvalidArgs', `InvalidArgs: alignment ${alignFrames} is not a power of two`);
+    }
+    const order = Math.max(greaterOrderOf(nframes), greaterOrderOf(alignFrames));
+    if (order >= MAX_ORDER || nframes > this.host.nframes) return null;
+    const i32 = this.i32;
+    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    try {
+      const index = this.allocChunk(order);
+      if (index < 0) return null;
+      // Give back the tail of a chunk larger than asked, as the kernel's pools do.
+      const size = 1 << order;
+      if (size > nframes) this.freeRun(index + nframes, size - nframes);
+      i32[H_BUDDY_FREE] -= nframes;
+      return index * PAGE_SIZE;
+    } finally {
+      unlock(i32, H_BUDDY_LOCK);
+    }
+  }
+
+  dealloc(paddr: Paddr, nframes: number): void {
+    this.addFreeMemory(paddr, nframes);
+  }
+
+  addFreeMemory(paddr: Paddr, nframes: number): void {
+    checkCount(nframes);
+    if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.host.nframes) {
+      throw new AllocError(
+        'InvalidArgs',
+        `InvalidArgs: ${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`,
+      );
+    }
+    const index = paddr >>> PAGE_SHIFT;
+    if (this.host.checked) this.checkFreeable(index, nframes);
+    const i32 = this.i32;
+    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    try {
+      this.freeRun(index, nframes);
+      i32[H_BUDDY_FREE] += nframes;
+    } finally {
+      unlock(i32, H_BUDDY_LOCK);
+    }
+  }
+
+  freeFrames(): number {
+    return Atomics.load(this.i32, H_BUDDY_FREE);
+  }
+
+  forEachFree(fn: (paddr: Paddr, nframes: number) => void): void {
+    const chunks: [number, number][] = [];
+    const i32 = this.i32;
+    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    try {
+      for (let order = 0; order < MAX_ORDER; order++) {
+        for (let cur = i32[H_BUDDY_HEADS + order]; cur !== 0; cur = i32[this.word(cur - 1) + S_NEXT]) {
+          chunks.push([cur - 1, order]);
+          if (chunks.length > this.host.nframes) throw new InvariantError(`buddy list ${order}`, 'the list has a cycle');
+        }
+      }
+    } finally {
+      unlock(i32, H_BUDDY_LOCK);
+    }
+    for (const [index, order] of chunks) fn(index * PAGE_SIZE, 1 << order);
+  }
+
+  checkInvariants(): void {
+    const i32 = this.i32;
+    const n = this.host.nframes;
+    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    try {
+      const seen = new Uint8Array(n);
+      let total = 0;
+      for (let order = 0; order < MAX_ORDER; order++) {
+        let prev = 0;
+        let steps = 0;
+        for (let cur = i32[H_BUDDY_HEADS + order]; cur !== 0; cur = i32[this.word(cur - 1) + S_NEXT]) {
+          const index = cur - 1;
+          const where = `buddy chunk ${hex(index * PAGE_SIZE)} (order ${order})`;
+          if (++steps > n || index < 0 || index >= n) throw new InvariantError(where, 'broken free list');
+          const w = this.word(index);
+          if (i32[w + S_PREV] !== prev) throw new InvariantError(where, 'prev link does not match the list');
+          if (i32[w + S_AUX] !== (AUX_FREE | order)) throw new InvariantError(where, 'head is not marked free at this order');
+          const size = 1 << order;
+          if (index % size !== 0 || index + size > n) throw new InvariantError(where, 'chunk is misaligned or out of the region');
+          for (let k = index; k < index + size; k++) {
+            if (seen[k]) throw new InvariantError(where, `frame ${hex(k * PAGE_SIZE)} is in two free chunks`);
+            seen[k] = 1;
+            if (Atomics.load(i32, this.word(k) + S_REF) !== RC_UNUSED) {
+              throw new InvariantError(where, `free frame ${hex(k * PAGE_SIZE)} is not UNUSED`);
+            }
+          }
+          const buddy = index ^ size;
+          if (order + 1 < MAX_ORDER && buddy + size <= n && i32[this.word(buddy) + S_AUX] === (AUX_FREE | order)) {
+            throw new InvariantError(where, 'its buddy is free at the same order but they were not merged');
+          }
+          total += size;
+          prev = cur;
+        }
+      }
+      if (total !== i32[H_BUDDY_FREE]) {
+        throw new InvariantError('buddy allocator', `free lists hold ${total} frames but the count says ${i32[H_BUDDY_FREE]}`);
+      }
+    } finally {
+      unlock(i32, H_BUDDY_LOCK);
+    }
+  }
+
+  private word(index: number): number {
+    return this.host._metaWord + (index << SLOT_SHIFT);
+  }
+
+  /** Checked mode: every frame given back must be UNUSED and not already free. */
+  private checkFreeable(index: number, n: number): void {
+    const i32 = this.i32;
+    for (let k = index; k < index + n; k++) {
+      const w = this.word(k);
+      if (Atomics.load(i32, w + S_REF) !== RC_UNUSED) {
+        throw new AllocError('InvalidArgs', `InvalidArgs: frame ${hex(k * PAGE_SIZE)} is not unused; it cannot be freed`);
+      }
+    }
+    let freeAlready = false;
+    this.forEachFree((p, m) => {
+      const s = p / PAGE_SIZE;
+      if (s < index + n && index < s + m) freeAlready = true;
+    });
+    if (freeAlready) {
+      throw new AllocError('InvalidArgs', `InvalidArgs: frames at ${hex(index * PAGE_SIZE)} are already free (double free)`);
+    }
+  }
+
+  /** Inserts frames `[index, index + n)` as aligned chunks. Lock held. */
+  private freeRun(index: number, n: number): void {
+    for (const [start, order] of splitToChunks(index, n)) this.insertChunk(start, order);
+  }
+
+  /** Inserts one free chunk, merging it with free buddies (the kernel's `insert_chunk`). */
+  private insertChunk(index: number, order: number): void {
+    const i32 = this.i32;
+    const n = this.host.nframes;
+    while (order + 1 < MAX_ORDER) {
+      const size = 1 << order;
+      const buddy = index ^ size;
+      if (buddy + size > n) break;
+      const bw = this.word(buddy);
+      if (i32[bw + S_AUX] !== (AUX_FREE | order) || i32[bw + S_REF] !== RC_UNUSED) break;
+      this.unlink(buddy, order);
+      index = Math.min(index, buddy);
+      order++;
+    }
+    this.push(index, order);
+  }
+
+  /** Takes a chunk of exactly `order`, splitting a larger one; -1 if none. Lock held. */
+  private allocChunk(order: number): number {
+    const i32 = this.i32;
+    let o = order;
+    while (o < MAX_ORDER && i32[H_BUDDY_HEADS + o] === 0) o++;
+    if (o === MAX_ORDER) return -1;
+    const index = i32[H_BUDDY_HEADS + o] - 1;
+    this.unlink(index, o);
+    while (o > order) {
+      o--;
+      this.push(index + (1 << o), o);
+    }
+    return index;
+  }
+
+  private push(index: number, order: number): void {
+    const i32 = this.i32;
+    const w = this.word(index);
+    const head = i32[H_BUDDY_HEADS + order];
+    i32[w + S_NEXT] = head;
+    i32[w + S_PREV] = 0;
+    i32[w + S_AUX] = AUX_FREE | order;
+    if (head !== 0) i32[this.word(head - 1) + S_PREV] = index + 1;
+    i32[H_BUDDY_HEADS + order] = index + 1;
+  }
+
+  /** Removes a free chunk head from its list and clears its allocator words. */
+  private unlink(index: number, order: number): void {
+    const i32 = this.i32;
+    const w = this.word(index);
+    const next = i32[w + S_NEXT];
+    const prev = i32[w + S_PREV];
+    if (prev === 0) i32[H_BUDDY_HEADS + order] = next;
+    else i32[this.word(prev - 1) + S_NEXT] = next;
+    if (next !== 0) i32[this.word(next - 1) + S_PREV] = prev;
+    i32[w + S_NEXT] = 0;
+    i32[w + S_PREV] = 0;
+    i32[w + S_AUX] = 0;
+  }
+}

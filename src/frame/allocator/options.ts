@@ -1,0 +1,102 @@
+/**
+ * `FrameAllocOptions`: allocation of frames, unique frames and segments from the region's
+ * allocator, zeroed or not, as the kernel's `FrameAllocOptions`.
+ */
+import { AllocError, GetFrameError } from '../../errors.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../../layout.js';
+import type { FrameSystem } from '../../system.js';
+import { Frame, type InitOf } from '../frame.js';
+import { checkPaddr, type Paddr } from '../mapping.js';
+import { claim, publish, slotWord, writeMeta } from '../meta.js';
+import { Untyped, type AnyInit, type AnyMeta } from '../meta-type.js';
+import { typeIdOf } from '../registry.js';
+import { Segment, claimRange, publishRange } from '../segment.js';
+import { UniqueFrame } from '../unique.js';
+import { zeroBytes } from '../untyped.js';
+import { checkCount } from './global.js';
+
+export class FrameAllocOptions {
+  private _zeroed = true;
+
+  constructor(private readonly sys: FrameSystem) {}
+
+  /** Whether allocated frames are zero-filled (default true, as in the kernel). */
+  zeroed(zeroed = true): this {
+    this._zeroed = zeroed;
+    return this;
+  }
+
+  /** One untyped frame. `AllocError('NoMemory')` if none is free. */
+  allocFrame(): Frame<Untyped> {
+    return this.allocFrameWith(Untyped);
+  }
+
+  /** One frame with metadata `meta`, initialised from `init` (missing fields are zero). */
+  allocFrameWith<M extends AnyMeta>(meta: M, init?: InitOf<M>): Frame<M> {
+    const [w, paddr] = this.allocOne(meta, init, false);
+    return new Frame(this.sys, w, paddr, meta);
+  }
+
+  /** One unique frame with metadata `meta`. */
+  allocUnique<M extends AnyMeta>(meta: M, init?: InitOf<M>): UniqueFrame<M> {
+    const [w, paddr] = this.allocOne(meta, init, true);
+    return new UniqueFrame(this.sys, w, paddr, meta);
+  }
+
+  /** `nframes` contiguous untyped frames. `InvalidArgs` for 0 or a non-integer. */
+  allocSegment(nframes: number): Segment<Untyped> {
+    return this.allocSegmentWith(nframes, Untyped);
+  }
+
+  /**
+   * `nframes` contiguous frames with metadata `meta`, frame `paddr` initialised by `init(paddr)`.
+   * All or nothing: if `init` throws or gives a bad value, the frames go back to the allocator.
+   */
+  allocSegmentWith<M extends AnyMeta>(
+    nframes: number,
+    meta: M,
+    init?: (paddr: Paddr) => InitOf<M> | undefined,
+  ): Segment<M> {
+    const sys = this.sys;
+    sys._assertOpen();
+    checkCount(nframes);
+    const start = this.take(nframes);
+    const end = start + nframes * PAGE_SIZE;
+    try {
+      claimRange(sys, start, end, meta, init);
+    } catch (e) {
+      sys._dealloc(start, nframes);
+      throw e;
+    }
+    if (this._zeroed) zeroBytes(sys, start, end - start);
+    publishRange(sys, start, end);
+    return new Segment(sys, start, end, meta);
+  }
+
+  /** Allocates, claims, initialises and publishes one frame; returns its slot word and paddr. */
+  private allocOne(meta: AnyMeta, init: AnyInit, unique: boolean): [number, Paddr] {
+    const sys = this.sys;
+    sys._assertOpen();
+    meta._validate(init);
+    const typeId = typeIdOf(sys, meta);
+    const paddr = this.take(1);
+    const w = slotWord(sys, paddr >>> PAGE_SHIFT);
+    claim(sys, w, paddr);
+    writeMeta(sys, w, typeId, meta, init);
+    if (this._zeroed) zeroBytes(sys, paddr, PAGE_SIZE);
+    publish(sys, w, unique);
+    return [w, paddr];
+  }
+
+  /** `n` frames from the allocator, or `NoMemory` after trying to free deferred drops. */
+  private take(n: number): Paddr {
+    const sys = this.sys;
+    let paddr = sys.allocator.alloc(n, 1);
+    if (paddr === null && sys.drainDeferred() > 0) paddr = sys.allocator.alloc(n, 1);
+    if (paddr === null) throw AllocError.noMemory(n, sys.freeFrames());
+    // A plugged-in allocator is not trusted to answer inside the region.
+    checkPaddr(paddr, sys.maxPaddr);
+    if (paddr + n * PAGE_SIZE > sys.maxPaddr) throw new GetFrameError('OutOfBound', paddr);
+    return paddr;
+  }
+}

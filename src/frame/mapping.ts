@@ -1,0 +1,35 @@
+/**
+ * The pure arithmetic between frames, frame indices and metadata slots, as the kernel's
+ * `meta::mapping` (`frame_to_index`, `frame_to_meta`, `meta_to_frame`), and the one bounds
+ * check (`checkPaddr`) that every paddr-taking entry point uses.
+ */
+import { GetFrameError } from '../errors.js';
+import { META_SLOT_SIZE, PAGE_SHIFT, PAGE_SIZE } from '../layout.js';
+
+/** A physical address: a byte offset into the frame region. Frame `i` starts at `i * PAGE_SIZE`. */
+export type Paddr = number;
+
+/** The index of the frame at `paddr` (which must be page-aligned). */
+export function frameToIndex(paddr: Paddr): number {
+  return paddr / PAGE_SIZE;
+}
+
+/** The byte offset, from the start of the metadata region, of the slot of the frame at `paddr`. */
+export function frameToMeta(paddr: Paddr): number {
+  return (paddr / PAGE_SIZE) * META_SLOT_SIZE;
+}
+
+/** The paddr of the frame whose slot is at byte offset `meta` of the metadata region. */
+export function metaToFrame(meta: number): Paddr {
+  return (meta / META_SLOT_SIZE) * PAGE_SIZE;
+}
+
+/**
+ * Checks `paddr` as the kernel's `get_slot` does: `NotAligned` first, then `OutOfBound`.
+ * Returns the frame index.
+ */
+export function checkPaddr(paddr: Paddr, maxPaddr: number): number {
+  if (paddr % PAGE_SIZE !== 0) throw new GetFrameError('NotAligned', paddr);
+  if (!(paddr >= 0 && paddr < maxPaddr)) throw new GetFrameError('OutOfBound', paddr);
+  return paddr >>> PAGE_SHIFT;
+}

@@ -1,0 +1,557 @@
+/**
+ * Metadata types: `defineMeta` turns a schema of fields into a `MetaType` that knows how its
+ * values are laid out in a slot's 40-byte storage, and makes the views through which handles read
+ * (`meta`) and write (`metaMut`) them in shared memory. This is the kernel's `AnyFrameMeta`
+ * (with `on_drop` and `is_untyped`) and its layout check `check_frame_meta_layout!`.
+ */
+import { FrameUseError, MetaTypeError, hex } from '../errors.js';
+import { FRAME_METADATA_MAX_SIZE, PAGE_SIZE } from '../layout.js';
+import type { Paddr } from './mapping.js';
+import type { MemoryViews } from './views.js';
+
+/** The kinds of a metadata field. `paddr` holds a frame address or null; `atomic-*` fields can be
+ *  updated through shared handles with atomic operations. */
+export type FieldKind =
+  | 'u8'
+  | 'i8'
+  | 'u16'
+  | 'i16'
+  | 'u32'
+  | 'i32'
+  | 'f32'
+  | 'f64'
+  | 'u64'
+  | 'i64'
+  | 'bool'
+  | 'paddr'
+  | 'atomic-u32'
+  | 'atomic-i32';
+
+type AtomicKind = 'atomic-u32' | 'atomic-i32';
+
+/** A metadata schema: field name → kind. */
+export type Schema = { readonly [field: string]: FieldKind };
+
+/** The value a field of kind K reads as. */
+export type FieldValue<K> = K extends 'u64' | 'i64'
+  ? bigint
+  : K extends 'bool'
+    ? boolean
+    : K extends 'paddr'
+      ? Paddr | null
+      : K extends AtomicKind
+        ? AtomicCell
+        : number;
+
+/** The value a field of kind K is initialised with. */
+export type FieldInit<K> = K extends AtomicKind ? number : FieldValue<K>;
+
+/** Metadata as seen through a shared handle: read-only, except atomic fields' operations. */
+export type MetaView<S extends Schema> = { readonly [K in keyof S]: FieldValue<S[K]> };
+
+/** Metadata as seen through a `UniqueFrame`: every plain field is writable. */
+export type MetaMut<S extends Schema> = {
+  -readonly [K in keyof S as S[K] extends AtomicKind ? never : K]: FieldValue<S[K]>;
+} & { readonly [K in keyof S as S[K] extends AtomicKind ? K : never]: AtomicCell };
+
+/** Initial metadata: any subset of the fields; missing ones start at zero (false, null). */
+export type MetaInit<S extends Schema> = { [K in keyof S]?: FieldInit<S[K]> };
+
+/** An atomic metadata field (`atomic-u32` / `atomic-i32`): `Atomics` on the slot's word. */
+export interface AtomicCell {
+  load(): number;
+  store(value: number): number;
+  add(value: number): number;
+  sub(value: number): number;
+  and(value: number): number;
+  or(value: number): number;
+  xor(value: number): number;
+  exchange(value: number): number;
+  compareExchange(expected: number, replacement: number): number;
+}
+
+/** @internal Initial metadata of some type, as the internals pass it around. */
+export type AnyInit = object | undefined;
+
+/** @internal An `onDrop` of some type. */
+export type AnyOnDrop = (meta: never, frame: never) => void;
+
+/** What a view needs from the handle it belongs to. */
+export interface ViewOwner {
+  readonly paddr: Paddr;
+  /** @internal */
+  readonly _live: boolean;
+}
+
+/** Called on the last drop of a frame of this type (the kernel's `on_drop`), while the slot is
+ *  busy: no other worker can get a reference to the frame. */
+export type OnDrop<S extends Schema, U extends boolean> = (
+  meta: MetaView<S>,
+  frame: import('./frame-ref.js').FrameRef<MetaType<S, U>>,
+) => void;
+
+export interface DefineMetaOptions<S extends Schema, U extends boolean> {
+  /** Untyped frames expose their bytes (`bytes`, `reader`, `writer`, `fill`); typed ones do not. */
+  untyped?: U;
+  /** Runs on the last drop, in a worker that defined the type with this callback. */
+  onDrop?: OnDrop<S, U>;
+}
+
+/** @internal Where a field lives and how it is read and written. */
+interface FieldLayout {
+  readonly name: string;
+  readonly kind: FieldKind;
+  readonly offset: number; // bytes from the storage start
+  readonly size: number;
+}
+
+const KIND_SIZE: Record<FieldKind, number> = {
+  u8: 1,
+  i8: 1,
+  bool: 1,
+  u16: 2,
+  i16: 2,
+  u32: 4,
+  i32: 4,
+  f32: 4,
+  paddr: 4,
+  'atomic-u32': 4,
+  'atomic-i32': 4,
+  f64: 8,
+  u64: 8,
+  i64: 8,
+};
+
+const FIELD_NAME = /^[A-Za-z_$][\w$]*$/;
+const RESERVED_FIELDS = new Set(['constructor', '__proto__', 'toJSON', 'prototype']);
+const MAX_NAME = 128;
+
+/** A registered kind of frame metadata. Create with `defineMeta`. */
+export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
+  /** Bytes of slot storage the fields use (at most `FRAME_METADATA_MAX_SIZE`). */
+  readonly size: number;
+  /** @internal Fields in storage order. */
+  readonly _fields: readonly FieldLayout[];
+  /** @internal The canonical description stored in every region's type registry. */
+  readonly _descriptor: string;
+  /** @internal This worker's `onDrop`, if any (stored loosely: `OnDrop<S, U>` is invariant). */
+  _onDrop: AnyOnDrop | undefined;
+  /** @internal The region this type was last used with, and its id there (a one-entry cache). */
+  _sys: object | undefined = undefined;
+  /** @internal */
+  _id = 0;
+  /** @internal Regions this type is registered in (to publish a later `onDrop`). */
+  readonly _regions: { sys: object; id: number }[] = [];
+  /** @internal Prototypes of the read-only and the mutable views. */
+  readonly _viewProto: object;
+  readonly _mutProto: object;
+
+  /** @internal Use `defineMeta`. */
+  constructor(
+    readonly name: string,
+    readonly schema: S,
+    readonly untyped: U,
+  ) {
+    const fields = layoutFields(name, schema);
+    const last = fields[fields.length - 1];
+    this.size = last ? last.offset + last.size : 0;
+    if (this.size > FRAME_METADATA_MAX_SIZE) {
+      throw new MetaTypeError(
+        'TooLarge',
+        `metadata type '${name}' needs ${this.size} bytes; a slot holds ${FRAME_METADATA_MAX_SIZE}`,
+      );
+    }
+    this._fields = fields;
+    this._descriptor = JSON.stringify({
+      n: name,
+      u: untyped ? 1 : 0,
+      f: fields.map((f) => [f.name, f.kind]),
+    });
+    this._viewProto = makeProto(fields, false);
+    this._mutProto = makeProto(fields, true);
+  }
+
+  /** @internal A read-only view of the storage at byte `at`, owned by `owner`. */
+  _view(owner: ViewOwner, mem: MemoryViews, at: number): MetaView<S> {
+    const v = Object.create(this._viewProto) as ViewState;
+    v._$h = owner;
+    v._$m = mem;
+    v._$b = at;
+    return v as unknown as MetaView<S>;
+  }
+
+  /** @internal A writable view (for `UniqueFrame.metaMut`). */
+  _mutView(owner: ViewOwner, mem: MemoryViews, at: number): MetaMut<S> {
+    const v = Object.create(this._mutProto) as ViewState;
+    v._$h = owner;
+    v._$m = mem;
+    v._$b = at;
+    return v as unknown as MetaMut<S>;
+  }
+
+  /**
+   * @internal Checks `init` against the fields, throwing `FrameUseError('BadValue')` before
+   * anything is written. Call before claiming a slot so a bad value changes nothing.
+   */
+  _validate(init: AnyInit): void {
+    if (init === undefined || init === null) return;
+    if (typeof init !== 'object') {
+      throw new FrameUseError('BadValue', `metadata for '${this.name}' must be an object`);
+    }
+    for (const key in init) {
+      const f = this._fields.find((x) => x.name === key);
+      if (f === undefined) {
+        throw new FrameUseError('BadValue', `'${this.name}' has no field '${key}'`);
+      }
+      const value = (init as Record<string, unknown>)[key];
+      if (value !== undefined) checkValue(this.name, f, value);
+    }
+  }
+
+  /**
+   * @internal Writes `init` (already validated) into zeroed storage at byte `at`.
+   */
+  _write(mem: MemoryViews, at: number, init: AnyInit): void {
+    if (init === undefined || init === null) return;
+    for (const f of this._fields) {
+      const value = (init as Record<string, unknown>)[f.name];
+      if (value !== undefined) writeField(mem, at + f.offset, f.kind, value);
+    }
+  }
+
+  /** @internal Zeroes the storage bytes this type uses at byte `at`. */
+  _clear(mem: MemoryViews, at: number): void {
+    const size = this.size;
+    if (size !== 0) mem.u8.fill(0, at, at + size);
+  }
+
+  /** @internal Reads all fields into a plain object (for `toJSON` and debugging). */
+  _snapshot(mem: MemoryViews, at: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const f of this._fields) out[f.name] = readPlain(mem, at + f.offset, f.kind);
+    return out;
+  }
+
+  toString(): string {
+    return `MetaType(${this.name})`;
+  }
+}
+
+/** Any metadata type: what `Frame.fromInUse` returns before `tryAs`. */
+export type AnyMeta = MetaType<Schema, boolean>;
+/** A metadata type whose frames expose their bytes. */
+export type UntypedMeta = MetaType<Schema, true>;
+
+/** The internal fields of a view object. */
+interface ViewState {
+  _$h: ViewOwner;
+  _$m: MemoryViews;
+  _$b: number;
+}
+
+/** Types defined in this worker, by name: the same name gives the same object. */
+const definedTypes = new Map<string, MetaType>();
+
+/**
+ * Defines (or looks up) the metadata type `name` with fields `schema`.
+ *
+ * The name identifies the type in every worker and region: defining it again with the same
+ * schema returns the same type (and sets this worker's `onDrop` if given); with another schema it
+ * throws `MetaTypeError('Conflict')`. A schema that needs more than 40 bytes throws
+ * `MetaTypeError('TooLarge')` here, at definition.
+ *
+ * @example
+ * const PageMeta = defineMeta('app.page', { dirty: 'bool', hits: 'atomic-u32', owner: 'u32' });
+ * const frame = sys.allocFrame(PageMeta, { owner: 7 });
+ * frame.meta.hits.add(1);
+ */
+export function defineMeta<const S extends Schema, U extends boolean = false>(
+  name: string,
+  schema: S,
+  options: DefineMetaOptions<S, U> = {},
+): MetaType<S, U> {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME) {
+    throw new MetaTypeError('BadSchema', `a type name is a string of 1..${MAX_NAME} characters`);
+  }
+  if (schema === null || typeof schema !== 'object') {
+    throw new MetaTypeError('BadSchema', `the schema of '${name}' must be an object`);
+  }
+  const untyped = (options.untyped ?? false) as U;
+  const fresh = new MetaType<S, U>(name, schema, untyped);
+  const existing = definedTypes.get(name) as MetaType<S, U> | undefined;
+  let type: MetaType<S, U>;
+  if (existing === undefined) {
+    type = fresh;
+    definedTypes.set(name, type as unknown as MetaType);
+  } else if (existing._descriptor !== fresh._descriptor) {
+    throw new MetaTypeError(
+      'Conflict',
+      `'${name}' is already defined as ${existing._descriptor}, not ${fresh._descriptor}`,
+    );
+  } else {
+    type = existing;
+  }
+  if (options.onDrop !== undefined) {
+    type._onDrop = options.onDrop as AnyOnDrop;
+    for (const r of type._regions) onDropPublisher?.(r.sys, r.id);
+  }
+  return type;
+}
+
+/** @internal Set by the registry: marks a type as having an onDrop in a region. */
+let onDropPublisher: ((sys: object, id: number) => void) | undefined;
+/** @internal */
+export function setOnDropPublisher(f: (sys: object, id: number) => void): void {
+  onDropPublisher = f;
+}
+
+/**
+ * @internal The local type for a descriptor read from a region's registry: the type defined in
+ * this worker under that name, or a new one (with no onDrop) if this worker never defined it.
+ */
+export function typeFromDescriptor(descriptor: string): MetaType {
+  const d = JSON.parse(descriptor) as { n: string; u: number; f: [string, FieldKind][] };
+  const known = definedTypes.get(d.n);
+  if (known !== undefined && known._descriptor === descriptor) return known;
+  const schema: Record<string, FieldKind> = {};
+  for (const [k, v] of d.f) schema[k] = v;
+  const type = new MetaType(d.n, schema, d.u === 1);
+  if (known === undefined) definedTypes.set(d.n, type);
+  return type;
+}
+
+/** The default untyped metadata (the kernel's `()`): no fields, bytes exposed. */
+export const Untyped = defineMeta('pageframe.untyped', {}, { untyped: true });
+export type Untyped = typeof Untyped;
+
+// ---------------------------------------------------------------------------------------------
+// Layout and field access.
+// ---------------------------------------------------------------------------------------------
+
+function layoutFields(typeName: string, schema: Schema): FieldLayout[] {
+  const names = Object.keys(schema);
+  for (const n of names) {
+    if (!FIELD_NAME.test(n) || n.startsWith('_$') || RESERVED_FIELDS.has(n)) {
+      throw new MetaTypeError('BadSchema', `'${typeName}': '${n}' is not a usable field name`);
+    }
+    if (!Object.prototype.hasOwnProperty.call(KIND_SIZE, schema[n])) {
+      throw new MetaTypeError(
+        'BadSchema',
+        `'${typeName}.${n}': unknown kind '${String(schema[n])}' (one of ${Object.keys(KIND_SIZE).join(', ')})`,
+      );
+    }
+  }
+  // Canonical order: largest alignment first, then by name. No padding is ever needed, and the
+  // same fields give the same layout in every worker whatever order they were written in.
+  names.sort((a, b) => KIND_SIZE[schema[b]] - KIND_SIZE[schema[a]] || (a < b ? -1 : a > b ? 1 : 0));
+  let offset = 0;
+  return names.map((n) => {
+    const kind = schema[n];
+    const size = KIND_SIZE[kind];
+    const f = { name: n, kind, offset, size };
+    offset += size;
+    return f;
+  });
+}
+
+const INT_RANGE: Partial<Record<FieldKind, [number, number]>> = {
+  u8: [0, 0xff],
+  i8: [-0x80, 0x7f],
+  u16: [0, 0xffff],
+  i16: [-0x8000, 0x7fff],
+  u32: [0, 0xffff_ffff],
+  i32: [-0x8000_0000, 0x7fff_ffff],
+  'atomic-u32': [0, 0xffff_ffff],
+  'atomic-i32': [-0x8000_0000, 0x7fff_ffff],
+};
+
+function checkValue(typeName: string, f: FieldLayout, value: unknown): void {
+  const bad = (what: string): never => {
+    throw new FrameUseError('BadValue', `${typeName}.${f.name} (${f.kind}): ${what}`);
+  };
+  const range = INT_RANGE[f.kind];
+  if (range !== undefined) {
+    if (!Number.isInteger(value) || (value as number) < range[0] || (value as number) > range[1]) {
+      bad(`${String(value)} is not an integer in [${range[0]}, ${range[1]}]`);
+    }
+    return;
+  }
+  switch (f.kind) {
+    case 'f32':
+    case 'f64':
+      if (typeof value !== 'number') bad(`${String(value)} is not a number`);
+      return;
+    case 'u64':
+      if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) bad(`not a bigint in u64 range`);
+      return;
+    case 'i64':
+      if (typeof value !== 'bigint' || value < -(1n << 63n) || value >= 1n << 63n) bad(`not a bigint in i64 range`);
+      return;
+    case 'bool':
+      if (typeof value !== 'boolean') bad(`${String(value)} is not a boolean`);
+      return;
+    case 'paddr':
+      if (value === null) return;
+      if (
+        typeof value !== 'number' ||
+        !Number.isInteger(value) ||
+        value < 0 ||
+        value % PAGE_SIZE !== 0 ||
+        value / PAGE_SIZE >= 0xffff_ffff
+      ) {
+        bad(`${String(value)} is not null or a page-aligned address`);
+      }
+      return;
+  }
+}
+
+function writeField(m: MemoryViews, at: number, kind: FieldKind, value: unknown): void {
+  switch (kind) {
+    case 'u8':
+      m.u8[at] = value as number;
+      return;
+    case 'i8':
+      m.i8[at] = value as number;
+      return;
+    case 'bool':
+      m.u8[at] = value ? 1 : 0;
+      return;
+    case 'u16':
+      m.u16[at >> 1] = value as number;
+      return;
+    case 'i16':
+      m.i16[at >> 1] = value as number;
+      return;
+    case 'u32':
+      m.u32[at >> 2] = value as number;
+      return;
+    case 'i32':
+      m.i32[at >> 2] = value as number;
+      return;
+    case 'atomic-u32':
+      Atomics.store(m.u32, at >> 2, value as number);
+      return;
+    case 'atomic-i32':
+      Atomics.store(m.i32, at >> 2, value as number);
+      return;
+    case 'f32':
+      m.f32[at >> 2] = value as number;
+      return;
+    case 'paddr':
+      m.u32[at >> 2] = value === null ? 0 : (value as number) / PAGE_SIZE + 1;
+      return;
+    case 'f64':
+      m.f64[at >> 3] = value as number;
+      return;
+    case 'u64':
+      m.u64[at >> 3] = value as bigint;
+      return;
+    case 'i64':
+      m.i64[at >> 3] = value as bigint;
+      return;
+  }
+}
+
+function readPlain(m: MemoryViews, at: number, kind: FieldKind): unknown {
+  switch (kind) {
+    case 'u8':
+      return m.u8[at];
+    case 'i8':
+      return m.i8[at];
+    case 'bool':
+      return m.u8[at] !== 0;
+    case 'u16':
+      return m.u16[at >> 1];
+    case 'i16':
+      return m.i16[at >> 1];
+    case 'u32':
+      return m.u32[at >> 2];
+    case 'i32':
+      return m.i32[at >> 2];
+    case 'atomic-u32':
+      return Atomics.load(m.u32, at >> 2);
+    case 'atomic-i32':
+      return Atomics.load(m.i32, at >> 2);
+    case 'f32':
+      return m.f32[at >> 2];
+    case 'paddr': {
+      const v = m.u32[at >> 2];
+      return v === 0 ? null : (v - 1) * PAGE_SIZE;
+    }
+    case 'f64':
+      return m.f64[at >> 3];
+    case 'u64':
+      return m.u64[at >> 3];
+    case 'i64':
+      return m.i64[at >> 3];
+  }
+}
+
+function deadView(v: ViewState): FrameUseError {
+  return new FrameUseError('Dropped', `metadata of frame ${hex(v._$h.paddr)} used after its handle was dropped or consumed`);
+}
+
+function makeAtomicCell(v: ViewState, arr: Int32Array | Uint32Array, i: number): AtomicCell {
+  const live = (): void => {
+    if (!v._$h._live) throw deadView(v);
+  };
+  return {
+    load: () => (live(), Atomics.load(arr, i)),
+    store: (x) => (live(), Atomics.store(arr, i, x)),
+    add: (x) => (live(), Atomics.add(arr, i, x)),
+    sub: (x) => (live(), Atomics.sub(arr, i, x)),
+    and: (x) => (live(), Atomics.and(arr, i, x)),
+    or: (x) => (live(), Atomics.or(arr, i, x)),
+    xor: (x) => (live(), Atomics.xor(arr, i, x)),
+    exchange: (x) => (live(), Atomics.exchange(arr, i, x)),
+    compareExchange: (e, x) => (live(), Atomics.compareExchange(arr, i, e, x)),
+  };
+}
+
+/** Builds the prototype of a view: one accessor per field, reading shared memory live. */
+function makeProto(fields: readonly FieldLayout[], writable: boolean): object {
+  const proto: Record<string, unknown> = {};
+  for (const f of fields) {
+    const { offset, kind } = f;
+    const atomic = kind === 'atomic-u32' || kind === 'atomic-i32';
+    const get = atomic
+      ? function (this: ViewState) {
+          if (!this._$h._live) throw deadView(this);
+          const arr = kind === 'atomic-u32' ? this._$m.u32 : this._$m.i32;
+          return makeAtomicCell(this, arr, (this._$b + offset) >> 2);
+        }
+      : function (this: ViewState) {
+          if (!this._$h._live) throw deadView(this);
+          return readPlain(this._$m, this._$b + offset, kind);
+        };
+    const set =
+      writable && !atomic
+        ? function (this: ViewState, value: unknown) {
+            if (!this._$h._live) throw deadView(this);
+            checkValue('metadata', f, value);
+            writeField(this._$m, this._$b + offset, kind, value);
+          }
+        : function (this: ViewState) {
+            throw new FrameUseError(
+              'ReadOnly',
+              atomic
+                ? `${f.name} is atomic: use its methods (store, add, ...)`
+                : `${f.name}: metadata is read-only through a shared handle; use a UniqueFrame's metaMut`,
+            );
+          };
+    Object.defineProperty(proto, f.name, { get, set, enumerable: true, configurable: false });
+  }
+  // JSON of a view: a plain snapshot; 64-bit fields as decimal strings (JSON has no bigint).
+  Object.defineProperty(proto, 'toJSON', {
+    value: function (this: ViewState) {
+      const out: Record<string, unknown> = {};
+      for (const f of fields) {
+        const v = readPlain(this._$m, this._$b + f.offset, f.kind);
+        out[f.name] = typeof v === 'bigint' ? v.toString() : v;
+      }
+      return out;
+    },
+    enumerable: false,
+  });
+  return proto;
+}

@@ -1,0 +1,337 @@
+/**
+ * The `MetaSlot` state machine, as the kernel's `meta.rs`: every transition of a slot's
+ * reference count is one small function here, and the handles (`Frame`, `UniqueFrame`,
+ * `Segment`) are built from them.
+ *
+ *   UNUSED --claim (CAS)--> 0 (busy) --publish--> 1 | UNIQUE
+ *   n --clone / fromInUse--> n+1;  n --drop--> n-1;  1 --last drop--> 0 --teardown--> UNUSED
+ *   1 --tryFrom (CAS)--> UNIQUE --intoFrame--> 1;  UNIQUE --drop--> 0 --teardown--> UNUSED
+ *
+ * JavaScript atomics are sequentially consistent, so each `ORDER:` note below names the
+ * happens-before edge that the kernel gets from its Acquire/Release pair.
+ */
+import { ContractError, FrameUseError, GetFrameError, hex } from '../errors.js';
+import {
+  H_DEFER_HEAD,
+  H_DEFER_LOCK,
+  PAGE_SHIFT,
+  RC_UNIQUE,
+  RC_UNUSED,
+  REF_COUNT_MAX,
+  SLOT_SHIFT,
+  STORAGE_BYTE_OFFSET,
+  S_AUX,
+  S_LIST,
+  S_NEXT,
+  S_TYPE,
+} from '../layout.js';
+import { lock, unlock } from '../sync/lock.js';
+import { FrameRef } from './frame-ref.js';
+import { checkPaddr, type Paddr } from './mapping.js';
+import type { AnyInit, AnyMeta } from './meta-type.js';
+import { typeById, typeHasOnDrop, typeIdOf, type RegistryHost } from './registry.js';
+
+/** What the slot operations need of a region (implemented by `FrameSystem`). */
+export interface SlotHost extends RegistryHost {
+  readonly maxPaddr: number;
+  readonly checked: boolean;
+  /** Word index of slot 0. */
+  readonly _metaWord: number;
+  /** Returns frames to the allocator. */
+  _dealloc(paddr: Paddr, nframes: number): void;
+}
+
+/** Word index of the slot of frame `index`. */
+export function slotWord(sys: SlotHost, index: number): number {
+  return sys._metaWord + (index << SLOT_SHIFT);
+}
+
+/** Byte address of the storage of the slot at word `w`. */
+export function storageByte(w: number): number {
+  return (w << 2) + STORAGE_BYTE_OFFSET;
+}
+
+/** The paddr of the slot at word `w`. */
+export function slotPaddr(sys: SlotHost, w: number): Paddr {
+  return ((w - sys._metaWord) >> SLOT_SHIFT) << PAGE_SHIFT >>> 0;
+}
+
+/** The error `fromUnused` reports for a slot whose count was `rc` instead of UNUSED. */
+function notUnused(rc: number, paddr: Paddr): GetFrameError {
+  return new GetFrameError(rc === RC_UNIQUE ? 'Unique' : rc === 0 ? 'Busy' : 'InUse', paddr);
+}
+
+/**
+ * Claims the unused slot at word `w` (CAS UNUSED → 0, the kernel's `get_from_unused` first
+ * step). Throws `InUse` / `Busy` / `Unique` if the slot is not unused; then nothing changed.
+ */
+export function claim(sys: SlotHost, w: number, paddr: Paddr): void {
+  const rc = Atomics.compareExchange(sys._mem.i32, w, RC_UNUSED, 0);
+  if (rc !== RC_UNUSED) throw notUnused(rc, paddr);
+}
+
+/** Writes type id and initial metadata into a claimed (busy) slot whose storage is zero. */
+export function writeMeta(sys: SlotHost, w: number, typeId: number, type: AnyMeta, init: AnyInit): void {
+  sys._mem.i32[w + S_TYPE] = typeId;
+  if (init !== undefined) type._write(sys._mem, storageByte(w), init);
+}
+
+/**
+ * Publishes a claimed slot: count 1, or UNIQUE.
+ * ORDER: the metadata was written before this store; a worker that sees the count (an atomic
+ * load or CAS of this word) sees the metadata.
+ */
+export function publish(sys: SlotHost, w: number, unique: boolean): void {
+  Atomics.store(sys._mem.i32, w, unique ? RC_UNIQUE : 1);
+}
+
+/** Undoes `claim` + `writeMeta` on a slot nobody else can see yet (count still 0). */
+export function unclaim(sys: SlotHost, w: number, type: AnyMeta): void {
+  const i32 = sys._mem.i32;
+  type._clear(sys._mem, storageByte(w));
+  i32[w + S_TYPE] = 0;
+  Atomics.store(i32, w, RC_UNUSED);
+}
+
+/**
+ * `get_from_unused`: NotAligned / OutOfBound / InUse / Busy / Unique, or a published slot.
+ * A bad `init` is reported before the slot is touched. Returns the slot word.
+ */
+export function getFromUnused(
+  sys: SlotHost,
+  paddr: Paddr,
+  type: AnyMeta,
+  init: AnyInit,
+  unique: boolean,
+): number {
+  const index = checkPaddr(paddr, sys.maxPaddr);
+  type._validate(init);
+  const typeId = typeIdOf(sys, type);
+  const w = slotWord(sys, index);
+  claim(sys, w, paddr);
+  writeMeta(sys, w, typeId, type, init);
+  publish(sys, w, unique);
+  return w;
+}
+
+/**
+ * `get_from_in_use`: adds a reference to a shared frame. Unused / Unique / Busy as the kernel;
+ * a count at REF_COUNT_MAX is an `Overflow` error (the kernel aborts). Returns the slot word.
+ */
+export function getFromInUse(sys: SlotHost, paddr: Paddr): number {
+  const index = checkPaddr(paddr, sys.maxPaddr);
+  const i32 = sys._mem.i32;
+  const w = slotWord(sys, index);
+  for (;;) {
+    const rc = Atomics.load(i32, w);
+    if (rc === RC_UNUSED) throw new GetFrameError('Unused', paddr);
+    if (rc === RC_UNIQUE) throw new GetFrameError('Unique', paddr);
+    if (rc === 0) throw new GetFrameError('Busy', paddr);
+    if (rc >= REF_COUNT_MAX || rc < 0) throw overflow(paddr, rc);
+    // ORDER: the successful CAS reads the count published after the metadata was written.
+    if (Atomics.compareExchange(i32, w, rc, rc + 1) === rc) return w;
+  }
+}
+
+function overflow(paddr: Paddr, rc: number): FrameUseError {
+  return new FrameUseError('Overflow', `frame ${hex(paddr)} has ${rc >>> 0} references; at most ${REF_COUNT_MAX}`);
+}
+
+/**
+ * Adds one reference to a frame the caller holds (the kernel's `inc_ref_count`). Past
+ * REF_COUNT_MAX the increment is undone and `Overflow` thrown (the kernel aborts).
+ */
+export function incRef(sys: SlotHost, w: number, paddr: Paddr): void {
+  const i32 = sys._mem.i32;
+  const old = Atomics.add(i32, w, 1);
+  if (old >= REF_COUNT_MAX || old <= 0) {
+    Atomics.sub(i32, w, 1);
+    if (old <= 0) throw notHeld(paddr, old);
+    throw overflow(paddr, old);
+  }
+}
+
+/**
+ * Drops one shared reference. Returns true if it was the last one: the slot is then busy (0)
+ * and the caller must call `dropLast`. A slot that was not held is restored and reported.
+ */
+export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
+  const old = Atomics.sub(sys._mem.i32, w, 1);
+  if (old > 1) return false;
+  if (old === 1) return true;
+  Atomics.add(sys._mem.i32, w, 1);
+  throw notHeld(paddr, old);
+}
+
+/** The error for a drop or clone of a slot whose count says nobody holds it. */
+export function notHeld(paddr: Paddr, rc: number): FrameUseError {
+  return new FrameUseError('NotHeld', `frame ${hex(paddr)} is ${stateName(rc)}; no shared reference is held`);
+}
+
+/** A slot's count word as a word, for messages. */
+export function stateName(rc: number): string {
+  return rc === RC_UNUSED ? 'unused' : rc === RC_UNIQUE ? 'unique' : rc === 0 ? 'busy' : `count ${rc >>> 0}`;
+}
+
+/**
+ * Tears down a busy (count 0) slot after its last reference: runs the type's `onDrop`, clears
+ * the slot and marks it UNUSED. If `free`, the frame then goes back to the allocator: here, or,
+ * with `deallocNow` false, by the caller (which batches runs of frames). Returns true if the
+ * slot was torn down, false if it was deferred.
+ *
+ * If the type has an `onDrop` in some worker but not in this one, the frame is deferred instead:
+ * it stays busy on the region's deferred-drop stack until a worker that has the `onDrop` drains it
+ * (`drainDeferred`). An exception from `onDrop` is rethrown after the teardown (and the dealloc)
+ * completed, so the frame is never lost.
+ */
+export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = true): boolean {
+  const i32 = sys._mem.i32;
+  const typeId = i32[w + S_TYPE];
+  const type = typeById(sys, typeId);
+  if (type._onDrop === undefined && typeHasOnDrop(sys, typeId)) {
+    defer(sys, w, free);
+    return false;
+  }
+  const paddr = slotPaddr(sys, w);
+  let error: unknown;
+  let failed = false;
+  if (type._onDrop !== undefined) {
+    const ref = FrameRef._transient(sys, w, paddr, type);
+    try {
+      callOnDrop(type, type._view(ref, sys._mem, storageByte(w)), ref);
+    } catch (e) {
+      failed = true;
+      error = e;
+    }
+    ref._expire();
+  }
+  clearSlot(sys, w, type);
+  if (free && deallocNow) sys._dealloc(paddr, 1);
+  if (failed) throw error;
+  return true;
+}
+
+/** Calls a type's `onDrop` (its parameter types are erased in `MetaType`). */
+function callOnDrop(type: AnyMeta, meta: unknown, ref: FrameRef): void {
+  (type._onDrop as unknown as (meta: unknown, frame: FrameRef) => void)(meta, ref);
+}
+
+/** Clears a busy slot's metadata and marks it UNUSED (the end of `drop_last_in_place`). */
+function clearSlot(sys: SlotHost, w: number, type: AnyMeta): void {
+  const i32 = sys._mem.i32;
+  type._clear(sys._mem, storageByte(w));
+  i32[w + S_TYPE] = 0;
+  i32[w + S_LIST] = 0;
+  i32[w + S_AUX] = 0;
+  // ORDER: the slot is cleared before it reads UNUSED, so whoever claims it next (CAS from
+  // UNUSED) finds zeroed storage.
+  Atomics.store(i32, w, RC_UNUSED);
+}
+
+/**
+ * Runs `onDrop` of the old type and clears the metadata, keeping the count (the kernel's
+ * `drop_meta_in_place`, used by `UniqueFrame.repurpose`).
+ */
+export function dropMetaInPlace(sys: SlotHost, w: number): void {
+  const i32 = sys._mem.i32;
+  const type = typeById(sys, i32[w + S_TYPE]);
+  let error: unknown;
+  let failed = false;
+  if (type._onDrop !== undefined) {
+    const paddr = slotPaddr(sys, w);
+    const ref = FrameRef._transient(sys, w, paddr, type);
+    try {
+      callOnDrop(type, type._view(ref, sys._mem, storageByte(w)), ref);
+    } catch (e) {
+      failed = true;
+      error = e;
+    }
+    ref._expire();
+  }
+  type._clear(sys._mem, storageByte(w));
+  i32[w + S_TYPE] = 0;
+  if (failed) throw error;
+}
+
+/** Pushes a busy slot on the deferred-drop stack; `S_AUX` remembers whether to free it after. */
+function defer(sys: SlotHost, w: number, free: boolean): void {
+  const i32 = sys._mem.i32;
+  lock(i32, H_DEFER_LOCK, sys.workerId);
+  i32[w + S_AUX] = free ? 1 : 0;
+  i32[w + S_NEXT] = i32[H_DEFER_HEAD];
+  i32[H_DEFER_HEAD] = ((w - sys._metaWord) >> SLOT_SHIFT) + 1;
+  unlock(i32, H_DEFER_LOCK);
+}
+
+/**
+ * Runs the deferred drops whose type has an `onDrop` in this worker. Returns how many frames it
+ * tore down.
+ */
+export function drainDeferred(sys: SlotHost): number {
+  const i32 = sys._mem.i32;
+  if (Atomics.load(i32, H_DEFER_HEAD) === 0) return 0;
+  const mine: number[] = [];
+  lock(i32, H_DEFER_LOCK, sys.workerId);
+  try {
+    let prev = -1;
+    let cur = i32[H_DEFER_HEAD];
+    while (cur !== 0) {
+      const w = slotWord(sys, cur - 1);
+      const next = i32[w + S_NEXT];
+      if (typeById(sys, i32[w + S_TYPE])._onDrop !== undefined) {
+        if (prev === -1) i32[H_DEFER_HEAD] = next;
+        else i32[prev + S_NEXT] = next;
+        i32[w + S_NEXT] = 0;
+        mine.push(w);
+      } else {
+        prev = w;
+      }
+      cur = next;
+    }
+  } finally {
+    unlock(i32, H_DEFER_LOCK);
+  }
+  let error: unknown;
+  let failed = false;
+  for (const w of mine) {
+    const free = i32[w + S_AUX] === 1;
+    i32[w + S_AUX] = 0;
+    try {
+      dropLast(sys, w, free);
+    } catch (e) {
+      if (!failed) error = e;
+      failed = true;
+    }
+  }
+  if (failed) throw error;
+  return mine.length;
+}
+
+/** The slot's count as the API reports it (unsigned: UNUSED and UNIQUE as in the kernel). */
+export function loadRefCount(sys: SlotHost, w: number): number {
+  return Atomics.load(sys._mem.i32, w) >>> 0;
+}
+
+/** Records one forgotten reference of a held slot (checked mode's `dropped_slots`). */
+export function addForgotten(sys: SlotHost, w: number): void {
+  Atomics.add(sys._mem.i32, w + S_AUX, 1);
+}
+
+/**
+ * Takes back one forgotten reference (checked mode): a `fromRaw` with none to take is the
+ * double free that `from_raw_requires` rules out.
+ */
+export function takeForgotten(sys: SlotHost, w: number, paddr: Paddr): void {
+  const i32 = sys._mem.i32;
+  for (;;) {
+    const n = Atomics.load(i32, w + S_AUX);
+    if (n <= 0) {
+      throw new ContractError(
+        'from_raw_requires',
+        paddr,
+        'no forgotten reference to restore (no matching intoRaw, or it was already restored)',
+      );
+    }
+    if (Atomics.compareExchange(i32, w + S_AUX, n, n - 1) === n) return;
+  }
+}

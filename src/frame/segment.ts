@@ -1,0 +1,381 @@
+/**
+ * `Segment<M>`: a contiguous range of frames, holding one reference to each, as the kernel's
+ * `Segment<M>`. Creation from unused frames is all or nothing; split, slice and iteration follow
+ * the kernel, with its panics turned into `FrameUseError('BadRange')`.
+ */
+import { ContractError, FrameUseError, GetFrameError, hex } from '../errors.js';
+import { PAGE_SHIFT, PAGE_SIZE, REF_COUNT_MAX } from '../layout.js';
+import type { FrameSystem } from '../system.js';
+import { Frame, dead, resolveType, type InitOf } from './frame.js';
+import type { Paddr } from './mapping.js';
+import {
+  addForgotten,
+  claim,
+  decRef,
+  dropLast,
+  incRef,
+  notHeld,
+  publish,
+  slotWord,
+  stateName,
+  takeForgotten,
+  unclaim,
+  writeMeta,
+} from './meta.js';
+import type { AnyInit, AnyMeta } from './meta-type.js';
+import { typeIdOf } from './registry.js';
+import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
+
+/** A range of physical addresses `[start, end)`. */
+export interface PaddrRange {
+  readonly start: Paddr;
+  readonly end: Paddr;
+}
+
+export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterable<Frame<M>> {
+  /** @internal */
+  _live = true;
+
+  /** @internal */
+  constructor(
+    /** @internal */ readonly _sys: FrameSystem,
+    /** The address of the first frame. */
+    readonly startPaddr: Paddr,
+    /** The address just past the last frame. */
+    readonly endPaddr: Paddr,
+    /** @internal */ readonly _type: M,
+    /** @internal True when frames may be of different types (restored without a type). */
+    readonly _mixed = false,
+  ) {}
+
+  /**
+   * Gets a segment from the raw, unused frames of `range`, each with metadata `meta` initialised
+   * by `init(paddr)` (the kernel's `Segment::from_unused`). All or nothing: on any error every
+   * slot claimed so far is unused again, so the state equals the state before.
+   *
+   * Errors: `GetFrameError` (`NotAligned`, `OutOfBound`, `InUse`, `Busy`, `Unique`);
+   * `FrameUseError('BadRange')` for an empty range; `BadValue` for bad metadata; whatever `init`
+   * throws.
+   */
+  static fromUnused<M extends AnyMeta>(
+    sys: FrameSystem,
+    range: PaddrRange,
+    meta: M,
+    init?: (paddr: Paddr) => InitOf<M> | undefined,
+  ): Segment<M> {
+    sys._assertOpen();
+    checkRange(sys, range, false);
+    claimRange(sys, range.start, range.end, meta, init);
+    publishRange(sys, range.start, range.end);
+    return new Segment(sys, range.start, range.end, meta);
+  }
+
+  /** A one-frame segment holding `frame`'s reference; `frame` is consumed. */
+  static fromFrame<M extends AnyMeta>(frame: Frame<M>): Segment<M> {
+    frame._consume();
+    return new Segment(frame._sys, frame.paddr, frame.paddr + PAGE_SIZE, frame._type);
+  }
+
+  /**
+   * Restores a segment forgotten with `intoRaw`, taking over one reference per frame. With
+   * `meta`, every frame must be of that type (`WrongType`). Checked mode: each frame must have a
+   * forgotten reference (`from_raw_requires`); otherwise frames nobody holds are `NotHeld`.
+   */
+  static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameSystem, range: PaddrRange, meta?: M): Segment<M> {
+    sys._assertOpen();
+    checkRange(sys, range, true);
+    const { start, end } = range;
+    const i32 = sys._mem.i32;
+    let type: AnyMeta | undefined = meta;
+    for (let p = start; p < end; p += PAGE_SIZE) {
+      const w = slotWord(sys, p >>> PAGE_SHIFT);
+      const rc = Atomics.load(i32, w);
+      if (rc <= 0 || rc > REF_COUNT_MAX) {
+        if (sys.checked) throw new ContractError('from_raw_requires', p, `the frame is not held (${stateName(rc)})`);
+        throw notHeld(p, rc);
+      }
+      const t = resolveType(sys, w, p, meta);
+      type ??= t;
+    }
+    if (sys.checked) {
+      let p = start;
+      try {
+        for (; p < end; p += PAGE_SIZE) takeForgotten(sys, slotWord(sys, p >>> PAGE_SHIFT), p);
+      } catch (e) {
+        for (let q = start; q < p; q += PAGE_SIZE) addForgotten(sys, slotWord(sys, q >>> PAGE_SHIFT));
+        throw e;
+      }
+    }
+    return new Segment(sys, start, end, (type ?? sys._untyped) as M, meta === undefined);
+  }
+
+  /** @internal */
+  _check(): void {
+    if (!this._live) throw dead('Segment', this.startPaddr);
+  }
+
+  /** @internal */
+  _consume(): void {
+    this._check();
+    this._live = false;
+  }
+
+  /** Bytes in the segment. */
+  get size(): number {
+    return this.endPaddr - this.startPaddr;
+  }
+
+  /** Frames in the segment. */
+  get nframes(): number {
+    return (this.endPaddr - this.startPaddr) / PAGE_SIZE;
+  }
+
+  /** The metadata type of the frames (of the first one, for a segment restored untyped). */
+  get metaType(): M {
+    return this._type;
+  }
+
+  /**
+   * Splits at byte `offset` into `[start, start+offset)` and `[start+offset, end)`; this
+   * segment is consumed. `offset` must be a multiple of PAGE_SIZE strictly inside (`BadRange`).
+   */
+  split(offset: number): [Segment<M>, Segment<M>] {
+    this._check();
+    if (offset % PAGE_SIZE !== 0) {
+      throw new FrameUseError('BadRange', `split offset ${offset} is not a multiple of PAGE_SIZE`);
+    }
+    if (!(offset > 0 && offset < this.size)) {
+      throw new FrameUseError('BadRange', `split offset ${offset} is not strictly inside 0..${this.size}`);
+    }
+    this._live = false;
+    const mid = this.startPaddr + offset;
+    return [
+      new Segment(this._sys, this.startPaddr, mid, this._type, this._mixed),
+      new Segment(this._sys, mid, this.endPaddr, this._type, this._mixed),
+    ];
+  }
+
+  /**
+   * A new segment over byte offsets `[start, end)` of this one, with a new reference to each of
+   * its frames. Offsets must be multiples of PAGE_SIZE with `0 <= start <= end <= size`
+   * (`BadRange`); an empty slice is allowed, as in the kernel.
+   */
+  slice(range: PaddrRange): Segment<M> {
+    this._check();
+    const { start, end } = range;
+    if (start % PAGE_SIZE !== 0 || end % PAGE_SIZE !== 0) {
+      throw new FrameUseError('BadRange', `slice ${start}..${end} is not aligned to PAGE_SIZE`);
+    }
+    if (!(start >= 0 && start <= end && end <= this.size)) {
+      throw new FrameUseError('BadRange', `slice ${start}..${end} is out of bounds 0..${this.size}`);
+    }
+    const s = this.startPaddr + start;
+    const e = this.startPaddr + end;
+    incRange(this._sys, s, e);
+    return new Segment(this._sys, s, e, this._type, this._mixed);
+  }
+
+  /** A new segment over the same frames: +1 reference each (`Overflow` changes nothing). */
+  clone(): Segment<M> {
+    this._check();
+    incRange(this._sys, this.startPaddr, this.endPaddr);
+    return new Segment(this._sys, this.startPaddr, this.endPaddr, this._type, this._mixed);
+  }
+
+  /** Drops one reference to each frame; frames whose last reference this was are freed. */
+  drop(): void {
+    this._consume();
+    dropRange(this._sys, this.startPaddr, this.endPaddr);
+  }
+
+  [Symbol.dispose](): void {
+    if (this._live) this.drop();
+  }
+
+  /** Forgets the segment; restore it with `Segment.fromRaw(sys, range)`. */
+  intoRaw(): PaddrRange {
+    this._consume();
+    if (this._sys.checked) {
+      for (let p = this.startPaddr; p < this.endPaddr; p += PAGE_SIZE) {
+        addForgotten(this._sys, slotWord(this._sys, p >>> PAGE_SHIFT));
+      }
+    }
+    return { start: this.startPaddr, end: this.endPaddr };
+  }
+
+  /**
+   * Iterates the frames, moving each frame's reference to the `Frame` it yields: the segment is
+   * consumed at once. Frames not yet yielded when iteration stops early are dropped.
+   */
+  [Symbol.iterator](): IterableIterator<Frame<M>> & Disposable {
+    this._consume();
+    return new SegmentIterator(this._sys, this.startPaddr, this.endPaddr, this._type, this._mixed);
+  }
+
+  /** A zero-copy view of all bytes of the segment (untyped segments only). */
+  bytes(this: ByteAccess<M, Segment<M>>): Uint8Array {
+    const self = this as Segment<M>;
+    self._checkBytes();
+    return frameBytes(self._sys, self.startPaddr, self.size);
+  }
+
+  /** Sets every byte of the segment to `byte` (untyped segments only). */
+  fill(this: ByteAccess<M, Segment<M>>, byte: number): void {
+    const self = this as Segment<M>;
+    self._checkBytes();
+    fillBytes(self._sys, self.startPaddr, self.size, byte);
+  }
+
+  /** @internal */
+  _checkBytes(): void {
+    this._check();
+    if (!this._mixed) {
+      checkBytes(this._type, this.startPaddr);
+      return;
+    }
+    for (let p = this.startPaddr; p < this.endPaddr; p += PAGE_SIZE) {
+      checkBytes(resolveType(this._sys, slotWord(this._sys, p >>> PAGE_SHIFT), p, undefined), p);
+    }
+  }
+
+  toString(): string {
+    return `Segment(${hex(this.startPaddr)}..${hex(this.endPaddr)})`;
+  }
+}
+
+/** Iterator over a consumed segment's frames; `return()` drops what was not yielded. */
+class SegmentIterator<M extends AnyMeta> implements IterableIterator<Frame<M>>, Disposable {
+  constructor(
+    private readonly sys: FrameSystem,
+    private next_: Paddr,
+    private readonly end: Paddr,
+    private readonly type: M,
+    private readonly mixed: boolean,
+  ) {}
+
+  next(): IteratorResult<Frame<M>> {
+    if (this.next_ >= this.end) return { done: true, value: undefined };
+    const p = this.next_;
+    this.next_ += PAGE_SIZE;
+    const w = slotWord(this.sys, p >>> PAGE_SHIFT);
+    const type = this.mixed ? (resolveType(this.sys, w, p, undefined) as M) : this.type;
+    return { done: false, value: new Frame(this.sys, w, p, type) };
+  }
+
+  return(): IteratorResult<Frame<M>> {
+    const p = this.next_;
+    this.next_ = this.end;
+    if (p < this.end) dropRange(this.sys, p, this.end);
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  [Symbol.dispose](): void {
+    this.return();
+  }
+}
+
+/**
+ * Validates a range as the kernel's `Segment::from_unused` does: `NotAligned` (start, then end),
+ * `OutOfBound`, then `BadRange` if empty (unless `allowEmpty`).
+ */
+export function checkRange(sys: FrameSystem, range: PaddrRange, allowEmpty: boolean): void {
+  if (range === null || typeof range !== 'object') {
+    throw new FrameUseError('BadRange', 'a range is an object { start, end }');
+  }
+  const { start, end } = range;
+  if (start % PAGE_SIZE !== 0) throw new GetFrameError('NotAligned', start);
+  if (end % PAGE_SIZE !== 0) throw new GetFrameError('NotAligned', end);
+  if (!(end <= sys.maxPaddr)) throw new GetFrameError('OutOfBound', end);
+  if (!(start >= 0)) throw new GetFrameError('OutOfBound', start);
+  if (allowEmpty ? start > end : start >= end) {
+    throw new FrameUseError('BadRange', `range ${hex(start)}..${hex(end)} is empty`);
+  }
+}
+
+/**
+ * Claims every slot of `[start, end)` and writes its metadata, leaving them busy (count 0). On
+ * any error the slots claimed so far are unclaimed and the error rethrown.
+ */
+export function claimRange<M extends AnyMeta>(
+  sys: FrameSystem,
+  start: Paddr,
+  end: Paddr,
+  meta: M,
+  init: ((paddr: Paddr) => InitOf<M> | undefined) | undefined,
+): void {
+  const typeId = typeIdOf(sys, meta);
+  let p = start;
+  try {
+    for (; p < end; p += PAGE_SIZE) {
+      const values: AnyInit = init?.(p);
+      meta._validate(values);
+      const w = slotWord(sys, p >>> PAGE_SHIFT);
+      claim(sys, w, p);
+      writeMeta(sys, w, typeId, meta, values);
+    }
+  } catch (e) {
+    for (let q = start; q < p; q += PAGE_SIZE) unclaim(sys, slotWord(sys, q >>> PAGE_SHIFT), meta);
+    throw e;
+  }
+}
+
+/** Publishes claimed slots `[start, end)` with count 1. */
+export function publishRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
+  for (let p = start; p < end; p += PAGE_SIZE) publish(sys, slotWord(sys, p >>> PAGE_SHIFT), false);
+}
+
+/** Adds a reference to every frame of `[start, end)`; on `Overflow` undoes the ones added. */
+function incRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
+  let p = start;
+  try {
+    for (; p < end; p += PAGE_SIZE) incRef(sys, slotWord(sys, p >>> PAGE_SHIFT), p);
+  } catch (e) {
+    for (let q = start; q < p; q += PAGE_SIZE) decRef(sys, slotWord(sys, q >>> PAGE_SHIFT), q);
+    throw e;
+  }
+}
+
+/**
+ * Drops one reference to every frame of `[start, end)`. Frames whose last reference this was are
+ * torn down and returned to the allocator in runs (one `dealloc` per contiguous run). Every frame
+ * is visited even if one fails; the first error is rethrown at the end.
+ */
+export function dropRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
+  let runStart = -1;
+  let error: unknown;
+  let failed = false;
+  const fail = (e: unknown): void => {
+    if (!failed) error = e;
+    failed = true;
+  };
+  for (let p = start; p < end; p += PAGE_SIZE) {
+    const w = slotWord(sys, p >>> PAGE_SHIFT);
+    let last = false;
+    try {
+      last = decRef(sys, w, p);
+    } catch (e) {
+      fail(e);
+    }
+    let torn = false;
+    if (last) {
+      try {
+        torn = dropLast(sys, w, true, false);
+      } catch (e) {
+        torn = true; // onDrop threw after the teardown completed
+        fail(e);
+      }
+    }
+    if (torn) {
+      if (runStart < 0) runStart = p;
+    } else if (runStart >= 0) {
+      sys._dealloc(runStart, (p - runStart) / PAGE_SIZE);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) sys._dealloc(runStart, (end - runStart) / PAGE_SIZE);
+  if (failed) throw error;
+}

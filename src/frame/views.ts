@@ -1,0 +1,33 @@
+/**
+ * The typed-array views of one region, all starting at the region's first byte, so a byte
+ * address `a` in the region is `u8[a]`, `u32[a >> 2]`, `f64[a >> 3]`, ...
+ */
+
+export interface MemoryViews {
+  readonly u8: Uint8Array;
+  readonly i8: Int8Array;
+  readonly u16: Uint16Array;
+  readonly i16: Int16Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly f32: Float32Array;
+  readonly f64: Float64Array;
+  readonly u64: BigUint64Array;
+  readonly i64: BigInt64Array;
+}
+
+/** Views on `bytes` bytes of `buffer` from `offset` (a multiple of 8). */
+export function makeViews(buffer: SharedArrayBuffer | ArrayBuffer, offset: number, bytes: number): MemoryViews {
+  return {
+    u8: new Uint8Array(buffer, offset, bytes),
+    i8: new Int8Array(buffer, offset, bytes),
+    u16: new Uint16Array(buffer, offset, bytes >> 1),
+    i16: new Int16Array(buffer, offset, bytes >> 1),
+    u32: new Uint32Array(buffer, offset, bytes >> 2),
+    i32: new Int32Array(buffer, offset, bytes >> 2),
+    f32: new Float32Array(buffer, offset, bytes >> 2),
+    f64: new Float64Array(buffer, offset, bytes >> 3),
+    u64: new BigUint64Array(buffer, offset, bytes >> 3),
+    i64: new BigInt64Array(buffer, offset, bytes >> 3),
+  };
+}

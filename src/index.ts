@@ -1,0 +1,72 @@
+/**
+ * pageframe: the frame (physical page) management of Asterinas OSTD, as verified by vostd,
+ * brought to JavaScript shared memory.
+ *
+ * A region of a `SharedArrayBuffer` (or shared `WebAssembly.Memory`) is carved into 4 KiB
+ * frames. Each frame has a 64-byte metadata slot in the same shared memory, holding its atomic
+ * reference count, its metadata type and up to 40 bytes of typed metadata. Handles (`Frame`,
+ * `UniqueFrame`, `Segment`) are small objects holding an address; their counts add up across
+ * every worker that attached to the region, and the last drop, in whichever worker, frees the
+ * frame. Typed frames keep their contents private; untyped frames expose zero-copy bytes.
+ *
+ * @packageDocumentation
+ */
+export {
+  PAGE_SIZE,
+  META_SLOT_SIZE,
+  FRAME_METADATA_MAX_SIZE,
+  REF_COUNT_UNUSED,
+  REF_COUNT_UNIQUE,
+  REF_COUNT_MAX,
+  MAX_FRAMES,
+  MAX_TYPES,
+  MAX_WORKERS,
+} from './layout.js';
+export {
+  FrameSystem,
+  type FrameSystemOptions,
+  type FrameSystemHandle,
+  type AttachOptions,
+  type FrameStats,
+  type SharedMemory,
+} from './system.js';
+export { frameToIndex, frameToMeta, metaToFrame, type Paddr } from './frame/mapping.js';
+export {
+  defineMeta,
+  MetaType,
+  Untyped,
+  type AnyMeta,
+  type UntypedMeta,
+  type AtomicCell,
+  type DefineMetaOptions,
+  type FieldKind,
+  type FieldValue,
+  type FieldInit,
+  type MetaInit,
+  type MetaMut,
+  type MetaView,
+  type OnDrop,
+  type Schema,
+} from './frame/meta-type.js';
+export { Frame, type InitOf } from './frame/frame.js';
+export { FrameRef, type MetaViewOf } from './frame/frame-ref.js';
+export { UniqueFrame, type MetaMutOf } from './frame/unique.js';
+export { Segment, type PaddrRange } from './frame/segment.js';
+export type { ByteAccess } from './frame/untyped.js';
+export { FrameAllocOptions } from './frame/allocator/options.js';
+export type { GlobalFrameAllocator } from './frame/allocator/global.js';
+export { BuddyAllocator } from './frame/allocator/buddy.js';
+export {
+  GetFrameError,
+  AllocError,
+  FrameUseError,
+  ContractError,
+  InvariantError,
+  MetaTypeError,
+  FrameSystemError,
+  type GetFrameErrorCode,
+  type AllocErrorCode,
+  type FrameUseErrorCode,
+  type MetaTypeErrorCode,
+  type FrameSystemErrorCode,
+} from './errors.js';

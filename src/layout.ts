@@ -1,0 +1,150 @@
+/**
+ * The memory map of a pageframe region: where the header, the metadata slots and the frames live,
+ * and what every 32-bit word of the header and of a `MetaSlot` means.
+ *
+ * A region starts at `offset` in a shared buffer and is laid out as
+ * `[ header | metadata region (one 64-byte MetaSlot per frame) | padding | frame region ]`.
+ * The frame region starts on a 4 KiB boundary of the buffer, so frames are page-aligned for
+ * WebAssembly too. Everything a worker needs to use the region is in the region itself.
+ *
+ * All word indices below are in units of `Int32Array` elements, relative to the region start.
+ */
+
+/** Bytes in one frame (a base page), as the kernel's `PAGE_SIZE`. */
+export const PAGE_SIZE = 4096;
+/** log2(PAGE_SIZE). */
+export const PAGE_SHIFT = 12;
+/** Bytes in one metadata slot, as the kernel's `META_SLOT_SIZE`. */
+export const META_SLOT_SIZE = 64;
+/** Bytes of a slot that a metadata type may use, as the kernel's `FRAME_METADATA_MAX_SIZE`. */
+export const FRAME_METADATA_MAX_SIZE = 40;
+
+/** Reference count of a free slot (all ones), as the kernel's `REF_COUNT_UNUSED`. */
+export const REF_COUNT_UNUSED = 0xffff_ffff;
+/** Reference count of a slot held by one `UniqueFrame`, as the kernel's `REF_COUNT_UNIQUE`. */
+export const REF_COUNT_UNIQUE = 0xffff_fffe;
+/** Largest legal shared reference count; a clone past it is an `Overflow` error, never a wrap. */
+export const REF_COUNT_MAX = 0x7fff_ffff;
+
+/**
+ * The same states as stored in the slot's `Int32` word (JavaScript `Atomics` on `Int32Array`
+ * keep small counts as small integers, which is what makes them fast). Busy is 0 in both.
+ */
+export const RC_UNUSED = -1;
+export const RC_UNIQUE = -2;
+
+/** Largest number of frames in one region (4 GiB of frames; a paddr then fits in 32 bits). */
+export const MAX_FRAMES = 1 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// MetaSlot: 16 words. The first 6 are pageframe's; the last 10 (40 bytes) are the metadata
+// storage, 8-byte aligned, so a `f64`/`u64` field is naturally aligned.
+// ---------------------------------------------------------------------------------------------
+export const SLOT_WORDS = META_SLOT_SIZE / 4;
+export const SLOT_SHIFT = 4; // log2(SLOT_WORDS)
+/** The atomic reference count (see `RC_*`). */
+export const S_REF = 0;
+/** The registered metadata type id (0 while unused): the kernel's vtable pointer. */
+export const S_TYPE = 1;
+/** The id of the linked list holding the frame, 0 if none: the kernel's `in_list`. */
+export const S_LIST = 2;
+/** Link words: list next/prev while in a list; the buddy allocator's free-list links while the
+ *  frame heads a free chunk (both are exclusive: a free frame is unused, a listed one unique). */
+export const S_NEXT = 3;
+export const S_PREV = 4;
+/** Auxiliary word. While the slot is UNUSED and heads a free buddy chunk: `AUX_FREE | order`.
+ *  While the slot is held in checked mode: the number of forgotten references (`intoRaw`). */
+export const S_AUX = 5;
+/** First word of the 40-byte metadata storage. */
+export const S_STORAGE = 6;
+export const STORAGE_BYTE_OFFSET = S_STORAGE * 4;
+/** Flag in `S_AUX` of a free chunk's head frame. */
+export const AUX_FREE = 0x4000_0000;
+
+// ---------------------------------------------------------------------------------------------
+// Header (word indices from the region start).
+// ---------------------------------------------------------------------------------------------
+/** "PFRM" in little-endian. */
+export const MAGIC = 0x4d524650;
+/** Bumped whenever the layout below changes; attach refuses another version. */
+export const LAYOUT_VERSION = 1;
+
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_NFRAMES = 2;
+export const H_FLAGS = 3;
+export const H_HEADER_BYTES = 4;
+export const H_META_OFFSET = 5; // bytes from the region start
+export const H_FRAME_OFFSET = 6; // bytes from the region start
+export const H_SLOT_BYTES = 7; // META_SLOT_SIZE, recorded so attach can check it
+export const H_PAGE_SIZE = 8;
+export const H_NEXT_LIST_ID = 9;
+export const H_NEXT_WORKER_ID = 10;
+/** Head of the deferred-drop stack (frame index + 1; 0 when empty), guarded by H_DEFER_LOCK. */
+export const H_DEFER_HEAD = 11;
+export const H_DEFER_LOCK = 12; // 2 words: owner, waiters
+/** Header flags. */
+export const FLAG_CHECKED = 1;
+
+/** Buddy allocator: lock (2 words), free-frame count, then one list head per order. */
+export const H_BUDDY_LOCK = 16;
+export const H_BUDDY_FREE = 18;
+export const H_BUDDY_HEADS = 20;
+/** Orders 0..MAX_ORDER-1: chunks of up to 2^(MAX_ORDER-1) frames, more than MAX_FRAMES. */
+export const MAX_ORDER = 21;
+
+/** Type registry: lock (2 words) and the number of registered types. */
+export const H_REG_LOCK = 48;
+export const H_REG_COUNT = 50;
+
+/** Worker table: one record per attached worker (state word, then room for its caches). */
+export const H_WORKERS = 64;
+export const MAX_WORKERS = 64;
+export const WORKER_WORDS = 128;
+/** Worker record word 0: 0 = free, 1 = attached, 2 = closed. */
+export const W_STATE = 0;
+export const WORKER_FREE = 0;
+export const WORKER_ATTACHED = 1;
+export const WORKER_CLOSED = 2;
+
+/** Type registry entries: a fixed-size record per type id (ids start at 1). */
+export const H_REGISTRY = H_WORKERS + MAX_WORKERS * WORKER_WORDS;
+export const MAX_TYPES = 128;
+export const TYPE_ENTRY_BYTES = 512;
+export const TYPE_ENTRY_WORDS = TYPE_ENTRY_BYTES / 4;
+/** Type entry words: state (0 empty, 1 ready), flags, descriptor length in bytes, storage size. */
+export const T_STATE = 0;
+export const T_FLAGS = 1;
+export const T_DESC_LEN = 2;
+export const T_SIZE = 3;
+export const T_DESC = 4; // first word of the UTF-8 descriptor
+export const TYPE_DESC_MAX = TYPE_ENTRY_BYTES - T_DESC * 4;
+export const TYPE_FLAG_UNTYPED = 1;
+export const TYPE_FLAG_ON_DROP = 2;
+
+/** Bytes of the header, rounded up to a page. */
+export const HEADER_BYTES = alignUp((H_REGISTRY + MAX_TYPES * TYPE_ENTRY_WORDS) * 4, PAGE_SIZE);
+
+/** Where each part of a region lies, in bytes from the region start. */
+export interface Layout {
+  readonly nframes: number;
+  readonly metaOffset: number;
+  readonly frameOffset: number;
+  readonly totalBytes: number;
+}
+
+/**
+ * Computes the layout of a region of `nframes` frames that starts at byte `offset` of its
+ * buffer. The frame region is aligned to PAGE_SIZE in the buffer (not just in the region).
+ */
+export function computeLayout(nframes: number, offset: number): Layout {
+  const metaOffset = HEADER_BYTES;
+  const metaEnd = metaOffset + nframes * META_SLOT_SIZE;
+  const frameOffset = alignUp(offset + metaEnd, PAGE_SIZE) - offset;
+  return { nframes, metaOffset, frameOffset, totalBytes: frameOffset + nframes * PAGE_SIZE };
+}
+
+/** Rounds `n` up to a multiple of `a` (a power of two). */
+export function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}

@@ -1,0 +1,442 @@
+/**
+ * `FrameSystem`: one region of shared physical memory as one worker sees it. It creates or
+ * attaches to the region (header, metadata slots, frames; see `layout.ts`), owns this worker's
+ * views and worker id, and answers for the whole region: `stats()`, `checkInvariants()`.
+ */
+import {
+  FrameSystemError,
+  FrameUseError,
+  InvariantError,
+  hex,
+} from './errors.js';
+import { BuddyAllocator } from './frame/allocator/buddy.js';
+import type { GlobalFrameAllocator } from './frame/allocator/global.js';
+import { FrameAllocOptions } from './frame/allocator/options.js';
+import type { Frame, InitOf } from './frame/frame.js';
+import type { Paddr } from './frame/mapping.js';
+import { drainDeferred, stateName, type SlotHost } from './frame/meta.js';
+import { Untyped, type AnyMeta, type MetaType } from './frame/meta-type.js';
+import { registeredCount, typeById } from './frame/registry.js';
+import type { Segment } from './frame/segment.js';
+import { makeViews, type MemoryViews } from './frame/views.js';
+import {
+  FLAG_CHECKED,
+  HEADER_BYTES,
+  H_DEFER_HEAD,
+  H_FLAGS,
+  H_FRAME_OFFSET,
+  H_HEADER_BYTES,
+  H_MAGIC,
+  H_META_OFFSET,
+  H_NEXT_LIST_ID,
+  H_NFRAMES,
+  H_PAGE_SIZE,
+  H_SLOT_BYTES,
+  H_VERSION,
+  H_WORKERS,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_FRAMES,
+  MAX_WORKERS,
+  META_SLOT_SIZE,
+  PAGE_SIZE,
+  RC_UNIQUE,
+  RC_UNUSED,
+  REF_COUNT_MAX,
+  SLOT_WORDS,
+  S_LIST,
+  S_NEXT,
+  S_STORAGE,
+  S_TYPE,
+  WORKER_ATTACHED,
+  WORKER_FREE,
+  WORKER_WORDS,
+  W_STATE,
+  computeLayout,
+  type Layout,
+} from './layout.js';
+
+/** Shared memory a region can live in. */
+export type SharedMemory = SharedArrayBuffer | WebAssembly.Memory;
+
+export interface FrameSystemOptions {
+  /** Number of 4 KiB frames (1 .. MAX_FRAMES). */
+  frames: number;
+  /** The memory to carve; a new SharedArrayBuffer of the right size when absent. A shared
+   *  WebAssembly.Memory that is too small is grown. */
+  memory?: SharedMemory;
+  /** Byte offset where the region starts (a multiple of 64), so that memory below it (a
+   *  WebAssembly module's data and heap) stays untouched. Default 0. */
+  offset?: number;
+  /** Check the seed's contracts at run time (see `ContractError`). Attaching workers inherit it. */
+  checked?: boolean;
+  /** Another allocator instead of the shared buddy allocator (see `GlobalFrameAllocator`). */
+  allocator?: GlobalFrameAllocator;
+}
+
+/** What another worker needs to attach: structured-cloneable, send it with `postMessage`. */
+export interface FrameSystemHandle {
+  readonly memory: SharedMemory;
+  readonly offset: number;
+}
+
+export interface AttachOptions {
+  /** The custom allocator the region was created with, if any. */
+  allocator?: GlobalFrameAllocator;
+}
+
+/** A snapshot of the region (racy while other workers run). */
+export interface FrameStats {
+  /** Frames in the region. */
+  readonly total: number;
+  /** Frames free in the allocator. */
+  readonly free: number;
+  /** total - free. */
+  readonly used: number;
+  /** Frames held through shared handles (count 1..MAX). */
+  readonly shared: number;
+  /** Frames held by a UniqueFrame (or a linked list). */
+  readonly unique: number;
+  /** Frames being set up or torn down, or waiting on the deferred-drop stack. */
+  readonly busy: number;
+  /** UNUSED frames that are not free in the allocator: owned raw by someone. */
+  readonly raw: number;
+  /** Held frames (shared or unique) by metadata type name. */
+  readonly byType: Readonly<Record<string, number>>;
+}
+
+export class FrameSystem implements SlotHost {
+  /** Frames in the region. */
+  readonly nframes: number;
+  /** `nframes * PAGE_SIZE`: the first address past the frame region. */
+  readonly maxPaddr: number;
+  /** Whether the seed's contracts are checked at run time. */
+  readonly checked: boolean;
+  /** This worker's id in the region's worker table (>= 1). */
+  readonly workerId: number;
+  /** The allocator frames come from. */
+  readonly allocator: GlobalFrameAllocator;
+  /** The memory and offset; `postMessage` it to a worker and `FrameSystem.attach` it there. */
+  readonly handle: FrameSystemHandle;
+
+  /** @internal */
+  readonly _mem: MemoryViews;
+  /** @internal Word index of slot 0. */
+  readonly _metaWord: number;
+  /** @internal Byte address of frame 0 in the region. */
+  readonly _frameByte: number;
+  /** @internal Local metadata types by id. */
+  readonly _types: (MetaType | undefined)[] = [];
+  /** @internal */
+  readonly _untyped: AnyMeta = Untyped;
+  /** @internal */
+  private _closed = false;
+  /** @internal The zeroed options behind `allocFrame` and `allocSegment`. */
+  private _options: FrameAllocOptions | undefined;
+
+  private constructor(
+    handle: FrameSystemHandle,
+    buffer: SharedArrayBuffer,
+    layout: Layout,
+    checked: boolean,
+    workerId: number,
+    allocator: GlobalFrameAllocator | undefined,
+  ) {
+    this.handle = handle;
+    this.nframes = layout.nframes;
+    this.maxPaddr = layout.nframes * PAGE_SIZE;
+    this.checked = checked;
+    this.workerId = workerId;
+    this._mem = makeViews(buffer, handle.offset, layout.totalBytes);
+    this._metaWord = layout.metaOffset >> 2;
+    this._frameByte = layout.frameOffset;
+    this.allocator = allocator ?? new BuddyAllocator(this);
+  }
+
+  /**
+   * Creates a region of `frames` frames in `memory` (a new SharedArrayBuffer when absent), with
+   * every frame free in the allocator. This worker gets worker id 1.
+   *
+   * @example
+   * const sys = FrameSystem.create({ frames: 1024 });
+   * using frame = sys.allocFrame();
+   * frame.bytes()[0] = 42;
+   */
+  static create(options: FrameSystemOptions): FrameSystem {
+    const { frames, offset = 0, checked = false } = options ?? ({} as FrameSystemOptions);
+    if (!Number.isInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
+      throw new FrameSystemError('BadMemory', `frames must be an integer in 1..${MAX_FRAMES}, not ${String(frames)}`);
+    }
+    if (!Number.isInteger(offset) || offset < 0 || offset % 64 !== 0) {
+      throw new FrameSystemError('BadMemory', `offset must be a non-negative multiple of 64, not ${String(offset)}`);
+    }
+    const layout = computeLayout(frames, offset);
+    const needed = offset + layout.totalBytes;
+    const memory = options.memory ?? new (sharedArrayBufferClass())(needed);
+    const buffer = bufferOf(memory, needed, true);
+    const handle: FrameSystemHandle = { memory, offset };
+    initRegion(buffer, offset, layout, checked);
+    const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator);
+    sys.allocator.addFreeMemory(0, frames);
+    return sys;
+  }
+
+  /**
+   * Attaches to a region created elsewhere (another worker, or the same memory again). Refuses a
+   * header that is missing, corrupt or of another layout version (`FrameSystemError`).
+   */
+  static attach(handle: FrameSystemHandle, options: AttachOptions = {}): FrameSystem {
+    if (handle === null || typeof handle !== 'object') {
+      throw new FrameSystemError('BadMemory', 'attach needs the handle of a FrameSystem (sys.handle)');
+    }
+    const { memory, offset } = handle;
+    if (!Number.isInteger(offset) || offset < 0 || offset % 64 !== 0) {
+      throw new FrameSystemError('BadMemory', `offset must be a non-negative multiple of 64, not ${String(offset)}`);
+    }
+    const buffer = bufferOf(memory, offset + HEADER_BYTES, false);
+    const head = new Int32Array(buffer, offset, HEADER_BYTES >> 2);
+    if (Atomics.load(head, H_MAGIC) !== MAGIC) {
+      throw new FrameSystemError('BadHeader', `no pageframe region at offset ${offset}`);
+    }
+    if (head[H_VERSION] !== LAYOUT_VERSION) {
+      throw new FrameSystemError('Version', `the region has layout version ${head[H_VERSION]}; this pageframe reads ${LAYOUT_VERSION}`);
+    }
+    const nframes = head[H_NFRAMES];
+    const layout = nframes >= 1 && nframes <= MAX_FRAMES ? computeLayout(nframes, offset) : undefined;
+    if (
+      layout === undefined ||
+      head[H_HEADER_BYTES] !== HEADER_BYTES ||
+      head[H_META_OFFSET] !== layout.metaOffset ||
+      head[H_FRAME_OFFSET] !== layout.frameOffset ||
+      head[H_SLOT_BYTES] !== META_SLOT_SIZE ||
+      head[H_PAGE_SIZE] !== PAGE_SIZE
+    ) {
+      throw new FrameSystemError('BadHeader', `the header at offset ${offset} is corrupt`);
+    }
+    if (buffer.byteLength < offset + layout.totalBytes) {
+      throw new FrameSystemError('BadHeader', `the header says ${layout.totalBytes} bytes but the memory is shorter`);
+    }
+    const workerId = claimWorker(head);
+    return new FrameSystem({ memory, offset }, buffer, layout, (head[H_FLAGS] & FLAG_CHECKED) !== 0, workerId, options.allocator);
+  }
+
+  /** A zeroed frame with metadata `meta` (default `Untyped`); shorthand for `FrameAllocOptions`. */
+  allocFrame(): Frame<Untyped>;
+  allocFrame<M extends AnyMeta>(meta: M, init?: InitOf<M>): Frame<M>;
+  allocFrame(meta: AnyMeta = Untyped, init?: InitOf<AnyMeta>): Frame<AnyMeta> {
+    return (this._options ??= new FrameAllocOptions(this)).allocFrameWith(meta, init);
+  }
+
+  /** `nframes` zeroed contiguous frames with metadata `meta` (default `Untyped`). */
+  allocSegment(nframes: number): Segment<Untyped>;
+  allocSegment<M extends AnyMeta>(nframes: number, meta: M, init?: (paddr: Paddr) => InitOf<M> | undefined): Segment<M>;
+  allocSegment(nframes: number, meta: AnyMeta = Untyped, init?: (paddr: Paddr) => InitOf<AnyMeta> | undefined): Segment<AnyMeta> {
+    return (this._options ??= new FrameAllocOptions(this)).allocSegmentWith(nframes, meta, init);
+  }
+
+  /** Free frames in the allocator now. */
+  freeFrames(): number {
+    return this.allocator.freeFrames?.() ?? this.stats().free;
+  }
+
+  /** Ids of the workers attached now. */
+  workers(): number[] {
+    const head = this._mem.i32;
+    const ids: number[] = [];
+    for (let i = 0; i < MAX_WORKERS; i++) {
+      if (Atomics.load(head, H_WORKERS + i * WORKER_WORDS + W_STATE) === WORKER_ATTACHED) ids.push(i + 1);
+    }
+    return ids;
+  }
+
+  /**
+   * Tears down the deferred drops this worker can run (frames whose last drop happened in a
+   * worker that lacks their type's `onDrop`). Returns how many it freed.
+   */
+  drainDeferred(): number {
+    return drainDeferred(this);
+  }
+
+  /** Counts the region's frames by state and type. */
+  stats(): FrameStats {
+    const i32 = this._mem.i32;
+    let shared = 0;
+    let unique = 0;
+    let busy = 0;
+    let unused = 0;
+    const byId = new Array<number>(registeredCount(this) + 1).fill(0);
+    for (let k = 0; k < this.nframes; k++) {
+      const w = this._metaWord + k * SLOT_WORDS;
+      const rc = Atomics.load(i32, w);
+      if (rc === RC_UNUSED) unused++;
+      else if (rc === 0) busy++;
+      else {
+        if (rc === RC_UNIQUE) unique++;
+        else shared++;
+        const id = i32[w + S_TYPE];
+        byId[id] = (byId[id] ?? 0) + 1;
+      }
+    }
+    const byType: Record<string, number> = {};
+    for (let id = 1; id < byId.length; id++) if (byId[id] > 0) byType[typeById(this, id).name] = byId[id];
+    const free = this.allocator.freeFrames?.() ?? unused;
+    return { total: this.nframes, free, used: this.nframes - free, shared, unique, busy, raw: unused - free, byType };
+  }
+
+  /**
+   * Checks the region invariant (the seed's `MetaRegionOwners::inv`) and the allocator's, and
+   * throws `InvariantError` saying where it fails. Only reads. Call it while no operation is in
+   * flight in any worker: a slot caught mid-operation is busy, which the check reports.
+   *
+   * Every slot is exactly one of: UNUSED (no type, no list, storage zero); shared (count
+   * 1..REF_COUNT_MAX, a registered type, in no list); UNIQUE (a registered type); busy (count 0)
+   * only while on the deferred-drop stack. Free frames in the allocator are UNUSED.
+   */
+  checkInvariants(): void {
+    const i32 = this._mem.i32;
+    const ntypes = registeredCount(this);
+    const deferred = new Set<number>();
+    for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0; cur = i32[this._metaWord + (cur - 1) * SLOT_WORDS + S_NEXT]) {
+      if (deferred.has(cur - 1) || deferred.size > this.nframes) throw new InvariantError('deferred-drop stack', 'the stack has a cycle');
+      deferred.add(cur - 1);
+    }
+    for (let k = 0; k < this.nframes; k++) {
+      const w = this._metaWord + k * SLOT_WORDS;
+      const where = `slot of frame ${hex(k * PAGE_SIZE)}`;
+      const rc = Atomics.load(i32, w);
+      const type = i32[w + S_TYPE];
+      if (rc === RC_UNUSED) {
+        if (type !== 0) throw new InvariantError(where, `UNUSED but has type id ${type}`);
+        if (i32[w + S_LIST] !== 0) throw new InvariantError(where, 'UNUSED but in a list');
+        for (let s = S_STORAGE; s < SLOT_WORDS; s++) {
+          if (i32[w + s] !== 0) throw new InvariantError(where, 'UNUSED but its metadata storage is not zero');
+        }
+      } else if (rc === 0) {
+        if (!deferred.has(k)) throw new InvariantError(where, 'busy outside an operation');
+      } else if (rc === RC_UNIQUE || (rc >= 1 && rc <= REF_COUNT_MAX)) {
+        if (type < 1 || type > ntypes) throw new InvariantError(where, `held (${stateName(rc)}) with unregistered type id ${type}`);
+        if (rc !== RC_UNIQUE && i32[w + S_LIST] !== 0) throw new InvariantError(where, 'shared but in a list');
+      } else {
+        throw new InvariantError(where, `illegal reference count ${rc >>> 0} (between REF_COUNT_MAX and REF_COUNT_UNIQUE)`);
+      }
+    }
+    this.allocator.checkInvariants?.();
+    this.allocator.forEachFree?.((paddr, n) => {
+      for (let k = paddr / PAGE_SIZE; k < paddr / PAGE_SIZE + n; k++) {
+        if (Atomics.load(i32, this._metaWord + k * SLOT_WORDS) !== RC_UNUSED) {
+          throw new InvariantError(`frame ${hex(k * PAGE_SIZE)}`, 'free in the allocator but not UNUSED');
+        }
+      }
+    });
+  }
+
+  /**
+   * Detaches this worker: its worker-table entry is released and new handles can no longer be
+   * made here (`FrameUseError('Closed')`). Handles still alive may be dropped. The memory and the
+   * other workers' views are not affected. Idempotent.
+   */
+  close(): void {
+    if (this._closed) return;
+    this._closed = true;
+    Atomics.store(this._mem.i32, H_WORKERS + (this.workerId - 1) * WORKER_WORDS + W_STATE, WORKER_FREE);
+    for (const type of this._types) {
+      if (type === undefined) continue;
+      const i = type._regions.findIndex((r) => r.sys === this);
+      if (i >= 0) type._regions.splice(i, 1);
+      if (type._sys === this) {
+        type._sys = undefined;
+        type._id = 0;
+      }
+    }
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  /** @internal */
+  _assertOpen(): void {
+    if (this._closed) throw new FrameUseError('Closed', `this FrameSystem (worker ${this.workerId}) was closed`);
+  }
+
+  /** @internal */
+  _dealloc(paddr: Paddr, nframes: number): void {
+    this.allocator.dealloc(paddr, nframes);
+  }
+
+  toString(): string {
+    return `FrameSystem(${this.nframes} frames, worker ${this.workerId}${this.checked ? ', checked' : ''})`;
+  }
+}
+
+function sharedArrayBufferClass(): typeof SharedArrayBuffer {
+  if (typeof SharedArrayBuffer === 'undefined') {
+    throw new FrameSystemError(
+      'BadMemory',
+      'SharedArrayBuffer is not available: in a browser, serve the page with the headers ' +
+        "'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp'",
+    );
+  }
+  return SharedArrayBuffer;
+}
+
+/** The SharedArrayBuffer behind `memory`, at least `needed` bytes long (growing a wasm memory). */
+function bufferOf(memory: SharedMemory, needed: number, grow: boolean): SharedArrayBuffer {
+  const SAB = sharedArrayBufferClass();
+  if (memory instanceof SAB) {
+    if (memory.byteLength < needed) {
+      throw new FrameSystemError('BadMemory', `the memory has ${memory.byteLength} bytes; the region needs ${needed}`);
+    }
+    return memory;
+  }
+  if (typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory) {
+    const current: unknown = memory.buffer;
+    if (!(current instanceof SAB)) {
+      throw new FrameSystemError('BadMemory', 'the WebAssembly.Memory is not shared (create it with shared: true)');
+    }
+    const have = current.byteLength;
+    if (have < needed && grow) {
+      try {
+        memory.grow(Math.ceil((needed - have) / 65536));
+      } catch {
+        throw new FrameSystemError('BadMemory', `the WebAssembly.Memory cannot grow to the ${needed} bytes the region needs`);
+      }
+    }
+    const buffer = memory.buffer as unknown as SharedArrayBuffer;
+    if (buffer.byteLength < needed) {
+      throw new FrameSystemError('BadMemory', `the memory has ${buffer.byteLength} bytes; the region needs ${needed}`);
+    }
+    return buffer;
+  }
+  throw new FrameSystemError('BadMemory', 'memory must be a SharedArrayBuffer or a shared WebAssembly.Memory');
+}
+
+/** Writes a fresh header and marks every slot UNUSED; the magic goes last. */
+function initRegion(buffer: SharedArrayBuffer, offset: number, layout: Layout, checked: boolean): void {
+  const i32 = new Int32Array(buffer, offset, layout.frameOffset >> 2);
+  Atomics.store(i32, H_MAGIC, 0);
+  i32.fill(0, 1);
+  for (let k = 0; k < layout.nframes; k++) i32[(layout.metaOffset >> 2) + k * SLOT_WORDS] = RC_UNUSED;
+  i32[H_VERSION] = LAYOUT_VERSION;
+  i32[H_NFRAMES] = layout.nframes;
+  i32[H_FLAGS] = checked ? FLAG_CHECKED : 0;
+  i32[H_HEADER_BYTES] = HEADER_BYTES;
+  i32[H_META_OFFSET] = layout.metaOffset;
+  i32[H_FRAME_OFFSET] = layout.frameOffset;
+  i32[H_SLOT_BYTES] = META_SLOT_SIZE;
+  i32[H_PAGE_SIZE] = PAGE_SIZE;
+  i32[H_NEXT_LIST_ID] = 1;
+  i32[H_WORKERS + W_STATE] = WORKER_ATTACHED; // the creator is worker 1
+  // ORDER: everything above is written before the magic; attach reads the magic first.
+  Atomics.store(i32, H_MAGIC, MAGIC);
+}
+
+/** Takes a free entry of the worker table; returns its id (index + 1). */
+function claimWorker(head: Int32Array): number {
+  for (let i = 0; i < MAX_WORKERS; i++) {
+    const at = H_WORKERS + i * WORKER_WORDS + W_STATE;
+    if (Atomics.compareExchange(head, at, WORKER_FREE, WORKER_ATTACHED) === WORKER_FREE) return i + 1;
+  }
+  throw new FrameSystemError('TooManyWorkers', `all ${MAX_WORKERS} worker ids of the region are taken`);
+}
