@@ -45,6 +45,7 @@ export {
   type MetaInit,
   type MetaMut,
   type MetaView,
+  type MetaViewBase,
   type OnDrop,
   type Schema,
 } from './frame/meta-type.js';

@@ -23,7 +23,7 @@ import {
   takeForgotten,
 } from './meta.js';
 import type { AnyMeta, MetaInit, MetaType, Schema } from './meta-type.js';
-import { typeById, typeIdOf } from './registry.js';
+import { lookupTypeId, typeById } from './registry.js';
 import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
 
 /** The initial-metadata type of a metadata type. */
@@ -181,7 +181,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   tryAs<T extends AnyMeta>(meta: T): Frame<T> | null {
     this._check();
-    if (this._sys._mem.i32[this._w + S_TYPE] !== typeIdOf(this._sys, meta)) return null;
+    if (this._sys._mem.i32[this._w + S_TYPE] !== lookupTypeId(this._sys, meta)) return null;
     this._live = false;
     return new Frame(this._sys, this._w, this.paddr, meta);
   }
@@ -216,7 +216,7 @@ export function dead(kind: string, paddr: Paddr): FrameUseError {
 export function resolveType(sys: FrameSystem, w: number, paddr: Paddr, meta: AnyMeta | undefined): AnyMeta {
   const id = sys._mem.i32[w + S_TYPE];
   if (meta === undefined) return typeById(sys, id);
-  if (typeIdOf(sys, meta) !== id) {
+  if (lookupTypeId(sys, meta) !== id) {
     const actual = id === 0 ? 'none' : typeById(sys, id).name;
     throw new FrameUseError('WrongType', `frame ${hex(paddr)} holds '${actual}' metadata, not '${meta.name}'`);
   }

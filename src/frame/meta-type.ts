@@ -46,13 +46,19 @@ export type FieldValue<K> = K extends 'u64' | 'i64'
 /** The value a field of kind K is initialised with. */
 export type FieldInit<K> = K extends AtomicKind ? number : FieldValue<K>;
 
+/** What every metadata view has besides its fields. */
+export interface MetaViewBase {
+  /** A plain snapshot of the fields (64-bit fields as decimal strings); `JSON.stringify` uses it. */
+  toJSON(): Record<string, unknown>;
+}
+
 /** Metadata as seen through a shared handle: read-only, except atomic fields' operations. */
-export type MetaView<S extends Schema> = { readonly [K in keyof S]: FieldValue<S[K]> };
+export type MetaView<S extends Schema> = { readonly [K in keyof S]: FieldValue<S[K]> } & MetaViewBase;
 
 /** Metadata as seen through a `UniqueFrame`: every plain field is writable. */
 export type MetaMut<S extends Schema> = {
   -readonly [K in keyof S as S[K] extends AtomicKind ? never : K]: FieldValue<S[K]>;
-} & { readonly [K in keyof S as S[K] extends AtomicKind ? K : never]: AtomicCell };
+} & { readonly [K in keyof S as S[K] extends AtomicKind ? K : never]: AtomicCell } & MetaViewBase;
 
 /** Initial metadata: any subset of the fields; missing ones start at zero (false, null). */
 export type MetaInit<S extends Schema> = { [K in keyof S]?: FieldInit<S[K]> };
@@ -172,21 +178,21 @@ export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
   }
 
   /** @internal A read-only view of the storage at byte `at`, owned by `owner`. */
-  _view(owner: ViewOwner, mem: MemoryViews, at: number): MetaView<S> {
+  _view(owner: ViewOwner, mem: MemoryViews, at: number): object {
     const v = Object.create(this._viewProto) as ViewState;
     v._$h = owner;
     v._$m = mem;
     v._$b = at;
-    return v as unknown as MetaView<S>;
+    return v;
   }
 
   /** @internal A writable view (for `UniqueFrame.metaMut`). */
-  _mutView(owner: ViewOwner, mem: MemoryViews, at: number): MetaMut<S> {
+  _mutView(owner: ViewOwner, mem: MemoryViews, at: number): object {
     const v = Object.create(this._mutProto) as ViewState;
     v._$h = owner;
     v._$m = mem;
     v._$b = at;
-    return v as unknown as MetaMut<S>;
+    return v;
   }
 
   /**

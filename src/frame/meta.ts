@@ -70,6 +70,21 @@ export function claim(sys: SlotHost, w: number, paddr: Paddr): void {
   if (rc !== RC_UNUSED) throw notUnused(rc, paddr);
 }
 
+/**
+ * The id of `type` for a slot just claimed at `w`, registering the type on first use. If that
+ * fails (`Conflict`, `RegistryFull`), the slot is unclaimed first, so a failed call changes
+ * nothing: a type is registered only by an operation that succeeds.
+ */
+export function claimedTypeId(sys: SlotHost, w: number, type: AnyMeta): number {
+  if (type._sys === sys) return type._id;
+  try {
+    return typeIdOf(sys, type);
+  } catch (e) {
+    Atomics.store(sys._mem.i32, w, RC_UNUSED);
+    throw e;
+  }
+}
+
 /** Writes type id and initial metadata into a claimed (busy) slot whose storage is zero. */
 export function writeMeta(sys: SlotHost, w: number, typeId: number, type: AnyMeta, init: AnyInit): void {
   sys._mem.i32[w + S_TYPE] = typeId;
@@ -106,10 +121,9 @@ export function getFromUnused(
 ): number {
   const index = checkPaddr(paddr, sys.maxPaddr);
   type._validate(init);
-  const typeId = typeIdOf(sys, type);
   const w = slotWord(sys, index);
   claim(sys, w, paddr);
-  writeMeta(sys, w, typeId, type, init);
+  writeMeta(sys, w, claimedTypeId(sys, w, type), type, init);
   publish(sys, w, unique);
   return w;
 }

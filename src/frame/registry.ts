@@ -57,6 +57,20 @@ function typeIdSlow(sys: RegistryHost, type: MetaType): number {
   return id;
 }
 
+/**
+ * The id of `type` in `sys` if it is registered there, else 0; never registers it (for type
+ * tests, which must not change the region).
+ */
+export function lookupTypeId(sys: RegistryHost, type: MetaType): number {
+  if (type._sys === sys) return type._id;
+  for (const r of type._regions) if (r.sys === sys) return r.id;
+  const count = Atomics.load(sys._mem.i32, H_REG_COUNT);
+  for (let id = 1; id <= count; id++) {
+    if (readDescriptor(sys._mem, id) === type._descriptor) return typeIdSlow(sys, type);
+  }
+  return 0;
+}
+
 /** The local type for id `id` in `sys` (reading the registry for a type this worker never used). */
 export function typeById(sys: RegistryHost, id: number): MetaType {
   const known = sys._types[id];

@@ -11,6 +11,7 @@ import type { Paddr } from './mapping.js';
 import {
   addForgotten,
   claim,
+  claimedTypeId,
   decRef,
   dropLast,
   incRef,
@@ -23,7 +24,6 @@ import {
   writeMeta,
 } from './meta.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
-import { typeIdOf } from './registry.js';
 import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
 
 /** A range of physical addresses `[start, end)`. */
@@ -307,7 +307,7 @@ export function claimRange<M extends AnyMeta>(
   meta: M,
   init: ((paddr: Paddr) => InitOf<M> | undefined) | undefined,
 ): void {
-  const typeId = typeIdOf(sys, meta);
+  let typeId = 0;
   let p = start;
   try {
     for (; p < end; p += PAGE_SIZE) {
@@ -315,6 +315,7 @@ export function claimRange<M extends AnyMeta>(
       meta._validate(values);
       const w = slotWord(sys, p >>> PAGE_SHIFT);
       claim(sys, w, p);
+      if (typeId === 0) typeId = claimedTypeId(sys, w, meta);
       writeMeta(sys, w, typeId, meta, values);
     }
   } catch (e) {

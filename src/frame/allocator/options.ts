@@ -7,9 +7,8 @@ import { PAGE_SHIFT, PAGE_SIZE } from '../../layout.js';
 import type { FrameSystem } from '../../system.js';
 import { Frame, type InitOf } from '../frame.js';
 import { checkPaddr, type Paddr } from '../mapping.js';
-import { claim, publish, slotWord, writeMeta } from '../meta.js';
+import { claim, claimedTypeId, publish, slotWord, writeMeta } from '../meta.js';
 import { Untyped, type AnyInit, type AnyMeta } from '../meta-type.js';
-import { typeIdOf } from '../registry.js';
 import { Segment, claimRange, publishRange } from '../segment.js';
 import { UniqueFrame } from '../unique.js';
 import { zeroBytes } from '../untyped.js';
@@ -78,10 +77,16 @@ export class FrameAllocOptions {
     const sys = this.sys;
     sys._assertOpen();
     meta._validate(init);
-    const typeId = typeIdOf(sys, meta);
     const paddr = this.take(1);
     const w = slotWord(sys, paddr >>> PAGE_SHIFT);
     claim(sys, w, paddr);
+    let typeId: number;
+    try {
+      typeId = claimedTypeId(sys, w, meta);
+    } catch (e) {
+      sys._dealloc(paddr, 1);
+      throw e;
+    }
     writeMeta(sys, w, typeId, meta, init);
     if (this._zeroed) zeroBytes(sys, paddr, PAGE_SIZE);
     publish(sys, w, unique);

@@ -1,0 +1,24 @@
+// What the demo's producer and consumers agree on: the frame metadata type and the data.
+import { defineMeta } from 'pageframe';
+
+/** An untyped frame of data: its sequence number and the checksum of its bytes. */
+export const Block = defineMeta('demo.block', { seq: 'u32', checksum: 'atomic-u32' }, { untyped: true });
+
+/** Fills `bytes` with data derived from `seq`; returns its checksum. */
+export function fillBlock(bytes, seq) {
+  let x = (seq * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < bytes.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return checksum(bytes);
+}
+
+/** A simple rolling checksum (FNV-1a). */
+export function checksum(bytes) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
+}

@@ -1,0 +1,41 @@
+/**
+ * The README's examples run as written: the main-thread code blocks are compiled with the
+ * TypeScript compiler and run as one module against the built package. (The worker example is
+ * exercised by test/workers.test.ts.)
+ */
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+describe('README', () => {
+  it('its main-thread examples run as written and free every frame', async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+    const runnable = blocks.filter((b) => !b.includes('new Worker(') && !b.includes('parentPort'));
+    expect(runnable.length).toBeGreaterThanOrEqual(3);
+    const dist = pathToFileURL(join(root, 'dist/index.js')).href;
+    const source =
+      runnable.join('\n').replaceAll("from 'pageframe'", `from '${dist}'`) +
+      '\nexport const result = { stats: sys.stats(), check: sys.checkInvariants() };\n';
+    const js = ts.transpileModule(source, {
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
+    }).outputText;
+    const file = join(mkdtempSync(join(tmpdir(), 'pageframe-readme-')), 'readme.mjs');
+    writeFileSync(file, js);
+    const logs: unknown[] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => logs.push(args);
+    try {
+      const mod = (await import(pathToFileURL(file).href)) as { result: { stats: { free: number; total: number } } };
+      expect(mod.result.stats.free).toBe(mod.result.stats.total);
+    } finally {
+      console.log = log;
+    }
+    expect(logs.length).toBeGreaterThan(0); // the examples' own output (stats, onDrop) happened
+  });
+});

@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import {
+  FrameSystem,
+  FrameSystemError,
+  FrameUseError,
+  InvariantError,
+  MAX_FRAMES,
+  MAX_WORKERS,
+  PAGE_SIZE,
+  frameToIndex,
+  frameToMeta,
+  metaToFrame,
+} from '../src/index.js';
+import { HEADER_BYTES, H_VERSION, computeLayout } from '../src/layout.js';
+import { MockMeta, makeSystem } from './helpers.js';
+
+describe('mapping', () => {
+  it('frameToIndex, frameToMeta and metaToFrame are the kernel arithmetic', () => {
+    expect(frameToIndex(0)).toBe(0);
+    expect(frameToIndex(5 * PAGE_SIZE)).toBe(5);
+    expect(frameToMeta(5 * PAGE_SIZE)).toBe(5 * 64);
+    expect(metaToFrame(5 * 64)).toBe(5 * PAGE_SIZE);
+    for (const i of [0, 1, 7, 1000, MAX_FRAMES - 1]) expect(metaToFrame(frameToMeta(i * PAGE_SIZE))).toBe(i * PAGE_SIZE);
+  });
+});
+
+describe('FrameSystem.create', () => {
+  it('lays out header, one 64-byte slot per frame, and page-aligned frames', () => {
+    const sys = FrameSystem.create({ frames: 100 });
+    const layout = computeLayout(100, 0);
+    expect(layout.metaOffset).toBe(HEADER_BYTES);
+    expect(layout.frameOffset % PAGE_SIZE).toBe(0);
+    expect(layout.frameOffset - layout.metaOffset).toBeGreaterThanOrEqual(100 * 64);
+    expect(layout.frameOffset - layout.metaOffset).toBeLessThan(100 * 64 + PAGE_SIZE);
+    expect(sys.nframes).toBe(100);
+    expect(sys.maxPaddr).toBe(100 * PAGE_SIZE);
+    expect(sys.workerId).toBe(1);
+    expect(sys.checked).toBe(false);
+    expect((sys.handle.memory as SharedArrayBuffer).byteLength).toBe(layout.totalBytes);
+    expect(sys.stats()).toEqual({ total: 100, free: 100, used: 0, shared: 0, unique: 0, busy: 0, raw: 0, byType: {} });
+    sys.checkInvariants();
+  });
+
+  it('refuses bad frame counts, offsets and memories', () => {
+    for (const frames of [0, -1, 1.5, NaN, MAX_FRAMES + 1]) {
+      expect(() => FrameSystem.create({ frames })).toThrow(expect.objectContaining({ code: 'BadMemory' }));
+    }
+    expect(() => FrameSystem.create({ frames: 4, offset: 10 })).toThrow(expect.objectContaining({ code: 'BadMemory' }));
+    expect(() => FrameSystem.create({ frames: 4, memory: new SharedArrayBuffer(4096) })).toThrow(/needs/);
+    expect(() => FrameSystem.create({ frames: 4, memory: new ArrayBuffer(1 << 20) as unknown as SharedArrayBuffer })).toThrow(
+      FrameSystemError,
+    );
+    const unshared = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+    expect(() => FrameSystem.create({ frames: 4, memory: unshared })).toThrow(/not shared/);
+    const small = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    expect(() => FrameSystem.create({ frames: 4, memory: small })).toThrow(/cannot grow/);
+  });
+
+  it('leaves memory below the offset untouched, and works in a grown shared WebAssembly.Memory', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1000, shared: true });
+    new Uint8Array(memory.buffer).fill(0xee, 0, 65536);
+    const sys = FrameSystem.create({ frames: 16, memory, offset: 65536 });
+    expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(65536 + computeLayout(16, 65536).totalBytes);
+    const f = sys.allocFrame();
+    f.fill(1);
+    f.drop();
+    const below = new Uint8Array(memory.buffer, 0, 65536);
+    expect(below.every((b) => b === 0xee)).toBe(true);
+    const other = FrameSystem.attach(sys.handle);
+    expect(other.nframes).toBe(16);
+    other.close();
+  });
+});
+
+describe('FrameSystem.attach', () => {
+  it('sees the same frames, with its own worker id, and inherits checked mode', () => {
+    const sys = makeSystem({ checked: true });
+    const other = FrameSystem.attach(sys.handle);
+    expect(other.workerId).toBe(2);
+    expect(other.checked).toBe(true);
+    expect(sys.workers()).toEqual([1, 2]);
+    const f = sys.allocFrame(MockMeta, { value: 8 });
+    expect(other.stats().byType).toEqual({ 'test.MockFrameMeta': 1 });
+    f.drop();
+    other.close();
+    expect(sys.workers()).toEqual([1]);
+  });
+
+  it('refuses a missing, corrupt or other-version header', () => {
+    expect(() => FrameSystem.attach({ memory: new SharedArrayBuffer(HEADER_BYTES), offset: 0 })).toThrow(
+      expect.objectContaining({ code: 'BadHeader' }),
+    );
+    expect(() => FrameSystem.attach(null as never)).toThrow(FrameSystemError);
+    const sys = makeSystem();
+    expect(() => FrameSystem.attach({ memory: sys.handle.memory, offset: 64 })).toThrow(
+      expect.objectContaining({ code: 'BadHeader' }),
+    );
+    const i32 = sys._mem.i32;
+    i32[H_VERSION] = 999;
+    expect(() => FrameSystem.attach(sys.handle)).toThrow(expect.objectContaining({ code: 'Version' }));
+    i32[H_VERSION] = 1;
+    const nframes = i32[2];
+    i32[2] = nframes + 1; // frame count that no longer matches the recorded layout
+    expect(() => FrameSystem.attach(sys.handle)).toThrow(expect.objectContaining({ code: 'BadHeader' }));
+    i32[2] = nframes;
+    FrameSystem.attach(sys.handle).close();
+  });
+
+  it('refuses more than MAX_WORKERS attached workers, and reuses closed ids', () => {
+    const sys = makeSystem({ frames: 2 });
+    const views = [];
+    for (let i = 1; i < MAX_WORKERS; i++) views.push(FrameSystem.attach(sys.handle));
+    expect(() => FrameSystem.attach(sys.handle)).toThrow(expect.objectContaining({ code: 'TooManyWorkers' }));
+    views[4].close();
+    expect(FrameSystem.attach(sys.handle).workerId).toBe(6);
+  });
+});
+
+describe('close', () => {
+  it('refuses new handles but lets live ones be dropped', () => {
+    const sys = makeSystem();
+    const f = sys.allocFrame();
+    sys.close();
+    sys.close(); // idempotent
+    expect(sys.closed).toBe(true);
+    expect(() => sys.allocFrame()).toThrow(expect.objectContaining({ code: 'Closed' }));
+    expect(() => sys.allocSegment(2)).toThrow(FrameUseError);
+    f.drop();
+    const again = FrameSystem.attach(sys.handle);
+    expect(again.stats().free).toBe(64);
+  });
+});
+
+describe('stats and checkInvariants', () => {
+  it('counts frames by state and by type', () => {
+    const sys = makeSystem();
+    const a = sys.allocFrame(MockMeta);
+    const b = a.clone();
+    const s = sys.allocSegment(3);
+    const u = sys.allocFrame().clone();
+    expect(sys.stats()).toEqual({
+      total: 64,
+      free: 59,
+      used: 5,
+      shared: 5,
+      unique: 0,
+      busy: 0,
+      raw: 0,
+      byType: { 'test.MockFrameMeta': 1, 'pageframe.untyped': 4 },
+    });
+    const raw = sys.allocator.alloc(2, 1)!;
+    expect(sys.stats()).toEqual(expect.objectContaining({ free: 57, raw: 2 }));
+    sys.allocator.dealloc(raw, 2);
+    a.drop();
+    b.drop();
+    s.drop();
+    u.drop();
+  });
+
+  it('detects each kind of broken slot', () => {
+    const sys = makeSystem();
+    const f = sys.allocFrame(MockMeta, { value: 3 });
+    const w = sys._metaWord + (f.paddr / PAGE_SIZE) * 16;
+    const i32 = sys._mem.i32;
+    const breakAndCheck = (word: number, value: number, pattern: RegExp): void => {
+      const old = i32[word];
+      i32[word] = value;
+      expect(() => sys.checkInvariants()).toThrow(InvariantError);
+      expect(() => sys.checkInvariants()).toThrow(pattern);
+      i32[word] = old;
+      sys.checkInvariants();
+    };
+    breakAndCheck(w, 0x7fff_ffff + 1, /illegal reference count/);
+    breakAndCheck(w, 0, /busy outside an operation/);
+    breakAndCheck(w + 1, 99, /unregistered type/);
+    breakAndCheck(w + 2, 5, /shared but in a list/);
+    const freeWord = sys._metaWord + 63 * 16;
+    breakAndCheck(freeWord + 1, 1, /UNUSED but has type/);
+    breakAndCheck(freeWord + 6, 1, /storage is not zero/);
+    // A free frame that reads as held: the allocator check sees it.
+    i32[freeWord + 1] = i32[w + 1];
+    i32[freeWord] = 1;
+    expect(() => sys.checkInvariants()).toThrow(/free frame .* is not UNUSED/);
+    i32[freeWord] = -1;
+    i32[freeWord + 1] = 0;
+    sys.checkInvariants();
+    f.drop();
+  });
+});
