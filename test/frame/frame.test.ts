@@ -351,6 +351,7 @@ describe('untyped bytes', () => {
     const again = Frame.fromInUse(sys, f.paddr);
     expect(again.bytes()[100]).toBe(7);
     expect(() => f.fill(256)).toThrow(expect.objectContaining({ code: 'BadValue' }));
+    expect(f.borrow().bytes()[5]).toBe(7);
     again.drop();
     f.drop();
   });

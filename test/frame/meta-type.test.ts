@@ -28,6 +28,16 @@ describe('defineMeta', () => {
     expect(exact.size).toBe(FRAME_METADATA_MAX_SIZE);
   });
 
+  it('refuses a type whose descriptor does not fit a registry entry, when first used', () => {
+    const schema: Record<string, 'u8'> = {};
+    for (let i = 0; i < 20; i++) schema[`a_rather_long_field_name_number_${i}`] = 'u8';
+    const T = defineMeta('test.meta.long-names', schema);
+    expect(T.size).toBe(20);
+    const sys = makeSystem();
+    expectNoChange(sys, () => sys.allocFrame(T), MetaTypeError, 'TooLarge');
+    expect(sys.stats().free).toBe(64);
+  });
+
   it('refuses unknown kinds and unusable field or type names', () => {
     expect(() => defineMeta('test.meta.bad-kind', { a: 'u128' as 'u64' })).toThrow(
       expect.objectContaining({ code: 'BadSchema' }),

@@ -175,4 +175,16 @@ describe('UniqueFrame', () => {
     expect(rawCount(sys, p)).toBe(-1);
     expect(sys.stats().free).toBe(64);
   });
+
+  it('fromRaw refuses a frame that a linked list owns (InList)', () => {
+    const sys = makeSystem();
+    const u = new FrameAllocOptions(sys).allocUnique(MockMeta);
+    const p = u.intoRaw();
+    const w = sys._metaWord + (p / PAGE_SIZE) * 16;
+    sys._mem.i32[w + 2] = 7; // in_list: what a LinkedList sets while it owns the frame
+    expectNoChange(sys, () => UniqueFrame.fromRaw(sys, p, MockMeta), FrameUseError, 'InList');
+    sys._mem.i32[w + 2] = 0;
+    UniqueFrame.fromRaw(sys, p, MockMeta).drop();
+    expect(sys.stats().free).toBe(64);
+  });
 });

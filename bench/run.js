@@ -1,0 +1,97 @@
+// pageframe micro-benchmarks: each row is timed with tinybench in this process, next to its
+// baseline, and reported as the median time per operation and its ratio to the baseline.
+// Writes bench/results.json and prints a table. Run: npm run bench
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { MemPool } from '@thi.ng/malloc';
+import { Bench } from 'tinybench';
+import { FrameAllocOptions, FrameSystem, PAGE_SIZE } from '../dist/index.js';
+
+const INNER = 1000; // operations per timed sample: ns-scale work needs batching to beat timer overhead
+const quick = process.argv.includes('--quick');
+const bench = new Bench({ time: quick ? 200 : 1000, warmupTime: quick ? 50 : 200 });
+
+const sys = FrameSystem.create({ frames: 4096 });
+const raw = new FrameAllocOptions(sys).zeroed(false);
+const zeroed = new FrameAllocOptions(sys);
+const pool = new MemPool({ buf: new SharedArrayBuffer(64 * 2 ** 20) });
+const counter = new Int32Array(new SharedArrayBuffer(64));
+const shared = sys.allocFrame();
+let sink = 0;
+
+/** Rows: [name, fn, inner operations per call, baseline name or null]. */
+const rows = [
+  ['@thi.ng/malloc malloc+free 4 KiB', () => {
+    for (let i = 0; i < INNER; i++) pool.free(pool.malloc(PAGE_SIZE));
+  }, INNER, null],
+  ['new ArrayBuffer(4096)', () => {
+    for (let i = 0; i < INNER; i++) sink += new ArrayBuffer(PAGE_SIZE).byteLength;
+  }, INNER, null],
+  ['Atomics.add pair', () => {
+    for (let i = 0; i < INNER; i++) {
+      Atomics.add(counter, 0, 1);
+      Atomics.sub(counter, 0, 1);
+    }
+  }, INNER, null],
+  ['new ArrayBuffer(1000 × 4096)', () => {
+    sink += new ArrayBuffer(1000 * PAGE_SIZE).byteLength;
+  }, 1, null],
+  ['allocator alloc+dealloc 1 frame (raw address)', () => {
+    const a = sys.allocator;
+    for (let i = 0; i < INNER; i++) a.dealloc(a.alloc(1, 1), 1);
+  }, INNER, '@thi.ng/malloc malloc+free 4 KiB'],
+  ['frame alloc+drop, not zeroed (handle)', () => {
+    for (let i = 0; i < INNER; i++) raw.allocFrame().drop();
+  }, INNER, '@thi.ng/malloc malloc+free 4 KiB'],
+  ['frame alloc+drop, zeroed (handle)', () => {
+    for (let i = 0; i < INNER; i++) zeroed.allocFrame().drop();
+  }, INNER, 'new ArrayBuffer(4096)'],
+  ['frame clone+drop', () => {
+    for (let i = 0; i < INNER; i++) shared.clone().drop();
+  }, INNER, 'Atomics.add pair'],
+  ['segment of 1000 frames alloc+drop, not zeroed', () => {
+    raw.allocSegment(1000).drop();
+  }, 1, 'new ArrayBuffer(1000 × 4096)'],
+  ['segment of 1000 frames alloc+drop, zeroed', () => {
+    zeroed.allocSegment(1000).drop();
+  }, 1, 'new ArrayBuffer(1000 × 4096)'],
+];
+
+for (const [name, fn] of rows) bench.add(name, fn);
+await bench.run();
+
+const medianNs = new Map();
+for (const [name, , inner] of rows) {
+  const task = bench.getTask(name);
+  medianNs.set(name, (task.result.latency.p50 * 1e6) / inner);
+}
+const results = rows.map(([name, , , baseline]) => {
+  const ns = medianNs.get(name);
+  return {
+    name,
+    medianNs: Number(ns.toFixed(1)),
+    baseline,
+    ratio: baseline === null ? null : Number((ns / medianNs.get(baseline)).toFixed(3)),
+  };
+});
+
+const out = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  rows: results,
+  // Filled in by the worker benchmarks (scaling and hand-off), which are not written yet.
+  scaling2Workers: null,
+  handoff1MiBVsCopy: null,
+};
+writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+
+const pad = (s, n) => String(s).padEnd(n);
+console.log(`pageframe bench — ${out.node}, ${out.cpus}; medians per operation`);
+console.log(pad('row', 48) + pad('median', 12) + pad('ratio', 10) + 'baseline');
+for (const r of results) {
+  const t = r.medianNs >= 1000 ? `${(r.medianNs / 1000).toFixed(2)} µs` : `${r.medianNs.toFixed(1)} ns`;
+  console.log(pad(r.name, 48) + pad(t, 12) + pad(r.ratio === null ? '' : `${r.ratio}×`, 10) + (r.baseline ?? '(baseline)'));
+}
+shared.drop();
+if (sink === -1) console.log(sink);
