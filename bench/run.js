@@ -19,7 +19,11 @@ const counter = new Int32Array(new SharedArrayBuffer(64));
 const shared = sys.allocFrame();
 let sink = 0;
 
-/** Rows: [name, fn, inner operations per call, baseline name or null]. */
+/**
+ * Rows: name, the timed function, operations per call, and the baseline row's name (null for a
+ * baseline).
+ * @type {[string, () => void, number, string | null][]}
+ */
 const rows = [
   ['@thi.ng/malloc malloc+free 4 KiB', () => {
     for (let i = 0; i < INNER; i++) pool.free(pool.malloc(PAGE_SIZE));
@@ -38,7 +42,7 @@ const rows = [
   }, 1, null],
   ['allocator alloc+dealloc 1 frame (raw address)', () => {
     const a = sys.allocator;
-    for (let i = 0; i < INNER; i++) a.dealloc(a.alloc(1, 1), 1);
+    for (let i = 0; i < INNER; i++) a.dealloc(/** @type {number} */ (a.alloc(1, 1)), 1);
   }, INNER, '@thi.ng/malloc malloc+free 4 KiB'],
   ['frame alloc+drop, not zeroed (handle)', () => {
     for (let i = 0; i < INNER; i++) raw.allocFrame().drop();
@@ -60,18 +64,22 @@ const rows = [
 for (const [name, fn] of rows) bench.add(name, fn);
 await bench.run();
 
+/** @type {Map<string, number>} */
 const medianNs = new Map();
 for (const [name, , inner] of rows) {
-  const task = bench.getTask(name);
-  medianNs.set(name, (task.result.latency.p50 * 1e6) / inner);
+  const result = bench.getTask(name)?.result;
+  if (result === undefined || !('latency' in result)) throw new Error(`benchmark '${name}' did not complete`);
+  medianNs.set(name, (result.latency.p50 * 1e6) / inner);
 }
+/** @param {string} name */
+const median = (name) => /** @type {number} */ (medianNs.get(name));
 const results = rows.map(([name, , , baseline]) => {
-  const ns = medianNs.get(name);
+  const ns = median(name);
   return {
     name,
     medianNs: Number(ns.toFixed(1)),
     baseline,
-    ratio: baseline === null ? null : Number((ns / medianNs.get(baseline)).toFixed(3)),
+    ratio: baseline === null ? null : Number((ns / median(baseline)).toFixed(3)),
   };
 });
 
@@ -86,6 +94,7 @@ const out = {
 };
 writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 
+/** @param {unknown} s @param {number} n */
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`pageframe bench — ${out.node}, ${out.cpus}; medians per operation`);
 console.log(pad('row', 48) + pad('median', 12) + pad('ratio', 10) + 'baseline');

@@ -4,7 +4,11 @@ import { defineMeta } from 'pageframe';
 /** An untyped frame of data: its sequence number and the checksum of its bytes. */
 export const Block = defineMeta('demo.block', { seq: 'u32', checksum: 'atomic-u32' }, { untyped: true });
 
-/** Fills `bytes` with data derived from `seq`; returns its checksum. */
+/**
+ * Fills `bytes` with data derived from `seq`; returns its checksum.
+ * @param {Uint8Array} bytes
+ * @param {number} seq
+ */
 export function fillBlock(bytes, seq) {
   let x = (seq * 2654435761) >>> 0 || 1;
   for (let i = 0; i < bytes.length; i++) {
@@ -16,7 +20,10 @@ export function fillBlock(bytes, seq) {
   return checksum(bytes);
 }
 
-/** A simple rolling checksum (FNV-1a). */
+/**
+ * A simple rolling checksum (FNV-1a).
+ * @param {Uint8Array} bytes
+ */
 export function checksum(bytes) {
   let h = 0x811c9dc5;
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);

@@ -16,6 +16,7 @@ const sys = FrameSystem.create({ frames: 1024 });
 console.log(`pageframe demo: ${total} frames of 4 KiB through ${nworkers} consumer workers`);
 console.log(`region: ${sys.nframes} frames (${(sys.maxPaddr / 2 ** 20).toFixed(0)} MiB), worker ${sys.workerId}`);
 
+/** @type {{ w: Worker, pending: number, done: number, bad: number }[]} */
 const workers = [];
 for (let i = 0; i < nworkers; i++) {
   const w = new Worker(new URL('./demo-worker.js', import.meta.url), { workerData: { handle: sys.handle } });
@@ -28,10 +29,10 @@ let sent = 0;
 let finished = 0;
 let lastReport = started;
 
-await new Promise((resolve, reject) => {
+await new Promise((/** @type {(v?: unknown) => void} */ resolve, reject) => {
   for (const c of workers) {
     c.w.on('error', reject);
-    c.w.on('message', (msg) => {
+    c.w.on('message', (/** @type {{ done: number, bad: number }} */ msg) => {
       c.pending -= msg.done;
       c.done += msg.done;
       c.bad += msg.bad;

@@ -4,14 +4,13 @@
  * the kernel, with its panics turned into `FrameUseError('BadRange')`.
  */
 import { ContractError, FrameUseError, GetFrameError, hex } from '../errors.js';
-import { PAGE_SHIFT, PAGE_SIZE, REF_COUNT_MAX } from '../layout.js';
+import { PAGE_SHIFT, PAGE_SIZE, REF_COUNT_MAX, S_TYPE } from '../layout.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from './mapping.js';
 import {
   addForgotten,
   claim,
-  claimedTypeId,
   decRef,
   dropLast,
   incRef,
@@ -20,9 +19,10 @@ import {
   slotWord,
   stateName,
   takeForgotten,
+  storageByte,
   unclaim,
-  writeMeta,
 } from './meta.js';
+import { typeIdOf } from './registry.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
 import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
 
@@ -298,7 +298,8 @@ export function checkRange(sys: FrameSystem, range: PaddrRange, allowEmpty: bool
 
 /**
  * Claims every slot of `[start, end)` and writes its metadata, leaving them busy (count 0). On
- * any error the slots claimed so far are unclaimed and the error rethrown.
+ * any error the slots claimed so far are unclaimed and the error rethrown. The type is
+ * registered only once every slot is claimed, so a failed call leaves the registry as it was.
  */
 export function claimRange<M extends AnyMeta>(
   sys: FrameSystem,
@@ -307,7 +308,6 @@ export function claimRange<M extends AnyMeta>(
   meta: M,
   init: ((paddr: Paddr) => InitOf<M> | undefined) | undefined,
 ): void {
-  let typeId = 0;
   let p = start;
   try {
     for (; p < end; p += PAGE_SIZE) {
@@ -315,9 +315,11 @@ export function claimRange<M extends AnyMeta>(
       meta._validate(values);
       const w = slotWord(sys, p >>> PAGE_SHIFT);
       claim(sys, w, p);
-      if (typeId === 0) typeId = claimedTypeId(sys, w, meta);
-      writeMeta(sys, w, typeId, meta, values);
+      meta._write(sys._mem, storageByte(w), values);
     }
+    const typeId = typeIdOf(sys, meta);
+    const i32 = sys._mem.i32;
+    for (let q = start; q < end; q += PAGE_SIZE) i32[slotWord(sys, q >>> PAGE_SHIFT) + S_TYPE] = typeId;
   } catch (e) {
     for (let q = start; q < p; q += PAGE_SIZE) unclaim(sys, slotWord(sys, q >>> PAGE_SHIFT), meta);
     throw e;

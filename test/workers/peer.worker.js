@@ -1,8 +1,11 @@
 // A worker that attaches to a region and runs the commands the test sends it.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort as port, workerData } from 'node:worker_threads';
 import { Frame, FrameSystem, defineMeta } from '../../dist/index.js';
 
+if (port === null) throw new Error('peer.worker.js runs as a worker thread');
+const parentPort = port;
 const sys = FrameSystem.attach(workerData.handle);
+/** @type {{ tag: number, first: number, worker: number }[]} */
 const dropped = [];
 const Tagged = defineMeta('test.workers.tagged', { tag: 'u32' }, {
   untyped: true,
@@ -41,6 +44,6 @@ parentPort.on('message', (msg) => {
         break;
     }
   } catch (e) {
-    parentPort.postMessage({ error: `${e.name}: ${e.message}` });
+    parentPort.postMessage({ error: String(e) });
   }
 });

@@ -79,11 +79,15 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     const i32 = this.i32;
     lock(i32, H_BUDDY_LOCK, this.host.workerId);
     try {
-      const index = this.allocChunk(order);
-      if (index < 0) return null;
-      // Give back the tail of a chunk larger than asked, as the kernel's pools do.
-      const size = 1 << order;
-      if (size > nframes) this.freeRun(index + nframes, size - nframes);
+      let index = this.allocChunk(order);
+      if (index >= 0) {
+        // Give back the tail of a chunk larger than asked, as the kernel's pools do.
+        const size = 1 << order;
+        if (size > nframes) this.freeRun(index + nframes, size - nframes);
+      } else {
+        index = this.allocRun(nframes, alignFrames);
+        if (index < 0) return null;
+      }
       i32[H_BUDDY_FREE] -= nframes;
       return index * PAGE_SIZE;
     } finally {
@@ -236,6 +240,42 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       this.push(index + (1 << o), o);
     }
     return index;
+  }
+
+  /**
+   * The slow path, when no single chunk is large enough: the first run of adjacent free chunks
+   * that holds `n` frames at an `align`-aligned start (a region of 37 frames is free as chunks of
+   * 32 + 4 + 1, and can still be had whole). Unlinks the chunks and frees back what lies outside
+   * the run; -1 if there is none, so that NoMemory means no contiguous run exists. Lock held.
+   */
+  private allocRun(n: number, align: number): number {
+    const chunks: [number, number][] = [];
+    const i32 = this.i32;
+    for (let order = 0; order < MAX_ORDER; order++) {
+      for (let cur = i32[H_BUDDY_HEADS + order]; cur !== 0; cur = i32[this.word(cur - 1) + S_NEXT]) {
+        chunks.push([cur - 1, order]);
+      }
+    }
+    chunks.sort((a, b) => a[0] - b[0]);
+    let runStart = -1;
+    let runEnd = -1;
+    let first = 0;
+    for (let k = 0; k < chunks.length; k++) {
+      const [index, order] = chunks[k];
+      if (index !== runEnd) {
+        runStart = index;
+        first = k;
+      }
+      runEnd = index + (1 << order);
+      const start = Math.ceil(runStart / align) * align;
+      if (start + n <= runEnd) {
+        for (let j = first; j <= k; j++) this.unlink(chunks[j][0], chunks[j][1]);
+        if (start > runStart) this.freeRun(runStart, start - runStart);
+        if (runEnd > start + n) this.freeRun(start + n, runEnd - start - n);
+        return start;
+      }
+    }
+    return -1;
   }
 
   private push(index: number, order: number): void {
