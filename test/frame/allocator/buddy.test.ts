@@ -517,7 +517,7 @@ describe('runs across buddy chunks', () => {
   it('finds an aligned run that spans several chunks, and frees back what lies around it', () => {
     const sys = makeSystem({ frames: 16 });
     const a = sys.allocator;
-    // Leave frames 1..5 free: chunks [1], [2, 3], [4], [5].
+    // Leave frames 1..5 free: buddy chunks [1], [2, 3] and [4, 5].
     const all = a.alloc(16, 1)!;
     a.dealloc(all + PAGE_SIZE, 5); // frees 1..5 back
     expect(freeChunks(sys)).toEqual([[1, 1], [2, 2], [4, 2]]);
