@@ -145,8 +145,9 @@ export class MetaTypeError extends Error {
  * - `BadHeader`: no pageframe header at that offset, or a corrupt one.
  * - `Version`: the header was written by another layout version of pageframe.
  * - `TooManyWorkers`: the worker table is full (`MAX_WORKERS`).
+ * - `BadWorker`: `reclaimWorker` of this worker's own id, or of no worker's id.
  */
-export type FrameSystemErrorCode = 'BadMemory' | 'BadHeader' | 'Version' | 'TooManyWorkers';
+export type FrameSystemErrorCode = 'BadMemory' | 'BadHeader' | 'Version' | 'TooManyWorkers' | 'BadWorker';
 
 export class FrameSystemError extends Error {
   override readonly name = 'FrameSystemError';

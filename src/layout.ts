@@ -49,17 +49,26 @@ export const S_TYPE = 1;
 /** The id of the linked list holding the frame, 0 if none: the kernel's `in_list`. */
 export const S_LIST = 2;
 /** Link words: list next/prev while in a list; the buddy allocator's free-list links while the
- *  frame heads a free chunk (both are exclusive: a free frame is unused, a listed one unique). */
+ *  frame heads a free chunk (both are exclusive: a free frame is unused, a listed one unique);
+ *  `S_NEXT` links the deferred-drop stack. While the slot is busy, and after a teardown until
+ *  the frame is given back, `S_PREV` records the worker that made it so (`S_OWNER`), which is how
+ *  `reclaimWorker` tells the frames a dead worker left half done from other workers' work. */
 export const S_NEXT = 3;
 export const S_PREV = 4;
-/** Auxiliary word. While the slot is UNUSED and heads a free buddy chunk: `AUX_FREE | order`.
- *  While the slot is held in checked mode: the number of forgotten references (`intoRaw`). */
+export const S_OWNER = S_PREV;
+/** Auxiliary word. While the frame is free in the buddy allocator: `AUX_FREE`, and on the head
+ *  frame of a free chunk also `AUX_HEAD | order`. While the slot is held in checked mode: the
+ *  number of forgotten references (`intoRaw`). Otherwise 0. */
 export const S_AUX = 5;
 /** First word of the 40-byte metadata storage. */
 export const S_STORAGE = 6;
 export const STORAGE_BYTE_OFFSET = S_STORAGE * 4;
-/** Flag in `S_AUX` of a free chunk's head frame. */
+/** Flag in `S_AUX` of every frame free in the buddy allocator (the ground truth it is rebuilt
+ *  from when a worker died inside it). */
 export const AUX_FREE = 0x4000_0000;
+/** Flag in `S_AUX` of the head frame of a free chunk; the low bits hold the chunk's order. */
+export const AUX_HEAD = 0x2000_0000;
+export const AUX_ORDER_MASK = 0xff;
 
 // ---------------------------------------------------------------------------------------------
 // Header (word indices from the region start).
@@ -67,7 +76,7 @@ export const AUX_FREE = 0x4000_0000;
 /** "PFRM" in little-endian. */
 export const MAGIC = 0x4d524650;
 /** Bumped whenever the layout below changes; attach refuses another version. */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 export const H_MAGIC = 0;
 export const H_VERSION = 1;
@@ -101,11 +110,39 @@ export const H_REG_COUNT = 50;
 export const H_WORKERS = 64;
 export const MAX_WORKERS = 64;
 export const WORKER_WORDS = 128;
-/** Worker record word 0: 0 = free, 1 = attached, 2 = closed. */
+/** Worker record word 0: 0 = free, 1 = attached. */
 export const W_STATE = 0;
 export const WORKER_FREE = 0;
 export const WORKER_ATTACHED = 1;
-export const WORKER_CLOSED = 2;
+/** Set by another worker that needs this worker's cached frames back (before NoMemory). */
+export const W_DRAIN = 1;
+/**
+ * The operation journal: the frames of the handle operation in progress, so that
+ * `reclaimWorker` can finish or roll it back if the worker dies. `W_OP_START` is the first
+ * frame's index + 1 (0: none); `W_OP_COUNT` is `kind << OP_KIND_SHIFT | nframes`, the kind
+ * saying what the worker was doing with the frames (see `OP_*`).
+ */
+export const W_OP_START = 2;
+export const W_OP_COUNT = 3;
+export const OP_KIND_SHIFT = 24;
+export const OP_COUNT_MASK = (1 << OP_KIND_SHIFT) - 1;
+/** Frames this worker owns alone: taken from the allocator (being claimed and published), or
+ *  raw frames being given back to it. */
+export const OP_OWNED = 1;
+/** References being dropped; frames whose last reference it was go back to the allocator. */
+export const OP_DROP = 2;
+/** Raw-owned frames being claimed or reset (`fromUnused`, `resetAsUnused`): never freed. */
+export const OP_RAW = 3;
+/** The allocator journal: runs of frames moving between this worker's caches and the buddy
+ *  allocator. `W_AJ_COUNT` runs of `[index, nframes]` from `W_AJ_RUNS`. */
+export const W_AJ_COUNT = 4;
+export const W_AJ_RUNS = 5;
+export const AJ_MAX_RUNS = 20;
+/** Per-worker caches of free runs of 1..4 frames (LIFO stacks of frame indices): for class k,
+ *  the count is at `W_CACHE + CACHE_BASE[k]` and the entries follow it. */
+export const W_CACHE = W_AJ_RUNS + 2 * AJ_MAX_RUNS;
+export const CACHE_CAPACITY = [0, 32, 8, 8, 8] as const;
+export const CACHE_BASE = [0, 0, 33, 42, 51] as const;
 
 /** Type registry entries: a fixed-size record per type id (ids start at 1). */
 export const H_REGISTRY = H_WORKERS + MAX_WORKERS * WORKER_WORDS;

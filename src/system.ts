@@ -10,6 +10,9 @@ import {
   hex,
 } from './errors.js';
 import { BuddyAllocator } from './frame/allocator/buddy.js';
+import { CachedAllocator } from './frame/allocator/cache.js';
+import { workerRecord } from './frame/allocator/journal.js';
+import { reclaim } from './frame/reclaim.js';
 import type { GlobalFrameAllocator } from './frame/allocator/global.js';
 import { FrameAllocOptions } from './frame/allocator/options.js';
 import type { Frame, InitOf } from './frame/frame.js';
@@ -72,6 +75,9 @@ export interface FrameSystemOptions {
   checked?: boolean;
   /** Another allocator instead of the shared buddy allocator (see `GlobalFrameAllocator`). */
   allocator?: GlobalFrameAllocator;
+  /** Whether this worker keeps per-worker caches of free frames in front of the shared buddy
+   *  allocator (default true; ignored with a custom allocator). */
+  caches?: boolean;
 }
 
 /** What another worker needs to attach: structured-cloneable, send it with `postMessage`. */
@@ -83,6 +89,23 @@ export interface FrameSystemHandle {
 export interface AttachOptions {
   /** The custom allocator the region was created with, if any. */
   allocator?: GlobalFrameAllocator;
+  /** Per-worker caches for this worker (default true). */
+  caches?: boolean;
+}
+
+/** What `reclaimWorker` recovered from a worker that died. */
+export interface ReclaimReport {
+  /** The worker whose share was reclaimed. */
+  readonly workerId: number;
+  /** Locks the dead worker held, taken over and repaired. */
+  readonly locks: readonly string[];
+  /** Frames it had cached or left half allocated or half freed, now free again. */
+  readonly framesFreed: number;
+  /** Frames it was tearing down (or setting up), whose teardown was completed (without their
+   *  `onDrop`) or rolled back. */
+  readonly teardowns: number;
+  /** Frames it was tearing down whose busy state another worker may still own: left as they are. */
+  readonly leftBusy: number;
 }
 
 /** A snapshot of the region (racy while other workers run). */
@@ -129,6 +152,10 @@ export class FrameSystem implements SlotHost {
   readonly _types: (MetaType | undefined)[] = [];
   /** @internal */
   readonly _untyped: AnyMeta = Untyped;
+  /** @internal Word index of this worker's record in the worker table. */
+  readonly _wrec: number;
+  /** @internal The default allocator's caches, when in use. */
+  readonly _cache: CachedAllocator | undefined;
   /** @internal */
   private _closed = false;
   /** @internal The zeroed options behind `allocFrame` and `allocSegment`. */
@@ -141,6 +168,7 @@ export class FrameSystem implements SlotHost {
     checked: boolean,
     workerId: number,
     allocator: GlobalFrameAllocator | undefined,
+    caches: boolean,
   ) {
     this.handle = handle;
     this.nframes = layout.nframes;
@@ -150,7 +178,14 @@ export class FrameSystem implements SlotHost {
     this._mem = makeViews(buffer, handle.offset, layout.totalBytes);
     this._metaWord = layout.metaOffset >> 2;
     this._frameByte = layout.frameOffset;
-    this.allocator = allocator ?? new BuddyAllocator(this);
+    this._wrec = workerRecord(workerId);
+    if (allocator !== undefined) {
+      this.allocator = allocator;
+    } else {
+      const buddy = new BuddyAllocator(this);
+      this._cache = caches ? new CachedAllocator(this, buddy) : undefined;
+      this.allocator = this._cache ?? buddy;
+    }
   }
 
   /**
@@ -176,7 +211,7 @@ export class FrameSystem implements SlotHost {
     const buffer = bufferOf(memory, needed, true);
     const handle: FrameSystemHandle = { memory, offset };
     initRegion(buffer, offset, layout, checked);
-    const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator);
+    const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator, options.caches ?? true);
     sys.allocator.addFreeMemory(0, frames);
     return sys;
   }
@@ -217,7 +252,8 @@ export class FrameSystem implements SlotHost {
       throw new FrameSystemError('BadHeader', `the header says ${layout.totalBytes} bytes but the memory is shorter`);
     }
     const workerId = claimWorker(head);
-    return new FrameSystem({ memory, offset }, buffer, layout, (head[H_FLAGS] & FLAG_CHECKED) !== 0, workerId, options.allocator);
+    const checked = (head[H_FLAGS] & FLAG_CHECKED) !== 0;
+    return new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true);
   }
 
   /** A zeroed frame with metadata `meta` (default `Untyped`); shorthand for `FrameAllocOptions`. */
@@ -247,6 +283,35 @@ export class FrameSystem implements SlotHost {
       if (Atomics.load(head, H_WORKERS + i * WORKER_WORDS + W_STATE) === WORKER_ATTACHED) ids.push(i + 1);
     }
     return ids;
+  }
+
+  /**
+   * Gives this worker's cached free frames back to the shared buddy allocator (it does so by
+   * itself when another worker runs short, at its next allocation, and on `close`). Returns how
+   * many frames it gave back.
+   */
+  drainCaches(): number {
+    return this._cache?.drainCaches() ?? 0;
+  }
+
+  /**
+   * Recovers the share of worker `id`, which has exited (the caller vouches for that, e.g. from
+   * the Worker's 'exit' event; this worker's own id is refused): locks it held are taken over and
+   * repaired (the buddy allocator's free lists are rebuilt), frames in its caches and frames it
+   * was moving between its caches, the allocator and its handles go back to the allocator, a
+   * teardown it was in the middle of is completed (without the type's `onDrop`), and its worker
+   * id becomes free.
+   *
+   * References the dead worker still held through handles (or forgot with `intoRaw`) are not
+   * known to anyone: their frames stay in use. Hand frames to workers that may die through a
+   * `FrameChannel`, or keep a record of them, to take them back with `Frame.fromRaw`.
+   */
+  reclaimWorker(id: number): ReclaimReport {
+    this._assertOpen();
+    if (!Number.isInteger(id) || id < 1 || id > MAX_WORKERS || id === this.workerId) {
+      throw new FrameSystemError('BadWorker', `reclaimWorker(${String(id)}): not another worker's id (1..${MAX_WORKERS})`);
+    }
+    return reclaim(this, id);
   }
 
   /**
@@ -337,6 +402,7 @@ export class FrameSystem implements SlotHost {
    */
   close(): void {
     if (this._closed) return;
+    this._cache?.drainCaches();
     this._closed = true;
     Atomics.store(this._mem.i32, H_WORKERS + (this.workerId - 1) * WORKER_WORDS + W_STATE, WORKER_FREE);
     for (const type of this._types) {
@@ -360,9 +426,15 @@ export class FrameSystem implements SlotHost {
     if (this._closed) throw new FrameUseError('Closed', `this FrameSystem (worker ${this.workerId}) was closed`);
   }
 
-  /** @internal */
+  /** @internal Gives frames back to the allocator (the caller journaled them). */
   _dealloc(paddr: Paddr, nframes: number): void {
-    this.allocator.dealloc(paddr, nframes);
+    if (this._cache !== undefined) this._cache.give(paddr, nframes);
+    else this.allocator.dealloc(paddr, nframes);
+  }
+
+  /** @internal Takes frames from the allocator, leaving them in the operation journal. */
+  _take(nframes: number): Paddr | null {
+    return this._cache !== undefined ? this._cache.take(nframes, 1) : this.allocator.alloc(nframes, 1);
   }
 
   toString(): string {

@@ -4,6 +4,23 @@
  */
 import { expect } from 'vitest';
 import { defineMeta, FrameSystem, type FrameSystemOptions } from '../src/index.js';
+import {
+  HEADER_BYTES,
+  H_BUDDY_LOCK,
+  H_REGISTRY,
+  H_REG_LOCK,
+  H_WORKERS,
+  PAGE_SIZE,
+  RC_UNIQUE,
+  RC_UNUSED,
+  SLOT_WORDS,
+  S_AUX,
+  S_LIST,
+  S_NEXT,
+  S_PREV,
+  S_STORAGE,
+  S_TYPE,
+} from '../src/layout.js';
 
 /** The kernel tests' `MockFrameMeta { value: u32 }` (typed). */
 export const MockMeta = defineMeta('test.MockFrameMeta', { value: 'u32' });
@@ -15,9 +32,31 @@ export function makeSystem(options: Partial<FrameSystemOptions> = {}): FrameSyst
   return FrameSystem.create({ frames: 64, ...options });
 }
 
-/** A copy of the region's header and metadata slots (everything but the frames' bytes). */
-export function snapshot(sys: FrameSystem): Uint8Array {
-  return sys._mem.u8.slice(0, sys._frameByte);
+/**
+ * The logical state of the region: the header (but for the allocator's and the worker table's
+ * bookkeeping), every slot's count, type, list, metadata and (while held) links and forgotten
+ * count, and which frames are free in the allocator (in the buddy lists or in a worker's cache).
+ * Where the allocator keeps a free frame, and the workers' journals, are not part of it: a
+ * failed call may move cached frames to the buddy level (as it does before NoMemory).
+ */
+export function snapshot(sys: FrameSystem): Int32Array {
+  const i32 = sys._mem.i32;
+  const out: number[] = [];
+  for (let w = 0; w < H_BUDDY_LOCK; w++) out.push(i32[w]);
+  for (let w = H_REG_LOCK; w < H_WORKERS; w++) out.push(i32[w]);
+  for (let w = H_REGISTRY; w < HEADER_BYTES >> 2; w++) out.push(i32[w]);
+  const free = new Uint8Array(sys.nframes);
+  sys.allocator.forEachFree?.((p, n) => free.fill(1, p / PAGE_SIZE, p / PAGE_SIZE + n));
+  for (let k = 0; k < sys.nframes; k++) {
+    const w = sys._metaWord + k * SLOT_WORDS;
+    const rc = i32[w];
+    const held = rc !== RC_UNUSED;
+    out.push(rc, i32[w + S_TYPE], i32[w + S_LIST], held ? i32[w + S_AUX] : 0);
+    out.push(held ? i32[w + S_NEXT] : 0, rc === RC_UNIQUE ? i32[w + S_PREV] : 0);
+    for (let s = S_STORAGE; s < SLOT_WORDS; s++) out.push(i32[w + s]);
+    out.push(free[k]);
+  }
+  return Int32Array.from(out);
 }
 
 /**
@@ -40,13 +79,13 @@ export function expectNoChange(
   expect(caught, 'the call should have thrown').toBeInstanceOf(errorClass);
   if (code !== undefined) expect((caught as { code?: string }).code).toBe(code);
   const after = snapshot(sys);
-  expect(firstDifference(before, after), 'the region changed').toBe(-1);
+  expect(firstDifference(before, after), 'the region changed (index into snapshot())').toBe(-1);
   sys.checkInvariants();
   return caught as Error;
 }
 
-/** Index of the first differing byte, or -1. */
-export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+/** Index of the first differing element, or -1. */
+export function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
   return -1;

@@ -11,7 +11,7 @@ import {
   frameToMeta,
   metaToFrame,
 } from '../src/index.js';
-import { HEADER_BYTES, H_VERSION, computeLayout } from '../src/layout.js';
+import { HEADER_BYTES, H_VERSION, LAYOUT_VERSION, computeLayout } from '../src/layout.js';
 import { MockMeta, makeSystem } from './helpers.js';
 
 describe('mapping', () => {
@@ -98,7 +98,7 @@ describe('FrameSystem.attach', () => {
     const i32 = sys._mem.i32;
     i32[H_VERSION] = 999;
     expect(() => FrameSystem.attach(sys.handle)).toThrow(expect.objectContaining({ code: 'Version' }));
-    i32[H_VERSION] = 1;
+    i32[H_VERSION] = LAYOUT_VERSION;
     const nframes = i32[2];
     i32[2] = nframes + 1; // frame count that no longer matches the recorded layout
     expect(() => FrameSystem.attach(sys.handle)).toThrow(expect.objectContaining({ code: 'BadHeader' }));

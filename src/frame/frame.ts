@@ -10,8 +10,7 @@ import { FrameRef, type MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from './mapping.js';
 import {
   addForgotten,
-  decRef,
-  dropLast,
+  dropRef,
   getFromInUse,
   getFromUnused,
   incRef,
@@ -150,7 +149,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   drop(): void {
     this._check();
     this._live = false;
-    if (decRef(this._sys, this._w, this.paddr)) dropLast(this._sys, this._w, true);
+    dropRef(this._sys, this._w, this.paddr);
   }
 
   /** `using` support: drops the handle if it is still alive (a consumed handle is left alone). */

@@ -23,16 +23,20 @@ import {
   S_AUX,
   S_LIST,
   S_NEXT,
+  S_OWNER,
   S_TYPE,
+  OP_DROP,
+  OP_RAW,
 } from '../layout.js';
 import { lock, unlock } from '../sync/lock.js';
+import { clearOp, recordOp, restoreOp, saveOp, type JournalHost } from './allocator/journal.js';
 import { FrameRef } from './frame-ref.js';
 import { checkPaddr, type Paddr } from './mapping.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
 import { typeById, typeHasOnDrop, typeIdOf, type RegistryHost } from './registry.js';
 
 /** What the slot operations need of a region (implemented by `FrameSystem`). */
-export interface SlotHost extends RegistryHost {
+export interface SlotHost extends RegistryHost, JournalHost {
   readonly maxPaddr: number;
   readonly checked: boolean;
   /** Word index of slot 0. */
@@ -66,8 +70,10 @@ function notUnused(rc: number, paddr: Paddr): GetFrameError {
  * step). Throws `InUse` / `Busy` / `Unique` if the slot is not unused; then nothing changed.
  */
 export function claim(sys: SlotHost, w: number, paddr: Paddr): void {
-  const rc = Atomics.compareExchange(sys._mem.i32, w, RC_UNUSED, 0);
+  const i32 = sys._mem.i32;
+  const rc = Atomics.compareExchange(i32, w, RC_UNUSED, 0);
   if (rc !== RC_UNUSED) throw notUnused(rc, paddr);
+  i32[w + S_OWNER] = sys.workerId;
 }
 
 /**
@@ -80,6 +86,7 @@ export function claimedTypeId(sys: SlotHost, w: number, type: AnyMeta): number {
   try {
     return typeIdOf(sys, type);
   } catch (e) {
+    sys._mem.i32[w + S_OWNER] = 0;
     Atomics.store(sys._mem.i32, w, RC_UNUSED);
     throw e;
   }
@@ -97,7 +104,9 @@ export function writeMeta(sys: SlotHost, w: number, typeId: number, type: AnyMet
  * load or CAS of this word) sees the metadata.
  */
 export function publish(sys: SlotHost, w: number, unique: boolean): void {
-  Atomics.store(sys._mem.i32, w, unique ? RC_UNIQUE : 1);
+  const i32 = sys._mem.i32;
+  i32[w + S_OWNER] = 0;
+  Atomics.store(i32, w, unique ? RC_UNIQUE : 1);
 }
 
 /** Undoes `claim` + `writeMeta` on a slot nobody else can see yet (count still 0). */
@@ -105,6 +114,7 @@ export function unclaim(sys: SlotHost, w: number, type: AnyMeta): void {
   const i32 = sys._mem.i32;
   type._clear(sys._mem, storageByte(w));
   i32[w + S_TYPE] = 0;
+  i32[w + S_OWNER] = 0;
   Atomics.store(i32, w, RC_UNUSED);
 }
 
@@ -122,9 +132,14 @@ export function getFromUnused(
   const index = checkPaddr(paddr, sys.maxPaddr);
   type._validate(init);
   const w = slotWord(sys, index);
-  claim(sys, w, paddr);
-  writeMeta(sys, w, claimedTypeId(sys, w, type), type, init);
-  publish(sys, w, unique);
+  recordOp(sys, OP_RAW, index, 1);
+  try {
+    claim(sys, w, paddr);
+    writeMeta(sys, w, claimedTypeId(sys, w, type), type, init);
+    publish(sys, w, unique);
+  } finally {
+    clearOp(sys);
+  }
   return w;
 }
 
@@ -177,6 +192,34 @@ export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
   throw notHeld(paddr, old);
 }
 
+/**
+ * Drops one shared reference to the frame at `w` (a `Frame` handle's drop): the last one tears
+ * the frame down and returns it to the allocator. Journaled, so a worker that dies anywhere in
+ * here leaves the frame to `reclaimWorker`.
+ */
+export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
+  recordOp(sys, OP_DROP, paddr >>> PAGE_SHIFT, 1);
+  try {
+    if (decRef(sys, w, paddr)) dropLast(sys, w, true);
+  } finally {
+    clearOp(sys);
+  }
+}
+
+/**
+ * Drops a unique frame at `w` (UNIQUE → busy → torn down); `free` returns it to the allocator,
+ * else it stays raw-owned by the caller (`resetAsUnused`).
+ */
+export function dropUnique(sys: SlotHost, w: number, paddr: Paddr, free: boolean): void {
+  recordOp(sys, free ? OP_DROP : OP_RAW, paddr >>> PAGE_SHIFT, 1);
+  try {
+    Atomics.store(sys._mem.i32, w, 0);
+    dropLast(sys, w, free);
+  } finally {
+    clearOp(sys);
+  }
+}
+
 /** The error for a drop or clone of a slot whose count says nobody holds it. */
 export function notHeld(paddr: Paddr, rc: number): FrameUseError {
   return new FrameUseError('NotHeld', `frame ${hex(paddr)} is ${stateName(rc)}; no shared reference is held`);
@@ -200,6 +243,8 @@ export function stateName(rc: number): string {
  */
 export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = true): boolean {
   const i32 = sys._mem.i32;
+  // This worker made the slot busy: recovery after its death knows the teardown is its.
+  i32[w + S_OWNER] = sys.workerId;
   const typeId = i32[w + S_TYPE];
   const type = typeById(sys, typeId);
   if (type._onDrop === undefined && typeHasOnDrop(sys, typeId)) {
@@ -211,12 +256,14 @@ export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = t
   let failed = false;
   if (type._onDrop !== undefined) {
     const ref = FrameRef._transient(sys, w, paddr, type);
+    const journal = saveOp(sys); // onDrop may run operations of its own
     try {
       callOnDrop(type, type._view(ref, sys._mem, storageByte(w)), ref);
     } catch (e) {
       failed = true;
       error = e;
     }
+    restoreOp(sys, journal);
     ref._expire();
   }
   clearSlot(sys, w, type);
@@ -240,6 +287,25 @@ function clearSlot(sys: SlotHost, w: number, type: AnyMeta): void {
   // ORDER: the slot is cleared before it reads UNUSED, so whoever claims it next (CAS from
   // UNUSED) finds zeroed storage.
   Atomics.store(i32, w, RC_UNUSED);
+}
+
+/**
+ * Frees a unique frame whose metadata `dropMetaInPlace` already cleared (a `repurpose` whose
+ * old `onDrop` threw): UNIQUE → busy → UNUSED → back to the allocator.
+ */
+export function freeCleared(sys: SlotHost, w: number, paddr: Paddr): void {
+  const i32 = sys._mem.i32;
+  recordOp(sys, OP_DROP, paddr >>> PAGE_SHIFT, 1);
+  try {
+    Atomics.store(i32, w, 0);
+    i32[w + S_OWNER] = sys.workerId;
+    i32[w + S_LIST] = 0;
+    i32[w + S_AUX] = 0;
+    Atomics.store(i32, w, RC_UNUSED);
+    sys._dealloc(paddr, 1);
+  } finally {
+    clearOp(sys);
+  }
 }
 
 /**
@@ -278,36 +344,18 @@ function defer(sys: SlotHost, w: number, free: boolean): void {
 }
 
 /**
- * Runs the deferred drops whose type has an `onDrop` in this worker. Returns how many frames it
- * tore down.
+ * Runs the deferred drops whose type has an `onDrop` in this worker, one frame at a time (each
+ * journaled before it leaves the stack). Returns how many frames it tore down; the first
+ * `onDrop` error is rethrown after all of them.
  */
 export function drainDeferred(sys: SlotHost): number {
   const i32 = sys._mem.i32;
-  if (Atomics.load(i32, H_DEFER_HEAD) === 0) return 0;
-  const mine: number[] = [];
-  lock(i32, H_DEFER_LOCK, sys.workerId);
-  try {
-    let prev = -1;
-    let cur = i32[H_DEFER_HEAD];
-    while (cur !== 0) {
-      const w = slotWord(sys, cur - 1);
-      const next = i32[w + S_NEXT];
-      if (typeById(sys, i32[w + S_TYPE])._onDrop !== undefined) {
-        if (prev === -1) i32[H_DEFER_HEAD] = next;
-        else i32[prev + S_NEXT] = next;
-        i32[w + S_NEXT] = 0;
-        mine.push(w);
-      } else {
-        prev = w;
-      }
-      cur = next;
-    }
-  } finally {
-    unlock(i32, H_DEFER_LOCK);
-  }
+  let done = 0;
   let error: unknown;
   let failed = false;
-  for (const w of mine) {
+  while (Atomics.load(i32, H_DEFER_HEAD) !== 0) {
+    const w = takeDeferred(sys);
+    if (w < 0) break;
     const free = i32[w + S_AUX] === 1;
     i32[w + S_AUX] = 0;
     try {
@@ -315,10 +363,43 @@ export function drainDeferred(sys: SlotHost): number {
     } catch (e) {
       if (!failed) error = e;
       failed = true;
+    } finally {
+      clearOp(sys);
     }
+    done++;
   }
   if (failed) throw error;
-  return mine.length;
+  return done;
+}
+
+/**
+ * Unlinks the first deferred frame this worker can tear down, journaled as its drop; -1 if
+ * there is none.
+ */
+function takeDeferred(sys: SlotHost): number {
+  const i32 = sys._mem.i32;
+  lock(i32, H_DEFER_LOCK, sys.workerId);
+  try {
+    let prev = -1;
+    for (let cur = i32[H_DEFER_HEAD]; cur !== 0; ) {
+      const w = slotWord(sys, cur - 1);
+      const next = i32[w + S_NEXT];
+      if (typeById(sys, i32[w + S_TYPE])._onDrop !== undefined) {
+        recordOp(sys, i32[w + S_AUX] === 1 ? OP_DROP : OP_RAW, cur - 1, 1);
+        i32[w + S_OWNER] = sys.workerId;
+        // ORDER: journaled and owned before the single write that takes it off the stack.
+        if (prev === -1) i32[H_DEFER_HEAD] = next;
+        else i32[prev + S_NEXT] = next;
+        i32[w + S_NEXT] = 0;
+        return w;
+      }
+      prev = w;
+      cur = next;
+    }
+    return -1;
+  } finally {
+    unlock(i32, H_DEFER_LOCK);
+  }
 }
 
 /** The slot's count as the API reports it (unsigned: UNUSED and UNIQUE as in the kernel). */

@@ -4,7 +4,8 @@
  * the kernel, with its panics turned into `FrameUseError('BadRange')`.
  */
 import { ContractError, FrameUseError, GetFrameError, hex } from '../errors.js';
-import { PAGE_SHIFT, PAGE_SIZE, REF_COUNT_MAX, S_TYPE } from '../layout.js';
+import { OP_DROP, OP_RAW, PAGE_SHIFT, PAGE_SIZE, REF_COUNT_MAX, S_TYPE } from '../layout.js';
+import { clearOp, recordOp } from './allocator/journal.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from './mapping.js';
@@ -65,8 +66,13 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
   ): Segment<M> {
     sys._assertOpen();
     checkRange(sys, range, false);
-    claimRange(sys, range.start, range.end, meta, init);
-    publishRange(sys, range.start, range.end);
+    recordOp(sys, OP_RAW, range.start >>> PAGE_SHIFT, (range.end - range.start) / PAGE_SIZE);
+    try {
+      claimRange(sys, range.start, range.end, meta, init);
+      publishRange(sys, range.start, range.end);
+    } finally {
+      clearOp(sys);
+    }
     return new Segment(sys, range.start, range.end, meta);
   }
 
@@ -348,6 +354,16 @@ function incRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
  * is visited even if one fails; the first error is rethrown at the end.
  */
 export function dropRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
+  if (start === end) return;
+  recordOp(sys, OP_DROP, start >>> PAGE_SHIFT, (end - start) / PAGE_SIZE);
+  try {
+    dropFrames(sys, start, end);
+  } finally {
+    clearOp(sys);
+  }
+}
+
+function dropFrames(sys: FrameSystem, start: Paddr, end: Paddr): void {
   let runStart = -1;
   let error: unknown;
   let failed = false;

@@ -11,8 +11,9 @@ import type { MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from './mapping.js';
 import {
   addForgotten,
-  dropLast,
   dropMetaInPlace,
+  dropUnique,
+  freeCleared,
   getFromUnused,
   notHeld,
   publish,
@@ -141,8 +142,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     try {
       dropMetaInPlace(sys, this._w);
     } catch (e) {
-      Atomics.store(sys._mem.i32, this._w, 0);
-      dropLast(sys, this._w, true);
+      freeCleared(sys, this._w, this.paddr);
       throw e;
     }
     sys._mem.i32[this._w + S_TYPE] = typeId;
@@ -170,8 +170,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   drop(): void {
     this._check();
     this._live = false;
-    Atomics.store(this._sys._mem.i32, this._w, 0);
-    dropLast(this._sys, this._w, true);
+    dropUnique(this._sys, this._w, this.paddr, true);
   }
 
   [Symbol.dispose](): void {
@@ -185,8 +184,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   resetAsUnused(): void {
     this._check();
     this._live = false;
-    Atomics.store(this._sys._mem.i32, this._w, 0);
-    dropLast(this._sys, this._w, false);
+    dropUnique(this._sys, this._w, this.paddr, false);
   }
 
   bytes(this: ByteAccess<M, UniqueFrame<M>>): Uint8Array {

@@ -2,11 +2,13 @@
  * The buddy allocator in shared memory, as the kernel's `BuddySet`: one free list per order, in
  * the header, linked through the metadata slots of the chunks' head frames (which are UNUSED:
  * free implies unused). Its state is all in the region, so any worker's view is the allocator.
- * One lock, with an owner record, guards it.
+ * One lock, with an owner record, guards it; every free frame carries `AUX_FREE`, the ground
+ * truth from which `rebuild` restores the lists after a worker died holding the lock.
  */
 import { AllocError, InvariantError, hex } from '../../errors.js';
 import {
   AUX_FREE,
+  AUX_HEAD,
   H_BUDDY_FREE,
   H_BUDDY_HEADS,
   H_BUDDY_LOCK,
@@ -69,25 +71,40 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   }
 
   alloc(nframes: number, alignFrames = 1): Paddr | null {
+    return this.allocJournaled(nframes, alignFrames, undefined);
+  }
+
+  /**
+   * @internal `alloc`, telling `journal` which frames it takes, under the lock and before they
+   * stop being marked free: a worker that dies after that leaves them findable.
+   */
+  allocJournaled(nframes: number, alignFrames: number, journal: ((index: number, n: number) => void) | undefined): Paddr | null {
     checkCount(nframes);
     checkCount(alignFrames, 'alignment');
     if ((alignFrames & (alignFrames - 1)) !== 0) {
       throw new AllocError('InvalidArgs', `InvalidArgs: alignment ${alignFrames} is not a power of two`);
     }
     const order = Math.max(greaterOrderOf(nframes), greaterOrderOf(alignFrames));
-    if (order >= MAX_ORDER || nframes > this.host.nframes) return null;
+    if (nframes > this.host.nframes) return null;
     const i32 = this.i32;
     lock(i32, H_BUDDY_LOCK, this.host.workerId);
     try {
-      let index = this.allocChunk(order);
-      if (index >= 0) {
-        // Give back the tail of a chunk larger than asked, as the kernel's pools do.
-        const size = 1 << order;
-        if (size > nframes) this.freeRun(index + nframes, size - nframes);
-      } else {
-        index = this.allocRun(nframes, alignFrames);
-        if (index < 0) return null;
+      let index = order < MAX_ORDER ? this.allocChunk(order) : -1;
+      let end = index + (1 << order);
+      if (index < 0) {
+        const run = this.findRun(nframes, alignFrames);
+        if (run === undefined) return null;
+        [index, end] = run;
       }
+      journal?.(index, nframes);
+      for (let k = index; k < index + nframes; k++) {
+        const w = this.word(k);
+        i32[w + S_AUX] = 0;
+        i32[w + S_NEXT] = 0;
+        i32[w + S_PREV] = 0;
+      }
+      // Give back what lies past the run (the tail of a larger chunk), as the kernel's pools do.
+      if (end > index + nframes) this.insertRun(index + nframes, end - index - nframes);
       i32[H_BUDDY_FREE] -= nframes;
       return index * PAGE_SIZE;
     } finally {
@@ -112,11 +129,61 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     const i32 = this.i32;
     lock(i32, H_BUDDY_LOCK, this.host.workerId);
     try {
-      this.freeRun(index, nframes);
+      // ORDER: every frame is marked free before any list changes, so a rebuild after a death
+      // anywhere below finds them all.
+      for (let k = index; k < index + nframes; k++) i32[this.word(k) + S_AUX] = AUX_FREE;
+      this.insertRun(index, nframes);
       i32[H_BUDDY_FREE] += nframes;
     } finally {
       unlock(i32, H_BUDDY_LOCK);
     }
+  }
+
+  /** Frees several runs `[index, n]` (frame indices) under one lock: a cache flush. */
+  freeRuns(runs: readonly (readonly [number, number])[]): void {
+    if (this.host.checked) for (const [index, n] of runs) this.checkFreeable(index, n);
+    const i32 = this.i32;
+    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    try {
+      let total = 0;
+      for (const [index, n] of runs) {
+        for (let k = index; k < index + n; k++) i32[this.word(k) + S_AUX] = AUX_FREE;
+        total += n;
+      }
+      for (const [index, n] of runs) this.insertRun(index, n);
+      i32[H_BUDDY_FREE] += total;
+    } finally {
+      unlock(i32, H_BUDDY_LOCK);
+    }
+  }
+
+  /**
+   * Rebuilds the free lists and the free count from the `AUX_FREE` marks. The caller holds the
+   * lock (taken over from a worker that died holding it).
+   */
+  rebuildLocked(): void {
+    const i32 = this.i32;
+    const n = this.host.nframes;
+    for (let order = 0; order < MAX_ORDER; order++) i32[H_BUDDY_HEADS + order] = 0;
+    let free = 0;
+    for (let k = 0; k < n; ) {
+      if ((i32[this.word(k) + S_AUX] & AUX_FREE) === 0) {
+        k++;
+        continue;
+      }
+      let end = k;
+      while (end < n && (i32[this.word(end) + S_AUX] & AUX_FREE) !== 0) {
+        const w = this.word(end);
+        i32[w + S_AUX] = AUX_FREE;
+        i32[w + S_NEXT] = 0;
+        i32[w + S_PREV] = 0;
+        end++;
+      }
+      this.insertRun(k, end - k);
+      free += end - k;
+      k = end;
+    }
+    i32[H_BUDDY_FREE] = free;
   }
 
   freeFrames(): number {
@@ -156,7 +223,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
           if (++steps > n || index < 0 || index >= n) throw new InvariantError(where, 'broken free list');
           const w = this.word(index);
           if (i32[w + S_PREV] !== prev) throw new InvariantError(where, 'prev link does not match the list');
-          if (i32[w + S_AUX] !== (AUX_FREE | order)) throw new InvariantError(where, 'head is not marked free at this order');
+          if (i32[w + S_AUX] !== (AUX_FREE | AUX_HEAD | order)) throw new InvariantError(where, 'head is not marked free at this order');
           const size = 1 << order;
           if (index % size !== 0 || index + size > n) throw new InvariantError(where, 'chunk is misaligned or out of the region');
           for (let k = index; k < index + size; k++) {
@@ -165,13 +232,21 @@ export class BuddyAllocator implements GlobalFrameAllocator {
             if (Atomics.load(i32, this.word(k) + S_REF) !== RC_UNUSED) {
               throw new InvariantError(where, `free frame ${hex(k * PAGE_SIZE)} is not UNUSED`);
             }
+            if (k !== index && i32[this.word(k) + S_AUX] !== AUX_FREE) {
+              throw new InvariantError(where, `frame ${hex(k * PAGE_SIZE)} inside the chunk is not marked free (only)`);
+            }
           }
           const buddy = index ^ size;
-          if (order + 1 < MAX_ORDER && buddy + size <= n && i32[this.word(buddy) + S_AUX] === (AUX_FREE | order)) {
+          if (order + 1 < MAX_ORDER && buddy + size <= n && i32[this.word(buddy) + S_AUX] === (AUX_FREE | AUX_HEAD | order)) {
             throw new InvariantError(where, 'its buddy is free at the same order but they were not merged');
           }
           total += size;
           prev = cur;
+        }
+      }
+      for (let k = 0; k < n; k++) {
+        if (seen[k] === 0 && (i32[this.word(k) + S_AUX] & AUX_FREE) !== 0 && Atomics.load(i32, this.word(k) + S_REF) === RC_UNUSED) {
+          throw new InvariantError(`frame ${hex(k * PAGE_SIZE)}`, 'marked free but in no free chunk');
         }
       }
       if (total !== i32[H_BUDDY_FREE]) {
@@ -194,19 +269,14 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       if (Atomics.load(i32, w + S_REF) !== RC_UNUSED) {
         throw new AllocError('InvalidArgs', `InvalidArgs: frame ${hex(k * PAGE_SIZE)} is not unused; it cannot be freed`);
       }
-    }
-    let freeAlready = false;
-    this.forEachFree((p, m) => {
-      const s = p / PAGE_SIZE;
-      if (s < index + n && index < s + m) freeAlready = true;
-    });
-    if (freeAlready) {
-      throw new AllocError('InvalidArgs', `InvalidArgs: frames at ${hex(index * PAGE_SIZE)} are already free (double free)`);
+      if ((Atomics.load(i32, w + S_AUX) & AUX_FREE) !== 0) {
+        throw new AllocError('InvalidArgs', `InvalidArgs: frame ${hex(k * PAGE_SIZE)} is already free (double free)`);
+      }
     }
   }
 
-  /** Inserts frames `[index, index + n)` as aligned chunks. Lock held. */
-  private freeRun(index: number, n: number): void {
+  /** Inserts frames `[index, index + n)`, already marked free, as aligned chunks. Lock held. */
+  private insertRun(index: number, n: number): void {
     for (const [start, order] of splitToChunks(index, n)) this.insertChunk(start, order);
   }
 
@@ -219,7 +289,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       const buddy = index ^ size;
       if (buddy + size > n) break;
       const bw = this.word(buddy);
-      if (i32[bw + S_AUX] !== (AUX_FREE | order) || i32[bw + S_REF] !== RC_UNUSED) break;
+      if (i32[bw + S_AUX] !== (AUX_FREE | AUX_HEAD | order) || i32[bw + S_REF] !== RC_UNUSED) break;
       this.unlink(buddy, order);
       index = Math.min(index, buddy);
       order++;
@@ -245,10 +315,11 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   /**
    * The slow path, when no single chunk is large enough: the first run of adjacent free chunks
    * that holds `n` frames at an `align`-aligned start (a region of 37 frames is free as chunks of
-   * 32 + 4 + 1, and can still be had whole). Unlinks the chunks and frees back what lies outside
-   * the run; -1 if there is none, so that NoMemory means no contiguous run exists. Lock held.
+   * 32 + 4 + 1, and can still be had whole). Unlinks the chunks of the run, frees back what lies
+   * before its start, and returns `[start, end of the chunks]` (the caller frees what lies past
+   * `start + n`); undefined if there is none, so that NoMemory means no such run exists. Lock held.
    */
-  private allocRun(n: number, align: number): number {
+  private findRun(n: number, align: number): [number, number] | undefined {
     const chunks: [number, number][] = [];
     const i32 = this.i32;
     for (let order = 0; order < MAX_ORDER; order++) {
@@ -270,12 +341,11 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       const start = Math.ceil(runStart / align) * align;
       if (start + n <= runEnd) {
         for (let j = first; j <= k; j++) this.unlink(chunks[j][0], chunks[j][1]);
-        if (start > runStart) this.freeRun(runStart, start - runStart);
-        if (runEnd > start + n) this.freeRun(start + n, runEnd - start - n);
-        return start;
+        if (start > runStart) this.insertRun(runStart, start - runStart);
+        return [start, runEnd];
       }
     }
-    return -1;
+    return undefined;
   }
 
   private push(index: number, order: number): void {
@@ -284,12 +354,12 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     const head = i32[H_BUDDY_HEADS + order];
     i32[w + S_NEXT] = head;
     i32[w + S_PREV] = 0;
-    i32[w + S_AUX] = AUX_FREE | order;
+    i32[w + S_AUX] = AUX_FREE | AUX_HEAD | order;
     if (head !== 0) i32[this.word(head - 1) + S_PREV] = index + 1;
     i32[H_BUDDY_HEADS + order] = index + 1;
   }
 
-  /** Removes a free chunk head from its list and clears its allocator words. */
+  /** Removes a free chunk head from its list; its frames stay marked free. */
   private unlink(index: number, order: number): void {
     const i32 = this.i32;
     const w = this.word(index);
@@ -300,6 +370,6 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     if (next !== 0) i32[this.word(next - 1) + S_PREV] = prev;
     i32[w + S_NEXT] = 0;
     i32[w + S_PREV] = 0;
-    i32[w + S_AUX] = 0;
+    i32[w + S_AUX] = AUX_FREE;
   }
 }

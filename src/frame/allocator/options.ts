@@ -13,6 +13,7 @@ import { Segment, claimRange, publishRange } from '../segment.js';
 import { UniqueFrame } from '../unique.js';
 import { zeroBytes } from '../untyped.js';
 import { checkCount } from './global.js';
+import { clearOp } from './journal.js';
 
 export class FrameAllocOptions {
   private _zeroed = true;
@@ -62,13 +63,17 @@ export class FrameAllocOptions {
     const start = this.take(nframes);
     const end = start + nframes * PAGE_SIZE;
     try {
-      claimRange(sys, start, end, meta, init);
-    } catch (e) {
-      sys._dealloc(start, nframes);
-      throw e;
+      try {
+        claimRange(sys, start, end, meta, init);
+      } catch (e) {
+        sys._dealloc(start, nframes);
+        throw e;
+      }
+      if (this._zeroed) zeroBytes(sys, start, end - start);
+      publishRange(sys, start, end);
+    } finally {
+      clearOp(sys); // the frames are the segment's now (or back in the allocator)
     }
-    if (this._zeroed) zeroBytes(sys, start, end - start);
-    publishRange(sys, start, end);
     return new Segment(sys, start, end, meta);
   }
 
@@ -79,29 +84,36 @@ export class FrameAllocOptions {
     meta._validate(init);
     const paddr = this.take(1);
     const w = slotWord(sys, paddr >>> PAGE_SHIFT);
-    claim(sys, w, paddr);
-    let typeId: number;
     try {
-      typeId = claimedTypeId(sys, w, meta);
-    } catch (e) {
-      sys._dealloc(paddr, 1);
-      throw e;
+      claim(sys, w, paddr);
+      let typeId: number;
+      try {
+        typeId = claimedTypeId(sys, w, meta);
+      } catch (e) {
+        sys._dealloc(paddr, 1);
+        throw e;
+      }
+      writeMeta(sys, w, typeId, meta, init);
+      if (this._zeroed) zeroBytes(sys, paddr, PAGE_SIZE);
+      publish(sys, w, unique);
+    } finally {
+      clearOp(sys); // the frame is the handle's now (or back in the allocator)
     }
-    writeMeta(sys, w, typeId, meta, init);
-    if (this._zeroed) zeroBytes(sys, paddr, PAGE_SIZE);
-    publish(sys, w, unique);
     return [w, paddr];
   }
 
   /** `n` frames from the allocator, or `NoMemory` after trying to free deferred drops. */
   private take(n: number): Paddr {
     const sys = this.sys;
-    let paddr = sys.allocator.alloc(n, 1);
-    if (paddr === null && sys.drainDeferred() > 0) paddr = sys.allocator.alloc(n, 1);
+    let paddr = sys._take(n);
+    if (paddr === null && sys.drainDeferred() > 0) paddr = sys._take(n);
     if (paddr === null) throw AllocError.noMemory(n, sys.freeFrames());
     // A plugged-in allocator is not trusted to answer inside the region.
-    checkPaddr(paddr, sys.maxPaddr);
-    if (paddr + n * PAGE_SIZE > sys.maxPaddr) throw new GetFrameError('OutOfBound', paddr);
+    if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr + n * PAGE_SIZE > sys.maxPaddr) {
+      clearOp(sys);
+      checkPaddr(paddr, sys.maxPaddr);
+      throw new GetFrameError('OutOfBound', paddr);
+    }
     return paddr;
   }
 }

@@ -19,8 +19,16 @@ import {
   type Paddr,
 } from '../../../src/index.js';
 import { greaterOrderOf, lesserOrderOf, maxOrderFrom, splitToChunks } from '../../../src/frame/allocator/buddy.js';
-import { AUX_FREE, H_BUDDY_FREE, H_BUDDY_HEADS, MAX_ORDER, SLOT_WORDS, S_AUX, S_NEXT, S_PREV } from '../../../src/layout.js';
+import { AUX_FREE, AUX_HEAD, H_BUDDY_FREE, H_BUDDY_HEADS, MAX_ORDER, SLOT_WORDS, S_AUX, S_NEXT, S_PREV } from '../../../src/layout.js';
 import { MockMeta, expectNoChange, firstDifference, makeSystem, snapshot } from '../../helpers.js';
+
+/**
+ * A region whose worker uses the shared buddy allocator directly (no per-worker caches), so
+ * these tests see the buddy level itself.
+ */
+function makeBuddySystem(options: Parameters<typeof makeSystem>[0] = {}): FrameSystem {
+  return makeSystem({ caches: false, ...options });
+}
 
 /** Word index of the slot of frame `index`. */
 function slot(sys: FrameSystem, index: number): number {
@@ -126,7 +134,7 @@ describe('order arithmetic (frame-allocator chunk.rs tests)', () => {
 
 describe('kernel allocator tests', () => {
   it('frame_allocator_alloc_layout_match: runs are aligned, and every frame in them is UNUSED', () => {
-    const sys = makeSystem();
+    const sys = makeBuddySystem();
     const layouts: [number, number][] = [[1, 1], [2, 1], [3, 1], [4, 1], [2, 2], [4, 4], [8, 8], [16, 16]];
     for (const [size, align] of layouts) {
       const p = sys.allocator.alloc(size, align);
@@ -146,7 +154,7 @@ describe('kernel allocator tests', () => {
   });
 
   it('frame_allocator_alloc_layout_match, all layouts held at once: runs do not overlap', () => {
-    const sys = makeSystem();
+    const sys = makeBuddySystem();
     const layouts: [number, number][] = [[1, 1], [2, 1], [3, 1], [4, 1], [2, 2], [4, 4], [8, 8], [16, 16]];
     const owner = new Int32Array(sys.nframes).fill(-1);
     const held: [Paddr, number][] = [];
@@ -169,7 +177,7 @@ describe('kernel allocator tests', () => {
   });
 
   it('test_alloc_dealloc: mixed single frames and 10-frame non-zeroed segments', () => {
-    const sys = makeSystem({ frames: 256 });
+    const sys = makeBuddySystem({ frames: 256 });
     const options = new FrameAllocOptions(sys);
     const raw = new FrameAllocOptions(sys).zeroed(false);
     const remember: Frame[] = [];
@@ -195,7 +203,7 @@ describe('kernel allocator tests', () => {
   });
 
   it('buddy_set_insert_alloc: sizes after each alloc and dealloc, merged back into one chunk', () => {
-    const sys = makeSystem({ frames: 16 });
+    const sys = makeBuddySystem({ frames: 16 });
     const a = sys.allocator;
     const free = (): number => sys.stats().free;
     expect(free()).toBe(16);
@@ -230,7 +238,7 @@ describe('kernel allocator tests', () => {
   });
 
   it('free_chunk_ops: a chunk splits into buddy halves and merges back', () => {
-    const sys = makeSystem({ frames: 8 });
+    const sys = makeBuddySystem({ frames: 8 });
     expect(freeChunks(sys)).toEqual([[0, 8]]);
     const p = allocOne(sys);
     expect(p).toBe(0);
@@ -257,7 +265,7 @@ describe('kernel allocator tests', () => {
 describe('buddy merging through the public API', () => {
   it('property: frames freed one by one in any order merge back into one allocation of all', () => {
     const n = 32;
-    const sys = makeSystem({ frames: n });
+    const sys = makeBuddySystem({ frames: n });
     const indices = Array.from({ length: n }, (_, k) => k);
     fc.assert(
       fc.property(fc.shuffledSubarray(indices, { minLength: n, maxLength: n }), (order) => {
@@ -277,7 +285,7 @@ describe('buddy merging through the public API', () => {
   });
 
   it('property: frames freed through Frame handles in any order merge back (64 frames)', () => {
-    const sys = makeSystem();
+    const sys = makeBuddySystem();
     const indices = Array.from({ length: 64 }, (_, k) => k);
     fc.assert(
       fc.property(fc.shuffledSubarray(indices, { minLength: 64, maxLength: 64 }), (order) => {
@@ -293,7 +301,7 @@ describe('buddy merging through the public API', () => {
   });
 
   it('NoMemory when exhausted: the raw allocator answers null, without changing anything', () => {
-    const sys = makeSystem({ frames: 8 });
+    const sys = makeBuddySystem({ frames: 8 });
     const got = Array.from({ length: 8 }, () => allocOne(sys));
     const before = snapshot(sys);
     expect(sys.allocator.alloc(1, 1)).toBeNull();
@@ -308,7 +316,7 @@ describe('buddy merging through the public API', () => {
   });
 
   it('more frames than the region has is null even when all are free', () => {
-    const sys = makeSystem({ frames: 8 });
+    const sys = makeBuddySystem({ frames: 8 });
     expect(sys.allocator.alloc(9, 1)).toBeNull();
     expect(sys.allocator.alloc(2 ** 21, 1)).toBeNull();
     // Frame 0 is the only 16-aligned frame of an 8-frame region: one such frame can be had.
@@ -320,7 +328,7 @@ describe('buddy merging through the public API', () => {
   });
 
   it('a non-power-of-two region (37 frames): all 37 frames can be allocated one by one', () => {
-    const sys = makeSystem({ frames: 37 });
+    const sys = makeBuddySystem({ frames: 37 });
     expect(sys.stats().free).toBe(37);
     sys.checkInvariants();
     expect(freeChunks(sys)).toEqual([[0, 32], [32, 4], [36, 1]]);
@@ -334,7 +342,7 @@ describe('buddy merging through the public API', () => {
   });
 
   it('a non-power-of-two region (37 frames): after freeing, all 37 can be had as one segment', () => {
-    const sys = makeSystem({ frames: 37 });
+    const sys = makeBuddySystem({ frames: 37 });
     const got = Array.from({ length: 37 }, () => allocOne(sys));
     for (const p of got) sys.allocator.dealloc(p, 1);
     expectAllFree(sys);
@@ -350,7 +358,7 @@ describe('buddy merging through the public API', () => {
   });
 
   it('a non-power-of-two request leaves the tail of its chunk free', () => {
-    const sys = makeSystem({ frames: 16 });
+    const sys = makeBuddySystem({ frames: 16 });
     const p = sys.allocator.alloc(5, 1);
     expect(p).toBe(0);
     expect(sys.stats().free).toBe(11);
@@ -364,7 +372,7 @@ describe('buddy merging through the public API', () => {
 
 describe('allocator argument checks', () => {
   it('alloc with a bad count or alignment is InvalidArgs', () => {
-    const sys = makeSystem();
+    const sys = makeBuddySystem();
     for (const n of [0, -1, 1.5, NaN, Infinity]) {
       expectNoChange(sys, () => sys.allocator.alloc(n, 1), AllocError, 'InvalidArgs');
     }
@@ -376,7 +384,7 @@ describe('allocator argument checks', () => {
 
   it('dealloc / addFreeMemory of an unaligned or out-of-range run is InvalidArgs', () => {
     for (const checked of [false, true]) {
-      const sys = makeSystem({ checked });
+      const sys = makeBuddySystem({ checked });
       const p = allocOne(sys);
       const bad: [Paddr, number][] = [
         [p + 1, 1],
@@ -400,7 +408,7 @@ describe('allocator argument checks', () => {
   });
 
   it('checked: a double free is InvalidArgs with the region unchanged', () => {
-    const sys = makeSystem({ checked: true });
+    const sys = makeBuddySystem({ checked: true });
     const p = sys.allocator.alloc(4, 1) as Paddr;
     expect(p).not.toBeNull();
     sys.allocator.dealloc(p + 2 * PAGE_SIZE, 2);
@@ -416,7 +424,7 @@ describe('allocator argument checks', () => {
   });
 
   it('checked: freeing a frame that is not UNUSED is InvalidArgs with the region unchanged', () => {
-    const sys = makeSystem({ checked: true });
+    const sys = makeBuddySystem({ checked: true });
     const frame = sys.allocFrame(MockMeta, { value: 3 });
     const unique = new FrameAllocOptions(sys).allocUnique(MockMeta);
     expectNoChange(sys, () => sys.allocator.dealloc(frame.paddr, 1), AllocError, 'InvalidArgs');
@@ -457,7 +465,7 @@ describe('checkInvariants on the buddy free lists', () => {
   }
 
   it('detects corrupted links, orders, counts and heads, and passes once restored', () => {
-    const sys = makeSystem({ frames: 16 });
+    const sys = makeBuddySystem({ frames: 16 });
     const p = allocOne(sys); // free chunks: 1 (o0), 2 (o1), 4 (o2), 8 (o3)
     expect(p).toBe(0);
     expect(freeChunks(sys)).toEqual([[1, 1], [2, 2], [4, 4], [8, 8]]);
@@ -485,7 +493,7 @@ describe('checkInvariants on the buddy free lists', () => {
   });
 
   it('detects two free buddies that were not merged', () => {
-    const sys = makeSystem({ frames: 2 });
+    const sys = makeBuddySystem({ frames: 2 });
     const i32 = sys._mem.i32;
     expect(freeChunks(sys)).toEqual([[0, 2]]);
     const saved = [H_BUDDY_HEADS, H_BUDDY_HEADS + 1, slot(sys, 0) + S_NEXT, slot(sys, 0) + S_PREV, slot(sys, 0) + S_AUX,
@@ -495,10 +503,10 @@ describe('checkInvariants on the buddy free lists', () => {
     i32[H_BUDDY_HEADS] = 0 + 1;
     i32[slot(sys, 0) + S_NEXT] = 1 + 1;
     i32[slot(sys, 0) + S_PREV] = 0;
-    i32[slot(sys, 0) + S_AUX] = AUX_FREE | 0;
+    i32[slot(sys, 0) + S_AUX] = AUX_FREE | AUX_HEAD | 0;
     i32[slot(sys, 1) + S_NEXT] = 0;
     i32[slot(sys, 1) + S_PREV] = 0 + 1;
-    i32[slot(sys, 1) + S_AUX] = AUX_FREE | 0;
+    i32[slot(sys, 1) + S_AUX] = AUX_FREE | AUX_HEAD | 0;
     expect(() => sys.checkInvariants()).toThrow(InvariantError);
     expect(() => sys.checkInvariants()).toThrow(/not merged/);
     for (const [w, v] of saved) i32[w] = v;
@@ -506,7 +514,7 @@ describe('checkInvariants on the buddy free lists', () => {
   });
 
   it('the default allocator is a BuddyAllocator with the optional hooks', () => {
-    const sys = makeSystem();
+    const sys = makeBuddySystem();
     expect(sys.allocator).toBeInstanceOf(BuddyAllocator);
     expect(sys.allocator.freeFrames?.()).toBe(64);
     expect(freeChunks(sys)).toEqual([[0, 64]]);
@@ -515,7 +523,7 @@ describe('checkInvariants on the buddy free lists', () => {
 
 describe('runs across buddy chunks', () => {
   it('finds an aligned run that spans several chunks, and frees back what lies around it', () => {
-    const sys = makeSystem({ frames: 16 });
+    const sys = makeBuddySystem({ frames: 16 });
     const a = sys.allocator;
     // Leave frames 1..5 free: buddy chunks [1], [2, 3] and [4, 5].
     const all = a.alloc(16, 1)!;

@@ -1,0 +1,264 @@
+/**
+ * Per-worker caches in front of the buddy allocator, as the kernel's per-CPU caches: for runs of
+ * 1, 2, 3 and 4 frames, a LIFO stack in this worker's record in shared memory. Only the owner
+ * touches its stacks, with plain reads and writes; they are refilled from and flushed to the
+ * buddy level in batches, so single frames almost never take the shared lock. Every move is
+ * journaled (see `journal.ts`) so that a worker that dies leaves its frames recoverable.
+ */
+import { AllocError, InvariantError, hex } from '../../errors.js';
+import {
+  AJ_MAX_RUNS,
+  AUX_FREE,
+  CACHE_BASE,
+  CACHE_CAPACITY,
+  MAX_WORKERS,
+  OP_OWNED,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  RC_UNUSED,
+  SLOT_SHIFT,
+  S_AUX,
+  WORKER_ATTACHED,
+  W_CACHE,
+  W_DRAIN,
+  W_STATE,
+} from '../../layout.js';
+import { canBlock } from '../../sync/lock.js';
+import type { Paddr } from '../mapping.js';
+import type { BuddyAllocator } from './buddy.js';
+import { checkCount, type GlobalFrameAllocator } from './global.js';
+import { clearOp, clearRuns, recordOp, recordRun, recordRuns, workerRecord, type JournalHost } from './journal.js';
+
+/** What the caches need of a region. */
+export interface CacheHost extends JournalHost {
+  readonly nframes: number;
+  readonly _metaWord: number;
+}
+
+/** How long `alloc` waits for other workers to give back their cached frames before NoMemory. */
+const DRAIN_WAIT_MS = 5;
+
+export class CachedAllocator implements GlobalFrameAllocator {
+  private readonly i32: Int32Array;
+  /** Word index of this worker's cache area. */
+  private readonly cache: number;
+
+  constructor(
+    private readonly host: CacheHost,
+    /** The shared buddy allocator behind the caches. */
+    readonly buddy: BuddyAllocator,
+  ) {
+    this.i32 = host._mem.i32;
+    this.cache = host._wrec + W_CACHE;
+  }
+
+  /** Raw frames: `nframes` contiguous frames aligned to `alignFrames`, or null. */
+  alloc(nframes: number, alignFrames = 1): Paddr | null {
+    const paddr = this.take(nframes, alignFrames);
+    clearOp(this.host); // raw frames: from here on they are the caller's
+    return paddr;
+  }
+
+  /**
+   * @internal Like `alloc`, but leaves the frames in this worker's operation journal: the caller
+   * clears it once the frames are claimed and published.
+   */
+  take(nframes: number, alignFrames = 1): Paddr | null {
+    checkCount(nframes);
+    checkCount(alignFrames, 'alignment');
+    if (this.i32[this.host._wrec + W_DRAIN] !== 0) this.serveDrain();
+    if (alignFrames === 1 && nframes <= 4) {
+      const index = this.pop(nframes);
+      if (index >= 0) return index << PAGE_SHIFT >>> 0;
+    }
+    return this.fromBuddy(nframes, alignFrames);
+  }
+
+  /** Takes back frames handed out: runs of 1..4 frames to this worker's cache, others to the buddy. */
+  dealloc(paddr: Paddr, nframes: number): void {
+    checkCount(nframes);
+    if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.host.nframes) {
+      throw new AllocError('InvalidArgs', `InvalidArgs: ${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`);
+    }
+    recordOp(this.host, OP_OWNED, paddr >>> PAGE_SHIFT, nframes);
+    this.give(paddr, nframes);
+    clearOp(this.host);
+  }
+
+  /** @internal `dealloc` for frames the caller already journaled. */
+  give(paddr: Paddr, nframes: number): void {
+    if (this.i32[this.host._wrec + W_DRAIN] !== 0) this.serveDrain();
+    if (nframes <= 4) this.push(nframes, paddr >>> PAGE_SHIFT);
+    else this.buddy.dealloc(paddr, nframes);
+  }
+
+  addFreeMemory(paddr: Paddr, nframes: number): void {
+    this.buddy.addFreeMemory(paddr, nframes);
+  }
+
+  /** Free frames: in the buddy allocator and in every worker's caches. */
+  freeFrames(): number {
+    let cached = 0;
+    for (let id = 1; id <= MAX_WORKERS; id++) cached += this.cachedFrames(id);
+    return this.buddy.freeFrames() + cached;
+  }
+
+  /** Frames in the caches of worker `id` (racy for another worker's). */
+  cachedFrames(id: number): number {
+    const at = workerRecord(id) + W_CACHE;
+    let n = 0;
+    for (let k = 1; k <= 4; k++) n += k * Math.max(0, Atomics.load(this.i32, at + CACHE_BASE[k]));
+    return n;
+  }
+
+  forEachFree(fn: (paddr: Paddr, nframes: number) => void): void {
+    this.buddy.forEachFree(fn);
+    for (let id = 1; id <= MAX_WORKERS; id++) {
+      for (const [index, k] of this.cachedRuns(id)) fn(index * PAGE_SIZE, k);
+    }
+  }
+
+  /** The runs `[index, k]` in the caches of worker `id`. */
+  cachedRuns(id: number): [number, number][] {
+    const at = workerRecord(id) + W_CACHE;
+    const out: [number, number][] = [];
+    for (let k = 1; k <= 4; k++) {
+      const base = at + CACHE_BASE[k];
+      const count = Math.min(Math.max(this.i32[base], 0), CACHE_CAPACITY[k]);
+      for (let e = 1; e <= count; e++) out.push([this.i32[base + e], k]);
+    }
+    return out;
+  }
+
+  checkInvariants(): void {
+    this.buddy.checkInvariants();
+    const i32 = this.i32;
+    for (let id = 1; id <= MAX_WORKERS; id++) {
+      for (const [index, k] of this.cachedRuns(id)) {
+        for (let f = index; f < index + k; f++) {
+          const where = `cache of worker ${id}: frame ${hex(f * PAGE_SIZE)}`;
+          if (!(f >= 0 && f < this.host.nframes)) throw new InvariantError(where, 'outside the region');
+          const w = this.host._metaWord + (f << SLOT_SHIFT);
+          if (Atomics.load(i32, w) !== RC_UNUSED) throw new InvariantError(where, 'cached but not UNUSED');
+          if ((i32[w + S_AUX] & AUX_FREE) !== 0) throw new InvariantError(where, 'cached and free in the buddy allocator');
+        }
+      }
+    }
+  }
+
+  /** Gives this worker's cached frames back to the buddy allocator. Returns how many. */
+  drainCaches(): number {
+    let moved = 0;
+    for (let k = 1; k <= 4; k++) {
+      const base = this.cache + CACHE_BASE[k];
+      while (this.i32[base] > 0) {
+        const count = this.i32[base];
+        const take = Math.min(count, AJ_MAX_RUNS);
+        const runs: [number, number][] = [];
+        for (let e = count - take + 1; e <= count; e++) runs.push([this.i32[base + e], k]);
+        recordRuns(this.host, runs);
+        this.i32[base] = count - take;
+        this.buddy.freeRuns(runs);
+        clearRuns(this.host);
+        moved += take * k;
+      }
+    }
+    return moved;
+  }
+
+  /** Pops a run of k frames from the cache (refilling it when empty); -1 if none can be had. */
+  private pop(k: number): number {
+    const base = this.cache + CACHE_BASE[k];
+    const i32 = this.i32;
+    const count = i32[base];
+    if (count > 0) {
+      const index = i32[base + count];
+      // ORDER: journaled before it leaves the stack, so it is always in one or the other.
+      recordOp(this.host, OP_OWNED, index, k);
+      i32[base] = count - 1;
+      return index;
+    }
+    return this.refill(k);
+  }
+
+  /**
+   * Refills the empty cache of class k with half its capacity, taken from the buddy allocator as
+   * one contiguous block (as the kernel does), and returns the first run.
+   */
+  private refill(k: number): number {
+    const runs = CACHE_CAPACITY[k] >> 1;
+    const block = this.buddy.allocJournaled(runs * k, 1, (index, n) => recordRun(this.host, index, n));
+    if (block === null) return -1;
+    const first = block >>> PAGE_SHIFT;
+    const base = this.cache + CACHE_BASE[k];
+    const i32 = this.i32;
+    // Push the runs but the first; the block stays journaled until the count covers them.
+    for (let r = 1; r < runs; r++) i32[base + r] = first + (runs - r) * k;
+    i32[base] = runs - 1;
+    recordOp(this.host, OP_OWNED, first, k);
+    clearRuns(this.host);
+    return first;
+  }
+
+  /** Pushes a free run of k frames; a full cache first gives half of itself back to the buddy. */
+  private push(k: number, index: number): void {
+    const base = this.cache + CACHE_BASE[k];
+    const i32 = this.i32;
+    const count = i32[base];
+    const cap = CACHE_CAPACITY[k];
+    if (count < cap) {
+      i32[base + count + 1] = index;
+      i32[base] = count + 1;
+      return;
+    }
+    // Flush the new run and the top half-capacity - 1 runs, as the kernel flushes 2/3 + 1.
+    const flush = cap >> 1;
+    const runs: [number, number][] = [[index, k]];
+    for (let e = count - flush + 2; e <= count; e++) runs.push([i32[base + e], k]);
+    recordRuns(this.host, runs);
+    i32[base] = count - (flush - 1);
+    this.buddy.freeRuns(runs);
+    clearRuns(this.host);
+  }
+
+  /** The buddy level, for runs the caches do not serve, and the NoMemory path for all. */
+  private fromBuddy(nframes: number, alignFrames: number): Paddr | null {
+    const journal = (index: number, n: number): void => recordOp(this.host, OP_OWNED, index, n);
+    let paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
+    if (paddr !== null) return paddr;
+    // Before NoMemory: this worker's cached frames, then the other workers'.
+    if (this.drainCaches() > 0) {
+      paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
+      if (paddr !== null) return paddr;
+    }
+    if (!this.requestDrains()) return null;
+    const deadline = Date.now() + DRAIN_WAIT_MS;
+    const nap = canBlock() ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+    while (Date.now() < deadline) {
+      if (nap !== undefined) Atomics.wait(nap, 0, 0, 0.2);
+      paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
+      if (paddr !== null) return paddr;
+    }
+    return null;
+  }
+
+  /** Asks every other attached worker with cached frames to give them back; false if none has. */
+  private requestDrains(): boolean {
+    let asked = false;
+    for (let id = 1; id <= MAX_WORKERS; id++) {
+      const rec = workerRecord(id);
+      if (rec === this.host._wrec || Atomics.load(this.i32, rec + W_STATE) !== WORKER_ATTACHED) continue;
+      if (this.cachedFrames(id) > 0) {
+        Atomics.store(this.i32, rec + W_DRAIN, 1);
+        asked = true;
+      }
+    }
+    return asked;
+  }
+
+  /** Another worker asked for our cached frames: give them all back. */
+  private serveDrain(): void {
+    Atomics.store(this.i32, this.host._wrec + W_DRAIN, 0);
+    this.drainCaches();
+  }
+}

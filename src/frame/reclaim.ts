@@ -1,0 +1,115 @@
+/**
+ * `reclaimWorker`: recovery of the share of a worker that died at any instruction. It takes over
+ * the locks the worker held (rebuilding the buddy allocator's free lists from the per-frame free
+ * marks), finishes or rolls back the operation its journals name, and returns its cached frames.
+ */
+import {
+  AUX_FREE,
+  CACHE_BASE,
+  H_BUDDY_LOCK,
+  H_DEFER_HEAD,
+  H_DEFER_LOCK,
+  H_REG_LOCK,
+  OP_DROP,
+  OP_OWNED,
+  OP_RAW,
+  RC_UNUSED,
+  SLOT_WORDS,
+  S_AUX,
+  S_LIST,
+  S_NEXT,
+  S_OWNER,
+  S_STORAGE,
+  S_TYPE,
+  WORKER_ATTACHED,
+  WORKER_FREE,
+  WORKER_WORDS,
+  W_CACHE,
+  W_STATE,
+} from '../layout.js';
+import type { FrameSystem, ReclaimReport } from '../system.js';
+import { forceRelease, lockOwner, unlock } from '../sync/lock.js';
+import { BuddyAllocator } from './allocator/buddy.js';
+import { journalOf, workerRecord } from './allocator/journal.js';
+
+export function reclaim(sys: FrameSystem, id: number): ReclaimReport {
+  const i32 = sys._mem.i32;
+  const rec = workerRecord(id);
+  const report = { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0 };
+  if (Atomics.load(i32, rec + W_STATE) !== WORKER_ATTACHED) return report;
+  const buddy = new BuddyAllocator(sys);
+  const slot = (f: number): number => sys._metaWord + f * SLOT_WORDS;
+
+  // 1. Locks. The buddy allocator's lists may be half updated: take the lock over and rebuild
+  // them from the free marks. The registry and the deferred-drop stack change by single writes
+  // (an entry is complete before the one write that publishes it): releasing is enough.
+  if (Atomics.compareExchange(i32, H_BUDDY_LOCK, id, sys.workerId) === id) {
+    buddy.rebuildLocked();
+    unlock(i32, H_BUDDY_LOCK);
+    report.locks.push('allocator');
+  }
+  if (lockOwner(i32, H_REG_LOCK) === id && forceRelease(i32, H_REG_LOCK, id)) report.locks.push('type registry');
+  if (lockOwner(i32, H_DEFER_LOCK) === id && forceRelease(i32, H_DEFER_LOCK, id)) report.locks.push('deferred drops');
+
+  // 2. What it had cached, and what it was doing.
+  const cached = new Set<number>();
+  const cacheRuns: [number, number][] = [];
+  for (let k = 1; k <= 4; k++) {
+    const base = rec + W_CACHE + CACHE_BASE[k];
+    for (let e = 1; e <= i32[base]; e++) {
+      const index = i32[base + e];
+      cacheRuns.push([index, k]);
+      for (let f = index; f < index + k; f++) cached.add(f);
+    }
+  }
+  const deferred = new Set<number>();
+  for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0 && deferred.size <= sys.nframes; cur = i32[slot(cur - 1) + S_NEXT]) {
+    deferred.add(cur - 1);
+  }
+  const toFree = new Set<number>();
+  for (const { index, n, kind } of journalOf(i32, rec)) {
+    for (let f = index; f < index + n && f < sys.nframes; f++) {
+      const w = slot(f);
+      const rc = Atomics.load(i32, w);
+      const owner = i32[w + S_OWNER];
+      if (rc === 0 && !deferred.has(f)) {
+        // Busy: set up or torn down halfway. Only if the dead worker made it busy.
+        if (owner !== id) {
+          report.leftBusy++;
+          continue;
+        }
+        clearBusy(i32, w);
+        report.teardowns++;
+        if (kind === OP_RAW) Atomics.store(i32, w, RC_UNUSED);
+        else {
+          Atomics.store(i32, w, RC_UNUSED);
+          toFree.add(f);
+        }
+      } else if (rc === RC_UNUSED && kind !== OP_RAW && (i32[w + S_AUX] & AUX_FREE) === 0 && !cached.has(f)) {
+        // Unused, and neither free nor cached: on its way between the allocator and a handle.
+        // Taken from the allocator (OP_OWNED), it was the worker's alone; freed by a drop
+        // (OP_DROP), only if the dead worker tore it down (another worker may have, since).
+        if (kind === OP_OWNED || (kind === OP_DROP && owner === id)) toFree.add(f);
+      }
+    }
+  }
+
+  // 3. Everything goes back to the buddy allocator.
+  const runs: [number, number][] = [...cacheRuns, ...[...toFree].map((f) => [f, 1] as [number, number])];
+  for (let r = 0; r < runs.length; r += 64) buddy.freeRuns(runs.slice(r, r + 64));
+  report.framesFreed = runs.reduce((n, [, k]) => n + k, 0);
+
+  // 4. The record: empty caches and journals, then the id is free for another worker.
+  for (let k = 1; k < WORKER_WORDS; k++) i32[rec + k] = 0;
+  Atomics.store(i32, rec + W_STATE, WORKER_FREE);
+  return report;
+}
+
+/** Clears a busy slot's metadata (all of its storage) and links, keeping it busy. */
+function clearBusy(i32: Int32Array, w: number): void {
+  for (let s = S_STORAGE; s < SLOT_WORDS; s++) i32[w + s] = 0;
+  i32[w + S_TYPE] = 0;
+  i32[w + S_LIST] = 0;
+  i32[w + S_AUX] = 0;
+  i32[w + S_NEXT] = 0;
+}
