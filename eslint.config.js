@@ -18,6 +18,7 @@ export default tseslint.config(
         TextDecoder: 'readonly',
         URL: 'readonly',
         setTimeout: 'readonly',
+        clearTimeout: 'readonly',
         performance: 'readonly',
         globalThis: 'readonly',
       },

@@ -68,6 +68,7 @@ export class AllocError extends Error {
  *   atomic field).
  * - `BadValue`: a metadata value that does not fit its field.
  * - `Closed`: the `FrameSystem` was closed in this worker.
+ * - `WouldBlock`: a blocking wait on a thread that may not block (a browser's main thread).
  */
 export type FrameUseErrorCode =
   | 'Dropped'
@@ -80,6 +81,7 @@ export type FrameUseErrorCode =
   | 'ReadOnly'
   | 'BadValue'
   | 'Closed'
+  | 'WouldBlock'
   | 'Contract';
 
 /** The API was used in a way the kernel would reject, panic on, or call undefined behaviour. */

@@ -71,3 +71,5 @@ export {
   type MetaTypeErrorCode,
   type FrameSystemErrorCode,
 } from './errors.js';
+export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './frame/channel.js';
+export type { ReclaimReport } from './system.js';

@@ -1,0 +1,298 @@
+/**
+ * `FrameChannel`: a bounded queue of frames in shared memory. `send` moves a frame's reference
+ * into the queue and `receive` moves it out to another worker, without `postMessage`: only the
+ * frame's address is written. Receivers and senders sleep in `Atomics.wait` (or
+ * `Atomics.waitAsync`) and are woken only when someone waits.
+ *
+ * The queue lives in frames of the region (metadata type `pageframe.channel`): a lock with an
+ * owner record, the head and tail counters, the waiter counts, then one word per entry (the frame
+ * index + 1). Each queue change is one final write, so a lock whose owner died can be taken over.
+ */
+import { FrameUseError, hex } from '../errors.js';
+import { PAGE_SIZE, WORKER_ATTACHED, W_STATE } from '../layout.js';
+import type { FrameSystem } from '../system.js';
+import { canBlock } from '../sync/lock.js';
+import { workerRecord } from './allocator/journal.js';
+import { Frame } from './frame.js';
+import type { Paddr } from './mapping.js';
+import { defineMeta, type AnyMeta } from './meta-type.js';
+
+/** Words of the channel header, from the start of its first frame. */
+const C_LOCK = 0;
+const C_HEAD = 2; // entries received so far (wraps at 2^32)
+const C_TAIL = 3; // entries sent so far
+const C_RECV_WAITERS = 4;
+const C_SEND_WAITERS = 5;
+const C_ENTRIES = 16;
+
+/** `Atomics.waitAsync` (ES2024; not yet in every TypeScript lib). */
+type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string };
+
+/** The largest capacity a channel may have. */
+export const MAX_CHANNEL_CAPACITY = 1 << 20;
+
+/** What `FrameChannel.open` needs: structured-cloneable. */
+export interface FrameChannelHandle {
+  readonly paddr: Paddr;
+}
+
+/**
+ * The channel's frames. A `FrameChannel` object holds a reference to the first frame, whose
+ * metadata gives the capacity and the frame count; the channel itself holds one reference to
+ * each other frame. The last drop of the first frame (the last `close` in any worker) drops the
+ * frames still queued and the channel's other frames.
+ */
+const ChannelMeta = defineMeta(
+  'pageframe.channel',
+  { capacity: 'u32', nframes: 'u32' },
+  {
+    onDrop: (meta, ref) => {
+      if (meta.capacity === 0) return; // one of the other frames
+      const sys = ref._sys;
+      const base = (sys._frameByte + ref.paddr) >> 2;
+      const i32 = sys._mem.i32;
+      let error: unknown;
+      let failed = false;
+      const drop = (paddr: Paddr): void => {
+        try {
+          Frame.fromRaw(sys, paddr).drop();
+        } catch (e) {
+          if (!failed) error = e;
+          failed = true;
+        }
+      };
+      for (let pos = i32[base + C_HEAD]; pos !== i32[base + C_TAIL]; pos = (pos + 1) | 0) {
+        drop((i32[base + C_ENTRIES + ((pos >>> 0) % meta.capacity)] - 1) * PAGE_SIZE);
+      }
+      for (let k = 1; k < meta.nframes; k++) drop(ref.paddr + k * PAGE_SIZE);
+      if (failed) throw error;
+    },
+  },
+);
+
+export class FrameChannel implements Disposable {
+  private _open = true;
+  private readonly i32: Int32Array;
+  private readonly sys: FrameSystem;
+  /** Word index of the channel header. */
+  private readonly base: number;
+  /** Entries the queue holds. */
+  readonly capacity: number;
+
+  private constructor(private readonly first: Frame<typeof ChannelMeta>) {
+    this.sys = first._sys;
+    this.i32 = this.sys._mem.i32;
+    this.base = (this.sys._frameByte + first.paddr) >> 2;
+    this.capacity = first.meta.capacity;
+  }
+
+  /** A new channel holding up to `capacity` frames (1 .. MAX_CHANNEL_CAPACITY). */
+  static create(sys: FrameSystem, capacity: number): FrameChannel {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CHANNEL_CAPACITY) {
+      throw new FrameUseError('BadValue', `a channel's capacity is an integer in 1..${MAX_CHANNEL_CAPACITY}, not ${String(capacity)}`);
+    }
+    const nframes = Math.ceil(((C_ENTRIES + capacity) * 4) / PAGE_SIZE);
+    let first = true;
+    const seg = sys.allocSegment(nframes, ChannelMeta, () => {
+      if (!first) return undefined;
+      first = false;
+      return { capacity, nframes };
+    });
+    const [head, ...rest] = seg;
+    for (const f of rest) f.intoRaw(); // the channel's own references to its other frames
+    return new FrameChannel(head);
+  }
+
+  /** Opens a channel created in another worker (or again in this one): a new reference to it. */
+  static open(sys: FrameSystem, handle: FrameChannelHandle): FrameChannel {
+    if (handle === null || typeof handle !== 'object') {
+      throw new FrameUseError('BadValue', 'FrameChannel.open needs the handle of a channel (ch.handle)');
+    }
+    const any = Frame.fromInUse(sys, handle.paddr);
+    const first = any.tryAs(ChannelMeta);
+    if (first === null || first.meta.capacity === 0) {
+      (first ?? any).drop();
+      throw new FrameUseError('WrongType', `frame ${hex(handle.paddr)} is not the start of a FrameChannel`);
+    }
+    return new FrameChannel(first);
+  }
+
+  /** What another worker passes to `FrameChannel.open`. */
+  get handle(): FrameChannelHandle {
+    return { paddr: this.first.paddr };
+  }
+
+  /** Frames queued now (racy). */
+  get size(): number {
+    return (Atomics.load(this.i32, this.base + C_TAIL) - Atomics.load(this.i32, this.base + C_HEAD)) >>> 0;
+  }
+
+  /**
+   * Moves `frame`'s reference into the queue, waiting up to `timeoutMs` for room. Returns true
+   * (the handle is consumed) or false on timeout (the handle is untouched).
+   */
+  send(frame: Frame, timeoutMs = Infinity): boolean {
+    this.check();
+    frame._check();
+    if (frame._sys !== this.sys && frame._sys.handle.memory !== this.sys.handle.memory) {
+      throw new FrameUseError('BadValue', `${frame} belongs to another region`);
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.trySend(frame)) return true;
+      const head = Atomics.load(this.i32, this.base + C_HEAD);
+      if (this.size < this.capacity) continue;
+      if (!this.sleep(C_HEAD, C_SEND_WAITERS, head, deadline)) return false;
+    }
+  }
+
+  /** Sends if there is room now; false otherwise (the handle untouched). */
+  trySend(frame: Frame): boolean {
+    this.check();
+    frame._check();
+    const i32 = this.i32;
+    const b = this.base;
+    this.lock();
+    try {
+      const tail = i32[b + C_TAIL];
+      if (((tail - i32[b + C_HEAD]) >>> 0) >= this.capacity) return false;
+      const paddr = frame.intoRaw();
+      i32[b + C_ENTRIES + ((tail >>> 0) % this.capacity)] = paddr / PAGE_SIZE + 1;
+      // ORDER: the entry is written before the tail that publishes it.
+      Atomics.store(i32, b + C_TAIL, (tail + 1) | 0);
+    } finally {
+      this.unlock();
+    }
+    if (Atomics.load(i32, b + C_RECV_WAITERS) > 0) Atomics.notify(i32, b + C_TAIL, 1);
+    return true;
+  }
+
+  /**
+   * Takes the next frame, waiting up to `timeoutMs` (default: forever); null on timeout. With
+   * `meta`, the frame must be of that type (`WrongType`, and the frame stays queued).
+   * Blocking is not allowed on a browser's main thread: use `receiveAsync` there.
+   */
+  receive<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Frame<M> | null {
+    this.check();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const frame = this.tryReceive(meta);
+      if (frame !== null) return frame;
+      const tail = Atomics.load(this.i32, this.base + C_TAIL);
+      if (this.size > 0) continue;
+      if (!this.sleep(C_TAIL, C_RECV_WAITERS, tail, deadline)) return null;
+    }
+  }
+
+  /** Takes the next frame if there is one now, else null. */
+  tryReceive<M extends AnyMeta = AnyMeta>(meta?: M): Frame<M> | null {
+    this.check();
+    const i32 = this.i32;
+    const b = this.base;
+    let frame: Frame<M>;
+    this.lock();
+    try {
+      const head = i32[b + C_HEAD];
+      if (head === i32[b + C_TAIL]) return null;
+      const entry = i32[b + C_ENTRIES + ((head >>> 0) % this.capacity)];
+      const paddr = (entry - 1) * PAGE_SIZE;
+      frame = Frame.fromRaw(this.sys, paddr, meta); // WrongType leaves the entry queued
+      Atomics.store(i32, b + C_HEAD, (head + 1) | 0);
+    } finally {
+      this.unlock();
+    }
+    if (Atomics.load(i32, b + C_SEND_WAITERS) > 0) Atomics.notify(i32, b + C_HEAD, 1);
+    return frame;
+  }
+
+  /**
+   * Like `receive`, without blocking the thread: waits with `Atomics.waitAsync` (or, where that
+   * is missing, by polling). Resolves to the frame, or null after `timeoutMs`.
+   */
+  async receiveAsync<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Promise<Frame<M> | null> {
+    this.check();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const frame = this.tryReceive(meta);
+      if (frame !== null) return frame;
+      const i32 = this.i32;
+      const at = this.base + C_TAIL;
+      const tail = Atomics.load(i32, at);
+      if (this.size > 0) continue;
+      const left = deadline - Date.now();
+      if (left <= 0) return null;
+      Atomics.add(i32, this.base + C_RECV_WAITERS, 1);
+      // A pending Atomics.waitAsync does not keep Node's event loop alive: a timer does.
+      const keepAlive = setTimeout(() => undefined, Math.min(left, 2 ** 31 - 1));
+      try {
+        const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
+        if (waitAsync !== undefined) {
+          const r = waitAsync(i32, at, tail, Math.min(left, 2 ** 31 - 1));
+          if (r.async) await r.value;
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(left, 1)));
+        }
+      } finally {
+        clearTimeout(keepAlive);
+        Atomics.sub(i32, this.base + C_RECV_WAITERS, 1);
+      }
+    }
+  }
+
+  /**
+   * Drops this worker's reference to the channel. When the last reference in any worker goes,
+   * the frames still queued are dropped and the channel's frames freed.
+   */
+  close(): void {
+    if (!this._open) return;
+    this._open = false;
+    this.first.drop();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private check(): void {
+    if (!this._open) throw new FrameUseError('Dropped', `FrameChannel(${hex(this.first.paddr)}) was closed`);
+  }
+
+  /** Sleeps until word `at` moves from `seen`, or the deadline; false on timeout. */
+  private sleep(at: number, waitersAt: number, seen: number, deadline: number): boolean {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    if (!canBlock()) {
+      throw new FrameUseError('WouldBlock', 'this thread cannot block (a browser main thread): use receiveAsync, or a timeout of 0');
+    }
+    const i32 = this.i32;
+    // ORDER: the waiter count is raised before Atomics.wait re-reads the word, so a change made
+    // after our read is either seen by wait or followed by a notify.
+    Atomics.add(i32, this.base + waitersAt, 1);
+    Atomics.wait(i32, this.base + at, seen, Math.min(left, 2 ** 31 - 1));
+    Atomics.sub(i32, this.base + waitersAt, 1);
+    return true;
+  }
+
+  /** The channel's lock; a holder that died (its worker reclaimed) is taken over. */
+  private lock(): void {
+    const i32 = this.i32;
+    const at = this.base + C_LOCK;
+    const me = this.sys.workerId;
+    for (let spin = 1; ; spin++) {
+      const owner = Atomics.compareExchange(i32, at, 0, me);
+      if (owner === 0) return;
+      if ((spin & 63) === 0) {
+        if (Atomics.load(i32, workerRecord(owner) + W_STATE) !== WORKER_ATTACHED) {
+          // The owner was reclaimed: each queue change is one final write, so the queue is whole.
+          if (Atomics.compareExchange(i32, at, owner, me) === owner) return;
+        } else if (canBlock()) {
+          Atomics.wait(i32, at, owner, 0.05); // let a descheduled holder run
+        }
+      }
+    }
+  }
+
+  private unlock(): void {
+    Atomics.store(this.i32, this.base + C_LOCK, 0);
+  }
+}
