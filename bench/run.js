@@ -6,6 +6,7 @@ import { cpus } from 'node:os';
 import { MemPool } from '@thi.ng/malloc';
 import { Bench } from 'tinybench';
 import { FrameAllocOptions, FrameSystem, PAGE_SIZE } from '../dist/index.js';
+import { handoff, scaling } from './workers.js';
 
 const INNER = 1000; // operations per timed sample: ns-scale work needs batching to beat timer overhead
 const quick = process.argv.includes('--quick');
@@ -73,6 +74,26 @@ for (const [name, , inner] of rows) {
 }
 /** @param {string} name */
 const median = (name) => /** @type {number} */ (medianNs.get(name));
+// Multi-worker rows: measured by bench/workers.js (medians of rounds), not by tinybench.
+const scale = await scaling({ rounds: quick ? 3 : 7, iterations: quick ? 100_000 : 400_000 });
+medianNs.set('frame alloc+drop, 1 worker', scale.nsPerOp1);
+medianNs.set('frame alloc+drop, 2 workers at once (aggregate)', scale.nsPerOp2);
+rows.push(['frame alloc+drop, 1 worker', () => {}, 1, null]);
+rows.push(['frame alloc+drop, 2 workers at once (aggregate)', () => {}, 1, 'frame alloc+drop, 1 worker']);
+/** @type {Record<string, { channelNs: number, copyNs: number, transferNs: number }>} */
+const hand = {};
+for (const [label, bytes, trips] of /** @type {[string, number, number][]} */ ([['4 KiB', 4096, quick ? 100 : 400], ['1 MiB', 1 << 20, quick ? 20 : 100]])) {
+  const h = await handoff({ bytes, rounds: quick ? 3 : 7, trips });
+  hand[label] = h;
+  const copy = `hand-off ${label}: postMessage copy (round trip)`;
+  medianNs.set(copy, h.copyNs);
+  medianNs.set(`hand-off ${label}: postMessage transfer (round trip)`, h.transferNs);
+  medianNs.set(`hand-off ${label}: FrameChannel (round trip)`, h.channelNs);
+  rows.push([copy, () => {}, 1, null]);
+  rows.push([`hand-off ${label}: postMessage transfer (round trip)`, () => {}, 1, copy]);
+  rows.push([`hand-off ${label}: FrameChannel (round trip)`, () => {}, 1, copy]);
+}
+
 const results = rows.map(([name, , , baseline]) => {
   const ns = median(name);
   return {
@@ -88,19 +109,21 @@ const out = {
   node: process.version,
   cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
   rows: results,
-  // Filled in by the worker benchmarks (scaling and hand-off), which are not written yet.
-  scaling2Workers: null,
-  handoff1MiBVsCopy: null,
+  /** Throughput of 2 workers allocating at once over 1 worker (goal >= 1.8). */
+  scaling2Workers: Number(scale.scaling.toFixed(3)),
+  /** How many times faster a 1 MiB round trip is through a FrameChannel than a postMessage copy (goal >= 100). */
+  handoff1MiBVsCopy: Number((hand['1 MiB'].copyNs / hand['1 MiB'].channelNs).toFixed(1)),
 };
 writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 
 /** @param {unknown} s @param {number} n */
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`pageframe bench — ${out.node}, ${out.cpus}; medians per operation`);
-console.log(pad('row', 48) + pad('median', 12) + pad('ratio', 10) + 'baseline');
+console.log(pad('row', 56) + pad('median', 12) + pad('ratio', 10) + 'baseline');
 for (const r of results) {
   const t = r.medianNs >= 1000 ? `${(r.medianNs / 1000).toFixed(2)} µs` : `${r.medianNs.toFixed(1)} ns`;
-  console.log(pad(r.name, 48) + pad(t, 12) + pad(r.ratio === null ? '' : `${r.ratio}×`, 10) + (r.baseline ?? '(baseline)'));
+  console.log(pad(r.name, 56) + pad(t, 12) + pad(r.ratio === null ? '' : `${r.ratio}×`, 10) + (r.baseline ?? '(baseline)'));
 }
+console.log(`2 workers / 1 worker throughput: ${out.scaling2Workers}×; 1 MiB hand-off, FrameChannel vs postMessage copy: ${out.handoff1MiBVsCopy}× faster`);
 shared.drop();
 if (sink === -1) console.log(sink);

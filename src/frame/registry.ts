@@ -88,7 +88,9 @@ export function typeById(sys: RegistryHost, id: number): MetaType {
 
 /** Whether any worker registered an `onDrop` for type `id` in this region. */
 export function typeHasOnDrop(sys: RegistryHost, id: number): boolean {
-  return (Atomics.load(sys._mem.i32, entry(id) + T_FLAGS) & TYPE_FLAG_ON_DROP) !== 0;
+  // A plain read: the flag is set once, by whoever defines the onDrop; a drop racing with that
+  // definition may miss it, as it may in any order of the two.
+  return (sys._mem.i32[entry(id) + T_FLAGS] & TYPE_FLAG_ON_DROP) !== 0;
 }
 
 /** Names of all registered types by id (index 0 unused). */

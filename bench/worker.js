@@ -1,0 +1,36 @@
+// The worker side of the multi-worker benchmarks (see bench/workers.js).
+import { parentPort as port, workerData } from 'node:worker_threads';
+import { FrameAllocOptions, FrameChannel, FrameSystem } from '../dist/index.js';
+
+if (port === null) throw new Error('bench/worker.js runs as a worker thread');
+const parentPort = port;
+const { mode } = workerData;
+
+if (mode === 'churn') {
+  // Single-frame allocation and drop in a loop: the per-worker caches' fast path.
+  const sys = FrameSystem.attach(workerData.handle);
+  const options = new FrameAllocOptions(sys).zeroed(false);
+  parentPort.on('message', (/** @type {{ iterations: number }} */ msg) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < msg.iterations; i++) options.allocFrame().drop();
+    parentPort.postMessage({ ns: Number(process.hrtime.bigint() - t0) });
+  });
+  parentPort.postMessage({ ready: true });
+} else if (mode === 'channel-echo') {
+  // Takes each segment from one channel and sends it back on the other.
+  const sys = FrameSystem.attach(workerData.handle);
+  const input = FrameChannel.open(sys, workerData.input);
+  const output = FrameChannel.open(sys, workerData.output);
+  parentPort.postMessage({ ready: true });
+  for (;;) {
+    const seg = input.receiveSegment();
+    if (seg === null || seg.nframes === 0) break;
+    output.send(seg);
+  }
+} else if (mode === 'post-echo') {
+  // Sends back whatever arrives: a copy (structured clone) or a transfer.
+  parentPort.on('message', (/** @type {{ data: Uint8Array, transfer: boolean }} */ msg) => {
+    parentPort.postMessage(msg, msg.transfer ? [/** @type {ArrayBuffer} */ (msg.data.buffer)] : []);
+  });
+  parentPort.postMessage({ ready: true });
+}

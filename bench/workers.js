@@ -1,0 +1,108 @@
+// Multi-worker benchmarks: allocation throughput on 1 and 2 workers, and hand-off of 4 KiB and
+// 1 MiB between two threads through a FrameChannel versus postMessage (copy and transfer).
+// Each figure is the median of several rounds, all in this process and this run.
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { FrameChannel, FrameSystem } from '../dist/index.js';
+
+const WORKER = new URL('./worker.js', import.meta.url);
+
+/** @param {object} workerData */
+async function start(workerData) {
+  const w = new Worker(WORKER, { workerData });
+  await once(w, 'message'); // ready
+  return w;
+}
+
+/** @param {number[]} xs */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Frames allocated and dropped per second by 1 worker, and by 2 at once on one region.
+ * @param {{ rounds: number, iterations: number }} o
+ */
+export async function scaling({ rounds, iterations }) {
+  const sys = FrameSystem.create({ frames: 4096 });
+  const workers = [await start({ mode: 'churn', handle: sys.handle }), await start({ mode: 'churn', handle: sys.handle })];
+  /** @param {Worker[]} ws */
+  const run = async (ws) => {
+    const t0 = process.hrtime.bigint();
+    const done = ws.map((w) => once(w, 'message'));
+    for (const w of ws) w.postMessage({ iterations });
+    await Promise.all(done);
+    const ns = Number(process.hrtime.bigint() - t0);
+    return (ws.length * iterations) / (ns / 1e9);
+  };
+  await run(workers); // warm-up: both JITs hot
+  await run([workers[0]]);
+  const one = [];
+  const two = [];
+  for (let r = 0; r < rounds; r++) {
+    one.push(await run([workers[0]]));
+    two.push(await run(workers));
+  }
+  await Promise.all(workers.map((w) => w.terminate()));
+  const ops1 = median(one);
+  const ops2 = median(two);
+  return { nsPerOp1: 1e9 / ops1, nsPerOp2: 1e9 / ops2, scaling: ops2 / ops1 };
+}
+
+/**
+ * Round trip of `bytes` between this thread and a worker: through two FrameChannels (the
+ * segment's references travel, the bytes stay), and by postMessage with a copy and a transfer.
+ * @param {{ bytes: number, rounds: number, trips: number }} o
+ */
+export async function handoff({ bytes, rounds, trips }) {
+  const frames = bytes / 4096;
+  const sys = FrameSystem.create({ frames: frames + 64 });
+  const input = FrameChannel.create(sys, 4);
+  const output = FrameChannel.create(sys, 4);
+  const echo = await start({ mode: 'channel-echo', handle: sys.handle, input: input.handle, output: output.handle });
+  const seg = sys.allocSegment(frames);
+  seg.bytes()[0] = 1;
+  /** @type {import('../dist/index.js').Segment} */
+  let held = seg;
+  const channelRound = () => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < trips; i++) {
+      input.send(held);
+      const back = output.receiveSegment();
+      if (back === null) throw new Error('no echo');
+      held = back;
+    }
+    return Number(process.hrtime.bigint() - t0) / trips;
+  };
+  channelRound();
+  const viaChannel = [];
+  for (let r = 0; r < rounds; r++) viaChannel.push(channelRound());
+  await echo.terminate();
+  held.drop();
+  input.close();
+  output.close();
+
+  const poster = await start({ mode: 'post-echo' });
+  /** @param {boolean} transfer */
+  const postRound = async (transfer) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < trips; i++) {
+      const data = new Uint8Array(bytes);
+      data[0] = 1;
+      poster.postMessage({ data, transfer }, transfer ? [data.buffer] : []);
+      await once(poster, 'message');
+    }
+    return Number(process.hrtime.bigint() - t0) / trips;
+  };
+  await postRound(false);
+  const viaCopy = [];
+  const viaTransfer = [];
+  for (let r = 0; r < rounds; r++) {
+    viaCopy.push(await postRound(false));
+    viaTransfer.push(await postRound(true));
+  }
+  await poster.terminate();
+  return { channelNs: median(viaChannel), copyNs: median(viaCopy), transferNs: median(viaTransfer) };
+}
