@@ -57,6 +57,7 @@ export type { ByteAccess } from './frame/untyped.js';
 export { FrameAllocOptions } from './frame/allocator/options.js';
 export type { GlobalFrameAllocator } from './frame/allocator/global.js';
 export { BuddyAllocator } from './frame/allocator/buddy.js';
+export { CachedAllocator } from './frame/allocator/cache.js';
 export {
   GetFrameError,
   AllocError,
