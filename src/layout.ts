@@ -143,6 +143,12 @@ export const AJ_MAX_RUNS = 20;
 export const W_CACHE = W_AJ_RUNS + 2 * AJ_MAX_RUNS;
 export const CACHE_CAPACITY = [0, 32, 8, 8, 8] as const;
 export const CACHE_BASE = [0, 0, 33, 42, 51] as const;
+/** The record's generation, raised on every attach: a lock holds its owner's token
+ *  `gen << TOKEN_ID_BITS | id`, so a lock of a dead worker is told apart from one of the worker
+ *  that later attached with the same id. */
+export const W_GEN = WORKER_WORDS - 1;
+export const TOKEN_ID_BITS = 7;
+export const GEN_MASK = 0xff_ffff;
 
 /** Type registry entries: a fixed-size record per type id (ids start at 1). */
 export const H_REGISTRY = H_WORKERS + MAX_WORKERS * WORKER_WORDS;

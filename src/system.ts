@@ -11,7 +11,7 @@ import {
 } from './errors.js';
 import { BuddyAllocator } from './frame/allocator/buddy.js';
 import { CachedAllocator } from './frame/allocator/cache.js';
-import { workerRecord } from './frame/allocator/journal.js';
+import { workerRecord, workerToken } from './frame/allocator/journal.js';
 import { reclaim } from './frame/reclaim.js';
 import type { GlobalFrameAllocator } from './frame/allocator/global.js';
 import { FrameAllocOptions } from './frame/allocator/options.js';
@@ -54,7 +54,9 @@ import {
   WORKER_ATTACHED,
   WORKER_FREE,
   WORKER_WORDS,
+  W_GEN,
   W_STATE,
+  GEN_MASK,
   computeLayout,
   type Layout,
 } from './layout.js';
@@ -154,6 +156,8 @@ export class FrameSystem implements SlotHost {
   readonly _untyped: AnyMeta = Untyped;
   /** @internal Word index of this worker's record in the worker table. */
   readonly _wrec: number;
+  /** @internal This worker's lock token: its record's generation and its id. */
+  readonly _token: number;
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
   /** @internal */
@@ -179,6 +183,7 @@ export class FrameSystem implements SlotHost {
     this._metaWord = layout.metaOffset >> 2;
     this._frameByte = layout.frameOffset;
     this._wrec = workerRecord(workerId);
+    this._token = workerToken(this._mem.i32, workerId);
     if (allocator !== undefined) {
       this.allocator = allocator;
     } else {
@@ -499,7 +504,8 @@ function initRegion(buffer: SharedArrayBuffer, offset: number, layout: Layout, c
   i32[H_SLOT_BYTES] = META_SLOT_SIZE;
   i32[H_PAGE_SIZE] = PAGE_SIZE;
   i32[H_NEXT_LIST_ID] = 1;
-  i32[H_WORKERS + W_STATE] = WORKER_ATTACHED; // the creator is worker 1
+  i32[H_WORKERS + W_STATE] = WORKER_ATTACHED; // the creator is worker 1, generation 1
+  i32[H_WORKERS + W_GEN] = 1;
   // ORDER: everything above is written before the magic; attach reads the magic first.
   Atomics.store(i32, H_MAGIC, MAGIC);
 }
@@ -508,7 +514,12 @@ function initRegion(buffer: SharedArrayBuffer, offset: number, layout: Layout, c
 function claimWorker(head: Int32Array): number {
   for (let i = 0; i < MAX_WORKERS; i++) {
     const at = H_WORKERS + i * WORKER_WORDS + W_STATE;
-    if (Atomics.compareExchange(head, at, WORKER_FREE, WORKER_ATTACHED) === WORKER_FREE) return i + 1;
+    if (Atomics.compareExchange(head, at, WORKER_FREE, WORKER_ATTACHED) === WORKER_FREE) {
+      // A new generation: locks left by a dead worker with this id are not mistaken for ours.
+      const gen = H_WORKERS + i * WORKER_WORDS + W_GEN;
+      Atomics.store(head, gen, ((Atomics.load(head, gen) + 1) & GEN_MASK) || 1);
+      return i + 1;
+    }
   }
   throw new FrameSystemError('TooManyWorkers', `all ${MAX_WORKERS} worker ids of the region are taken`);
 }

@@ -10,10 +10,10 @@
  * index + 1). Each queue change is one final write, so a lock whose owner died can be taken over.
  */
 import { FrameUseError, hex } from '../errors.js';
-import { PAGE_SIZE, WORKER_ATTACHED, W_STATE } from '../layout.js';
+import { PAGE_SIZE } from '../layout.js';
 import type { FrameSystem } from '../system.js';
 import { canBlock } from '../sync/lock.js';
-import { workerRecord } from './allocator/journal.js';
+import { tokenAlive } from './allocator/journal.js';
 import { Frame, resolveType } from './frame.js';
 import { slotWord } from './meta.js';
 import type { Paddr } from './mapping.js';
@@ -22,10 +22,15 @@ import { Segment } from './segment.js';
 
 /** Words of the channel header, from the start of its first frame. */
 const C_LOCK = 0;
-const C_HEAD = 2; // entries received so far (wraps at 2^32)
-const C_TAIL = 3; // entries sent so far
+/** Positions of the next entry to receive and to send, in [0, 2 × capacity): equal when empty,
+ *  `capacity` apart when full. */
+const C_HEAD = 2;
+const C_TAIL = 3;
 const C_RECV_WAITERS = 4;
 const C_SEND_WAITERS = 5;
+/** Counters bumped by every send and every receive (wrapping at 2^32): what waiters sleep on. */
+const C_SENT = 6;
+const C_RECEIVED = 7;
 const C_ENTRIES = 16;
 const ENTRY_WORDS = 2;
 /** In an entry's count word: the item was sent as a `Segment`; its frames may be of several
@@ -73,8 +78,8 @@ const ChannelMeta = defineMeta(
           failed = true;
         }
       };
-      for (let pos = i32[base + C_HEAD]; pos !== i32[base + C_TAIL]; pos = (pos + 1) | 0) {
-        const at = base + C_ENTRIES + ((pos >>> 0) % meta.capacity) * ENTRY_WORDS;
+      for (let pos = i32[base + C_HEAD]; pos !== i32[base + C_TAIL]; pos = nextPos(pos, meta.capacity)) {
+        const at = base + C_ENTRIES + (pos % meta.capacity) * ENTRY_WORDS;
         const start = (i32[at] - 1) * PAGE_SIZE;
         const n = i32[at + 1] & COUNT_MASK;
         for (let k = 0; k < n; k++) drop(start + k * PAGE_SIZE);
@@ -84,6 +89,11 @@ const ChannelMeta = defineMeta(
     },
   },
 );
+
+/** The position after `pos` in [0, 2 × capacity). */
+function nextPos(pos: number, capacity: number): number {
+  return pos + 1 === 2 * capacity ? 0 : pos + 1;
+}
 
 export class FrameChannel implements Disposable {
   private _open = true;
@@ -139,7 +149,8 @@ export class FrameChannel implements Disposable {
 
   /** Frames queued now (racy). */
   get size(): number {
-    return (Atomics.load(this.i32, this.base + C_TAIL) - Atomics.load(this.i32, this.base + C_HEAD)) >>> 0;
+    const n = Atomics.load(this.i32, this.base + C_TAIL) - Atomics.load(this.i32, this.base + C_HEAD);
+    return n < 0 ? n + 2 * this.capacity : n;
   }
 
   /**
@@ -151,7 +162,7 @@ export class FrameChannel implements Disposable {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.trySend(item)) return true;
-      if (!this.await(C_HEAD, C_SEND_WAITERS, () => this.size < this.capacity, deadline)) return false;
+      if (!this.await(C_RECEIVED, C_SEND_WAITERS, () => this.size < this.capacity, deadline)) return false;
     }
   }
 
@@ -160,7 +171,8 @@ export class FrameChannel implements Disposable {
     this.check();
     const segment = item instanceof Segment;
     item._check();
-    if (item._sys !== this.sys && item._sys.handle.memory !== this.sys.handle.memory) {
+    const other = item._sys.handle;
+    if (item._sys !== this.sys && (other.memory !== this.sys.handle.memory || other.offset !== this.sys.handle.offset)) {
       throw new FrameUseError('BadValue', `${String(item)} belongs to another region`);
     }
     const i32 = this.i32;
@@ -168,8 +180,8 @@ export class FrameChannel implements Disposable {
     this.lock();
     try {
       const tail = i32[b + C_TAIL];
-      if (((tail - i32[b + C_HEAD]) >>> 0) >= this.capacity) return false;
-      const at = b + C_ENTRIES + ((tail >>> 0) % this.capacity) * ENTRY_WORDS;
+      if (this.size >= this.capacity) return false;
+      const at = b + C_ENTRIES + (tail % this.capacity) * ENTRY_WORDS;
       if (segment) {
         const mixed = item._mixed ? MIXED_FLAG : 0;
         const { start, end } = item.intoRaw();
@@ -180,11 +192,12 @@ export class FrameChannel implements Disposable {
         i32[at + 1] = 1;
       }
       // ORDER: the entry is written before the tail that publishes it.
-      Atomics.store(i32, b + C_TAIL, (tail + 1) | 0);
+      Atomics.store(i32, b + C_TAIL, nextPos(tail, this.capacity));
+      Atomics.add(i32, b + C_SENT, 1);
     } finally {
       this.unlock();
     }
-    if (Atomics.load(i32, b + C_RECV_WAITERS) > 0) Atomics.notify(i32, b + C_TAIL, 1);
+    if (Atomics.load(i32, b + C_RECV_WAITERS) > 0) Atomics.notify(i32, b + C_SENT, 1);
     return true;
   }
 
@@ -199,7 +212,7 @@ export class FrameChannel implements Disposable {
     for (;;) {
       const frame = this.tryReceive(meta);
       if (frame !== null) return frame;
-      if (!this.await(C_TAIL, C_RECV_WAITERS, () => this.size > 0, deadline)) return null;
+      if (!this.await(C_SENT, C_RECV_WAITERS, () => this.size > 0, deadline)) return null;
     }
   }
 
@@ -209,7 +222,7 @@ export class FrameChannel implements Disposable {
     for (;;) {
       const seg = this.tryReceiveSegment(meta);
       if (seg !== null) return seg;
-      if (!this.await(C_TAIL, C_RECV_WAITERS, () => this.size > 0, deadline)) return null;
+      if (!this.await(C_SENT, C_RECV_WAITERS, () => this.size > 0, deadline)) return null;
     }
   }
 
@@ -256,20 +269,27 @@ export class FrameChannel implements Disposable {
     try {
       const head = i32[b + C_HEAD];
       if (head === i32[b + C_TAIL]) return null;
-      const at = b + C_ENTRIES + ((head >>> 0) % this.capacity) * ENTRY_WORDS;
+      const at = b + C_ENTRIES + (head % this.capacity) * ENTRY_WORDS;
       const start = (i32[at] - 1) * PAGE_SIZE;
       const word = i32[at + 1];
       const n = word & COUNT_MASK;
       // The checks (WrongType, ...) come before the head moves: on an error the entry stays.
-      if (asSegment) item = this.restoreSegment(start, n, (word & MIXED_FLAG) !== 0, meta);
-      else if (n !== 1) {
-        throw new FrameUseError('WrongType', `the next item is a segment of ${n} frames: take it with receiveSegment`);
-      } else item = Frame.fromRaw(this.sys, start, meta);
-      Atomics.store(i32, b + C_HEAD, (head + 1) | 0);
+      try {
+        if (asSegment) item = this.restoreSegment(start, n, (word & MIXED_FLAG) !== 0, meta);
+        else if (n !== 1) {
+          throw new FrameUseError('WrongType', `the next item is a segment of ${n} frames: take it with receiveSegment`);
+        } else item = Frame.fromRaw(this.sys, start, meta);
+      } catch (e) {
+        // This receiver may have been the one woken for the entry it refuses: wake another.
+        if (Atomics.load(i32, b + C_RECV_WAITERS) > 0) Atomics.notify(i32, b + C_SENT, 1);
+        throw e;
+      }
+      Atomics.store(i32, b + C_HEAD, nextPos(head, this.capacity));
+      Atomics.add(i32, b + C_RECEIVED, 1);
     } finally {
       this.unlock();
     }
-    if (Atomics.load(i32, b + C_SEND_WAITERS) > 0) Atomics.notify(i32, b + C_HEAD, 1);
+    if (Atomics.load(i32, b + C_SEND_WAITERS) > 0) Atomics.notify(i32, b + C_RECEIVED, 1);
     return item;
   }
 
@@ -306,7 +326,7 @@ export class FrameChannel implements Disposable {
 
   /**
    * Waits until `ready()` or the deadline (false then): spins on the queue first, then sleeps on
-   * word `at` (the tail for receivers, the head for senders).
+   * counter `at` (sends for receivers, receives for senders).
    */
   private await(at: number, waitersAt: number, ready: () => boolean, deadline: number): boolean {
     for (let i = 0; i < SPIN_POLLS; i++) {
@@ -329,11 +349,11 @@ export class FrameChannel implements Disposable {
     return true;
   }
 
-  /** Waits for the tail to move without blocking the thread; false at the deadline. */
+  /** Waits for a send without blocking the thread; false at the deadline. */
   private async awaitAsync(deadline: number): Promise<boolean> {
     const i32 = this.i32;
-    const at = this.base + C_TAIL;
-    const tail = Atomics.load(i32, at);
+    const at = this.base + C_SENT;
+    const sent = Atomics.load(i32, at);
     if (this.size > 0) return true;
     const left = deadline - Date.now();
     if (left <= 0) return false;
@@ -343,7 +363,7 @@ export class FrameChannel implements Disposable {
     try {
       const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
       if (waitAsync !== undefined) {
-        const r = waitAsync(i32, at, tail, Math.min(left, 2 ** 31 - 1));
+        const r = waitAsync(i32, at, sent, Math.min(left, 2 ** 31 - 1));
         if (r.async) await r.value;
       } else {
         await new Promise((resolve) => setTimeout(resolve, Math.min(left, 1)));
@@ -355,17 +375,20 @@ export class FrameChannel implements Disposable {
     return true;
   }
 
-  /** The channel's lock; a holder that died (its worker reclaimed) is taken over. */
+  /**
+   * The channel's lock. A holder that died and was reclaimed (its token no longer names an
+   * attached worker, even if a new worker took its id) is taken over: each queue change ends
+   * with one final write, so the queue is whole.
+   */
   private lock(): void {
     const i32 = this.i32;
     const at = this.base + C_LOCK;
-    const me = this.sys.workerId;
+    const me = this.sys._token;
     for (let spin = 1; ; spin++) {
       const owner = Atomics.compareExchange(i32, at, 0, me);
       if (owner === 0) return;
       if ((spin & 63) === 0) {
-        if (Atomics.load(i32, workerRecord(owner) + W_STATE) !== WORKER_ATTACHED) {
-          // The owner was reclaimed: each queue change is one final write, so the queue is whole.
+        if (!tokenAlive(i32, owner)) {
           if (Atomics.compareExchange(i32, at, owner, me) === owner) return;
         } else if (canBlock()) {
           Atomics.wait(i32, at, owner, 0.05); // let a descheduled holder run

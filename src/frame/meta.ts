@@ -37,6 +37,7 @@ import { typeById, typeHasOnDrop, typeIdOf, type RegistryHost } from './registry
 
 /** What the slot operations need of a region (implemented by `FrameSystem`). */
 export interface SlotHost extends RegistryHost, JournalHost {
+  readonly workerId: number;
   readonly maxPaddr: number;
   readonly checked: boolean;
   /** Word index of slot 0. */
@@ -336,7 +337,7 @@ export function dropMetaInPlace(sys: SlotHost, w: number): void {
 /** Pushes a busy slot on the deferred-drop stack; `S_AUX` remembers whether to free it after. */
 function defer(sys: SlotHost, w: number, free: boolean): void {
   const i32 = sys._mem.i32;
-  lock(i32, H_DEFER_LOCK, sys.workerId);
+  lock(i32, H_DEFER_LOCK, sys._token);
   i32[w + S_AUX] = free ? 1 : 0;
   i32[w + S_NEXT] = i32[H_DEFER_HEAD];
   i32[H_DEFER_HEAD] = ((w - sys._metaWord) >> SLOT_SHIFT) + 1;
@@ -378,7 +379,7 @@ export function drainDeferred(sys: SlotHost): number {
  */
 function takeDeferred(sys: SlotHost): number {
   const i32 = sys._mem.i32;
-  lock(i32, H_DEFER_LOCK, sys.workerId);
+  lock(i32, H_DEFER_LOCK, sys._token);
   try {
     let prev = -1;
     for (let cur = i32[H_DEFER_HEAD]; cur !== 0; ) {

@@ -23,14 +23,14 @@ import {
   S_TYPE,
   WORKER_ATTACHED,
   WORKER_FREE,
-  WORKER_WORDS,
   W_CACHE,
+  W_GEN,
   W_STATE,
 } from '../layout.js';
 import type { FrameSystem, ReclaimReport } from '../system.js';
 import { forceRelease, lockOwner, unlock } from '../sync/lock.js';
 import { BuddyAllocator } from './allocator/buddy.js';
-import { journalOf, workerRecord } from './allocator/journal.js';
+import { journalOf, workerRecord, workerToken } from './allocator/journal.js';
 
 export function reclaim(sys: FrameSystem, id: number): ReclaimReport {
   const i32 = sys._mem.i32;
@@ -43,13 +43,14 @@ export function reclaim(sys: FrameSystem, id: number): ReclaimReport {
   // 1. Locks. The buddy allocator's lists may be half updated: take the lock over and rebuild
   // them from the free marks. The registry and the deferred-drop stack change by single writes
   // (an entry is complete before the one write that publishes it): releasing is enough.
-  if (Atomics.compareExchange(i32, H_BUDDY_LOCK, id, sys.workerId) === id) {
+  const dead = workerToken(i32, id);
+  if (Atomics.compareExchange(i32, H_BUDDY_LOCK, dead, sys._token) === dead) {
     buddy.rebuildLocked();
     unlock(i32, H_BUDDY_LOCK);
     report.locks.push('allocator');
   }
-  if (lockOwner(i32, H_REG_LOCK) === id && forceRelease(i32, H_REG_LOCK, id)) report.locks.push('type registry');
-  if (lockOwner(i32, H_DEFER_LOCK) === id && forceRelease(i32, H_DEFER_LOCK, id)) report.locks.push('deferred drops');
+  if (lockOwner(i32, H_REG_LOCK) === dead && forceRelease(i32, H_REG_LOCK, dead)) report.locks.push('type registry');
+  if (lockOwner(i32, H_DEFER_LOCK) === dead && forceRelease(i32, H_DEFER_LOCK, dead)) report.locks.push('deferred drops');
 
   // 2. What it had cached, and what it was doing.
   const cached = new Set<number>();
@@ -99,8 +100,8 @@ export function reclaim(sys: FrameSystem, id: number): ReclaimReport {
   for (let r = 0; r < runs.length; r += 64) buddy.freeRuns(runs.slice(r, r + 64));
   report.framesFreed = runs.reduce((n, [, k]) => n + k, 0);
 
-  // 4. The record: empty caches and journals, then the id is free for another worker.
-  for (let k = 1; k < WORKER_WORDS; k++) i32[rec + k] = 0;
+  // 4. The record: empty caches and journals (the generation stays), then the id is free.
+  for (let k = 1; k < W_GEN; k++) i32[rec + k] = 0;
   Atomics.store(i32, rec + W_STATE, WORKER_FREE);
   return report;
 }

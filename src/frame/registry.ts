@@ -26,7 +26,7 @@ import type { MemoryViews } from './views.js';
 /** What the registry needs of a region. */
 export interface RegistryHost {
   readonly _mem: MemoryViews;
-  readonly workerId: number;
+  readonly _token: number;
   /** Local types by id (index 0 unused). */
   readonly _types: (MetaType | undefined)[];
 }
@@ -118,7 +118,7 @@ function register(sys: RegistryHost, type: MetaType): number {
   const mem = sys._mem;
   const i32 = mem.i32;
   const bytes = encoder.encode(type._descriptor);
-  lock(i32, H_REG_LOCK, sys.workerId);
+  lock(i32, H_REG_LOCK, sys._token);
   try {
     const count = i32[H_REG_COUNT];
     for (let id = 1; id <= count; id++) {

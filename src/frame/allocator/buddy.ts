@@ -32,7 +32,7 @@ export interface BuddyHost {
   readonly _mem: MemoryViews;
   readonly _metaWord: number;
   readonly nframes: number;
-  readonly workerId: number;
+  readonly _token: number;
   readonly checked: boolean;
 }
 
@@ -87,7 +87,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     const order = Math.max(greaterOrderOf(nframes), greaterOrderOf(alignFrames));
     if (nframes > this.host.nframes) return null;
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    lock(i32, H_BUDDY_LOCK, this.host._token);
     try {
       let index = order < MAX_ORDER ? this.allocChunk(order) : -1;
       let end = index + (1 << order);
@@ -127,7 +127,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     const index = paddr >>> PAGE_SHIFT;
     if (this.host.checked) this.checkFreeable(index, nframes);
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    lock(i32, H_BUDDY_LOCK, this.host._token);
     try {
       // ORDER: every frame is marked free before any list changes, so a rebuild after a death
       // anywhere below finds them all.
@@ -143,7 +143,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   freeRuns(runs: readonly (readonly [number, number])[]): void {
     if (this.host.checked) for (const [index, n] of runs) this.checkFreeable(index, n);
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    lock(i32, H_BUDDY_LOCK, this.host._token);
     try {
       let total = 0;
       for (const [index, n] of runs) {
@@ -193,7 +193,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   forEachFree(fn: (paddr: Paddr, nframes: number) => void): void {
     const chunks: [number, number][] = [];
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    lock(i32, H_BUDDY_LOCK, this.host._token);
     try {
       for (let order = 0; order < MAX_ORDER; order++) {
         for (let cur = i32[H_BUDDY_HEADS + order]; cur !== 0; cur = i32[this.word(cur - 1) + S_NEXT]) {
@@ -210,7 +210,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   checkInvariants(): void {
     const i32 = this.i32;
     const n = this.host.nframes;
-    lock(i32, H_BUDDY_LOCK, this.host.workerId);
+    lock(i32, H_BUDDY_LOCK, this.host._token);
     try {
       const seen = new Uint8Array(n);
       let total = 0;

@@ -6,15 +6,21 @@
  */
 import {
   AJ_MAX_RUNS,
+  GEN_MASK,
   H_WORKERS,
+  MAX_WORKERS,
   OP_OWNED,
   OP_COUNT_MASK,
   OP_KIND_SHIFT,
+  TOKEN_ID_BITS,
+  WORKER_ATTACHED,
   WORKER_WORDS,
   W_AJ_COUNT,
   W_AJ_RUNS,
   W_OP_COUNT,
+  W_GEN,
   W_OP_START,
+  W_STATE,
 } from '../../layout.js';
 import type { MemoryViews } from '../views.js';
 
@@ -23,11 +29,26 @@ export interface JournalHost {
   readonly _mem: MemoryViews;
   /** Word index of this worker's record in the worker table. */
   readonly _wrec: number;
+  /** This worker's lock token (see `W_GEN`). */
+  readonly _token: number;
 }
 
 /** Word index of the record of worker `id`. */
 export function workerRecord(id: number): number {
   return H_WORKERS + (id - 1) * WORKER_WORDS;
+}
+
+/** The lock token of worker `id` as its record says now (its generation and id). */
+export function workerToken(i32: Int32Array, id: number): number {
+  return ((Atomics.load(i32, workerRecord(id) + W_GEN) & GEN_MASK) << TOKEN_ID_BITS) | id;
+}
+
+/** Whether the worker that holds lock token `token` is still attached (not reclaimed or closed). */
+export function tokenAlive(i32: Int32Array, token: number): boolean {
+  const id = token & ((1 << TOKEN_ID_BITS) - 1);
+  if (id < 1 || id > MAX_WORKERS) return false;
+  const rec = workerRecord(id);
+  return Atomics.load(i32, rec + W_STATE) === WORKER_ATTACHED && workerToken(i32, id) === token;
 }
 
 /**
