@@ -187,9 +187,11 @@ export class FrameSystem implements SlotHost {
     if (allocator !== undefined) {
       this.allocator = allocator;
     } else {
+      // Without caches of its own, a worker still goes through the cache layer: it counts the
+      // other workers' cached frames as free and asks for them before NoMemory.
       const buddy = new BuddyAllocator(this);
-      this._cache = caches ? new CachedAllocator(this, buddy) : undefined;
-      this.allocator = this._cache ?? buddy;
+      this._cache = new CachedAllocator(this, buddy, caches);
+      this.allocator = caches ? this._cache : buddy;
     }
   }
 
@@ -277,7 +279,7 @@ export class FrameSystem implements SlotHost {
 
   /** Free frames in the allocator now. */
   freeFrames(): number {
-    return this.allocator.freeFrames?.() ?? this.stats().free;
+    return (this._cache ?? this.allocator).freeFrames?.() ?? this.stats().free;
   }
 
   /** Ids of the workers attached now. */
@@ -312,11 +314,22 @@ export class FrameSystem implements SlotHost {
    * `FrameChannel`, or keep a record of them, to take them back with `Frame.fromRaw`.
    */
   reclaimWorker(id: number): ReclaimReport {
+    return this.reclaimWorkers([id])[0];
+  }
+
+  /**
+   * `reclaimWorker` for several workers that died: the locks any of them held are taken over
+   * first, so that one that died holding the allocator lock does not block the others' reclaim
+   * (reclaiming them one by one, the lock holder must come first).
+   */
+  reclaimWorkers(ids: readonly number[]): ReclaimReport[] {
     this._assertOpen();
-    if (!Number.isInteger(id) || id < 1 || id > MAX_WORKERS || id === this.workerId) {
-      throw new FrameSystemError('BadWorker', `reclaimWorker(${String(id)}): not another worker's id (1..${MAX_WORKERS})`);
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 1 || id > MAX_WORKERS || id === this.workerId) {
+        throw new FrameSystemError('BadWorker', `reclaimWorker(${String(id)}): not another worker's id (1..${MAX_WORKERS})`);
+      }
     }
-    return reclaim(this, id);
+    return reclaim(this, ids);
   }
 
   /**
@@ -349,7 +362,7 @@ export class FrameSystem implements SlotHost {
     }
     const byType: Record<string, number> = {};
     for (let id = 1; id < byId.length; id++) if (byId[id] > 0) byType[typeById(this, id).name] = byId[id];
-    const free = this.allocator.freeFrames?.() ?? unused;
+    const free = (this._cache ?? this.allocator).freeFrames?.() ?? unused;
     return { total: this.nframes, free, used: this.nframes - free, shared, unique, busy, raw: unused - free, byType };
   }
 
@@ -390,8 +403,9 @@ export class FrameSystem implements SlotHost {
         throw new InvariantError(where, `illegal reference count ${rc >>> 0} (between REF_COUNT_MAX and REF_COUNT_UNIQUE)`);
       }
     }
-    this.allocator.checkInvariants?.();
-    this.allocator.forEachFree?.((paddr, n) => {
+    const allocator = this._cache ?? this.allocator;
+    allocator.checkInvariants?.();
+    allocator.forEachFree?.((paddr, n) => {
       for (let k = paddr / PAGE_SIZE; k < paddr / PAGE_SIZE + n; k++) {
         if (Atomics.load(i32, this._metaWord + k * SLOT_WORDS) !== RC_UNUSED) {
           throw new InvariantError(`frame ${hex(k * PAGE_SIZE)}`, 'free in the allocator but not UNUSED');

@@ -69,6 +69,11 @@ function notUnused(rc: number, paddr: Paddr): GetFrameError {
 /**
  * Claims the unused slot at word `w` (CAS UNUSED → 0, the kernel's `get_from_unused` first
  * step). Throws `InUse` / `Busy` / `Unique` if the slot is not unused; then nothing changed.
+ *
+ * OWNER: `S_OWNER` names the worker answerable for a busy or in-flight slot, and is written by
+ * that worker *before* the transition that makes it so (the allocator writes it when it hands a
+ * frame out, a drop before its decrement), so a worker that dies right after the transition
+ * is found by `reclaimWorker`. Only a claim of a raw frame writes it after.
  */
 export function claim(sys: SlotHost, w: number, paddr: Paddr): void {
   const i32 = sys._mem.i32;
@@ -87,7 +92,6 @@ export function claimedTypeId(sys: SlotHost, w: number, type: AnyMeta): number {
   try {
     return typeIdOf(sys, type);
   } catch (e) {
-    sys._mem.i32[w + S_OWNER] = 0;
     Atomics.store(sys._mem.i32, w, RC_UNUSED);
     throw e;
   }
@@ -105,9 +109,7 @@ export function writeMeta(sys: SlotHost, w: number, typeId: number, type: AnyMet
  * load or CAS of this word) sees the metadata.
  */
 export function publish(sys: SlotHost, w: number, unique: boolean): void {
-  const i32 = sys._mem.i32;
-  i32[w + S_OWNER] = 0;
-  Atomics.store(i32, w, unique ? RC_UNIQUE : 1);
+  Atomics.store(sys._mem.i32, w, unique ? RC_UNIQUE : 1);
 }
 
 /** Undoes `claim` + `writeMeta` on a slot nobody else can see yet (count still 0). */
@@ -115,7 +117,6 @@ export function unclaim(sys: SlotHost, w: number, type: AnyMeta): void {
   const i32 = sys._mem.i32;
   type._clear(sys._mem, storageByte(w));
   i32[w + S_TYPE] = 0;
-  i32[w + S_OWNER] = 0;
   Atomics.store(i32, w, RC_UNUSED);
 }
 
@@ -186,7 +187,9 @@ export function incRef(sys: SlotHost, w: number, paddr: Paddr): void {
  * and the caller must call `dropLast`. A slot that was not held is restored and reported.
  */
 export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
-  const old = Atomics.sub(sys._mem.i32, w, 1);
+  const i32 = sys._mem.i32;
+  i32[w + S_OWNER] = sys.workerId; // OWNER: before the decrement that may make it busy
+  const old = Atomics.sub(i32, w, 1);
   if (old > 1) return false;
   if (old === 1) return true;
   Atomics.add(sys._mem.i32, w, 1);
@@ -214,6 +217,7 @@ export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
 export function dropUnique(sys: SlotHost, w: number, paddr: Paddr, free: boolean): void {
   recordOp(sys, free ? OP_DROP : OP_RAW, paddr >>> PAGE_SHIFT, 1);
   try {
+    sys._mem.i32[w + S_OWNER] = sys.workerId; // OWNER: before it turns busy
     Atomics.store(sys._mem.i32, w, 0);
     dropLast(sys, w, free);
   } finally {
@@ -298,8 +302,8 @@ export function freeCleared(sys: SlotHost, w: number, paddr: Paddr): void {
   const i32 = sys._mem.i32;
   recordOp(sys, OP_DROP, paddr >>> PAGE_SHIFT, 1);
   try {
-    Atomics.store(i32, w, 0);
     i32[w + S_OWNER] = sys.workerId;
+    Atomics.store(i32, w, 0);
     i32[w + S_LIST] = 0;
     i32[w + S_AUX] = 0;
     Atomics.store(i32, w, RC_UNUSED);

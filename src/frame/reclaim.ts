@@ -10,8 +10,6 @@ import {
   H_DEFER_HEAD,
   H_DEFER_LOCK,
   H_REG_LOCK,
-  OP_DROP,
-  OP_OWNED,
   OP_RAW,
   RC_UNUSED,
   SLOT_WORDS,
@@ -32,27 +30,49 @@ import { forceRelease, lockOwner, unlock } from '../sync/lock.js';
 import { BuddyAllocator } from './allocator/buddy.js';
 import { journalOf, workerRecord, workerToken } from './allocator/journal.js';
 
-export function reclaim(sys: FrameSystem, id: number): ReclaimReport {
+/**
+ * Reclaims the workers `ids` together: first the locks any of them held, then their frames (so
+ * that the death of one that held the allocator lock does not block the reclaim of another).
+ */
+export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport[] {
   const i32 = sys._mem.i32;
-  const rec = workerRecord(id);
-  const report = { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0 };
-  if (Atomics.load(i32, rec + W_STATE) !== WORKER_ATTACHED) return report;
+  const dead = ids.filter((id, k) => ids.indexOf(id) === k && Atomics.load(i32, workerRecord(id) + W_STATE) === WORKER_ATTACHED);
+  const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0 }]));
   const buddy = new BuddyAllocator(sys);
-  const slot = (f: number): number => sys._metaWord + f * SLOT_WORDS;
 
   // 1. Locks. The buddy allocator's lists may be half updated: take the lock over and rebuild
   // them from the free marks. The registry and the deferred-drop stack change by single writes
   // (an entry is complete before the one write that publishes it): releasing is enough.
-  const dead = workerToken(i32, id);
-  if (Atomics.compareExchange(i32, H_BUDDY_LOCK, dead, sys._token) === dead) {
-    buddy.rebuildLocked();
-    unlock(i32, H_BUDDY_LOCK);
-    report.locks.push('allocator');
+  for (const id of dead) {
+    const token = workerToken(i32, id);
+    const report = reports.get(id)!;
+    if (Atomics.compareExchange(i32, H_BUDDY_LOCK, token, sys._token) === token) {
+      buddy.rebuildLocked();
+      unlock(i32, H_BUDDY_LOCK);
+      report.locks.push('allocator');
+    }
+    if (lockOwner(i32, H_REG_LOCK) === token && forceRelease(i32, H_REG_LOCK, token)) report.locks.push('type registry');
+    if (lockOwner(i32, H_DEFER_LOCK) === token && forceRelease(i32, H_DEFER_LOCK, token)) report.locks.push('deferred drops');
   }
-  if (lockOwner(i32, H_REG_LOCK) === dead && forceRelease(i32, H_REG_LOCK, dead)) report.locks.push('type registry');
-  if (lockOwner(i32, H_DEFER_LOCK) === dead && forceRelease(i32, H_DEFER_LOCK, dead)) report.locks.push('deferred drops');
+  // 2. Each worker's frames.
+  for (const id of dead) reclaimFrames(sys, buddy, id, reports.get(id)!);
+  return ids.map((id) => reports.get(id)!);
+}
 
-  // 2. What it had cached, and what it was doing.
+/**
+ * Frees what worker `id` had cached, and finishes or rolls back what its journals name. The
+ * rule is the same for every entry: a frame is the dead worker's to repair only if its slot
+ * names it as owner (see `claim` in meta.ts), so work of live workers is never touched.
+ */
+function reclaimFrames(
+  sys: FrameSystem,
+  buddy: BuddyAllocator,
+  id: number,
+  report: { framesFreed: number; teardowns: number; leftBusy: number },
+): void {
+  const i32 = sys._mem.i32;
+  const rec = workerRecord(id);
+  const slot = (f: number): number => sys._metaWord + f * SLOT_WORDS;
   const cached = new Set<number>();
   const cacheRuns: [number, number][] = [];
   for (let k = 1; k <= 4; k++) {
@@ -72,38 +92,33 @@ export function reclaim(sys: FrameSystem, id: number): ReclaimReport {
     for (let f = index; f < index + n && f < sys.nframes; f++) {
       const w = slot(f);
       const rc = Atomics.load(i32, w);
-      const owner = i32[w + S_OWNER];
+      const mine = i32[w + S_OWNER] === id;
       if (rc === 0 && !deferred.has(f)) {
-        // Busy: set up or torn down halfway. Only if the dead worker made it busy.
-        if (owner !== id) {
+        // Busy: set up or torn down halfway; only the owner may finish it.
+        if (!mine) {
           report.leftBusy++;
           continue;
         }
         clearBusy(i32, w);
         report.teardowns++;
-        if (kind === OP_RAW) Atomics.store(i32, w, RC_UNUSED);
-        else {
-          Atomics.store(i32, w, RC_UNUSED);
-          toFree.add(f);
-        }
-      } else if (rc === RC_UNUSED && kind !== OP_RAW && (i32[w + S_AUX] & AUX_FREE) === 0 && !cached.has(f)) {
-        // Unused, and neither free nor cached: on its way between the allocator and a handle.
-        // Taken from the allocator (OP_OWNED), it was the worker's alone; freed by a drop
-        // (OP_DROP), only if the dead worker tore it down (another worker may have, since).
-        if (kind === OP_OWNED || (kind === OP_DROP && owner === id)) toFree.add(f);
+        Atomics.store(i32, w, RC_UNUSED);
+        if (kind !== OP_RAW) toFree.add(f);
+      } else if (rc === RC_UNUSED && mine && kind !== OP_RAW && (i32[w + S_AUX] & AUX_FREE) === 0 && !cached.has(f)) {
+        // Unused, neither free nor cached, and the dead worker's: on its way between the
+        // allocator and a handle.
+        toFree.add(f);
       }
     }
   }
 
-  // 3. Everything goes back to the buddy allocator.
+  // Everything goes back to the buddy allocator.
   const runs: [number, number][] = [...cacheRuns, ...[...toFree].map((f) => [f, 1] as [number, number])];
   for (let r = 0; r < runs.length; r += 64) buddy.freeRuns(runs.slice(r, r + 64));
   report.framesFreed = runs.reduce((n, [, k]) => n + k, 0);
 
-  // 4. The record: empty caches and journals (the generation stays), then the id is free.
+  // The record: empty caches and journals (the generation stays), then the id is free.
   for (let k = 1; k < W_GEN; k++) i32[rec + k] = 0;
   Atomics.store(i32, rec + W_STATE, WORKER_FREE);
-  return report;
 }
 
 /** Clears a busy slot's metadata (all of its storage) and links, keeping it busy. */

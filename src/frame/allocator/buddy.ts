@@ -32,6 +32,7 @@ export interface BuddyHost {
   readonly _mem: MemoryViews;
   readonly _metaWord: number;
   readonly nframes: number;
+  readonly workerId: number;
   readonly _token: number;
   readonly checked: boolean;
 }
@@ -99,9 +100,10 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       journal?.(index, nframes);
       for (let k = index; k < index + nframes; k++) {
         const w = this.word(k);
-        i32[w + S_AUX] = 0;
+        // S_OWNER first: a frame no longer marked free always names the worker it went to.
+        i32[w + S_PREV] = this.host.workerId;
         i32[w + S_NEXT] = 0;
-        i32[w + S_PREV] = 0;
+        i32[w + S_AUX] = 0;
       }
       // Give back what lies past the run (the tail of a larger chunk), as the kernel's pools do.
       if (end > index + nframes) this.insertRun(index + nframes, end - index - nframes);
@@ -139,8 +141,12 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     }
   }
 
-  /** Frees several runs `[index, n]` (frame indices) under one lock: a cache flush. */
-  freeRuns(runs: readonly (readonly [number, number])[]): void {
+  /**
+   * Frees several runs `[index, n]` (frame indices) under one lock: a cache flush. `done` runs
+   * before the lock is released (it clears the caller's journal: once the frames are free,
+   * another worker may take them, and a journal naming them would make recovery free them twice).
+   */
+  freeRuns(runs: readonly (readonly [number, number])[], done?: () => void): void {
     if (this.host.checked) for (const [index, n] of runs) this.checkFreeable(index, n);
     const i32 = this.i32;
     lock(i32, H_BUDDY_LOCK, this.host._token);
@@ -152,6 +158,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       }
       for (const [index, n] of runs) this.insertRun(index, n);
       i32[H_BUDDY_FREE] += total;
+      done?.();
     } finally {
       unlock(i32, H_BUDDY_LOCK);
     }

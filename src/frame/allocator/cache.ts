@@ -18,6 +18,7 @@ import {
   RC_UNUSED,
   SLOT_SHIFT,
   S_AUX,
+  S_OWNER,
   WORKER_ATTACHED,
   W_CACHE,
   W_DRAIN,
@@ -33,6 +34,7 @@ import { clearOp, clearRuns, recordOp, recordRun, recordRuns, workerRecord, type
 export interface CacheHost extends JournalHost {
   readonly nframes: number;
   readonly _metaWord: number;
+  readonly workerId: number;
 }
 
 /** How long `alloc` waits for other workers to give back their cached frames before NoMemory. */
@@ -47,6 +49,8 @@ export class CachedAllocator implements GlobalFrameAllocator {
     private readonly host: CacheHost,
     /** The shared buddy allocator behind the caches. */
     readonly buddy: BuddyAllocator,
+    /** False: this worker keeps no cache of its own (it still sees, and asks for, the others'). */
+    private readonly enabled = true,
   ) {
     this.i32 = host._mem.i32;
     this.cache = host._wrec + W_CACHE;
@@ -69,7 +73,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
       checkCount(alignFrames, 'alignment');
     }
     if (this.i32[this.host._wrec + W_DRAIN] !== 0) this.serveDrain();
-    if (alignFrames === 1 && nframes <= 4) {
+    if (this.enabled && alignFrames === 1 && nframes <= 4) {
       const index = this.pop(nframes);
       if (index >= 0) return index << PAGE_SHIFT >>> 0;
     }
@@ -82,7 +86,10 @@ export class CachedAllocator implements GlobalFrameAllocator {
     if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.host.nframes) {
       throw new AllocError('InvalidArgs', `InvalidArgs: ${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`);
     }
-    recordOp(this.host, OP_OWNED, paddr >>> PAGE_SHIFT, nframes);
+    const index = paddr >>> PAGE_SHIFT;
+    recordOp(this.host, OP_OWNED, index, nframes);
+    // OWNER: raw frames may have come from anywhere; from here they are this worker's to free.
+    for (let f = index; f < index + nframes; f++) this.i32[this.host._metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
     this.give(paddr, nframes);
     clearOp(this.host);
   }
@@ -90,7 +97,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
   /** @internal `dealloc` for frames the caller already journaled. */
   give(paddr: Paddr, nframes: number): void {
     if (this.i32[this.host._wrec + W_DRAIN] !== 0) this.serveDrain();
-    if (nframes <= 4) this.push(nframes, paddr >>> PAGE_SHIFT);
+    if (this.enabled && nframes <= 4) this.push(nframes, paddr >>> PAGE_SHIFT);
     else this.buddy.dealloc(paddr, nframes);
   }
 
@@ -135,11 +142,15 @@ export class CachedAllocator implements GlobalFrameAllocator {
   checkInvariants(): void {
     this.buddy.checkInvariants();
     const i32 = this.i32;
+    const seen = new Map<number, number>();
     for (let id = 1; id <= MAX_WORKERS; id++) {
       for (const [index, k] of this.cachedRuns(id)) {
         for (let f = index; f < index + k; f++) {
           const where = `cache of worker ${id}: frame ${hex(f * PAGE_SIZE)}`;
           if (!(f >= 0 && f < this.host.nframes)) throw new InvariantError(where, 'outside the region');
+          const other = seen.get(f);
+          if (other !== undefined) throw new InvariantError(where, `cached twice (also by worker ${other})`);
+          seen.set(f, id);
           const w = this.host._metaWord + (f << SLOT_SHIFT);
           if (Atomics.load(i32, w) !== RC_UNUSED) throw new InvariantError(where, 'cached but not UNUSED');
           if ((i32[w + S_AUX] & AUX_FREE) !== 0) throw new InvariantError(where, 'cached and free in the buddy allocator');
@@ -160,8 +171,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
         for (let e = count - take + 1; e <= count; e++) runs.push([this.i32[base + e], k]);
         recordRuns(this.host, runs);
         this.i32[base] = count - take;
-        this.buddy.freeRuns(runs);
-        clearRuns(this.host);
+        this.buddy.freeRuns(runs, () => clearRuns(this.host));
         moved += take * k;
       }
     }
@@ -175,8 +185,10 @@ export class CachedAllocator implements GlobalFrameAllocator {
     const count = i32[base];
     if (count > 0) {
       const index = i32[base + count];
-      // ORDER: journaled before it leaves the stack, so it is always in one or the other.
+      // ORDER: journaled and owned before it leaves the stack, so it is always in one or the
+      // other, and recovery knows it is this worker's.
       recordOp(this.host, OP_OWNED, index, k);
+      for (let f = index; f < index + k; f++) i32[this.host._metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
       i32[base] = count - 1;
       return index;
     }
@@ -219,8 +231,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
     for (let e = count - flush + 2; e <= count; e++) runs.push([i32[base + e], k]);
     recordRuns(this.host, runs);
     i32[base] = count - (flush - 1);
-    this.buddy.freeRuns(runs);
-    clearRuns(this.host);
+    this.buddy.freeRuns(runs, () => clearRuns(this.host));
   }
 
   /** The buddy level, for runs the caches do not serve, and the NoMemory path for all. */

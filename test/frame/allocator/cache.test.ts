@@ -1,0 +1,537 @@
+/**
+ * The default allocator's per-worker caches (`CachedAllocator`): LIFO reuse of frames and of
+ * segments of 1..4 frames, refills in batches from the buddy level, the half flush of a full
+ * cache, `drainCaches` and `close`, free counts, one cache per worker, the drains before
+ * `NoMemory`, `checkInvariants` on cache entries, and `caches: false`.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  AllocError,
+  BuddyAllocator,
+  Frame,
+  FrameAllocOptions,
+  FrameSystem,
+  InvariantError,
+  PAGE_SIZE,
+  type Paddr,
+  type Segment,
+  type Untyped,
+} from '../../../src/index.js';
+import { CachedAllocator } from '../../../src/frame/allocator/cache.js';
+import { workerRecord } from '../../../src/frame/allocator/journal.js';
+import { AUX_FREE, CACHE_BASE, CACHE_CAPACITY, H_BUDDY_LOCK, SLOT_WORDS, S_AUX, W_CACHE, W_DRAIN } from '../../../src/layout.js';
+import { MockMeta, expectNoChange, makeSystem } from '../../helpers.js';
+
+/** The system's allocator, which must be the cached one. */
+function cachedAllocator(sys: FrameSystem): CachedAllocator {
+  expect(sys.allocator).toBeInstanceOf(CachedAllocator);
+  return sys.allocator as CachedAllocator;
+}
+
+/** Free frames at the buddy level (not counting any cache). */
+function buddyFree(sys: FrameSystem): number {
+  return cachedAllocator(sys).buddy.freeFrames();
+}
+
+/** Word index of the count of the class-k cache of worker `id`. */
+function cacheBase(id: number, k: number): number {
+  return workerRecord(id) + W_CACHE + CACHE_BASE[k];
+}
+
+/** Runs in the class-k cache of `sys`'s worker (or of worker `id`). */
+function cacheCount(sys: FrameSystem, k: number, id = sys.workerId): number {
+  return sys._mem.i32[cacheBase(id, k)];
+}
+
+/** Frames in all caches of worker `id`. */
+function cachedFrames(sys: FrameSystem, id = sys.workerId): number {
+  return cachedAllocator(sys).cachedFrames(id);
+}
+
+function allocFrames(sys: FrameSystem, n: number): Frame<Untyped>[] {
+  return Array.from({ length: n }, () => sys.allocFrame());
+}
+
+function dropAll(handles: readonly { drop(): void }[]): void {
+  for (const h of handles) h.drop();
+}
+
+describe('LIFO reuse on one worker', () => {
+  it('a frame dropped and allocated again comes back at the same address', () => {
+    const sys = makeSystem();
+    const keep = allocFrames(sys, 3); // not the first frame of a batch, nor the last
+    for (let i = 0; i < 20; i++) {
+      const f = sys.allocFrame();
+      const p = f.paddr;
+      f.fill(0x5a);
+      f.drop();
+      const g = sys.allocFrame();
+      expect(g.paddr).toBe(p);
+      expect(g.bytes().every((b) => b === 0)).toBe(true); // zeroed again on allocation
+      g.drop();
+    }
+    dropAll(keep);
+    expect(sys.stats().free).toBe(64);
+    sys.checkInvariants();
+  });
+
+  it('typed and unique frames are reused the same way', () => {
+    const sys = makeSystem();
+    const f = sys.allocFrame(MockMeta, { value: 1 });
+    const p = f.paddr;
+    f.drop();
+    const u = new FrameAllocOptions(sys).allocUnique(MockMeta, { value: 2 });
+    expect(u.paddr).toBe(p);
+    expect(u.meta.value).toBe(2);
+    u.drop();
+    const g = sys.allocFrame(MockMeta, { value: 3 });
+    expect(g.paddr).toBe(p);
+    g.drop();
+    sys.checkInvariants();
+  });
+
+  it('[a, b, c, d]; c, b, a dropped: the next allocations return a, b, c', () => {
+    const sys = makeSystem();
+    const [a, b, c, d] = allocFrames(sys, 4);
+    const [pa, pb, pc] = [a.paddr, b.paddr, c.paddr];
+    c.drop();
+    b.drop();
+    a.drop();
+    const x = sys.allocFrame();
+    expect(x.paddr).toBe(pa);
+    const y = sys.allocFrame();
+    expect(y.paddr).toBe(pb);
+    const z = sys.allocFrame();
+    expect(z.paddr).toBe(pc);
+    dropAll([x, y, z, d]);
+    expect(sys.stats().free).toBe(64);
+    sys.checkInvariants();
+  });
+
+  it('a segment of 1..4 frames dropped and allocated again comes back at the same address', () => {
+    const sys = makeSystem();
+    for (let k = 1; k <= 4; k++) {
+      const keep = sys.allocSegment(k); // the batch's first run stays out
+      const s = sys.allocSegment(k);
+      const p = s.startPaddr;
+      s.drop();
+      const t = sys.allocSegment(k);
+      expect(t.startPaddr).toBe(p);
+      expect(t.nframes).toBe(k);
+      t.drop();
+      keep.drop();
+    }
+    expect(sys.stats().free).toBe(64);
+    sys.checkInvariants();
+  });
+
+  it('each size of run has its own stack', () => {
+    const sys = makeSystem();
+    const s2 = sys.allocSegment(2);
+    const s3 = sys.allocSegment(3);
+    const f = sys.allocFrame();
+    const [p2, p3, p1] = [s2.startPaddr, s3.startPaddr, f.paddr];
+    s2.drop();
+    s3.drop();
+    f.drop();
+    // Dropped last but in another class: not what a 2-frame request gets.
+    const t2 = sys.allocSegment(2);
+    expect(t2.startPaddr).toBe(p2);
+    const g = sys.allocFrame();
+    expect(g.paddr).toBe(p1);
+    const t3 = sys.allocSegment(3);
+    expect(t3.startPaddr).toBe(p3);
+    dropAll([t2, g, t3]);
+    sys.checkInvariants();
+  });
+
+  it('segments of more than 4 frames go to and from the buddy level, bypassing the caches', () => {
+    const sys = makeSystem();
+    const s = sys.allocSegment(5);
+    expect(buddyFree(sys)).toBe(59);
+    expect(cachedFrames(sys)).toBe(0);
+    s.drop();
+    expect(buddyFree(sys)).toBe(64);
+    expect(cachedFrames(sys)).toBe(0);
+    sys.checkInvariants();
+  });
+});
+
+describe('batches from and to the buddy level', () => {
+  it('the first single frame takes a batch of 16 from the buddy level; the next 15 do not touch it', () => {
+    const sys = makeSystem();
+    expect(buddyFree(sys)).toBe(64);
+    const held = [sys.allocFrame()];
+    expect(buddyFree(sys)).toBe(48);
+    expect(cacheCount(sys, 1)).toBe(15);
+    for (let i = 0; i < 15; i++) {
+      held.push(sys.allocFrame());
+      expect(buddyFree(sys)).toBe(48);
+      expect(sys._mem.i32[H_BUDDY_LOCK]).toBe(0);
+    }
+    expect(cacheCount(sys, 1)).toBe(0);
+    // The batch was one contiguous block handed out in address order.
+    const sorted = held.map((f) => f.paddr / PAGE_SIZE).sort((a, b) => a - b);
+    expect(sorted).toEqual(Array.from({ length: 16 }, (_, i) => sorted[0] + i));
+    held.push(sys.allocFrame()); // the 17th: the next batch
+    expect(buddyFree(sys)).toBe(32);
+    expect(cacheCount(sys, 1)).toBe(15);
+    expect(sys.stats().free).toBe(64 - 17);
+    dropAll(held);
+    sys.checkInvariants();
+  });
+
+  it('runs of 2..4 frames come in batches of 4 runs', () => {
+    for (let k = 2; k <= 4; k++) {
+      const sys = makeSystem();
+      const held: Segment<Untyped>[] = [sys.allocSegment(k)];
+      expect(buddyFree(sys)).toBe(64 - 4 * k);
+      expect(cacheCount(sys, k)).toBe(3);
+      for (let i = 0; i < 3; i++) {
+        held.push(sys.allocSegment(k));
+        expect(buddyFree(sys)).toBe(64 - 4 * k);
+      }
+      held.push(sys.allocSegment(k));
+      expect(buddyFree(sys)).toBe(64 - 8 * k);
+      expect(sys.stats().free).toBe(64 - 5 * k);
+      dropAll(held);
+      expect(sys.stats().free).toBe(64);
+      sys.checkInvariants();
+    }
+  });
+
+  it('a full cache of single frames gives half of itself back to the buddy level', () => {
+    const sys = makeSystem({ frames: 128 });
+    const held = allocFrames(sys, 48); // three batches, the cache empty again
+    expect(cacheCount(sys, 1)).toBe(0);
+    expect(buddyFree(sys)).toBe(80);
+    for (let i = 0; i < 32; i++) held[i].drop();
+    expect(cacheCount(sys, 1)).toBe(CACHE_CAPACITY[1]);
+    expect(buddyFree(sys)).toBe(80); // filling the cache does not touch the buddy level
+    held[32].drop(); // the 33rd: the new run and the 15 on top go back
+    expect(cacheCount(sys, 1)).toBe(17);
+    expect(buddyFree(sys)).toBe(96);
+    expect(sys.stats().free).toBe(128 - 15);
+    sys.checkInvariants();
+    // The bottom of the stack stayed: the next frame is the 17th dropped.
+    const f = sys.allocFrame();
+    expect(f.paddr).toBe(held[16].paddr);
+    f.drop();
+    for (let i = 33; i < 48; i++) held[i].drop();
+    expect(sys.stats().free).toBe(128);
+    sys.checkInvariants();
+  });
+
+  it('a full cache of runs gives half of itself back to the buddy level', () => {
+    const sys = makeSystem({ frames: 128 });
+    const held = Array.from({ length: 12 }, () => sys.allocSegment(2)); // three batches of 4
+    expect(cacheCount(sys, 2)).toBe(0);
+    expect(buddyFree(sys)).toBe(128 - 24);
+    for (let i = 0; i < 8; i++) held[i].drop();
+    expect(cacheCount(sys, 2)).toBe(CACHE_CAPACITY[2]);
+    expect(buddyFree(sys)).toBe(128 - 24);
+    held[8].drop();
+    expect(cacheCount(sys, 2)).toBe(5);
+    expect(buddyFree(sys)).toBe(128 - 24 + 8);
+    sys.checkInvariants();
+    const s = sys.allocSegment(2);
+    expect(s.startPaddr).toBe(held[4].startPaddr);
+    s.drop();
+    for (let i = 9; i < 12; i++) held[i].drop();
+    expect(sys.stats().free).toBe(128);
+    sys.checkInvariants();
+  });
+});
+
+describe('draining and counting', () => {
+  it('drainCaches returns the number of cached frames and leaves the caches empty', () => {
+    const sys = makeSystem();
+    const held = [sys.allocFrame(), sys.allocSegment(2), sys.allocSegment(3), sys.allocSegment(4)];
+    dropAll(held);
+    const cached = 16 + 8 + 12 + 16;
+    expect(cachedFrames(sys)).toBe(cached);
+    expect(buddyFree(sys)).toBe(64 - cached);
+    expect(sys.stats().free).toBe(64);
+    expect(sys.drainCaches()).toBe(cached);
+    for (let k = 1; k <= 4; k++) expect(cacheCount(sys, k)).toBe(0);
+    expect(cachedFrames(sys)).toBe(0);
+    expect(buddyFree(sys)).toBe(64);
+    expect(sys.stats().free).toBe(64);
+    sys.checkInvariants();
+    expect(sys.drainCaches()).toBe(0);
+    // The whole region is one free chunk again: a 64-frame segment can be had.
+    const all = sys.allocSegment(64);
+    all.drop();
+    sys.checkInvariants();
+  });
+
+  it('close() gives the worker its cached frames back to the buddy level', () => {
+    const sys = makeSystem();
+    const b = FrameSystem.attach(sys.handle);
+    const f = b.allocFrame();
+    const s = b.allocSegment(3);
+    f.drop();
+    s.drop();
+    const id = b.workerId;
+    expect(cachedFrames(sys, id)).toBe(16 + 12);
+    expect(buddyFree(sys)).toBe(64 - 28);
+    b.close();
+    expect(cachedFrames(sys, id)).toBe(0);
+    expect(buddyFree(sys)).toBe(64);
+    expect(sys.workers()).toEqual([1]);
+    sys.checkInvariants();
+  });
+
+  it('stats().free and freeFrames() count cached frames as free', () => {
+    const sys = makeSystem();
+    const f = sys.allocFrame();
+    expect(buddyFree(sys)).toBe(48);
+    expect(sys.stats()).toEqual(expect.objectContaining({ free: 63, used: 1, shared: 1, raw: 0 }));
+    expect(sys.freeFrames()).toBe(63);
+    f.drop();
+    expect(buddyFree(sys)).toBe(48);
+    expect(sys.stats()).toEqual(expect.objectContaining({ free: 64, used: 0, shared: 0, raw: 0 }));
+    expect(sys.freeFrames()).toBe(64);
+    // A raw frame taken from the cache is not free; given back, it is.
+    const p = sys.allocator.alloc(1, 1) as Paddr;
+    expect(sys.stats()).toEqual(expect.objectContaining({ free: 63, raw: 1 }));
+    sys.allocator.dealloc(p, 1);
+    expect(sys.stats()).toEqual(expect.objectContaining({ free: 64, raw: 0 }));
+    sys.checkInvariants();
+  });
+});
+
+describe('one cache per worker', () => {
+  it('a frame dropped by worker B is not reused by worker A', () => {
+    const sys = makeSystem();
+    const b = FrameSystem.attach(sys.handle);
+    const f = b.allocFrame();
+    const p = f.paddr;
+    f.drop();
+    expect(cachedAllocator(sys).cachedRuns(b.workerId)).toContainEqual([p / PAGE_SIZE, 1]);
+    const g = sys.allocFrame();
+    expect(g.paddr).not.toBe(p);
+    expect(cachedAllocator(sys).cachedRuns(sys.workerId)).not.toContainEqual([p / PAGE_SIZE, 1]);
+    // B gets it back.
+    const h = b.allocFrame();
+    expect(h.paddr).toBe(p);
+    dropAll([g, h]);
+    sys.checkInvariants();
+    b.close();
+    expect(sys.stats().free).toBe(64);
+  });
+
+  it('a frame goes to the cache of the worker that drops it last', () => {
+    const sys = makeSystem();
+    const b = FrameSystem.attach(sys.handle);
+    const f = b.allocFrame();
+    const p = f.intoRaw(); // handed to A by address
+    Frame.fromRaw(sys, p).drop();
+    expect(cachedAllocator(sys).cachedRuns(sys.workerId)).toContainEqual([p / PAGE_SIZE, 1]);
+    const g = sys.allocFrame();
+    expect(g.paddr).toBe(p);
+    g.drop();
+    b.close();
+    sys.checkInvariants();
+  });
+
+  it('with all frames taken, B drains its own cache before NoMemory, not asking A', () => {
+    const sys = makeSystem();
+    const b = FrameSystem.attach(sys.handle);
+    const bFrames = allocFrames(b, 16);
+    const aFrames = allocFrames(sys, 48);
+    expect(buddyFree(sys)).toBe(0);
+    dropAll(bFrames); // 16 single frames in B's cache
+    dropAll(aFrames.slice(0, 8)); // 8 in A's
+    expect(cachedFrames(sys, b.workerId)).toBe(16);
+    expect(cachedFrames(sys)).toBe(8);
+    // A 2-frame run: none in B's class-2 cache, none at the buddy level.
+    const s = b.allocSegment(2);
+    expect(s.nframes).toBe(2);
+    expect(bFrames.map((f) => f.paddr)).toContain(s.startPaddr);
+    expect(cachedFrames(sys, b.workerId)).toBe(0);
+    expect(buddyFree(sys)).toBe(14);
+    expect(cachedFrames(sys)).toBe(8); // A's cache untouched
+    expect(sys._mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0); // and A not asked
+    s.drop();
+    dropAll(aFrames.slice(8));
+    b.close();
+    expect(sys.stats().free).toBe(64);
+    sys.checkInvariants();
+  });
+
+  for (const serve of ['an allocation', 'a drop'] as const) {
+    it(`frames cached only in A: B gets NoMemory until A makes any allocator call (${serve})`, () => {
+      const sys = makeSystem();
+      const b = FrameSystem.attach(sys.handle);
+      const aFrames = allocFrames(sys, 64);
+      expect(buddyFree(sys)).toBe(0);
+      dropAll(aFrames.slice(0, 5));
+      const cachedByA = aFrames.slice(0, 5).map((f) => f.paddr);
+      expect(cachedFrames(sys)).toBe(5);
+      // A is idle in this thread: it cannot give them back within B's wait.
+      expectNoChange(b, () => b.allocFrame(), AllocError, 'NoMemory');
+      expect(sys._mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(1);
+      expect(cachedFrames(sys)).toBe(5);
+      // A's next allocator call serves the request: its cached frames go to the buddy level.
+      let extra: Frame<Untyped> | undefined;
+      if (serve === 'an allocation') {
+        extra = sys.allocFrame();
+        expect(cachedByA).toContain(extra.paddr);
+        expect(cachedFrames(sys)).toBe(0);
+        expect(buddyFree(sys)).toBe(4);
+      } else {
+        aFrames[5].drop();
+        expect(cachedFrames(sys)).toBe(1); // only the frame just dropped
+        expect(buddyFree(sys)).toBe(5);
+      }
+      expect(sys._mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0);
+      const g = b.allocFrame();
+      expect(cachedByA).toContain(g.paddr);
+      g.drop();
+      extra?.drop();
+      dropAll(aFrames.slice(serve === 'a drop' ? 6 : 5));
+      b.close();
+      expect(sys.stats().free).toBe(64);
+      sys.checkInvariants();
+    });
+  }
+
+  it('NoMemory when memory really is exhausted: nobody is asked to drain', () => {
+    const sys = makeSystem({ frames: 16 });
+    const b = FrameSystem.attach(sys.handle);
+    const held = allocFrames(sys, 16);
+    expectNoChange(b, () => b.allocFrame(), AllocError, 'NoMemory');
+    expect(sys._mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0);
+    dropAll(held);
+    b.close();
+    sys.checkInvariants();
+  });
+});
+
+describe('checkInvariants on the caches', () => {
+  it('catches a cache entry that is not UNUSED', () => {
+    const sys = makeSystem();
+    const f = sys.allocFrame(); // the cache holds the other 15 of the batch
+    sys.checkInvariants();
+    const i32 = sys._mem.i32;
+    const base = cacheBase(sys.workerId, 1);
+    const count = i32[base];
+    i32[base + count + 1] = f.paddr / PAGE_SIZE;
+    i32[base] = count + 1;
+    expect(() => sys.checkInvariants()).toThrow(InvariantError);
+    expect(() => sys.checkInvariants()).toThrow(/cache of worker 1: .*cached but not UNUSED/);
+    i32[base] = count;
+    sys.checkInvariants();
+    f.drop();
+  });
+
+  it("catches a cache entry (of any worker's cache) that is also free in the buddy allocator", () => {
+    const sys = makeSystem();
+    const b = FrameSystem.attach(sys.handle);
+    b.allocFrame().drop();
+    const chunks: [number, number][] = [];
+    cachedAllocator(sys).buddy.forEachFree((p, n) => chunks.push([p / PAGE_SIZE, n]));
+    const freeIndex = chunks[0][0];
+    expect(sys._mem.i32[sys._metaWord + freeIndex * SLOT_WORDS + S_AUX] & AUX_FREE).toBe(AUX_FREE);
+    const i32 = sys._mem.i32;
+    const base = cacheBase(b.workerId, 3);
+    expect(i32[base]).toBe(0);
+    i32[base + 1] = freeIndex;
+    i32[base] = 1;
+    expect(() => sys.checkInvariants()).toThrow(InvariantError);
+    expect(() => sys.checkInvariants()).toThrow(new RegExp(`cache of worker ${b.workerId}: .*cached and free in the buddy allocator`));
+    i32[base] = 0;
+    sys.checkInvariants();
+    b.close();
+  });
+  it('catches a frame cached twice, in one cache or in two workers\' caches', () => {
+    const sys = makeSystem();
+    const b = FrameSystem.attach(sys.handle);
+    b.allocFrame().drop(); // B's cache: 16 frames
+    const i32 = sys._mem.i32;
+    const base = cacheBase(b.workerId, 1);
+    const top = i32[base + 16];
+    // The same frame pushed again on B's stack: it would be handed out twice.
+    sys.allocFrame().drop(); // A's cache: 16 other frames
+    i32[base + 17] = top;
+    i32[base] = 17;
+    expect(() => sys.checkInvariants()).toThrow(InvariantError);
+    i32[base] = 16;
+    sys.checkInvariants();
+    // ... or on A's stack too.
+    const aBase = cacheBase(sys.workerId, 1);
+    i32[aBase + 17] = top;
+    i32[aBase] = 17;
+    expect(() => sys.checkInvariants()).toThrow(InvariantError);
+    i32[aBase] = 16;
+    sys.checkInvariants();
+    b.close();
+  });
+});
+
+describe('caches: false', () => {
+  it('gives the plain buddy allocator, in create and in attach', () => {
+    const sys = makeSystem({ caches: false });
+    expect(sys.allocator).toBeInstanceOf(BuddyAllocator);
+    expect(sys.allocator).not.toBeInstanceOf(CachedAllocator);
+    const buddy = sys.allocator as BuddyAllocator;
+    const f = sys.allocFrame();
+    expect(buddy.freeFrames()).toBe(63); // one frame, not a batch
+    f.drop();
+    expect(buddy.freeFrames()).toBe(64); // straight back to the buddy level
+    const s = sys.allocSegment(3);
+    expect(buddy.freeFrames()).toBe(61);
+    s.drop();
+    expect(buddy.freeFrames()).toBe(64);
+    expect(sys.drainCaches()).toBe(0);
+    const b = FrameSystem.attach(sys.handle, { caches: false });
+    expect(b.allocator).toBeInstanceOf(BuddyAllocator);
+    expect(b.allocator).not.toBeInstanceOf(CachedAllocator);
+    const g = b.allocFrame();
+    expect(buddy.freeFrames()).toBe(63);
+    g.drop();
+    expect(buddy.freeFrames()).toBe(64);
+    b.close();
+    sys.checkInvariants();
+  });
+
+  it('a worker without caches and one with them share the buddy level', () => {
+    const sys = makeSystem({ caches: false });
+    const b = FrameSystem.attach(sys.handle); // caches by default
+    expect(b.allocator).toBeInstanceOf(CachedAllocator);
+    const f = b.allocFrame();
+    expect((sys.allocator as BuddyAllocator).freeFrames()).toBe(48);
+    f.drop();
+    b.close();
+    expect((sys.allocator as BuddyAllocator).freeFrames()).toBe(64);
+    sys.checkInvariants();
+  });
+
+  it("stats() of a worker without caches counts the other workers' cached frames as free, not raw", () => {
+    const sys = makeSystem({ caches: false });
+    const b = FrameSystem.attach(sys.handle);
+    const f = b.allocFrame(); // B's cache: the other 15 of the batch
+    // The region is the same from every worker: 63 free, 1 held, nothing raw.
+    expect(b.stats()).toEqual(expect.objectContaining({ free: 63, shared: 1, raw: 0 }));
+    expect(sys.stats()).toEqual(expect.objectContaining({ free: 63, shared: 1, raw: 0 }));
+    f.drop();
+    b.close();
+  });
+
+  it("a worker without caches asks the others for their cached frames before NoMemory", () => {
+    const sys = makeSystem({ caches: false });
+    const b = FrameSystem.attach(sys.handle);
+    const held = allocFrames(b, 64);
+    dropAll(held.slice(0, 5)); // free frames exist, but only in B's cache
+    expect(() => sys.allocFrame()).toThrow(AllocError); // B is idle: it cannot answer in time
+    held[5].drop(); // B's next allocator call serves the request
+    const g = sys.allocFrame();
+    expect(held.slice(0, 5).map((h) => h.paddr)).toContain(g.paddr);
+    g.drop();
+    dropAll(held.slice(6));
+    b.close();
+    expect((sys.allocator as BuddyAllocator).freeFrames()).toBe(64);
+    sys.checkInvariants();
+  });
+});
