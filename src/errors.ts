@@ -69,6 +69,7 @@ export class AllocError extends Error {
  * - `BadValue`: a metadata value that does not fit its field.
  * - `Closed`: the `FrameSystem` was closed in this worker.
  * - `WouldBlock`: a blocking wait on a thread that may not block (a browser's main thread).
+ * - `TooManyLists`: the region's list table is full (`MAX_LISTS`).
  */
 export type FrameUseErrorCode =
   | 'Dropped'
@@ -82,6 +83,7 @@ export type FrameUseErrorCode =
   | 'BadValue'
   | 'Closed'
   | 'WouldBlock'
+  | 'TooManyLists'
   | 'Contract';
 
 /** The API was used in a way the kernel would reject, panic on, or call undefined behaviour. */

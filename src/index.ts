@@ -21,6 +21,7 @@ export {
   MAX_FRAMES,
   MAX_TYPES,
   MAX_WORKERS,
+  MAX_LISTS,
 } from './layout.js';
 export {
   FrameSystem,
@@ -54,6 +55,7 @@ export { FrameRef, type MetaViewOf } from './frame/frame-ref.js';
 export { UniqueFrame, type MetaMutOf } from './frame/unique.js';
 export { Segment, type PaddrRange } from './frame/segment.js';
 export type { ByteAccess } from './frame/untyped.js';
+export { FrameReader, FrameWriter } from './frame/io.js';
 export { FrameAllocOptions } from './frame/allocator/options.js';
 export type { GlobalFrameAllocator } from './frame/allocator/global.js';
 export { BuddyAllocator } from './frame/allocator/buddy.js';
@@ -74,3 +76,4 @@ export {
 } from './errors.js';
 export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './frame/channel.js';
 export type { ReclaimReport } from './system.js';
+export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';

@@ -76,7 +76,7 @@ export const AUX_ORDER_MASK = 0xff;
 /** "PFRM" in little-endian. */
 export const MAGIC = 0x4d524650;
 /** Bumped whenever the layout below changes; attach refuses another version. */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 export const H_MAGIC = 0;
 export const H_VERSION = 1;
@@ -143,6 +143,11 @@ export const AJ_MAX_RUNS = 20;
 export const W_CACHE = W_AJ_RUNS + 2 * AJ_MAX_RUNS;
 export const CACHE_CAPACITY = [0, 32, 8, 8, 8] as const;
 export const CACHE_BASE = [0, 0, 33, 42, 51] as const;
+/** The list journal: the linked-list change in progress (`LOP_*` kind, list index, frame,
+ *  prev, next, new size), every write of which is absolute, so `reclaimWorker` can redo it. */
+export const W_LOP = 105;
+export const LOP_LINK = 1;
+export const LOP_UNLINK = 2;
 /** The record's generation, raised on every attach: a lock holds its owner's token
  *  `gen << TOKEN_ID_BITS | id`, so a lock of a dead worker is told apart from one of the worker
  *  that later attached with the same id. */
@@ -165,8 +170,23 @@ export const TYPE_DESC_MAX = TYPE_ENTRY_BYTES - T_DESC * 4;
 export const TYPE_FLAG_UNTYPED = 1;
 export const TYPE_FLAG_ON_DROP = 2;
 
+/** Linked-list heads: one entry per list (`LinkedList`), ids 1..MAX_LISTS. */
+export const H_LISTS = H_REGISTRY + MAX_TYPES * TYPE_ENTRY_WORDS;
+export const MAX_LISTS = 256;
+export const LIST_WORDS = 8;
+/** The entry's generation: odd while a list uses it, bumped at create and at destroy, so that a
+ *  handle of a destroyed list is refused. */
+export const L_GEN = 0;
+/** The list's lock (2 words: owner token, waiters). */
+export const L_LOCK = 1;
+/** First and last frame (index + 1; 0 when empty), the number of frames, the metadata type id. */
+export const L_FRONT = 3;
+export const L_BACK = 4;
+export const L_SIZE = 5;
+export const L_TYPE = 6;
+
 /** Bytes of the header, rounded up to a page. */
-export const HEADER_BYTES = alignUp((H_REGISTRY + MAX_TYPES * TYPE_ENTRY_WORDS) * 4, PAGE_SIZE);
+export const HEADER_BYTES = alignUp((H_LISTS + MAX_LISTS * LIST_WORDS) * 4, PAGE_SIZE);
 
 /** Where each part of a region lies, in bytes from the region start. */
 export interface Layout {

@@ -26,6 +26,15 @@ import {
   FLAG_CHECKED,
   HEADER_BYTES,
   H_DEFER_HEAD,
+  H_LISTS,
+  LIST_WORDS,
+  L_BACK,
+  L_FRONT,
+  L_GEN,
+  L_SIZE,
+  L_TYPE,
+  MAX_LISTS,
+  S_PREV,
   H_FLAGS,
   H_FRAME_OFFSET,
   H_HEADER_BYTES,
@@ -162,6 +171,8 @@ export class FrameSystem implements SlotHost {
   readonly _cache: CachedAllocator | undefined;
   /** @internal */
   private _closed = false;
+  /** @internal */
+  private _dv: DataView | undefined;
   /** @internal The zeroed options behind `allocFrame` and `allocSegment`. */
   private _options: FrameAllocOptions | undefined;
 
@@ -403,6 +414,7 @@ export class FrameSystem implements SlotHost {
         throw new InvariantError(where, `illegal reference count ${rc >>> 0} (between REF_COUNT_MAX and REF_COUNT_UNIQUE)`);
       }
     }
+    this.checkLists();
     const allocator = this._cache ?? this.allocator;
     allocator.checkInvariants?.();
     allocator.forEachFree?.((paddr, n) => {
@@ -412,6 +424,36 @@ export class FrameSystem implements SlotHost {
         }
       }
     });
+  }
+
+  /** The linked lists' part of `checkInvariants`: links, sizes, in_list tags. */
+  private checkLists(): void {
+    const i32 = this._mem.i32;
+    const slot = (f: number): number => this._metaWord + (f - 1) * SLOT_WORDS;
+    let listed = 0;
+    for (let index = 0; index < MAX_LISTS; index++) {
+      const e = H_LISTS + index * LIST_WORDS;
+      if ((Atomics.load(i32, e + L_GEN) & 1) === 0) continue;
+      const id = index + 1;
+      let prev = 0;
+      let n = 0;
+      for (let f = i32[e + L_FRONT]; f !== 0; f = i32[slot(f) + S_NEXT]) {
+        const where = `linked list ${id}, frame ${hex((f - 1) * PAGE_SIZE)}`;
+        if (f < 1 || f > this.nframes || ++n > this.nframes) throw new InvariantError(`linked list ${id}`, 'broken links (out of the region, or a cycle)');
+        const w = slot(f);
+        if (Atomics.load(i32, w) !== RC_UNIQUE) throw new InvariantError(where, 'in a list but not unique');
+        if (i32[w + S_LIST] !== id) throw new InvariantError(where, `its in_list says ${i32[w + S_LIST]}`);
+        if (i32[w + S_PREV] !== prev) throw new InvariantError(where, 'prev link does not match the list');
+        if (i32[w + S_TYPE] !== i32[e + L_TYPE]) throw new InvariantError(where, 'not of the list\'s metadata type');
+        prev = f;
+      }
+      if (i32[e + L_BACK] !== prev) throw new InvariantError(`linked list ${id}`, 'its back is not its last frame');
+      if (i32[e + L_SIZE] !== n) throw new InvariantError(`linked list ${id}`, `size says ${i32[e + L_SIZE]}, the links hold ${n}`);
+      listed += n;
+    }
+    let tagged = 0;
+    for (let k = 0; k < this.nframes; k++) if (i32[this._metaWord + k * SLOT_WORDS + S_LIST] !== 0) tagged++;
+    if (tagged !== listed) throw new InvariantError('linked lists', `${tagged} frames name a list, the lists hold ${listed}`);
   }
 
   /**
@@ -443,6 +485,11 @@ export class FrameSystem implements SlotHost {
   /** @internal */
   _assertOpen(): void {
     if (this._closed) throw new FrameUseError('Closed', `this FrameSystem (worker ${this.workerId}) was closed`);
+  }
+
+  /** @internal A DataView of the region (for little-endian access), made on first use. */
+  _dataView(): DataView {
+    return (this._dv ??= new DataView(this._mem.u8.buffer, this._mem.u8.byteOffset, this._mem.u8.byteLength));
   }
 
   /** @internal Gives frames back to the allocator (the caller journaled them). */

@@ -10,6 +10,7 @@ import { Frame } from './frame.js';
 import type { Paddr } from './mapping.js';
 import { incRef, loadRefCount, storageByte, type SlotHost } from './meta.js';
 import type { AnyMeta, MetaType, MetaView, Schema } from './meta-type.js';
+import { FrameReader } from './io.js';
 import { checkBytes, frameBytes, type ByteAccess } from './untyped.js';
 
 /** The read-only metadata view type of a metadata type. */
@@ -91,6 +92,14 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
     self._check();
     checkBytes(self._type, self.paddr);
     return frameBytes(self._sys, self.paddr, PAGE_SIZE);
+  }
+
+  /** A reader of the frame's bytes (untyped frames only): how `onDrop` reads the contents. */
+  reader(this: ByteAccess<M, FrameRef<M>>): FrameReader {
+    const self = this as FrameRef<M>;
+    self._check();
+    checkBytes(self._type, self.paddr);
+    return new FrameReader(self, self._sys, self.paddr, PAGE_SIZE);
   }
 
   toString(): string {

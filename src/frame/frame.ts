@@ -23,6 +23,7 @@ import {
 } from './meta.js';
 import type { AnyMeta, MetaInit, MetaType, Schema } from './meta-type.js';
 import { lookupTypeId, typeById } from './registry.js';
+import { FrameReader, FrameWriter } from './io.js';
 import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
 
 /** The initial-metadata type of a metadata type. */
@@ -191,6 +192,22 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     self._check();
     checkBytes(self._type, self.paddr);
     return frameBytes(self._sys, self.paddr, PAGE_SIZE);
+  }
+
+  /** A reader of the frame's bytes from its start (untyped frames only). */
+  reader(this: ByteAccess<M, Frame<M>>): FrameReader {
+    const self = this as Frame<M>;
+    self._check();
+    checkBytes(self._type, self.paddr);
+    return new FrameReader(self, self._sys, self.paddr, PAGE_SIZE);
+  }
+
+  /** A writer of the frame's bytes from its start (untyped frames only). */
+  writer(this: ByteAccess<M, Frame<M>>): FrameWriter {
+    const self = this as Frame<M>;
+    self._check();
+    checkBytes(self._type, self.paddr);
+    return new FrameWriter(self, self._sys, self.paddr, PAGE_SIZE);
   }
 
   /** Sets every byte of the frame to `byte` (untyped frames only). */

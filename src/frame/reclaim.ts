@@ -9,7 +9,13 @@ import {
   H_BUDDY_LOCK,
   H_DEFER_HEAD,
   H_DEFER_LOCK,
+  H_LISTS,
   H_REG_LOCK,
+  LIST_WORDS,
+  LOP_LINK,
+  L_LOCK,
+  MAX_LISTS,
+  W_LOP,
   OP_RAW,
   RC_UNUSED,
   SLOT_WORDS,
@@ -29,6 +35,7 @@ import type { FrameSystem, ReclaimReport } from '../system.js';
 import { forceRelease, lockOwner, unlock } from '../sync/lock.js';
 import { BuddyAllocator } from './allocator/buddy.js';
 import { journalOf, workerRecord, workerToken } from './allocator/journal.js';
+import { applyListOp } from './linked-list.js';
 
 /**
  * Reclaims the workers `ids` together: first the locks any of them held, then their frames (so
@@ -51,6 +58,7 @@ export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport
       unlock(i32, H_BUDDY_LOCK);
       report.locks.push('allocator');
     }
+    reclaimLists(sys, id, token, report);
     if (lockOwner(i32, H_REG_LOCK) === token && forceRelease(i32, H_REG_LOCK, token)) report.locks.push('type registry');
     if (lockOwner(i32, H_DEFER_LOCK) === token && forceRelease(i32, H_DEFER_LOCK, token)) report.locks.push('deferred drops');
   }
@@ -119,6 +127,27 @@ function reclaimFrames(
   // The record: empty caches and journals (the generation stays), then the id is free.
   for (let k = 1; k < W_GEN; k++) i32[rec + k] = 0;
   Atomics.store(i32, rec + W_STATE, WORKER_FREE);
+}
+
+/**
+ * Locks of linked lists the dead worker held: a change it journaled is applied as a link (a link
+ * is redone; an unlink undone, as link and unlink with the same frame and neighbours are inverse),
+ * so the list is whole and keeps the frame rather than losing it with the dead worker.
+ */
+function reclaimLists(sys: FrameSystem, id: number, token: number, report: { locks: string[] }): void {
+  const i32 = sys._mem.i32;
+  const j = workerRecord(id) + W_LOP;
+  for (let index = 0; index < MAX_LISTS; index++) {
+    const e = H_LISTS + index * LIST_WORDS;
+    if (lockOwner(i32, e + L_LOCK) !== token) continue;
+    const kind = i32[j];
+    if (kind !== 0 && i32[j + 1] === index) {
+      const size = kind === LOP_LINK ? i32[j + 5] : i32[j + 5] + 1;
+      applyListOp(i32, sys._metaWord, LOP_LINK, index, i32[j + 2], i32[j + 3], i32[j + 4], size);
+      i32[j] = 0;
+    }
+    if (forceRelease(i32, e + L_LOCK, token)) report.locks.push(`linked list ${index + 1}`);
+  }
 }
 
 /** Clears a busy slot's metadata (all of its storage) and links, keeping it busy. */

@@ -25,6 +25,7 @@ import {
 } from './meta.js';
 import { typeIdOf } from './registry.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
+import { FrameReader, FrameWriter } from './io.js';
 import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
 
 /** A range of physical addresses `[start, end)`. */
@@ -223,6 +224,20 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     const self = this as Segment<M>;
     self._checkBytes();
     return frameBytes(self._sys, self.startPaddr, self.size);
+  }
+
+  /** A reader of all bytes of the segment (untyped segments only). */
+  reader(this: ByteAccess<M, Segment<M>>): FrameReader {
+    const self = this as Segment<M>;
+    self._checkBytes();
+    return new FrameReader({ paddr: self.startPaddr, get _live() { return self._live; } }, self._sys, self.startPaddr, self.size);
+  }
+
+  /** A writer of all bytes of the segment (untyped segments only). */
+  writer(this: ByteAccess<M, Segment<M>>): FrameWriter {
+    const self = this as Segment<M>;
+    self._checkBytes();
+    return new FrameWriter({ paddr: self.startPaddr, get _live() { return self._live; } }, self._sys, self.startPaddr, self.size);
   }
 
   /** Sets every byte of the segment to `byte` (untyped segments only). */

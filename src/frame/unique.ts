@@ -24,6 +24,7 @@ import {
 } from './meta.js';
 import type { AnyMeta, MetaMut, MetaType, Schema } from './meta-type.js';
 import { typeIdOf } from './registry.js';
+import { FrameReader, FrameWriter } from './io.js';
 import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
 
 /** The writable metadata view type of a metadata type. */
@@ -192,6 +193,20 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     self._check();
     checkBytes(self._type, self.paddr);
     return frameBytes(self._sys, self.paddr, PAGE_SIZE);
+  }
+
+  reader(this: ByteAccess<M, UniqueFrame<M>>): FrameReader {
+    const self = this as UniqueFrame<M>;
+    self._check();
+    checkBytes(self._type, self.paddr);
+    return new FrameReader(self, self._sys, self.paddr, PAGE_SIZE);
+  }
+
+  writer(this: ByteAccess<M, UniqueFrame<M>>): FrameWriter {
+    const self = this as UniqueFrame<M>;
+    self._check();
+    checkBytes(self._type, self.paddr);
+    return new FrameWriter(self, self._sys, self.paddr, PAGE_SIZE);
   }
 
   fill(this: ByteAccess<M, UniqueFrame<M>>, byte: number): void {

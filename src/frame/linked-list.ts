@@ -1,0 +1,493 @@
+/**
+ * Intrusive linked lists of unique frames, as the kernel's `linked_list`: the links live in the
+ * frames' metadata slots (`S_NEXT`/`S_PREV`, `S_LIST` = the list's id), the head in the region's
+ * list table, so a list costs no memory per frame and any worker can open it. A list owns its
+ * frames exclusively (they stay UNIQUE: `fromInUse` reports `Unique`).
+ *
+ * Each list has a lock with an owner token; a `CursorMut` holds it while it lives (the kernel's
+ * `&mut` borrow), and list methods take it per call (re-entrant within the holding worker). Each
+ * change is journaled with absolute values first, so `reclaimWorker` can redo one a dead worker
+ * left half done.
+ */
+import { FrameUseError, hex } from '../errors.js';
+import {
+  H_LISTS,
+  LIST_WORDS,
+  LOP_LINK,
+  LOP_UNLINK,
+  L_BACK,
+  L_FRONT,
+  L_GEN,
+  L_LOCK,
+  L_SIZE,
+  L_TYPE,
+  MAX_LISTS,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  RC_UNIQUE,
+  SLOT_SHIFT,
+  S_LIST,
+  S_NEXT,
+  S_PREV,
+  S_TYPE,
+  W_LOP,
+} from '../layout.js';
+import type { FrameSystem } from '../system.js';
+import { lock, lockOwner, unlock } from '../sync/lock.js';
+import { FrameRef } from './frame-ref.js';
+import { checkPaddr, type Paddr } from './mapping.js';
+import { storageByte } from './meta.js';
+import type { AnyMeta } from './meta-type.js';
+import { lookupTypeId, typeById, typeIdOf } from './registry.js';
+import { UniqueFrame, type MetaMutOf } from './unique.js';
+
+/** What `LinkedList.open` needs: structured-cloneable. */
+export interface LinkedListHandle {
+  readonly id: number;
+  readonly gen: number;
+}
+
+/** Word index of list entry `index` (0-based; the list id is index + 1). */
+function entryWord(index: number): number {
+  return H_LISTS + index * LIST_WORDS;
+}
+
+/**
+ * Applies a journaled list change; every write is absolute, so applying it twice (a redo after
+ * a death) is the same as once. `x`, `prev`, `next` are frame indices + 1 (0: none).
+ */
+export function applyListOp(
+  i32: Int32Array,
+  metaWord: number,
+  kind: number,
+  list: number,
+  x: number,
+  prev: number,
+  next: number,
+  size: number,
+): void {
+  const e = entryWord(list);
+  const slot = (f: number): number => metaWord + ((f - 1) << SLOT_SHIFT);
+  const xw = slot(x);
+  if (kind === LOP_LINK) {
+    i32[xw + S_NEXT] = next;
+    i32[xw + S_PREV] = prev;
+    if (prev !== 0) i32[slot(prev) + S_NEXT] = x;
+    else i32[e + L_FRONT] = x;
+    if (next !== 0) i32[slot(next) + S_PREV] = x;
+    else i32[e + L_BACK] = x;
+    i32[xw + S_LIST] = list + 1;
+  } else {
+    if (prev !== 0) i32[slot(prev) + S_NEXT] = next;
+    else i32[e + L_FRONT] = next;
+    if (next !== 0) i32[slot(next) + S_PREV] = prev;
+    else i32[e + L_BACK] = prev;
+    i32[xw + S_NEXT] = 0;
+    i32[xw + S_PREV] = 0;
+    i32[xw + S_LIST] = 0;
+  }
+  Atomics.store(i32, e + L_SIZE, size);
+}
+
+export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRef<M>>, Disposable {
+  /** @internal */
+  readonly _sys: FrameSystem;
+  private readonly i32: Int32Array;
+  /** Word index of the list's entry. */
+  private readonly e: number;
+
+  private constructor(
+    sys: FrameSystem,
+    /** 0-based entry index; the list's id is index + 1. */
+    private readonly index: number,
+    private readonly gen: number,
+    /** The metadata type of the list's frames. */
+    readonly metaType: M,
+  ) {
+    this._sys = sys;
+    this.i32 = sys._mem.i32;
+    this.e = entryWord(index);
+  }
+
+  /**
+   * A new empty list of frames of metadata type `meta`, its head in the region's list table
+   * (`FrameUseError('TooManyLists')` past MAX_LISTS lists).
+   */
+  static create<M extends AnyMeta>(sys: FrameSystem, meta: M): LinkedList<M> {
+    sys._assertOpen();
+    const i32 = sys._mem.i32;
+    for (let index = 0; index < MAX_LISTS; index++) {
+      const e = entryWord(index);
+      const gen = Atomics.load(i32, e + L_GEN);
+      if ((gen & 1) !== 0) continue;
+      // Claim the entry: an even generation becomes odd.
+      if (Atomics.compareExchange(i32, e + L_GEN, gen, (gen + 1) | 0) !== gen) continue;
+      let typeId: number;
+      try {
+        typeId = typeIdOf(sys, meta);
+      } catch (err) {
+        Atomics.store(i32, e + L_GEN, (gen + 2) | 0);
+        throw err;
+      }
+      i32[e + L_FRONT] = 0;
+      i32[e + L_BACK] = 0;
+      i32[e + L_TYPE] = typeId;
+      Atomics.store(i32, e + L_SIZE, 0);
+      return new LinkedList(sys, index, (gen + 1) | 0, meta);
+    }
+    throw new FrameUseError('TooManyLists', `the region already has ${MAX_LISTS} linked lists`);
+  }
+
+  /** Opens a list created elsewhere (another worker) from its `handle`. */
+  static open<M extends AnyMeta = AnyMeta>(sys: FrameSystem, handle: LinkedListHandle, meta?: M): LinkedList<M> {
+    sys._assertOpen();
+    if (handle === null || typeof handle !== 'object' || !Number.isInteger(handle.id) || handle.id < 1 || handle.id > MAX_LISTS) {
+      throw new FrameUseError('BadValue', 'LinkedList.open needs the handle of a list (list.handle)');
+    }
+    const index = handle.id - 1;
+    const e = entryWord(index);
+    if (Atomics.load(sys._mem.i32, e + L_GEN) !== handle.gen) {
+      throw new FrameUseError('Dropped', `linked list ${handle.id} was destroyed`);
+    }
+    const type = typeById(sys, sys._mem.i32[e + L_TYPE]);
+    if (meta !== undefined && lookupTypeId(sys, meta) !== sys._mem.i32[e + L_TYPE]) {
+      throw new FrameUseError('WrongType', `linked list ${handle.id} holds '${type.name}' frames, not '${meta.name}'`);
+    }
+    return new LinkedList(sys, index, handle.gen, (meta ?? type) as M);
+  }
+
+  /** What another worker passes to `LinkedList.open`. */
+  get handle(): LinkedListHandle {
+    return { id: this.index + 1, gen: this.gen };
+  }
+
+  /** The list's id: what `S_LIST` (the kernel's `in_list`) holds for its frames. */
+  get id(): number {
+    return this.index + 1;
+  }
+
+  /** Frames in the list now. */
+  get size(): number {
+    this.check();
+    return Atomics.load(this.i32, this.e + L_SIZE);
+  }
+
+  get isEmpty(): boolean {
+    return this.size === 0;
+  }
+
+  /** Puts `frame` first; the handle is consumed (the list owns the frame). */
+  pushFront(frame: UniqueFrame<M>): void {
+    this.withLock(() => this.cursorAt(this.i32[this.e + L_FRONT])._insertBefore(frame));
+  }
+
+  /** Puts `frame` last; the handle is consumed. */
+  pushBack(frame: UniqueFrame<M>): void {
+    this.withLock(() => this.cursorAt(0)._insertBefore(frame));
+  }
+
+  /** Takes the first frame out of the list, or null if it is empty. */
+  popFront(): UniqueFrame<M> | null {
+    return this.withLock(() => this.cursorAt(this.i32[this.e + L_FRONT])._takeCurrent());
+  }
+
+  /** Takes the last frame out of the list, or null if it is empty. */
+  popBack(): UniqueFrame<M> | null {
+    return this.withLock(() => this.cursorAt(this.i32[this.e + L_BACK])._takeCurrent());
+  }
+
+  /** Whether the frame at `paddr` is in this list (false for any bad address). */
+  contains(paddr: Paddr): boolean {
+    this.check();
+    return this.slotOf(paddr) >= 0;
+  }
+
+  /**
+   * A cursor at the first frame (at the ghost position past the end if the list is empty). It
+   * holds the list's lock until `release()` (or `using`): release it.
+   */
+  cursorFrontMut(): CursorMut<M> {
+    this.check();
+    this.acquire();
+    return this.cursorAt(this.i32[this.e + L_FRONT], true);
+  }
+
+  /** A cursor at the last frame (or the ghost position). */
+  cursorBackMut(): CursorMut<M> {
+    this.check();
+    this.acquire();
+    return this.cursorAt(this.i32[this.e + L_BACK], true);
+  }
+
+  /** A cursor at the frame at `paddr`, or null if it is not in this list. */
+  cursorMutAt(paddr: Paddr): CursorMut<M> | null {
+    this.check();
+    if (this.slotOf(paddr) < 0) return null;
+    this.acquire();
+    if (this.slotOf(paddr) < 0) {
+      this.releaseLock();
+      return null;
+    }
+    return this.cursorAt((paddr >>> PAGE_SHIFT) + 1, true);
+  }
+
+  /**
+   * Borrowed references to the frames, front to back, read under the lock. Each stays valid while
+   * its frame stays in this list.
+   */
+  [Symbol.iterator](): IterableIterator<FrameRef<M>> {
+    const refs = this.withLock(() => {
+      const out: FrameRef<M>[] = [];
+      const i32 = this.i32;
+      const id = this.id;
+      for (let f = i32[this.e + L_FRONT]; f !== 0; f = i32[this.slot(f) + S_NEXT]) {
+        const w = this.slot(f);
+        out.push(new FrameRef(this._sys, w, (f - 1) * PAGE_SIZE, this.metaType, { get _live() { return i32[w + S_LIST] === id; } }));
+        if (out.length > this._sys.nframes) throw new FrameUseError('BadRange', `linked list ${id} is corrupt (a cycle)`);
+      }
+      return out;
+    });
+    return refs[Symbol.iterator]();
+  }
+
+  /** Drops every frame of the list and frees the list's head; every handle of it is then stale. */
+  destroy(): void {
+    this.check();
+    this.acquire();
+    let error: unknown;
+    let failed = false;
+    try {
+      for (;;) {
+        const u = this.cursorAt(this.i32[this.e + L_FRONT])._takeCurrent();
+        if (u === null) break;
+        try {
+          u.drop();
+        } catch (e) {
+          if (!failed) error = e;
+          failed = true;
+        }
+      }
+      Atomics.store(this.i32, this.e + L_GEN, (this.gen + 1) | 0);
+    } finally {
+      this.releaseLock();
+    }
+    if (failed) throw error;
+  }
+
+  [Symbol.dispose](): void {
+    if (Atomics.load(this.i32, this.e + L_GEN) === this.gen) this.destroy();
+  }
+
+  toString(): string {
+    return `LinkedList(${this.id})`;
+  }
+
+  /** @internal */
+  check(): void {
+    if (Atomics.load(this.i32, this.e + L_GEN) !== this.gen) {
+      throw new FrameUseError('Dropped', `linked list ${this.id} was destroyed`);
+    }
+  }
+
+  /** @internal Word index of the slot of frame index + 1 `f`. */
+  slot(f: number): number {
+    return this._sys._metaWord + ((f - 1) << SLOT_SHIFT);
+  }
+
+  /** The slot word of `paddr` if that frame is in this list, else -1. */
+  private slotOf(paddr: Paddr): number {
+    let index: number;
+    try {
+      index = checkPaddr(paddr, this._sys.maxPaddr);
+    } catch {
+      return -1;
+    }
+    const w = this.slot(index + 1);
+    return this.i32[w + S_LIST] === this.id ? w : -1;
+  }
+
+  private cursorAt(f: number, owned = false): CursorMut<M> {
+    return new CursorMut(this, f, owned);
+  }
+
+  /** Whether this worker holds the list's lock (then calls nest inside the holder's). */
+  private held(): boolean {
+    return lockOwner(this.i32, this.e + L_LOCK) === this._sys._token;
+  }
+
+  /** @internal */
+  acquire(): void {
+    if (this.held()) {
+      throw new FrameUseError('BadRange', `linked list ${this.id} already has a cursor in this worker: release it first`);
+    }
+    lock(this.i32, this.e + L_LOCK, this._sys._token);
+  }
+
+  /** @internal */
+  releaseLock(): void {
+    unlock(this.i32, this.e + L_LOCK);
+  }
+
+  /** @internal Runs `fn` under the list's lock (inside a cursor's, if this worker holds one). */
+  withLock<T>(fn: () => T): T {
+    this.check();
+    if (this.held()) return fn();
+    lock(this.i32, this.e + L_LOCK, this._sys._token);
+    try {
+      this.check(); // destroyed while we waited?
+      return fn();
+    } finally {
+      unlock(this.i32, this.e + L_LOCK);
+    }
+  }
+
+  /** @internal Journals, applies and clears one change (lock held). */
+  apply(kind: number, x: number, prev: number, next: number, size: number): void {
+    const i32 = this.i32;
+    const j = this._sys._wrec + W_LOP;
+    i32[j + 1] = this.index;
+    i32[j + 2] = x;
+    i32[j + 3] = prev;
+    i32[j + 4] = next;
+    i32[j + 5] = size;
+    i32[j] = kind; // ORDER: the entry is whole before its kind makes it valid
+    applyListOp(i32, this._sys._metaWord, kind, this.index, x, prev, next, size);
+    i32[j] = 0;
+  }
+}
+
+/**
+ * A cursor over a list, as the kernel's `CursorMut`: at a frame, or at the ghost position past
+ * the end (`current` null), moving circularly through the ghost. While it lives it holds the
+ * list's lock: `release()` it (or use `using`).
+ */
+export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
+  private view: MetaMutOf<M> | undefined;
+  private released = false;
+
+  /** @internal */
+  constructor(
+    private readonly list: LinkedList<M>,
+    /** Frame index + 1 of the current frame; 0 at the ghost position. */
+    private cur: number,
+    /** Whether this cursor holds the list's lock (false: a list method's internal cursor). */
+    private readonly owned: boolean,
+  ) {}
+
+  /** The current frame's metadata, writable (the list owns it), or null at the ghost position. */
+  get current(): MetaMutOf<M> | null {
+    this.check();
+    if (this.cur === 0) return null;
+    if (this.view === undefined) {
+      const w = this.list.slot(this.cur);
+      const i32 = this.list._sys._mem.i32;
+      const id = this.list.id;
+      const owner = { paddr: (this.cur - 1) * PAGE_SIZE, get _live() { return i32[w + S_LIST] === id; } };
+      this.view = this.list.metaType._mutView(owner, this.list._sys._mem, storageByte(w)) as MetaMutOf<M>;
+    }
+    return this.view;
+  }
+
+  /** The current frame's address, or null at the ghost position. */
+  get currentPaddr(): Paddr | null {
+    this.check();
+    return this.cur === 0 ? null : (this.cur - 1) * PAGE_SIZE;
+  }
+
+  /** Moves to the next frame (from the last one to the ghost; from the ghost to the first). */
+  moveNext(): void {
+    this.check();
+    const i32 = this.list._sys._mem.i32;
+    this.moveTo(this.cur === 0 ? i32[this.listWord(L_FRONT)] : i32[this.list.slot(this.cur) + S_NEXT]);
+  }
+
+  /** Moves to the previous frame (from the first one to the ghost; from the ghost to the last). */
+  movePrev(): void {
+    this.check();
+    const i32 = this.list._sys._mem.i32;
+    this.moveTo(this.cur === 0 ? i32[this.listWord(L_BACK)] : i32[this.list.slot(this.cur) + S_PREV]);
+  }
+
+  /** Takes the current frame out of the list (the cursor moves to the next); null at the ghost. */
+  takeCurrent(): UniqueFrame<M> | null {
+    this.check();
+    return this._takeCurrent();
+  }
+
+  /** Links `frame` before the current frame (at the ghost: at the back); the cursor stays. */
+  insertBefore(frame: UniqueFrame<M>): void {
+    this.check();
+    this._insertBefore(frame);
+  }
+
+  /** The list this cursor walks. */
+  asList(): LinkedList<M> {
+    this.check();
+    return this.list;
+  }
+
+  /** Gives the list's lock back; the cursor is then unusable. Idempotent. */
+  release(): void {
+    if (this.released || !this.owned) return;
+    this.released = true;
+    this.list.releaseLock();
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** @internal */
+  _takeCurrent(): UniqueFrame<M> | null {
+    if (this.cur === 0) return null;
+    const list = this.list;
+    const i32 = list._sys._mem.i32;
+    const x = this.cur;
+    const w = list.slot(x);
+    const prev = i32[w + S_PREV];
+    const next = i32[w + S_NEXT];
+    list.apply(LOP_UNLINK, x, prev, next, Atomics.load(i32, this.listWord(L_SIZE)) - 1);
+    this.moveTo(next);
+    return new UniqueFrame(list._sys, w, (x - 1) * PAGE_SIZE, list.metaType);
+  }
+
+  /** @internal */
+  _insertBefore(frame: UniqueFrame<M>): void {
+    const list = this.list;
+    frame._check();
+    const sys = list._sys;
+    const i32 = sys._mem.i32;
+    if (frame._sys._mem.u8.buffer !== sys._mem.u8.buffer || frame._sys.handle.offset !== sys.handle.offset) {
+      throw new FrameUseError('BadValue', `${frame} belongs to another region`);
+    }
+    const w = frame._w;
+    if (i32[w + S_LIST] !== 0) {
+      throw new FrameUseError('InList', `frame ${hex(frame.paddr)} is already in linked list ${i32[w + S_LIST]}`);
+    }
+    if (i32[w + S_TYPE] !== i32[this.listWord(L_TYPE)]) {
+      throw new FrameUseError('WrongType', `frame ${hex(frame.paddr)} holds '${frame.metaType.name}' metadata; ${list} holds '${list.metaType.name}'`);
+    }
+    if (sys.checked && Atomics.load(i32, w) !== RC_UNIQUE) {
+      throw new FrameUseError('NotHeld', `frame ${hex(frame.paddr)} is not unique`);
+    }
+    const x = (frame.paddr >>> PAGE_SHIFT) + 1;
+    const next = this.cur;
+    const prev = next === 0 ? i32[this.listWord(L_BACK)] : i32[list.slot(next) + S_PREV];
+    frame._live = false; // the list owns it from here
+    list.apply(LOP_LINK, x, prev, next, Atomics.load(i32, this.listWord(L_SIZE)) + 1);
+  }
+
+  private listWord(word: number): number {
+    return H_LISTS + (this.list.id - 1) * LIST_WORDS + word;
+  }
+
+  private moveTo(f: number): void {
+    this.cur = f;
+    this.view = undefined;
+  }
+
+  private check(): void {
+    if (this.released) throw new FrameUseError('Dropped', 'the cursor was released');
+    this.list.check();
+  }
+}
