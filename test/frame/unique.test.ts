@@ -7,6 +7,7 @@ import {
   GetFrameError,
   PAGE_SIZE,
   REF_COUNT_UNIQUE,
+  LinkedList,
   UniqueFrame,
   Untyped,
   defineMeta,
@@ -178,13 +179,14 @@ describe('UniqueFrame', () => {
 
   it('fromRaw refuses a frame that a linked list owns (InList)', () => {
     const sys = makeSystem();
+    const list = LinkedList.create(sys, MockMeta);
     const u = new FrameAllocOptions(sys).allocUnique(MockMeta);
-    const p = u.intoRaw();
-    const w = sys._metaWord + (p / PAGE_SIZE) * 16;
-    sys._mem.i32[w + 2] = 7; // in_list: what a LinkedList sets while it owns the frame
+    const p = u.paddr;
+    list.pushBack(u); // the list owns it now
     expectNoChange(sys, () => UniqueFrame.fromRaw(sys, p, MockMeta), FrameUseError, 'InList');
-    sys._mem.i32[w + 2] = 0;
-    UniqueFrame.fromRaw(sys, p, MockMeta).drop();
+    expectNoChange(sys, () => Frame.fromInUse(sys, p), GetFrameError, 'Unique');
+    list.popFront()!.drop();
+    list.destroy();
     expect(sys.stats().free).toBe(64);
   });
 });
