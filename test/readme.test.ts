@@ -38,5 +38,9 @@ describe('README', () => {
       console.log = log;
     }
     expect(logs.length).toBeGreaterThan(0); // the examples' own output (stats, onDrop) happened
+    // What the examples say they print, they print.
+    expect(logs).toContainEqual(['cafe', Math.PI, new Uint8Array([1, 2, 3]), 4081]); // reader/writer
+    expect(logs).toContainEqual([2, 2]); // the LRU evicts key 2 and keeps 2 pages
+    expect(logs).toContainEqual([7]); // the channel's segment comes back with its bytes
   });
 });
