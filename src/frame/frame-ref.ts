@@ -10,8 +10,8 @@ import { Frame } from './frame.js';
 import type { Paddr } from './mapping.js';
 import { incRef, loadRefCount, storageByte, type SlotHost } from './meta.js';
 import type { AnyMeta, MetaType, MetaView, Schema } from './meta-type.js';
-import { FrameReader } from './io.js';
-import { checkBytes, frameBytes, type ByteAccess } from './untyped.js';
+import type { FrameReader } from './io.js';
+import { bytesOf, checkBytes, readerOf, type ByteAccess } from './untyped.js';
 
 /** The read-only metadata view type of a metadata type. */
 export type MetaViewOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? MetaView<S> : MetaView<Schema>;
@@ -88,18 +88,23 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
 
   /** A zero-copy view of the frame's bytes (untyped frames only). */
   bytes(this: ByteAccess<M, FrameRef<M>>): Uint8Array {
-    const self = this as FrameRef<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    return frameBytes(self._sys, self.paddr, PAGE_SIZE);
+    return bytesOf(this as FrameRef<M>);
   }
 
   /** A reader of the frame's bytes (untyped frames only): how `onDrop` reads the contents. */
   reader(this: ByteAccess<M, FrameRef<M>>): FrameReader {
-    const self = this as FrameRef<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    return new FrameReader(self, self._sys, self.paddr, PAGE_SIZE);
+    return readerOf(this as FrameRef<M>);
+  }
+
+  /** @internal */
+  _checkBytes(): void {
+    this._check();
+    checkBytes(this._type, this.paddr);
+  }
+
+  /** @internal */
+  get _start(): Paddr {
+    return this.paddr;
   }
 
   toString(): string {

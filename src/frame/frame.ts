@@ -3,8 +3,8 @@
  * lives in the frame's metadata slot in shared memory, so handles in every worker add up; the
  * last `drop`, wherever it happens, runs `onDrop` and returns the frame to the allocator.
  */
-import { ContractError, FrameUseError, hex } from '../errors.js';
-import { PAGE_SIZE, REF_COUNT_MAX, S_TYPE } from '../layout.js';
+import { FrameUseError, hex } from '../errors.js';
+import { PAGE_SIZE, S_TYPE } from '../layout.js';
 import type { FrameSystem } from '../system.js';
 import { FrameRef, type MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from './mapping.js';
@@ -15,16 +15,15 @@ import {
   getFromUnused,
   incRef,
   loadRefCount,
-  notHeld,
   slotWord,
-  stateName,
   storageByte,
   takeForgotten,
+  checkRawHeld,
 } from './meta.js';
 import type { AnyMeta, MetaInit, MetaType, Schema } from './meta-type.js';
 import { lookupTypeId, typeById } from './registry.js';
-import { FrameReader, FrameWriter } from './io.js';
-import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
+import type { FrameReader, FrameWriter } from './io.js';
+import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
 
 /** The initial-metadata type of a metadata type. */
 export type InitOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? MetaInit<S> : MetaInit<Schema>;
@@ -80,11 +79,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameSystem, paddr: Paddr, meta?: M): Frame<M> {
     sys._assertOpen();
     const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
-    const rc = Atomics.load(sys._mem.i32, w);
-    if (rc <= 0 || rc > REF_COUNT_MAX) {
-      if (sys.checked) throw new ContractError('from_raw_requires', paddr, `the frame is not held (${stateName(rc)})`);
-      throw notHeld(paddr, rc);
-    }
+    checkRawHeld(sys, w, paddr, false);
     const type = resolveType(sys, w, paddr, meta);
     if (sys.checked) takeForgotten(sys, w, paddr);
     return new Frame(sys, w, paddr, type as M);
@@ -186,36 +181,35 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new Frame(this._sys, this._w, this.paddr, meta);
   }
 
-  /** A zero-copy view of the frame's 4096 bytes (untyped frames only; `Typed` otherwise). */
+  /** A zero-copy view of the frame's bytes (untyped only; `Typed` otherwise). */
   bytes(this: ByteAccess<M, Frame<M>>): Uint8Array {
-    const self = this as Frame<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    return frameBytes(self._sys, self.paddr, PAGE_SIZE);
+    return bytesOf(this as Frame<M>);
   }
 
-  /** A reader of the frame's bytes from its start (untyped frames only). */
+  /** A reader of the frame's bytes from its start (untyped only). */
   reader(this: ByteAccess<M, Frame<M>>): FrameReader {
-    const self = this as Frame<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    return new FrameReader(self, self._sys, self.paddr, PAGE_SIZE);
+    return readerOf(this as Frame<M>);
   }
 
-  /** A writer of the frame's bytes from its start (untyped frames only). */
+  /** A writer of the frame's bytes from its start (untyped only). */
   writer(this: ByteAccess<M, Frame<M>>): FrameWriter {
-    const self = this as Frame<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    return new FrameWriter(self, self._sys, self.paddr, PAGE_SIZE);
+    return writerOf(this as Frame<M>);
   }
 
-  /** Sets every byte of the frame to `byte` (untyped frames only). */
+  /** Sets every byte of the frame to `byte` (untyped only). */
   fill(this: ByteAccess<M, Frame<M>>, byte: number): void {
-    const self = this as Frame<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    fillBytes(self._sys, self.paddr, PAGE_SIZE, byte);
+    fillOf(this as Frame<M>, byte);
+  }
+
+  /** @internal */
+  _checkBytes(): void {
+    this._check();
+    checkBytes(this._type, this.paddr);
+  }
+
+  /** @internal */
+  get _start(): Paddr {
+    return this.paddr;
   }
 
   toString(): string {

@@ -412,6 +412,18 @@ export function loadRefCount(sys: SlotHost, w: number): number {
   return Atomics.load(sys._mem.i32, w) >>> 0;
 }
 
+/**
+ * The state check of every `fromRaw`: the slot must be held, shared (count 1..MAX) or, for a
+ * unique frame, UNIQUE. Otherwise `from_raw_requires` fails (checked mode) or `NotHeld`.
+ */
+export function checkRawHeld(sys: SlotHost, w: number, paddr: Paddr, unique: boolean): void {
+  const rc = Atomics.load(sys._mem.i32, w);
+  if (unique ? rc === RC_UNIQUE : rc > 0 && rc <= REF_COUNT_MAX) return;
+  const why = unique ? `the frame is ${stateName(rc)}, not unique` : `the frame is not held (${stateName(rc)})`;
+  if (sys.checked) throw new ContractError('from_raw_requires', paddr, why);
+  throw notHeld(paddr, rc);
+}
+
 /** Records one forgotten reference of a held slot (checked mode's `dropped_slots`). */
 export function addForgotten(sys: SlotHost, w: number): void {
   Atomics.add(sys._mem.i32, w + S_AUX, 1);

@@ -3,8 +3,8 @@
  * `Segment<M>`. Creation from unused frames is all or nothing; split, slice and iteration follow
  * the kernel, with its panics turned into `FrameUseError('BadRange')`.
  */
-import { ContractError, FrameUseError, GetFrameError, hex } from '../errors.js';
-import { OP_DROP, OP_RAW, PAGE_SHIFT, PAGE_SIZE, REF_COUNT_MAX, S_TYPE } from '../layout.js';
+import { FrameUseError, GetFrameError, hex } from '../errors.js';
+import { OP_DROP, OP_RAW, PAGE_SHIFT, PAGE_SIZE, S_TYPE } from '../layout.js';
 import { clearOp, recordOp } from './allocator/journal.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
@@ -15,18 +15,17 @@ import {
   decRef,
   dropLast,
   incRef,
-  notHeld,
   publish,
   slotWord,
-  stateName,
   takeForgotten,
   storageByte,
   unclaim,
+  checkRawHeld,
 } from './meta.js';
 import { typeIdOf } from './registry.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
-import { FrameReader, FrameWriter } from './io.js';
-import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
+import type { FrameReader, FrameWriter } from './io.js';
+import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
 
 /** A range of physical addresses `[start, end)`. */
 export interface PaddrRange {
@@ -92,15 +91,10 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     sys._assertOpen();
     checkRange(sys, range, true);
     const { start, end } = range;
-    const i32 = sys._mem.i32;
     let type: AnyMeta | undefined = meta;
     for (let p = start; p < end; p += PAGE_SIZE) {
       const w = slotWord(sys, p >>> PAGE_SHIFT);
-      const rc = Atomics.load(i32, w);
-      if (rc <= 0 || rc > REF_COUNT_MAX) {
-        if (sys.checked) throw new ContractError('from_raw_requires', p, `the frame is not held (${stateName(rc)})`);
-        throw notHeld(p, rc);
-      }
+      checkRawHeld(sys, w, p, false);
       const t = resolveType(sys, w, p, meta);
       type ??= t;
     }
@@ -221,30 +215,27 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
 
   /** A zero-copy view of all bytes of the segment (untyped segments only). */
   bytes(this: ByteAccess<M, Segment<M>>): Uint8Array {
-    const self = this as Segment<M>;
-    self._checkBytes();
-    return frameBytes(self._sys, self.startPaddr, self.size);
+    return bytesOf(this as Segment<M>);
   }
 
   /** A reader of all bytes of the segment (untyped segments only). */
   reader(this: ByteAccess<M, Segment<M>>): FrameReader {
-    const self = this as Segment<M>;
-    self._checkBytes();
-    return new FrameReader({ paddr: self.startPaddr, get _live() { return self._live; } }, self._sys, self.startPaddr, self.size);
+    return readerOf(this as Segment<M>);
   }
 
   /** A writer of all bytes of the segment (untyped segments only). */
   writer(this: ByteAccess<M, Segment<M>>): FrameWriter {
-    const self = this as Segment<M>;
-    self._checkBytes();
-    return new FrameWriter({ paddr: self.startPaddr, get _live() { return self._live; } }, self._sys, self.startPaddr, self.size);
+    return writerOf(this as Segment<M>);
   }
 
   /** Sets every byte of the segment to `byte` (untyped segments only). */
   fill(this: ByteAccess<M, Segment<M>>, byte: number): void {
-    const self = this as Segment<M>;
-    self._checkBytes();
-    fillBytes(self._sys, self.startPaddr, self.size, byte);
+    fillOf(this as Segment<M>, byte);
+  }
+
+  /** @internal */
+  get _start(): Paddr {
+    return this.startPaddr;
   }
 
   /** @internal */

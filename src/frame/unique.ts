@@ -3,7 +3,7 @@
  * `UniqueFrame`. Its slot reads `REF_COUNT_UNIQUE`, so no one can add a reference
  * (`fromInUse` reports `Unique`), and it may write any metadata field (`metaMut`).
  */
-import { ContractError, FrameUseError, hex } from '../errors.js';
+import { FrameUseError, hex } from '../errors.js';
 import { PAGE_SIZE, RC_UNIQUE, REF_COUNT_UNIQUE, S_LIST, S_TYPE } from '../layout.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
@@ -15,17 +15,16 @@ import {
   dropUnique,
   freeCleared,
   getFromUnused,
-  notHeld,
   publish,
   slotWord,
-  stateName,
   storageByte,
   takeForgotten,
+  checkRawHeld,
 } from './meta.js';
 import type { AnyMeta, MetaMut, MetaType, Schema } from './meta-type.js';
 import { typeIdOf } from './registry.js';
-import { FrameReader, FrameWriter } from './io.js';
-import { checkBytes, fillBytes, frameBytes, type ByteAccess } from './untyped.js';
+import type { FrameReader, FrameWriter } from './io.js';
+import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
 
 /** The writable metadata view type of a metadata type. */
 export type MetaMutOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? MetaMut<S> : MetaMut<Schema>;
@@ -77,11 +76,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     sys._assertOpen();
     const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
     const i32 = sys._mem.i32;
-    const rc = Atomics.load(i32, w);
-    if (rc !== RC_UNIQUE) {
-      if (sys.checked) throw new ContractError('from_raw_requires', paddr, `the frame is ${stateName(rc)}, not unique`);
-      throw notHeld(paddr, rc);
-    }
+    checkRawHeld(sys, w, paddr, true);
     if (i32[w + S_LIST] !== 0) {
       throw new FrameUseError('InList', `frame ${hex(paddr)} is owned by linked list ${i32[w + S_LIST]}`);
     }
@@ -188,32 +183,35 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     dropUnique(this._sys, this._w, this.paddr, false);
   }
 
+  /** A zero-copy view of the frame's bytes (untyped only; `Typed` otherwise). */
   bytes(this: ByteAccess<M, UniqueFrame<M>>): Uint8Array {
-    const self = this as UniqueFrame<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    return frameBytes(self._sys, self.paddr, PAGE_SIZE);
+    return bytesOf(this as UniqueFrame<M>);
   }
 
+  /** A reader of the frame's bytes from its start (untyped only). */
   reader(this: ByteAccess<M, UniqueFrame<M>>): FrameReader {
-    const self = this as UniqueFrame<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    return new FrameReader(self, self._sys, self.paddr, PAGE_SIZE);
+    return readerOf(this as UniqueFrame<M>);
   }
 
+  /** A writer of the frame's bytes from its start (untyped only). */
   writer(this: ByteAccess<M, UniqueFrame<M>>): FrameWriter {
-    const self = this as UniqueFrame<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    return new FrameWriter(self, self._sys, self.paddr, PAGE_SIZE);
+    return writerOf(this as UniqueFrame<M>);
   }
 
+  /** Sets every byte of the frame to `byte` (untyped only). */
   fill(this: ByteAccess<M, UniqueFrame<M>>, byte: number): void {
-    const self = this as UniqueFrame<M>;
-    self._check();
-    checkBytes(self._type, self.paddr);
-    fillBytes(self._sys, self.paddr, PAGE_SIZE, byte);
+    fillOf(this as UniqueFrame<M>, byte);
+  }
+
+  /** @internal */
+  _checkBytes(): void {
+    this._check();
+    checkBytes(this._type, this.paddr);
+  }
+
+  /** @internal */
+  get _start(): Paddr {
+    return this.paddr;
   }
 
   toString(): string {

@@ -4,6 +4,7 @@
  * rejects byte access on typed frames; frames reached through `AnyMeta` are checked at run time.
  */
 import { FrameUseError, hex } from '../errors.js';
+import { FrameReader, FrameWriter } from './io.js';
 import type { FrameSystem } from '../system.js';
 import type { Paddr } from './mapping.js';
 import type { AnyMeta } from './meta-type.js';
@@ -55,4 +56,39 @@ export function zeroBytes(sys: FrameSystem, paddr: Paddr, size: number): void {
     at += ZERO_BLOCK.length;
   }
   if (at < end) u8.set(ZERO_BLOCK.subarray(0, end - at), at);
+}
+
+/** What the byte accessors need of a handle (a frame, unique frame, borrowed frame or segment). */
+export interface UntypedHandle {
+  readonly _sys: FrameSystem;
+  readonly _live: boolean;
+  /** Throws `Dropped` (or `Typed`) unless the handle's bytes may be touched. */
+  _checkBytes(): void;
+  /** The first frame and the byte count. */
+  readonly _start: Paddr;
+  readonly size: number;
+}
+
+/** `handle.bytes()`: a zero-copy view of its bytes. */
+export function bytesOf(h: UntypedHandle): Uint8Array {
+  h._checkBytes();
+  return frameBytes(h._sys, h._start, h.size);
+}
+
+/** `handle.fill(byte)`. */
+export function fillOf(h: UntypedHandle, byte: number): void {
+  h._checkBytes();
+  fillBytes(h._sys, h._start, h.size, byte);
+}
+
+/** `handle.reader()`. */
+export function readerOf(h: UntypedHandle): FrameReader {
+  h._checkBytes();
+  return new FrameReader({ paddr: h._start, get _live() { return h._live; } }, h._sys, h._start, h.size);
+}
+
+/** `handle.writer()`. */
+export function writerOf(h: UntypedHandle): FrameWriter {
+  h._checkBytes();
+  return new FrameWriter({ paddr: h._start, get _live() { return h._live; } }, h._sys, h._start, h.size);
 }
