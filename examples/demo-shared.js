@@ -4,6 +4,9 @@ import { defineMeta } from 'pageframe';
 /** An untyped frame of data: its sequence number and the checksum of its bytes. */
 export const Block = defineMeta('demo.block', { seq: 'u32', checksum: 'atomic-u32' }, { untyped: true });
 
+/** The sequence number of the frame that tells a consumer to stop. */
+export const STOP = 0xffff_ffff;
+
 /**
  * Fills `bytes` with data derived from `seq`; returns its checksum.
  * @param {Uint8Array} bytes

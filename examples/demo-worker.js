@@ -1,19 +1,25 @@
-// A demo consumer: takes frames by address, verifies their bytes in place, drops them.
+// A demo consumer: takes frames from the channel, verifies their bytes in place, drops them.
 import { parentPort as port, workerData } from 'node:worker_threads';
-import { Frame, FrameSystem } from 'pageframe';
-import { Block, checksum } from './demo-shared.js';
+import { FrameChannel, FrameSystem } from 'pageframe';
+import { Block, STOP, checksum } from './demo-shared.js';
 
 if (port === null) throw new Error('demo-worker.js runs as a worker thread');
-const parentPort = port;
 const sys = FrameSystem.attach(workerData.handle);
-parentPort.postMessage({ attached: sys.workerId });
+const channel = FrameChannel.open(sys, workerData.channel);
+port.postMessage({ workerId: sys.workerId });
 
-parentPort.on('message', (/** @type {number[]} */ paddrs) => {
-  let bad = 0;
-  for (const paddr of paddrs) {
-    const f = Frame.fromRaw(sys, paddr, Block); // takes over the reference the producer forgot
-    if (checksum(f.bytes()) !== f.meta.checksum.load()) bad++;
-    f.drop(); // the last reference: the frame goes back to the shared allocator
+let done = 0;
+let bad = 0;
+for (;;) {
+  const frame = /** @type {import('pageframe').Frame<typeof Block>} */ (channel.receive(Block)); // blocks until a frame comes
+  const stop = frame.meta.seq === STOP;
+  if (!stop) {
+    if (checksum(frame.bytes()) !== frame.meta.checksum.load()) bad++;
+    done++;
   }
-  parentPort.postMessage({ done: paddrs.length, bad });
-});
+  frame.drop(); // the last reference: the frame goes back to this worker's cache of free frames
+  if (stop) break;
+}
+channel.close();
+sys.close(); // gives its cached frames back to the shared allocator
+port.postMessage({ done, bad });
