@@ -82,6 +82,10 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
     if (this._frame === null) {
       throw new FrameUseError('Dropped', `frame ${hex(this.paddr)} is being dropped; it cannot be cloned`);
     }
+    if (!(this._frame instanceof Frame)) {
+      // Borrowed from a list: the frame is unique; refuse before touching its count.
+      throw new FrameUseError('NotHeld', `frame ${hex(this.paddr)} is unique (owned by a linked list); it cannot be cloned`);
+    }
     incRef(this._sys, this._w, this.paddr);
     return new Frame(this._sys, this._w, this.paddr, this._type);
   }

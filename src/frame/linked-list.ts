@@ -467,8 +467,8 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
     if (i32[w + S_TYPE] !== i32[this.listWord(L_TYPE)]) {
       throw new FrameUseError('WrongType', `frame ${hex(frame.paddr)} holds '${frame.metaType.name}' metadata; ${list} holds '${list.metaType.name}'`);
     }
-    if (sys.checked && Atomics.load(i32, w) !== RC_UNIQUE) {
-      throw new FrameUseError('NotHeld', `frame ${hex(frame.paddr)} is not unique`);
+    if (!(frame instanceof UniqueFrame) || Atomics.load(i32, w) !== RC_UNIQUE) {
+      throw new FrameUseError('NotHeld', `frame ${hex(frame.paddr)} is not unique: only unique frames enter a list`);
     }
     const x = (frame.paddr >>> PAGE_SHIFT) + 1;
     const next = this.cur;
