@@ -21,6 +21,7 @@ export default tseslint.config(
         clearTimeout: 'readonly',
         performance: 'readonly',
         globalThis: 'readonly',
+        FinalizationRegistry: 'readonly',
       },
     },
     rules: {

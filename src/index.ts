@@ -77,3 +77,4 @@ export {
 export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './frame/channel.js';
 export type { ReclaimReport } from './system.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
+export type { LeakReport } from './checked/leaks.js';

@@ -13,6 +13,7 @@ import { BuddyAllocator } from './frame/allocator/buddy.js';
 import { CachedAllocator } from './frame/allocator/cache.js';
 import { workerRecord, workerToken } from './frame/allocator/journal.js';
 import { reclaim } from './frame/reclaim.js';
+import { LeakTracker, type LeakReport } from './checked/leaks.js';
 import type { GlobalFrameAllocator } from './frame/allocator/global.js';
 import { FrameAllocOptions } from './frame/allocator/options.js';
 import type { Frame, InitOf } from './frame/frame.js';
@@ -89,6 +90,8 @@ export interface FrameSystemOptions {
   /** Whether this worker keeps per-worker caches of free frames in front of the shared buddy
    *  allocator (default true; ignored with a custom allocator). */
   caches?: boolean;
+  /** Checked mode: called when a handle is garbage-collected without `drop` (see `leaks()`). */
+  onLeak?: (report: LeakReport) => void;
 }
 
 /** What another worker needs to attach: structured-cloneable, send it with `postMessage`. */
@@ -102,6 +105,8 @@ export interface AttachOptions {
   allocator?: GlobalFrameAllocator;
   /** Per-worker caches for this worker (default true). */
   caches?: boolean;
+  /** Checked mode: called when a handle of this worker leaks (see `leaks()`). */
+  onLeak?: (report: LeakReport) => void;
 }
 
 /** What `reclaimWorker` recovered from a worker that died. */
@@ -173,6 +178,8 @@ export class FrameSystem implements SlotHost {
   private _closed = false;
   /** @internal */
   private _dv: DataView | undefined;
+  /** @internal Checked mode's leak detector (this worker's handles). */
+  readonly _leaks: LeakTracker | undefined;
   /** @internal The zeroed options behind `allocFrame` and `allocSegment`. */
   private _options: FrameAllocOptions | undefined;
 
@@ -184,6 +191,7 @@ export class FrameSystem implements SlotHost {
     workerId: number,
     allocator: GlobalFrameAllocator | undefined,
     caches: boolean,
+    onLeak: ((report: LeakReport) => void) | undefined,
   ) {
     this.handle = handle;
     this.nframes = layout.nframes;
@@ -194,6 +202,7 @@ export class FrameSystem implements SlotHost {
     this._metaWord = layout.metaOffset >> 2;
     this._frameByte = layout.frameOffset;
     this._wrec = workerRecord(workerId);
+    if (checked) this._leaks = new LeakTracker(onLeak);
     this._token = workerToken(this._mem.i32, workerId);
     if (allocator !== undefined) {
       this.allocator = allocator;
@@ -229,7 +238,7 @@ export class FrameSystem implements SlotHost {
     const buffer = bufferOf(memory, needed, true);
     const handle: FrameSystemHandle = { memory, offset };
     initRegion(buffer, offset, layout, checked);
-    const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator, options.caches ?? true);
+    const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator, options.caches ?? true, options.onLeak);
     sys.allocator.addFreeMemory(0, frames);
     return sys;
   }
@@ -271,7 +280,7 @@ export class FrameSystem implements SlotHost {
     }
     const workerId = claimWorker(head);
     const checked = (head[H_FLAGS] & FLAG_CHECKED) !== 0;
-    return new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true);
+    return new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true, options.onLeak);
   }
 
   /** A zeroed frame with metadata `meta` (default `Untyped`); shorthand for `FrameAllocOptions`. */
@@ -301,6 +310,16 @@ export class FrameSystem implements SlotHost {
       if (Atomics.load(head, H_WORKERS + i * WORKER_WORDS + W_STATE) === WORKER_ATTACHED) ids.push(i + 1);
     }
     return ids;
+  }
+
+  /**
+   * Checked mode: the handles of this worker that were garbage-collected while they still held a
+   * reference (never dropped nor consumed), with their frame, type and allocation stack. Garbage
+   * collection decides when (or whether) a leak is seen; an empty list proves nothing. Empty in
+   * unchecked mode.
+   */
+  leaks(): LeakReport[] {
+    return this._leaks?.leaks() ?? [];
   }
 
   /**

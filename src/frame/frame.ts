@@ -41,7 +41,15 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     /** The frame's physical address; stays readable after the handle is dropped or consumed. */
     readonly paddr: Paddr,
     /** @internal */ readonly _type: M,
-  ) {}
+  ) {
+    _sys._leaks?.track(this, 'Frame', paddr, 1, _type.name);
+  }
+
+  /** @internal Ends the handle: dropped, or its reference moved elsewhere. */
+  _end(): void {
+    this._live = false;
+    this._sys._leaks?.untrack(this);
+  }
 
   /**
    * Gets a frame from a raw, unused page with metadata `meta` initialised from `init` (the
@@ -93,7 +101,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** @internal Marks this handle consumed (its reference moved elsewhere). */
   _consume(): void {
     this._check();
-    this._live = false;
+    this._end();
   }
 
   /** Bytes in the frame: PAGE_SIZE. */
@@ -144,7 +152,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   drop(): void {
     this._check();
-    this._live = false;
+    this._end();
     dropRef(this._sys, this._w, this.paddr);
   }
 
@@ -177,7 +185,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   tryAs<T extends AnyMeta>(meta: T): Frame<T> | null {
     this._check();
     if (this._sys._mem.i32[this._w + S_TYPE] !== lookupTypeId(this._sys, meta)) return null;
-    this._live = false;
+    this._end();
     return new Frame(this._sys, this._w, this.paddr, meta);
   }
 

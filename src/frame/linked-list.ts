@@ -473,7 +473,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
     const x = (frame.paddr >>> PAGE_SHIFT) + 1;
     const next = this.cur;
     const prev = next === 0 ? i32[this.listWord(L_BACK)] : i32[list.slot(next) + S_PREV];
-    frame._live = false; // the list owns it from here
+    frame._end(); // the list owns it from here
     list.apply(LOP_LINK, x, prev, next, Atomics.load(i32, this.listWord(L_SIZE)) + 1);
   }
 

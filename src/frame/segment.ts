@@ -47,7 +47,15 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     /** @internal */ readonly _type: M,
     /** @internal True when frames may be of different types (restored without a type). */
     readonly _mixed = false,
-  ) {}
+  ) {
+    _sys._leaks?.track(this, 'Segment', startPaddr, (endPaddr - startPaddr) / PAGE_SIZE, _type.name);
+  }
+
+  /** @internal Ends the handle: dropped, or its references moved elsewhere. */
+  _end(): void {
+    this._live = false;
+    this._sys._leaks?.untrack(this);
+  }
 
   /**
    * Gets a segment from the raw, unused frames of `range`, each with metadata `meta` initialised
@@ -118,7 +126,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
   /** @internal */
   _consume(): void {
     this._check();
-    this._live = false;
+    this._end();
   }
 
   /** Bytes in the segment. */
@@ -148,7 +156,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     if (!(offset > 0 && offset < this.size)) {
       throw new FrameUseError('BadRange', `split offset ${offset} is not strictly inside 0..${this.size}`);
     }
-    this._live = false;
+    this._end();
     const mid = this.startPaddr + offset;
     return [
       new Segment(this._sys, this.startPaddr, mid, this._type, this._mixed),

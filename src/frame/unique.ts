@@ -44,7 +44,15 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     /** The frame's physical address; stays readable after the handle is consumed. */
     readonly paddr: Paddr,
     /** @internal */ readonly _type: M,
-  ) {}
+  ) {
+    _sys._leaks?.track(this, 'UniqueFrame', paddr, 1, _type.name);
+  }
+
+  /** @internal Ends the handle: dropped, or its reference moved elsewhere. */
+  _end(): void {
+    this._live = false;
+    this._sys._leaks?.untrack(this);
+  }
 
   /**
    * Gets a unique frame from a raw, unused page (the kernel's `UniqueFrame::from_unused`).
@@ -64,7 +72,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     frame._check();
     const sys = frame._sys;
     if (Atomics.compareExchange(sys._mem.i32, frame._w, 1, RC_UNIQUE) !== 1) return null;
-    frame._live = false;
+    frame._end();
     return new UniqueFrame(sys, frame._w, frame.paddr, frame._type);
   }
 
@@ -134,7 +142,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     meta._validate(init);
     const sys = this._sys;
     const typeId = typeIdOf(sys, meta);
-    this._live = false;
+    this._end();
     try {
       dropMetaInPlace(sys, this._w);
     } catch (e) {
@@ -149,7 +157,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** Turns this into a shared `Frame` with count 1; this handle is consumed. */
   intoFrame(): Frame<M> {
     this._check();
-    this._live = false;
+    this._end();
     publish(this._sys, this._w, false);
     return new Frame(this._sys, this._w, this.paddr, this._type);
   }
@@ -157,7 +165,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** Forgets the handle; restore it with `UniqueFrame.fromRaw(sys, paddr, meta)`. */
   intoRaw(): Paddr {
     this._check();
-    this._live = false;
+    this._end();
     if (this._sys.checked) addForgotten(this._sys, this._w);
     return this.paddr;
   }
@@ -165,7 +173,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** Drops the frame: `onDrop`, slot cleared, frame back to the allocator. */
   drop(): void {
     this._check();
-    this._live = false;
+    this._end();
     dropUnique(this._sys, this._w, this.paddr, true);
   }
 
@@ -179,7 +187,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   resetAsUnused(): void {
     this._check();
-    this._live = false;
+    this._end();
     dropUnique(this._sys, this._w, this.paddr, false);
   }
 
