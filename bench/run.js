@@ -18,6 +18,9 @@ const zeroed = new FrameAllocOptions(sys);
 const pool = new MemPool({ buf: new SharedArrayBuffer(64 * 2 ** 20) });
 const counter = new Int32Array(new SharedArrayBuffer(64));
 const shared = sys.allocFrame();
+const checkedSys = FrameSystem.create({ frames: 4096, checked: true });
+const checkedRaw = new FrameAllocOptions(checkedSys).zeroed(false);
+const checkedShared = checkedSys.allocFrame();
 let sink = 0;
 
 /**
@@ -54,6 +57,12 @@ const rows = [
   ['frame clone+drop', () => {
     for (let i = 0; i < INNER; i++) shared.clone().drop();
   }, INNER, 'Atomics.add pair'],
+  ['checked mode: frame alloc+drop, not zeroed (handle)', () => {
+    for (let i = 0; i < INNER; i++) checkedRaw.allocFrame().drop();
+  }, INNER, 'frame alloc+drop, not zeroed (handle)'],
+  ['checked mode: frame clone+drop', () => {
+    for (let i = 0; i < INNER; i++) checkedShared.clone().drop();
+  }, INNER, 'frame clone+drop'],
   ['segment of 1000 frames alloc+drop, not zeroed', () => {
     raw.allocSegment(1000).drop();
   }, 1, 'new ArrayBuffer(1000 × 4096)'],
@@ -126,4 +135,5 @@ for (const r of results) {
 }
 console.log(`2 workers / 1 worker throughput: ${out.scaling2Workers}×; 1 MiB hand-off, FrameChannel vs postMessage copy: ${out.handoff1MiBVsCopy}× faster`);
 shared.drop();
+checkedShared.drop();
 if (sink === -1) console.log(sink);

@@ -9,7 +9,6 @@ import type { FrameSystem } from '../system.js';
 import { FrameRef, type MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from './mapping.js';
 import {
-  addForgotten,
   dropRef,
   getFromInUse,
   getFromUnused,
@@ -23,6 +22,7 @@ import {
 import type { AnyMeta, MetaInit, MetaType, Schema } from './meta-type.js';
 import { lookupTypeId, typeById } from './registry.js';
 import type { FrameReader, FrameWriter } from './io.js';
+import { forgetChecked, requireMeta, requirePaddr } from '../checked/contracts.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
 
 /** The initial-metadata type of a metadata type. */
@@ -42,7 +42,10 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     readonly paddr: Paddr,
     /** @internal */ readonly _type: M,
   ) {
-    _sys._leaks?.track(this, 'Frame', paddr, 1, _type.name);
+    if (_sys._leaks !== undefined) {
+      requirePaddr(_sys, paddr);
+      _sys._leaks.track(this, 'Frame', paddr, 1, _type.name);
+    }
   }
 
   /** @internal Ends the handle: dropped, or its reference moved elsewhere. */
@@ -131,6 +134,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** The frame's metadata, read live from shared memory. Read-only except atomic fields. */
   get meta(): MetaViewOf<M> {
     this._check();
+    if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), false);
     return (this._view ??= this._type._view(this, this._sys._mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
@@ -172,8 +176,9 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * with `Frame.fromRaw(sys, paddr)`, here or in another worker.
    */
   intoRaw(): Paddr {
-    this._consume();
-    if (this._sys.checked) addForgotten(this._sys, this._w);
+    this._check();
+    if (this._sys.checked) forgetChecked(this._sys, this._w, this.paddr, false);
+    this._end();
     return this.paddr;
   }
 

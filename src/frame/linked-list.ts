@@ -40,6 +40,7 @@ import { storageByte } from './meta.js';
 import type { AnyMeta } from './meta-type.js';
 import { lookupTypeId, typeById, typeIdOf } from './registry.js';
 import { UniqueFrame, type MetaMutOf } from './unique.js';
+import { ensureListTag } from '../checked/contracts.js';
 
 /** What `LinkedList.open` needs: structured-cloneable. */
 export interface LinkedListHandle {
@@ -353,6 +354,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     i32[j] = kind; // ORDER: the entry is whole before its kind makes it valid
     applyListOp(i32, this._sys._metaWord, kind, this.index, x, prev, next, size);
     i32[j] = 0;
+    if (this._sys.checked) ensureListTag(this._sys, this.slot(x), (x - 1) * PAGE_SIZE, kind === LOP_LINK ? this.id : 0, kind === LOP_LINK ? 'list_insert_ensures' : 'list_take_ensures');
   }
 }
 

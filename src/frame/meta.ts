@@ -30,6 +30,7 @@ import {
 } from '../layout.js';
 import { lock, unlock } from '../sync/lock.js';
 import { clearOp, recordOp, restoreOp, saveOp, type JournalHost } from './allocator/journal.js';
+import { dropRequiresFailed, ensureFromUnused, requireDropLast, requireFromUnused } from '../checked/contracts.js';
 import { FrameRef } from './frame-ref.js';
 import { checkPaddr, type Paddr } from './mapping.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
@@ -134,14 +135,18 @@ export function getFromUnused(
   const index = checkPaddr(paddr, sys.maxPaddr);
   type._validate(init);
   const w = slotWord(sys, index);
+  if (sys.checked) requireFromUnused(sys, w, paddr);
   recordOp(sys, OP_RAW, index, 1);
+  let typeId: number;
   try {
     claim(sys, w, paddr);
-    writeMeta(sys, w, claimedTypeId(sys, w, type), type, init);
+    typeId = claimedTypeId(sys, w, type);
+    writeMeta(sys, w, typeId, type, init);
     publish(sys, w, unique);
   } finally {
     clearOp(sys);
   }
+  if (sys.checked) ensureFromUnused(sys, w, paddr, unique, typeId);
   return w;
 }
 
@@ -193,7 +198,7 @@ export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
   if (old > 1) return false;
   if (old === 1) return true;
   Atomics.add(sys._mem.i32, w, 1);
-  throw notHeld(paddr, old);
+  throw sys.checked ? dropRequiresFailed(paddr, old) : notHeld(paddr, old);
 }
 
 /**
@@ -250,6 +255,7 @@ export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = t
   const i32 = sys._mem.i32;
   // This worker made the slot busy: recovery after its death knows the teardown is its.
   i32[w + S_OWNER] = sys.workerId;
+  if (sys.checked) requireDropLast(sys, w, slotPaddr(sys, w));
   const typeId = i32[w + S_TYPE];
   const type = typeById(sys, typeId);
   if (type._onDrop === undefined && typeHasOnDrop(sys, typeId)) {

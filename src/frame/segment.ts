@@ -4,7 +4,7 @@
  * the kernel, with its panics turned into `FrameUseError('BadRange')`.
  */
 import { FrameUseError, GetFrameError, hex } from '../errors.js';
-import { OP_DROP, OP_RAW, PAGE_SHIFT, PAGE_SIZE, S_TYPE } from '../layout.js';
+import { OP_DROP, OP_RAW, PAGE_SHIFT, PAGE_SIZE, S_AUX, S_TYPE } from '../layout.js';
 import { clearOp, recordOp } from './allocator/journal.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
@@ -22,7 +22,8 @@ import {
   unclaim,
   checkRawHeld,
 } from './meta.js';
-import { typeIdOf } from './registry.js';
+import { lookupTypeId, typeIdOf } from './registry.js';
+import { ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
@@ -81,6 +82,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     } finally {
       clearOp(sys);
     }
+    if (sys.checked) ensureRange(sys, range.start, range.end, meta);
     return new Segment(sys, range.start, range.end, meta);
   }
 
@@ -203,12 +205,18 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
 
   /** Forgets the segment; restore it with `Segment.fromRaw(sys, range)`. */
   intoRaw(): PaddrRange {
-    this._consume();
+    this._check();
     if (this._sys.checked) {
-      for (let p = this.startPaddr; p < this.endPaddr; p += PAGE_SIZE) {
-        addForgotten(this._sys, slotWord(this._sys, p >>> PAGE_SHIFT));
+      // All or nothing: a failed check takes back the forgotten references already recorded.
+      let p = this.startPaddr;
+      try {
+        for (; p < this.endPaddr; p += PAGE_SIZE) forgetChecked(this._sys, slotWord(this._sys, p >>> PAGE_SHIFT), p, false);
+      } catch (e) {
+        for (let q = this.startPaddr; q < p; q += PAGE_SIZE) Atomics.sub(this._sys._mem.i32, slotWord(this._sys, q >>> PAGE_SHIFT) + S_AUX, 1);
+        throw e;
       }
     }
+    this._end();
     return { start: this.startPaddr, end: this.endPaddr };
   }
 
@@ -334,6 +342,7 @@ export function claimRange<M extends AnyMeta>(
       const values: AnyInit = init?.(p);
       meta._validate(values);
       const w = slotWord(sys, p >>> PAGE_SHIFT);
+      if (sys.checked) requireFromUnused(sys, w, p);
       claim(sys, w, p);
       meta._write(sys._mem, storageByte(w), values);
     }
@@ -344,6 +353,12 @@ export function claimRange<M extends AnyMeta>(
     for (let q = start; q < p; q += PAGE_SIZE) unclaim(sys, slotWord(sys, q >>> PAGE_SHIFT), meta);
     throw e;
   }
+}
+
+/** Checked mode: `from_unused_ensures` for every frame of a new segment. */
+export function ensureRange(sys: FrameSystem, start: Paddr, end: Paddr, meta: AnyMeta): void {
+  const typeId = lookupTypeId(sys, meta);
+  for (let p = start; p < end; p += PAGE_SIZE) ensureFromUnused(sys, slotWord(sys, p >>> PAGE_SHIFT), p, false, typeId);
 }
 
 /** Publishes claimed slots `[start, end)` with count 1. */

@@ -10,7 +10,6 @@ import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from './mapping.js';
 import {
-  addForgotten,
   dropMetaInPlace,
   dropUnique,
   freeCleared,
@@ -22,8 +21,9 @@ import {
   checkRawHeld,
 } from './meta.js';
 import type { AnyMeta, MetaMut, MetaType, Schema } from './meta-type.js';
-import { typeIdOf } from './registry.js';
+import { lookupTypeId, typeIdOf } from './registry.js';
 import type { FrameReader, FrameWriter } from './io.js';
+import { forgetChecked, requireMeta, requirePaddr, requireUnique } from '../checked/contracts.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
 
 /** The writable metadata view type of a metadata type. */
@@ -45,7 +45,10 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     readonly paddr: Paddr,
     /** @internal */ readonly _type: M,
   ) {
-    _sys._leaks?.track(this, 'UniqueFrame', paddr, 1, _type.name);
+    if (_sys._leaks !== undefined) {
+      requirePaddr(_sys, paddr);
+      _sys._leaks.track(this, 'UniqueFrame', paddr, 1, _type.name);
+    }
   }
 
   /** @internal Ends the handle: dropped, or its reference moved elsewhere. */
@@ -119,12 +122,14 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** The metadata, read-only. */
   get meta(): MetaViewOf<M> {
     this._check();
+    if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
     return (this._view ??= this._type._view(this, this._sys._mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
   /** The metadata, writable: a unique handle may change any field. */
   get metaMut(): MetaMutOf<M> {
     this._check();
+    if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
     return (this._mut ??= this._type._mutView(this, this._sys._mem, storageByte(this._w)) as MetaMutOf<M>);
   }
 
@@ -139,6 +144,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   repurpose<T extends AnyMeta>(meta: T, init?: InitOf<T>): UniqueFrame<T> {
     this._check();
+    if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'repurpose_requires');
     meta._validate(init);
     const sys = this._sys;
     const typeId = typeIdOf(sys, meta);
@@ -157,6 +163,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** Turns this into a shared `Frame` with count 1; this handle is consumed. */
   intoFrame(): Frame<M> {
     this._check();
+    if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'into_frame_requires');
     this._end();
     publish(this._sys, this._w, false);
     return new Frame(this._sys, this._w, this.paddr, this._type);
@@ -165,14 +172,15 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** Forgets the handle; restore it with `UniqueFrame.fromRaw(sys, paddr, meta)`. */
   intoRaw(): Paddr {
     this._check();
+    if (this._sys.checked) forgetChecked(this._sys, this._w, this.paddr, true);
     this._end();
-    if (this._sys.checked) addForgotten(this._sys, this._w);
     return this.paddr;
   }
 
   /** Drops the frame: `onDrop`, slot cleared, frame back to the allocator. */
   drop(): void {
     this._check();
+    if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'drop_requires');
     this._end();
     dropUnique(this._sys, this._w, this.paddr, true);
   }
@@ -187,6 +195,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   resetAsUnused(): void {
     this._check();
+    if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'reset_as_unused_requires');
     this._end();
     dropUnique(this._sys, this._w, this.paddr, false);
   }

@@ -9,11 +9,12 @@ import { Frame, type InitOf } from '../frame.js';
 import { checkPaddr, type Paddr } from '../mapping.js';
 import { claim, claimedTypeId, publish, slotWord, writeMeta } from '../meta.js';
 import { Untyped, type AnyInit, type AnyMeta } from '../meta-type.js';
-import { Segment, claimRange, publishRange } from '../segment.js';
+import { Segment, claimRange, ensureRange, publishRange } from '../segment.js';
 import { UniqueFrame } from '../unique.js';
 import { zeroBytes } from '../untyped.js';
 import { checkCount } from './global.js';
 import { clearOp } from './journal.js';
+import { ensureFromUnused, requireFromUnused } from '../../checked/contracts.js';
 
 export class FrameAllocOptions {
   private _zeroed = true;
@@ -74,6 +75,7 @@ export class FrameAllocOptions {
     } finally {
       clearOp(sys); // the frames are the segment's now (or back in the allocator)
     }
+    if (sys.checked) ensureRange(sys, start, end, meta);
     return new Segment(sys, start, end, meta);
   }
 
@@ -84,9 +86,10 @@ export class FrameAllocOptions {
     meta._validate(init);
     const paddr = this.take(1);
     const w = slotWord(sys, paddr >>> PAGE_SHIFT);
+    let typeId = 0;
     try {
+      if (sys.checked) requireFromUnused(sys, w, paddr);
       claim(sys, w, paddr);
-      let typeId: number;
       try {
         typeId = claimedTypeId(sys, w, meta);
       } catch (e) {
@@ -99,6 +102,7 @@ export class FrameAllocOptions {
     } finally {
       clearOp(sys); // the frame is the handle's now (or back in the allocator)
     }
+    if (sys.checked) ensureFromUnused(sys, w, paddr, unique, typeId);
     return [w, paddr];
   }
 
