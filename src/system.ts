@@ -36,6 +36,7 @@ import {
   L_TYPE,
   MAX_LISTS,
   S_PREV,
+  S_AUX,
   H_FLAGS,
   H_FRAME_OFFSET,
   H_HEADER_BYTES,
@@ -429,6 +430,12 @@ export class FrameSystem implements SlotHost {
       } else if (rc === RC_UNIQUE || (rc >= 1 && rc <= REF_COUNT_MAX)) {
         if (type < 1 || type > ntypes) throw new InvariantError(where, `held (${stateName(rc)}) with unregistered type id ${type}`);
         if (rc !== RC_UNIQUE && i32[w + S_LIST] !== 0) throw new InvariantError(where, 'shared but in a list');
+        // Forgotten references (checked mode's dropped_slots) are references: never more of them.
+        const forgotten = i32[w + S_AUX];
+        const limit = !this.checked ? 0 : rc === RC_UNIQUE ? 1 : rc;
+        if (forgotten < 0 || forgotten > limit) {
+          throw new InvariantError(where, `${forgotten} forgotten reference(s) for ${stateName(rc)}${this.checked ? '' : ' (unchecked mode records none)'}`);
+        }
       } else {
         throw new InvariantError(where, `illegal reference count ${rc >>> 0} (between REF_COUNT_MAX and REF_COUNT_UNIQUE)`);
       }

@@ -178,12 +178,17 @@ describe('stats and checkInvariants', () => {
     breakAndCheck(freeWord + 1, 1, /UNUSED but has type/);
     breakAndCheck(freeWord + 6, 1, /storage is not zero/);
     // A free frame that reads as held: the allocator check sees it.
+    const aux = i32[freeWord + 5];
     i32[freeWord + 1] = i32[w + 1];
+    i32[freeWord + 5] = 0; // its free mark would read as forgotten references of a held slot
     i32[freeWord] = 1;
     expect(() => sys.checkInvariants()).toThrow(/free frame .* is not UNUSED/);
     i32[freeWord] = -1;
     i32[freeWord + 1] = 0;
+    i32[freeWord + 5] = aux;
     sys.checkInvariants();
+    // Forgotten references beyond the references held (unchecked mode records none at all).
+    breakAndCheck(w + 5, 1, /forgotten reference/);
     f.drop();
   });
 });
