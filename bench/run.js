@@ -1,11 +1,13 @@
 // pageframe micro-benchmarks: each row is timed with tinybench in this process, next to its
 // baseline, and reported as the median time per operation and its ratio to the baseline.
-// Writes bench/results.json and prints a table. Run: npm run bench
+// Writes bench/results.json, bench/results.svg (a chart) and prints a table. Run: npm run bench
+// (`-- --quick` for a shorter run). See bench/README.md for what each row measures.
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { MemPool } from '@thi.ng/malloc';
 import { Bench } from 'tinybench';
-import { FrameAllocOptions, FrameSystem, PAGE_SIZE } from '../dist/index.js';
+import { FrameAllocOptions, FrameSystem, META_SLOT_SIZE, PAGE_SIZE } from '../dist/index.js';
+import { chart } from './chart.js';
 import { handoff, scaling } from './workers.js';
 
 const INNER = 1000; // operations per timed sample: ns-scale work needs batching to beat timer overhead
@@ -17,6 +19,10 @@ const raw = new FrameAllocOptions(sys).zeroed(false);
 const zeroed = new FrameAllocOptions(sys);
 const pool = new MemPool({ buf: new SharedArrayBuffer(64 * 2 ** 20) });
 const counter = new Int32Array(new SharedArrayBuffer(64));
+// The plain free-list baseline: a stack of frame indices in a typed array (no atomics, no metadata).
+const freeList = new Int32Array(new SharedArrayBuffer(4 * 4096));
+let freeTop = 4096;
+for (let i = 0; i < 4096; i++) freeList[i] = i;
 const shared = sys.allocFrame();
 const checkedSys = FrameSystem.create({ frames: 4096, checked: true });
 const checkedRaw = new FrameAllocOptions(checkedSys).zeroed(false);
@@ -35,6 +41,15 @@ const rows = [
   ['new ArrayBuffer(4096)', () => {
     for (let i = 0; i < INNER; i++) sink += new ArrayBuffer(PAGE_SIZE).byteLength;
   }, INNER, null],
+  ['new Uint8Array(4096)', () => {
+    for (let i = 0; i < INNER; i++) sink += new Uint8Array(PAGE_SIZE).length;
+  }, INNER, null],
+  ['plain free list pop+push (typed-array stack)', () => {
+    for (let i = 0; i < INNER; i++) {
+      const f = freeList[--freeTop];
+      freeList[freeTop++] = f;
+    }
+  }, INNER, null],
   ['Atomics.add pair', () => {
     for (let i = 0; i < INNER; i++) {
       Atomics.add(counter, 0, 1);
@@ -44,6 +59,9 @@ const rows = [
   ['new ArrayBuffer(1000 × 4096)', () => {
     sink += new ArrayBuffer(1000 * PAGE_SIZE).byteLength;
   }, 1, null],
+  ['frame alloc+drop, not zeroed, vs a plain free list', () => {
+    for (let i = 0; i < INNER; i++) raw.allocFrame().drop();
+  }, INNER, 'plain free list pop+push (typed-array stack)'],
   ['allocator alloc+dealloc 1 frame (raw address)', () => {
     const a = sys.allocator;
     for (let i = 0; i < INNER; i++) a.dealloc(/** @type {number} */ (a.alloc(1, 1)), 1);
@@ -51,6 +69,9 @@ const rows = [
   ['frame alloc+drop, not zeroed (handle)', () => {
     for (let i = 0; i < INNER; i++) raw.allocFrame().drop();
   }, INNER, '@thi.ng/malloc malloc+free 4 KiB'],
+  ['frame alloc+drop, zeroed (handle), vs new Uint8Array(4096)', () => {
+    for (let i = 0; i < INNER; i++) zeroed.allocFrame().drop();
+  }, INNER, 'new Uint8Array(4096)'],
   ['frame alloc+drop, zeroed (handle)', () => {
     for (let i = 0; i < INNER; i++) zeroed.allocFrame().drop();
   }, INNER, 'new ArrayBuffer(4096)'],
@@ -113,17 +134,29 @@ const results = rows.map(([name, , , baseline]) => {
   };
 });
 
+const region = FrameSystem.create({ frames: 1024 });
+const regionBytes = region._mem.u8.byteLength;
 const out = {
   date: new Date().toISOString(),
   node: process.version,
   cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
   rows: results,
+  /** Memory overhead: one 64-byte slot per 4 KiB frame plus a fixed header (and padding to the
+   *  next page), measured on a region of 1024 frames. */
+  overhead: {
+    frames: 1024,
+    regionBytes,
+    frameBytes: 1024 * PAGE_SIZE,
+    slotBytesPerFrame: META_SLOT_SIZE,
+    fixedBytes: regionBytes - 1024 * PAGE_SIZE - 1024 * META_SLOT_SIZE,
+  },
   /** Throughput of 2 workers allocating at once over 1 worker (goal >= 1.8). */
   scaling2Workers: Number(scale.scaling.toFixed(3)),
   /** How many times faster a 1 MiB round trip is through a FrameChannel than a postMessage copy (goal >= 100). */
   handoff1MiBVsCopy: Number((hand['1 MiB'].copyNs / hand['1 MiB'].channelNs).toFixed(1)),
 };
 writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+writeFileSync(new URL('./results.svg', import.meta.url), chart(results, `pageframe bench: ${out.node}, ${out.cpus}`));
 
 /** @param {unknown} s @param {number} n */
 const pad = (s, n) => String(s).padEnd(n);
@@ -133,6 +166,9 @@ for (const r of results) {
   const t = r.medianNs >= 1000 ? `${(r.medianNs / 1000).toFixed(2)} µs` : `${r.medianNs.toFixed(1)} ns`;
   console.log(pad(r.name, 56) + pad(t, 12) + pad(r.ratio === null ? '' : `${r.ratio}×`, 10) + (r.baseline ?? '(baseline)'));
 }
+console.log(
+  `memory: ${out.overhead.slotBytesPerFrame} B of metadata per ${PAGE_SIZE} B frame + ${out.overhead.fixedBytes} B fixed (header and padding)`,
+);
 console.log(`2 workers / 1 worker throughput: ${out.scaling2Workers}×; 1 MiB hand-off, FrameChannel vs postMessage copy: ${out.handoff1MiBVsCopy}× faster`);
 shared.drop();
 checkedShared.drop();

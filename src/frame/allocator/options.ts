@@ -34,14 +34,14 @@ export class FrameAllocOptions {
 
   /** One frame with metadata `meta`, initialised from `init` (missing fields are zero). */
   allocFrameWith<M extends AnyMeta>(meta: M, init?: InitOf<M>): Frame<M> {
-    const [w, paddr] = this.allocOne(meta, init, false);
-    return new Frame(this.sys, w, paddr, meta);
+    const paddr = this.allocOne(meta, init, false);
+    return new Frame(this.sys, slotWord(this.sys, paddr >>> PAGE_SHIFT), paddr, meta);
   }
 
   /** One unique frame with metadata `meta`. */
   allocUnique<M extends AnyMeta>(meta: M, init?: InitOf<M>): UniqueFrame<M> {
-    const [w, paddr] = this.allocOne(meta, init, true);
-    return new UniqueFrame(this.sys, w, paddr, meta);
+    const paddr = this.allocOne(meta, init, true);
+    return new UniqueFrame(this.sys, slotWord(this.sys, paddr >>> PAGE_SHIFT), paddr, meta);
   }
 
   /** `nframes` contiguous untyped frames. `InvalidArgs` for 0 or a non-integer. */
@@ -79,8 +79,8 @@ export class FrameAllocOptions {
     return new Segment(sys, start, end, meta);
   }
 
-  /** Allocates, claims, initialises and publishes one frame; returns its slot word and paddr. */
-  private allocOne(meta: AnyMeta, init: AnyInit, unique: boolean): [number, Paddr] {
+  /** Allocates, claims, initialises and publishes one frame; returns its paddr. */
+  private allocOne(meta: AnyMeta, init: AnyInit, unique: boolean): Paddr {
     const sys = this.sys;
     sys._assertOpen();
     meta._validate(init);
@@ -103,7 +103,7 @@ export class FrameAllocOptions {
       clearOp(sys); // the frame is the handle's now (or back in the allocator)
     }
     if (sys.checked) ensureFromUnused(sys, w, paddr, unique, typeId);
-    return [w, paddr];
+    return paddr;
   }
 
   /** `n` frames from the allocator, or `NoMemory` after trying to free deferred drops. */
