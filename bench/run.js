@@ -27,6 +27,8 @@ const shared = sys.allocFrame();
 const checkedSys = FrameSystem.create({ frames: 4096, checked: true });
 const checkedRaw = new FrameAllocOptions(checkedSys).zeroed(false);
 const checkedShared = checkedSys.allocFrame();
+const lightSys = FrameSystem.create({ frames: 4096, checked: true, leakStacks: false });
+const lightRaw = new FrameAllocOptions(lightSys).zeroed(false);
 let sink = 0;
 
 /**
@@ -80,6 +82,9 @@ const rows = [
   }, INNER, 'Atomics.add pair'],
   ['checked mode: frame alloc+drop, not zeroed (handle)', () => {
     for (let i = 0; i < INNER; i++) checkedRaw.allocFrame().drop();
+  }, INNER, 'frame alloc+drop, not zeroed (handle)'],
+  ['checked mode without leak stacks: frame alloc+drop, not zeroed', () => {
+    for (let i = 0; i < INNER; i++) lightRaw.allocFrame().drop();
   }, INNER, 'frame alloc+drop, not zeroed (handle)'],
   ['checked mode: frame clone+drop', () => {
     for (let i = 0; i < INNER; i++) checkedShared.clone().drop();

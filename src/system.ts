@@ -93,6 +93,9 @@ export interface FrameSystemOptions {
   caches?: boolean;
   /** Checked mode: called when a handle is garbage-collected without `drop` (see `leaks()`). */
   onLeak?: (report: LeakReport) => void;
+  /** Checked mode: record where each handle was made, for leak reports (default true; it costs
+   *  a few microseconds a handle). */
+  leakStacks?: boolean;
 }
 
 /** What another worker needs to attach: structured-cloneable, send it with `postMessage`. */
@@ -108,6 +111,8 @@ export interface AttachOptions {
   caches?: boolean;
   /** Checked mode: called when a handle of this worker leaks (see `leaks()`). */
   onLeak?: (report: LeakReport) => void;
+  /** Checked mode: record where each handle was made (default true). */
+  leakStacks?: boolean;
 }
 
 /** What `reclaimWorker` recovered from a worker that died. */
@@ -192,7 +197,7 @@ export class FrameSystem implements SlotHost {
     workerId: number,
     allocator: GlobalFrameAllocator | undefined,
     caches: boolean,
-    onLeak: ((report: LeakReport) => void) | undefined,
+    leakOptions: { onLeak?: (report: LeakReport) => void; leakStacks?: boolean },
   ) {
     this.handle = handle;
     this.nframes = layout.nframes;
@@ -203,7 +208,7 @@ export class FrameSystem implements SlotHost {
     this._metaWord = layout.metaOffset >> 2;
     this._frameByte = layout.frameOffset;
     this._wrec = workerRecord(workerId);
-    if (checked) this._leaks = new LeakTracker(onLeak);
+    if (checked) this._leaks = new LeakTracker(leakOptions.onLeak, leakOptions.leakStacks ?? true);
     this._token = workerToken(this._mem.i32, workerId);
     if (allocator !== undefined) {
       this.allocator = allocator;
@@ -239,7 +244,7 @@ export class FrameSystem implements SlotHost {
     const buffer = bufferOf(memory, needed, true);
     const handle: FrameSystemHandle = { memory, offset };
     initRegion(buffer, offset, layout, checked);
-    const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator, options.caches ?? true, options.onLeak);
+    const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator, options.caches ?? true, options);
     sys.allocator.addFreeMemory(0, frames);
     return sys;
   }
@@ -281,7 +286,7 @@ export class FrameSystem implements SlotHost {
     }
     const workerId = claimWorker(head);
     const checked = (head[H_FLAGS] & FLAG_CHECKED) !== 0;
-    return new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true, options.onLeak);
+    return new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true, options);
   }
 
   /** A zeroed frame with metadata `meta` (default `Untyped`); shorthand for `FrameAllocOptions`. */

@@ -28,17 +28,32 @@ export interface Trackable {
 
 export class LeakTracker {
   private readonly found: LeakReport[] = [];
-  private readonly registry = new FinalizationRegistry<LeakReport>((report) => {
+  private readonly registry = new FinalizationRegistry<Omit<LeakReport, 'stack'> & { site: { stack?: string } }>((held) => {
+    const { site, ...rest } = held;
+    // Formatted only now: capturing a stack is cheap, formatting it (source positions) is not.
+    const report: LeakReport = { ...rest, stack: site.stack ?? '' };
     this.found.push(report);
     this.onLeak?.(report);
   });
 
-  constructor(private readonly onLeak?: (report: LeakReport) => void) {}
+  constructor(
+    private readonly onLeak?: (report: LeakReport) => void,
+    /** Whether to capture the stack where each handle is made (~2.5 µs a handle in V8). */
+    private readonly stacks = true,
+  ) {}
 
   /** Starts watching `handle` (called as it is made). */
   track(handle: object, kind: string, paddr: number, nframes: number, type: string): void {
-    const stack = (new Error().stack ?? '').split('\n').slice(3).join('\n');
-    this.registry.register(handle, { kind, paddr, nframes, type, stack }, handle);
+    const site: { stack?: string } = { stack: '(stack not captured: leakStacks is false)' };
+    // The frames from the handle's constructor up are left out: they hold the handle itself as
+    // receiver, and a captured stack keeps its frames' receivers alive (the handle would never
+    // be collected).
+    const capture = (Error as { captureStackTrace?: (target: object, above?: unknown) => void }).captureStackTrace;
+    if (!this.stacks) {
+      // leave the placeholder
+    } else if (capture !== undefined) capture(site, handle.constructor);
+    else site.stack = new Error().stack;
+    this.registry.register(handle, { kind, paddr, nframes, type, site }, handle);
   }
 
   /** Stops watching `handle` (it was dropped or consumed). */

@@ -16,6 +16,7 @@ describe('leak detection (checked mode)', () => {
       forgotten: number;
       reports: { kind: string; paddr: number; nframes: number; type: string; stack: string }[];
       unchecked: number;
+      light: { kind: string; stack: string }[];
       stats: { shared: number };
     };
     const byKind = new Map(result.reports.map((r) => [r.kind, r]));
@@ -26,6 +27,7 @@ describe('leak detection (checked mode)', () => {
     // The intoRaw'd frame is not a leak, nor the dropped ones; leaks are reported, not freed.
     expect(result.reports.some((r) => r.paddr === result.forgotten)).toBe(false);
     expect(result.unchecked).toBe(0);
+    expect(result.light).toEqual([expect.objectContaining({ kind: 'Frame', stack: expect.stringMatching(/not captured/) })]);
     expect(result.stats.shared).toBe(1 + 3 + 1); // the leaked frame and segment, and the forgotten frame
   });
 });
