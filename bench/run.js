@@ -166,10 +166,10 @@ writeFileSync(new URL('./results.svg', import.meta.url), chart(results, `pagefra
 /** @param {unknown} s @param {number} n */
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`pageframe bench — ${out.node}, ${out.cpus}; medians per operation`);
-console.log(pad('row', 56) + pad('median', 12) + pad('ratio', 10) + 'baseline');
+console.log(pad('row', 66) + pad('median', 12) + pad('ratio', 10) + 'baseline');
 for (const r of results) {
   const t = r.medianNs >= 1000 ? `${(r.medianNs / 1000).toFixed(2)} µs` : `${r.medianNs.toFixed(1)} ns`;
-  console.log(pad(r.name, 56) + pad(t, 12) + pad(r.ratio === null ? '' : `${r.ratio}×`, 10) + (r.baseline ?? '(baseline)'));
+  console.log(pad(r.name, 66) + pad(t, 12) + pad(r.ratio === null ? '' : `${r.ratio}×`, 10) + (r.baseline ?? '(baseline)'));
 }
 console.log(
   `memory: ${out.overhead.slotBytesPerFrame} B of metadata per ${PAGE_SIZE} B frame + ${out.overhead.fixedBytes} B fixed (header and padding)`,
