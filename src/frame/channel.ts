@@ -295,11 +295,15 @@ export class FrameChannel implements Disposable {
 
   /**
    * Drops this worker's reference to the channel. When the last reference in any worker goes,
-   * the frames still queued are dropped and the channel's frames freed.
+   * the frames still queued are dropped and the channel's frames freed. A `receiveAsync` of this
+   * object still pending rejects with `FrameUseError('Dropped')`.
    */
   close(): void {
     if (!this._open) return;
     this._open = false;
+    // Wake the waiters (a `receiveAsync` of this object pending in this worker then rejects with
+    // `Dropped`; others see a spurious wake-up and wait again) before the queue may be freed.
+    if (Atomics.load(this.i32, this.base + C_RECV_WAITERS) > 0) Atomics.notify(this.i32, this.base + C_SENT);
     this.first.drop();
   }
 

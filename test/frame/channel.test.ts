@@ -715,3 +715,15 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     );
   });
 }
+
+describe('close with a receiver waiting', () => {
+  it('a receiveAsync pending on the closed object rejects with Dropped (and keeps nothing alive)', async () => {
+    const sys = makeSystem();
+    const ch = FrameChannel.create(sys, 2);
+    const pending = ch.receiveAsync();
+    ch.close();
+    await expect(pending).rejects.toMatchObject({ name: 'FrameUseError', code: 'Dropped' });
+    expect(sys.stats().free).toBe(64);
+    sys.checkInvariants();
+  });
+});
