@@ -58,7 +58,8 @@ export const S_PREV = 4;
 export const S_OWNER = S_PREV;
 /** Auxiliary word. While the frame is free in the buddy allocator: `AUX_FREE`, and on the head
  *  frame of a free chunk also `AUX_HEAD | order`. While the slot is held in checked mode: the
- *  number of forgotten references (`intoRaw`). Otherwise 0. */
+ *  number of forgotten references (`intoRaw`). While busy on the deferred-drop stack: 1 if the
+ *  frame goes back to the allocator after its teardown. Otherwise 0. */
 export const S_AUX = 5;
 /** First word of the 40-byte metadata storage. */
 export const S_STORAGE = 6;
