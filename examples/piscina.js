@@ -1,0 +1,38 @@
+// pageframe with a piscina worker pool: the pool's workers attach to the region once, and each
+// task carries only frame addresses; the data stays in shared memory and is processed in place.
+//
+//   node examples/piscina.js        (after npm run build)
+import { Piscina } from 'piscina';
+import { FrameSystem, defineMeta } from 'pageframe';
+
+/** An untyped frame of samples, with how many it holds. */
+const Samples = defineMeta('example.samples', { count: 'u32' }, { untyped: true });
+
+const sys = FrameSystem.create({ frames: 256 });
+const pool = new Piscina({
+  filename: new URL('./piscina-task.js', import.meta.url).href,
+  workerData: { handle: sys.handle }, // each pool worker attaches once, at start-up
+  maxThreads: 2,
+});
+
+// 64 frames of float32 samples; each task squares the samples of one frame in place and returns
+// their sum. The frame's reference travels with the task (intoRaw here, fromRaw there).
+const tasks = [];
+for (let k = 0; k < 64; k++) {
+  const frame = sys.allocFrame(Samples, { count: 1024 });
+  const samples = new Float32Array(frame.bytes().buffer, frame.bytes().byteOffset, 1024);
+  for (let i = 0; i < 1024; i++) samples[i] = (i % 7) - 3;
+  tasks.push(pool.run({ paddr: frame.intoRaw() }));
+}
+const results = /** @type {{ sum: number, workerId: number }[]} */ (await Promise.all(tasks));
+const sums = results.map((r) => r.sum);
+const expected = [...Array(1024).keys()].reduce((s, i) => s + ((i % 7) - 3) ** 2, 0);
+console.log(`${sums.length} frames squared in place by the pool; every sum is ${expected}:`, sums.every((s) => s === expected));
+await pool.destroy();
+// The pool terminated its threads: give their share of the region (ids, cached free frames) back.
+const reports = sys.reclaimWorkers([...new Set(results.map((r) => r.workerId))]);
+console.log(`reclaimed ${reports.length} pool worker(s): ${reports.reduce((n, r) => n + r.framesFreed, 0)} cached frames back to the shared allocator`);
+const stats = sys.stats();
+console.log('frames free again:', stats.free === stats.total, JSON.stringify(stats));
+sys.checkInvariants();
+if (!sums.every((s) => s === expected) || stats.free !== stats.total || sys.workers().length !== 1) process.exit(1);
