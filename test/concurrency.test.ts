@@ -10,6 +10,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Frame, FrameChannel, FrameSystem, PAGE_SIZE, defineMeta } from '../src/index.js';
+import { expectAllFree } from './helpers.js';
 
 /** The end-of-stream marker the worker script knows (typed: no bytes). */
 const EndMeta = defineMeta('test.concurrency.end', { from: 'u32' });
@@ -101,13 +102,6 @@ function sleep(ms: number): Promise<void> {
 function words(f: Frame): Uint32Array {
   const b = (f as Frame<typeof import('../src/index.js').Untyped>).bytes();
   return new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
-}
-
-/** Every frame free, nothing busy or raw, the invariant holding. */
-function expectAllFree(sys: FrameSystem): void {
-  const s = sys.stats();
-  expect(s).toEqual(expect.objectContaining({ free: s.total, used: 0, shared: 0, unique: 0, busy: 0, raw: 0 }));
-  sys.checkInvariants();
 }
 
 describe('ping-pong', () => {

@@ -70,18 +70,37 @@ export function expectNoChange(
   code?: string,
 ): Error {
   const before = snapshot(sys);
+  const caught = expectThrown(fn, errorClass, code);
+  const after = snapshot(sys);
+  expect(firstDifference(before, after), 'the region changed (index into snapshot())').toBe(-1);
+  sys.checkInvariants();
+  return caught;
+}
+
+/** Runs `fn`, expects it to throw an instance of `cls` (with `code` if given), returns it. */
+export function expectThrown<E extends Error>(fn: () => unknown, cls: abstract new (...args: never[]) => E, code?: string): E {
   let caught: unknown;
   try {
     fn();
   } catch (e) {
     caught = e;
   }
-  expect(caught, 'the call should have thrown').toBeInstanceOf(errorClass);
+  expect(caught, 'the call should have thrown').toBeInstanceOf(cls);
   if (code !== undefined) expect((caught as { code?: string }).code).toBe(code);
-  const after = snapshot(sys);
-  expect(firstDifference(before, after), 'the region changed (index into snapshot())').toBe(-1);
+  return caught as E;
+}
+
+/** Every frame is free again (nothing held, busy or owned raw), and the invariant holds. */
+export function expectAllFree(sys: FrameSystem): void {
+  const s = sys.stats();
+  expect(s).toEqual(expect.objectContaining({ free: s.total, used: 0, shared: 0, unique: 0, busy: 0, raw: 0 }));
+  expect(s.byType).toEqual({});
   sys.checkInvariants();
-  return caught as Error;
+}
+
+/** The slot's raw count word (-1 UNUSED, -2 UNIQUE, 0 busy, n shared). */
+export function rawCount(sys: FrameSystem, paddr: number): number {
+  return sys._mem.i32[sys._metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS];
 }
 
 /** Index of the first differing element, or -1. */

@@ -17,8 +17,11 @@ import {
   Untyped,
   defineMeta,
 } from '../../src/index.js';
-import { computeLayout, SLOT_WORDS } from '../../src/layout.js';
-import { MockMeta, MockUMeta, expectNoChange, firstDifference, makeSystem, snapshot } from '../helpers.js';
+import { computeLayout } from '../../src/layout.js';
+import { expectAllFree, expectNoChange, expectThrown, firstDifference, makeSystem, MockMeta, MockUMeta, rawCount, snapshot } from '../helpers.js';
+
+/** Expects `fn` to throw a FrameUseError (with `code`), returns it. */
+const expectUseError = (fn: () => unknown, code?: string): FrameUseError => expectThrown(fn, FrameUseError, code);
 
 const CHANNEL = 'pageframe.channel';
 
@@ -27,31 +30,6 @@ const CHANNEL = 'pageframe.channel';
  * header, then two words an entry (start and count, since an entry may be a segment).
  */
 const CHANNEL_FRAMES: Record<number, number> = { 1: 1, 5: 1, 1000: 2, 2000: 4, [MAX_CHANNEL_CAPACITY]: 2049 };
-
-/** The slot's raw count word (-1 UNUSED, -2 UNIQUE, 0 busy, n shared). */
-function rawCount(sys: FrameSystem, paddr: number): number {
-  return sys._mem.i32[sys._metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS];
-}
-
-/** Runs `fn`, expects it to throw a FrameUseError with `code`. */
-function expectUseError(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'the call should have thrown').toBeInstanceOf(FrameUseError);
-  expect((caught as FrameUseError).code).toBe(code);
-}
-
-/** Expects `sys` to be back to every frame free, with the invariant holding. */
-function expectAllFree(sys: FrameSystem): void {
-  const s = sys.stats();
-  expect(s).toEqual(expect.objectContaining({ free: s.total, used: 0, shared: 0, unique: 0, busy: 0, raw: 0 }));
-  expect(s.byType).toEqual({});
-  sys.checkInvariants();
-}
 
 /** An untyped frame whose first byte is `tag`. */
 function tagged(sys: FrameSystem, tag: number): Frame<typeof MockUMeta> {

@@ -11,12 +11,7 @@ import {
   Untyped,
   defineMeta,
 } from '../../src/index.js';
-import { MockMeta, MockUMeta, expectNoChange, makeSystem } from '../helpers.js';
-
-/** The slot's raw count word (-1 UNUSED, -2 UNIQUE, 0 busy, n shared). */
-function rawCount(sys: ReturnType<typeof makeSystem>, paddr: number): number {
-  return sys._mem.i32[sys._metaWord + (paddr / PAGE_SIZE) * 16];
-}
+import { expectNoChange, makeSystem, MockMeta, MockUMeta, rawCount } from '../helpers.js';
 
 describe('Frame (kernel tests mod frame)', () => {
   it('frame_allocation: metadata, count 1, size and map level', () => {

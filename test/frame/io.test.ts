@@ -23,20 +23,10 @@ import {
   type AnyMeta,
   type Paddr,
 } from '../../src/index.js';
-import { MockMeta, MockUMeta, makeSystem } from '../helpers.js';
+import { expectThrown, makeSystem, MockMeta, MockUMeta } from '../helpers.js';
 
-/** Runs `fn`, expects a `FrameUseError` with `code`. */
-function expectUseError(fn: () => unknown, code: string): FrameUseError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'the call should have thrown').toBeInstanceOf(FrameUseError);
-  expect((caught as FrameUseError).code).toBe(code);
-  return caught as FrameUseError;
-}
+/** Expects `fn` to throw a FrameUseError (with `code`), returns it. */
+const expectUseError = (fn: () => unknown, code?: string): FrameUseError => expectThrown(fn, FrameUseError, code);
 
 /** The bytes of `n` frames from `paddr`, read straight from the region (for typed frames too). */
 function rawBytes(sys: FrameSystem, paddr: Paddr, n = 1): Uint8Array {

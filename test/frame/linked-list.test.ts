@@ -44,7 +44,10 @@ import {
   W_LOP,
 } from '../../src/layout.js';
 import { lock } from '../../src/sync/lock.js';
-import { MockMeta, MockUMeta, expectNoChange, makeSystem } from '../helpers.js';
+import { expectNoChange, expectThrown, makeSystem, MockMeta, MockUMeta } from '../helpers.js';
+
+/** Expects `fn` to throw a FrameUseError (with `code`), returns it. */
+const expectUseError = (fn: () => unknown, code?: string): FrameUseError => expectThrown(fn, FrameUseError, code);
 
 type U = typeof MockUMeta;
 
@@ -66,19 +69,6 @@ function slotOf(sys: FrameSystem, paddr: Paddr): number {
 /** Word index of a list's entry in the list table. */
 function entryOf(list: { id: number }): number {
   return H_LISTS + (list.id - 1) * LIST_WORDS;
-}
-
-/** Runs `fn`, expects a `FrameUseError` (with `code` if given). */
-function expectUseError(fn: () => unknown, code?: string): FrameUseError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'the call should have thrown').toBeInstanceOf(FrameUseError);
-  if (code !== undefined) expect((caught as FrameUseError).code).toBe(code);
-  return caught as FrameUseError;
 }
 
 describe('kernel tests (ostd/src/mm/frame/test.rs, mod linked_list)', () => {

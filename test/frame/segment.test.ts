@@ -22,7 +22,7 @@ import {
   type FrameSystem,
   type PaddrRange,
 } from '../../src/index.js';
-import { MockMeta, MockUMeta, expectNoChange, firstDifference, makeSystem, snapshot } from '../helpers.js';
+import { expectAllFree, expectNoChange, expectThrown, firstDifference, makeSystem, MockMeta, MockUMeta, snapshot } from '../helpers.js';
 
 /** Words in a MetaSlot; the reference count is word 0 of the slot. */
 const SLOT_WORDS = 16;
@@ -37,23 +37,6 @@ function refCount(sys: FrameSystem, paddr: number): number {
   return Atomics.load(sys._mem.i32, countWord(sys, paddr)) >>> 0;
 }
 
-/** Runs `fn`, expects it to throw an instance of `cls` (with `code` if given), returns the error. */
-function expectThrow<E extends Error>(
-  fn: () => unknown,
-  cls: abstract new (...args: never[]) => E,
-  code?: string,
-): E {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'the call should have thrown').toBeInstanceOf(cls);
-  if (code !== undefined) expect((caught as { code?: string }).code).toBe(code);
-  return caught as E;
-}
-
 /** `n` raw frames straight from the allocator: UNUSED, not free, owned by the test. */
 function rawRange(sys: FrameSystem, n: number): PaddrRange {
   const start = sys.allocator.alloc(n, 1);
@@ -64,12 +47,6 @@ function rawRange(sys: FrameSystem, n: number): PaddrRange {
 /** Gives raw frames back to the allocator. */
 function freeRaw(sys: FrameSystem, range: PaddrRange): void {
   sys.allocator.dealloc(range.start, (range.end - range.start) / PAGE_SIZE);
-}
-
-/** Every frame is free again and the region invariant holds. */
-function expectAllFree(sys: FrameSystem): void {
-  expect(sys.stats().free).toBe(sys.nframes);
-  sys.checkInvariants();
 }
 
 /** Uses the type once so it is registered in `sys` (registration is not what these tests watch). */
@@ -127,7 +104,7 @@ describe('kernel segment tests', () => {
     // A split moves the references: no count changes, and the original is consumed.
     expect(refCount(sys, start)).toBe(1);
     expect(refCount(sys, start + PAGE_SIZE)).toBe(1);
-    expectThrow(() => seg.drop(), FrameUseError, 'Dropped');
+    expectThrown(() => seg.drop(), FrameUseError, 'Dropped');
     a.drop();
     expect(refCount(sys, start)).toBe(REF_COUNT_UNUSED);
     expect(refCount(sys, start + PAGE_SIZE)).toBe(1);
@@ -208,7 +185,7 @@ describe('kernel segment tests', () => {
     expect(seg.startPaddr).toBe(paddr);
     expect(seg.endPaddr).toBe(frame.endPaddr);
     expect(refCount(sys, paddr)).toBe(1); // the reference moved, none was added
-    expectThrow(() => frame.drop(), FrameUseError, 'Dropped');
+    expectThrown(() => frame.drop(), FrameUseError, 'Dropped');
     const values: number[] = [];
     for (const f of seg) {
       values.push(f.meta.value);
@@ -366,7 +343,7 @@ describe('Segment.fromUnused on raw frames', () => {
     const w = countWord(sys, mid);
     sys._mem.i32[w] = 0;
     const before = snapshot(sys);
-    const e = expectThrow(() => Segment.fromUnused(sys, range, MockMeta), GetFrameError, 'Busy');
+    const e = expectThrown(() => Segment.fromUnused(sys, range, MockMeta), GetFrameError, 'Busy');
     expect(e.paddr).toBe(mid);
     expect(firstDifference(before, snapshot(sys)), 'the region changed').toBe(-1);
     sys._mem.i32[w] = -1; // UNUSED again
@@ -534,7 +511,7 @@ describe('segment reference counts', () => {
     expect(refCount(sys, s + 2 * PAGE_SIZE)).toBe(REF_COUNT_UNUSED);
     expect(refCount(sys, s + PAGE_SIZE)).toBe(1);
     expect(other.meta.value).toBe(s / PAGE_SIZE + 1);
-    expectThrow(() => Frame.fromInUse(sys, s), GetFrameError, 'Unused');
+    expectThrown(() => Frame.fromInUse(sys, s), GetFrameError, 'Unused');
     expect(sys.stats().free).toBe(sys.nframes - 1);
     sys.checkInvariants();
     other.drop();
@@ -547,7 +524,7 @@ describe('segment reference counts', () => {
     const clone = frame.clone();
     const seg = Segment.fromFrame(frame);
     expect(refCount(sys, frame.paddr)).toBe(2);
-    expectThrow(() => frame.clone(), FrameUseError, 'Dropped');
+    expectThrown(() => frame.clone(), FrameUseError, 'Dropped');
     expect(frame.paddr).toBe(seg.startPaddr); // a consumed handle keeps its paddr readable
     seg.drop();
     expect(clone.referenceCount).toBe(1);
@@ -562,7 +539,7 @@ describe('Segment intoRaw / fromRaw', () => {
     const seg = sys.allocSegment(3, MockMeta, (p) => ({ value: p / PAGE_SIZE }));
     const range = seg.intoRaw();
     expect(range).toEqual({ start: seg.startPaddr, end: seg.endPaddr });
-    expectThrow(() => seg.clone(), FrameUseError, 'Dropped');
+    expectThrown(() => seg.clone(), FrameUseError, 'Dropped');
     for (let p = range.start; p < range.end; p += PAGE_SIZE) expect(refCount(sys, p)).toBe(1);
     const back = Segment.fromRaw(sys, range, MockMeta);
     expect(back.metaType).toBe(MockMeta);
@@ -696,7 +673,7 @@ describe('segment iteration', () => {
     const sys = makeSystem();
     const seg = sys.allocSegment(2);
     const iter = seg[Symbol.iterator]();
-    expectThrow(() => seg.drop(), FrameUseError, 'Dropped');
+    expectThrown(() => seg.drop(), FrameUseError, 'Dropped');
     const first = iter.next();
     expect(first.done).toBe(false);
     iter.return?.();
@@ -718,7 +695,7 @@ describe('segment iteration', () => {
     expect(refCount(sys, s)).toBe(1);
     for (let k = 1; k < 4; k++) {
       expect(refCount(sys, s + k * PAGE_SIZE)).toBe(REF_COUNT_UNUSED);
-      expectThrow(() => Frame.fromInUse(sys, s + k * PAGE_SIZE), GetFrameError, 'Unused');
+      expectThrown(() => Frame.fromInUse(sys, s + k * PAGE_SIZE), GetFrameError, 'Unused');
     }
     expect(sys.stats().free).toBe(sys.nframes - 1);
     sys.checkInvariants();
@@ -779,12 +756,12 @@ describe('segment onDrop', () => {
     const sys = makeSystem();
     const seg = sys.allocSegment(3, Failing, (p) => ({ value: p / PAGE_SIZE }));
     const s = seg.startPaddr;
-    const e = expectThrow(() => seg.drop(), Error);
+    const e = expectThrown(() => seg.drop(), Error);
     expect(e.message).toBe(`onDrop failed for ${s / PAGE_SIZE}`); // the first one
     expect(calls).toBe(3);
     for (let k = 0; k < 3; k++) expect(refCount(sys, s + k * PAGE_SIZE)).toBe(REF_COUNT_UNUSED);
     expectAllFree(sys);
-    expectThrow(() => seg.drop(), FrameUseError, 'Dropped');
+    expectThrown(() => seg.drop(), FrameUseError, 'Dropped');
     // The frames are reusable.
     const again = sys.allocSegment(3);
     expect(again.startPaddr).toBe(s);
@@ -824,11 +801,11 @@ describe('segment bytes', () => {
     const sys = makeSystem();
     const seg = sys.allocSegment(2, MockMeta);
     // @ts-expect-error byte access does not type-check on a typed segment
-    expectThrow(() => seg.bytes(), FrameUseError, 'Typed');
+    expectThrown(() => seg.bytes(), FrameUseError, 'Typed');
     const dyn = seg as unknown as Segment<AnyMeta>;
-    expectThrow(() => dyn.bytes(), FrameUseError, 'Typed');
+    expectThrown(() => dyn.bytes(), FrameUseError, 'Typed');
     const before = sys._mem.u8.slice(sys._frameByte + seg.startPaddr, sys._frameByte + seg.endPaddr);
-    expectThrow(() => dyn.fill(0xff), FrameUseError, 'Typed');
+    expectThrown(() => dyn.fill(0xff), FrameUseError, 'Typed');
     const after = sys._mem.u8.slice(sys._frameByte + seg.startPaddr, sys._frameByte + seg.endPaddr);
     expect(firstDifference(before, after)).toBe(-1);
     seg.drop();
@@ -850,7 +827,7 @@ describe('segment bytes', () => {
     Frame.fromUnused(sys, range.start + PAGE_SIZE, MockMeta).intoRaw();
     const mixed = Segment.fromRaw(sys, range);
     expect(mixed.metaType.untyped).toBe(true); // the first frame's type
-    expectThrow(() => mixed.bytes(), FrameUseError, 'Typed');
+    expectThrown(() => mixed.bytes(), FrameUseError, 'Typed');
     mixed.drop();
     expectAllFree(sys);
   });

@@ -12,10 +12,7 @@ import {
   Untyped,
   defineMeta,
 } from '../../src/index.js';
-import { MockMeta, MockUMeta, expectNoChange, makeSystem } from '../helpers.js';
-
-const rawCount = (sys: ReturnType<typeof makeSystem>, paddr: number): number =>
-  sys._mem.i32[sys._metaWord + (paddr / PAGE_SIZE) * 16];
+import { expectNoChange, makeSystem, MockMeta, MockUMeta, rawCount } from '../helpers.js';
 
 describe('UniqueFrame', () => {
   it('fromUnused makes a unique slot that fromInUse and fromUnused refuse', () => {

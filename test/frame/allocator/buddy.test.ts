@@ -20,7 +20,7 @@ import {
 } from '../../../src/index.js';
 import { greaterOrderOf, lesserOrderOf, maxOrderFrom, splitToChunks } from '../../../src/frame/allocator/buddy.js';
 import { AUX_FREE, AUX_HEAD, H_BUDDY_FREE, H_BUDDY_HEADS, MAX_ORDER, SLOT_WORDS, S_AUX, S_NEXT, S_PREV } from '../../../src/layout.js';
-import { MockMeta, expectNoChange, firstDifference, makeSystem, snapshot } from '../../helpers.js';
+import { expectAllFree, expectNoChange, firstDifference, makeSystem, MockMeta, snapshot } from '../../helpers.js';
 
 /**
  * A region whose worker uses the shared buddy allocator directly (no per-worker caches), so
@@ -52,13 +52,6 @@ function allocOne(sys: FrameSystem): Paddr {
   const p = sys.allocator.alloc(1, 1);
   expect(p).not.toBeNull();
   return p as Paddr;
-}
-
-/** Everything is free again, in one piece per aligned chunk, and the invariants hold. */
-function expectAllFree(sys: FrameSystem): void {
-  expect(sys.stats().free).toBe(sys.nframes);
-  expect(sys.stats().raw).toBe(0);
-  sys.checkInvariants();
 }
 
 describe('order arithmetic (frame-allocator chunk.rs tests)', () => {

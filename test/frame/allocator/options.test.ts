@@ -19,29 +19,11 @@ import {
   type GlobalFrameAllocator,
   type Paddr,
 } from '../../../src/index.js';
-import { MockMeta, MockUMeta, expectNoChange, makeSystem } from '../../helpers.js';
+import { expectAllFree, expectNoChange, expectThrown, makeSystem, MockMeta, MockUMeta } from '../../helpers.js';
 
 /** Uses the type once so it is registered in `sys` (registration is not what these tests watch). */
 function register(sys: FrameSystem, meta: AnyMeta): void {
   sys.allocFrame(meta).drop();
-}
-
-function expectAllFree(sys: FrameSystem): void {
-  expect(sys.stats().free).toBe(sys.nframes);
-  sys.checkInvariants();
-}
-
-/** Runs `fn`, expects an instance of `cls` (with `code` if given), returns it. */
-function expectThrow<E extends Error>(fn: () => unknown, cls: abstract new (...args: never[]) => E, code?: string): E {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'the call should have thrown').toBeInstanceOf(cls);
-  if (code !== undefined) expect((caught as { code?: string }).code).toBe(code);
-  return caught as E;
 }
 
 class InitFailure extends Error {}
@@ -171,7 +153,7 @@ describe('allocation methods', () => {
     expect(unique).toBeInstanceOf(UniqueFrame);
     expect(unique.referenceCount).toBe(REF_COUNT_UNIQUE);
     expect(unique.meta.value).toBe(5);
-    expectThrow(() => Frame.fromInUse(sys, unique.paddr), GetFrameError, 'Unique');
+    expectThrown(() => Frame.fromInUse(sys, unique.paddr), GetFrameError, 'Unique');
     unique.metaMut.value = 6;
     expect(unique.meta.value).toBe(6);
     expect(sys.stats().unique).toBe(1);
