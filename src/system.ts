@@ -18,7 +18,7 @@ import type { GlobalFrameAllocator } from './frame/allocator/global.js';
 import { FrameAllocOptions } from './frame/allocator/options.js';
 import type { Frame, InitOf } from './frame/frame.js';
 import type { Paddr } from './frame/mapping.js';
-import { drainDeferred, stateName, type SlotHost } from './frame/meta.js';
+import { drainDeferred, slotWord, stateName, type SlotHost } from './frame/meta.js';
 import { Untyped, type AnyMeta, type MetaType } from './frame/meta-type.js';
 import { registeredCount, typeById } from './frame/registry.js';
 import type { Segment } from './frame/segment.js';
@@ -385,7 +385,7 @@ export class FrameSystem implements SlotHost {
     let unused = 0;
     const byId = new Array<number>(registeredCount(this) + 1).fill(0);
     for (let k = 0; k < this.nframes; k++) {
-      const w = this._metaWord + k * SLOT_WORDS;
+      const w = slotWord(this, k);
       const rc = Atomics.load(i32, w);
       if (rc === RC_UNUSED) unused++;
       else if (rc === 0) busy++;
@@ -415,12 +415,12 @@ export class FrameSystem implements SlotHost {
     const i32 = this._mem.i32;
     const ntypes = registeredCount(this);
     const deferred = new Set<number>();
-    for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0; cur = i32[this._metaWord + (cur - 1) * SLOT_WORDS + S_NEXT]) {
+    for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0; cur = i32[slotWord(this, cur - 1) + S_NEXT]) {
       if (deferred.has(cur - 1) || deferred.size > this.nframes) throw new InvariantError('deferred-drop stack', 'the stack has a cycle');
       deferred.add(cur - 1);
     }
     for (let k = 0; k < this.nframes; k++) {
-      const w = this._metaWord + k * SLOT_WORDS;
+      const w = slotWord(this, k);
       const where = `slot of frame ${hex(k * PAGE_SIZE)}`;
       const rc = Atomics.load(i32, w);
       const type = i32[w + S_TYPE];
@@ -450,7 +450,7 @@ export class FrameSystem implements SlotHost {
     allocator.checkInvariants?.();
     allocator.forEachFree?.((paddr, n) => {
       for (let k = paddr / PAGE_SIZE; k < paddr / PAGE_SIZE + n; k++) {
-        if (Atomics.load(i32, this._metaWord + k * SLOT_WORDS) !== RC_UNUSED) {
+        if (Atomics.load(i32, slotWord(this, k)) !== RC_UNUSED) {
           throw new InvariantError(`frame ${hex(k * PAGE_SIZE)}`, 'free in the allocator but not UNUSED');
         }
       }
@@ -460,7 +460,7 @@ export class FrameSystem implements SlotHost {
   /** The linked lists' part of `checkInvariants`: links, sizes, in_list tags. */
   private checkLists(): void {
     const i32 = this._mem.i32;
-    const slot = (f: number): number => this._metaWord + (f - 1) * SLOT_WORDS;
+    const slot = (f: number): number => slotWord(this, f - 1);
     let listed = 0;
     for (let index = 0; index < MAX_LISTS; index++) {
       const e = H_LISTS + index * LIST_WORDS;
@@ -483,7 +483,7 @@ export class FrameSystem implements SlotHost {
       listed += n;
     }
     let tagged = 0;
-    for (let k = 0; k < this.nframes; k++) if (i32[this._metaWord + k * SLOT_WORDS + S_LIST] !== 0) tagged++;
+    for (let k = 0; k < this.nframes; k++) if (i32[slotWord(this, k) + S_LIST] !== 0) tagged++;
     if (tagged !== listed) throw new InvariantError('linked lists', `${tagged} frames name a list, the lists hold ${listed}`);
   }
 

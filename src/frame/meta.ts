@@ -253,7 +253,9 @@ export function stateName(rc: number): string {
  */
 export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = true): boolean {
   const i32 = sys._mem.i32;
-  // This worker made the slot busy: recovery after its death knows the teardown is its.
+  // This worker made the slot busy: recovery after its death knows the teardown is its. (Its
+  // decRef wrote this before the decrement, but a concurrent dropper whose decrement was not the
+  // last may have written its own id since.)
   i32[w + S_OWNER] = sys.workerId;
   if (sys.checked) requireDropLast(sys, w, slotPaddr(sys, w));
   const typeId = i32[w + S_TYPE];

@@ -36,6 +36,7 @@ import { forceRelease, lockOwner, unlock } from '../sync/lock.js';
 import { BuddyAllocator } from './allocator/buddy.js';
 import { journalOf, workerRecord, workerToken } from './allocator/journal.js';
 import { applyListOp } from './linked-list.js';
+import { slotWord } from './meta.js';
 
 /**
  * Reclaims the workers `ids` together: first the locks any of them held, then their frames (so
@@ -80,7 +81,7 @@ function reclaimFrames(
 ): void {
   const i32 = sys._mem.i32;
   const rec = workerRecord(id);
-  const slot = (f: number): number => sys._metaWord + f * SLOT_WORDS;
+  const slot = (f: number): number => slotWord(sys, f);
   const cached = new Set<number>();
   const cacheRuns: [number, number][] = [];
   for (let k = 1; k <= 4; k++) {

@@ -89,7 +89,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
     const index = paddr >>> PAGE_SHIFT;
     recordOp(this.host, OP_OWNED, index, nframes);
     // OWNER: raw frames may have come from anywhere; from here they are this worker's to free.
-    for (let f = index; f < index + nframes; f++) this.i32[this.host._metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
+    this.own(index, nframes);
     this.give(paddr, nframes);
     clearOp(this.host);
   }
@@ -178,6 +178,12 @@ export class CachedAllocator implements GlobalFrameAllocator {
     return moved;
   }
 
+  /** Names this worker as the owner (`S_OWNER`) of frames `[index, index + n)`. */
+  private own(index: number, n: number): void {
+    const i32 = this.i32;
+    for (let f = index; f < index + n; f++) i32[this.host._metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
+  }
+
   /** Pops a run of k frames from the cache (refilling it when empty); -1 if none can be had. */
   private pop(k: number): number {
     const base = this.cache + CACHE_BASE[k];
@@ -188,7 +194,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
       // ORDER: journaled and owned before it leaves the stack, so it is always in one or the
       // other, and recovery knows it is this worker's.
       recordOp(this.host, OP_OWNED, index, k);
-      for (let f = index; f < index + k; f++) i32[this.host._metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
+      this.own(index, k);
       i32[base] = count - 1;
       return index;
     }
