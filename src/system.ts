@@ -23,6 +23,7 @@ import { Untyped, type AnyMeta, type MetaType } from './frame/meta-type.js';
 import { registeredCount, typeById } from './frame/registry.js';
 import type { Segment } from './frame/segment.js';
 import { makeViews, type MemoryViews } from './frame/views.js';
+import { newWasmMemory, regionAtomics, type RegionAtomics } from './sync/atomics.js';
 import {
   FLAG_CHECKED,
   HEADER_BYTES,
@@ -78,8 +79,10 @@ export type SharedMemory = SharedArrayBuffer | WebAssembly.Memory;
 export interface FrameSystemOptions {
   /** Number of 4 KiB frames (1 .. MAX_FRAMES). */
   frames: number;
-  /** The memory to carve; a new SharedArrayBuffer of the right size when absent. A shared
-   *  WebAssembly.Memory that is too small is grown. */
+  /** The memory to carve. When absent, a new shared WebAssembly.Memory of the right size (its
+   *  buffer is a SharedArrayBuffer; pageframe's atomics and zeroing then run as WebAssembly, about
+   *  twice as fast), or a new SharedArrayBuffer where WebAssembly threads are unavailable or the
+   *  region is past 4 GiB. A shared WebAssembly.Memory that is too small is grown. */
   memory?: SharedMemory;
   /** Byte offset where the region starts (a multiple of 64), so that memory below it (a
    *  WebAssembly module's data and heap) stays untouched. Default 0. */
@@ -166,6 +169,8 @@ export class FrameSystem implements SlotHost {
 
   /** @internal */
   readonly _mem: MemoryViews;
+  /** @internal The atomic primitives and zeroing of the hot paths (WebAssembly or JS). */
+  readonly _at: RegionAtomics;
   /** @internal Word index of slot 0. */
   readonly _metaWord: number;
   /** @internal Byte address of frame 0 in the region. */
@@ -205,6 +210,7 @@ export class FrameSystem implements SlotHost {
     this.checked = checked;
     this.workerId = workerId;
     this._mem = makeViews(buffer, handle.offset, layout.totalBytes);
+    this._at = regionAtomics(handle.memory, handle.offset, this._mem.i32, this._mem.u8);
     this._metaWord = layout.metaOffset >> 2;
     this._frameByte = layout.frameOffset;
     this._wrec = workerRecord(workerId);
@@ -238,9 +244,10 @@ export class FrameSystem implements SlotHost {
     if (!Number.isInteger(offset) || offset < 0 || offset % 64 !== 0) {
       throw new FrameSystemError('BadMemory', `offset must be a non-negative multiple of 64, not ${String(offset)}`);
     }
+    const SAB = sharedArrayBufferClass(); // no shared memory of any kind without it
     const layout = computeLayout(frames, offset);
     const needed = offset + layout.totalBytes;
-    const memory = options.memory ?? new (sharedArrayBufferClass())(needed);
+    const memory = options.memory ?? newWasmMemory(needed) ?? new SAB(needed);
     const buffer = bufferOf(memory, needed, true);
     const handle: FrameSystemHandle = { memory, offset };
     initRegion(buffer, offset, layout, checked);

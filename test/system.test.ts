@@ -36,7 +36,11 @@ describe('FrameSystem.create', () => {
     expect(sys.maxPaddr).toBe(100 * PAGE_SIZE);
     expect(sys.workerId).toBe(1);
     expect(sys.checked).toBe(false);
-    expect((sys.handle.memory as SharedArrayBuffer).byteLength).toBe(layout.totalBytes);
+    // The memory made for it is a shared WebAssembly.Memory of whole 64 KiB pages, no larger.
+    const memory = sys.handle.memory as WebAssembly.Memory;
+    expect(memory).toBeInstanceOf(WebAssembly.Memory);
+    expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(memory.buffer.byteLength).toBe(Math.ceil(layout.totalBytes / 65536) * 65536);
     expect(sys.stats()).toEqual({ total: 100, free: 100, used: 0, shared: 0, unique: 0, busy: 0, raw: 0, byType: {} });
     sys.checkInvariants();
   });

@@ -29,6 +29,7 @@ import {
   OP_RAW,
 } from '../layout.js';
 import { lock, unlock } from '../sync/lock.js';
+import type { RegionAtomics } from '../sync/atomics.js';
 import { clearOp, recordOp, restoreOp, saveOp, type JournalHost } from './allocator/journal.js';
 import { dropRequiresFailed, ensureFromUnused, requireDropLast, requireFromUnused } from '../checked/contracts.js';
 import { FrameRef } from './frame-ref.js';
@@ -38,6 +39,8 @@ import { typeById, typeHasOnDrop, typeIdOf, type RegistryHost } from './registry
 
 /** What the slot operations need of a region (implemented by `FrameSystem`). */
 export interface SlotHost extends RegistryHost, JournalHost {
+  /** The region's atomic primitives. */
+  readonly _at: RegionAtomics;
   readonly workerId: number;
   readonly maxPaddr: number;
   readonly checked: boolean;
@@ -77,10 +80,9 @@ function notUnused(rc: number, paddr: Paddr): GetFrameError {
  * is found by `reclaimWorker`. Only a claim of a raw frame writes it after.
  */
 export function claim(sys: SlotHost, w: number, paddr: Paddr): void {
-  const i32 = sys._mem.i32;
-  const rc = Atomics.compareExchange(i32, w, RC_UNUSED, 0);
+  const rc = sys._at.cas(w, RC_UNUSED, 0);
   if (rc !== RC_UNUSED) throw notUnused(rc, paddr);
-  i32[w + S_OWNER] = sys.workerId;
+  sys._mem.i32[w + S_OWNER] = sys.workerId;
 }
 
 /**
@@ -110,7 +112,7 @@ export function writeMeta(sys: SlotHost, w: number, typeId: number, type: AnyMet
  * load or CAS of this word) sees the metadata.
  */
 export function publish(sys: SlotHost, w: number, unique: boolean): void {
-  Atomics.store(sys._mem.i32, w, unique ? RC_UNIQUE : 1);
+  sys._at.store(w, unique ? RC_UNIQUE : 1);
 }
 
 /** Undoes `claim` + `writeMeta` on a slot nobody else can see yet (count still 0). */
@@ -156,16 +158,16 @@ export function getFromUnused(
  */
 export function getFromInUse(sys: SlotHost, paddr: Paddr): number {
   const index = checkPaddr(paddr, sys.maxPaddr);
-  const i32 = sys._mem.i32;
+  const at = sys._at;
   const w = slotWord(sys, index);
   for (;;) {
-    const rc = Atomics.load(i32, w);
+    const rc = at.load(w);
     if (rc === RC_UNUSED) throw new GetFrameError('Unused', paddr);
     if (rc === RC_UNIQUE) throw new GetFrameError('Unique', paddr);
     if (rc === 0) throw new GetFrameError('Busy', paddr);
     if (rc >= REF_COUNT_MAX || rc < 0) throw overflow(paddr, rc);
     // ORDER: the successful CAS reads the count published after the metadata was written.
-    if (Atomics.compareExchange(i32, w, rc, rc + 1) === rc) return w;
+    if (at.cas(w, rc, rc + 1) === rc) return w;
   }
 }
 
@@ -178,10 +180,9 @@ function overflow(paddr: Paddr, rc: number): FrameUseError {
  * REF_COUNT_MAX the increment is undone and `Overflow` thrown (the kernel aborts).
  */
 export function incRef(sys: SlotHost, w: number, paddr: Paddr): void {
-  const i32 = sys._mem.i32;
-  const old = Atomics.add(i32, w, 1);
+  const old = sys._at.add(w, 1);
   if (old >= REF_COUNT_MAX || old <= 0) {
-    Atomics.sub(i32, w, 1);
+    sys._at.sub(w, 1);
     if (old <= 0) throw notHeld(paddr, old);
     throw overflow(paddr, old);
   }
@@ -192,12 +193,11 @@ export function incRef(sys: SlotHost, w: number, paddr: Paddr): void {
  * and the caller must call `dropLast`. A slot that was not held is restored and reported.
  */
 export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
-  const i32 = sys._mem.i32;
-  i32[w + S_OWNER] = sys.workerId; // OWNER: before the decrement that may make it busy
-  const old = Atomics.sub(i32, w, 1);
+  sys._mem.i32[w + S_OWNER] = sys.workerId; // OWNER: before the decrement that may make it busy
+  const old = sys._at.sub(w, 1);
   if (old > 1) return false;
   if (old === 1) return true;
-  Atomics.add(sys._mem.i32, w, 1);
+  sys._at.add(w, 1);
   throw sys.checked ? dropRequiresFailed(paddr, old) : notHeld(paddr, old);
 }
 
@@ -223,7 +223,7 @@ export function dropUnique(sys: SlotHost, w: number, paddr: Paddr, free: boolean
   recordOp(sys, free ? OP_DROP : OP_RAW, paddr >>> PAGE_SHIFT, 1);
   try {
     sys._mem.i32[w + S_OWNER] = sys.workerId; // OWNER: before it turns busy
-    Atomics.store(sys._mem.i32, w, 0);
+    sys._at.store(w, 0);
     dropLast(sys, w, free);
   } finally {
     clearOp(sys);
@@ -297,9 +297,11 @@ function clearSlot(sys: SlotHost, w: number, type: AnyMeta): void {
   i32[w + S_TYPE] = 0;
   i32[w + S_LIST] = 0;
   i32[w + S_AUX] = 0;
-  // ORDER: the slot is cleared before it reads UNUSED, so whoever claims it next (CAS from
-  // UNUSED) finds zeroed storage.
-  Atomics.store(i32, w, RC_UNUSED);
+  // ORDER: the slot is cleared before it reads UNUSED. A plain store is enough: the slot is busy
+  // and this worker's alone, so no other worker writes it, and whoever may claim it next gets
+  // it through a happens-before edge (this worker's own cache, or the allocator's lock). A
+  // racing `fromInUse` reads busy or UNUSED, both refusals.
+  i32[w] = RC_UNUSED;
 }
 
 /**
@@ -417,7 +419,7 @@ function takeDeferred(sys: SlotHost): number {
 
 /** The slot's count as the API reports it (unsigned: UNUSED and UNIQUE as in the kernel). */
 export function loadRefCount(sys: SlotHost, w: number): number {
-  return Atomics.load(sys._mem.i32, w) >>> 0;
+  return sys._at.load(w) >>> 0;
 }
 
 /**

@@ -43,19 +43,9 @@ export function fillBytes(sys: FrameSystem, paddr: Paddr, size: number, byte: nu
   sys._mem.u8.fill(byte, at, at + size);
 }
 
-/** 64 KiB of zeros: `set` from a zero block is ~7x faster than `fill(0)` on shared memory. */
-const ZERO_BLOCK = new Uint8Array(64 * 1024);
-
 /** Zeroes `size` bytes from `paddr` (a multiple of PAGE_SIZE in practice). */
 export function zeroBytes(sys: FrameSystem, paddr: Paddr, size: number): void {
-  const u8 = sys._mem.u8;
-  let at = sys._frameByte + paddr;
-  const end = at + size;
-  while (end - at >= ZERO_BLOCK.length) {
-    u8.set(ZERO_BLOCK, at);
-    at += ZERO_BLOCK.length;
-  }
-  if (at < end) u8.set(ZERO_BLOCK.subarray(0, end - at), at);
+  sys._at.zero(sys._frameByte + paddr, size);
 }
 
 /** What the byte accessors need of a handle (a frame, unique frame, borrowed frame or segment). */
