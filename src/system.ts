@@ -54,6 +54,7 @@ import {
   MAX_FRAMES,
   MAX_WORKERS,
   META_SLOT_SIZE,
+  PAGE_SHIFT,
   PAGE_SIZE,
   RC_UNIQUE,
   RC_UNUSED,
@@ -532,8 +533,10 @@ export class FrameSystem implements SlotHost {
 
   /** @internal Gives frames back to the allocator (the caller journaled them). */
   _dealloc(paddr: Paddr, nframes: number): void {
-    if (this._cache !== undefined) this._cache.give(paddr, nframes);
-    else this.allocator.dealloc(paddr, nframes);
+    const cache = this._cache;
+    if (cache !== undefined) {
+      if (nframes !== 1 || !cache.pushOne(paddr >>> PAGE_SHIFT)) cache.give(paddr, nframes);
+    } else this.allocator.dealloc(paddr, nframes);
   }
 
   /** @internal Takes frames from the allocator, leaving them in the operation journal. */

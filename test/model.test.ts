@@ -41,6 +41,7 @@ import {
   type AnyMeta,
   type GetFrameErrorCode,
 } from '../src/index.js';
+import { computeLayout } from '../src/layout.js';
 import { MockMeta, MockUMeta, expectNoChange, firstDifference, snapshot } from './helpers.js';
 
 const RUNS = Math.max(1, Number(process.env.PAGEFRAME_MODEL_RUNS ?? '') || 200);
@@ -181,9 +182,13 @@ interface Real {
   readonly refs: Map<number, FrameRef<AnyMeta>>;
 }
 
-function setup(nframes: number, checked: boolean): { model: Model; real: Real } {
+function setup(nframes: number, checked: boolean, sab: boolean): { model: Model; real: Real } {
   dropLog.length = 0;
-  const sys = FrameSystem.create({ frames: nframes, checked });
+  // By default the region lives in a shared WebAssembly.Memory (WebAssembly atomics); on a
+  // SharedArrayBuffer pageframe uses JS Atomics: the model checks both.
+  const memory = sab ? new SharedArrayBuffer(computeLayout(nframes, 0).totalBytes) : undefined;
+  const sys = FrameSystem.create({ frames: nframes, checked, memory });
+  expect(sys._at.kind).toBe(sab ? 'js' : 'wasm');
   currentSys = sys;
   const slots: MSlot[] = [];
   for (let i = 0; i < nframes; i++) {
@@ -1490,14 +1495,14 @@ function teardown(m: Model, r: Real): void {
   r.sys.checkInvariants();
 }
 
-function runModel(sizes: readonly number[], checked: boolean): void {
+function runModel(sizes: readonly number[], checked: boolean, sab = false): void {
   coverage.clear();
   fc.assert(
     fc.property(
       fc.constantFrom(...sizes),
       fc.commands(commandArbs(), { maxCommands: MAX_COMMANDS, size: 'max' }),
       (nframes, cmds) => {
-        const state = setup(nframes, checked);
+        const state = setup(nframes, checked, sab);
         fc.modelRun(() => state, cmds);
         teardown(state.model, state.real);
       },
@@ -1523,6 +1528,10 @@ const TIMEOUT = Math.max(60_000, RUNS * 1_000);
 describe('model-based: frames, unique frames and segments against a reference model', () => {
   it(`unchecked mode (${RUNS} runs, regions of ${UNCHECKED_SIZES.join('/')} frames)`, () => {
     runModel(UNCHECKED_SIZES, false);
+  }, TIMEOUT);
+
+  it(`unchecked mode on a SharedArrayBuffer: JS Atomics instead of WebAssembly (${RUNS} runs)`, () => {
+    runModel(UNCHECKED_SIZES, false, true);
   }, TIMEOUT);
 
   it(`checked mode (${RUNS} runs, ${CHECKED_SIZE} frames)`, () => {

@@ -24,13 +24,14 @@ import {
   S_LIST,
   S_NEXT,
   S_OWNER,
+  S_STORAGE,
   S_TYPE,
   OP_DROP,
   OP_RAW,
 } from '../layout.js';
 import { lock, unlock } from '../sync/lock.js';
 import type { RegionAtomics } from '../sync/atomics.js';
-import { clearOp, recordOp, restoreOp, saveOp, type JournalHost } from './allocator/journal.js';
+import { clearOp, endOp, recordOp, restoreOp, saveOp, writeOp, type JournalHost } from './allocator/journal.js';
 import { dropRequiresFailed, ensureFromUnused, requireDropLast, requireFromUnused } from '../checked/contracts.js';
 import { FrameRef } from './frame-ref.js';
 import { checkPaddr, type Paddr } from './mapping.js';
@@ -66,7 +67,7 @@ export function slotPaddr(sys: SlotHost, w: number): Paddr {
 }
 
 /** The error `fromUnused` reports for a slot whose count was `rc` instead of UNUSED. */
-function notUnused(rc: number, paddr: Paddr): GetFrameError {
+export function notUnused(rc: number, paddr: Paddr): GetFrameError {
   return new GetFrameError(rc === RC_UNIQUE ? 'Unique' : rc === 0 ? 'Busy' : 'InUse', paddr);
 }
 
@@ -207,12 +208,39 @@ export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
  * here leaves the frame to `reclaimWorker`.
  */
 export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
-  recordOp(sys, OP_DROP, paddr >>> PAGE_SHIFT, 1);
-  try {
-    if (decRef(sys, w, paddr)) dropLast(sys, w, true);
-  } finally {
-    clearOp(sys);
+  const i32 = sys._mem.i32;
+  const rec = sys._wrec;
+  writeOp(i32, rec, OP_DROP, paddr >>> PAGE_SHIFT, 1);
+  i32[w + S_OWNER] = sys.workerId; // OWNER: before the decrement that may make it busy
+  const old = sys._at.sub(w, 1);
+  if (old > 1 || (old === 1 && !sys.checked && dropLastPlain(sys, i32, w, paddr))) {
+    endOp(i32, rec);
+    return;
   }
+  try {
+    if (old === 1) dropLast(sys, w, true);
+    else {
+      sys._at.add(w, 1);
+      throw sys.checked ? dropRequiresFailed(paddr, old) : notHeld(paddr, old);
+    }
+  } finally {
+    endOp(i32, rec);
+  }
+}
+
+/**
+ * The hot path of a last drop (unchecked): if the frame's type has no `onDrop` in any worker,
+ * tears the busy slot down and gives the frame back; false, with nothing done, otherwise (then
+ * `dropLast` does it).
+ */
+function dropLastPlain(sys: SlotHost, i32: Int32Array, w: number, paddr: Paddr): boolean {
+  const typeId = i32[w + S_TYPE];
+  const type = sys._types[typeId];
+  if (type === undefined || type._onDrop !== undefined || typeHasOnDrop(sys, typeId)) return false;
+  i32[w + S_OWNER] = sys.workerId; // as in dropLast
+  clearSlot(i32, w, type);
+  sys._dealloc(paddr, 1);
+  return true;
 }
 
 /**
@@ -260,26 +288,35 @@ export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = t
   if (sys.checked) requireDropLast(sys, w, slotPaddr(sys, w));
   const typeId = i32[w + S_TYPE];
   const type = typeById(sys, typeId);
-  if (type._onDrop === undefined && typeHasOnDrop(sys, typeId)) {
+  if (type._onDrop !== undefined || typeHasOnDrop(sys, typeId)) return dropLastWithOnDrop(sys, w, type, free, deallocNow);
+  clearSlot(sys._mem.i32, w, type);
+  if (free && deallocNow) sys._dealloc(slotPaddr(sys, w), 1);
+  return true;
+}
+
+/**
+ * `dropLast` of a type with an `onDrop` somewhere: runs it here, or defers the frame if this
+ * worker has none.
+ */
+function dropLastWithOnDrop(sys: SlotHost, w: number, type: AnyMeta, free: boolean, deallocNow: boolean): boolean {
+  if (type._onDrop === undefined) {
     defer(sys, w, free);
     return false;
   }
   const paddr = slotPaddr(sys, w);
   let error: unknown;
   let failed = false;
-  if (type._onDrop !== undefined) {
-    const ref = FrameRef._transient(sys, w, paddr, type);
-    const journal = saveOp(sys); // onDrop may run operations of its own
-    try {
-      callOnDrop(type, type._view(ref, sys._mem, storageByte(w)), ref);
-    } catch (e) {
-      failed = true;
-      error = e;
-    }
-    restoreOp(sys, journal);
-    ref._expire();
+  const ref = FrameRef._transient(sys, w, paddr, type);
+  const journal = saveOp(sys); // onDrop may run operations of its own
+  try {
+    callOnDrop(type, type._view(ref, sys._mem, storageByte(w)), ref);
+  } catch (e) {
+    failed = true;
+    error = e;
   }
-  clearSlot(sys, w, type);
+  restoreOp(sys, journal);
+  ref._expire();
+  clearSlot(sys._mem.i32, w, type);
   if (free && deallocNow) sys._dealloc(paddr, 1);
   if (failed) throw error;
   return true;
@@ -291,9 +328,9 @@ function callOnDrop(type: AnyMeta, meta: unknown, ref: FrameRef): void {
 }
 
 /** Clears a busy slot's metadata and marks it UNUSED (the end of `drop_last_in_place`). */
-function clearSlot(sys: SlotHost, w: number, type: AnyMeta): void {
-  const i32 = sys._mem.i32;
-  type._clear(sys._mem, storageByte(w));
+function clearSlot(i32: Int32Array, w: number, type: AnyMeta): void {
+  const end = w + S_STORAGE + ((type.size + 3) >> 2);
+  for (let k = w + S_STORAGE; k < end; k++) i32[k] = 0; // plain stores: faster than fill()
   i32[w + S_TYPE] = 0;
   i32[w + S_LIST] = 0;
   i32[w + S_AUX] = 0;

@@ -28,7 +28,7 @@ import { canBlock } from '../../sync/lock.js';
 import type { Paddr } from '../mapping.js';
 import type { BuddyAllocator } from './buddy.js';
 import { checkCount, type GlobalFrameAllocator } from './global.js';
-import { clearOp, clearRuns, recordOp, recordRun, recordRuns, workerRecord, type JournalHost } from './journal.js';
+import { clearOp, clearRuns, recordOp, recordRun, recordRuns, workerRecord, writeOp, endOp, type JournalHost } from './journal.js';
 
 /** What the caches need of a region. */
 export interface CacheHost extends JournalHost {
@@ -44,6 +44,14 @@ export class CachedAllocator implements GlobalFrameAllocator {
   private readonly i32: Int32Array;
   /** Word index of this worker's cache area. */
   private readonly cache: number;
+  /** Word index of the 1-frame stack (its count, then its entries): the hot path's. */
+  private readonly one: number;
+  /** The 1-frame stack's capacity: 0 when this worker keeps no cache. */
+  private readonly oneCap: number;
+  /** Word index of this worker's drain-request word. */
+  private readonly drainWord: number;
+  /** The region's end, for the hot path's argument check. */
+  private readonly maxPaddr: number;
 
   constructor(
     private readonly host: CacheHost,
@@ -54,10 +62,55 @@ export class CachedAllocator implements GlobalFrameAllocator {
   ) {
     this.i32 = host._mem.i32;
     this.cache = host._wrec + W_CACHE;
+    this.one = this.cache + CACHE_BASE[1];
+    this.oneCap = enabled ? CACHE_CAPACITY[1] : 0;
+    this.drainWord = host._wrec + W_DRAIN;
+    this.maxPaddr = host.nframes * PAGE_SIZE;
+  }
+
+  /**
+   * @internal The hot path of `take(1)`: the top of this worker's 1-frame stack, journaled as
+   * the operation in progress and owned; -1 if the stack is empty or a drain was asked for (then
+   * `take` does the rest).
+   */
+  popOne(): number {
+    // Every field in a local first: V8 reloads fields after each store to shared memory.
+    const i32 = this.i32;
+    const one = this.one;
+    const count = i32[one];
+    if (count <= 0 || i32[this.drainWord] !== 0) return -1;
+    const index = i32[one + count];
+    const host = this.host;
+    // ORDER: journaled and owned before it leaves the stack, so it is always in one or the
+    // other, and recovery knows it is this worker's.
+    writeOp(i32, host._wrec, OP_OWNED, index, 1);
+    i32[host._metaWord + (index << SLOT_SHIFT) + S_OWNER] = host.workerId;
+    i32[one] = count - 1;
+    return index;
+  }
+
+  /**
+   * @internal The hot path of `give(paddr, 1)`: pushes frame `index` on the 1-frame stack; false
+   * if it is full or a drain was asked for (then `give` does the rest).
+   */
+  pushOne(index: number): boolean {
+    const i32 = this.i32;
+    const count = i32[this.one];
+    if (count >= this.oneCap || i32[this.drainWord] !== 0) return false;
+    i32[this.one + count + 1] = index;
+    i32[this.one] = count + 1;
+    return true;
   }
 
   /** Raw frames: `nframes` contiguous frames aligned to `alignFrames`, or null. */
   alloc(nframes: number, alignFrames = 1): Paddr | null {
+    if (nframes === 1 && alignFrames === 1) {
+      const index = this.popOne();
+      if (index >= 0) {
+        endOp(this.i32, this.host._wrec); // raw frames: from here on they are the caller's
+        return index << PAGE_SHIFT >>> 0;
+      }
+    }
     const paddr = this.take(nframes, alignFrames);
     clearOp(this.host); // raw frames: from here on they are the caller's
     return paddr;
@@ -68,6 +121,10 @@ export class CachedAllocator implements GlobalFrameAllocator {
    * clears it once the frames are claimed and published.
    */
   take(nframes: number, alignFrames = 1): Paddr | null {
+    if (nframes === 1 && alignFrames === 1) {
+      const index = this.popOne();
+      if (index >= 0) return index << PAGE_SHIFT >>> 0;
+    }
     if (!((nframes === 1 || nframes === 2 || nframes === 3 || nframes === 4) && alignFrames === 1)) {
       checkCount(nframes);
       checkCount(alignFrames, 'alignment');
@@ -82,6 +139,14 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /** Takes back frames handed out: runs of 1..4 frames to this worker's cache, others to the buddy. */
   dealloc(paddr: Paddr, nframes: number): void {
+    if (nframes === 1 && paddr >= 0 && paddr < this.maxPaddr && paddr % PAGE_SIZE === 0) {
+      const index = paddr >>> PAGE_SHIFT;
+      // OWNER: raw frames may have come from anywhere; from here they are this worker's to free.
+      // No journal entry is needed for one frame: it moves from the caller into the stack with
+      // the single store of the stack's count.
+      this.i32[this.host._metaWord + (index << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
+      if (this.pushOne(index)) return;
+    }
     checkCount(nframes);
     if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.host.nframes) {
       throw new AllocError('InvalidArgs', `InvalidArgs: ${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`);
@@ -96,6 +161,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /** @internal `dealloc` for frames the caller already journaled. */
   give(paddr: Paddr, nframes: number): void {
+    if (nframes === 1 && this.pushOne(paddr >>> PAGE_SHIFT)) return;
     if (this.i32[this.host._wrec + W_DRAIN] !== 0) this.serveDrain();
     if (this.enabled && nframes <= 4) this.push(nframes, paddr >>> PAGE_SHIFT);
     else this.buddy.dealloc(paddr, nframes);

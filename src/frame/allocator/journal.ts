@@ -58,16 +58,24 @@ export function tokenAlive(i32: Int32Array, token: number): boolean {
  * dies between the two leaves no entry, and nothing has happened to the frames yet.
  */
 export function recordOp(sys: JournalHost, kind: number, index: number, count: number): void {
-  const i32 = sys._mem.i32;
-  i32[sys._wrec + W_OP_COUNT] = (kind << OP_KIND_SHIFT) | count;
-  i32[sys._wrec + W_OP_START] = index + 1;
+  writeOp(sys._mem.i32, sys._wrec, kind, index, count);
+}
+
+/** `recordOp` on worker record `rec` of `i32`, for hot paths that hold both in locals. */
+export function writeOp(i32: Int32Array, rec: number, kind: number, index: number, count: number): void {
+  i32[rec + W_OP_COUNT] = (kind << OP_KIND_SHIFT) | count;
+  i32[rec + W_OP_START] = index + 1;
 }
 
 /** Ends the operation: its frames are where they belong again. */
 export function clearOp(sys: JournalHost): void {
-  const i32 = sys._mem.i32;
-  i32[sys._wrec + W_OP_START] = 0;
-  i32[sys._wrec + W_OP_COUNT] = 0;
+  endOp(sys._mem.i32, sys._wrec);
+}
+
+/** `clearOp` on worker record `rec` of `i32`. */
+export function endOp(i32: Int32Array, rec: number): void {
+  i32[rec + W_OP_START] = 0;
+  i32[rec + W_OP_COUNT] = 0;
 }
 
 /** The current operation entry, to restore after a nested operation (an `onDrop`). */

@@ -3,11 +3,11 @@
  * allocator, zeroed or not, as the kernel's `FrameAllocOptions`.
  */
 import { AllocError, GetFrameError } from '../../errors.js';
-import { PAGE_SHIFT, PAGE_SIZE } from '../../layout.js';
+import { PAGE_SHIFT, PAGE_SIZE, RC_UNUSED, S_OWNER } from '../../layout.js';
 import type { FrameSystem } from '../../system.js';
 import { Frame, type InitOf } from '../frame.js';
 import { checkPaddr, type Paddr } from '../mapping.js';
-import { claim, claimedTypeId, publish, slotWord, writeMeta } from '../meta.js';
+import { claim, claimedTypeId, notUnused, publish, slotPaddr, slotWord, writeMeta } from '../meta.js';
 import { Untyped, type AnyInit, type AnyMeta } from '../meta-type.js';
 import { Segment, claimRange, ensureRange, publishRange } from '../segment.js';
 import { UniqueFrame } from '../unique.js';
@@ -34,14 +34,14 @@ export class FrameAllocOptions {
 
   /** One frame with metadata `meta`, initialised from `init` (missing fields are zero). */
   allocFrameWith<M extends AnyMeta>(meta: M, init?: InitOf<M>): Frame<M> {
-    const paddr = this.allocOne(meta, init, false);
-    return new Frame(this.sys, slotWord(this.sys, paddr >>> PAGE_SHIFT), paddr, meta);
+    const w = this.allocOne(meta, init, false);
+    return new Frame(this.sys, w, slotPaddr(this.sys, w), meta);
   }
 
   /** One unique frame with metadata `meta`. */
   allocUnique<M extends AnyMeta>(meta: M, init?: InitOf<M>): UniqueFrame<M> {
-    const paddr = this.allocOne(meta, init, true);
-    return new UniqueFrame(this.sys, slotWord(this.sys, paddr >>> PAGE_SHIFT), paddr, meta);
+    const w = this.allocOne(meta, init, true);
+    return new UniqueFrame(this.sys, w, slotPaddr(this.sys, w), meta);
   }
 
   /** `nframes` contiguous untyped frames. `InvalidArgs` for 0 or a non-integer. */
@@ -79,13 +79,35 @@ export class FrameAllocOptions {
     return new Segment(sys, start, end, meta);
   }
 
-  /** Allocates, claims, initialises and publishes one frame; returns its paddr. */
-  private allocOne(meta: AnyMeta, init: AnyInit, unique: boolean): Paddr {
+  /** Allocates, claims, initialises and publishes one frame; returns its slot word. */
+  private allocOne(meta: AnyMeta, init: AnyInit, unique: boolean): number {
     const sys = this.sys;
     sys._assertOpen();
-    meta._validate(init);
+    if (init !== undefined) meta._validate(init);
     const paddr = this.take(1);
     const w = slotWord(sys, paddr >>> PAGE_SHIFT);
+    if (sys.checked || meta._sys !== sys) return this.setUpChecked(w, paddr, meta, init, unique);
+    // The hot path: a type registered here, no contracts to check. Nothing below throws but
+    // the claim, which leaves the frame to whoever claimed it.
+    const rc = sys._at.cas(w, RC_UNUSED, 0); // claim
+    if (rc !== RC_UNUSED) {
+      clearOp(sys);
+      throw notUnused(rc, paddr);
+    }
+    sys._mem.i32[w + S_OWNER] = sys.workerId;
+    writeMeta(sys, w, meta._id, meta, init);
+    if (this._zeroed) sys._at.zero(sys._frameByte + paddr, PAGE_SIZE);
+    publish(sys, w, unique);
+    clearOp(sys); // the frame is the handle's now
+    return w;
+  }
+
+  /**
+   * `allocOne`'s set-up of the claimed frame in checked mode, or for a type not yet registered
+   * in this region (registering it may fail: then the frame goes back to the allocator).
+   */
+  private setUpChecked(w: number, paddr: Paddr, meta: AnyMeta, init: AnyInit, unique: boolean): number {
+    const sys = this.sys;
     let typeId = 0;
     try {
       if (sys.checked) requireFromUnused(sys, w, paddr);
@@ -103,12 +125,16 @@ export class FrameAllocOptions {
       clearOp(sys); // the frame is the handle's now (or back in the allocator)
     }
     if (sys.checked) ensureFromUnused(sys, w, paddr, unique, typeId);
-    return paddr;
+    return w;
   }
 
   /** `n` frames from the allocator, or `NoMemory` after trying to free deferred drops. */
   private take(n: number): Paddr {
     const sys = this.sys;
+    if (n === 1) {
+      const index = sys._cache?.popOne() ?? -1;
+      if (index >= 0) return index << PAGE_SHIFT >>> 0;
+    }
     let paddr = sys._take(n);
     if (paddr === null && sys.drainDeferred() > 0) paddr = sys._take(n);
     if (paddr === null) throw AllocError.noMemory(n, sys.freeFrames());
