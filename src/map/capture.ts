@@ -1,0 +1,235 @@
+/**
+ * `captureFrameMap`: reads a region into a `FrameMap` (see `format.ts`), frame by frame: each
+ * slot's state, count, type, list and forgotten references, the workers' caches of free frames,
+ * the linked lists, the free runs and the fragmentation of free memory.
+ *
+ * It only reads, with atomic loads of the count words and no lock, so it may run at any moment
+ * in any worker, while others work: the map is a snapshot, racy by nature (a frame may change
+ * state while the scan passes it, and `stats` is a second scan). Taken while nothing runs, it
+ * agrees with `sys.stats()` exactly.
+ */
+import { typeById } from '../frame/registry.js';
+import {
+  AUX_FREE,
+  CACHE_BASE,
+  CACHE_CAPACITY,
+  H_LISTS,
+  H_REG_COUNT,
+  H_WORKERS,
+  LIST_WORDS,
+  L_GEN,
+  L_SIZE,
+  L_TYPE,
+  MAX_LISTS,
+  MAX_TYPES,
+  MAX_WORKERS,
+  PAGE_SIZE,
+  RC_UNIQUE,
+  RC_UNUSED,
+  SLOT_SHIFT,
+  S_AUX,
+  S_LIST,
+  S_TYPE,
+  WORKER_ATTACHED,
+  WORKER_WORDS,
+  W_CACHE,
+  W_STATE,
+} from '../layout.js';
+import type { FrameSystem } from '../system.js';
+import {
+  FRAME_MAP_FORMAT,
+  STATE_CODE,
+  type FrameMap,
+  type FrameMapCounts,
+  type FrameMapList,
+  type FrameMapType,
+  type FrameMapWorker,
+  type FrameRun,
+} from './format.js';
+import { fragmentationOf, freeRunsOf } from './free-runs.js';
+
+const CODE = {
+  free: STATE_CODE.free.charCodeAt(0),
+  cached: STATE_CODE.cached.charCodeAt(0),
+  raw: STATE_CODE.raw.charCodeAt(0),
+  busy: STATE_CODE.busy.charCodeAt(0),
+  shared: STATE_CODE.shared.charCodeAt(0),
+  unique: STATE_CODE.unique.charCodeAt(0),
+};
+
+/**
+ * A snapshot of `sys`'s region, frame by frame (see `FrameMap`). JSON-serialisable: an
+ * application may save `JSON.stringify(captureFrameMap(sys))` and render it later (`pageframe
+ * map --input`), or render it now with `renderFrameMap`.
+ *
+ * With the default allocator, a frame is free if the buddy allocator marks it so or a worker's
+ * cache holds it. With a custom allocator, its `forEachFree` says which frames are free (it may
+ * take the allocator's own lock); without one, every UNUSED frame is shown free. A slot word that
+ * is no legal count (which `checkInvariants` would report) is shown busy.
+ */
+export function captureFrameMap(sys: FrameSystem): FrameMap {
+  const i32 = sys._mem.i32;
+  const n = sys.nframes;
+  const slot = (k: number): number => sys._metaWord + (k << SLOT_SHIFT);
+  const defaultAllocator = sys._cache !== undefined;
+
+  // Which UNUSED frames are free, apart from the buddy allocator's marks.
+  const workers: FrameMapWorker[] = [];
+  const cached = new Uint8Array(n);
+  if (defaultAllocator) {
+    for (let id = 1; id <= MAX_WORKERS; id++) {
+      const rec = H_WORKERS + (id - 1) * WORKER_WORDS;
+      const runs = cachedRunsOf(i32, rec, n);
+      let cachedFrames = 0;
+      for (const [start, k] of runs) {
+        cached.fill(1, start, start + k);
+        cachedFrames += k;
+      }
+      const attached = Atomics.load(i32, rec + W_STATE) === WORKER_ATTACHED;
+      if (attached || cachedFrames > 0) workers.push({ id, attached, cachedFrames, cachedRuns: runs });
+    }
+  }
+  let customFree: Uint8Array | undefined;
+  if (!defaultAllocator && sys.allocator.forEachFree !== undefined) {
+    const free = new Uint8Array(n);
+    sys.allocator.forEachFree((paddr, count) => free.fill(1, paddr / PAGE_SIZE, paddr / PAGE_SIZE + count));
+    customFree = free;
+  }
+
+  const ntypes = Math.min(Math.max(Atomics.load(i32, H_REG_COUNT), 0), MAX_TYPES);
+  const byType = Array.from({ length: ntypes + 1 }, () => ({ shared: 0, unique: 0, inList: 0 }));
+  const untypedId = new Uint8Array(ntypes + 1);
+  const typeNames: string[] = [''];
+  for (let id = 1; id <= ntypes; id++) {
+    let name = `#${id}`;
+    let untyped = false;
+    try {
+      const type = typeById(sys, id);
+      name = type.name;
+      untyped = type.untyped;
+    } catch {
+      // An entry being registered right now: known by its id only.
+    }
+    typeNames.push(name);
+    untypedId[id] = untyped ? 1 : 0;
+  }
+
+  const codes = new Uint8Array(n);
+  const refCounts = new Array<number>(n).fill(0);
+  const typeIds = new Array<number>(n).fill(0);
+  const lists = new Array<number>(n).fill(0);
+  const forgotten = new Array<number>(n).fill(0);
+  const counts = { free: 0, cached: 0, raw: 0, busy: 0, shared: 0, unique: 0, inList: 0, untyped: 0, forgotten: 0, forgottenRefs: 0 };
+  for (let k = 0; k < n; k++) {
+    const w = slot(k);
+    const rc = Atomics.load(i32, w);
+    if (rc === RC_UNUSED) {
+      const inBuddy = defaultAllocator ? (i32[w + S_AUX] & AUX_FREE) !== 0 : customFree === undefined || customFree[k] === 1;
+      if (inBuddy) {
+        codes[k] = CODE.free;
+        counts.free++;
+      } else if (cached[k] === 1) {
+        codes[k] = CODE.cached;
+        counts.free++;
+        counts.cached++;
+      } else {
+        codes[k] = CODE.raw;
+        counts.raw++;
+      }
+      continue;
+    }
+    const type = i32[w + S_TYPE];
+    const known = type >= 1 && type <= ntypes;
+    typeIds[k] = type >= 0 ? type : 0;
+    if (rc === RC_UNIQUE || rc >= 1) {
+      const unique = rc === RC_UNIQUE;
+      codes[k] = unique ? CODE.unique : CODE.shared;
+      refCounts[k] = unique ? 1 : rc;
+      if (unique) counts.unique++;
+      else counts.shared++;
+      const list = unique ? i32[w + S_LIST] : 0;
+      if (list > 0) {
+        lists[k] = list;
+        counts.inList++;
+      }
+      if (known) {
+        const t = byType[type];
+        if (unique) t.unique++;
+        else t.shared++;
+        if (list > 0) t.inList++;
+        if (untypedId[type] === 1) counts.untyped++;
+      }
+      const lost = sys.checked ? i32[w + S_AUX] : 0;
+      if (lost > 0) {
+        forgotten[k] = lost;
+        counts.forgotten++;
+        counts.forgottenRefs += lost;
+      }
+    } else {
+      codes[k] = CODE.busy;
+      counts.busy++;
+    }
+  }
+  const types: FrameMapType[] = [];
+  for (let id = 1; id <= ntypes; id++) {
+    const { shared, unique, inList } = byType[id];
+    types.push({ id, name: typeNames[id], untyped: untypedId[id] === 1, frames: shared + unique, shared, unique, inList });
+  }
+
+  const states = lettersOf(codes);
+  const freeRuns = freeRunsOf(states);
+  return {
+    format: FRAME_MAP_FORMAT,
+    capturedAt: new Date().toISOString(),
+    capturedBy: sys.workerId,
+    nframes: n,
+    pageSize: PAGE_SIZE,
+    checked: sys.checked,
+    allocator: defaultAllocator ? 'default' : 'custom',
+    states,
+    refCounts,
+    typeIds,
+    lists,
+    forgotten,
+    types,
+    linkedLists: linkedListsOf(i32, typeNames),
+    workers,
+    freeRuns,
+    fragmentation: fragmentationOf(freeRuns),
+    counts: counts satisfies FrameMapCounts,
+    stats: sys.stats(),
+  };
+}
+
+/** The runs `[first frame, k]` in the caches of the worker whose record is at word `rec`. */
+function cachedRunsOf(i32: Int32Array, rec: number, nframes: number): FrameRun[] {
+  const runs: FrameRun[] = [];
+  for (let k = 1; k <= 4; k++) {
+    const base = rec + W_CACHE + CACHE_BASE[k];
+    const count = Math.min(Math.max(Atomics.load(i32, base), 0), CACHE_CAPACITY[k]);
+    for (let e = 1; e <= count; e++) {
+      const start = i32[base + e];
+      if (start >= 0 && start + k <= nframes) runs.push([start, k]);
+    }
+  }
+  return runs;
+}
+
+/** The linked lists alive now (an odd generation marks a list in use). */
+function linkedListsOf(i32: Int32Array, typeNames: readonly string[]): FrameMapList[] {
+  const out: FrameMapList[] = [];
+  for (let index = 0; index < MAX_LISTS; index++) {
+    const e = H_LISTS + index * LIST_WORDS;
+    if ((Atomics.load(i32, e + L_GEN) & 1) === 0) continue;
+    const type = i32[e + L_TYPE];
+    out.push({ id: index + 1, size: i32[e + L_SIZE], type: type > 0 ? (typeNames[type] ?? `#${type}`) : null });
+  }
+  return out;
+}
+
+/** The letters of `codes` as a string, a chunk at a time (no argument-count limit). */
+function lettersOf(codes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < codes.length; i += 8192) s += String.fromCharCode(...codes.subarray(i, i + 8192));
+  return s;
+}
