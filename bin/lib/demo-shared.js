@@ -1,5 +1,5 @@
 // What the demo's producer and consumers agree on: the frame metadata type and the data.
-import { defineMeta } from 'pageframe';
+import { defineMeta } from '../../dist/index.js';
 
 /** An untyped frame of data: its sequence number and the checksum of its bytes. */
 export const Block = defineMeta('demo.block', { seq: 'u32', checksum: 'atomic-u32' }, { untyped: true });

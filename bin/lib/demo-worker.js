@@ -1,6 +1,6 @@
 // A demo consumer: takes frames from the channel, verifies their bytes in place, drops them.
 import { parentPort as port, workerData } from 'node:worker_threads';
-import { FrameChannel, FrameSystem } from 'pageframe';
+import { FrameChannel, FrameSystem } from '../../dist/index.js';
 import { Block, STOP, checksum } from './demo-shared.js';
 
 if (port === null) throw new Error('demo-worker.js runs as a worker thread');
@@ -11,7 +11,7 @@ port.postMessage({ workerId: sys.workerId });
 let done = 0;
 let bad = 0;
 for (;;) {
-  const frame = /** @type {import('pageframe').Frame<typeof Block>} */ (channel.receive(Block)); // blocks until a frame comes
+  const frame = /** @type {import('../../dist/index.js').Frame<typeof Block>} */ (channel.receive(Block)); // blocks until a frame comes
   const stop = frame.meta.seq === STOP;
   if (!stop) {
     if (checksum(frame.bytes()) !== frame.meta.checksum.load()) bad++;

@@ -1,0 +1,113 @@
+// The pageframe demo (`npm start`, `pageframe demo`): a producer (this thread) fills frames of
+// shared memory and sends them through a FrameChannel to consumer workers, which verify the bytes
+// in place and drop the frames. No byte is copied between threads and no postMessage carries
+// data: only frame addresses move, through a queue in the same shared memory. It shows progress
+// while it runs, prints throughput and the memory statistics at the end, checks the region
+// invariant, and writes a frame map captured while frames are in flight (at the moment the most
+// frames were queued in the channel).
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { FrameChannel, FrameSystem } from '../../dist/index.js';
+import { captureFrameMap, renderFrameMap } from '../../dist/map/index.js';
+import { Block, STOP, fillBlock } from './demo-shared.js';
+import { Progress } from './progress.js';
+
+/**
+ * @typedef {object} DemoOptions
+ * @property {number} frames frames to send
+ * @property {number} workers consumer workers
+ * @property {number} region frames in the region
+ * @property {string | null} map where to write the frame map (.svg or .html), or null for none
+ * @property {{ write(s: string): unknown, isTTY?: boolean }} out where to print
+ */
+
+/**
+ * Runs the demo; resolves to true if every frame was verified and came back.
+ * @param {DemoOptions} o
+ */
+export async function runDemo(o) {
+  const print = (/** @type {string} */ s) => o.out.write(`${s}\n`);
+  const sys = FrameSystem.create({ frames: o.region });
+  const channel = FrameChannel.create(sys, Math.min(256, o.region >> 2));
+  print(`pageframe demo: ${o.frames} frames of 4 KiB through a FrameChannel to ${o.workers} consumer worker${o.workers === 1 ? '' : 's'}`);
+  print(`region: ${sys.nframes} frames (${(sys.maxPaddr / 2 ** 20).toFixed(0)} MiB); channel: ${channel.capacity} entries; this is worker ${sys.workerId}`);
+
+  /** @type {Progress | undefined} */
+  let progress;
+  const workers = [];
+  for (let i = 0; i < o.workers; i++) {
+    const w = new Worker(new URL('./demo-worker.js', import.meta.url), { workerData: { handle: sys.handle, channel: channel.handle } });
+    const [hello] = await once(w, 'message'); // attached
+    const id = /** @type {{ workerId: number }} */ (hello).workerId;
+    // Should a consumer die, its share of the region (cached frames, a half-done step) comes back.
+    w.on('exit', (code) => {
+      if (code === 0) return;
+      const message = `consumer ${id} exited with ${code}; reclaimed: ${JSON.stringify(sys.reclaimWorker(id))}`;
+      if (progress !== undefined) progress.log(message);
+      else print(message);
+    });
+    workers.push(w);
+  }
+  const results = workers.map((w) => once(w, 'message'));
+
+  const half = Math.max(1, Math.floor(o.frames / 2));
+  // The frame map shows the busiest moment: the most frames queued in the channel (captured
+  // again each time the queue grows well past the last capture: at most a few dozen times), or
+  // mid-run if the queue never grows.
+  /** @type {{ map: import('../../dist/map/index.js').FrameMap, sent: number, queued: number, busiest: boolean } | undefined} */
+  let snapshot;
+  progress = new Progress(o.out);
+  const started = performance.now();
+  for (let seq = 0; seq < o.frames; seq++) {
+    const frame = sys.allocFrame(Block, { seq });
+    frame.meta.checksum.store(fillBlock(frame.bytes(), seq)); // an atomic field: writable through a shared handle
+    channel.send(frame); // blocks while the channel is full; the frame's reference moves into it
+    if (o.map !== null) {
+      const queued = channel.size;
+      const best = snapshot?.busiest === true ? snapshot.queued : 0;
+      if (queued >= Math.max(best + 8, Math.ceil(best * 1.25))) {
+        snapshot = { map: captureFrameMap(sys), sent: seq + 1, queued, busiest: true };
+      } else if (seq + 1 === half && snapshot === undefined) {
+        snapshot = { map: captureFrameMap(sys), sent: seq + 1, queued, busiest: false };
+      }
+    }
+    progress.update(() => {
+      const sent = seq + 1;
+      const rate = sent / ((performance.now() - started) / 1000);
+      return `  sent ${sent}/${o.frames} (${((sent * 100) / o.frames).toFixed(0)}%), ${channel.size} queued, ${sys.freeFrames()} frames free, ${rate.toFixed(0)} frames/s`;
+    });
+  }
+  for (let i = 0; i < o.workers; i++) channel.send(sys.allocFrame(Block, { seq: STOP }));
+  const counts = /** @type {{ done: number, bad: number }[]} */ ((await Promise.all(results)).map(([r]) => r));
+  const seconds = (performance.now() - started) / 1000;
+  progress.finish(`  sent ${o.frames}/${o.frames} in ${seconds.toFixed(2)} s`);
+
+  const done = counts.reduce((n, c) => n + c.done, 0);
+  const bad = counts.reduce((n, c) => n + c.bad, 0);
+  for (const [i, c] of counts.entries()) print(`  consumer ${i + 1}: ${c.done} frames verified`);
+  print(
+    `throughput: ${(done / seconds).toFixed(0)} frames/s, ${((done * 4096) / 2 ** 20 / seconds).toFixed(1)} MiB/s` +
+      ` (${seconds.toFixed(2)} s), checksum errors: ${bad}`,
+  );
+  await Promise.all(workers.map((w) => once(w, 'exit')));
+  channel.close();
+  const stats = sys.stats();
+  print(`memory at the end: ${JSON.stringify(stats)}`);
+  sys.checkInvariants();
+  print(`region invariant holds; every frame is back in the allocator: ${stats.free === stats.total}`);
+
+  if (o.map !== null && snapshot !== undefined) {
+    const format = o.map.toLowerCase().endsWith('.svg') ? 'svg' : 'html';
+    const moment = snapshot.busiest ? 'at its busiest moment' : 'mid-run';
+    const title = `pageframe demo ${moment}: ${snapshot.queued} frames queued, after ${snapshot.sent} of ${o.frames} were sent`;
+    writeFileSync(o.map, renderFrameMap(snapshot.map, { format, title }));
+    const m = snapshot.map;
+    print(
+      `frame map: ${o.map}, captured ${snapshot.busiest ? 'at the busiest moment (the most frames queued)' : 'mid-run'}, ` +
+        `after ${snapshot.sent} of ${o.frames} frames were sent: ${m.nframes - m.counts.free} frames in use, ${snapshot.queued} queued, ` +
+        `${m.counts.cached} cached free; fragmentation ${m.fragmentation.ratio.toFixed(2)}`,
+    );
+  }
+  return bad === 0 && done === o.frames && stats.free === stats.total;
+}
