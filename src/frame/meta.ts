@@ -213,7 +213,12 @@ export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
   writeOp(i32, rec, OP_DROP, paddr >>> PAGE_SHIFT, 1);
   i32[w + S_OWNER] = sys.workerId; // OWNER: before the decrement that may make it busy
   const old = sys._at.sub(w, 1);
-  if (old > 1 || (old === 1 && !sys.checked && dropLastPlain(sys, i32, w, paddr))) {
+  if (old > 1) {
+    endOp(i32, rec);
+    return;
+  }
+  if (old === 1 && !sys.checked && tearDownPlain(sys, i32, w)) {
+    sys._dealloc(paddr, 1);
     endOp(i32, rec);
     return;
   }
@@ -230,16 +235,15 @@ export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
 
 /**
  * The hot path of a last drop (unchecked): if the frame's type has no `onDrop` in any worker,
- * tears the busy slot down and gives the frame back; false, with nothing done, otherwise (then
- * `dropLast` does it).
+ * tears the busy slot down (UNUSED, not yet given back: the caller deallocates); false, with
+ * nothing done, otherwise (then `dropLast` does it).
  */
-function dropLastPlain(sys: SlotHost, i32: Int32Array, w: number, paddr: Paddr): boolean {
+export function tearDownPlain(sys: SlotHost, i32: Int32Array, w: number): boolean {
   const typeId = i32[w + S_TYPE];
   const type = sys._types[typeId];
   if (type === undefined || type._onDrop !== undefined || typeHasOnDrop(sys, typeId)) return false;
   i32[w + S_OWNER] = sys.workerId; // as in dropLast
   clearSlot(i32, w, type);
-  sys._dealloc(paddr, 1);
   return true;
 }
 

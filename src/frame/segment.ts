@@ -4,7 +4,7 @@
  * the kernel, with its panics turned into `FrameUseError('BadRange')`.
  */
 import { FrameUseError, GetFrameError, hex } from '../errors.js';
-import { OP_DROP, OP_RAW, PAGE_SHIFT, PAGE_SIZE, S_AUX, S_TYPE } from '../layout.js';
+import { OP_DROP, OP_RAW, PAGE_SHIFT, PAGE_SIZE, RC_UNUSED, SLOT_WORDS, S_AUX, S_OWNER, S_TYPE } from '../layout.js';
 import { clearOp, recordOp } from './allocator/journal.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
@@ -15,9 +15,12 @@ import {
   decRef,
   dropLast,
   incRef,
+  notUnused,
   publish,
+  slotPaddr,
   slotWord,
   takeForgotten,
+  tearDownPlain,
   storageByte,
   unclaim,
   checkRawHeld,
@@ -336,6 +339,10 @@ export function claimRange<M extends AnyMeta>(
   meta: M,
   init: ((paddr: Paddr) => InitOf<M> | undefined) | undefined,
 ): void {
+  if (init === undefined && !sys.checked && meta._sys === sys) {
+    claimPlain(sys, start, end, meta._id);
+    return;
+  }
   let p = start;
   try {
     for (; p < end; p += PAGE_SIZE) {
@@ -352,6 +359,30 @@ export function claimRange<M extends AnyMeta>(
   } catch (e) {
     for (let q = start; q < p; q += PAGE_SIZE) unclaim(sys, slotWord(sys, q >>> PAGE_SHIFT), meta);
     throw e;
+  }
+}
+
+/**
+ * `claimRange`'s hot path, for a type registered here with no initial values, unchecked: one
+ * pass over the slots (a slot is a cache line; each pass over a thousand costs microseconds).
+ */
+function claimPlain(sys: FrameSystem, start: Paddr, end: Paddr, typeId: number): void {
+  const i32 = sys._mem.i32;
+  const at = sys._at;
+  const id = sys.workerId;
+  const first = slotWord(sys, start >>> PAGE_SHIFT);
+  const last = slotWord(sys, end >>> PAGE_SHIFT);
+  for (let w = first; w < last; w += SLOT_WORDS) {
+    const rc = at.cas(w, RC_UNUSED, 0);
+    if (rc !== RC_UNUSED) {
+      for (let v = first; v < w; v += SLOT_WORDS) {
+        i32[v + S_TYPE] = 0;
+        at.store(v, RC_UNUSED);
+      }
+      throw notUnused(rc, slotPaddr(sys, w));
+    }
+    i32[w + S_OWNER] = id;
+    i32[w + S_TYPE] = typeId;
   }
 }
 
@@ -400,6 +431,7 @@ function dropFrames(sys: FrameSystem, start: Paddr, end: Paddr): void {
     if (!failed) error = e;
     failed = true;
   };
+  const i32 = sys._mem.i32;
   for (let p = start; p < end; p += PAGE_SIZE) {
     const w = slotWord(sys, p >>> PAGE_SHIFT);
     let last = false;
@@ -409,7 +441,8 @@ function dropFrames(sys: FrameSystem, start: Paddr, end: Paddr): void {
       fail(e);
     }
     let torn = false;
-    if (last) {
+    if (last && !sys.checked && tearDownPlain(sys, i32, w)) torn = true;
+    else if (last) {
       try {
         torn = dropLast(sys, w, true, false);
       } catch (e) {
