@@ -1,6 +1,6 @@
 /**
  * The examples run as written, against the built package: the piscina worker pool and the demo
- * that `npm start` runs (with fewer frames).
+ * that `npm start` runs (`pageframe demo`, with fewer frames).
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +16,9 @@ describe('examples', () => {
     expect(out).toMatch(/frames free again: true/);
   });
 
-  it('demo.js (npm start): every frame verified, none lost', () => {
-    const out = execFileSync(process.execPath, [example('demo.js'), '3000', '2'], { encoding: 'utf8', timeout: 60_000 });
+  it('the demo (npm start: pageframe demo): every frame verified, none lost', () => {
+    const bin = fileURLToPath(new URL('../bin/pageframe.js', import.meta.url));
+    const out = execFileSync(process.execPath, [bin, 'demo', '--frames', '3000', '--workers', '2', '--no-map'], { encoding: 'utf8', timeout: 60_000 });
     expect(out).toMatch(/checksum errors: 0/);
     expect(out).toMatch(/every frame is back in the allocator: true/);
   });
