@@ -11,8 +11,6 @@
 import { typeById } from '../frame/registry.js';
 import {
   AUX_FREE,
-  CACHE_BASE,
-  CACHE_CAPACITY,
   H_LISTS,
   H_REG_COUNT,
   H_WORKERS,
@@ -32,7 +30,6 @@ import {
   S_TYPE,
   WORKER_ATTACHED,
   WORKER_WORDS,
-  W_CACHE,
   W_STATE,
 } from '../layout.js';
 import type { FrameSystem } from '../system.js';
@@ -76,10 +73,12 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
   // Which UNUSED frames are free, apart from the buddy allocator's marks.
   const workers: FrameMapWorker[] = [];
   const cached = new Uint8Array(n);
-  if (defaultAllocator) {
+  const cache = sys._cache;
+  if (cache !== undefined) {
     for (let id = 1; id <= MAX_WORKERS; id++) {
       const rec = H_WORKERS + (id - 1) * WORKER_WORDS;
-      const runs = cachedRunsOf(i32, rec, n);
+      // A racing owner may leave a stale entry: keep only runs inside the region.
+      const runs: FrameRun[] = cache.cachedRuns(id).filter(([start, k]) => start >= 0 && start + k <= n);
       let cachedFrames = 0;
       for (const [start, k] of runs) {
         cached.fill(1, start, start + k);
@@ -199,20 +198,6 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
     counts: counts satisfies FrameMapCounts,
     stats: sys.stats(),
   };
-}
-
-/** The runs `[first frame, k]` in the caches of the worker whose record is at word `rec`. */
-function cachedRunsOf(i32: Int32Array, rec: number, nframes: number): FrameRun[] {
-  const runs: FrameRun[] = [];
-  for (let k = 1; k <= 4; k++) {
-    const base = rec + W_CACHE + CACHE_BASE[k];
-    const count = Math.min(Math.max(Atomics.load(i32, base), 0), CACHE_CAPACITY[k]);
-    for (let e = 1; e <= count; e++) {
-      const start = i32[base + e];
-      if (start >= 0 && start + k <= nframes) runs.push([start, k]);
-    }
-  }
-  return runs;
 }
 
 /** The linked lists alive now (an odd generation marks a list in use). */
