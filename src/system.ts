@@ -24,6 +24,7 @@ import { registeredCount, typeById } from './frame/registry.js';
 import type { Segment } from './frame/segment.js';
 import { makeViews, type MemoryViews } from './frame/views.js';
 import { newWasmMemory, regionAtomics, type RegionAtomics } from './sync/atomics.js';
+import { fastPath, type FastPath } from './frame/fast-path.js';
 import {
   FLAG_CHECKED,
   HEADER_BYTES,
@@ -67,8 +68,11 @@ import {
   WORKER_ATTACHED,
   WORKER_FREE,
   WORKER_WORDS,
+  W_CACHE,
   W_GEN,
   W_STATE,
+  CACHE_BASE,
+  CACHE_CAPACITY,
   GEN_MASK,
   computeLayout,
   type Layout,
@@ -186,6 +190,8 @@ export class FrameSystem implements SlotHost {
   readonly _token: number;
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
+  /** @internal The WebAssembly fast path of one-frame operations (see `fast-path.ts`), when usable. */
+  _fast: FastPath | undefined;
   /** @internal */
   private _closed = false;
   /** @internal */
@@ -225,6 +231,17 @@ export class FrameSystem implements SlotHost {
       const buddy = new BuddyAllocator(this);
       this._cache = new CachedAllocator(this, buddy, caches);
       this.allocator = caches ? this._cache : buddy;
+      if (caches && !checked) {
+        this._fast = fastPath({
+          memory: handle.memory,
+          offset: handle.offset,
+          recWord: this._wrec,
+          stackWord: this._wrec + W_CACHE + CACHE_BASE[1],
+          metaWord: this._metaWord,
+          workerId,
+          capacity: CACHE_CAPACITY[1],
+        });
+      }
     }
   }
 
@@ -504,6 +521,7 @@ export class FrameSystem implements SlotHost {
     if (this._closed) return;
     this._cache?.drainCaches();
     this._closed = true;
+    this._fast = undefined;
     Atomics.store(this._mem.i32, H_WORKERS + (this.workerId - 1) * WORKER_WORDS + W_STATE, WORKER_FREE);
     for (const type of this._types) {
       if (type === undefined) continue;

@@ -31,6 +31,7 @@ import {
 } from '../layout.js';
 import { lock, unlock } from '../sync/lock.js';
 import type { RegionAtomics } from '../sync/atomics.js';
+import { DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, type FastPath } from './fast-path.js';
 import { clearOp, endOp, recordOp, restoreOp, saveOp, writeOp, type JournalHost } from './allocator/journal.js';
 import { dropRequiresFailed, ensureFromUnused, requireDropLast, requireFromUnused } from '../checked/contracts.js';
 import { FrameRef } from './frame-ref.js';
@@ -42,6 +43,8 @@ import { typeById, typeHasOnDrop, typeIdOf, type RegistryHost } from './registry
 export interface SlotHost extends RegistryHost, JournalHost {
   /** The region's atomic primitives. */
   readonly _at: RegionAtomics;
+  /** The WebAssembly fast path of one-frame operations, when usable. */
+  readonly _fast: FastPath | undefined;
   readonly workerId: number;
   readonly maxPaddr: number;
   readonly checked: boolean;
@@ -208,6 +211,12 @@ export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
  * here leaves the frame to `reclaimWorker`.
  */
 export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
+  const fast = sys._fast;
+  if (fast !== undefined) {
+    const status = fast.drop(w);
+    if (status !== DROP_DONE) finishFastDrop(sys, w, paddr, status);
+    return;
+  }
   const i32 = sys._mem.i32;
   const rec = sys._wrec;
   writeOp(i32, rec, OP_DROP, paddr >>> PAGE_SHIFT, 1);
@@ -230,6 +239,17 @@ export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
     }
   } finally {
     endOp(i32, rec);
+  }
+}
+
+/** What the fast path's `drop` left to do, by its status; then the journal entry ends. */
+function finishFastDrop(sys: SlotHost, w: number, paddr: Paddr, status: number): void {
+  try {
+    if (status === DROP_DEALLOC) sys._dealloc(paddr, 1);
+    else if (status === DROP_LAST_SLOW) dropLast(sys, w, true);
+    else throw notHeld(paddr, sys._at.load(w));
+  } finally {
+    clearOp(sys);
   }
 }
 

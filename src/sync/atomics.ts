@@ -9,6 +9,7 @@
  *
  * Words are addressed as in `MemoryViews.i32`: index `w` is the region's byte `4 * w`.
  */
+import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from './wasm.js';
 
 /** The atomic primitives of one region. */
 export interface RegionAtomics {
@@ -51,87 +52,20 @@ export function jsAtomics(i32: Int32Array, u8: Uint8Array): RegionAtomics {
   };
 }
 
-// --- The WebAssembly module, assembled from its bytes (no toolchain, no file to fetch). ---
+// --- The WebAssembly module (see `wasm.ts`). ---
 
-const I32 = 0x7f;
-const FUNC = 0x60;
-const LOCAL_GET = 0x20;
-const GLOBAL_GET = 0x23;
-const I32_CONST = 0x41;
-const I32_ADD = 0x6a;
-const I32_SHL = 0x74;
-const ATOMIC = 0xfe;
-const MISC = 0xfc;
-const END = 0x0b;
-/** The memarg of an aligned 32-bit access: align 2^2, offset 0. */
-const WORD = [2, 0];
 /** Region byte address of word `local 0`: (w << 2) + base. */
-const WORD_ADDR = [LOCAL_GET, 0, I32_CONST, 2, I32_SHL, GLOBAL_GET, 0, I32_ADD];
+const WORD_ADDR = [Op.localGet, 0, ...constI32(2), Op.i32Shl, Op.globalGet, 0, Op.i32Add];
 
-/** The exported functions: name, parameter count, result count, body (without locals and end). */
-const FUNCS: [string, number, number, number[]][] = [
-  ['load', 1, 1, [...WORD_ADDR, ATOMIC, 0x10, ...WORD]], // i32.atomic.load
-  ['store', 2, 0, [...WORD_ADDR, LOCAL_GET, 1, ATOMIC, 0x17, ...WORD]], // i32.atomic.store
-  ['add', 2, 1, [...WORD_ADDR, LOCAL_GET, 1, ATOMIC, 0x1e, ...WORD]], // i32.atomic.rmw.add
-  ['sub', 2, 1, [...WORD_ADDR, LOCAL_GET, 1, ATOMIC, 0x25, ...WORD]], // i32.atomic.rmw.sub
-  ['cas', 3, 1, [...WORD_ADDR, LOCAL_GET, 1, LOCAL_GET, 2, ATOMIC, 0x48, ...WORD]], // i32.atomic.rmw.cmpxchg
+const FUNCS: WasmFunc[] = [
+  { name: 'load', params: 1, results: 1, body: [...WORD_ADDR, Op.atomic, AtomicOp.load, ...word()] },
+  { name: 'store', params: 2, results: 0, body: [...WORD_ADDR, Op.localGet, 1, Op.atomic, AtomicOp.store, ...word()] },
+  { name: 'add', params: 2, results: 1, body: [...WORD_ADDR, Op.localGet, 1, Op.atomic, AtomicOp.add, ...word()] },
+  { name: 'sub', params: 2, results: 1, body: [...WORD_ADDR, Op.localGet, 1, Op.atomic, AtomicOp.sub, ...word()] },
+  { name: 'cas', params: 3, results: 1, body: [...WORD_ADDR, Op.localGet, 1, Op.localGet, 2, Op.atomic, AtomicOp.cmpxchg, ...word()] },
   // memory.fill(base + at, 0, length)
-  ['zero', 2, 0, [LOCAL_GET, 0, GLOBAL_GET, 0, I32_ADD, I32_CONST, 0, LOCAL_GET, 1, MISC, 11, 0]],
+  { name: 'zero', params: 2, results: 0, body: [Op.localGet, 0, Op.globalGet, 0, Op.i32Add, ...constI32(0), Op.localGet, 1, Op.misc, 11, 0] },
 ];
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function name(s: string): number[] {
-  return [...leb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-}
-
-function section(id: number, items: number[][]): number[] {
-  const body = [...leb(items.length), ...items.flat()];
-  return [id, ...leb(body.length), ...body];
-}
-
-/** The module's bytes: imports memory `m.m` (shared, up to 4 GiB) and the base `m.b` (an i32). */
-function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const types = FUNCS.map(([, params, results]) => [FUNC, params, ...Array<number>(params).fill(I32), results, ...Array<number>(results).fill(I32)]);
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-    ...section(1, types),
-    ...section(2, [
-      [...name('m'), ...name('m'), 0x02, 0x03, ...leb(0), ...leb(65536)], // shared memory, min 0, max 65536 pages
-      [...name('m'), ...name('b'), 0x03, I32, 0x00], // immutable i32 global
-    ]),
-    ...section(3, FUNCS.map((_, i) => [i])),
-    ...section(7, FUNCS.map(([fn], i) => [...name(fn), 0x00, i])),
-    ...section(10, FUNCS.map(([, , , body]) => {
-      const code = [0x00, ...body, END]; // no locals
-      return [...leb(code.length), ...code];
-    })),
-  ];
-  return new Uint8Array(bytes);
-}
-
-let compiled: WebAssembly.Module | null | undefined;
-
-/** The compiled module, or null where WebAssembly (or its threads feature) is unavailable. */
-function wasmModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      compiled = typeof WebAssembly === 'undefined' ? null : new WebAssembly.Module(moduleBytes());
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
 
 interface WasmExports {
   load(w: number): number;
@@ -142,23 +76,24 @@ interface WasmExports {
   zero(at: number, length: number): void;
 }
 
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The compiled module, or null where WebAssembly (or its threads feature) is unavailable. */
+function wasmModule(): WebAssembly.Module | null {
+  return (compiled ??= compile(assemble(['b'], FUNCS)));
+}
+
 /**
  * The primitives of a region that starts at byte `offset` of `memory`: the wasm module's when
  * `memory` is a shared `WebAssembly.Memory` and the module can be instantiated, JS `Atomics`
  * otherwise.
  */
 export function regionAtomics(memory: unknown, offset: number, i32: Int32Array, u8: Uint8Array): RegionAtomics {
-  const module = typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory ? wasmModule() : null;
-  if (module !== null) {
-    try {
-      const instance = new WebAssembly.Instance(module, { m: { m: memory as WebAssembly.Memory, b: offset | 0 } });
-      const ex = instance.exports as unknown as WasmExports;
-      return { kind: 'wasm', load: ex.load, store: ex.store, add: ex.add, sub: ex.sub, cas: ex.cas, zero: ex.zero };
-    } catch {
-      // A memory the module cannot import (e.g. not shared): the JS primitives work on any.
-    }
-  }
-  return jsAtomics(i32, u8);
+  const memoryOk = typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory;
+  // A memory the module cannot import (e.g. not shared) gets the JS primitives, which work on any.
+  const ex = memoryOk ? (instantiate(wasmModule(), memory, { b: offset }) as unknown as WasmExports | null) : null;
+  if (ex === null) return jsAtomics(i32, u8);
+  return { kind: 'wasm', load: ex.load, store: ex.store, add: ex.add, sub: ex.sub, cas: ex.cas, zero: ex.zero };
 }
 
 /**

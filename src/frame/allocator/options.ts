@@ -3,17 +3,18 @@
  * allocator, zeroed or not, as the kernel's `FrameAllocOptions`.
  */
 import { AllocError, GetFrameError } from '../../errors.js';
-import { PAGE_SHIFT, PAGE_SIZE, RC_UNUSED, S_OWNER } from '../../layout.js';
+import { PAGE_SHIFT, PAGE_SIZE, RC_UNIQUE, RC_UNUSED, S_OWNER } from '../../layout.js';
 import type { FrameSystem } from '../../system.js';
 import { Frame, type InitOf } from '../frame.js';
 import { checkPaddr, type Paddr } from '../mapping.js';
-import { claim, claimedTypeId, notUnused, publish, slotPaddr, slotWord, writeMeta } from '../meta.js';
+import { claim, claimedTypeId, notUnused, publish, slotPaddr, slotWord, storageByte, writeMeta } from '../meta.js';
+import { TAKE_CLAIM_FAILED } from '../fast-path.js';
 import { Untyped, type AnyInit, type AnyMeta } from '../meta-type.js';
 import { Segment, claimRange, ensureRange, publishRange } from '../segment.js';
 import { UniqueFrame } from '../unique.js';
 import { zeroBytes } from '../untyped.js';
 import { checkCount } from './global.js';
-import { clearOp } from './journal.js';
+import { clearOp, journalOf } from './journal.js';
 import { ensureFromUnused, requireFromUnused } from '../../checked/contracts.js';
 
 export class FrameAllocOptions {
@@ -84,6 +85,23 @@ export class FrameAllocOptions {
     const sys = this.sys;
     sys._assertOpen();
     if (init !== undefined) meta._validate(init);
+    const fast = sys._fast;
+    if (fast !== undefined && meta._sys === sys) {
+      // The WebAssembly fast path: pop, journal, claim and type in one call, then publish.
+      const index = fast.take(meta._id);
+      if (index >= 0) {
+        const w = slotWord(sys, index);
+        if (init !== undefined) meta._write(sys._mem, storageByte(w), init);
+        if (this._zeroed) sys._at.zero(sys._frameByte + index * PAGE_SIZE, PAGE_SIZE);
+        fast.publish(index, unique ? RC_UNIQUE : 1);
+        return w;
+      }
+      if (index === TAKE_CLAIM_FAILED) {
+        const frame = journalOf(sys._mem.i32, sys._wrec)[0].index;
+        clearOp(sys);
+        throw notUnused(sys._at.load(slotWord(sys, frame)), frame * PAGE_SIZE);
+      }
+    }
     const paddr = this.take(1);
     const w = slotWord(sys, paddr >>> PAGE_SHIFT);
     if (sys.checked || meta._sys !== sys) return this.setUpChecked(w, paddr, meta, init, unique);

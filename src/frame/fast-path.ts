@@ -1,0 +1,174 @@
+/**
+ * The fast path of the commonest operations, one frame through this worker's cache, as a
+ * WebAssembly module on the region's shared `WebAssembly.Memory` (unchecked mode, default
+ * allocator with caches): `take` pops a frame from the 1-frame cache, journals it and claims its
+ * slot; `publish` publishes it and ends the journal entry; `drop` drops a shared reference and,
+ * for the last one of a type with no `onDrop` anywhere, tears the slot down and pushes the frame
+ * back on the cache. Each is the same sequence of steps, in the same order, as the JavaScript
+ * functions it stands for (`CachedAllocator.popOne`, `claim`, `writeMeta`, `publish`, `dropRef`,
+ * `tearDownPlain`, `CachedAllocator.pushOne`), which remain the path on a plain
+ * `SharedArrayBuffer` and for everything the fast path hands back (a status says what is left).
+ * In JavaScript every `Atomics` call and shared-memory access costs a builtin call or a bounds
+ * check; here the whole sequence is one call.
+ */
+import {
+  H_REGISTRY,
+  MAX_TYPES,
+  OP_DROP,
+  OP_KIND_SHIFT,
+  OP_OWNED,
+  RC_UNUSED,
+  SLOT_SHIFT,
+  SLOT_WORDS,
+  S_AUX,
+  S_LIST,
+  S_OWNER,
+  S_STORAGE,
+  S_TYPE,
+  TYPE_ENTRY_BYTES,
+  TYPE_ENTRY_WORDS,
+  TYPE_FLAG_ON_DROP,
+  T_FLAGS,
+  W_DRAIN,
+  W_OP_COUNT,
+  W_OP_START,
+} from '../layout.js';
+import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../sync/wasm.js';
+
+/** What `drop` left to do (see `dropRef`). */
+export const DROP_DONE = 0;
+/** The last reference of a type with an `onDrop` (or unknown): the slot is busy, journaled. */
+export const DROP_LAST_SLOW = 1;
+/** Torn down, UNUSED, but the cache is full or asked to drain: deallocate it, end the journal. */
+export const DROP_DEALLOC = 2;
+/** The frame was not held (the count is restored): end the journal, report `NotHeld`. */
+export const DROP_NOT_HELD = 3;
+
+/** `take`'s answer when the claim found the slot not UNUSED (the journal names the frame). */
+export const TAKE_CLAIM_FAILED = -2;
+
+export interface FastPath {
+  /** The index of a frame popped from the 1-frame cache, claimed, with type `typeId`; -1 if the cache is empty or must drain; `TAKE_CLAIM_FAILED`. */
+  take(typeId: number): number;
+  /** Publishes the claimed frame `index` with count `value` (1 or UNIQUE); ends the journal. */
+  publish(index: number, value: number): void;
+  /** Drops a shared reference to the slot at word `w`; a `DROP_*` status. */
+  drop(w: number): number;
+}
+
+// Globals, by index: the region's base, this worker's record, its 1-frame stack, slot 0 (all
+// byte addresses in the memory), the worker id, the stack's capacity, and the address such that
+// type `id`'s flags are at `types + id * TYPE_ENTRY_BYTES`.
+const GLOBALS = ['b', 'rec', 'stack', 'meta', 'worker', 'cap', 'types'] as const;
+const g = (name: (typeof GLOBALS)[number]): number[] => [Op.globalGet, GLOBALS.indexOf(name)];
+const get = (local: number): number[] => [Op.localGet, local];
+const set = (local: number): number[] => [Op.localSet, local];
+const load = (addr: number[], offset = 0): number[] => [...addr, Op.i32Load, ...word(offset)];
+const store = (addr: number[], value: number[], offset = 0): number[] => [...addr, ...value, Op.i32Store, ...word(offset)];
+const returnIf = (cond: number[], value: number): number[] => [...cond, Op.if, Op.void, ...constI32(value), Op.return, Op.end];
+/** The byte address of the slot of frame index `local`. */
+const slotOf = (local: number): number[] => [...get(local), ...constI32(SLOT_SHIFT + 2), Op.i32Shl, ...g('meta'), Op.i32Add];
+const journal = (kind: number, index: number[]): number[] => [
+  // ORDER: the count word before the start that makes the entry valid (as `writeOp`).
+  ...store(g('rec'), constI32((kind << OP_KIND_SHIFT) | 1), W_OP_COUNT * 4),
+  ...store(g('rec'), [...index, ...constI32(1), Op.i32Add], W_OP_START * 4),
+];
+const endJournal = [...store(g('rec'), constI32(0), W_OP_START * 4), ...store(g('rec'), constI32(0), W_OP_COUNT * 4)];
+
+// take(typeId): locals 1 count, 2 index, 3 slot address.
+const take: WasmFunc = {
+  name: 'take',
+  params: 1,
+  results: 1,
+  locals: 3,
+  body: [
+    ...load(g('stack')), ...set(1), // popOne
+    ...returnIf([...get(1), ...constI32(0), Op.i32LeS], -1),
+    ...returnIf(load(g('rec'), W_DRAIN * 4), -1),
+    ...load([...get(1), ...constI32(2), Op.i32Shl, ...g('stack'), Op.i32Add]), ...set(2),
+    ...journal(OP_OWNED, get(2)), // journaled and owned before it leaves the stack
+    ...slotOf(2), ...set(3),
+    ...store(get(3), g('worker'), S_OWNER * 4),
+    ...store(g('stack'), [...get(1), ...constI32(1), Op.i32Sub]),
+    // claim: CAS UNUSED -> 0 (busy)
+    ...returnIf([...get(3), ...constI32(RC_UNUSED), ...constI32(0), Op.atomic, AtomicOp.cmpxchg, ...word(), ...constI32(RC_UNUSED), Op.i32Ne], TAKE_CLAIM_FAILED),
+    ...store(get(3), get(0), S_TYPE * 4), // writeMeta (the type; the caller writes initial values)
+    ...get(2),
+  ],
+};
+
+// publish(index, value)
+const publish: WasmFunc = {
+  name: 'publish',
+  params: 2,
+  results: 0,
+  body: [...slotOf(0), ...get(1), Op.atomic, AtomicOp.store, ...word(), ...endJournal],
+};
+
+// drop(w): locals 1 slot address, 2 old count, 3 index, 4 type id, 5 stack count.
+const clearWords = [S_TYPE, S_LIST, S_AUX];
+for (let k = S_STORAGE; k < SLOT_WORDS; k++) clearWords.unshift(k);
+const drop: WasmFunc = {
+  name: 'drop',
+  params: 1,
+  results: 1,
+  locals: 5,
+  body: [
+    ...get(0), ...constI32(2), Op.i32Shl, ...g('b'), Op.i32Add, ...set(1),
+    ...get(1), ...g('meta'), Op.i32Sub, ...constI32(SLOT_SHIFT + 2), Op.i32ShrS, ...set(3),
+    ...journal(OP_DROP, get(3)),
+    ...store(get(1), g('worker'), S_OWNER * 4), // OWNER: before the decrement
+    ...get(1), ...constI32(1), Op.atomic, AtomicOp.sub, ...word(), ...set(2),
+    ...get(2), ...constI32(1), Op.i32GtS, Op.if, Op.void, ...endJournal, ...constI32(DROP_DONE), Op.return, Op.end,
+    ...get(2), ...constI32(1), Op.i32Ne, Op.if, Op.void,
+    ...get(1), ...constI32(1), Op.atomic, AtomicOp.add, ...word(), Op.drop, // not held: restore
+    ...constI32(DROP_NOT_HELD), Op.return, Op.end,
+    // The last reference: tearDownPlain, if the type has no onDrop in any worker.
+    ...load(get(1), S_TYPE * 4), ...set(4),
+    ...returnIf([...get(4), ...constI32(0), Op.i32LeS], DROP_LAST_SLOW),
+    ...returnIf([...get(4), ...constI32(MAX_TYPES), Op.i32GtS], DROP_LAST_SLOW),
+    ...returnIf([...load([...get(4), ...constI32(TYPE_ENTRY_BYTES), Op.i32Mul, ...g('types'), Op.i32Add]), ...constI32(TYPE_FLAG_ON_DROP), Op.i32And], DROP_LAST_SLOW),
+    ...store(get(1), g('worker'), S_OWNER * 4),
+    ...clearWords.flatMap((k) => store(get(1), constI32(0), k * 4)),
+    ...store(get(1), constI32(RC_UNUSED)), // a plain store, as clearSlot's
+    // pushOne
+    ...load(g('stack')), ...set(5),
+    ...returnIf([...get(5), ...g('cap'), Op.i32GeS], DROP_DEALLOC),
+    ...returnIf(load(g('rec'), W_DRAIN * 4), DROP_DEALLOC),
+    ...store([...get(5), ...constI32(1), Op.i32Add, ...constI32(2), Op.i32Shl, ...g('stack'), Op.i32Add], get(3)),
+    ...store(g('stack'), [...get(5), ...constI32(1), Op.i32Add]),
+    ...endJournal,
+    ...constI32(DROP_DONE),
+  ],
+};
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** What the fast path needs of a region: word indices, as in `MemoryViews.i32`. */
+export interface FastPathPlace {
+  readonly memory: unknown;
+  /** The region's byte offset in the memory. */
+  readonly offset: number;
+  /** This worker's record, its 1-frame stack (the count word), slot 0. */
+  readonly recWord: number;
+  readonly stackWord: number;
+  readonly metaWord: number;
+  readonly workerId: number;
+  readonly capacity: number;
+}
+
+/** The fast path on `place`, or undefined where its memory is not a shared WebAssembly.Memory. */
+export function fastPath(place: FastPathPlace): FastPath | undefined {
+  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, drop])));
+  const bytes = (w: number): number => place.offset + w * 4;
+  const ex = instantiate(module, place.memory, {
+    b: place.offset,
+    rec: bytes(place.recWord),
+    stack: bytes(place.stackWord),
+    meta: bytes(place.metaWord),
+    worker: place.workerId,
+    cap: place.capacity,
+    types: bytes(H_REGISTRY - TYPE_ENTRY_WORDS + T_FLAGS),
+  }) as unknown as FastPath | null;
+  return ex === null ? undefined : { take: ex.take, publish: ex.publish, drop: ex.drop };
+}

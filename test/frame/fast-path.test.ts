@@ -1,0 +1,175 @@
+// The WebAssembly fast path of one-frame operations (src/frame/fast-path.ts): when a system uses
+// it, that it writes exactly what the JavaScript path writes (word for word, journals and caches
+// included), and each status it hands back to JavaScript: onDrop, a full cache, a drain request,
+// a drop of a frame not held, a claim that finds the slot taken.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  Frame,
+  FrameAllocOptions,
+  FrameSystem,
+  FrameUseError,
+  GetFrameError,
+  UniqueFrame,
+  Untyped,
+  defineMeta,
+  type AnyMeta,
+  type GlobalFrameAllocator,
+} from '../../src/index.js';
+import { computeLayout, W_DRAIN, W_OP_COUNT, W_OP_START } from '../../src/layout.js';
+import { dropRef } from '../../src/frame/meta.js';
+import { BuddyAllocator } from '../../src/frame/allocator/buddy.js';
+import { MockMeta, MockUMeta, expectAllFree, expectThrown, firstDifference } from '../helpers.js';
+
+const Logged = defineMeta('test.fast-path.logged', { n: 'u32' }, { onDrop: (meta) => dropped.push(meta.n) });
+const dropped: number[] = [];
+
+function onSab(frames: number, options: { checked?: boolean } = {}): FrameSystem {
+  return FrameSystem.create({ frames, memory: new SharedArrayBuffer(computeLayout(frames, 0).totalBytes), ...options });
+}
+
+/** The header and the metadata region, word for word (the frames' bytes are not compared). */
+function metadataWords(sys: FrameSystem): Int32Array {
+  return sys._mem.i32.slice(0, sys._frameByte >> 2);
+}
+
+function journalClear(sys: FrameSystem): boolean {
+  const i32 = sys._mem.i32;
+  return i32[sys._wrec + W_OP_START] === 0 && i32[sys._wrec + W_OP_COUNT] === 0;
+}
+
+describe('the WebAssembly fast path', () => {
+  it('is used only on a shared WebAssembly.Memory, unchecked, with the default allocator and caches', () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    expect(sys._fast).toBeDefined();
+    expect(FrameSystem.attach(sys.handle)._fast).toBeDefined();
+    expect(FrameSystem.create({ frames: 16, checked: true })._fast).toBeUndefined();
+    expect(FrameSystem.create({ frames: 16, caches: false })._fast).toBeUndefined();
+    expect(onSab(16)._fast).toBeUndefined();
+    // A plugged-in allocator (single frames on a stack) keeps every operation in JavaScript.
+    const stack: number[] = [];
+    const custom: GlobalFrameAllocator = {
+      alloc: (n) => (n === 1 ? (stack.pop() ?? null) : null),
+      dealloc: (paddr) => void stack.push(paddr),
+      addFreeMemory: (paddr, n) => {
+        for (let k = n - 1; k >= 0; k--) stack.push(paddr + k * 4096);
+      },
+    };
+    const withCustom = FrameSystem.create({ frames: 16, allocator: custom });
+    expect(withCustom._fast).toBeUndefined();
+    withCustom.allocFrame().drop();
+    expect(stack.length).toBe(16);
+    sys.close();
+    expect(sys._fast).toBeUndefined();
+  });
+
+  it('writes the same words as the JavaScript path, for any sequence of one-frame operations', () => {
+    type Cmd = { op: 'alloc'; type: number; unique: boolean; init: number | null } | { op: 'clone'; k: number } | { op: 'drop'; k: number };
+    const cmd: fc.Arbitrary<Cmd> = fc.oneof(
+      { weight: 3, arbitrary: fc.record({ op: fc.constant('alloc' as const), type: fc.integer({ min: 0, max: 2 }), unique: fc.boolean(), init: fc.option(fc.nat(), { nil: null }) }) },
+      { weight: 2, arbitrary: fc.record({ op: fc.constant('clone' as const), k: fc.nat() }) },
+      { weight: 3, arbitrary: fc.record({ op: fc.constant('drop' as const), k: fc.nat() }) },
+    );
+    const types: AnyMeta[] = [Untyped, MockMeta, MockUMeta];
+    fc.assert(
+      fc.property(fc.array(cmd, { maxLength: 120 }), fc.boolean(), (cmds, zeroed) => {
+        const frames = 48; // more than the 1-frame cache holds: refills and flushes happen
+        const systems = [FrameSystem.create({ frames }), onSab(frames)];
+        expect(systems[0]._fast).toBeDefined();
+        expect(systems[1]._fast).toBeUndefined();
+        const handles: (Frame<AnyMeta> | UniqueFrame<AnyMeta>)[][] = [[], []];
+        systems.forEach((sys, s) => {
+          const opts = new FrameAllocOptions(sys).zeroed(zeroed);
+          const live = handles[s];
+          for (const c of cmds) {
+            if (c.op === 'alloc') {
+              const type = types[c.type];
+              const init = c.init === null || type === Untyped ? undefined : { value: c.init };
+              try {
+                live.push(c.unique ? opts.allocUnique(type, init) : opts.allocFrameWith(type, init));
+              } catch (e) {
+                expect(e).toMatchObject({ code: 'NoMemory' });
+              }
+            } else if (live.length > 0) {
+              const i = c.k % live.length;
+              const h = live[i];
+              if (c.op === 'clone' && h instanceof Frame) live.push(h.clone());
+              else if (c.op === 'drop') {
+                h.drop();
+                live.splice(i, 1);
+              }
+            }
+            expect(journalClear(sys)).toBe(true);
+          }
+        });
+        const [a, b] = systems.map(metadataWords);
+        expect(firstDifference(a, b), 'first differing word of the metadata').toBe(-1);
+        for (const sys of systems) sys.checkInvariants();
+        handles.forEach((live) => live.forEach((h) => h.drop()));
+        for (const sys of systems) expectAllFree(sys);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('leaves a last drop with an onDrop to JavaScript, which runs it', () => {
+    const sys = FrameSystem.create({ frames: 8 });
+    dropped.length = 0;
+    const f = sys.allocFrame(Logged, { n: 7 });
+    const g = f.clone();
+    f.drop();
+    expect(dropped).toEqual([]);
+    g.drop();
+    expect(dropped).toEqual([7]);
+    expect(journalClear(sys)).toBe(true);
+    expectAllFree(sys);
+  });
+
+  it('gives frames to the buddy level when the cache is full, and serves a drain request', () => {
+    const sys = FrameSystem.create({ frames: 128 });
+    const opts = new FrameAllocOptions(sys).zeroed(false);
+    const frames = Array.from({ length: 100 }, () => opts.allocFrame());
+    for (const f of frames) f.drop(); // the 1-frame cache holds 32: the rest go to the buddy level
+    expect(sys._cache!.cachedFrames(sys.workerId)).toBeLessThanOrEqual(32);
+    expect(journalClear(sys)).toBe(true);
+    sys.checkInvariants();
+    const f = opts.allocFrame();
+    sys._mem.i32[sys._wrec + W_DRAIN] = 1; // another worker asks for our cached frames
+    f.drop();
+    expect(sys._mem.i32[sys._wrec + W_DRAIN]).toBe(0);
+    // The caches went back to the buddy level; only the frame just dropped is cached again.
+    expect(sys._cache!.cachedRuns(sys.workerId)).toEqual([[f.paddr / 4096, 1]]);
+    expect(journalClear(sys)).toBe(true);
+    expectAllFree(sys);
+  });
+
+  it('a drop of a frame nobody holds is NotHeld and changes nothing', () => {
+    const sys = FrameSystem.create({ frames: 8 });
+    const f = sys.allocFrame();
+    const { _w: w, paddr } = f;
+    f.drop();
+    const before = metadataWords(sys);
+    expectThrown(() => dropRef(sys, w, paddr), FrameUseError, 'NotHeld');
+    expect(firstDifference(before, metadataWords(sys))).toBe(-1);
+    expectAllFree(sys);
+  });
+
+  it('an allocation whose cached frame was claimed by someone else is InUse, with the journal cleared', () => {
+    const sys = FrameSystem.create({ frames: 8 });
+    const f = sys.allocFrame();
+    const paddr = f.paddr;
+    f.drop(); // now on top of this worker's cache
+    const thief = Frame.fromUnused(sys, paddr, MockMeta, { value: 1 }); // a misuse: it is free
+    expectThrown(() => sys.allocFrame(), GetFrameError, 'InUse');
+    expect(journalClear(sys)).toBe(true);
+    thief.drop();
+    sys.checkInvariants();
+  });
+
+  it('a buddy-only worker (no caches) still drops through JavaScript', () => {
+    const sys = FrameSystem.create({ frames: 8, caches: false });
+    expect(sys.allocator).toBeInstanceOf(BuddyAllocator);
+    sys.allocFrame().drop();
+    expectAllFree(sys);
+  });
+});
