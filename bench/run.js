@@ -16,6 +16,10 @@ const bench = new Bench({ time: quick ? 200 : 1000, warmupTime: quick ? 50 : 200
 
 const sys = FrameSystem.create({ frames: 4096 });
 const raw = new FrameAllocOptions(sys).zeroed(false);
+// The same on a plain SharedArrayBuffer: JS Atomics and no WebAssembly fast path (what a region
+// gets in memory the application made itself as a SharedArrayBuffer).
+const sabSys = FrameSystem.create({ frames: 4096, memory: new SharedArrayBuffer(8 * 2 ** 20 + 4096 * 4096) });
+const sabRaw = new FrameAllocOptions(sabSys).zeroed(false);
 const zeroed = new FrameAllocOptions(sys);
 const pool = new MemPool({ buf: new SharedArrayBuffer(64 * 2 ** 20) });
 const counter = new Int32Array(new SharedArrayBuffer(64));
@@ -67,6 +71,9 @@ const rows = [
   }, INNER, '@thi.ng/malloc malloc+free 4 KiB'],
   ['frame alloc+drop, not zeroed (handle)', () => {
     for (let i = 0; i < INNER; i++) raw.allocFrame().drop();
+  }, INNER, '@thi.ng/malloc malloc+free 4 KiB'],
+  ['frame alloc+drop, not zeroed (handle), region on a SharedArrayBuffer', () => {
+    for (let i = 0; i < INNER; i++) sabRaw.allocFrame().drop();
   }, INNER, '@thi.ng/malloc malloc+free 4 KiB'],
   ['frame alloc+drop, zeroed (handle)', () => {
     for (let i = 0; i < INNER; i++) zeroed.allocFrame().drop();

@@ -50,7 +50,7 @@ const COMMANDS = {
 A producer (this thread) fills frames of shared memory and sends them through a FrameChannel to
 consumer workers, which verify the bytes in place and drop them. Shows progress, then prints the
 throughput and the memory statistics, checks the region invariant, and writes a frame map
-captured mid-run (when half the frames have been sent, with frames in flight).
+captured at the run's busiest moment (the most frames queued; mid-run if the queue never grows).
 
 Options:
   -n, --frames <N>    frames to send (default 20000)
