@@ -78,9 +78,35 @@ import {
   type Layout,
 } from './layout.js';
 
-/** Shared memory a region can live in. */
+/**
+ * Shared memory a region can live in: a `SharedArrayBuffer`, or a shared `WebAssembly.Memory`
+ * (then a WebAssembly module can read the frames in place, and pageframe's atomics run as
+ * WebAssembly).
+ *
+ * @example
+ * ```ts
+ * const memory: SharedMemory = new WebAssembly.Memory({ initial: 1, maximum: 256, shared: true });
+ * const sys = FrameSystem.create({ frames: 16, memory }); // grows the memory to fit
+ * console.log(sys.handle.memory === memory); // true
+ * ```
+ */
 export type SharedMemory = SharedArrayBuffer | WebAssembly.Memory;
 
+/**
+ * How `FrameSystem.create` makes a region. Only `frames` is required.
+ *
+ * @example
+ * ```ts
+ * const options: FrameSystemOptions = {
+ *   frames: 256, // 1 MiB of frames
+ *   memory: new SharedArrayBuffer(4 << 20), // or leave it out: a new shared memory is made
+ *   offset: 64 * 1024, // the first 64 KiB of the buffer stay the application's
+ *   checked: true, // run-time contract checks, in every worker that attaches
+ * };
+ * const sys = FrameSystem.create(options);
+ * console.log(sys.nframes, sys.checked); // 256 true
+ * ```
+ */
 export interface FrameSystemOptions {
   /** Number of 4 KiB frames (1 .. MAX_FRAMES). */
   frames: number;
@@ -108,10 +134,23 @@ export interface FrameSystemOptions {
 
 /** What another worker needs to attach: structured-cloneable, send it with `postMessage`. */
 export interface FrameSystemHandle {
+  /** The shared memory the region lives in. */
   readonly memory: SharedMemory;
+  /** The byte offset of the region in it. */
   readonly offset: number;
 }
 
+/**
+ * How `FrameSystem.attach` sets up this worker's view of a region. All optional.
+ *
+ * @example
+ * ```ts
+ * const options: AttachOptions = { caches: false }; // a worker that allocates little
+ * const other = FrameSystem.attach(sys.handle, options);
+ * other.allocFrame().drop(); // straight back to the shared allocator
+ * other.close();
+ * ```
+ */
 export interface AttachOptions {
   /** The custom allocator the region was created with, if any. */
   allocator?: GlobalFrameAllocator;
@@ -158,18 +197,89 @@ export interface FrameStats {
   readonly byType: Readonly<Record<string, number>>;
 }
 
+/**
+ * One region of shared physical memory as one worker sees it: the frames, their metadata slots,
+ * the allocator, the worker table. `FrameSystem.create` makes a region; every other worker (or the
+ * same one again) calls `FrameSystem.attach(sys.handle)` and sees the same frames. It allocates
+ * (`allocFrame`, `allocSegment`) and answers for the whole region (`stats`, `checkInvariants`).
+ *
+ * @example
+ * ```ts
+ * const sys = FrameSystem.create({ frames: 1024 }); // 4 MiB of frames
+ * const frame = sys.allocFrame();
+ * const other = FrameSystem.attach(sys.handle); // as a worker would (postMessage the handle)
+ * const same = Frame.fromInUse(other, frame.paddr); // the same frame, seen through `other`
+ * console.log(same.referenceCount, other.workerId); // 2 2
+ * same.drop();
+ * frame.drop();
+ * other.close();
+ * ```
+ */
 export class FrameSystem implements SlotHost {
-  /** Frames in the region. */
+  /**
+   * Frames in the region.
+   *
+   * @example
+   * ```ts
+   * console.log(sys.nframes, sys.stats().total); // 64 64
+   * ```
+   */
   readonly nframes: number;
-  /** `nframes * PAGE_SIZE`: the first address past the frame region. */
+  /**
+   * `nframes * PAGE_SIZE`: the first address past the frame region. Every paddr is below it.
+   *
+   * @example
+   * ```ts
+   * console.log(sys.maxPaddr === sys.nframes * PAGE_SIZE); // true
+   * ```
+   */
   readonly maxPaddr: number;
-  /** Whether the seed's contracts are checked at run time. */
+  /**
+   * Whether the seed's contracts are checked at run time (`create({ checked: true })`; workers
+   * that attach inherit it).
+   *
+   * @example
+   * ```ts
+   * const sys = FrameSystem.create({ frames: 16, checked: true });
+   * console.log(sys.checked, FrameSystem.attach(sys.handle).checked); // true true
+   * ```
+   */
   readonly checked: boolean;
-  /** This worker's id in the region's worker table (>= 1). */
+  /**
+   * This worker's id in the region's worker table (1 for the creator, 1..MAX_WORKERS): what
+   * `reclaimWorker` takes once the worker has exited.
+   *
+   * @example
+   * ```ts
+   * const other = FrameSystem.attach(sys.handle);
+   * console.log(sys.workerId, other.workerId); // 1 2
+   * other.close();
+   * ```
+   */
   readonly workerId: number;
-  /** The allocator frames come from. */
+  /**
+   * The allocator frames come from: by default per-worker caches (`CachedAllocator`) in front of
+   * the shared `BuddyAllocator`; or the custom one given to `create` / `attach`. Raw frames from
+   * it are UNUSED: claim them with `Frame.fromUnused`, or give them back with `dealloc`.
+   *
+   * @example
+   * ```ts
+   * const paddr = sys.allocator.alloc(4, 4)!; // 4 raw frames aligned to 4 frames, or null
+   * console.log(paddr % (4 * PAGE_SIZE), sys.stats().raw); // 0 4
+   * sys.allocator.dealloc(paddr, 4);
+   * ```
+   */
   readonly allocator: GlobalFrameAllocator;
-  /** The memory and offset; `postMessage` it to a worker and `FrameSystem.attach` it there. */
+  /**
+   * The memory and offset (structured-cloneable); `postMessage` it to a worker and
+   * `FrameSystem.attach` it there.
+   *
+   * @example
+   * ```ts
+   * const { memory, offset } = sys.handle;
+   * console.log(memory instanceof WebAssembly.Memory || memory instanceof SharedArrayBuffer, offset); // true 0
+   * ```
+   */
   readonly handle: FrameSystemHandle;
 
   /** @internal */
@@ -246,13 +356,19 @@ export class FrameSystem implements SlotHost {
   }
 
   /**
-   * Creates a region of `frames` frames in `memory` (a new SharedArrayBuffer when absent), with
-   * every frame free in the allocator. This worker gets worker id 1.
+   * Creates a region of `frames` frames in `memory` (a new shared memory when absent), with
+   * every frame free in the allocator. This worker gets worker id 1. Throws
+   * `FrameSystemError('BadMemory')` for a frame count outside 1..MAX_FRAMES, an offset that is not
+   * a multiple of 64, or memory that is not shared or too small (a shared WebAssembly.Memory is
+   * grown instead, up to its maximum).
    *
    * @example
+   * ```ts
    * const sys = FrameSystem.create({ frames: 1024 });
    * using frame = sys.allocFrame();
    * frame.bytes()[0] = 42;
+   * console.log(sys.stats().used); // 1
+   * ```
    */
   static create(options: FrameSystemOptions): FrameSystem {
     const { frames, offset = 0, checked = false } = options ?? ({} as FrameSystemOptions);
@@ -275,8 +391,21 @@ export class FrameSystem implements SlotHost {
   }
 
   /**
-   * Attaches to a region created elsewhere (another worker, or the same memory again). Refuses a
-   * header that is missing, corrupt or of another layout version (`FrameSystemError`).
+   * Attaches to a region created elsewhere (another worker, or the same memory again), taking a
+   * new worker id. Throws `FrameSystemError`: `BadHeader` for a header that is missing or
+   * corrupt, `Version` for another layout version, `TooManyWorkers` when MAX_WORKERS are attached,
+   * `BadMemory` for a handle that is not one. A region made with a custom allocator needs it here
+   * too (`options.allocator`).
+   *
+   * @example
+   * ```ts
+   * // In a worker: FrameSystem.attach(workerData.handle). Here, in the same thread:
+   * const other = FrameSystem.attach(sys.handle);
+   * const frame = other.allocFrame(); // from the same region
+   * console.log(sys.stats().used, other.workerId); // 1 2
+   * frame.drop();
+   * other.close();
+   * ```
    */
   static attach(handle: FrameSystemHandle, options: AttachOptions = {}): FrameSystem {
     if (handle === null || typeof handle !== 'object') {
@@ -314,26 +443,95 @@ export class FrameSystem implements SlotHost {
     return new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true, options);
   }
 
-  /** A zeroed frame with metadata `meta` (default `Untyped`); shorthand for `FrameAllocOptions`. */
+  /**
+   * A zeroed untyped frame (count 1): shorthand for `new FrameAllocOptions(sys).allocFrame()`.
+   * Throws `AllocError('NoMemory')` when no frame is free.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * frame.bytes()[0] = 1;
+   * console.log(frame.referenceCount, frame.bytes()[1]); // 1 0
+   * frame.drop();
+   * ```
+   */
   allocFrame(): Frame<Untyped>;
+  /**
+   * A zeroed frame with metadata `meta`, its fields set from `init` (missing ones are zero):
+   * shorthand for `new FrameAllocOptions(sys).allocFrameWith(meta, init)`. Throws
+   * `AllocError('NoMemory')`, `FrameUseError('BadValue')` for a bad `init`, or `MetaTypeError`
+   * if the type cannot be registered here; then nothing changed.
+   *
+   * @example
+   * ```ts
+   * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+   * const page = sys.allocFrame(PageMeta, { owner: 7 });
+   * console.log(page.meta.owner, page.meta.dirty); // 7 false
+   * page.drop();
+   * ```
+   */
   allocFrame<M extends AnyMeta>(meta: M, init?: InitOf<M>): Frame<M>;
   allocFrame(meta: AnyMeta = Untyped, init?: InitOf<AnyMeta>): Frame<AnyMeta> {
     return (this._options ??= new FrameAllocOptions(this)).allocFrameWith(meta, init);
   }
 
-  /** `nframes` zeroed contiguous frames with metadata `meta` (default `Untyped`). */
+  /**
+   * `nframes` zeroed contiguous untyped frames, all or nothing. Throws `AllocError`:
+   * `InvalidArgs` for 0 or a non-integer, `NoMemory` when no such run is free.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(16); // 64 KiB
+   * seg.fill(0xff);
+   * console.log(seg.nframes, seg.bytes().length); // 16 65536
+   * seg.drop();
+   * ```
+   */
   allocSegment(nframes: number): Segment<Untyped>;
+  /**
+   * `nframes` zeroed contiguous frames with metadata `meta`, frame `paddr` set from
+   * `init(paddr)`; all or nothing (if `init` throws, the frames go back). Errors as above, and
+   * those of `allocFrame(meta, init)`.
+   *
+   * @example
+   * ```ts
+   * const Block = defineMeta('app.block', { index: 'u32' });
+   * const seg = sys.allocSegment(4, Block, (paddr) => ({ index: paddr / PAGE_SIZE }));
+   * const frames = [...seg]; // each frame takes its reference over from the segment
+   * console.log(frames.map((frame) => frame.meta.index - frame.paddr / PAGE_SIZE)); // [ 0, 0, 0, 0 ]
+   * for (const frame of frames) frame.drop();
+   * ```
+   */
   allocSegment<M extends AnyMeta>(nframes: number, meta: M, init?: (paddr: Paddr) => InitOf<M> | undefined): Segment<M>;
   allocSegment(nframes: number, meta: AnyMeta = Untyped, init?: (paddr: Paddr) => InitOf<AnyMeta> | undefined): Segment<AnyMeta> {
     return (this._options ??= new FrameAllocOptions(this)).allocSegmentWith(nframes, meta, init);
   }
 
-  /** Free frames in the allocator now. */
+  /**
+   * Free frames in the allocator now (in the shared buddy allocator and in every worker's cache);
+   * cheaper than `stats().free`.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(10);
+   * console.log(sys.freeFrames()); // 54
+   * seg.drop();
+   * ```
+   */
   freeFrames(): number {
     return (this._cache ?? this.allocator).freeFrames?.() ?? this.stats().free;
   }
 
-  /** Ids of the workers attached now. */
+  /**
+   * Ids of the workers attached now (racy: others attach and close at any time).
+   *
+   * @example
+   * ```ts
+   * const other = FrameSystem.attach(sys.handle);
+   * console.log(sys.workers()); // [ 1, 2 ]
+   * other.close();
+   * ```
+   */
   workers(): number[] {
     const head = this._mem.i32;
     const ids: number[] = [];
@@ -347,7 +545,16 @@ export class FrameSystem implements SlotHost {
    * Checked mode: the handles of this worker that were garbage-collected while they still held a
    * reference (never dropped nor consumed), with their frame, type and allocation stack. Garbage
    * collection decides when (or whether) a leak is seen; an empty list proves nothing. Empty in
-   * unchecked mode.
+   * unchecked mode. The leaked reference stays held: the frame is not freed behind the program's
+   * back.
+   *
+   * @example
+   * ```ts
+   * const region = FrameSystem.create({ frames: 16, checked: true });
+   * region.allocFrame(); // a handle nobody drops: a leak
+   * // Once the garbage collector has taken that handle (when, or whether, is its choice):
+   * for (const leak of region.leaks()) console.error(`${leak.kind} ${leak.paddr} (${leak.type}) leaked, made at ${leak.stack}`);
+   * ```
    */
   leaks(): LeakReport[] {
     return this._leaks?.leaks() ?? [];
@@ -357,6 +564,12 @@ export class FrameSystem implements SlotHost {
    * Gives this worker's cached free frames back to the shared buddy allocator (it does so by
    * itself when another worker runs short, at its next allocation, and on `close`). Returns how
    * many frames it gave back.
+   *
+   * @example
+   * ```ts
+   * sys.allocFrame().drop(); // the frame goes back to this worker's cache (with a few more)
+   * console.log(sys.drainCaches() > 0, sys.freeFrames()); // true 64
+   * ```
    */
   drainCaches(): number {
     return this._cache?.drainCaches() ?? 0;
@@ -373,6 +586,18 @@ export class FrameSystem implements SlotHost {
    * References the dead worker still held through handles (or forgot with `intoRaw`) are not
    * known to anyone: their frames stay in use. Hand frames to workers that may die through a
    * `FrameChannel`, or keep a record of them, to take them back with `Frame.fromRaw`.
+   *
+   * Throws `FrameSystemError('BadWorker')` for this worker's own id or an id outside
+   * 1..MAX_WORKERS.
+   *
+   * @example
+   * ```ts
+   * // With a real worker: worker.on('exit', () => sys.reclaimWorker(id)), id being its workerId.
+   * const other = FrameSystem.attach(sys.handle); // stands for a worker that dies
+   * other.allocFrame().drop(); // leaves free frames in its cache
+   * const report = sys.reclaimWorker(other.workerId);
+   * console.log(report.workerId, report.framesFreed > 0, sys.workers()); // 2 true [ 1 ]
+   * ```
    */
   reclaimWorker(id: number): ReclaimReport {
     return this.reclaimWorkers([id])[0];
@@ -381,7 +606,18 @@ export class FrameSystem implements SlotHost {
   /**
    * `reclaimWorker` for several workers that died: the locks any of them held are taken over
    * first, so that one that died holding the allocator lock does not block the others' reclaim
-   * (reclaiming them one by one, the lock holder must come first).
+   * (reclaiming them one by one, the lock holder must come first). Errors as `reclaimWorker`,
+   * checked for every id before anything is done.
+   *
+   * @example
+   * ```ts
+   * const a = FrameSystem.attach(sys.handle); // two workers that die together
+   * const b = FrameSystem.attach(sys.handle);
+   * a.allocFrame().drop();
+   * b.allocFrame().drop();
+   * const reports = sys.reclaimWorkers([a.workerId, b.workerId]);
+   * console.log(reports.map((r) => r.workerId), sys.workers()); // [ 2, 3 ] [ 1 ]
+   * ```
    */
   reclaimWorkers(ids: readonly number[]): ReclaimReport[] {
     this._assertOpen();
@@ -395,13 +631,32 @@ export class FrameSystem implements SlotHost {
 
   /**
    * Tears down the deferred drops this worker can run (frames whose last drop happened in a
-   * worker that lacks their type's `onDrop`). Returns how many it freed.
+   * worker that lacks their type's `onDrop`). Returns how many it freed. Allocation does it by
+   * itself before it answers `NoMemory`; a worker that defines `onDrop` types may call it now and
+   * then (e.g. when idle).
+   *
+   * @example
+   * ```ts
+   * console.log(sys.drainDeferred()); // 0: no frame waits for an onDrop defined here
+   * ```
    */
   drainDeferred(): number {
     return drainDeferred(this);
   }
 
-  /** Counts the region's frames by state and type. */
+  /**
+   * Counts the region's frames by state and type (a scan of every slot; racy while other workers
+   * run).
+   *
+   * @example
+   * ```ts
+   * const Page = defineMeta('app.stats-page', { n: 'u32' });
+   * const page = sys.allocFrame(Page);
+   * const { total, free, used, shared, byType } = sys.stats();
+   * console.log(total, free, used, shared, byType); // 64 63 1 1 { 'app.stats-page': 1 }
+   * page.drop();
+   * ```
+   */
   stats(): FrameStats {
     const i32 = this._mem.i32;
     let shared = 0;
@@ -435,6 +690,13 @@ export class FrameSystem implements SlotHost {
    * Every slot is exactly one of: UNUSED (no type, no list, storage zero); shared (count
    * 1..REF_COUNT_MAX, a registered type, in no list); UNIQUE (a registered type); busy (count 0)
    * only while on the deferred-drop stack. Free frames in the allocator are UNUSED.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * sys.checkInvariants(); // returns quietly: the region is whole
+   * frame.drop();
+   * ```
    */
   checkInvariants(): void {
     const i32 = this._mem.i32;
@@ -516,6 +778,17 @@ export class FrameSystem implements SlotHost {
    * Detaches this worker: its worker-table entry is released and new handles can no longer be
    * made here (`FrameUseError('Closed')`). Handles still alive may be dropped. The memory and the
    * other workers' views are not affected. Idempotent.
+   *
+   * @example
+   * ```ts
+   * const other = FrameSystem.attach(sys.handle);
+   * other.close(); // its cached frames go back to the shared allocator, its id is free
+   * try {
+   *   other.allocFrame();
+   * } catch (e) {
+   *   console.log((e as FrameUseError).code, sys.workers()); // 'Closed' [ 1 ]
+   * }
+   * ```
    */
   close(): void {
     if (this._closed) return;
@@ -534,7 +807,16 @@ export class FrameSystem implements SlotHost {
     }
   }
 
-  /** Whether `close()` was called. */
+  /**
+   * Whether `close()` was called.
+   *
+   * @example
+   * ```ts
+   * const other = FrameSystem.attach(sys.handle);
+   * other.close();
+   * console.log(sys.closed, other.closed); // false true
+   * ```
+   */
   get closed(): boolean {
     return this._closed;
   }
@@ -562,6 +844,7 @@ export class FrameSystem implements SlotHost {
     return this._cache !== undefined ? this._cache.take(nframes, 1) : this.allocator.alloc(nframes, 1);
   }
 
+  /** `FrameSystem(64 frames, worker 1)` (and `, checked` in checked mode), for logs. */
   toString(): string {
     return `FrameSystem(${this.nframes} frames, worker ${this.workerId}${this.checked ? ', checked' : ''})`;
   }

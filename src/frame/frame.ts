@@ -25,9 +25,38 @@ import type { FrameReader, FrameWriter } from './io.js';
 import { forgetChecked, requireMeta, requirePaddr } from '../checked/contracts.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
 
-/** The initial-metadata type of a metadata type. */
+/**
+ * The initial-metadata type of a metadata type: what `allocFrame(meta, init)` and the
+ * `fromUnused` constructors take.
+ *
+ * @example
+ * ```ts
+ * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+ * const init: InitOf<typeof PageMeta> = { owner: 1, hits: 10 };
+ * const page = sys.allocFrame(PageMeta, init);
+ * console.log(page.meta.hits.load()); // 10
+ * page.drop();
+ * ```
+ */
 export type InitOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? MetaInit<S> : MetaInit<Schema>;
 
+/**
+ * A reference-counted handle to one frame, as the kernel's `Frame<M>`; `M` is its metadata type.
+ * Every handle holds one reference, counted in the frame's slot in shared memory, so handles in
+ * all workers add up. `drop()` (or `using`) gives the reference back; the last drop, in whichever
+ * worker, runs the type's `onDrop` and frees the frame. A dropped or consumed handle refuses
+ * every use (`FrameUseError('Dropped')`) but `paddr`.
+ *
+ * @example
+ * ```ts
+ * const frame = sys.allocFrame(); // count 1
+ * const copy = frame.clone(); // count 2: another handle to the same frame
+ * copy.bytes()[0] = 42;
+ * console.log(frame.bytes()[0], frame.referenceCount); // 42 2
+ * copy.drop();
+ * frame.drop(); // the last drop frees the frame
+ * ```
+ */
 export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** @internal False once dropped or consumed. */
   _live = true;
@@ -38,7 +67,18 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   constructor(
     /** @internal */ readonly _sys: FrameSystem,
     /** @internal Word index of the frame's slot. */ readonly _w: number,
-    /** The frame's physical address; stays readable after the handle is dropped or consumed. */
+    /**
+     * The frame's physical address (a multiple of PAGE_SIZE below `sys.maxPaddr`); stays readable
+     * after the handle is dropped or consumed.
+     *
+     * @example
+     * ```ts
+     * const frame = sys.allocFrame();
+     * console.log(frame.paddr % PAGE_SIZE, frame.paddr < sys.maxPaddr); // 0 true
+     * frame.drop();
+     * console.log(typeof frame.paddr); // number: still readable
+     * ```
+     */
     readonly paddr: Paddr,
     /** @internal */ readonly _type: M,
   ) {
@@ -60,7 +100,17 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * `Busy`, `Unique`) or, for a bad `init`, `FrameUseError('BadValue')`; then nothing changed.
    *
    * It claims the slot only: use it for frames you own raw (from `sys.allocator.alloc`, or left
-   * by `resetAsUnused`), not for frames that are free in the allocator.
+   * by `resetAsUnused`), not for frames that are free in the allocator. Its contents are left as
+   * they are. The last drop gives the frame to the allocator.
+   *
+   * @example
+   * ```ts
+   * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+   * const paddr = sys.allocator.alloc(1, 1)!; // a raw frame, ours
+   * const page = Frame.fromUnused(sys, paddr, PageMeta, { owner: 2 });
+   * console.log(page.meta.owner, page.referenceCount); // 2 1
+   * page.drop(); // back to the allocator
+   * ```
    */
   static fromUnused<M extends AnyMeta>(sys: FrameSystem, paddr: Paddr, meta: M, init?: InitOf<M>): Frame<M> {
     sys._assertOpen();
@@ -72,6 +122,15 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * Gets a new reference to a frame in use (the kernel's `from_in_use`): +1 reference.
    * Throws `GetFrameError` (`Unused`, `Unique`, `Busy`, `NotAligned`, `OutOfBound`).
    * Use `tryAs` to get back the static type.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const again = Frame.fromInUse(sys, frame.paddr); // what a worker does with an address it got
+   * console.log(frame.referenceCount, again.metaType === Untyped); // 2 true
+   * again.drop();
+   * frame.drop();
+   * ```
    */
   static fromInUse(sys: FrameSystem, paddr: Paddr): Frame<AnyMeta> {
     sys._assertOpen();
@@ -86,6 +145,15 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * Each forgotten reference may be restored once. In checked mode a `fromRaw` with no matching
    * `intoRaw` (or a second one) is a `ContractError('from_raw_requires')`; in every mode a frame
    * that nobody holds is `FrameUseError('NotHeld')`.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const paddr = frame.intoRaw(); // the reference now lives in the number (e.g. sent to a worker)
+   * const back = Frame.fromRaw(sys, paddr, Untyped); // typed again; without `meta`, Frame<AnyMeta>
+   * console.log(back.referenceCount); // 1
+   * back.drop();
+   * ```
    */
   static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameSystem, paddr: Paddr, meta?: M): Frame<M> {
     sys._assertOpen();
@@ -107,17 +175,44 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     this._end();
   }
 
-  /** Bytes in the frame: PAGE_SIZE. */
+  /**
+   * Bytes in the frame: PAGE_SIZE.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * console.log(frame.size); // 4096
+   * frame.drop();
+   * ```
+   */
   get size(): number {
     return PAGE_SIZE;
   }
 
-  /** The level of the page table entry that would map this frame: always 1 (a base page). */
+  /**
+   * The level of the page table entry that would map this frame: always 1 (a base page).
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * console.log(frame.mapLevel); // 1
+   * frame.drop();
+   * ```
+   */
   get mapLevel(): number {
     return 1;
   }
 
-  /** The address just past the frame. */
+  /**
+   * The address just past the frame: `paddr + PAGE_SIZE`.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * console.log(frame.endPaddr - frame.paddr); // 4096
+   * frame.drop();
+   * ```
+   */
   get endPaddr(): Paddr {
     return this.paddr + PAGE_SIZE;
   }
@@ -125,25 +220,68 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   /**
    * The number of references to the frame in all workers, now. Racy by nature: another worker
    * may change it right after.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const copy = frame.clone();
+   * console.log(frame.referenceCount); // 2
+   * copy.drop();
+   * console.log(frame.referenceCount); // 1
+   * frame.drop();
+   * ```
    */
   get referenceCount(): number {
     this._check();
     return loadRefCount(this._sys, this._w);
   }
 
-  /** The frame's metadata, read live from shared memory. Read-only except atomic fields. */
+  /**
+   * The frame's metadata, read live from shared memory. Read-only except atomic fields (a write
+   * is a type error, and `FrameUseError('ReadOnly')` at run time): a `UniqueFrame`'s `metaMut`
+   * writes any field.
+   *
+   * @example
+   * ```ts
+   * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+   * const page = sys.allocFrame(PageMeta, { owner: 7 });
+   * page.meta.hits.add(1);
+   * console.log(page.meta.owner, page.meta.hits.load(), JSON.stringify(page.meta)); // 7 1 {"hits":1,"owner":7,"dirty":false}
+   * page.drop();
+   * ```
+   */
   get meta(): MetaViewOf<M> {
     this._check();
     if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), false);
     return (this._view ??= this._type._view(this, this._sys._mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
-  /** The frame's metadata type. */
+  /**
+   * The frame's metadata type.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * console.log(frame.metaType === Untyped, frame.metaType.name); // true pageframe.untyped
+   * frame.drop();
+   * ```
+   */
   get metaType(): M {
     return this._type;
   }
 
-  /** A new handle to the same frame: +1 reference. `Overflow` past REF_COUNT_MAX. */
+  /**
+   * A new handle to the same frame: +1 reference. `FrameUseError('Overflow')` past REF_COUNT_MAX.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const copy = frame.clone(); // e.g. to keep while `frame` is handed on
+   * console.log(copy.paddr === frame.paddr, frame.referenceCount); // true 2
+   * copy.drop();
+   * frame.drop();
+   * ```
+   */
   clone(): Frame<M> {
     this._check();
     incRef(this._sys, this._w, this.paddr);
@@ -152,7 +290,17 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
 
   /**
    * Drops this handle's reference. The last drop runs `onDrop`, clears the slot and returns the
-   * frame to the allocator. A second `drop` is `FrameUseError('Dropped')`.
+   * frame to the allocator. A second `drop` is `FrameUseError('Dropped')`. If `onDrop` throws,
+   * the frame is freed all the same and the error rethrown.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const copy = frame.clone();
+   * frame.drop(); // count 1: `copy` still holds the frame
+   * copy.drop(); // the last drop: the frame is free again
+   * console.log(sys.stats().used); // 0
+   * ```
    */
   drop(): void {
     this._check();
@@ -160,12 +308,34 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     dropRef(this._sys, this._w, this.paddr);
   }
 
-  /** `using` support: drops the handle if it is still alive (a consumed handle is left alone). */
+  /**
+   * `using` support: drops the handle if it is still alive (a consumed handle is left alone).
+   *
+   * @example
+   * ```ts
+   * {
+   *   using frame = sys.allocFrame();
+   *   frame.fill(1);
+   * } // dropped here, even if the block throws
+   * console.log(sys.stats().used); // 0
+   * ```
+   */
   [Symbol.dispose](): void {
     if (this._live) this.drop();
   }
 
-  /** Borrows the frame without touching the reference count. */
+  /**
+   * Borrows the frame without touching the reference count (the kernel's `FrameRef`): valid while
+   * this handle is alive.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const ref = frame.borrow();
+   * console.log(ref.referenceCount, ref.paddr === frame.paddr); // 1 true
+   * frame.drop(); // `ref` is no longer usable either
+   * ```
+   */
   borrow(): FrameRef<M> {
     this._check();
     return new FrameRef(this._sys, this._w, this.paddr, this._type, this);
@@ -173,7 +343,15 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
 
   /**
    * Forgets the handle, leaving its reference in the frame (the kernel's `into_raw`). Restore it
-   * with `Frame.fromRaw(sys, paddr)`, here or in another worker.
+   * with `Frame.fromRaw(sys, paddr)`, here or in another worker. This handle is consumed.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const paddr = frame.intoRaw(); // postMessage(paddr) would hand the reference to a worker
+   * console.log(sys.stats().used); // 1: the frame is still held, by the number
+   * Frame.fromRaw(sys, paddr).drop();
+   * ```
    */
   intoRaw(): Paddr {
     this._check();
@@ -186,6 +364,16 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * Converts to a handle of metadata type `meta` if the frame is of that type (the kernel's
    * `TryFrom<Frame<dyn AnyFrameMeta>>`): this handle is consumed on success; on failure it returns
    * null and this handle stays as it was.
+   *
+   * @example
+   * ```ts
+   * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+   * const some: Frame<AnyMeta> = sys.allocFrame(PageMeta, { owner: 1 });
+   * console.log(some.tryAs(Untyped)); // null: another type; `some` is untouched
+   * const page = some.tryAs(PageMeta)!; // consumes `some`
+   * console.log(page.meta.owner); // 1
+   * page.drop();
+   * ```
    */
   tryAs<T extends AnyMeta>(meta: T): Frame<T> | null {
     this._check();
@@ -194,22 +382,67 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new Frame(this._sys, this._w, this.paddr, meta);
   }
 
-  /** A zero-copy view of the frame's bytes (untyped only; `Typed` otherwise). */
+  /**
+   * A zero-copy view of the frame's bytes in shared memory: what one worker writes, another reads.
+   * Untyped frames only: a type error on a typed frame, and `FrameUseError('Typed')` at run time
+   * through `AnyMeta`. Do not keep the view past the handle's drop.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const bytes = frame.bytes();
+   * bytes.set([1, 2, 3]);
+   * console.log(frame.bytes()[2], bytes.length); // 3 4096
+   * frame.drop();
+   * ```
+   */
   bytes(this: ByteAccess<M, Frame<M>>): Uint8Array {
     return bytesOf(this as Frame<M>);
   }
 
-  /** A reader of the frame's bytes from its start (untyped only). */
+  /**
+   * A reader of the frame's bytes from its start (untyped only, as `bytes`).
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * frame.writer().writeU32(7).writeF64(0.5);
+   * const r = frame.reader();
+   * console.log(r.readU32(), r.readF64(), r.remain); // 7 0.5 4084
+   * frame.drop();
+   * ```
+   */
   reader(this: ByteAccess<M, Frame<M>>): FrameReader {
     return readerOf(this as Frame<M>);
   }
 
-  /** A writer of the frame's bytes from its start (untyped only). */
+  /**
+   * A writer of the frame's bytes from its start (untyped only, as `bytes`).
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const w = frame.writer().writeU16(513).write(new Uint8Array([9]));
+   * console.log(w.avail, frame.bytes().subarray(0, 3)); // 4093 Uint8Array(3) [ 1, 2, 9 ]
+   * frame.drop();
+   * ```
+   */
   writer(this: ByteAccess<M, Frame<M>>): FrameWriter {
     return writerOf(this as Frame<M>);
   }
 
-  /** Sets every byte of the frame to `byte` (untyped only). */
+  /**
+   * Sets every byte of the frame to `byte` (untyped only; `FrameUseError('BadValue')` for a value
+   * outside 0..255).
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * frame.fill(0xab);
+   * console.log(frame.bytes()[0], frame.bytes()[4095]); // 171 171
+   * frame.drop();
+   * ```
+   */
   fill(this: ByteAccess<M, Frame<M>>, byte: number): void {
     fillOf(this as Frame<M>, byte);
   }
@@ -225,6 +458,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     return this.paddr;
   }
 
+  /** `Frame(0x3000)`, for logs. */
   toString(): string {
     return `Frame(${hex(this.paddr)})`;
   }

@@ -9,17 +9,43 @@ import { META_SLOT_SIZE, PAGE_SHIFT, PAGE_SIZE } from '../layout.js';
 /** A physical address: a byte offset into the frame region. Frame `i` starts at `i * PAGE_SIZE`. */
 export type Paddr = number;
 
-/** The index of the frame at `paddr` (which must be page-aligned). */
+/**
+ * The index of the frame at `paddr` (which must be page-aligned), as the kernel's
+ * `frame_to_index`: `paddr / PAGE_SIZE`.
+ *
+ * @example
+ * ```ts
+ * const frame = sys.allocFrame();
+ * console.log(frameToIndex(frame.paddr) === frame.paddr / PAGE_SIZE, frameToIndex(8192)); // true 2
+ * frame.drop();
+ * ```
+ */
 export function frameToIndex(paddr: Paddr): number {
   return paddr / PAGE_SIZE;
 }
 
-/** The byte offset, from the start of the metadata region, of the slot of the frame at `paddr`. */
+/**
+ * The byte offset, from the start of the metadata region, of the slot of the frame at `paddr`,
+ * as the kernel's `frame_to_meta`: one `META_SLOT_SIZE` slot per frame.
+ *
+ * @example
+ * ```ts
+ * console.log(frameToMeta(0), frameToMeta(2 * PAGE_SIZE)); // 0 128
+ * ```
+ */
 export function frameToMeta(paddr: Paddr): number {
   return (paddr / PAGE_SIZE) * META_SLOT_SIZE;
 }
 
-/** The paddr of the frame whose slot is at byte offset `meta` of the metadata region. */
+/**
+ * The paddr of the frame whose slot is at byte offset `meta` of the metadata region, as the
+ * kernel's `meta_to_frame`; the inverse of `frameToMeta`.
+ *
+ * @example
+ * ```ts
+ * console.log(metaToFrame(128), metaToFrame(frameToMeta(40960)) === 40960); // 8192 true
+ * ```
+ */
 export function metaToFrame(meta: number): Paddr {
   return (meta / META_SLOT_SIZE) * PAGE_SIZE;
 }

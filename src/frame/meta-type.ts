@@ -9,8 +9,20 @@ import { FRAME_METADATA_MAX_SIZE, PAGE_SIZE } from '../layout.js';
 import type { Paddr } from './mapping.js';
 import type { MemoryViews } from './views.js';
 
-/** The kinds of a metadata field. `paddr` holds a frame address or null; `atomic-*` fields can be
- *  updated through shared handles with atomic operations. */
+/**
+ * The kinds of a metadata field: integers of 8 to 64 bits (64-bit ones read as `bigint`),
+ * floats, `bool`; `paddr` holds a frame address or null; `atomic-*` fields can be updated through
+ * shared handles with atomic operations (see {@link AtomicCell}).
+ *
+ * @example
+ * ```ts
+ * const kind: FieldKind = 'atomic-u32';
+ * const Rec = defineMeta('app.record', { small: 'u8', big: 'i64', ok: 'bool', next: 'paddr', hits: kind });
+ * const rec = sys.allocFrame(Rec, { small: 255, big: -1n, ok: true, next: null });
+ * console.log(rec.meta.small, rec.meta.big, rec.meta.ok, rec.meta.next); // 255 -1n true null
+ * rec.drop();
+ * ```
+ */
 export type FieldKind =
   | 'u8'
   | 'i8'
@@ -29,10 +41,32 @@ export type FieldKind =
 
 type AtomicKind = 'atomic-u32' | 'atomic-i32';
 
-/** A metadata schema: field name → kind. */
+/**
+ * A metadata schema: field name → kind. At most `FRAME_METADATA_MAX_SIZE` (40) bytes of fields;
+ * names are identifiers (not `toJSON`, `constructor`, ...).
+ *
+ * @example
+ * ```ts
+ * const schema = { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' } as const satisfies Schema;
+ * const PageMeta = defineMeta('app.page', schema);
+ * console.log(PageMeta.size); // 9: fields are laid out largest first, without padding
+ * ```
+ */
 export type Schema = { readonly [field: string]: FieldKind };
 
-/** The value a field of kind K reads as. */
+/**
+ * The value a field of kind K reads as: `bigint` for 64-bit integers, `boolean`, `Paddr | null`
+ * for `paddr`, an `AtomicCell` for atomic fields, else `number`.
+ *
+ * @example
+ * ```ts
+ * const Rec = defineMeta('app.values', { n: 'u32', big: 'u64', next: 'paddr' });
+ * const rec = sys.allocFrame(Rec, { big: 1n << 40n });
+ * const next: FieldValue<'paddr'> = rec.meta.next;
+ * console.log(rec.meta.n, rec.meta.big, next); // 0 1099511627776n null
+ * rec.drop();
+ * ```
+ */
 export type FieldValue<K> = K extends 'u64' | 'i64'
   ? bigint
   : K extends 'bool'
@@ -43,7 +77,19 @@ export type FieldValue<K> = K extends 'u64' | 'i64'
         ? AtomicCell
         : number;
 
-/** The value a field of kind K is initialised with. */
+/**
+ * The value a field of kind K is initialised with: as it reads, but a plain number for atomic
+ * fields.
+ *
+ * @example
+ * ```ts
+ * const start: FieldInit<'atomic-u32'> = 5;
+ * const Counter = defineMeta('app.counter', { count: 'atomic-u32' });
+ * const frame = sys.allocFrame(Counter, { count: start });
+ * console.log(frame.meta.count.add(1), frame.meta.count.load()); // 5 6
+ * frame.drop();
+ * ```
+ */
 export type FieldInit<K> = K extends AtomicKind ? number : FieldValue<K>;
 
 /** What every metadata view has besides its fields. */
@@ -60,19 +106,54 @@ export type MetaMut<S extends Schema> = {
   -readonly [K in keyof S as S[K] extends AtomicKind ? never : K]: FieldValue<S[K]>;
 } & { readonly [K in keyof S as S[K] extends AtomicKind ? K : never]: AtomicCell } & MetaViewBase;
 
-/** Initial metadata: any subset of the fields; missing ones start at zero (false, null). */
+/**
+ * Initial metadata: any subset of the fields; missing ones start at zero (false, null). A value
+ * that does not fit its field is `FrameUseError('BadValue')`, before anything is allocated.
+ *
+ * @example
+ * ```ts
+ * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+ * const init: MetaInit<typeof PageMeta.schema> = { owner: 3 };
+ * const page = sys.allocFrame(PageMeta, init);
+ * console.log(page.meta.owner, page.meta.dirty, page.meta.hits.load()); // 3 false 0
+ * page.drop();
+ * ```
+ */
 export type MetaInit<S extends Schema> = { [K in keyof S]?: FieldInit<S[K]> };
 
-/** An atomic metadata field (`atomic-u32` / `atomic-i32`): `Atomics` on the slot's word. */
+/**
+ * An atomic metadata field (`atomic-u32` / `atomic-i32`): `Atomics` on the slot's word, usable
+ * through shared handles in every worker. Each method is the `Atomics` function of that name;
+ * the read-modify-write ones return the value before.
+ *
+ * @example
+ * ```ts
+ * const Counter = defineMeta('app.counter', { count: 'atomic-u32' });
+ * const frame = sys.allocFrame(Counter);
+ * const cell: AtomicCell = frame.meta.count;
+ * cell.add(2);
+ * console.log(cell.compareExchange(2, 10), cell.load()); // 2 10
+ * frame.drop();
+ * ```
+ */
 export interface AtomicCell {
+  /** The value now. */
   load(): number;
+  /** Sets the value; returns it. */
   store(value: number): number;
+  /** Adds `value`; returns the value before. */
   add(value: number): number;
+  /** Subtracts `value`; returns the value before. */
   sub(value: number): number;
+  /** Bitwise and; returns the value before. */
   and(value: number): number;
+  /** Bitwise or; returns the value before. */
   or(value: number): number;
+  /** Bitwise xor; returns the value before. */
   xor(value: number): number;
+  /** Sets the value; returns the value before. */
   exchange(value: number): number;
+  /** Sets `replacement` if the value is `expected`; returns the value before either way. */
   compareExchange(expected: number, replacement: number): number;
 }
 
@@ -89,13 +170,43 @@ export interface ViewOwner {
   readonly _live: boolean;
 }
 
-/** Called on the last drop of a frame of this type (the kernel's `on_drop`), while the slot is
- *  busy: no other worker can get a reference to the frame. */
+/**
+ * Called on the last drop of a frame of this type (the kernel's `on_drop`), while the slot is
+ * busy: no other worker can get a reference to the frame. `frame` is valid until it returns (it
+ * cannot be cloned). It runs in the worker that makes the last drop if that worker defined the
+ * type with this callback; otherwise the frame waits for one that did (see `drainDeferred`).
+ *
+ * @example
+ * ```ts
+ * const onDrop: OnDrop<{ owner: 'u32' }, true> = (meta, frame) => {
+ *   console.log(meta.owner, frame.bytes()[0]); // 4 9
+ * };
+ * const Owned = defineMeta('app.owned', { owner: 'u32' }, { untyped: true, onDrop });
+ * const frame = sys.allocFrame(Owned, { owner: 4 });
+ * frame.bytes()[0] = 9;
+ * frame.drop(); // runs onDrop, then frees the frame
+ * ```
+ */
 export type OnDrop<S extends Schema, U extends boolean> = (
   meta: MetaView<S>,
   frame: import('./frame-ref.js').FrameRef<MetaType<S, U>>,
 ) => void;
 
+/**
+ * How `defineMeta` defines a type besides its fields.
+ *
+ * @example
+ * ```ts
+ * const options: DefineMetaOptions<{ len: 'u16' }, true> = {
+ *   untyped: true, // its frames expose their bytes
+ *   onDrop: (meta, frame) => console.log(meta.len, frame.reader().read(meta.len)), // 3 Uint8Array(3) [ 1, 2, 3 ]
+ * };
+ * const Message = defineMeta('app.message', { len: 'u16' }, options);
+ * const message = sys.allocFrame(Message, { len: 3 });
+ * message.bytes().set([1, 2, 3]);
+ * message.drop();
+ * ```
+ */
 export interface DefineMetaOptions<S extends Schema, U extends boolean> {
   /** Untyped frames expose their bytes (`bytes`, `reader`, `writer`, `fill`); typed ones do not. */
   untyped?: U;
@@ -132,9 +243,28 @@ const FIELD_NAME = /^[A-Za-z_$][\w$]*$/;
 const RESERVED_FIELDS = new Set(['constructor', '__proto__', 'toJSON', 'prototype']);
 const MAX_NAME = 128;
 
-/** A registered kind of frame metadata. Create with `defineMeta`. */
+/**
+ * A kind of frame metadata: its name, fields and layout in the slot, whether its frames are
+ * untyped, and this worker's `onDrop`. Made by `defineMeta`; the name identifies it in every
+ * worker (each defines it, with the same schema) and is registered in a region at first use.
+ *
+ * @example
+ * ```ts
+ * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+ * console.log(PageMeta.name, PageMeta.size, PageMeta.untyped); // app.page 9 false
+ * const again = defineMeta('app.page', { hits: 'atomic-u32', dirty: 'bool', owner: 'u32' });
+ * console.log(again === PageMeta); // true: the same fields, in any order, are the same type
+ * ```
+ */
 export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
-  /** Bytes of slot storage the fields use (at most `FRAME_METADATA_MAX_SIZE`). */
+  /**
+   * Bytes of slot storage the fields use (at most `FRAME_METADATA_MAX_SIZE`).
+   *
+   * @example
+   * ```ts
+   * console.log(defineMeta('app.pair', { a: 'f64', b: 'u8' }).size, Untyped.size); // 9 0
+   * ```
+   */
   readonly size: number;
   /** @internal Fields in storage order. */
   readonly _fields: readonly FieldLayout[];
@@ -154,8 +284,34 @@ export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
 
   /** @internal Use `defineMeta`. */
   constructor(
+    /**
+     * The name given to `defineMeta`: what identifies the type in every worker and region.
+     *
+     * @example
+     * ```ts
+     * const frame = sys.allocFrame();
+     * console.log(frame.metaType.name); // pageframe.untyped
+     * frame.drop();
+     * ```
+     */
     readonly name: string,
+    /**
+     * The fields, as given to `defineMeta`.
+     *
+     * @example
+     * ```ts
+     * console.log(defineMeta('app.pair', { a: 'f64', b: 'u8' }).schema); // { a: 'f64', b: 'u8' }
+     * ```
+     */
     readonly schema: S,
+    /**
+     * Whether frames of this type expose their bytes (`bytes`, `reader`, `writer`, `fill`).
+     *
+     * @example
+     * ```ts
+     * console.log(Untyped.untyped, defineMeta('app.pair', { a: 'f64', b: 'u8' }).untyped); // true false
+     * ```
+     */
     readonly untyped: U,
   ) {
     const fields = layoutFields(name, schema);
@@ -238,12 +394,28 @@ export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
     return out;
   }
 
+  /** `MetaType(name)`, for logs. */
   toString(): string {
     return `MetaType(${this.name})`;
   }
 }
 
-/** Any metadata type: what `Frame.fromInUse` returns before `tryAs`. */
+/**
+ * Any metadata type: a frame's type when it is known only at run time (`Frame.fromInUse`,
+ * `Frame.fromRaw` without a type); `tryAs` gets the static type back.
+ *
+ * @example
+ * ```ts
+ * const Page = defineMeta('app.any-page', { n: 'u32' });
+ * const page = sys.allocFrame(Page, { n: 5 });
+ * const some: Frame<AnyMeta> = Frame.fromInUse(sys, page.paddr); // +1 reference, type unknown
+ * console.log(some.metaType === Page); // true
+ * const typed = some.tryAs(Page); // Frame<typeof Page>, or null; consumes `some` on success
+ * console.log(typed?.meta.n); // 5
+ * typed?.drop();
+ * page.drop();
+ * ```
+ */
 export type AnyMeta = MetaType<Schema, boolean>;
 /** A metadata type whose frames expose their bytes. */
 export type UntypedMeta = MetaType<Schema, true>;
@@ -264,12 +436,17 @@ const definedTypes = new Map<string, MetaType>();
  * The name identifies the type in every worker and region: defining it again with the same
  * schema returns the same type (and sets this worker's `onDrop` if given); with another schema it
  * throws `MetaTypeError('Conflict')`. A schema that needs more than 40 bytes throws
- * `MetaTypeError('TooLarge')` here, at definition.
+ * `MetaTypeError('TooLarge')` here, at definition; an unknown kind or a bad name,
+ * `MetaTypeError('BadSchema')`.
  *
  * @example
- * const PageMeta = defineMeta('app.page', { dirty: 'bool', hits: 'atomic-u32', owner: 'u32' });
+ * ```ts
+ * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
  * const frame = sys.allocFrame(PageMeta, { owner: 7 });
- * frame.meta.hits.add(1);
+ * frame.meta.hits.add(1); // atomic fields work through shared handles
+ * console.log(frame.meta.owner, frame.meta.hits.load()); // 7 1
+ * frame.drop();
+ * ```
  */
 export function defineMeta<const S extends Schema, U extends boolean = false>(
   name: string,
@@ -326,8 +503,19 @@ export function typeFromDescriptor(descriptor: string): MetaType {
   return type;
 }
 
-/** The default untyped metadata (the kernel's `()`): no fields, bytes exposed. */
+/**
+ * The default untyped metadata (the kernel's `()`): no fields, bytes exposed. What
+ * `sys.allocFrame()` and `sys.allocSegment(n)` give without a type.
+ *
+ * @example
+ * ```ts
+ * const frame = sys.allocFrame(); // a Frame<Untyped>
+ * console.log(frame.metaType === Untyped, Untyped.name, Untyped.size); // true pageframe.untyped 0
+ * frame.drop();
+ * ```
+ */
 export const Untyped = defineMeta('pageframe.untyped', {}, { untyped: true });
+/** The type of {@link Untyped}: `Frame<Untyped>` is a frame with no metadata fields and its bytes exposed. */
 export type Untyped = typeof Untyped;
 
 // ---------------------------------------------------------------------------------------------

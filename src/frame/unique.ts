@@ -29,6 +29,23 @@ import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from
 /** The writable metadata view type of a metadata type. */
 export type MetaMutOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? MetaMut<S> : MetaMut<Schema>;
 
+/**
+ * The handle of a frame that nobody else holds, as the kernel's `UniqueFrame`: its slot reads
+ * `REF_COUNT_UNIQUE`, so no one can add a reference (`fromInUse` reports `Unique`), and it may
+ * write any metadata field (`metaMut`). The frames of a `LinkedList` are unique. `intoFrame()`
+ * makes it shared; `UniqueFrame.tryFrom(frame)` makes a shared frame unique again when that
+ * handle is its only reference.
+ *
+ * @example
+ * ```ts
+ * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+ * const page = new FrameAllocOptions(sys).allocUnique(PageMeta, { owner: 1 });
+ * page.metaMut.dirty = true; // any field: nobody else can see the frame
+ * const shared = page.intoFrame(); // count 1, read-only metadata from here on
+ * console.log(shared.meta.dirty, shared.referenceCount); // true 1
+ * shared.drop();
+ * ```
+ */
 export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   /** @internal */
   _live = true;
@@ -41,7 +58,18 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   constructor(
     /** @internal */ readonly _sys: FrameSystem,
     /** @internal */ readonly _w: number,
-    /** The frame's physical address; stays readable after the handle is consumed. */
+    /**
+     * The frame's physical address; stays readable after the handle is consumed.
+     *
+     * @example
+     * ```ts
+     * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+     * const paddr = unique.paddr;
+     * const frame = unique.intoFrame(); // consumes `unique`
+     * console.log(frame.paddr === paddr, unique.paddr === paddr); // true true
+     * frame.drop();
+     * ```
+     */
     readonly paddr: Paddr,
     /** @internal */ readonly _type: M,
   ) {
@@ -60,6 +88,18 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   /**
    * Gets a unique frame from a raw, unused page (the kernel's `UniqueFrame::from_unused`).
    * Errors as `Frame.fromUnused`.
+   *
+   * @example
+   * ```ts
+   * const paddr = sys.allocator.alloc(1, 1)!; // a raw frame, ours
+   * const unique = UniqueFrame.fromUnused(sys, paddr, Untyped);
+   * try {
+   *   Frame.fromInUse(sys, paddr); // nobody else may take a reference
+   * } catch (e) {
+   *   console.log((e as GetFrameError).code); // 'Unique'
+   * }
+   * unique.drop();
+   * ```
    */
   static fromUnused<M extends AnyMeta>(sys: FrameSystem, paddr: Paddr, meta: M, init?: InitOf<M>): UniqueFrame<M> {
     sys._assertOpen();
@@ -70,6 +110,16 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   /**
    * Makes a shared frame unique if `frame` holds its only reference (count exactly 1, CAS to
    * UNIQUE). On success `frame` is consumed; otherwise returns null and `frame` is untouched.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const copy = frame.clone();
+   * console.log(UniqueFrame.tryFrom(frame)); // null: two references
+   * copy.drop();
+   * const unique = UniqueFrame.tryFrom(frame)!; // the only one now: `frame` is consumed
+   * unique.drop();
+   * ```
    */
   static tryFrom<M extends AnyMeta>(frame: Frame<M>): UniqueFrame<M> | null {
     frame._check();
@@ -80,8 +130,18 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   }
 
   /**
-   * Restores a unique frame forgotten with `intoRaw`. The frame must be unique and of type
-   * `meta`; in checked mode it must also have been forgotten (`from_raw_requires`).
+   * Restores a unique frame forgotten with `intoRaw`. The frame must be unique (`NotHeld`
+   * otherwise), in no linked list (`InList`) and of type `meta` (`WrongType`); in checked mode it
+   * must also have been forgotten (`ContractError('from_raw_requires')`).
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * const paddr = unique.intoRaw();
+   * const back = UniqueFrame.fromRaw(sys, paddr, Untyped);
+   * console.log(back.referenceCount === REF_COUNT_UNIQUE); // true
+   * back.drop();
+   * ```
    */
   static fromRaw<M extends AnyMeta>(sys: FrameSystem, paddr: Paddr, meta: M): UniqueFrame<M> {
     sys._assertOpen();
@@ -101,38 +161,110 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     if (!this._live) throw dead('UniqueFrame', this.paddr);
   }
 
+  /**
+   * Bytes in the frame: PAGE_SIZE.
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * console.log(unique.size); // 4096
+   * unique.drop();
+   * ```
+   */
   get size(): number {
     return PAGE_SIZE;
   }
 
+  /**
+   * The level of the page table entry that would map this frame: always 1 (a base page).
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * console.log(unique.mapLevel); // 1
+   * unique.drop();
+   * ```
+   */
   get mapLevel(): number {
     return 1;
   }
 
+  /**
+   * The address just past the frame: `paddr + PAGE_SIZE`.
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * console.log(unique.endPaddr - unique.paddr); // 4096
+   * unique.drop();
+   * ```
+   */
   get endPaddr(): Paddr {
     return this.paddr + PAGE_SIZE;
   }
 
-  /** Always `REF_COUNT_UNIQUE` while the handle is alive. */
+  /**
+   * Always `REF_COUNT_UNIQUE` while the handle is alive.
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * console.log(unique.referenceCount === REF_COUNT_UNIQUE); // true
+   * unique.drop();
+   * ```
+   */
   get referenceCount(): number {
     this._check();
     return REF_COUNT_UNIQUE;
   }
 
-  /** The metadata, read-only. */
+  /**
+   * The metadata, read-only (as through a shared handle); `metaMut` writes.
+   *
+   * @example
+   * ```ts
+   * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+   * const page = new FrameAllocOptions(sys).allocUnique(PageMeta, { owner: 3 });
+   * console.log(page.meta.owner); // 3
+   * page.drop();
+   * ```
+   */
   get meta(): MetaViewOf<M> {
     this._check();
     if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
     return (this._view ??= this._type._view(this, this._sys._mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
-  /** The metadata, writable: a unique handle may change any field. */
+  /**
+   * The metadata, writable: a unique handle may change any field (`&mut M` in the kernel). A
+   * value that does not fit is `FrameUseError('BadValue')`.
+   *
+   * @example
+   * ```ts
+   * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+   * const page = new FrameAllocOptions(sys).allocUnique(PageMeta, { owner: 1 });
+   * page.metaMut.owner = 2;
+   * page.metaMut.dirty = true;
+   * console.log(page.meta.owner, page.meta.dirty); // 2 true
+   * page.drop();
+   * ```
+   */
   get metaMut(): MetaMutOf<M> {
     this._check();
     if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
     return (this._mut ??= this._type._mutView(this, this._sys._mem, storageByte(this._w)) as MetaMutOf<M>);
   }
 
+  /**
+   * The frame's metadata type.
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * console.log(unique.metaType === Untyped); // true
+   * unique.drop();
+   * ```
+   */
   get metaType(): M {
     return this._type;
   }
@@ -141,6 +273,16 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    * Replaces the metadata with `meta`/`init` (the kernel's `repurpose`): the old type's `onDrop`
    * runs, the slot stays unique, this handle is consumed. A bad `init` throws `BadValue` first,
    * changing nothing. If the old `onDrop` throws, the frame is freed and the error rethrown.
+   *
+   * @example
+   * ```ts
+   * const FreePage = defineMeta('app.free-page', { next: 'paddr' });
+   * const UsedPage = defineMeta('app.used-page', { owner: 'u32' });
+   * const free = new FrameAllocOptions(sys).allocUnique(FreePage, { next: null });
+   * const used = free.repurpose(UsedPage, { owner: 5 }); // the same frame, another type
+   * console.log(used.meta.owner, used.paddr === free.paddr); // 5 true
+   * used.drop();
+   * ```
    */
   repurpose<T extends AnyMeta>(meta: T, init?: InitOf<T>): UniqueFrame<T> {
     this._check();
@@ -160,7 +302,20 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new UniqueFrame(sys, this._w, this.paddr, meta);
   }
 
-  /** Turns this into a shared `Frame` with count 1; this handle is consumed. */
+  /**
+   * Turns this into a shared `Frame` with count 1; this handle is consumed.
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * unique.fill(7); // set up alone...
+   * const frame = unique.intoFrame(); // ...then shared
+   * const copy = frame.clone();
+   * console.log(copy.bytes()[0], frame.referenceCount); // 7 2
+   * copy.drop();
+   * frame.drop();
+   * ```
+   */
   intoFrame(): Frame<M> {
     this._check();
     if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'into_frame_requires');
@@ -169,7 +324,18 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new Frame(this._sys, this._w, this.paddr, this._type);
   }
 
-  /** Forgets the handle; restore it with `UniqueFrame.fromRaw(sys, paddr, meta)`. */
+  /**
+   * Forgets the handle; restore it with `UniqueFrame.fromRaw(sys, paddr, meta)`, here or in
+   * another worker. The frame stays unique meanwhile.
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * const paddr = unique.intoRaw();
+   * console.log(sys.stats().unique); // 1: held, by the number
+   * UniqueFrame.fromRaw(sys, paddr, Untyped).drop();
+   * ```
+   */
   intoRaw(): Paddr {
     this._check();
     if (this._sys.checked) forgetChecked(this._sys, this._w, this.paddr, true);
@@ -177,7 +343,17 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     return this.paddr;
   }
 
-  /** Drops the frame: `onDrop`, slot cleared, frame back to the allocator. */
+  /**
+   * Drops the frame: `onDrop`, slot cleared, frame back to the allocator. A second drop is
+   * `FrameUseError('Dropped')`.
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * unique.drop();
+   * console.log(sys.stats().used); // 0
+   * ```
+   */
   drop(): void {
     this._check();
     if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'drop_requires');
@@ -185,13 +361,34 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     dropUnique(this._sys, this._w, this.paddr, true);
   }
 
+  /**
+   * `using` support: drops the frame if the handle is still alive (a consumed one is left alone).
+   *
+   * @example
+   * ```ts
+   * {
+   *   using unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   *   unique.fill(1);
+   * } // dropped here
+   * console.log(sys.stats().used); // 0
+   * ```
+   */
   [Symbol.dispose](): void {
     if (this._live) this.drop();
   }
 
   /**
    * Marks the frame unused without returning it to the allocator (the kernel's experimental
-   * `reset_as_unused`, for allocators and tests): the caller keeps the raw frame.
+   * `reset_as_unused`, for allocators and tests): the caller keeps the raw frame. `onDrop` runs.
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * const paddr = unique.paddr;
+   * unique.resetAsUnused(); // UNUSED, but not free: the raw frame is ours
+   * console.log(sys.stats().raw); // 1
+   * sys.allocator.dealloc(paddr, 1); // give it back (or claim it again with fromUnused)
+   * ```
    */
   resetAsUnused(): void {
     this._check();
@@ -200,22 +397,62 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     dropUnique(this._sys, this._w, this.paddr, false);
   }
 
-  /** A zero-copy view of the frame's bytes (untyped only; `Typed` otherwise). */
+  /**
+   * A zero-copy view of the frame's bytes (untyped only, as `Frame.bytes`).
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * unique.bytes()[4095] = 1;
+   * console.log(unique.bytes()[4095]); // 1
+   * unique.drop();
+   * ```
+   */
   bytes(this: ByteAccess<M, UniqueFrame<M>>): Uint8Array {
     return bytesOf(this as UniqueFrame<M>);
   }
 
-  /** A reader of the frame's bytes from its start (untyped only). */
+  /**
+   * A reader of the frame's bytes from its start (untyped only).
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * unique.writer().writeI32(-2);
+   * console.log(unique.reader().readI32()); // -2
+   * unique.drop();
+   * ```
+   */
   reader(this: ByteAccess<M, UniqueFrame<M>>): FrameReader {
     return readerOf(this as UniqueFrame<M>);
   }
 
-  /** A writer of the frame's bytes from its start (untyped only). */
+  /**
+   * A writer of the frame's bytes from its start (untyped only).
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * unique.writer().writeU8(1).writeU8(2);
+   * console.log(unique.bytes().subarray(0, 2)); // Uint8Array(2) [ 1, 2 ]
+   * unique.drop();
+   * ```
+   */
   writer(this: ByteAccess<M, UniqueFrame<M>>): FrameWriter {
     return writerOf(this as UniqueFrame<M>);
   }
 
-  /** Sets every byte of the frame to `byte` (untyped only). */
+  /**
+   * Sets every byte of the frame to `byte` (untyped only).
+   *
+   * @example
+   * ```ts
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * unique.fill(255);
+   * console.log(unique.bytes()[100]); // 255
+   * unique.drop();
+   * ```
+   */
   fill(this: ByteAccess<M, UniqueFrame<M>>, byte: number): void {
     fillOf(this as UniqueFrame<M>, byte);
   }
@@ -231,6 +468,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     return this.paddr;
   }
 
+  /** `UniqueFrame(0x3000)`, for logs. */
   toString(): string {
     return `UniqueFrame(${hex(this.paddr)})`;
   }
