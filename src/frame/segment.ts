@@ -31,12 +31,43 @@ import type { AnyInit, AnyMeta } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
 
-/** A range of physical addresses `[start, end)`. */
+/**
+ * A range of physical addresses `[start, end)`: what `Segment.fromUnused` and `Segment.fromRaw`
+ * take and `intoRaw` gives (page-aligned), and, as byte offsets into a segment, what `slice`
+ * takes.
+ *
+ * @example
+ * ```ts
+ * const seg = sys.allocSegment(4);
+ * const range: PaddrRange = { start: PAGE_SIZE, end: 3 * PAGE_SIZE }; // offsets in `seg`
+ * const middle = seg.slice(range);
+ * console.log(middle.nframes); // 2
+ * middle.drop();
+ * seg.drop();
+ * ```
+ */
 export interface PaddrRange {
+  /** The first address (or offset) in the range. */
   readonly start: Paddr;
+  /** The address (or offset) just past the range. */
   readonly end: Paddr;
 }
 
+/**
+ * A contiguous range of frames, holding one reference to each, as the kernel's `Segment<M>`.
+ * Creation is all or nothing; `split`, `slice` and iteration follow the kernel, with its panics
+ * turned into `FrameUseError('BadRange')`. Untyped segments expose all their bytes as one view.
+ *
+ * @example
+ * ```ts
+ * const seg = sys.allocSegment(8); // 8 contiguous frames, zeroed
+ * seg.fill(1);
+ * const [head, tail] = seg.split(2 * PAGE_SIZE); // consumes `seg`
+ * console.log(head.nframes, tail.nframes, tail.bytes()[0]); // 2 6 1
+ * head.drop();
+ * tail.drop();
+ * ```
+ */
 export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterable<Frame<M>> {
   /** @internal */
   _live = true;
@@ -44,9 +75,29 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
   /** @internal */
   constructor(
     /** @internal */ readonly _sys: FrameSystem,
-    /** The address of the first frame. */
+    /**
+     * The address of the first frame (readable after the segment is dropped or consumed).
+     *
+     * @example
+     * ```ts
+     * const seg = sys.allocSegment(2);
+     * const first = Frame.fromInUse(sys, seg.startPaddr);
+     * console.log(seg.startPaddr % PAGE_SIZE, first.referenceCount); // 0 2
+     * first.drop();
+     * seg.drop();
+     * ```
+     */
     readonly startPaddr: Paddr,
-    /** The address just past the last frame. */
+    /**
+     * The address just past the last frame.
+     *
+     * @example
+     * ```ts
+     * const seg = sys.allocSegment(4);
+     * console.log((seg.endPaddr - seg.startPaddr) / PAGE_SIZE); // 4
+     * seg.drop();
+     * ```
+     */
     readonly endPaddr: Paddr,
     /** @internal */ readonly _type: M,
     /** @internal True when frames may be of different types (restored without a type). */
@@ -69,6 +120,16 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
    * Errors: `GetFrameError` (`NotAligned`, `OutOfBound`, `InUse`, `Busy`, `Unique`);
    * `FrameUseError('BadRange')` for an empty range; `BadValue` for bad metadata; whatever `init`
    * throws.
+   *
+   * @example
+   * ```ts
+   * const Block = defineMeta('app.block', { index: 'u32' });
+   * const start = sys.allocator.alloc(4, 1)!; // 4 raw frames, ours
+   * const range = { start, end: start + 4 * PAGE_SIZE };
+   * const seg = Segment.fromUnused(sys, range, Block, (paddr) => ({ index: (paddr - start) / PAGE_SIZE }));
+   * console.log(seg.nframes, seg.metaType === Block); // 4 true
+   * seg.drop(); // the last drops give the frames to the allocator
+   * ```
    */
   static fromUnused<M extends AnyMeta>(
     sys: FrameSystem,
@@ -89,7 +150,17 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     return new Segment(sys, range.start, range.end, meta);
   }
 
-  /** A one-frame segment holding `frame`'s reference; `frame` is consumed. */
+  /**
+   * A one-frame segment holding `frame`'s reference; `frame` is consumed.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const seg = Segment.fromFrame(frame);
+   * console.log(seg.nframes, seg.startPaddr === frame.paddr); // 1 true
+   * seg.drop();
+   * ```
+   */
   static fromFrame<M extends AnyMeta>(frame: Frame<M>): Segment<M> {
     frame._consume();
     return new Segment(frame._sys, frame.paddr, frame.paddr + PAGE_SIZE, frame._type);
@@ -99,6 +170,15 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
    * Restores a segment forgotten with `intoRaw`, taking over one reference per frame. With
    * `meta`, every frame must be of that type (`WrongType`). Checked mode: each frame must have a
    * forgotten reference (`from_raw_requires`); otherwise frames nobody holds are `NotHeld`.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(2);
+   * const range = seg.intoRaw(); // { start, end }: e.g. postMessage(range) to a worker
+   * const back = Segment.fromRaw(sys, range, Untyped);
+   * console.log(back.nframes); // 2
+   * back.drop();
+   * ```
    */
   static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameSystem, range: PaddrRange, meta?: M): Segment<M> {
     sys._assertOpen();
@@ -134,17 +214,44 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     this._end();
   }
 
-  /** Bytes in the segment. */
+  /**
+   * Bytes in the segment: `nframes * PAGE_SIZE`.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(3);
+   * console.log(seg.size); // 12288
+   * seg.drop();
+   * ```
+   */
   get size(): number {
     return this.endPaddr - this.startPaddr;
   }
 
-  /** Frames in the segment. */
+  /**
+   * Frames in the segment.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(3);
+   * console.log(seg.nframes); // 3
+   * seg.drop();
+   * ```
+   */
   get nframes(): number {
     return (this.endPaddr - this.startPaddr) / PAGE_SIZE;
   }
 
-  /** The metadata type of the frames (of the first one, for a segment restored untyped). */
+  /**
+   * The metadata type of the frames (of the first one, for a segment restored without a type).
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(2);
+   * console.log(seg.metaType === Untyped); // true
+   * seg.drop();
+   * ```
+   */
   get metaType(): M {
     return this._type;
   }
@@ -152,6 +259,15 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
   /**
    * Splits at byte `offset` into `[start, start+offset)` and `[start+offset, end)`; this
    * segment is consumed. `offset` must be a multiple of PAGE_SIZE strictly inside (`BadRange`).
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(4);
+   * const [head, tail] = seg.split(PAGE_SIZE);
+   * console.log(head.nframes, tail.nframes, tail.startPaddr === head.endPaddr); // 1 3 true
+   * head.drop();
+   * tail.drop();
+   * ```
    */
   split(offset: number): [Segment<M>, Segment<M>] {
     this._check();
@@ -173,6 +289,15 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
    * A new segment over byte offsets `[start, end)` of this one, with a new reference to each of
    * its frames. Offsets must be multiples of PAGE_SIZE with `0 <= start <= end <= size`
    * (`BadRange`); an empty slice is allowed, as in the kernel.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(4);
+   * const middle = seg.slice({ start: PAGE_SIZE, end: 3 * PAGE_SIZE }); // +1 reference to 2 frames
+   * seg.drop(); // frames 0 and 3 are freed; `middle` keeps 1 and 2
+   * console.log(middle.nframes, sys.stats().used); // 2 2
+   * middle.drop();
+   * ```
    */
   slice(range: PaddrRange): Segment<M> {
     this._check();
@@ -189,24 +314,68 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     return new Segment(this._sys, s, e, this._type, this._mixed);
   }
 
-  /** A new segment over the same frames: +1 reference each (`Overflow` changes nothing). */
+  /**
+   * A new segment over the same frames: +1 reference each (`Overflow` changes nothing).
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(2);
+   * const copy = seg.clone();
+   * seg.drop();
+   * console.log(sys.stats().used, copy.bytes().length); // 2 8192
+   * copy.drop();
+   * ```
+   */
   clone(): Segment<M> {
     this._check();
     incRange(this._sys, this.startPaddr, this.endPaddr);
     return new Segment(this._sys, this.startPaddr, this.endPaddr, this._type, this._mixed);
   }
 
-  /** Drops one reference to each frame; frames whose last reference this was are freed. */
+  /**
+   * Drops one reference to each frame; frames whose last reference this was are freed (their
+   * `onDrop` runs). A second drop is `FrameUseError('Dropped')`.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(3);
+   * seg.drop();
+   * console.log(sys.stats().used); // 0
+   * ```
+   */
   drop(): void {
     this._consume();
     dropRange(this._sys, this.startPaddr, this.endPaddr);
   }
 
+  /**
+   * `using` support: drops the segment if it is still alive (a consumed one is left alone).
+   *
+   * @example
+   * ```ts
+   * {
+   *   using seg = sys.allocSegment(4);
+   *   seg.fill(9);
+   * } // dropped here
+   * console.log(sys.stats().used); // 0
+   * ```
+   */
   [Symbol.dispose](): void {
     if (this._live) this.drop();
   }
 
-  /** Forgets the segment; restore it with `Segment.fromRaw(sys, range)`. */
+  /**
+   * Forgets the segment, leaving one reference in each frame; restore it with
+   * `Segment.fromRaw(sys, range)`, here or in another worker.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(2);
+   * const { start, end } = seg.intoRaw();
+   * console.log((end - start) / PAGE_SIZE, sys.stats().used); // 2 2
+   * Segment.fromRaw(sys, { start, end }).drop();
+   * ```
+   */
   intoRaw(): PaddrRange {
     this._check();
     if (this._sys.checked) {
@@ -226,28 +395,83 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
   /**
    * Iterates the frames, moving each frame's reference to the `Frame` it yields: the segment is
    * consumed at once. Frames not yet yielded when iteration stops early are dropped.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(3);
+   * const offsets: number[] = [];
+   * for (const frame of seg) {
+   *   offsets.push(frame.paddr - seg.startPaddr);
+   *   frame.drop();
+   * }
+   * console.log(offsets); // [ 0, 4096, 8192 ]
+   * ```
    */
   [Symbol.iterator](): IterableIterator<Frame<M>> & Disposable {
     this._consume();
     return new SegmentIterator(this._sys, this.startPaddr, this.endPaddr, this._type, this._mixed);
   }
 
-  /** A zero-copy view of all bytes of the segment (untyped segments only). */
+  /**
+   * A zero-copy view of all bytes of the segment, across its frames (untyped segments only: a
+   * type error on a typed one, `FrameUseError('Typed')` at run time through `AnyMeta`).
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(2);
+   * seg.bytes()[PAGE_SIZE] = 1; // the first byte of the second frame
+   * const [first, second] = [...seg]; // the segment's references, a frame each
+   * console.log(first.bytes()[0], second.bytes()[0]); // 0 1
+   * first.drop();
+   * second.drop();
+   * ```
+   */
   bytes(this: ByteAccess<M, Segment<M>>): Uint8Array {
     return bytesOf(this as Segment<M>);
   }
 
-  /** A reader of all bytes of the segment (untyped segments only). */
+  /**
+   * A reader of all bytes of the segment (untyped segments only).
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(2);
+   * seg.fill(1);
+   * const r = seg.reader().skip(PAGE_SIZE - 1);
+   * console.log(r.read(2), r.remain); // Uint8Array(2) [ 1, 1 ] 4095
+   * seg.drop();
+   * ```
+   */
   reader(this: ByteAccess<M, Segment<M>>): FrameReader {
     return readerOf(this as Segment<M>);
   }
 
-  /** A writer of all bytes of the segment (untyped segments only). */
+  /**
+   * A writer of all bytes of the segment (untyped segments only); writes may cross frames.
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(2);
+   * seg.writer().skip(PAGE_SIZE - 2).writeU32(0x04030201);
+   * console.log(seg.bytes().subarray(PAGE_SIZE - 2, PAGE_SIZE + 2)); // Uint8Array(4) [ 1, 2, 3, 4 ]
+   * seg.drop();
+   * ```
+   */
   writer(this: ByteAccess<M, Segment<M>>): FrameWriter {
     return writerOf(this as Segment<M>);
   }
 
-  /** Sets every byte of the segment to `byte` (untyped segments only). */
+  /**
+   * Sets every byte of the segment to `byte` (untyped segments only).
+   *
+   * @example
+   * ```ts
+   * const seg = sys.allocSegment(16); // 64 KiB
+   * seg.fill(7);
+   * console.log(seg.bytes()[seg.size - 1]); // 7
+   * seg.drop();
+   * ```
+   */
   fill(this: ByteAccess<M, Segment<M>>, byte: number): void {
     fillOf(this as Segment<M>, byte);
   }
@@ -269,6 +493,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     }
   }
 
+  /** `Segment(0x3000..0x5000)`, for logs. */
   toString(): string {
     return `Segment(${hex(this.startPaddr)}..${hex(this.endPaddr)})`;
   }
