@@ -17,35 +17,119 @@ import { checkCount } from './global.js';
 import { clearOp, journalOf } from './journal.js';
 import { ensureFromUnused, requireFromUnused } from '../../checked/contracts.js';
 
+/**
+ * Allocation of frames, unique frames and segments from a region's allocator, as the kernel's
+ * `FrameAllocOptions`: zeroed unless told otherwise. Each allocation takes frames from the
+ * allocator and sets their metadata in one step; on any error nothing is taken.
+ * `sys.allocFrame` / `sys.allocSegment` are shorthands for the zeroed case.
+ *
+ * @example
+ * ```ts
+ * const alloc = new FrameAllocOptions(sys); // zeroed by default
+ * const unique = alloc.allocUnique(Untyped); // what only a FrameAllocOptions makes
+ * const seg = alloc.zeroed(false).allocSegment(4); // contents left as they were
+ * console.log(unique.referenceCount === REF_COUNT_UNIQUE, seg.nframes); // true 4
+ * unique.drop();
+ * seg.drop();
+ * ```
+ */
 export class FrameAllocOptions {
   private _zeroed = true;
 
+  /**
+   * Options for allocating from `sys` (this worker's view of the region), zeroed.
+   *
+   * @example
+   * ```ts
+   * const alloc = new FrameAllocOptions(sys);
+   * const frame = alloc.allocFrame();
+   * console.log(frame.bytes().every((b) => b === 0)); // true
+   * frame.drop();
+   * ```
+   */
   constructor(private readonly sys: FrameSystem) {}
 
-  /** Whether allocated frames are zero-filled (default true, as in the kernel). */
+  /**
+   * Whether allocated frames are zero-filled (default true, as in the kernel). Not zeroing saves
+   * the time of writing a page; the frame then holds whatever its last user left. Returns this
+   * object, for chaining.
+   *
+   * @example
+   * ```ts
+   * const first = sys.allocFrame();
+   * first.fill(9);
+   * first.drop(); // back to this worker's cache of free frames (LIFO)
+   * const again = new FrameAllocOptions(sys).zeroed(false).allocFrame();
+   * console.log(again.paddr === first.paddr, again.bytes()[0]); // true 9: the same frame, as it was
+   * again.drop();
+   * ```
+   */
   zeroed(zeroed = true): this {
     this._zeroed = zeroed;
     return this;
   }
 
-  /** One untyped frame. `AllocError('NoMemory')` if none is free. */
+  /**
+   * One untyped frame (count 1). `AllocError('NoMemory')` if none is free.
+   *
+   * @example
+   * ```ts
+   * const frame = new FrameAllocOptions(sys).allocFrame();
+   * console.log(frame.metaType === Untyped, frame.referenceCount); // true 1
+   * frame.drop();
+   * ```
+   */
   allocFrame(): Frame<Untyped> {
     return this.allocFrameWith(Untyped);
   }
 
-  /** One frame with metadata `meta`, initialised from `init` (missing fields are zero). */
+  /**
+   * One frame with metadata `meta`, initialised from `init` (missing fields are zero). Throws
+   * `AllocError('NoMemory')`, `FrameUseError('BadValue')` for a bad `init`, `MetaTypeError` if
+   * the type cannot be registered in the region; then nothing changed.
+   *
+   * @example
+   * ```ts
+   * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+   * const page = new FrameAllocOptions(sys).allocFrameWith(PageMeta, { owner: 4, dirty: true });
+   * console.log(page.meta.owner, page.meta.dirty); // 4 true
+   * page.drop();
+   * ```
+   */
   allocFrameWith<M extends AnyMeta>(meta: M, init?: InitOf<M>): Frame<M> {
     const w = this.allocOne(meta, init, false);
     return new Frame(this.sys, w, slotPaddr(this.sys, w), meta);
   }
 
-  /** One unique frame with metadata `meta`. */
+  /**
+   * One unique frame with metadata `meta`, initialised from `init`: e.g. to put in a
+   * `LinkedList`. Errors as `allocFrameWith`.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * list.pushBack(new FrameAllocOptions(sys).allocUnique(Entry, { key: 1 }));
+   * console.log(list.size); // 1
+   * list.destroy();
+   * ```
+   */
   allocUnique<M extends AnyMeta>(meta: M, init?: InitOf<M>): UniqueFrame<M> {
     const w = this.allocOne(meta, init, true);
     return new UniqueFrame(this.sys, w, slotPaddr(this.sys, w), meta);
   }
 
-  /** `nframes` contiguous untyped frames. `InvalidArgs` for 0 or a non-integer. */
+  /**
+   * `nframes` contiguous untyped frames, all or nothing. `AllocError`: `InvalidArgs` for 0 or a
+   * non-integer, `NoMemory` when no such run is free.
+   *
+   * @example
+   * ```ts
+   * const seg = new FrameAllocOptions(sys).allocSegment(8);
+   * console.log(seg.nframes, seg.size); // 8 32768
+   * seg.drop();
+   * ```
+   */
   allocSegment(nframes: number): Segment<Untyped> {
     return this.allocSegmentWith(nframes, Untyped);
   }
@@ -53,6 +137,17 @@ export class FrameAllocOptions {
   /**
    * `nframes` contiguous frames with metadata `meta`, frame `paddr` initialised by `init(paddr)`.
    * All or nothing: if `init` throws or gives a bad value, the frames go back to the allocator.
+   * Errors as `allocSegment` and `allocFrameWith`, and whatever `init` throws.
+   *
+   * @example
+   * ```ts
+   * const Block = defineMeta('app.block', { index: 'u32' });
+   * const seg = new FrameAllocOptions(sys).allocSegmentWith(2, Block, (paddr) => ({ index: paddr / PAGE_SIZE }));
+   * const second = Frame.fromInUse(sys, seg.startPaddr + PAGE_SIZE).tryAs(Block)!;
+   * console.log(second.meta.index === second.paddr / PAGE_SIZE); // true
+   * second.drop();
+   * seg.drop();
+   * ```
    */
   allocSegmentWith<M extends AnyMeta>(
     nframes: number,
