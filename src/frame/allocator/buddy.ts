@@ -64,13 +64,44 @@ export function splitToChunks(index: number, n: number): [number, number][] {
   return out;
 }
 
+/**
+ * The shared buddy allocator, as the kernel's `BuddySet`: free lists per order in the region's
+ * header, linked through the free frames' slots, behind one lock that records its owner. Any
+ * worker's view of the region is the allocator. By default each worker's `CachedAllocator` sits
+ * in front of it; `create({ caches: false })` makes it `sys.allocator` itself. Raw frames: what it
+ * hands out is UNUSED and the caller's (claim it with `Frame.fromUnused`, or `dealloc` it).
+ *
+ * @example
+ * ```ts
+ * const sys = FrameSystem.create({ frames: 64, caches: false });
+ * const buddy = sys.allocator as BuddyAllocator;
+ * const paddr = buddy.alloc(3, 1)!;
+ * console.log(sys.allocator instanceof BuddyAllocator, buddy.freeFrames(), sys.stats().raw); // true 61 3
+ * buddy.dealloc(paddr, 3);
+ * ```
+ */
 export class BuddyAllocator implements GlobalFrameAllocator {
   private readonly i32: Int32Array;
 
+  /** @internal Made by `FrameSystem` for its region. */
   constructor(private readonly host: BuddyHost) {
     this.i32 = host._mem.i32;
   }
 
+  /**
+   * `nframes` contiguous raw frames whose first frame index is a multiple of `alignFrames` (a
+   * power of two), or null if there is no such free run. `AllocError('InvalidArgs')` for a count
+   * or alignment that is not a positive integer.
+   *
+   * @example
+   * ```ts
+   * const sys = FrameSystem.create({ frames: 64, caches: false });
+   * const buddy = sys.allocator as BuddyAllocator;
+   * const paddr = buddy.alloc(8, 8)!;
+   * console.log(paddr % (8 * PAGE_SIZE), buddy.alloc(100, 1)); // 0 null
+   * buddy.dealloc(paddr, 8);
+   * ```
+   */
   alloc(nframes: number, alignFrames = 1): Paddr | null {
     return this.allocJournaled(nframes, alignFrames, undefined);
   }
@@ -114,10 +145,42 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     }
   }
 
+  /**
+   * Takes back raw frames (UNUSED), in any grouping: they merge with free buddies. Errors as
+   * `addFreeMemory`.
+   *
+   * @example
+   * ```ts
+   * const sys = FrameSystem.create({ frames: 64, caches: false });
+   * const buddy = sys.allocator as BuddyAllocator;
+   * const paddr = buddy.alloc(4, 1)!;
+   * buddy.dealloc(paddr, 1); // one by one is fine
+   * buddy.dealloc(paddr + PAGE_SIZE, 3);
+   * console.log(buddy.freeFrames()); // 64
+   * ```
+   */
   dealloc(paddr: Paddr, nframes: number): void {
     this.addFreeMemory(paddr, nframes);
   }
 
+  /**
+   * Makes frames `[paddr, paddr + nframes × PAGE_SIZE)` free (`FrameSystem.create` adds the whole
+   * region). `AllocError('InvalidArgs')` for a run that is not page-aligned inside the region; in
+   * checked mode also for a frame that is not UNUSED or already free (a double free).
+   *
+   * @example
+   * ```ts
+   * const sys = FrameSystem.create({ frames: 64, caches: false, checked: true });
+   * const buddy = sys.allocator as BuddyAllocator;
+   * const paddr = buddy.alloc(2, 1)!;
+   * buddy.addFreeMemory(paddr, 2);
+   * try {
+   *   buddy.addFreeMemory(paddr, 2); // again
+   * } catch (e) {
+   *   console.log((e as AllocError).code, buddy.freeFrames()); // 'InvalidArgs' 64
+   * }
+   * ```
+   */
   addFreeMemory(paddr: Paddr, nframes: number): void {
     checkCount(nframes);
     if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.host.nframes) {
@@ -142,7 +205,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   }
 
   /**
-   * Frees several runs `[index, n]` (frame indices) under one lock: a cache flush. `done` runs
+   * @internal Frees several runs `[index, n]` (frame indices) under one lock: a cache flush. `done` runs
    * before the lock is released (it clears the caller's journal: once the frames are free,
    * another worker may take them, and a journal naming them would make recovery free them twice).
    */
@@ -165,7 +228,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   }
 
   /**
-   * Rebuilds the free lists and the free count from the `AUX_FREE` marks. The caller holds the
+   * @internal Rebuilds the free lists and the free count from the `AUX_FREE` marks. The caller holds the
    * lock (taken over from a worker that died holding it).
    */
   rebuildLocked(): void {
@@ -193,10 +256,35 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     i32[H_BUDDY_FREE] = free;
   }
 
+  /**
+   * Free frames in the buddy lists (not counting the workers' caches).
+   *
+   * @example
+   * ```ts
+   * const sys = FrameSystem.create({ frames: 64, caches: false });
+   * const seg = sys.allocSegment(5);
+   * console.log((sys.allocator as BuddyAllocator).freeFrames()); // 59
+   * seg.drop();
+   * ```
+   */
   freeFrames(): number {
     return Atomics.load(this.i32, H_BUDDY_FREE);
   }
 
+  /**
+   * Calls `fn(paddr, nframes)` for every free chunk (a power-of-two run), smallest order first
+   * (a snapshot taken under the lock; `fn` runs after it is released).
+   *
+   * @example
+   * ```ts
+   * const sys = FrameSystem.create({ frames: 16, caches: false });
+   * const frame = sys.allocFrame(); // splits the 16-frame chunk: 1 + 2 + 4 + 8 stay free
+   * const chunks: number[] = [];
+   * (sys.allocator as BuddyAllocator).forEachFree((_, nframes) => chunks.push(nframes));
+   * console.log(chunks); // [ 1, 2, 4, 8 ]
+   * frame.drop();
+   * ```
+   */
   forEachFree(fn: (paddr: Paddr, nframes: number) => void): void {
     const chunks: [number, number][] = [];
     const i32 = this.i32;
@@ -214,6 +302,17 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     for (const [index, order] of chunks) fn(index * PAGE_SIZE, 1 << order);
   }
 
+  /**
+   * Checks the free lists (links, orders, alignment, merged buddies, the free count, every free
+   * frame UNUSED) and throws `InvariantError` saying where they fail. `sys.checkInvariants()`
+   * calls it.
+   *
+   * @example
+   * ```ts
+   * const sys = FrameSystem.create({ frames: 64, caches: false });
+   * (sys.allocator as BuddyAllocator).checkInvariants(); // returns quietly
+   * ```
+   */
   checkInvariants(): void {
     const i32 = this.i32;
     const n = this.host.nframes;
