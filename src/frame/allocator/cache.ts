@@ -40,6 +40,20 @@ export interface CacheHost extends JournalHost {
 /** How long `alloc` waits for other workers to give back their cached frames before NoMemory. */
 const DRAIN_WAIT_MS = 5;
 
+/**
+ * The default allocator: this worker's caches of free frames (LIFO stacks of runs of 1–4 frames,
+ * in its record in shared memory) in front of the shared `BuddyAllocator`, as the kernel's
+ * per-CPU caches. Single frames almost never take the shared lock; a frame dropped and allocated
+ * again on the same worker comes back at the same address. Before `NoMemory` it gives cached
+ * frames back, and asks the other workers to.
+ *
+ * @example
+ * ```ts
+ * const cached = sys.allocator as CachedAllocator; // the default
+ * sys.allocFrame().drop(); // through this worker's cache: no shared lock
+ * console.log(sys.allocator instanceof CachedAllocator, cached.cachedFrames(sys.workerId) > 0); // true true
+ * ```
+ */
 export class CachedAllocator implements GlobalFrameAllocator {
   private readonly i32: Int32Array;
   /** Word index of this worker's cache area. */
@@ -53,9 +67,18 @@ export class CachedAllocator implements GlobalFrameAllocator {
   /** The region's end, for the hot path's argument check. */
   private readonly maxPaddr: number;
 
+  /** @internal Made by `FrameSystem` for its region and worker. */
   constructor(
     private readonly host: CacheHost,
-    /** The shared buddy allocator behind the caches. */
+    /**
+     * The shared buddy allocator behind the caches.
+     *
+     * @example
+     * ```ts
+     * const cached = sys.allocator as CachedAllocator;
+     * console.log(cached.buddy.freeFrames() + cached.cachedFrames(sys.workerId)); // 64
+     * ```
+     */
     readonly buddy: BuddyAllocator,
     /** False: this worker keeps no cache of its own (it still sees, and asks for, the others'). */
     private readonly enabled = true,
@@ -102,7 +125,18 @@ export class CachedAllocator implements GlobalFrameAllocator {
     return true;
   }
 
-  /** Raw frames: `nframes` contiguous frames aligned to `alignFrames`, or null. */
+  /**
+   * Raw frames: `nframes` contiguous frames aligned to `alignFrames`, or null (after taking back
+   * the caches' frames). Runs of 1–4 unaligned frames come from this worker's cache.
+   * `AllocError('InvalidArgs')` for a count or alignment that is not a positive integer.
+   *
+   * @example
+   * ```ts
+   * const paddr = sys.allocator.alloc(2, 1)!; // UNUSED frames, ours
+   * console.log(sys.stats().raw); // 2
+   * sys.allocator.dealloc(paddr, 2);
+   * ```
+   */
   alloc(nframes: number, alignFrames = 1): Paddr | null {
     if (nframes === 1 && alignFrames === 1) {
       const index = this.popOne();
@@ -137,7 +171,19 @@ export class CachedAllocator implements GlobalFrameAllocator {
     return this.fromBuddy(nframes, alignFrames);
   }
 
-  /** Takes back frames handed out: runs of 1..4 frames to this worker's cache, others to the buddy. */
+  /**
+   * Takes back raw frames handed out (by any worker): runs of 1..4 frames to this worker's cache,
+   * others to the buddy allocator. `AllocError('InvalidArgs')` for a run that is not page-aligned
+   * inside the region.
+   *
+   * @example
+   * ```ts
+   * const paddr = sys.allocator.alloc(1, 1)!;
+   * sys.allocator.dealloc(paddr, 1);
+   * console.log(sys.allocator.alloc(1, 1) === paddr); // true: LIFO, the same frame again
+   * sys.allocator.dealloc(paddr, 1);
+   * ```
+   */
   dealloc(paddr: Paddr, nframes: number): void {
     if (nframes === 1 && paddr >= 0 && paddr < this.maxPaddr && paddr % PAGE_SIZE === 0) {
       const index = paddr >>> PAGE_SHIFT;
@@ -167,18 +213,49 @@ export class CachedAllocator implements GlobalFrameAllocator {
     else this.buddy.dealloc(paddr, nframes);
   }
 
+  /**
+   * Adds frames that were never free to the shared buddy allocator (`FrameSystem.create` adds the
+   * whole region). Errors as `BuddyAllocator.addFreeMemory`.
+   *
+   * @example
+   * ```ts
+   * const paddr = sys.allocator.alloc(8, 1)!; // 8 frames come from the buddy level
+   * sys.allocator.addFreeMemory(paddr, 8); // and go back there
+   * console.log(sys.freeFrames()); // 64
+   * ```
+   */
   addFreeMemory(paddr: Paddr, nframes: number): void {
     this.buddy.addFreeMemory(paddr, nframes);
   }
 
-  /** Free frames: in the buddy allocator and in every worker's caches. */
+  /**
+   * Free frames: in the buddy allocator and in every worker's caches.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * console.log((sys.allocator as CachedAllocator).freeFrames()); // 63
+   * frame.drop();
+   * ```
+   */
   freeFrames(): number {
     let cached = 0;
     for (let id = 1; id <= MAX_WORKERS; id++) cached += this.cachedFrames(id);
     return this.buddy.freeFrames() + cached;
   }
 
-  /** Frames in the caches of worker `id` (racy for another worker's). */
+  /**
+   * Frames in the caches of worker `id` (racy for another worker's).
+   *
+   * @example
+   * ```ts
+   * const cached = sys.allocator as CachedAllocator;
+   * sys.allocFrame().drop();
+   * const before = cached.cachedFrames(sys.workerId);
+   * sys.drainCaches();
+   * console.log(before > 0, cached.cachedFrames(sys.workerId)); // true 0
+   * ```
+   */
   cachedFrames(id: number): number {
     const at = workerRecord(id) + W_CACHE;
     let n = 0;
@@ -186,6 +263,17 @@ export class CachedAllocator implements GlobalFrameAllocator {
     return n;
   }
 
+  /**
+   * Calls `fn(paddr, nframes)` for every free run: the buddy allocator's chunks, then every
+   * worker's cached runs.
+   *
+   * @example
+   * ```ts
+   * let free = 0;
+   * (sys.allocator as CachedAllocator).forEachFree((_, nframes) => (free += nframes));
+   * console.log(free); // 64
+   * ```
+   */
   forEachFree(fn: (paddr: Paddr, nframes: number) => void): void {
     this.buddy.forEachFree(fn);
     for (let id = 1; id <= MAX_WORKERS; id++) {
@@ -193,7 +281,18 @@ export class CachedAllocator implements GlobalFrameAllocator {
     }
   }
 
-  /** The runs `[index, k]` in the caches of worker `id`. */
+  /**
+   * The runs `[frame index, frames]` in the caches of worker `id` (racy for another worker's).
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const index = frame.paddr / PAGE_SIZE;
+   * frame.drop(); // on top of this worker's cache of single frames
+   * const runs = (sys.allocator as CachedAllocator).cachedRuns(sys.workerId);
+   * console.log(runs.some(([start, n]) => start === index && n === 1)); // true
+   * ```
+   */
   cachedRuns(id: number): [number, number][] {
     const at = workerRecord(id) + W_CACHE;
     const out: [number, number][] = [];
@@ -205,6 +304,17 @@ export class CachedAllocator implements GlobalFrameAllocator {
     return out;
   }
 
+  /**
+   * Checks the buddy allocator and every worker's cache (each cached frame UNUSED, in the region,
+   * cached once, not also free in the buddy lists), throwing `InvariantError`.
+   * `sys.checkInvariants()` calls it.
+   *
+   * @example
+   * ```ts
+   * sys.allocFrame().drop();
+   * (sys.allocator as CachedAllocator).checkInvariants(); // returns quietly
+   * ```
+   */
   checkInvariants(): void {
     this.buddy.checkInvariants();
     const i32 = this.i32;
@@ -225,7 +335,17 @@ export class CachedAllocator implements GlobalFrameAllocator {
     }
   }
 
-  /** Gives this worker's cached frames back to the buddy allocator. Returns how many. */
+  /**
+   * Gives this worker's cached frames back to the buddy allocator. Returns how many.
+   * `sys.drainCaches()` calls it.
+   *
+   * @example
+   * ```ts
+   * const cached = sys.allocator as CachedAllocator;
+   * sys.allocFrame().drop();
+   * console.log(cached.drainCaches() > 0, cached.buddy.freeFrames()); // true 64
+   * ```
+   */
   drainCaches(): number {
     let moved = 0;
     for (let k = 1; k <= 4; k++) {
