@@ -13,6 +13,39 @@ import type { Paddr } from '../mapping.js';
  * one). Its state must be visible to every worker that uses the region: the default keeps it in
  * the shared buffer. A custom allocator is given to `FrameSystem.create` (which calls
  * `addFreeMemory(0, frames)` on it) and to every `FrameSystem.attach`.
+ *
+ * @example
+ * ```ts
+ * // First fit over one worker's bitmap (a real one keeps its state in shared memory).
+ * class FirstFit implements GlobalFrameAllocator {
+ *   private readonly free: Uint8Array; // 1: the frame is free
+ *   constructor(nframes: number) {
+ *     this.free = new Uint8Array(nframes);
+ *   }
+ *   alloc(nframes: number, alignFrames: number): Paddr | null {
+ *     for (let i = 0; i + nframes <= this.free.length; i += alignFrames) {
+ *       if (this.free.subarray(i, i + nframes).every((f) => f === 1)) {
+ *         this.free.fill(0, i, i + nframes);
+ *         return i * PAGE_SIZE;
+ *       }
+ *     }
+ *     return null;
+ *   }
+ *   dealloc(paddr: Paddr, nframes: number): void {
+ *     this.free.fill(1, paddr / PAGE_SIZE, paddr / PAGE_SIZE + nframes);
+ *   }
+ *   addFreeMemory(paddr: Paddr, nframes: number): void {
+ *     this.dealloc(paddr, nframes);
+ *   }
+ *   freeFrames(): number {
+ *     return this.free.reduce((sum, f) => sum + f, 0);
+ *   }
+ * }
+ * const sys = FrameSystem.create({ frames: 16, allocator: new FirstFit(16) });
+ * const seg = sys.allocSegment(4);
+ * console.log(seg.startPaddr, sys.freeFrames()); // 0 12
+ * seg.drop();
+ * ```
  */
 export interface GlobalFrameAllocator {
   /** `nframes` contiguous frames aligned to `alignFrames` frames (a power of two), or null. */
