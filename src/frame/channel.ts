@@ -45,11 +45,23 @@ const SPIN_POLLS = 20_000;
 /** `Atomics.waitAsync` (ES2024; not yet in every TypeScript lib). */
 type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string };
 
-/** The largest capacity a channel may have. */
+/**
+ * The largest capacity a channel may have: 2^20 entries (the queue then takes 2049 frames).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   FrameChannel.create(sys, MAX_CHANNEL_CAPACITY + 1);
+ * } catch (e) {
+ *   console.log((e as FrameUseError).code); // 'BadValue'
+ * }
+ * ```
+ */
 export const MAX_CHANNEL_CAPACITY = 1 << 20;
 
 /** What `FrameChannel.open` needs: structured-cloneable. */
 export interface FrameChannelHandle {
+  /** The address of the channel's first frame. */
   readonly paddr: Paddr;
 }
 
@@ -95,13 +107,42 @@ function nextPos(pos: number, capacity: number): number {
   return pos + 1 === 2 * capacity ? 0 : pos + 1;
 }
 
+/**
+ * A bounded queue of frames and segments in shared memory, for handing them between workers
+ * without `postMessage`: `send` moves a handle's references into the queue, `receive` (blocking,
+ * with a timeout), `tryReceive` or `receiveAsync` moves them out, in any worker that opened the
+ * channel; only addresses are written, never the bytes. The queue lives in frames of the region;
+ * the last `close`, in any worker, frees them and drops whatever is still queued.
+ *
+ * @example
+ * ```ts
+ * const ch = FrameChannel.create(sys, 16); // room for 16 frames or segments
+ * const job = sys.allocSegment(4);
+ * job.fill(7);
+ * ch.send(job); // the references move into the queue; `job` is consumed
+ * // In a worker: FrameChannel.open(sys, handle).receiveSegment() (or await receiveSegmentAsync())
+ * const back = ch.receiveSegment()!;
+ * console.log(back.bytes()[0], back.nframes); // 7 4
+ * back.drop();
+ * ch.close();
+ * ```
+ */
 export class FrameChannel implements Disposable {
   private _open = true;
   private readonly i32: Int32Array;
   private readonly sys: FrameSystem;
   /** Word index of the channel header. */
   private readonly base: number;
-  /** Entries the queue holds. */
+  /**
+   * Entries the queue holds (a frame or a segment each).
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 8);
+   * console.log(ch.capacity); // 8
+   * ch.close();
+   * ```
+   */
   readonly capacity: number;
 
   private constructor(private readonly first: Frame<typeof ChannelMeta>) {
@@ -111,7 +152,18 @@ export class FrameChannel implements Disposable {
     this.capacity = first.meta.capacity;
   }
 
-  /** A new channel holding up to `capacity` frames (1 .. MAX_CHANNEL_CAPACITY). */
+  /**
+   * A new channel holding up to `capacity` frames or segments (1 .. MAX_CHANNEL_CAPACITY); its
+   * queue takes frames of the region (8 bytes an entry). `FrameUseError('BadValue')` for a bad
+   * capacity, `AllocError('NoMemory')` if the queue's frames cannot be had.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 64);
+   * console.log(ch.size, sys.stats().used); // 0 1: the queue fits in one frame
+   * ch.close();
+   * ```
+   */
   static create(sys: FrameSystem, capacity: number): FrameChannel {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CHANNEL_CAPACITY) {
       throw new FrameUseError('BadValue', `a channel's capacity is an integer in 1..${MAX_CHANNEL_CAPACITY}, not ${String(capacity)}`);
@@ -128,7 +180,26 @@ export class FrameChannel implements Disposable {
     return new FrameChannel(head);
   }
 
-  /** Opens a channel created in another worker (or again in this one): a new reference to it. */
+  /**
+   * Opens a channel created in another worker (or again in this one) from its `handle`: a new
+   * reference to it, to `close` in turn. `FrameUseError`: `BadValue` for a value that is no
+   * handle, `WrongType` for an address that holds no channel; `GetFrameError('Unused')` for a
+   * channel closed everywhere.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * const other = FrameSystem.attach(sys.handle); // as a worker would, with the handles posted to it
+   * const there = FrameChannel.open(other, ch.handle);
+   * there.send(other.allocFrame());
+   * const frame = ch.receive()!;
+   * console.log(frame.referenceCount); // 1
+   * frame.drop();
+   * there.close();
+   * ch.close();
+   * other.close();
+   * ```
+   */
   static open(sys: FrameSystem, handle: FrameChannelHandle): FrameChannel {
     if (handle === null || typeof handle !== 'object') {
       throw new FrameUseError('BadValue', 'FrameChannel.open needs the handle of a channel (ch.handle)');
@@ -142,12 +213,34 @@ export class FrameChannel implements Disposable {
     return new FrameChannel(first);
   }
 
-  /** What another worker passes to `FrameChannel.open`. */
+  /**
+   * What another worker passes to `FrameChannel.open` (structured-cloneable).
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * const again = FrameChannel.open(sys, ch.handle); // postMessage(ch.handle) to a worker
+   * ch.close(); // `again` still holds the channel
+   * console.log(again.size); // 0
+   * again.close(); // the last close frees it
+   * ```
+   */
   get handle(): FrameChannelHandle {
     return { paddr: this.first.paddr };
   }
 
-  /** Frames queued now (racy). */
+  /**
+   * Entries queued now (racy: other workers send and receive at any time).
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * ch.send(sys.allocFrame());
+   * ch.send(sys.allocSegment(2));
+   * console.log(ch.size); // 2
+   * ch.close(); // drops what is queued
+   * ```
+   */
   get size(): number {
     const n = Atomics.load(this.i32, this.base + C_TAIL) - Atomics.load(this.i32, this.base + C_HEAD);
     return n < 0 ? n + 2 * this.capacity : n;
@@ -156,7 +249,19 @@ export class FrameChannel implements Disposable {
   /**
    * Moves the references of `item` (a frame, or a segment: one entry either way) into the
    * queue, waiting up to `timeoutMs` for room. Returns true (the handle is consumed) or false on
-   * timeout (the handle is untouched).
+   * timeout (the handle is untouched). `FrameUseError`: `Dropped` for a closed channel or a dead
+   * handle, `BadValue` for a handle of another region, `WouldBlock` for a wait on a browser's
+   * main thread.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 1);
+   * ch.send(sys.allocFrame()); // room: true at once
+   * const extra = sys.allocFrame();
+   * console.log(ch.send(extra, 10)); // false: still full after 10 ms; `extra` is untouched
+   * extra.drop();
+   * ch.close();
+   * ```
    */
   send(item: Frame | Segment, timeoutMs = Infinity): boolean {
     const deadline = Date.now() + timeoutMs;
@@ -166,7 +271,19 @@ export class FrameChannel implements Disposable {
     }
   }
 
-  /** Sends if there is room now; false otherwise (the handle untouched). */
+  /**
+   * Sends if there is room now; false otherwise (the handle untouched). Errors as `send`.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 1);
+   * const a = sys.allocFrame();
+   * const b = sys.allocFrame();
+   * console.log(ch.trySend(a), ch.trySend(b)); // true false
+   * b.drop();
+   * ch.close();
+   * ```
+   */
   trySend(item: Frame | Segment): boolean {
     this.check();
     const segment = item instanceof Segment;
@@ -206,6 +323,17 @@ export class FrameChannel implements Disposable {
    * `meta`, the frame must be of that type (`WrongType`, and it stays queued); a segment of more
    * than one frame is `WrongType` too (take it with `receiveSegment`). Blocking is not allowed on
    * a browser's main thread (`WouldBlock`): use `receiveAsync` there.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * console.log(ch.receive(Untyped, 5)); // null: nothing came within 5 ms
+   * ch.send(sys.allocFrame());
+   * const frame = ch.receive(Untyped)!; // a Frame<Untyped>
+   * console.log(frame.bytes().length); // 4096
+   * frame.drop();
+   * ch.close();
+   * ```
    */
   receive<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Frame<M> | null {
     const deadline = Date.now() + timeoutMs;
@@ -216,7 +344,19 @@ export class FrameChannel implements Disposable {
     }
   }
 
-  /** Like `receive`, for any item: a frame comes out as a one-frame segment. */
+  /**
+   * Like `receive`, for any item: a frame comes out as a one-frame segment.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * ch.send(sys.allocFrame());
+   * const seg = ch.receiveSegment(Untyped, 100)!;
+   * console.log(seg.nframes); // 1
+   * seg.drop();
+   * ch.close();
+   * ```
+   */
   receiveSegment<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Segment<M> | null {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -226,19 +366,53 @@ export class FrameChannel implements Disposable {
     }
   }
 
-  /** Takes the next frame if there is one now, else null. */
+  /**
+   * Takes the next frame if there is one now, else null. Errors as `receive`.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * console.log(ch.tryReceive()); // null
+   * ch.send(sys.allocFrame());
+   * ch.tryReceive()?.drop();
+   * ch.close();
+   * ```
+   */
   tryReceive<M extends AnyMeta = AnyMeta>(meta?: M): Frame<M> | null {
     return this.take(meta, false) as Frame<M> | null;
   }
 
-  /** Takes the next item as a segment if there is one now, else null. */
+  /**
+   * Takes the next item as a segment if there is one now, else null.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * ch.send(sys.allocSegment(3));
+   * const seg = ch.tryReceiveSegment();
+   * console.log(seg?.nframes, ch.tryReceiveSegment()); // 3 null
+   * seg?.drop();
+   * ch.close();
+   * ```
+   */
   tryReceiveSegment<M extends AnyMeta = AnyMeta>(meta?: M): Segment<M> | null {
     return this.take(meta, true) as Segment<M> | null;
   }
 
   /**
    * Like `receive`, without blocking the thread: waits with `Atomics.waitAsync` (or, where that
-   * is missing, by polling). Resolves to the frame, or null after `timeoutMs`.
+   * is missing, by polling). Resolves to the frame, or null after `timeoutMs`. Rejects with
+   * `FrameUseError('Dropped')` if this channel object is closed meanwhile.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * setTimeout(() => ch.send(sys.allocFrame()), 5); // as another worker would, later
+   * const frame = await ch.receiveAsync(Untyped); // the event loop keeps running meanwhile
+   * console.log(frame !== null); // true
+   * frame?.drop();
+   * ch.close();
+   * ```
    */
   async receiveAsync<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Promise<Frame<M> | null> {
     const deadline = Date.now() + timeoutMs;
@@ -249,7 +423,19 @@ export class FrameChannel implements Disposable {
     }
   }
 
-  /** Like `receiveSegment`, without blocking the thread. */
+  /**
+   * Like `receiveSegment`, without blocking the thread.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * ch.send(sys.allocSegment(2));
+   * const seg = await ch.receiveSegmentAsync(Untyped, 100);
+   * console.log(seg?.nframes, await ch.receiveSegmentAsync(Untyped, 5)); // 2 null
+   * seg?.drop();
+   * ch.close();
+   * ```
+   */
   async receiveSegmentAsync<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Promise<Segment<M> | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -296,7 +482,15 @@ export class FrameChannel implements Disposable {
   /**
    * Drops this worker's reference to the channel. When the last reference in any worker goes,
    * the frames still queued are dropped and the channel's frames freed. A `receiveAsync` of this
-   * object still pending rejects with `FrameUseError('Dropped')`.
+   * object still pending rejects with `FrameUseError('Dropped')`. Idempotent.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * ch.send(sys.allocFrame());
+   * ch.close(); // the last reference: the queued frame is dropped, the queue freed
+   * console.log(sys.stats().used); // 0
+   * ```
    */
   close(): void {
     if (!this._open) return;
@@ -307,6 +501,18 @@ export class FrameChannel implements Disposable {
     this.first.drop();
   }
 
+  /**
+   * `using` support: `close()`.
+   *
+   * @example
+   * ```ts
+   * {
+   *   using ch = FrameChannel.create(sys, 4);
+   *   ch.send(sys.allocFrame());
+   * } // closed here
+   * console.log(sys.stats().used); // 0
+   * ```
+   */
   [Symbol.dispose](): void {
     this.close();
   }
