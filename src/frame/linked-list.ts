@@ -44,7 +44,9 @@ import { ensureListTag } from '../checked/contracts.js';
 
 /** What `LinkedList.open` needs: structured-cloneable. */
 export interface LinkedListHandle {
+  /** The list's id (1..MAX_LISTS). */
   readonly id: number;
+  /** The generation of the list's entry: a handle of a destroyed list is refused. */
   readonly gen: number;
 }
 
@@ -90,6 +92,25 @@ export function applyListOp(
   Atomics.store(i32, e + L_SIZE, size);
 }
 
+/**
+ * An intrusive doubly linked list of unique frames, as the kernel's `linked_list`: the links live
+ * in the frames' metadata slots and the head in the region, so a list costs no memory per frame
+ * and any worker can open it (`LinkedList.open(sys, list.handle)`). The list owns its frames: they
+ * stay unique while in it (`fromInUse` reports `Unique`). A `CursorMut` walks and edits it under
+ * the list's lock; the other methods take the lock per call.
+ *
+ * @example
+ * ```ts
+ * const Entry = defineMeta('app.entry', { key: 'u32' });
+ * const lru = LinkedList.create(sys, Entry);
+ * const alloc = new FrameAllocOptions(sys);
+ * for (const key of [1, 2, 3]) lru.pushFront(alloc.allocUnique(Entry, { key })); // most recent first
+ * const evicted = lru.popBack()!; // the least recently used
+ * console.log(evicted.meta.key, [...lru].map((ref) => ref.meta.key)); // 1 [ 3, 2 ]
+ * evicted.drop();
+ * lru.destroy(); // drops the frames still in it
+ * ```
+ */
 export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRef<M>>, Disposable {
   /** @internal */
   readonly _sys: FrameSystem;
@@ -102,7 +123,16 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     /** 0-based entry index; the list's id is index + 1. */
     private readonly index: number,
     private readonly gen: number,
-    /** The metadata type of the list's frames. */
+    /**
+     * The metadata type of the list's frames: only unique frames of this type enter it.
+     *
+     * @example
+     * ```ts
+     * const list = LinkedList.create(sys, Untyped);
+     * console.log(list.metaType === Untyped); // true
+     * list.destroy();
+     * ```
+     */
     readonly metaType: M,
   ) {
     this._sys = sys;
@@ -112,7 +142,15 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
 
   /**
    * A new empty list of frames of metadata type `meta`, its head in the region's list table
-   * (`FrameUseError('TooManyLists')` past MAX_LISTS lists).
+   * (`FrameUseError('TooManyLists')` past MAX_LISTS lists; `MetaTypeError` if the type cannot be
+   * registered). Free it with `destroy`.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * console.log(list.size, list.isEmpty); // 0 true
+   * list.destroy();
+   * ```
    */
   static create<M extends AnyMeta>(sys: FrameSystem, meta: M): LinkedList<M> {
     sys._assertOpen();
@@ -139,7 +177,24 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     throw new FrameUseError('TooManyLists', `the region already has ${MAX_LISTS} linked lists`);
   }
 
-  /** Opens a list created elsewhere (another worker) from its `handle`. */
+  /**
+   * Opens a list created elsewhere (another worker) from its `handle`; with `meta`, checks that it
+   * holds frames of that type. `FrameUseError`: `BadValue` for a value that is no handle,
+   * `Dropped` for a destroyed list, `WrongType`. The object needs no closing: `destroy` (or
+   * `using`) on it destroys the list for everyone.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * const other = FrameSystem.attach(sys.handle); // as a worker would, with list.handle posted to it
+   * const there = LinkedList.open(other, list.handle, Entry);
+   * there.pushBack(new FrameAllocOptions(other).allocUnique(Entry, { key: 9 }));
+   * console.log(list.size, [...list][0].meta.key); // 1 9
+   * list.destroy();
+   * other.close();
+   * ```
+   */
   static open<M extends AnyMeta = AnyMeta>(sys: FrameSystem, handle: LinkedListHandle, meta?: M): LinkedList<M> {
     sys._assertOpen();
     if (handle === null || typeof handle !== 'object' || !Number.isInteger(handle.id) || handle.id < 1 || handle.id > MAX_LISTS) {
@@ -157,47 +212,152 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     return new LinkedList(sys, index, handle.gen, (meta ?? type) as M);
   }
 
-  /** What another worker passes to `LinkedList.open`. */
+  /**
+   * What another worker passes to `LinkedList.open` (structured-cloneable).
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * const { id, gen } = list.handle; // postMessage(list.handle) to a worker
+   * console.log(id === list.id, LinkedList.open(sys, { id, gen }).size); // true 0
+   * list.destroy();
+   * ```
+   */
   get handle(): LinkedListHandle {
     return { id: this.index + 1, gen: this.gen };
   }
 
-  /** The list's id: what `S_LIST` (the kernel's `in_list`) holds for its frames. */
+  /**
+   * The list's id (1..MAX_LISTS): what `S_LIST` (the kernel's `in_list`) holds for its frames.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * console.log(list.id); // 1: the first list of the region
+   * list.destroy();
+   * ```
+   */
   get id(): number {
     return this.index + 1;
   }
 
-  /** Frames in the list now. */
+  /**
+   * Frames in the list now (racy: other workers may push and pop). `Dropped` once destroyed.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * list.pushBack(new FrameAllocOptions(sys).allocUnique(Untyped));
+   * console.log(list.size); // 1
+   * list.destroy();
+   * ```
+   */
   get size(): number {
     this.check();
     return Atomics.load(this.i32, this.e + L_SIZE);
   }
 
+  /**
+   * Whether the list holds no frame now.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * console.log(list.isEmpty); // true
+   * list.destroy();
+   * ```
+   */
   get isEmpty(): boolean {
     return this.size === 0;
   }
 
-  /** Puts `frame` first; the handle is consumed (the list owns the frame). */
+  /**
+   * Puts `frame` first; the handle is consumed (the list owns the frame). `FrameUseError`:
+   * `WrongType` for a frame of another type, `InList` for a frame in a list, `NotHeld` for one
+   * that is not unique, `BadValue` for one of another region, `Dropped` for a dead handle or a
+   * destroyed list; then nothing changed.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * const alloc = new FrameAllocOptions(sys);
+   * const first = alloc.allocUnique(Untyped);
+   * const paddr = first.paddr;
+   * list.pushBack(alloc.allocUnique(Untyped));
+   * list.pushFront(first);
+   * console.log([...list][0].paddr === paddr); // true
+   * list.destroy();
+   * ```
+   */
   pushFront(frame: UniqueFrame<M>): void {
     this.withLock(() => this.cursorAt(this.i32[this.e + L_FRONT])._insertBefore(frame));
   }
 
-  /** Puts `frame` last; the handle is consumed. */
+  /**
+   * Puts `frame` last; the handle is consumed. Errors as `pushFront`.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * const alloc = new FrameAllocOptions(sys);
+   * for (const key of [1, 2, 3]) list.pushBack(alloc.allocUnique(Entry, { key }));
+   * console.log([...list].map((ref) => ref.meta.key)); // [ 1, 2, 3 ]
+   * list.destroy();
+   * ```
+   */
   pushBack(frame: UniqueFrame<M>): void {
     this.withLock(() => this.cursorAt(0)._insertBefore(frame));
   }
 
-  /** Takes the first frame out of the list, or null if it is empty. */
+  /**
+   * Takes the first frame out of the list, or null if it is empty: the caller owns it again.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const queue = LinkedList.create(sys, Entry);
+   * const alloc = new FrameAllocOptions(sys);
+   * for (const key of [1, 2]) queue.pushBack(alloc.allocUnique(Entry, { key }));
+   * const first = queue.popFront()!; // first in, first out
+   * console.log(first.meta.key, queue.size); // 1 1
+   * first.drop();
+   * queue.destroy();
+   * ```
+   */
   popFront(): UniqueFrame<M> | null {
     return this.withLock(() => this.cursorAt(this.i32[this.e + L_FRONT])._takeCurrent());
   }
 
-  /** Takes the last frame out of the list, or null if it is empty. */
+  /**
+   * Takes the last frame out of the list, or null if it is empty.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * console.log(list.popBack()); // null
+   * list.pushBack(new FrameAllocOptions(sys).allocUnique(Untyped));
+   * list.popBack()?.drop();
+   * list.destroy();
+   * ```
+   */
   popBack(): UniqueFrame<M> | null {
     return this.withLock(() => this.cursorAt(this.i32[this.e + L_BACK])._takeCurrent());
   }
 
-  /** Whether the frame at `paddr` is in this list (false for any bad address). */
+  /**
+   * Whether the frame at `paddr` is in this list (false for any bad address).
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * const paddr = unique.paddr;
+   * list.pushBack(unique);
+   * console.log(list.contains(paddr), list.contains(paddr + 1)); // true false
+   * list.destroy();
+   * ```
+   */
   contains(paddr: Paddr): boolean {
     this.check();
     return this.slotOf(paddr) >= 0;
@@ -205,7 +365,21 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
 
   /**
    * A cursor at the first frame (at the ghost position past the end if the list is empty). It
-   * holds the list's lock until `release()` (or `using`): release it.
+   * holds the list's lock until `release()` (or `using`): release it. Other workers wait for the
+   * lock meanwhile; this worker's list calls go through.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * const alloc = new FrameAllocOptions(sys);
+   * for (const key of [1, 2, 3]) list.pushBack(alloc.allocUnique(Entry, { key }));
+   * const cursor = list.cursorFrontMut();
+   * for (let meta = cursor.current; meta !== null; cursor.moveNext(), meta = cursor.current) meta.key *= 10;
+   * cursor.release();
+   * console.log([...list].map((ref) => ref.meta.key)); // [ 10, 20, 30 ]
+   * list.destroy();
+   * ```
    */
   cursorFrontMut(): CursorMut<M> {
     this.check();
@@ -213,14 +387,48 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     return this.cursorAt(this.i32[this.e + L_FRONT], true);
   }
 
-  /** A cursor at the last frame (or the ghost position). */
+  /**
+   * A cursor at the last frame (or the ghost position if the list is empty); holds the list's
+   * lock until `release()`.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * const alloc = new FrameAllocOptions(sys);
+   * for (const key of [1, 2]) list.pushBack(alloc.allocUnique(Entry, { key }));
+   * const cursor = list.cursorBackMut();
+   * console.log(cursor.current?.key); // 2
+   * cursor.movePrev();
+   * console.log(cursor.current?.key); // 1
+   * cursor.release();
+   * list.destroy();
+   * ```
+   */
   cursorBackMut(): CursorMut<M> {
     this.check();
     this.acquire();
     return this.cursorAt(this.i32[this.e + L_BACK], true);
   }
 
-  /** A cursor at the frame at `paddr`, or null if it is not in this list. */
+  /**
+   * A cursor at the frame at `paddr`, or null if it is not in this list; holds the list's lock
+   * until `release()`.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const lru = LinkedList.create(sys, Entry);
+   * const alloc = new FrameAllocOptions(sys);
+   * for (const key of [1, 2, 3]) lru.pushBack(alloc.allocUnique(Entry, { key }));
+   * const hit = [...lru].find((ref) => ref.meta.key === 2)!.paddr;
+   * const cursor = lru.cursorMutAt(hit)!; // touch key 2: move it to the front
+   * lru.pushFront(cursor.takeCurrent()!);
+   * cursor.release();
+   * console.log([...lru].map((ref) => ref.meta.key)); // [ 2, 1, 3 ]
+   * lru.destroy();
+   * ```
+   */
   cursorMutAt(paddr: Paddr): CursorMut<M> | null {
     this.check();
     if (this.slotOf(paddr) < 0) return null;
@@ -235,6 +443,18 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   /**
    * Borrowed references to the frames, front to back, read under the lock. Each stays valid while
    * its frame stays in this list.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * const alloc = new FrameAllocOptions(sys);
+   * for (const key of [5, 6]) list.pushBack(alloc.allocUnique(Entry, { key }));
+   * let sum = 0;
+   * for (const ref of list) sum += ref.meta.key;
+   * console.log(sum); // 11
+   * list.destroy();
+   * ```
    */
   [Symbol.iterator](): IterableIterator<FrameRef<M>> {
     const refs = this.withLock(() => {
@@ -251,7 +471,23 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     return refs[Symbol.iterator]();
   }
 
-  /** Drops every frame of the list and frees the list's head; every handle of it is then stale. */
+  /**
+   * Drops every frame of the list and frees the list's head; every handle of it, in every worker,
+   * is then stale (`Dropped`). If an `onDrop` throws, the rest are dropped all the same and the
+   * first error rethrown.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * list.pushBack(new FrameAllocOptions(sys).allocUnique(Untyped));
+   * list.destroy(); // the frame is dropped with it
+   * try {
+   *   list.popFront(); // a destroyed list refuses every use
+   * } catch (e) {
+   *   console.log((e as FrameUseError).code, sys.stats().used); // 'Dropped' 0
+   * }
+   * ```
+   */
   destroy(): void {
     this.check();
     this.acquire();
@@ -275,10 +511,24 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     if (failed) throw error;
   }
 
+  /**
+   * `using` support: `destroy()` if the list still exists (for every worker: use it on the list's
+   * owner, not on a handle opened elsewhere).
+   *
+   * @example
+   * ```ts
+   * {
+   *   using list = LinkedList.create(sys, Untyped);
+   *   list.pushBack(new FrameAllocOptions(sys).allocUnique(Untyped));
+   * } // destroyed here, its frame dropped
+   * console.log(sys.stats().used); // 0
+   * ```
+   */
   [Symbol.dispose](): void {
     if (Atomics.load(this.i32, this.e + L_GEN) === this.gen) this.destroy();
   }
 
+  /** `LinkedList(1)`, for logs. */
   toString(): string {
     return `LinkedList(${this.id})`;
   }
@@ -363,6 +613,28 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
  * the end (`current` null), moving circularly through the ghost. While it lives it holds the
  * list's lock: `release()` it (or use `using`).
  */
+/**
+ * A cursor over a `LinkedList` that may edit it, as the kernel's `CursorMut`: it points at a frame
+ * or at the "ghost" position past the end (between the last frame and the first), reads and
+ * writes the current frame's metadata, takes frames out and links frames in. It holds the list's
+ * lock from `cursorFrontMut` / `cursorBackMut` / `cursorMutAt` until `release()` (or `using`).
+ *
+ * @example
+ * ```ts
+ * const Entry = defineMeta('app.entry', { key: 'u32' });
+ * const list = LinkedList.create(sys, Entry);
+ * const alloc = new FrameAllocOptions(sys);
+ * for (const key of [1, 2, 3, 4]) list.pushBack(alloc.allocUnique(Entry, { key }));
+ * const cursor = list.cursorFrontMut();
+ * while (cursor.current !== null) {
+ *   if (cursor.current.key % 2 === 0) cursor.takeCurrent()!.drop(); // moves on to the next
+ *   else cursor.moveNext();
+ * }
+ * cursor.release();
+ * console.log([...list].map((ref) => ref.meta.key)); // [ 1, 3 ]
+ * list.destroy();
+ * ```
+ */
 export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
   private view: MetaMutOf<M> | undefined;
   private released = false;
@@ -376,7 +648,22 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
     private readonly owned: boolean,
   ) {}
 
-  /** The current frame's metadata, writable (the list owns it), or null at the ghost position. */
+  /**
+   * The current frame's metadata, writable (the list owns it), or null at the ghost position.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * list.pushBack(new FrameAllocOptions(sys).allocUnique(Entry, { key: 1 }));
+   * const cursor = list.cursorFrontMut();
+   * cursor.current!.key = 42;
+   * cursor.moveNext(); // to the ghost
+   * console.log(cursor.current, [...list][0].meta.key); // null 42
+   * cursor.release();
+   * list.destroy();
+   * ```
+   */
   get current(): MetaMutOf<M> | null {
     this.check();
     if (this.cur === 0) return null;
@@ -390,51 +677,169 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
     return this.view;
   }
 
-  /** The current frame's address, or null at the ghost position. */
+  /**
+   * The current frame's address, or null at the ghost position.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
+   * const paddr = unique.paddr;
+   * list.pushBack(unique);
+   * const cursor = list.cursorFrontMut();
+   * console.log(cursor.currentPaddr === paddr); // true
+   * cursor.release();
+   * list.destroy();
+   * ```
+   */
   get currentPaddr(): Paddr | null {
     this.check();
     return this.cur === 0 ? null : (this.cur - 1) * PAGE_SIZE;
   }
 
-  /** Moves to the next frame (from the last one to the ghost; from the ghost to the first). */
+  /**
+   * Moves to the next frame (from the last one to the ghost; from the ghost to the first).
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * list.pushBack(new FrameAllocOptions(sys).allocUnique(Entry, { key: 7 }));
+   * const cursor = list.cursorFrontMut();
+   * cursor.moveNext(); // past the last: the ghost
+   * cursor.moveNext(); // round to the first
+   * console.log(cursor.current?.key); // 7
+   * cursor.release();
+   * list.destroy();
+   * ```
+   */
   moveNext(): void {
     this.check();
     const i32 = this.list._sys._mem.i32;
     this.moveTo(this.cur === 0 ? i32[this.listWord(L_FRONT)] : i32[this.list.slot(this.cur) + S_NEXT]);
   }
 
-  /** Moves to the previous frame (from the first one to the ghost; from the ghost to the last). */
+  /**
+   * Moves to the previous frame (from the first one to the ghost; from the ghost to the last).
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * const alloc = new FrameAllocOptions(sys);
+   * for (const key of [1, 2]) list.pushBack(alloc.allocUnique(Entry, { key }));
+   * const cursor = list.cursorFrontMut();
+   * cursor.movePrev(); // before the first: the ghost
+   * cursor.movePrev(); // round to the last
+   * console.log(cursor.current?.key); // 2
+   * cursor.release();
+   * list.destroy();
+   * ```
+   */
   movePrev(): void {
     this.check();
     const i32 = this.list._sys._mem.i32;
     this.moveTo(this.cur === 0 ? i32[this.listWord(L_BACK)] : i32[this.list.slot(this.cur) + S_PREV]);
   }
 
-  /** Takes the current frame out of the list (the cursor moves to the next); null at the ghost. */
+  /**
+   * Takes the current frame out of the list (the cursor moves to the next); null at the ghost.
+   * The caller owns the frame again.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * const alloc = new FrameAllocOptions(sys);
+   * for (const key of [1, 2]) list.pushBack(alloc.allocUnique(Entry, { key }));
+   * const cursor = list.cursorFrontMut();
+   * const taken = cursor.takeCurrent()!;
+   * console.log(taken.meta.key, cursor.current?.key, list.size); // 1 2 1
+   * taken.drop();
+   * cursor.release();
+   * list.destroy();
+   * ```
+   */
   takeCurrent(): UniqueFrame<M> | null {
     this.check();
     return this._takeCurrent();
   }
 
-  /** Links `frame` before the current frame (at the ghost: at the back); the cursor stays. */
+  /**
+   * Links `frame` before the current frame (at the ghost: at the back); the cursor stays. The
+   * handle is consumed. Errors as `LinkedList.pushFront`.
+   *
+   * @example
+   * ```ts
+   * const Entry = defineMeta('app.entry', { key: 'u32' });
+   * const list = LinkedList.create(sys, Entry);
+   * const alloc = new FrameAllocOptions(sys);
+   * for (const key of [1, 3]) list.pushBack(alloc.allocUnique(Entry, { key }));
+   * const cursor = list.cursorBackMut(); // at 3
+   * cursor.insertBefore(alloc.allocUnique(Entry, { key: 2 }));
+   * cursor.release();
+   * console.log([...list].map((ref) => ref.meta.key)); // [ 1, 2, 3 ]
+   * list.destroy();
+   * ```
+   */
   insertBefore(frame: UniqueFrame<M>): void {
     this.check();
     this._insertBefore(frame);
   }
 
-  /** The list this cursor walks. */
+  /**
+   * The list this cursor walks (its methods may be called while the cursor holds the lock).
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * const cursor = list.cursorFrontMut();
+   * console.log(cursor.asList() === list, cursor.asList().size); // true 0
+   * cursor.release();
+   * list.destroy();
+   * ```
+   */
   asList(): LinkedList<M> {
     this.check();
     return this.list;
   }
 
-  /** Gives the list's lock back; the cursor is then unusable. Idempotent. */
+  /**
+   * Gives the list's lock back; the cursor is then unusable (`Dropped`). Idempotent.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * const cursor = list.cursorFrontMut();
+   * cursor.release(); // other workers may use the list again
+   * try {
+   *   cursor.moveNext();
+   * } catch (e) {
+   *   console.log((e as FrameUseError).code); // 'Dropped'
+   * }
+   * list.destroy();
+   * ```
+   */
   release(): void {
     if (this.released || !this.owned) return;
     this.released = true;
     this.list.releaseLock();
   }
 
+  /**
+   * `using` support: `release()`.
+   *
+   * @example
+   * ```ts
+   * const list = LinkedList.create(sys, Untyped);
+   * {
+   *   using cursor = list.cursorFrontMut();
+   *   cursor.insertBefore(new FrameAllocOptions(sys).allocUnique(Untyped));
+   * } // released here
+   * console.log(list.size); // 1
+   * list.destroy();
+   * ```
+   */
   [Symbol.dispose](): void {
     this.release();
   }
