@@ -62,7 +62,17 @@ const CODE = {
  * With the default allocator, a frame is free if the buddy allocator marks it so or a worker's
  * cache holds it. With a custom allocator, its `forEachFree` says which frames are free (it may
  * take the allocator's own lock); without one, every UNUSED frame is shown free. A slot word that
- * is no legal count (which `checkInvariants` would report) is shown busy.
+ * is no legal count (which `checkInvariants` would report) is shown busy. It only reads: any
+ * worker may take one at any moment.
+ *
+ * @example
+ * ```ts
+ * const seg = sys.allocSegment(4);
+ * const map = captureFrameMap(sys);
+ * console.log(map.nframes, map.counts.shared, map.states.length); // 64 4 64
+ * const saved = JSON.stringify(map); // `pageframe map --input map.json --out map.html` draws it
+ * seg.drop();
+ * ```
  */
 export function captureFrameMap(sys: FrameSystem): FrameMap {
   const i32 = sys._mem.i32;

@@ -10,7 +10,15 @@
  */
 import type { FrameStats } from '../system.js';
 
-/** The format tag of this version of the map. A reader refuses any other. */
+/**
+ * The format tag of this version of the map. A reader refuses any other.
+ *
+ * @example
+ * ```ts
+ * const map = captureFrameMap(sys);
+ * console.log(map.format === FRAME_MAP_FORMAT, FRAME_MAP_FORMAT); // true pageframe-map/1
+ * ```
+ */
 export const FRAME_MAP_FORMAT = 'pageframe-map/1';
 
 /**
@@ -165,8 +173,30 @@ export interface FrameMap {
   readonly stats: FrameStats;
 }
 
-/** Thrown by `parseFrameMap` for a value that is not a frame map of this version. */
+/**
+ * Thrown by `parseFrameMap` (and so by `renderFrameMap`) for a value that is not a frame map of
+ * this version; the message says what is wrong.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseFrameMap({ format: 'pageframe-map/0' });
+ * } catch (e) {
+ *   if (!(e instanceof FrameMapFormatError)) throw e;
+ *   console.log(e.message); // "not a pageframe-map/1 frame map: its format is 'pageframe-map/0'"
+ * }
+ * ```
+ */
 export class FrameMapFormatError extends Error {
+  /**
+   * Made by `parseFrameMap`; its `name` is `'FrameMapFormatError'`.
+   *
+   * @example
+   * ```ts
+   * const e = new FrameMapFormatError('not a frame map');
+   * console.log(e.name, e.message); // FrameMapFormatError not a frame map
+   * ```
+   */
   constructor(message: string) {
     super(message);
     this.name = 'FrameMapFormatError';
@@ -177,6 +207,13 @@ export class FrameMapFormatError extends Error {
  * Checks that `value` (e.g. `JSON.parse` of a saved map) is a `pageframe-map/1` map whose
  * per-frame arrays agree with `nframes`, and returns it typed. Throws `FrameMapFormatError`
  * saying what is wrong.
+ *
+ * @example
+ * ```ts
+ * const saved = JSON.stringify(captureFrameMap(sys)); // e.g. written to a file
+ * const map = parseFrameMap(JSON.parse(saved)); // checked, and typed FrameMap
+ * console.log(map.nframes, map.counts.free); // 64 64
+ * ```
  */
 export function parseFrameMap(value: unknown): FrameMap {
   const fail = (why: string): never => {

@@ -8,6 +8,16 @@ import { DEFAULT_COLUMNS, DEFAULT_MAX_CELLS } from './grid.js';
 import { frameMapHtml } from './html.js';
 import { frameMapSvg } from './svg.js';
 
+/**
+ * How `renderFrameMap` draws a map. Only `format` is required.
+ *
+ * @example
+ * ```ts
+ * const options: RenderFrameMapOptions = { format: 'html', title: 'worker pool', columns: 32, tooltips: true };
+ * const html = renderFrameMap(captureFrameMap(sys), options);
+ * console.log(html.startsWith('<!DOCTYPE html>')); // true
+ * ```
+ */
 export interface RenderFrameMapOptions {
   /** `svg`: an SVG image (a standalone file); `html`: an HTML page around it. */
   readonly format: 'svg' | 'html';
@@ -31,7 +41,11 @@ export interface RenderFrameMapOptions {
  * options.
  *
  * @example
+ * ```ts
  * const svg = renderFrameMap(captureFrameMap(sys), { format: 'svg', title: 'after warm-up' });
+ * const html = renderFrameMap(captureFrameMap(sys), { format: 'html' }); // tooltips and tables
+ * console.log(svg.startsWith('<?xml'), html.includes('<svg')); // true true
+ * ```
  */
 export function renderFrameMap(map: FrameMap, options: RenderFrameMapOptions): string {
   const checked = parseFrameMap(map);
