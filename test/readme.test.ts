@@ -42,5 +42,6 @@ describe('README', () => {
     expect(logs).toContainEqual(['cafe', Math.PI, new Uint8Array([1, 2, 3]), 4081]); // reader/writer
     expect(logs).toContainEqual([2, 2]); // the LRU evicts key 2 and keeps 2 pages
     expect(logs).toContainEqual([7]); // the channel's segment comes back with its bytes
+    expect(logs).toContainEqual(['from_raw_requires', true]); // checked mode catches a fromRaw without intoRaw
   });
 });
