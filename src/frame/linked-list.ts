@@ -134,6 +134,8 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
      * ```
      */
     readonly metaType: M,
+    /** Whether this object made the list (`create`): only then does `using` destroy it. */
+    private readonly owner: boolean,
   ) {
     this._sys = sys;
     this.i32 = sys._mem.i32;
@@ -172,7 +174,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
       i32[e + L_BACK] = 0;
       i32[e + L_TYPE] = typeId;
       Atomics.store(i32, e + L_SIZE, 0);
-      return new LinkedList(sys, index, (gen + 1) | 0, meta);
+      return new LinkedList(sys, index, (gen + 1) | 0, meta, true);
     }
     throw new FrameUseError('TooManyLists', `the region already has ${MAX_LISTS} linked lists`);
   }
@@ -180,8 +182,9 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   /**
    * Opens a list created elsewhere (another worker) from its `handle`; with `meta`, checks that it
    * holds frames of that type. `FrameUseError`: `BadValue` for a value that is no handle,
-   * `Dropped` for a destroyed list, `WrongType`. The object needs no closing: `destroy` (or
-   * `using`) on it destroys the list for everyone.
+   * `Dropped` for a destroyed list, `WrongType`. The object needs no closing, and `using` on it
+   * does nothing at the end of the scope (the list belongs to whoever created it); an explicit
+   * `destroy()` on it destroys the list for everyone.
    *
    * @example
    * ```ts
@@ -209,7 +212,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     if (meta !== undefined && lookupTypeId(sys, meta) !== sys._mem.i32[e + L_TYPE]) {
       throw new FrameUseError('WrongType', `linked list ${handle.id} holds '${type.name}' frames, not '${meta.name}'`);
     }
-    return new LinkedList(sys, index, handle.gen, (meta ?? type) as M);
+    return new LinkedList(sys, index, handle.gen, (meta ?? type) as M, false);
   }
 
   /**
@@ -512,8 +515,8 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   }
 
   /**
-   * `using` support: `destroy()` if the list still exists (for every worker: use it on the list's
-   * owner, not on a handle opened elsewhere).
+   * `using` support: on the object `create` returned, `destroy()` if the list still exists (for
+   * every worker); on one from `LinkedList.open`, nothing (the list is its creator's to destroy).
    *
    * @example
    * ```ts
@@ -525,7 +528,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   [Symbol.dispose](): void {
-    if (Atomics.load(this.i32, this.e + L_GEN) === this.gen) this.destroy();
+    if (this.owner && Atomics.load(this.i32, this.e + L_GEN) === this.gen) this.destroy();
   }
 
   /** `LinkedList(1)`, for logs. */

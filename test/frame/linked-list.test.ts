@@ -618,6 +618,18 @@ describe('LinkedList', () => {
       early.destroy();
     }
     expect(sys.stats().free).toBe(64);
+    // `using` on a list opened from its handle (as a worker does) leaves the list alone: it is
+    // its creator's to destroy.
+    const shared = LinkedList.create(sys, Dropping);
+    shared.pushBack(new FrameAllocOptions(sys).allocUnique(Dropping, { value: 8 }));
+    {
+      using opened = LinkedList.open(sys, shared.handle, Dropping);
+      expect(opened.size).toBe(1);
+    }
+    expect(shared.size).toBe(1);
+    expect(LinkedList.open(sys, shared.handle).size).toBe(1);
+    shared.destroy();
+    expect(sys.stats().free).toBe(64);
     sys.checkInvariants();
   });
 
