@@ -1,0 +1,169 @@
+/**
+ * The Promela models of verify/ against the code: the constants they copy (count states, slot
+ * words, journal kinds, lock tokens, channel header words, cache capacity) must be the code's,
+ * and every TypeScript function a model step names must still exist.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import * as layout from '../../src/layout.js';
+import { workerRecord, workerToken } from '../../src/frame/allocator/journal.js';
+
+const root = new URL('../../', import.meta.url);
+const read = (path: string): string => readFileSync(new URL(path, root), 'utf8');
+const models = readdirSync(new URL('verify/', root)).filter((f) => f.endsWith('.pml'));
+
+interface Define {
+  readonly params: readonly string[] | undefined;
+  readonly body: string;
+  readonly comment: string;
+}
+
+/** The `#define`s of a model file (one a line; a trailing comment kept apart). */
+function definesOf(text: string): Map<string, Define> {
+  const out = new Map<string, Define>();
+  for (const line of text.split('\n')) {
+    const m = /^#define\s+(\w+)(\(([^)]*)\))?\s+(.*?)\s*(\/\*(.*?)\*\/)?\s*$/.exec(line);
+    if (m === null) continue;
+    const params = m[2] === undefined ? undefined : m[3].split(',').map((p) => p.trim());
+    out.set(m[1], { params, body: m[4], comment: m[6]?.trim() ?? '' });
+  }
+  return out;
+}
+
+/** All `#define`s of the models: common.pml first, a model's own after. */
+function allDefines(): Map<string, Define> {
+  const out = definesOf(read('verify/common.pml'));
+  for (const f of models) for (const [k, v] of definesOf(read(`verify/${f}`))) if (!out.has(k)) out.set(k, v);
+  return out;
+}
+
+/** Evaluates a C integer expression of the model, expanding its object-like macros. */
+function evaluate(expr: string, defs: Map<string, Define>, depth = 0): number {
+  if (depth > 20) throw new Error(`macro expansion too deep in ${expr}`);
+  const expanded = expr.replace(/\b[A-Za-z_]\w*\b/g, (name) => {
+    const d = defs.get(name);
+    if (d === undefined || d.params !== undefined) throw new Error(`cannot evaluate ${name} in ${expr}`);
+    return `(${evaluate(d.body, defs, depth + 1)})`;
+  });
+  if (!/^[\d\s()+\-*<>|&^~xa-fA-F]*$/.test(expanded)) throw new Error(`not an integer expression: ${expanded}`);
+  return Function(`"use strict"; return (${expanded});`)() as number;
+}
+
+/** The value of a model macro. */
+function value(name: string, defs: Map<string, Define>): number {
+  const d = defs.get(name);
+  if (d === undefined) throw new Error(`the models define no ${name}`);
+  return evaluate(d.body, defs);
+}
+
+/** Applies a function-like macro (e.g. TOKEN(gen, id)) to numbers. */
+function apply(name: string, args: readonly number[], defs: Map<string, Define>): number {
+  const d = defs.get(name);
+  if (d?.params === undefined) throw new Error(`the models define no macro ${name}(...)`);
+  let body = d.body;
+  d.params.forEach((p, k) => {
+    body = body.replace(new RegExp(`\\b${p}\\b`, 'g'), String(args[k]));
+  });
+  return evaluate(body, defs);
+}
+
+describe('the models copy the layout of src/layout.ts', () => {
+  const defs = allDefines();
+  const code = layout as unknown as Record<string, number | readonly number[]>;
+  const mirrored = [...defs].filter(([, d]) => /layout\.ts [A-Z_]/.test(d.comment));
+
+  it('every constant marked `layout.ts NAME` has the value NAME has in the code', () => {
+    for (const [name, d] of mirrored) {
+      const m = /layout\.ts ([A-Z_][A-Z0-9_]*)(\[(\d+)\])?/.exec(d.comment)!;
+      const c = code[m[1]];
+      const expected = m[3] === undefined ? c : (c as readonly number[])[Number(m[3])];
+      expect(typeof expected, `${name}: layout.ts has no ${m[0]}`).toBe('number');
+      expect(value(name, defs), `${name} (${d.comment})`).toBe(expected);
+    }
+  });
+
+  it('the count states, slot words, journal kinds and worker states are all mirrored', () => {
+    const names = new Set(mirrored.map(([, d]) => /layout\.ts ([A-Z_][A-Z0-9_]*)/.exec(d.comment)![1]));
+    for (const n of [
+      'RC_UNUSED', 'RC_UNIQUE', 'S_REF', 'S_TYPE', 'S_LIST', 'S_NEXT', 'S_PREV', 'S_OWNER', 'S_AUX', 'S_STORAGE',
+      'AUX_FREE', 'AUX_HEAD', 'OP_OWNED', 'OP_DROP', 'OP_RAW', 'TOKEN_ID_BITS', 'WORKER_FREE', 'WORKER_ATTACHED',
+      'CACHE_CAPACITY',
+    ]) {
+      expect(names.has(n), `no model constant mirrors layout.ts ${n}`).toBe(true);
+    }
+  });
+
+  it('the counts are the kernel states stored as Int32: UNUSED all ones, UNIQUE, busy 0', () => {
+    expect(value('RC_UNUSED', defs)).toBe(layout.REF_COUNT_UNUSED | 0);
+    expect(value('RC_UNIQUE', defs)).toBe(layout.REF_COUNT_UNIQUE | 0);
+    expect(value('RC_BUSY', defs)).toBe(0);
+    expect(new Set([value('RC_UNUSED', defs), value('RC_UNIQUE', defs), value('RC_BUSY', defs)]).size).toBe(3);
+    // The model keeps the header words of a slot, S_REF..S_AUX, and folds the storage into S_TYPE.
+    expect(value('SLOT_HDR', defs)).toBe(layout.S_STORAGE);
+    expect(value('S_OWNER', defs)).toBe(value('S_PREV', defs));
+  });
+
+  it('a lock token is gen << TOKEN_ID_BITS | id, as workerToken computes it', () => {
+    const i32 = new Int32Array(workerRecord(layout.MAX_WORKERS) + layout.WORKER_WORDS);
+    for (const [gen, id] of [[1, 1], [1, 2], [2, 3], [7, 64], [layout.GEN_MASK, 5]]) {
+      i32[workerRecord(id) + layout.W_GEN] = gen;
+      expect(apply('TOKEN', [gen, id], defs), `TOKEN(${gen}, ${id})`).toBe(workerToken(i32, id));
+    }
+    // Two generations of one id are different tokens, which is what the channel model relies on.
+    expect(apply('TOKEN', [1, 3], defs)).not.toBe(apply('TOKEN', [2, 3], defs));
+  });
+
+  it('the cache model keeps the code refill and flush rules on a scaled-down capacity', () => {
+    const cacheModel = read('verify/cache.pml');
+    const cacheCode = read('src/frame/allocator/cache.ts');
+    expect(cacheCode).toContain('const runs = CACHE_CAPACITY[k] >> 1;');
+    expect(cacheCode).toContain('const flush = cap >> 1;');
+    expect(cacheModel).toContain('cnt[me] = (CAP >> 1) - 1;');
+    expect(cacheModel).toContain('cnt[me] = c - ((CAP >> 1) - 1);');
+    const cap = value('CAP', defs);
+    expect(cap).toBeGreaterThanOrEqual(2);
+    expect(cap).toBeLessThanOrEqual(layout.CACHE_CAPACITY[1]);
+  });
+});
+
+describe('the channel model copies the header of src/frame/channel.ts', () => {
+  it('every C_* word of the model is the code one', () => {
+    const code = read('src/frame/channel.ts');
+    const defs = definesOf(read('verify/channel.pml'));
+    const words = [...defs.keys()].filter((k) => /^C_[A-Z_]+$/.test(k) && k !== 'C_WORDS');
+    expect(words.length).toBeGreaterThanOrEqual(7);
+    for (const w of words) {
+      const m = new RegExp(`const ${w} = (\\d+);`).exec(code);
+      expect(m, `channel.ts has no ${w}`).not.toBeNull();
+      expect(value(w, defs), w).toBe(Number(m![1]));
+    }
+  });
+});
+
+describe('every model step names a TypeScript function that exists', () => {
+  const sources = [
+    'src/frame/meta.ts', 'src/frame/unique.ts', 'src/frame/frame.ts', 'src/frame/channel.ts', 'src/frame/reclaim.ts',
+    'src/frame/allocator/cache.ts', 'src/frame/allocator/buddy.ts', 'src/frame/allocator/journal.ts',
+    'src/frame/allocator/options.ts', 'src/sync/lock.ts',
+  ].map(read).join('\n');
+  const defined = (name: string): boolean =>
+    new RegExp(`function\\s+${name}\\b|^\\s*(?:(?:export|static|private|public|async)\\s+)*${name}\\s*(?:<[^>]*>)?\\(`, 'm').test(sources);
+
+  for (const file of models.filter((f) => f !== 'common.pml')) {
+    it(`${file}: the functions its comments name`, () => {
+      const names = new Set<string>();
+      for (const line of read(`verify/${file}`).split('\n')) {
+        if (/^\s*(byte|bit|short|int|#define|\/?\*)/.test(line)) continue; // declarations, comment blocks
+        for (const m of line.matchAll(/\/\*\s*([A-Za-z_][\w.]*)(?:\([^)]*\))?:\s/g)) {
+          if (m[1].startsWith('Atomics.')) continue;
+          const name = m[1].split('.').pop()!;
+          if (/^[A-Z_]+$/.test(name) || name === 'fixed') continue; // BROKEN:, fixed:
+          names.add(name);
+        }
+      }
+      expect(names.size).toBeGreaterThan(5);
+      const missing = [...names].filter((n) => !defined(n));
+      expect(missing, `${file} names functions the code no longer has`).toEqual([]);
+    });
+  }
+});

@@ -1,0 +1,382 @@
+/*
+ * Model (c): FrameChannel of src/frame/channel.ts: trySend / take (tryReceive) under the
+ * channel's lock with its owner token and takeover of a reclaimed holder, and send / receive
+ * waiting in `await`: load the counter, re-check, raise the waiter count, Atomics.wait on the
+ * counter; the other side bumps the counter and notifies only if the waiter count is positive.
+ *
+ * Atomics.wait(a, v) is one step that either returns (the word is not v) or puts the process to
+ * sleep until an Atomics.notify on a wakes it (no timeout: receive/send wait forever by
+ * default). Atomics.notify(a, 1) wakes the sleeper on a with the smallest process number.
+ * The lock's spin-then-wait loop is a blocking guard that re-checks the holder: it proceeds when
+ * the lock is free, or when its holder's token is no longer alive (tokenAlive).
+ *
+ * Configurations (NW workers, capacity CAP, items ITEMS):
+ *   default      worker 1 sends ITEMS frames; workers 2..NW receive them (NW = 3: one each).
+ *   DEATH        (NW = 3) worker 3 is a receiver (two tryReceive) that may die at any step
+ *                (holding the lock, between the queue writes ...); reclaimWorker frees its id;
+ *                with RESPAWN a new worker then attaches with the same id (next generation) and
+ *                takes an entry. Worker 2 receives for ever.
+ *   DEATH_SENDER worker 1, the sender, may die at any step; the receivers receive for ever.
+ * With a death, pan runs with -E: a receiver asleep on an empty queue at the end is fine, and the
+ * Checker below says what is not.
+ * A Checker runs when nothing else can move (Promela `timeout`): no process may then sleep on
+ * a counter while what it waits for is there (a lost wake-up), nor wait for a lock; without a
+ * death every worker must have finished.
+ *
+ * Broken variants:
+ *   BROKEN_SEEN_AFTER_CHECK     await loads the counter after its re-check        -> lost wake-up
+ *   BROKEN_NOTIFY_BEFORE_COUNT  trySend reads the waiter count before bumping SENT -> lost wake-up
+ *   BROKEN_TOKEN_NO_GEN         lock tokens without the generation (RESPAWN)       -> lock deadlock
+ *   BROKEN_TAKEOVER_LIVE        lock takeover without the tokenAlive check         -> mutual exclusion
+ */
+#include "common.pml"
+
+#ifndef NW
+#define NW 2
+#endif
+#ifndef CAP
+#define CAP 1
+#endif
+#ifndef ITEMS
+#define ITEMS 2
+#endif
+#define SENDER 1
+#define NP 8               /* process numbers (pids) */
+
+/* The channel header words (channel.ts C_*). */
+#define C_LOCK 0
+#define C_HEAD 2
+#define C_TAIL 3
+#define C_RECV_WAITERS 4
+#define C_SEND_WAITERS 5
+#define C_SENT 6
+#define C_RECEIVED 7
+#define C_WORDS 8
+
+int ch[C_WORDS];           /* positions in [0, 2 CAP); counters never wrap here */
+byte ent[CAP];             /* entries: item number (the frame index + 1 in the code) */
+byte gen[NW + 1];          /* W_GEN of each worker record */
+bit wstate[NW + 1];        /* W_STATE: attached */
+byte waitOn[NP];           /* Atomics.wait: the word + 1 a process sleeps on, 0 if awake */
+bit inLock[NP];            /* ghost: the process waits for the channel lock */
+
+/* Ghosts */
+byte incs;                 /* processes inside the lock's critical section */
+bit got[ITEMS + 1];        /* items received */
+bit sentG[ITEMS + 1];      /* items in the queue or received (published by a TAIL store) */
+byte nextOut = 1;          /* FIFO: the item the next receive must return (one sender) */
+bit killed, gone, reclaimed, respawned;
+bit diedOwing;             /* the dead worker died between its queue write and its notify */
+byte finished;
+
+#ifdef BROKEN_TOKEN_NO_GEN
+#define MY_TOKEN (id)
+#define TOKEN_ALIVE(t) (wstate[(t) & 127] == WORKER_ATTACHED && (id_of_no_gen(t)))
+#define id_of_no_gen(t) 1
+#else
+#define MY_TOKEN TOKEN(gen[id], id)
+#define TOKEN_ALIVE(t) (wstate[(t) & 127] == WORKER_ATTACHED && TOKEN(gen[(t) & 127], (t) & 127) == (t))
+#endif
+#define NEXT_POS(p) ((p) + 1 == 2 * CAP -> 0 : (p) + 1)
+#define SIZE_OF(t, h) ((t) >= (h) -> (t) - (h) : (t) + 2 * CAP - (h))
+
+/* ---- lock (FrameChannel.lock / unlock) ---------------------------------------------------- */
+inline CLOCK() {
+  do
+  :: atomic {                              /* lock: Atomics.compareExchange(at, 0, me) */
+       o = ch[C_LOCK];
+       if :: o == 0 -> ch[C_LOCK] = MY_TOKEN; incs++; assert(incs == 1) :: else fi
+     }
+     if
+     :: o == 0 -> break
+     :: else ->
+        inLock[_pid] = 1;
+        /* every 64 spins: tokenAlive(owner)? else wait(at, owner, 0.05) and spin again */
+#ifdef BROKEN_TAKEOVER_LIVE
+        skip;
+#else
+        (ch[C_LOCK] != o || !TOKEN_ALIVE(o));
+#endif
+        inLock[_pid] = 0;
+        if
+#ifdef BROKEN_TAKEOVER_LIVE
+        :: ch[C_LOCK] == o ->              /* BROKEN: no tokenAlive check */
+#else
+        :: !TOKEN_ALIVE(o) ->              /* lock: !tokenAlive(i32, owner) */
+#endif
+           atomic {                        /* lock: Atomics.compareExchange(at, owner, me) */
+             if
+             :: ch[C_LOCK] == o -> ch[C_LOCK] = MY_TOKEN; o = 0; incs++; assert(incs == 1)  /* mutual exclusion */
+             :: else
+             fi
+           }
+           if :: o == 0 -> break :: else fi
+        :: else
+        fi
+     fi
+  od;
+  o = 0
+}
+inline CUNLOCK() {
+  d_step { incs--; ch[C_LOCK] = 0 }       /* unlock: Atomics.store(at, 0) */
+}
+
+/* ---- Atomics.wait / Atomics.notify ------------------------------------------------------------ */
+inline WAIT(w, v) {
+  atomic {
+    if
+    :: ch[w] != v -> skip                  /* "not-equal" */
+    :: else -> waitOn[_pid] = w + 1; waitOn[_pid] == 0   /* asleep until notified */
+    fi
+  }
+}
+inline NOTIFY1(w) {
+  d_step {
+    q = 0;
+    do
+    :: q < NP && waitOn[q] == w + 1 -> waitOn[q] = 0; break
+    :: q < NP && waitOn[q] != w + 1 -> q++
+    :: q == NP -> break
+    od;
+    q = 0
+  }
+}
+
+/* ---- FrameChannel ------------------------------------------------------------------------- */
+/* trySend(item): ok = 1 if queued. */
+inline trySend(item) {
+  CLOCK();
+  d_step { t = ch[C_TAIL]; h = ch[C_HEAD] }   /* trySend: tail, this.size (under the lock) */
+  if
+  :: SIZE_OF(t, h) >= CAP -> CUNLOCK(); ok = 0
+  :: else ->
+     ent[t % CAP] = item;                  /* trySend: i32[at] = item.intoRaw() ... */
+     d_step { ch[C_TAIL] = NEXT_POS(t); sentG[item] = 1; owe = 1 }   /* Atomics.store(C_TAIL, next) */
+#ifdef BROKEN_NOTIFY_BEFORE_COUNT
+     CUNLOCK();
+     if :: ch[C_RECV_WAITERS] > 0 -> n = 1 :: else -> n = 0 fi;   /* BROKEN: waiters read first */
+     ch[C_SENT]++;
+     if :: n -> NOTIFY1(C_SENT) :: else fi;
+     n = 0; owe = 0;
+#else
+     ch[C_SENT]++;                         /* Atomics.add(C_SENT, 1) */
+     CUNLOCK();
+     if                                    /* if RECV_WAITERS > 0: Atomics.notify(C_SENT, 1) */
+     :: ch[C_RECV_WAITERS] > 0 -> NOTIFY1(C_SENT)
+     :: else
+     fi;
+     owe = 0;
+#endif
+     ok = 1
+  fi;
+  t = 0; h = 0
+}
+
+/* take(): ok = 1 and the item in x if one was dequeued. */
+inline take() {
+  CLOCK();
+  d_step { h = ch[C_HEAD]; t = ch[C_TAIL] }   /* take: head, tail (under the lock) */
+  if
+  :: h == t -> CUNLOCK(); ok = 0
+  :: else ->
+     x = ent[h % CAP];                     /* take: i32[at], Frame.fromRaw (no shared write) */
+     d_step {                              /* Atomics.store(C_HEAD, next) */
+       ch[C_HEAD] = NEXT_POS(h);
+       assert(x >= 1 && x <= ITEMS && sentG[x] && !got[x]);   /* each frame comes out once */
+       assert(x == nextOut);                /* in the order sent */
+       got[x] = 1; nextOut++; owe = 1
+     }
+     ch[C_RECEIVED]++;                     /* Atomics.add(C_RECEIVED, 1) */
+     CUNLOCK();
+     if                                    /* if SEND_WAITERS > 0: Atomics.notify(C_RECEIVED, 1) */
+     :: ch[C_SEND_WAITERS] > 0 -> NOTIFY1(C_RECEIVED)
+     :: else
+     fi;
+     owe = 0; ok = 1
+  fi;
+  t = 0; h = 0
+}
+
+/* await(at, waitersAt, ready): the spin polls are ready() checks without side effects. */
+inline awaitSent() {                       /* receive: await(C_SENT, C_RECV_WAITERS, size > 0) */
+#ifdef BROKEN_SEEN_AFTER_CHECK
+  d_step { t = ch[C_TAIL] }; d_step { h = ch[C_HEAD] }
+  if
+  :: SIZE_OF(t, h) == 0 ->
+     seen = ch[C_SENT];
+#else
+  seen = ch[C_SENT];                       /* await: seen = Atomics.load(counter) */
+  d_step { t = ch[C_TAIL] }                /* await: ready(): Atomics.load(C_TAIL) ... */
+  d_step { h = ch[C_HEAD] }                /* ... - Atomics.load(C_HEAD) */
+  if
+  :: SIZE_OF(t, h) == 0 ->
+#endif
+     ch[C_RECV_WAITERS]++;                 /* Atomics.add(waitersAt, 1) */
+     WAIT(C_SENT, seen);                   /* Atomics.wait(counter, seen) */
+     ch[C_RECV_WAITERS]--                  /* Atomics.sub(waitersAt, 1) */
+  :: else
+  fi;
+  t = 0; h = 0; seen = 0
+}
+inline awaitReceived() {                   /* send: await(C_RECEIVED, C_SEND_WAITERS, size < cap) */
+#ifdef BROKEN_SEEN_AFTER_CHECK
+  d_step { t = ch[C_TAIL] }; d_step { h = ch[C_HEAD] }
+  if
+  :: SIZE_OF(t, h) >= CAP ->
+     seen = ch[C_RECEIVED];
+#else
+  seen = ch[C_RECEIVED];                   /* await: seen = Atomics.load(counter) */
+  d_step { t = ch[C_TAIL] }                /* await: ready(): this.size < this.capacity */
+  d_step { h = ch[C_HEAD] }
+  if
+  :: SIZE_OF(t, h) >= CAP ->
+#endif
+     ch[C_SEND_WAITERS]++;
+     WAIT(C_RECEIVED, seen);
+     ch[C_SEND_WAITERS]--
+  :: else
+  fi;
+  t = 0; h = 0; seen = 0
+}
+
+/* send(item) with the default timeout (forever). */
+inline send(item) {
+  do
+  :: trySend(item); if :: ok -> ok = 0; break :: else fi; awaitReceived()
+  od
+}
+/* receive() with the default timeout (forever). */
+inline receive() {
+  do
+  :: take(); if :: ok -> ok = 0; break :: else fi; awaitSent()
+  od
+}
+
+proctype Sender(byte id) {
+  int o; byte t, h, n, q, seen, k;
+  bit ok, owe;
+  k = 1;
+#ifdef DEATH_SENDER
+  {
+#endif
+  do
+  :: k <= ITEMS -> send(k); k++
+  :: else -> break
+  od;
+  finished++
+#ifdef DEATH_SENDER
+  } unless { killed; d_step { if :: ch[C_LOCK] == MY_TOKEN -> incs-- :: else fi; inLock[_pid] = 0; waitOn[_pid] = 0; diedOwing = owe; gone = 1 } }
+#endif
+}
+
+/* A receiver of `n` items; n = 0: it receives for ever (with a death, where the number of
+ * items it gets depends on what the dying worker took). */
+proctype Receiver(byte id; byte n) {
+  int o; byte t, h, q, seen, x, k;
+  bit ok, owe;
+  do
+  :: n == 0 || k < n -> receive(); k++; x = 0
+  :: else -> break
+  od;
+  finished++
+}
+
+#ifdef DEATH
+/* The receiver that may die at any step: two tryReceive calls. */
+proctype Dier(byte id) {
+  int o; byte t, h, q, x, k;
+  bit ok, owe;
+  {
+    do
+    :: k < 2 -> take(); x = 0; ok = 0; k++
+    :: else -> break
+    od;
+    finished++
+  } unless {
+    killed;
+    d_step { if :: ch[C_LOCK] == MY_TOKEN -> incs-- :: else fi; inLock[_pid] = 0; diedOwing = owe; gone = 1 }
+  }
+}
+#endif
+
+#if defined(DEATH) || defined(DEATH_SENDER)
+/* reclaimWorker: the dead worker's record is freed (the channel is not touched). */
+proctype Reclaimer(byte dead) {
+  int o; byte id, t, h, q, x;
+  bit ok, owe;
+  gone;
+  wstate[dead] = WORKER_FREE;              /* reclaimFrames: Atomics.store(W_STATE, FREE) */
+  reclaimed = 1;
+#ifdef RESPAWN
+  /* FrameSystem.attach in a new worker: claimWorker takes the id, raises the generation. */
+  atomic { wstate[dead] == WORKER_FREE -> wstate[dead] = WORKER_ATTACHED }
+  gen[dead] = gen[dead] + 1;
+  id = dead;
+  take();                                  /* the new worker's tryReceive */
+  respawned = 1
+#endif
+}
+
+active proctype Killer() {
+  if :: killed = 1 :: skip fi
+}
+#endif
+
+/* When nothing can move: no lost wake-up, no lock waiter, and without a death all finished.
+ * The code has no defence against one lost wake-up: a worker that dies after its queue write and
+ * before its notify leaves the other side asleep (until its wait times out: 2^31 - 1 ms for the
+ * default timeout). Unless STRICT_WAKEUP, the Checker exempts exactly that case (diedOwing), so
+ * that the rest is checked; with STRICT_WAKEUP, spin shows the case. */
+#ifdef STRICT_WAKEUP
+#define EXEMPT 0
+#else
+#define EXEMPT diedOwing
+#endif
+active proctype Checker() {
+  byte q;
+  timeout ->
+  d_step {
+    q = 0;
+    do
+    :: q < NP ->
+       assert(EXEMPT || !(waitOn[q] == C_SENT + 1 && SIZE_OF(ch[C_TAIL], ch[C_HEAD]) > 0));        /* no lost wake-up (receiver) */
+       assert(EXEMPT || !(waitOn[q] == C_RECEIVED + 1 && SIZE_OF(ch[C_TAIL], ch[C_HEAD]) < CAP));  /* no lost wake-up (sender) */
+       assert(!inLock[q]);                                                                /* no deadlock on the lock */
+       q++
+    :: else -> break
+    od;
+#if !defined(DEATH) && !defined(DEATH_SENDER)
+    assert(finished == NW);                                                               /* everyone finished */
+#endif
+    q = 0
+  }
+}
+
+init {
+  byte w;
+  atomic {
+    w = 1;
+    do
+    :: w <= NW -> wstate[w] = WORKER_ATTACHED; gen[w] = 1; w++
+    :: else -> break
+    od;
+    run Sender(SENDER);
+#if defined(DEATH)
+    run Receiver(2, 0);                    /* NW = 3: worker 3 is the Dier */
+    run Dier(3);
+    run Reclaimer(3);
+#elif defined(DEATH_SENDER)
+    run Receiver(2, 0);
+#if NW == 3
+    run Receiver(3, 0);
+#endif
+    run Reclaimer(SENDER);
+#elif NW == 2
+    run Receiver(2, ITEMS);
+#else
+    run Receiver(2, ITEMS - 1);
+    run Receiver(3, 1);
+#endif
+    w = 0
+  }
+}

@@ -1,0 +1,375 @@
+// @ts-check
+/**
+ * `npm run verify`: model-checks the Promela models of verify/ exhaustively with SPIN.
+ *
+ * For each run below: the model is preprocessed with its `#define`s (cc -E, comments kept, so
+ * that a counterexample shows the TypeScript function each step models), `spin -a` writes the
+ * verifier, `cc` compiles it, and pan searches the whole state space. A run expected to pass
+ * must end with 0 errors and a complete search; a broken variant (a negative test) and a known
+ * finding must end with an error whose text matches the property it breaks. The table goes to
+ * stdout and the figures to verify/results.json. Exits 1 on any unexpected result, 2 if spin or
+ * a C compiler is missing. Everything is built in a temporary directory.
+ *
+ * Options: --only TEXT (runs whose name contains TEXT), --jobs N (parallel runs; default 2, or
+ * VERIFY_JOBS), --trails (print every counterexample, expected ones too), --keep (keep the
+ * build directory), --no-write (do not write results.json).
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * @typedef {object} Run
+ * @property {string} name         unique name, `model/variant/wN`
+ * @property {string} model        the .pml file in verify/
+ * @property {number} workers      NW
+ * @property {string[]} defines    other -D flags (without -D)
+ * @property {'pass' | 'fail'} expect
+ * @property {string} what         what the run checks (for the table)
+ * @property {RegExp} [property]   for expect 'fail': the error pan must report
+ * @property {string} [finding]    a known problem of the code that the run demonstrates
+ * @property {boolean} [big]       compile with -O2 -DCOLLAPSE and a larger hash table
+ * @property {string[]} [pan]      extra pan flags
+ */
+
+/** Properties, as pan prints their violation. */
+const P = {
+  conservation: /refs\[f\]/, // FRAME_OK: the count equals the references held
+  metadata: /t==pub\[f\]/, // a holder reads the published metadata
+  noDoubleFree: /!\(freeG\[f\]\)/, // give / reclaim: the frame is not free already
+  frameLost: /lostR\[f\]/, // final: every frame free, or held by the dead worker's handles
+  allocOwner: /gl\[fx\]==\(8\+/, // cache: a frame freed only by the worker that owns it
+  cacheLost: /gl\[f\]==100/, // cache final: every frame in exactly one place
+  deadlock: /invalid end state/,
+  recvWakeup: /waitOn\[q\]==\(6\+1\)/, // a receiver asleep on C_SENT while the queue is not empty
+  sendWakeup: /waitOn\[q\]==\(7\+1\)/, // a sender asleep on C_RECEIVED while there is room
+  mutex: /incs==1/,
+};
+
+/** @type {Run[]} */
+const RUNS = [
+  // (a) the slot state machine
+  { name: 'slot/code/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2'], expect: 'pass',
+    what: 'claim/publish/fromInUse/clone/drop/tryFrom/intoFrame, 2 frames, 2 ops each' },
+  { name: 'slot/code/w3', model: 'slot.pml', workers: 3, defines: ['NF=2', 'OPS=2', 'OPS_OTHERS=1'], expect: 'pass', big: true,
+    what: 'the same, 3 workers (worker 1: 2 ops, the others 1)' },
+  { name: 'slot/code+death/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH'], expect: 'fail',
+    property: P.frameLost, finding: 'F1',
+    what: 'worker 2 may die at any step, reclaimWorker: the code loses a frame (F1)' },
+  { name: 'slot/fix-F1+death/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH', 'FIX_DECREF_OWNER'], expect: 'pass',
+    what: 'with the proposed decRef (owner written by the last reference only)' },
+  { name: 'slot/fix-F1+death/w3', model: 'slot.pml', workers: 3, defines: ['NF=1', 'OPS=1', 'DEATH', 'FIX_DECREF_OWNER'], expect: 'pass', big: true,
+    what: 'the same, 3 workers on 1 frame, 1 op each' },
+  { name: 'slot/broken-publish-first/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'BROKEN_PUBLISH_FIRST'], expect: 'fail',
+    property: P.metadata, what: 'count published before the metadata' },
+  { name: 'slot/broken-nonatomic-dec/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'BROKEN_NONATOMIC_DEC'], expect: 'fail',
+    property: P.conservation, what: 'decrement as a load and a store' },
+  { name: 'slot/broken-frominuse-add/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'BROKEN_FROMINUSE_ADD'], expect: 'fail',
+    property: P.conservation, what: 'fromInUse as a check and an add (no CAS)' },
+  { name: 'slot/broken-tryfrom-load/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'BROKEN_TRYFROM_LOAD'], expect: 'fail',
+    property: P.conservation, what: 'tryFrom as a load and a store (no CAS)' },
+  { name: 'slot/broken-no-owner/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH', 'FIX_DECREF_OWNER', 'BROKEN_NO_OWNER'], expect: 'fail',
+    property: P.noDoubleFree, what: 'drops record no owner (S_OWNER): reclaim frees twice' },
+
+  // (b) the per-worker caches, the buddy allocator, the lock and reclaimWorker
+  { name: 'cache/code/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2'], expect: 'fail',
+    property: P.allocOwner, finding: 'F2',
+    what: 'worker 2 may die at any step: reclaim frees a frame a live worker took (F2)' },
+  { name: 'cache/fix-F2/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK'], expect: 'pass', big: true,
+    what: 'refill/pop/push/flush/drain, buddy split+merge, lock takeover, reclaim under the lock' },
+  { name: 'cache/fix-F2/w3', model: 'cache.pml', workers: 3, defines: ['OPS=1', 'OPS_V=0', 'FIX_RECLAIM_UNDER_LOCK'], expect: 'pass', big: true,
+    what: 'the same, 3 workers (1 op each; the dying one only gives its frame back)' },
+  { name: 'cache/broken-lock-no-owner/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK', 'BROKEN_LOCK_NO_OWNER'], expect: 'fail',
+    property: P.deadlock, what: 'the lock records no owner: a dead holder blocks everyone' },
+  { name: 'cache/broken-pop-before-journal/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK', 'BROKEN_POP_BEFORE_JOURNAL'], expect: 'fail',
+    property: P.cacheLost, what: 'pop takes the frame off the stack before journaling it' },
+  { name: 'cache/broken-early-clear-runs/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK', 'BROKEN_EARLY_CLEAR_RUNS'], expect: 'fail',
+    property: P.cacheLost, what: 'freeRuns clears the journal before marking the frames free' },
+  { name: 'cache/broken-reclaim-no-free-check/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK', 'BROKEN_RECLAIM_NO_FREE_CHECK'], expect: 'fail',
+    property: P.allocOwner, what: 'reclaim frees journaled frames without the AUX_FREE check' },
+
+  // (c) FrameChannel
+  { name: 'channel/code/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3'], expect: 'pass',
+    what: '1 sender, 1 receiver, 3 frames through a 1-entry queue, both sides wait' },
+  { name: 'channel/code/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=3'], expect: 'pass',
+    what: '1 sender, 2 receivers (2 + 1 frames)' },
+  { name: 'channel/code+death-receiver/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'RESPAWN'], expect: 'pass', pan: ['-E'],
+    what: 'a receiver dies at any step; lock takeover; a new worker takes its id' },
+  { name: 'channel/code+death-sender/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=2', 'DEATH_SENDER'], expect: 'pass', pan: ['-E'],
+    what: 'the sender dies at any step (one receiver)' },
+  { name: 'channel/code+death-sender/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH_SENDER'], expect: 'pass', pan: ['-E'],
+    what: 'the sender dies at any step (two receivers)' },
+  { name: 'channel/code+death-sender+strict/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=2', 'DEATH_SENDER', 'STRICT_WAKEUP'], expect: 'fail', pan: ['-E'],
+    property: P.recvWakeup, finding: 'F3', what: 'a sender that dies before its notify leaves a receiver asleep (F3)' },
+  { name: 'channel/code+death-receiver+strict/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'STRICT_WAKEUP'], expect: 'fail', pan: ['-E'],
+    property: P.sendWakeup, finding: 'F3', what: 'a receiver that dies before its notify leaves a sender asleep (F3)' },
+  { name: 'channel/broken-seen-after-check/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3', 'BROKEN_SEEN_AFTER_CHECK'], expect: 'fail',
+    property: P.recvWakeup, what: 'await loads the counter after re-checking the queue' },
+  { name: 'channel/broken-notify-before-count/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3', 'BROKEN_NOTIFY_BEFORE_COUNT'], expect: 'fail',
+    property: P.recvWakeup, what: 'trySend reads the waiter count before bumping C_SENT' },
+  { name: 'channel/broken-token-no-gen/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'RESPAWN', 'BROKEN_TOKEN_NO_GEN'], expect: 'fail', pan: ['-E'],
+    property: P.mutex, what: 'lock tokens without the generation: a reused id steals the lock' },
+  { name: 'channel/broken-takeover-live/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3', 'BROKEN_TAKEOVER_LIVE'], expect: 'fail',
+    property: P.mutex, what: 'lock takeover without the tokenAlive check' },
+];
+
+/**
+ * @typedef {object} Result
+ * @property {string} name
+ * @property {string} model
+ * @property {number} workers
+ * @property {string[]} defines
+ * @property {'pass' | 'fail'} expect
+ * @property {string} what
+ * @property {string | undefined} finding
+ * @property {'pass' | 'fail' | 'incomplete' | 'error'} outcome
+ * @property {boolean} ok            the outcome is the expected one
+ * @property {number | null} errors
+ * @property {number | null} statesStored
+ * @property {number | null} transitions
+ * @property {number | null} depth
+ * @property {number | null} memoryMB
+ * @property {number | null} panSeconds
+ * @property {number} seconds        preprocess + spin + cc + pan
+ * @property {string | undefined} violation  pan's error line
+ * @property {string[] | undefined} trail    the counterexample, one line per step of a TypeScript function
+ * @property {string | undefined} problem    why the outcome is not the expected one
+ */
+
+/**
+ * Runs a command; resolves with its output (never rejects).
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {string} cwd
+ * @returns {Promise<{ code: number, stdout: string, stderr: string }>}
+ */
+function sh(cmd, args, cwd) {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/**
+ * The first number captured by `re` in `text`, or null.
+ * @param {string} text
+ * @param {RegExp} re
+ * @returns {number | null}
+ */
+function num(text, re) {
+  const m = re.exec(text);
+  return m === null ? null : Number(m[1]);
+}
+
+/**
+ * The counterexample of a failed run as `Process #pid: comment` for every step whose line has a
+ * comment (which names the TypeScript function the step models), the last `max` of them.
+ * @param {string} spinOut output of `spin -t -p`
+ * @param {string} source the preprocessed model
+ * @param {number} max
+ * @returns {string[]}
+ */
+export function condenseTrail(spinOut, source, max = 40) {
+  const lines = source.split('\n');
+  /** @type {string[]} */
+  const out = [];
+  let last = '';
+  for (const l of spinOut.split('\n')) {
+    const m = /^\s*\d+:\s+proc\s+(\d+)\s+\((\w+):\d+\)\s+\S+:(\d+)\s/.exec(l);
+    if (m === null) {
+      if (/Error|text of failed/.test(l)) out.push(l.trim());
+      continue;
+    }
+    const key = `${m[1]}:${m[3]}`;
+    if (key === last) continue;
+    last = key;
+    const comment = /\/\*\s*(.*?)\s*\*\//.exec(lines[Number(m[3]) - 1] ?? '');
+    if (comment === null) continue;
+    out.push(`${m[2]} #${m[1]}: ${comment[1]}`);
+  }
+  return out.slice(-max);
+}
+
+/**
+ * One run: preprocess, spin -a, cc, pan; and the trail of a failure.
+ * @param {Run} run
+ * @param {string} root build directory
+ * @returns {Promise<Result>}
+ */
+async function verifyOne(run, root) {
+  const started = performance.now();
+  const dir = join(root, run.name.replace(/[^\w.-]+/g, '_'));
+  mkdirSync(dir, { recursive: true });
+  /** @type {Result} */
+  const result = {
+    name: run.name, model: run.model, workers: run.workers, defines: run.defines, expect: run.expect, what: run.what,
+    finding: run.finding, outcome: 'error', ok: false, errors: null, statesStored: null, transitions: null, depth: null,
+    memoryMB: null, panSeconds: null, seconds: 0, violation: undefined, trail: undefined, problem: undefined,
+  };
+  const done = (/** @type {string | undefined} */ problem) => {
+    result.seconds = Math.round((performance.now() - started) / 10) / 100;
+    result.problem = problem;
+    return result;
+  };
+  const defs = [`-DNW=${run.workers}`, ...run.defines.map((d) => `-D${d}`)];
+  const pre = await sh('cc', ['-E', '-P', '-C', '-x', 'c', `-I${HERE}`, ...defs, join(HERE, run.model), '-o', 'model.pml'], dir);
+  if (pre.code !== 0) return done(`cc -E failed: ${pre.stderr.trim()}`);
+  const gen = await sh('spin', ['-a', 'model.pml'], dir);
+  if (gen.code !== 0 || !existsSync(join(dir, 'pan.c'))) return done(`spin -a failed: ${(gen.stdout + gen.stderr).trim()}`);
+  const cflags = ['-DSAFETY', '-DMEMLIM=4096', '-w', run.big ? '-O2' : '-O1'];
+  if (run.big) cflags.push('-DCOLLAPSE');
+  const comp = await sh('cc', [...cflags, '-o', 'pan', 'pan.c'], dir);
+  if (comp.code !== 0) return done(`cc failed: ${comp.stderr.trim().slice(0, 2000)}`);
+  const pan = await sh('./pan', ['-m100000', run.big ? '-w25' : '-w22', ...(run.pan ?? [])], dir);
+  const out = pan.stdout + pan.stderr;
+  writeFileSync(join(dir, 'pan.out'), out);
+  result.errors = num(out, /errors:\s+(\d+)/);
+  result.statesStored = num(out, /([\d.e+]+)\s+states, stored/);
+  result.transitions = num(out, /([\d.e+]+)\s+transitions \(= stored\+matched\)/);
+  result.depth = num(out, /depth reached\s+(\d+)/);
+  result.memoryMB = num(out, /([\d.]+)\s+total actual memory usage/);
+  result.panSeconds = num(out, /elapsed time\s+([\d.e+]+)\s+seconds/);
+  const violation = /^pan:1: (.*)$/m.exec(out);
+  result.violation = violation === null ? undefined : violation[1].trim();
+  if (result.errors === null) return done(`pan did not finish: ${out.trim().slice(-500)}`);
+  const incomplete = /out of memory|MEMLIM bound|max search depth too small|search not completed/i.test(out);
+  if (result.errors === 0) {
+    result.outcome = incomplete ? 'incomplete' : 'pass';
+  } else {
+    result.outcome = 'fail';
+    const trail = await sh('spin', ['-t', '-p', 'model.pml'], dir);
+    result.trail = condenseTrail(trail.stdout, readFileSync(join(dir, 'model.pml'), 'utf8'));
+  }
+  if (run.expect === 'pass') {
+    if (result.outcome === 'pass') result.ok = true;
+    else return done(result.outcome === 'incomplete' ? 'the search did not cover the whole state space' : `unexpected error: ${result.violation}`);
+  } else if (result.outcome !== 'fail') {
+    return done('no counterexample found: the broken protocol passed (the model lost its teeth)');
+  } else if (run.property !== undefined && !run.property.test(result.violation ?? '')) {
+    return done(`a counterexample, but not of the expected property ${String(run.property)}: ${result.violation}`);
+  } else {
+    result.ok = true;
+  }
+  return done(undefined);
+}
+
+/**
+ * Runs `fn` over `items`, at most `jobs` at a time, keeping the order of the results.
+ * @template T, R
+ * @param {T[]} items
+ * @param {number} jobs
+ * @param {(item: T) => Promise<R>} fn
+ * @returns {Promise<R[]>}
+ */
+async function pool(items, jobs, fn) {
+  /** @type {R[]} */
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const k = next++;
+      out[k] = await fn(items[k]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  return out;
+}
+
+/**
+ * @param {number | null} n
+ * @returns {string}
+ */
+function fmt(n) {
+  if (n === null) return '-';
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : String(n);
+}
+
+/**
+ * The result table, as text.
+ * @param {Result[]} results
+ * @returns {string}
+ */
+export function table(results) {
+  const head = ['run', 'expect', 'result', 'states', 'transitions', 'depth', 'MB', 'time'];
+  const rows = results.map((r) => [
+    r.name + (r.finding ? ` [${r.finding}]` : ''),
+    r.expect,
+    `${r.outcome}${r.ok ? '' : '  <-- UNEXPECTED'}`,
+    fmt(r.statesStored),
+    fmt(r.transitions),
+    fmt(r.depth),
+    r.memoryMB === null ? '-' : String(Math.round(r.memoryMB)),
+    `${r.seconds.toFixed(1)}s`,
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  const line = (/** @type {string[]} */ cells) => cells.map((cell, c) => (c >= 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/**
+ * The first line a tool prints about its version, or null if it cannot be run.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @returns {string | null}
+ */
+function version(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error !== undefined || r.status === null) return null;
+  return `${r.stdout}${r.stderr}`.trim().split('\n')[0] ?? '';
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const arg = (/** @type {string} */ name) => {
+    const k = argv.indexOf(name);
+    return k >= 0 ? argv[k + 1] : undefined;
+  };
+  const spin = version('spin', ['-V']);
+  const cc = version('cc', ['--version']);
+  if (spin === null || cc === null) {
+    console.error(
+      `verify: ${spin === null ? "SPIN ('spin') is" : "a C compiler ('cc') is"} not installed. ` +
+        'On Debian or Ubuntu: apt-get install -y spin gcc',
+    );
+    process.exit(2);
+  }
+  const only = arg('--only');
+  const jobs = Number(arg('--jobs') ?? process.env.VERIFY_JOBS ?? 2);
+  const runs = only === undefined ? RUNS : RUNS.filter((r) => r.name.includes(only));
+  const root = mkdtempSync(join(tmpdir(), 'pageframe-verify-'));
+  console.log(`${spin}; ${runs.length} runs, ${jobs} at a time, in ${root}`);
+  const started = performance.now();
+  const results = await pool(runs, jobs, async (run) => {
+    const r = await verifyOne(run, root);
+    console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.outcome}, ${fmt(r.statesStored)} states, ${r.seconds.toFixed(1)}s${r.problem ? ` -- ${r.problem}` : ''}`);
+    return r;
+  });
+  const seconds = Math.round((performance.now() - started) / 100) / 10;
+  console.log(`\n${table(results)}\n`);
+  if (argv.includes('--trails')) {
+    for (const r of results.filter((x) => x.trail !== undefined)) {
+      console.log(`${r.name}: ${r.violation}\n${(r.trail ?? []).map((l) => `    ${l}`).join('\n')}\n`);
+    }
+  }
+  const bad = results.filter((r) => !r.ok);
+  for (const r of bad) {
+    console.log(`UNEXPECTED ${r.name}: ${r.problem}`);
+    if (r.trail !== undefined) console.log(r.trail.map((l) => `    ${l}`).join('\n'));
+  }
+  console.log(`${results.length - bad.length}/${results.length} as expected in ${seconds}s (wall).`);
+  if (!argv.includes('--no-write') && only === undefined) {
+    const file = join(HERE, 'results.json');
+    writeFileSync(file, `${JSON.stringify({ spin, cc, jobs, wallSeconds: seconds, runs: results }, null, 2)}\n`);
+    console.log(`wrote ${file}`);
+  }
+  if (!argv.includes('--keep')) rmSync(root, { recursive: true, force: true });
+  process.exit(bad.length === 0 ? 0 : 1);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
