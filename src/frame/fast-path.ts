@@ -6,7 +6,8 @@
  * for the last one of a type with no `onDrop` anywhere, tears the slot down and pushes the frame
  * back on the cache. Each is the same sequence of steps, in the same order, as the JavaScript
  * functions it stands for (`CachedAllocator.popOne`, `claim`, `writeMeta`, `publish`, `dropRef`,
- * `tearDownPlain`, `CachedAllocator.pushOne`), which remain the path on a plain
+ * `tearDownPlain`, `CachedAllocator.pushOne`; for a segment's frames `claimRange`, `publishRange`
+ * and `dropRange`), which remain the path on a plain
  * `SharedArrayBuffer` and for everything the fast path hands back (a status says what is left).
  * In JavaScript every `Atomics` call and shared-memory access costs a builtin call or a bounds
  * check; here the whole sequence is one call.
@@ -44,6 +45,9 @@ export const DROP_DEALLOC = 2;
 /** The frame was not held (the count is restored): end the journal, report `NotHeld`. */
 export const DROP_NOT_HELD = 3;
 
+/** `dropRun`'s code for a frame that still has references after its decrement. */
+export const RUN_KEPT = 2;
+
 /** `take`'s answer when the claim found the slot not UNUSED (the journal names the frame). */
 export const TAKE_CLAIM_FAILED = -2;
 
@@ -54,6 +58,12 @@ export interface FastPath {
   publish(index: number, value: number): void;
   /** Drops a shared reference to the slot at word `w`; a `DROP_*` status. */
   drop(w: number): number;
+  /** Claims `n` slots from word `w` with type `typeId` (as `claimRange`); answers `n`, or the position of a slot that was not UNUSED (the ones before it unclaimed again). */
+  claimRun(w: number, n: number, typeId: number): number;
+  /** Publishes `n` claimed slots from word `w` with count `value`. */
+  publishRun(w: number, n: number, value: number): void;
+  /** Drops a reference to each of `n` frames from word `w` (see `dropRun` in the module); answers `(k << 2) | code`. */
+  dropRun(w: number, n: number): number;
 }
 
 // Globals, by index: the region's base, this worker's record, its 1-frame stack, slot 0 (all
@@ -142,6 +152,99 @@ const drop: WasmFunc = {
   ],
 };
 
+// The same for runs of frames (a segment's), one slot after the other. `w` and `n`: the first
+// slot's word index and the number of frames.
+const SLOT_BYTES = SLOT_WORDS * 4;
+const firstSlot = [...get(0), ...constI32(2), Op.i32Shl, ...g('b'), Op.i32Add];
+const next = (slot: number, k: number): number[] => [
+  ...get(slot), ...constI32(SLOT_BYTES), Op.i32Add, ...set(slot),
+  ...get(k), ...constI32(1), Op.i32Add, ...set(k),
+];
+/** `block { loop { br_if (k >= n) out; body; br loop } }` */
+const forEach = (k: number, body: number[]): number[] => [
+  Op.block, Op.void, Op.loop, Op.void,
+  ...get(k), ...get(1), Op.i32GeS, Op.brIf, 1,
+  ...body,
+  Op.br, 0, Op.end, Op.end,
+];
+
+// claimRun(w, n, typeId): claims n slots (CAS UNUSED -> 0, owner, type) as `claimRange` does;
+// on a slot that is not UNUSED, unclaims the ones before it and answers its position, else n.
+// Locals: 3 k, 4 slot address, 5 the rollback's slot address.
+const claimRun: WasmFunc = {
+  name: 'claimRun',
+  params: 3,
+  results: 1,
+  locals: 3,
+  body: [
+    ...firstSlot, ...set(4),
+    ...forEach(3, [
+      ...get(4), ...constI32(RC_UNUSED), ...constI32(0), Op.atomic, AtomicOp.cmpxchg, ...word(), ...constI32(RC_UNUSED), Op.i32Ne,
+      Op.if, Op.void,
+      ...firstSlot, ...set(5),
+      Op.block, Op.void, Op.loop, Op.void,
+      ...get(5), ...get(4), Op.i32GeU, Op.brIf, 1,
+      ...store(get(5), constI32(0), S_TYPE * 4),
+      ...get(5), ...constI32(RC_UNUSED), Op.atomic, AtomicOp.store, ...word(),
+      ...get(5), ...constI32(SLOT_BYTES), Op.i32Add, ...set(5),
+      Op.br, 0, Op.end, Op.end,
+      ...get(3), Op.return,
+      Op.end,
+      ...store(get(4), g('worker'), S_OWNER * 4),
+      ...store(get(4), get(2), S_TYPE * 4),
+      ...next(4, 3),
+    ]),
+    ...get(1),
+  ],
+};
+
+// publishRun(w, n, value): publishes n claimed slots, as `publishRange`. Locals: 3 k, 4 slot.
+const publishRun: WasmFunc = {
+  name: 'publishRun',
+  params: 3,
+  results: 0,
+  locals: 2,
+  body: [
+    ...firstSlot, ...set(4),
+    ...forEach(3, [...get(4), ...get(2), Op.atomic, AtomicOp.store, ...word(), ...next(4, 3)]),
+  ],
+};
+
+// dropRun(w, n): drops one reference to each of n frames, tearing down (as `tearDownPlain`) those
+// whose last reference it was, while their type has no onDrop; stops after the first frame that
+// is otherwise. Answers (k << 2) | code: k frames torn down, then code DROP_DONE (k = n), or
+// for frame k: RUN_KEPT (references remain), DROP_LAST_SLOW, DROP_NOT_HELD (restored).
+// Locals: 2 slot, 3 k, 4 old count, 5 type id.
+const answer = (code: number): number[] => [...get(3), ...constI32(2), Op.i32Shl, ...constI32(code), Op.i32Or, Op.return];
+const dropRun: WasmFunc = {
+  name: 'dropRun',
+  params: 2,
+  results: 1,
+  locals: 4,
+  body: [
+    ...firstSlot, ...set(2),
+    ...forEach(3, [
+      ...store(get(2), g('worker'), S_OWNER * 4), // OWNER: before the decrement
+      ...get(2), ...constI32(1), Op.atomic, AtomicOp.sub, ...word(), ...set(4),
+      ...get(4), ...constI32(1), Op.i32Ne, Op.if, Op.void,
+      ...get(4), ...constI32(1), Op.i32GtS, Op.if, Op.void, ...answer(RUN_KEPT), Op.end,
+      ...get(2), ...constI32(1), Op.atomic, AtomicOp.add, ...word(), Op.drop, // not held: restore
+      ...answer(DROP_NOT_HELD),
+      Op.end,
+      ...load(get(2), S_TYPE * 4), ...set(5),
+      ...get(5), ...constI32(0), Op.i32LeS, Op.if, Op.void, ...answer(DROP_LAST_SLOW), Op.end,
+      ...get(5), ...constI32(MAX_TYPES), Op.i32GtS, Op.if, Op.void, ...answer(DROP_LAST_SLOW), Op.end,
+      ...load([...get(5), ...constI32(TYPE_ENTRY_BYTES), Op.i32Mul, ...g('types'), Op.i32Add]), ...constI32(TYPE_FLAG_ON_DROP), Op.i32And,
+      Op.if, Op.void, ...answer(DROP_LAST_SLOW), Op.end,
+      ...store(get(2), g('worker'), S_OWNER * 4),
+      ...clearWords.flatMap((k) => store(get(2), constI32(0), k * 4)),
+      ...store(get(2), constI32(RC_UNUSED)),
+      ...next(2, 3),
+    ]),
+    ...get(3), ...constI32(2), Op.i32Shl, // DROP_DONE
+  ],
+};
+
 let compiled: WebAssembly.Module | null | undefined;
 
 /** What the fast path needs of a region: word indices, as in `MemoryViews.i32`. */
@@ -159,7 +262,7 @@ export interface FastPathPlace {
 
 /** The fast path on `place`, or undefined where its memory is not a shared WebAssembly.Memory. */
 export function fastPath(place: FastPathPlace): FastPath | undefined {
-  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, drop])));
+  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, drop, claimRun, publishRun, dropRun])));
   const bytes = (w: number): number => place.offset + w * 4;
   const ex = instantiate(module, place.memory, {
     b: place.offset,
@@ -170,5 +273,6 @@ export function fastPath(place: FastPathPlace): FastPath | undefined {
     cap: place.capacity,
     types: bytes(H_REGISTRY - TYPE_ENTRY_WORDS + T_FLAGS),
   }) as unknown as FastPath | null;
-  return ex === null ? undefined : { take: ex.take, publish: ex.publish, drop: ex.drop };
+  if (ex === null) return undefined;
+  return { take: ex.take, publish: ex.publish, drop: ex.drop, claimRun: ex.claimRun, publishRun: ex.publishRun, dropRun: ex.dropRun };
 }

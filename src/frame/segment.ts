@@ -24,7 +24,9 @@ import {
   storageByte,
   unclaim,
   checkRawHeld,
+  notHeld,
 } from './meta.js';
+import { DROP_LAST_SLOW, DROP_NOT_HELD } from './fast-path.js';
 import { lookupTypeId, typeIdOf } from './registry.js';
 import { ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
@@ -597,6 +599,13 @@ function claimPlain(sys: FrameSystem, start: Paddr, end: Paddr, typeId: number):
   const id = sys.workerId;
   const first = slotWord(sys, start >>> PAGE_SHIFT);
   const last = slotWord(sys, end >>> PAGE_SHIFT);
+  const fast = sys._fast;
+  if (fast !== undefined) {
+    const n = (end - start) / PAGE_SIZE;
+    const claimed = fast.claimRun(first, n, typeId); // the same steps, rolled back on failure
+    if (claimed < n) throw notUnused(at.load(first + claimed * SLOT_WORDS), start + claimed * PAGE_SIZE);
+    return;
+  }
   for (let w = first; w < last; w += SLOT_WORDS) {
     const rc = at.cas(w, RC_UNUSED, 0);
     if (rc !== RC_UNUSED) {
@@ -619,7 +628,9 @@ export function ensureRange(sys: FrameSystem, start: Paddr, end: Paddr, meta: An
 
 /** Publishes claimed slots `[start, end)` with count 1. */
 export function publishRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
-  for (let p = start; p < end; p += PAGE_SIZE) publish(sys, slotWord(sys, p >>> PAGE_SHIFT), false);
+  const fast = sys._fast;
+  if (fast !== undefined) fast.publishRun(slotWord(sys, start >>> PAGE_SHIFT), (end - start) / PAGE_SIZE, 1);
+  else for (let p = start; p < end; p += PAGE_SIZE) publish(sys, slotWord(sys, p >>> PAGE_SHIFT), false);
 }
 
 /** Adds a reference to every frame of `[start, end)`; on `Overflow` undoes the ones added. */
@@ -656,24 +667,39 @@ function dropFrames(sys: FrameSystem, start: Paddr, end: Paddr): void {
     if (!failed) error = e;
     failed = true;
   };
-  const i32 = sys._mem.i32;
-  for (let p = start; p < end; p += PAGE_SIZE) {
-    const w = slotWord(sys, p >>> PAGE_SHIFT);
-    let last = false;
+  /** The teardown of a frame whose last reference this was (`dropLast`); true if torn down. */
+  const last = (w: number): boolean => {
     try {
-      last = decRef(sys, w, p);
+      return dropLast(sys, w, true, false);
     } catch (e) {
       fail(e);
+      return true; // onDrop threw after the teardown completed
     }
+  };
+  const i32 = sys._mem.i32;
+  const fast = sys._fast;
+  for (let p = start; p < end; p += PAGE_SIZE) {
+    const w = slotWord(sys, p >>> PAGE_SHIFT);
     let torn = false;
-    if (last && !sys.checked && tearDownPlain(sys, i32, w)) torn = true;
-    else if (last) {
+    if (fast !== undefined) {
+      // The fast path drops, from here, the run of frames whose last reference this is and whose
+      // type has no onDrop, and says what it left of the frame that ended the run.
+      const r = fast.dropRun(w, (end - p) / PAGE_SIZE);
+      const k = r >>> 2;
+      if (k > 0 && runStart < 0) runStart = p;
+      p += k * PAGE_SIZE;
+      if (p === end) break;
+      const code = r & 3;
+      if (code === DROP_LAST_SLOW) torn = last(w + k * SLOT_WORDS);
+      else if (code === DROP_NOT_HELD) fail(notHeld(p, sys._at.load(w + k * SLOT_WORDS)));
+    } else {
+      let isLast = false;
       try {
-        torn = dropLast(sys, w, true, false);
+        isLast = decRef(sys, w, p);
       } catch (e) {
-        torn = true; // onDrop threw after the teardown completed
         fail(e);
       }
+      if (isLast) torn = (!sys.checked && tearDownPlain(sys, i32, w)) || last(w);
     }
     if (torn) {
       if (runStart < 0) runStart = p;

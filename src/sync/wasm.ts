@@ -8,6 +8,7 @@
 /** The opcodes used here (see the WebAssembly core and threads specifications). */
 export const Op = {
   block: 0x02,
+  loop: 0x03,
   if: 0x04,
   end: 0x0b,
   br: 0x0c,
@@ -26,10 +27,12 @@ export const Op = {
   i32GtS: 0x4a,
   i32LeS: 0x4c,
   i32GeS: 0x4e,
+  i32GeU: 0x4f,
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32Mul: 0x6c,
   i32And: 0x71,
+  i32Or: 0x72,
   i32Shl: 0x74,
   i32ShrS: 0x75,
   /** Prefix of the threads proposal's atomic instructions. */

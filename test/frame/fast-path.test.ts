@@ -1,12 +1,13 @@
 // The WebAssembly fast path of one-frame operations (src/frame/fast-path.ts): when a system uses
 // it, that it writes exactly what the JavaScript path writes (word for word, journals and caches
 // included), and each status it hands back to JavaScript: onDrop, a full cache, a drain request,
-// a drop of a frame not held, a claim that finds the slot taken.
+// a drop of a frame not held, a claim that finds the slot taken; runs of a segment's frames.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   Frame,
   FrameAllocOptions,
+  Segment,
   FrameSystem,
   FrameUseError,
   GetFrameError,
@@ -64,27 +65,42 @@ describe('the WebAssembly fast path', () => {
   });
 
   it('writes the same words as the JavaScript path, for any sequence of one-frame operations', () => {
-    type Cmd = { op: 'alloc'; type: number; unique: boolean; init: number | null } | { op: 'clone'; k: number } | { op: 'drop'; k: number };
+    type Cmd =
+      | { op: 'alloc'; type: number; unique: boolean; init: number | null }
+      | { op: 'segment'; type: number; n: number; init: boolean }
+      | { op: 'clone'; k: number }
+      | { op: 'drop'; k: number };
     const cmd: fc.Arbitrary<Cmd> = fc.oneof(
-      { weight: 3, arbitrary: fc.record({ op: fc.constant('alloc' as const), type: fc.integer({ min: 0, max: 2 }), unique: fc.boolean(), init: fc.option(fc.nat(), { nil: null }) }) },
+      { weight: 3, arbitrary: fc.record({ op: fc.constant('alloc' as const), type: fc.integer({ min: 0, max: 3 }), unique: fc.boolean(), init: fc.option(fc.nat(), { nil: null }) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('segment' as const), type: fc.integer({ min: 0, max: 3 }), n: fc.integer({ min: 1, max: 9 }), init: fc.boolean() }) },
       { weight: 2, arbitrary: fc.record({ op: fc.constant('clone' as const), k: fc.nat() }) },
       { weight: 3, arbitrary: fc.record({ op: fc.constant('drop' as const), k: fc.nat() }) },
     );
-    const types: AnyMeta[] = [Untyped, MockMeta, MockUMeta];
+    const types: AnyMeta[] = [Untyped, MockMeta, MockUMeta, Logged];
     fc.assert(
       fc.property(fc.array(cmd, { maxLength: 120 }), fc.boolean(), (cmds, zeroed) => {
         const frames = 48; // more than the 1-frame cache holds: refills and flushes happen
         const systems = [FrameSystem.create({ frames }), onSab(frames)];
         expect(systems[0]._fast).toBeDefined();
         expect(systems[1]._fast).toBeUndefined();
-        const handles: (Frame<AnyMeta> | UniqueFrame<AnyMeta>)[][] = [[], []];
+        const handles: (Frame<AnyMeta> | UniqueFrame<AnyMeta> | Segment<AnyMeta>)[][] = [[], []];
+        const drops: number[][] = [[], []];
         systems.forEach((sys, s) => {
           const opts = new FrameAllocOptions(sys).zeroed(zeroed);
           const live = handles[s];
+          dropped.length = 0;
           for (const c of cmds) {
-            if (c.op === 'alloc') {
+            if (c.op === 'segment') {
               const type = types[c.type];
-              const init = c.init === null || type === Untyped ? undefined : { value: c.init };
+              const init = c.init && type !== Untyped ? (p: number) => ({ [type === Logged ? 'n' : 'value']: p / 4096 }) : undefined;
+              try {
+                live.push(opts.allocSegmentWith(c.n, type, init));
+              } catch (e) {
+                expect(e).toMatchObject({ code: 'NoMemory' });
+              }
+            } else if (c.op === 'alloc') {
+              const type = types[c.type];
+              const init = c.init === null || type === Untyped ? undefined : type === Logged ? { n: c.init } : { value: c.init };
               try {
                 live.push(c.unique ? opts.allocUnique(type, init) : opts.allocFrameWith(type, init));
               } catch (e) {
@@ -93,7 +109,7 @@ describe('the WebAssembly fast path', () => {
             } else if (live.length > 0) {
               const i = c.k % live.length;
               const h = live[i];
-              if (c.op === 'clone' && h instanceof Frame) live.push(h.clone());
+              if (c.op === 'clone' && !(h instanceof UniqueFrame)) live.push(h.clone());
               else if (c.op === 'drop') {
                 h.drop();
                 live.splice(i, 1);
@@ -101,7 +117,9 @@ describe('the WebAssembly fast path', () => {
             }
             expect(journalClear(sys)).toBe(true);
           }
+          drops[s] = [...dropped];
         });
+        expect(drops[0]).toEqual(drops[1]); // the same onDrop calls, in the same order
         const [a, b] = systems.map(metadataWords);
         expect(firstDifference(a, b), 'first differing word of the metadata').toBe(-1);
         for (const sys of systems) sys.checkInvariants();
