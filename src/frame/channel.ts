@@ -42,6 +42,14 @@ const COUNT_MASK = MIXED_FLAG - 1;
  *  waiter costs ~25 µs to wake, a spinning one sees the change in well under a microsecond. */
 const SPIN_POLLS = 20_000;
 
+/**
+ * The longest a waiter sleeps before it looks at the queue again. A worker that dies between its
+ * change of the queue and its notify (it is reclaimed, but a notify is never sent for it) would
+ * otherwise leave the other side asleep with the queue ready (found by the SPIN model,
+ * verify/channel.pml); the callers' loops re-check the queue after every wake-up.
+ */
+const MAX_SLEEP_MS = 100;
+
 /** `Atomics.waitAsync` (ES2024; not yet in every TypeScript lib). */
 type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string };
 
@@ -554,7 +562,7 @@ export class FrameChannel implements Disposable {
     // ORDER: the waiter count is raised before Atomics.wait re-reads the word, so a change made
     // after our read is either seen by wait or followed by a notify.
     Atomics.add(i32, this.base + waitersAt, 1);
-    Atomics.wait(i32, this.base + at, seen, Math.min(left, 2 ** 31 - 1));
+    Atomics.wait(i32, this.base + at, seen, Math.min(left, MAX_SLEEP_MS));
     Atomics.sub(i32, this.base + waitersAt, 1);
     return true;
   }
@@ -569,11 +577,11 @@ export class FrameChannel implements Disposable {
     if (left <= 0) return false;
     Atomics.add(i32, this.base + C_RECV_WAITERS, 1);
     // A pending Atomics.waitAsync does not keep Node's event loop alive: a timer does.
-    const keepAlive = setTimeout(() => undefined, Math.min(left, 2 ** 31 - 1));
+    const keepAlive = setTimeout(() => undefined, Math.min(left, MAX_SLEEP_MS));
     try {
       const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
       if (waitAsync !== undefined) {
-        const r = waitAsync(i32, at, sent, Math.min(left, 2 ** 31 - 1));
+        const r = waitAsync(i32, at, sent, Math.min(left, MAX_SLEEP_MS));
         if (r.async) await r.value;
       } else {
         await new Promise((resolve) => setTimeout(resolve, Math.min(left, 1)));

@@ -19,6 +19,7 @@ import {
   OP_KIND_SHIFT,
   OP_OWNED,
   RC_UNUSED,
+  REF_COUNT_MAX,
   SLOT_SHIFT,
   SLOT_WORDS,
   S_AUX,
@@ -42,7 +43,7 @@ export const DROP_DONE = 0;
 export const DROP_LAST_SLOW = 1;
 /** Torn down, UNUSED, but the cache is full or asked to drain: deallocate it, end the journal. */
 export const DROP_DEALLOC = 2;
-/** The frame was not held (the count is restored): end the journal, report `NotHeld`. */
+/** The frame was not held (the count is unchanged): end the journal, report `NotHeld`. */
 export const DROP_NOT_HELD = 3;
 
 /** `dropRun`'s code for a frame that still has references after its decrement. */
@@ -84,6 +85,22 @@ const journal = (kind: number, index: number[]): number[] => [
   ...store(g('rec'), [...index, ...constI32(1), Op.i32Add], W_OP_START * 4),
 ];
 const endJournal = [...store(g('rec'), constI32(0), W_OP_START * 4), ...store(g('rec'), constI32(0), W_OP_COUNT * 4)];
+/**
+ * `decRef`: a CAS loop that leaves the count before the decrement in local `old`; a count that
+ * says the frame is not held runs `notHeld` (which returns); only the holder of the last
+ * reference names itself as the owner, before the CAS that makes the slot busy.
+ */
+const decRef = (slot: number, old: number, notHeld: number[]): number[] => [
+  Op.block, Op.void, Op.loop, Op.void,
+  ...get(slot), Op.atomic, AtomicOp.load, ...word(), ...set(old),
+  ...get(old), ...constI32(1), Op.i32LtS, Op.if, Op.void, ...notHeld, Op.end,
+  ...get(old), ...constI32(REF_COUNT_MAX), Op.i32GtS, Op.if, Op.void, ...notHeld, Op.end,
+  ...get(old), ...constI32(1), Op.i32Eq, Op.if, Op.void, ...store(get(slot), g('worker'), S_OWNER * 4), Op.end,
+  ...get(slot), ...get(old), ...get(old), ...constI32(1), Op.i32Sub, Op.atomic, AtomicOp.cmpxchg, ...word(), ...get(old), Op.i32Eq,
+  Op.brIf, 1,
+  Op.br, 0,
+  Op.end, Op.end,
+];
 
 // take(typeId): locals 1 count, 2 index, 3 slot address.
 const take: WasmFunc = {
@@ -127,12 +144,8 @@ const drop: WasmFunc = {
     ...get(0), ...constI32(2), Op.i32Shl, ...g('b'), Op.i32Add, ...set(1),
     ...get(1), ...g('meta'), Op.i32Sub, ...constI32(SLOT_SHIFT + 2), Op.i32ShrS, ...set(3),
     ...journal(OP_DROP, get(3)),
-    ...store(get(1), g('worker'), S_OWNER * 4), // OWNER: before the decrement
-    ...get(1), ...constI32(1), Op.atomic, AtomicOp.sub, ...word(), ...set(2),
+    ...decRef(1, 2, [...constI32(DROP_NOT_HELD), Op.return]),
     ...get(2), ...constI32(1), Op.i32GtS, Op.if, Op.void, ...endJournal, ...constI32(DROP_DONE), Op.return, Op.end,
-    ...get(2), ...constI32(1), Op.i32Ne, Op.if, Op.void,
-    ...get(1), ...constI32(1), Op.atomic, AtomicOp.add, ...word(), Op.drop, // not held: restore
-    ...constI32(DROP_NOT_HELD), Op.return, Op.end,
     // The last reference: tearDownPlain, if the type has no onDrop in any worker.
     ...load(get(1), S_TYPE * 4), ...set(4),
     ...returnIf([...get(4), ...constI32(0), Op.i32LeS], DROP_LAST_SLOW),
@@ -213,7 +226,7 @@ const publishRun: WasmFunc = {
 // dropRun(w, n): drops one reference to each of n frames, tearing down (as `tearDownPlain`) those
 // whose last reference it was, while their type has no onDrop; stops after the first frame that
 // is otherwise. Answers (k << 2) | code: k frames torn down, then code DROP_DONE (k = n), or
-// for frame k: RUN_KEPT (references remain), DROP_LAST_SLOW, DROP_NOT_HELD (restored).
+// for frame k: RUN_KEPT (references remain), DROP_LAST_SLOW, DROP_NOT_HELD (unchanged).
 // Locals: 2 slot, 3 k, 4 old count, 5 type id.
 const answer = (code: number): number[] => [...get(3), ...constI32(2), Op.i32Shl, ...constI32(code), Op.i32Or, Op.return];
 const dropRun: WasmFunc = {
@@ -224,13 +237,8 @@ const dropRun: WasmFunc = {
   body: [
     ...firstSlot, ...set(2),
     ...forEach(3, [
-      ...store(get(2), g('worker'), S_OWNER * 4), // OWNER: before the decrement
-      ...get(2), ...constI32(1), Op.atomic, AtomicOp.sub, ...word(), ...set(4),
-      ...get(4), ...constI32(1), Op.i32Ne, Op.if, Op.void,
+      ...decRef(2, 4, answer(DROP_NOT_HELD)),
       ...get(4), ...constI32(1), Op.i32GtS, Op.if, Op.void, ...answer(RUN_KEPT), Op.end,
-      ...get(2), ...constI32(1), Op.atomic, AtomicOp.add, ...word(), Op.drop, // not held: restore
-      ...answer(DROP_NOT_HELD),
-      Op.end,
       ...load(get(2), S_TYPE * 4), ...set(5),
       ...get(5), ...constI32(0), Op.i32LeS, Op.if, Op.void, ...answer(DROP_LAST_SLOW), Op.end,
       ...get(5), ...constI32(MAX_TYPES), Op.i32GtS, Op.if, Op.void, ...answer(DROP_LAST_SLOW), Op.end,

@@ -194,15 +194,22 @@ export function incRef(sys: SlotHost, w: number, paddr: Paddr): void {
 
 /**
  * Drops one shared reference. Returns true if it was the last one: the slot is then busy (0)
- * and the caller must call `dropLast`. A slot that was not held is restored and reported.
+ * and the caller must call `dropLast`. A slot that is not held is reported, unchanged.
+ *
+ * OWNER: only the holder of the last reference names itself in `S_OWNER`, right before the CAS
+ * that makes the slot busy. (Every dropper writing it before a decrement, as before, let a
+ * dropper whose decrement was not the last overwrite the name of the one whose was: a worker
+ * that died after that decrement left a busy slot that reclaim judged another's. Found by the
+ * SPIN model, verify/slot.pml.)
  */
 export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
-  sys._mem.i32[w + S_OWNER] = sys.workerId; // OWNER: before the decrement that may make it busy
-  const old = sys._at.sub(w, 1);
-  if (old > 1) return false;
-  if (old === 1) return true;
-  sys._at.add(w, 1);
-  throw sys.checked ? dropRequiresFailed(paddr, old) : notHeld(paddr, old);
+  const at = sys._at;
+  for (;;) {
+    const old = at.load(w);
+    if (old < 1 || old > REF_COUNT_MAX) throw sys.checked ? dropRequiresFailed(paddr, old) : notHeld(paddr, old);
+    if (old === 1) sys._mem.i32[w + S_OWNER] = sys.workerId;
+    if (at.cas(w, old, old - 1) === old) return old === 1;
+  }
 }
 
 /**
@@ -220,23 +227,10 @@ export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
   const i32 = sys._mem.i32;
   const rec = sys._wrec;
   writeOp(i32, rec, OP_DROP, paddr >>> PAGE_SHIFT, 1);
-  i32[w + S_OWNER] = sys.workerId; // OWNER: before the decrement that may make it busy
-  const old = sys._at.sub(w, 1);
-  if (old > 1) {
-    endOp(i32, rec);
-    return;
-  }
-  if (old === 1 && !sys.checked && tearDownPlain(sys, i32, w)) {
-    sys._dealloc(paddr, 1);
-    endOp(i32, rec);
-    return;
-  }
   try {
-    if (old === 1) dropLast(sys, w, true);
-    else {
-      sys._at.add(w, 1);
-      throw sys.checked ? dropRequiresFailed(paddr, old) : notHeld(paddr, old);
-    }
+    if (!decRef(sys, w, paddr)) return;
+    if (!sys.checked && tearDownPlain(sys, i32, w)) sys._dealloc(paddr, 1);
+    else dropLast(sys, w, true);
   } finally {
     endOp(i32, rec);
   }

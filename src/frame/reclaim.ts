@@ -32,7 +32,7 @@ import {
   W_STATE,
 } from '../layout.js';
 import type { FrameSystem, ReclaimReport } from '../system.js';
-import { forceRelease, lockOwner, unlock } from '../sync/lock.js';
+import { forceRelease, lock, lockOwner, unlock } from '../sync/lock.js';
 import { BuddyAllocator } from './allocator/buddy.js';
 import { journalOf, workerRecord, workerToken } from './allocator/journal.js';
 import { applyListOp } from './linked-list.js';
@@ -81,7 +81,6 @@ function reclaimFrames(
 ): void {
   const i32 = sys._mem.i32;
   const rec = workerRecord(id);
-  const slot = (f: number): number => slotWord(sys, f);
   const cached = new Set<number>();
   const cacheRuns: [number, number][] = [];
   for (let k = 1; k <= 4; k++) {
@@ -92,11 +91,44 @@ function reclaimFrames(
       for (let f = index; f < index + k; f++) cached.add(f);
     }
   }
+  const toFree = new Set<number>();
+  // The allocator's lock is held from the first look at a journaled frame to the freeing: a live
+  // worker refilling its cache in between could take a frame judged "on its way" and lose it
+  // to a second free (found by the SPIN model, verify/cache.pml).
+  lock(i32, H_BUDDY_LOCK, sys._token);
+  try {
+    reclaimJournaled(sys, i32, rec, id, cached, report, toFree);
+    // Everything goes back to the buddy allocator.
+    const runs: [number, number][] = [...cacheRuns, ...[...toFree].map((f) => [f, 1] as [number, number])];
+    buddy.freeRunsLocked(runs);
+    report.framesFreed = runs.reduce((n, [, k]) => n + k, 0);
+  } finally {
+    unlock(i32, H_BUDDY_LOCK);
+  }
+
+  // The record: empty caches and journals (the generation stays), then the id is free.
+  for (let k = 1; k < W_GEN; k++) i32[rec + k] = 0;
+  Atomics.store(i32, rec + W_STATE, WORKER_FREE);
+}
+
+/**
+ * The frames worker `id`'s journals name: finishes busy teardowns it owned and adds to `toFree`
+ * the frames it had on their way between the allocator and a handle. The allocator lock is held.
+ */
+function reclaimJournaled(
+  sys: FrameSystem,
+  i32: Int32Array,
+  rec: number,
+  id: number,
+  cached: ReadonlySet<number>,
+  report: { teardowns: number; leftBusy: number },
+  toFree: Set<number>,
+): void {
+  const slot = (f: number): number => slotWord(sys, f);
   const deferred = new Set<number>();
   for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0 && deferred.size <= sys.nframes; cur = i32[slot(cur - 1) + S_NEXT]) {
     deferred.add(cur - 1);
   }
-  const toFree = new Set<number>();
   for (const { index, n, kind } of journalOf(i32, rec)) {
     for (let f = index; f < index + n && f < sys.nframes; f++) {
       const w = slot(f);
@@ -119,15 +151,6 @@ function reclaimFrames(
       }
     }
   }
-
-  // Everything goes back to the buddy allocator.
-  const runs: [number, number][] = [...cacheRuns, ...[...toFree].map((f) => [f, 1] as [number, number])];
-  for (let r = 0; r < runs.length; r += 64) buddy.freeRuns(runs.slice(r, r + 64));
-  report.framesFreed = runs.reduce((n, [, k]) => n + k, 0);
-
-  // The record: empty caches and journals (the generation stays), then the id is free.
-  for (let k = 1; k < W_GEN; k++) i32[rec + k] = 0;
-  Atomics.store(i32, rec + W_STATE, WORKER_FREE);
 }
 
 /**

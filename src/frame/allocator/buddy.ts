@@ -210,21 +210,31 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * another worker may take them, and a journal naming them would make recovery free them twice).
    */
   freeRuns(runs: readonly (readonly [number, number])[], done?: () => void): void {
-    if (this.host.checked) for (const [index, n] of runs) this.checkFreeable(index, n);
     const i32 = this.i32;
     lock(i32, H_BUDDY_LOCK, this.host._token);
     try {
-      let total = 0;
-      for (const [index, n] of runs) {
-        for (let k = index; k < index + n; k++) i32[this.word(k) + S_AUX] = AUX_FREE;
-        total += n;
-      }
-      for (const [index, n] of runs) this.insertRun(index, n);
-      i32[H_BUDDY_FREE] += total;
+      this.freeRunsLocked(runs);
       done?.();
     } finally {
       unlock(i32, H_BUDDY_LOCK);
     }
+  }
+
+  /**
+   * @internal `freeRuns` for a caller that holds the lock: `reclaimWorker`, which must decide
+   * which frames to free and free them under one lock (a worker refilling its cache in between
+   * would take a frame that reclaim then frees again).
+   */
+  freeRunsLocked(runs: readonly (readonly [number, number])[]): void {
+    if (this.host.checked) for (const [index, n] of runs) this.checkFreeable(index, n);
+    const i32 = this.i32;
+    let total = 0;
+    for (const [index, n] of runs) {
+      for (let k = index; k < index + n; k++) i32[this.word(k) + S_AUX] = AUX_FREE;
+      total += n;
+    }
+    for (const [index, n] of runs) this.insertRun(index, n);
+    i32[H_BUDDY_FREE] += total;
   }
 
   /**
