@@ -14,6 +14,7 @@ import {
   PAGE_SIZE,
   defineMeta,
 } from '../src/index.js';
+import { uleb } from '../src/sync/wasm.js';
 
 /** WebAssembly pages are 64 KiB. */
 const WASM_PAGE = 65536;
@@ -24,18 +25,8 @@ const MAXIMUM = 64;
 const DATA_AT = 16;
 const DATA = 'pageframe-wasm-data';
 
-// --- A tiny WebAssembly assembler: just the encodings this module needs. -------------------
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
+// --- A tiny WebAssembly assembler: just the encodings this module needs (LEB128 from the
+// library's own assembler; this module has a data segment and a memory layout of its own). ---
 
 function name(s: string): number[] {
   const bytes = [...new TextEncoder().encode(s)];

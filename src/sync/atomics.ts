@@ -67,14 +67,8 @@ const FUNCS: WasmFunc[] = [
   { name: 'zero', params: 2, results: 0, body: [Op.localGet, 0, Op.globalGet, 0, Op.i32Add, ...constI32(0), Op.localGet, 1, Op.misc, 11, 0] },
 ];
 
-interface WasmExports {
-  load(w: number): number;
-  store(w: number, value: number): void;
-  add(w: number, value: number): number;
-  sub(w: number, value: number): number;
-  cas(w: number, expected: number, value: number): number;
-  zero(at: number, length: number): void;
-}
+/** The module's exports: the primitives, without `kind`. */
+type WasmExports = Omit<RegionAtomics, 'kind'>;
 
 let compiled: WebAssembly.Module | null | undefined;
 

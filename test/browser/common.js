@@ -87,3 +87,21 @@ export function describeMemory(memory) {
   }
   return Object.prototype.toString.call(memory);
 }
+
+/** @typedef {{ name: string, code?: string, message: string, stack?: string }} ErrorInfo */
+
+/**
+ * What the page and the worker report of an error (plain data: it crosses postMessage).
+ * @param {unknown} e
+ * @returns {ErrorInfo}
+ */
+export function info(e) {
+  if (e instanceof Error) {
+    const code = /** @type {{ code?: unknown }} */ (e).code;
+    return { name: e.name, code: typeof code === 'string' ? code : undefined, message: e.message, stack: e.stack };
+  }
+  return { name: typeof e, message: String(e) };
+}
+
+/** @param {number} ms */
+export const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));

@@ -10,11 +10,11 @@
 // `?checked=1` runs the scenario in checked mode.
 /* global window, document, Worker */
 import { Frame, FrameChannel, FrameSystem, FrameSystemError, FrameUseError, Untyped, defineMeta } from '../../dist/index.js';
-import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPattern, seen } from './common.js';
+import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPattern, info, seen, sleep } from './common.js';
 
 /**
  * @typedef {import('./common.js').Seen} Seen
- * @typedef {import('./worker.js').ErrorInfo} ErrorInfo
+ * @typedef {import('./common.js').ErrorInfo} ErrorInfo
  * @typedef {import('./worker.js').AttachReply} AttachReply
  * @typedef {import('./worker.js').TakeReply} TakeReply
  * @typedef {import('./worker.js').DropReply} DropReply
@@ -74,20 +74,6 @@ const result = {
   ms: 0,
 };
 
-/**
- * @param {unknown} e
- * @returns {ErrorInfo}
- */
-function info(e) {
-  if (e instanceof Error) {
-    const code = /** @type {{ code?: unknown }} */ (e).code;
-    return { name: e.name, code: typeof code === 'string' ? code : undefined, message: e.message, stack: e.stack };
-  }
-  return { name: typeof e, message: String(e) };
-}
-
-/** @param {number} ms */
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 /**
  * The module worker and a request/response helper over postMessage.

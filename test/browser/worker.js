@@ -4,11 +4,11 @@
 // `{ id, ok: false, error }`. Errors outside a command are posted as `{ fatal }`.
 /* global self */
 import { Frame, FrameChannel, FrameSystem, defineMeta } from '../../dist/index.js';
-import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPattern, seen } from './common.js';
+import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPattern, info, seen, sleep } from './common.js';
 
 /**
  * @typedef {import('./common.js').Seen} Seen
- * @typedef {{ name: string, code?: string, message: string, stack?: string }} ErrorInfo
+ * @typedef {import('./common.js').ErrorInfo} ErrorInfo
  *
  * @typedef {object} AttachReply
  * @property {number} workerId this worker's id in the region
@@ -71,20 +71,6 @@ function region() {
   return sys;
 }
 
-/**
- * @param {unknown} e
- * @returns {ErrorInfo}
- */
-function info(e) {
-  if (e instanceof Error) {
-    const code = /** @type {{ code?: unknown }} */ (e).code;
-    return { name: e.name, code: typeof code === 'string' ? code : undefined, message: e.message, stack: e.stack };
-  }
-  return { name: typeof e, message: String(e) };
-}
-
-/** @param {number} ms */
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 /** @type {Record<string, (msg: any) => unknown>} */
 const commands = {
