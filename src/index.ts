@@ -78,19 +78,4 @@ export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './f
 export type { ReclaimReport } from './system.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
 export type { LeakReport } from './checked/leaks.js';
-export {
-  captureFrameMap,
-  renderFrameMap,
-  parseFrameMap,
-  FrameMapFormatError,
-  FRAME_MAP_FORMAT,
-  type RenderFrameMapOptions,
-  type FrameMap,
-  type FrameMapCounts,
-  type FrameMapFragmentation,
-  type FrameMapList,
-  type FrameMapType,
-  type FrameMapWorker,
-  type FrameRun,
-  type FrameState,
-} from './map/index.js';
+export * from './map/index.js'; // the frame map: captureFrameMap, renderFrameMap, parseFrameMap, ...
