@@ -37,8 +37,13 @@
  *   BROKEN_POP_BEFORE_JOURNAL pop leaves the stack before the journal names the frame -> lost
  *   BROKEN_EARLY_CLEAR_RUNS  freeRuns clears the journal before marking frames free -> lost
  *   BROKEN_RECLAIM_NO_FREE_CHECK reclaim frees journaled frames without the AUX_FREE check -> double free
- * Variant FIX_RECLAIM_UNDER_LOCK: reclaim decides about UNUSED journaled frames while holding the
- * allocator lock (proposed fix for the race of reclaimFrames with a live allocation).
+ *   BROKEN_RECLAIM_OUTSIDE_LOCK  reclaim judges the journaled frames without the allocator lock and
+ *                                frees them with freeRuns, as before the fix of finding F2
+ *                                -> a frame a live worker took is freed again
+ *
+ * reclaimFrames is the fixed code: it takes the allocator lock (lock(H_BUDDY_LOCK)) before its
+ * first look at a journaled frame (reclaimJournaled) and holds it until the cached runs and the
+ * frames judged on their way are freed (buddy.freeRunsLocked); then unlock, then the record.
  */
 #include "common.pml"
 
@@ -179,10 +184,10 @@ inline buddyAlloc(r_, refill) {
   fi
 }
 
-/* buddy.freeRuns(runs): the frames of bitmask m_ (runs of one frame), lock held. */
+/* buddy.freeRunsLocked(runs): the frames of bitmask m_ (runs of one frame), lock held. */
 inline freeRunsLocked(m_, owner) {
   fx = 0;
-  do                                      /* freeRuns: S_AUX = AUX_FREE for every frame first */
+  do                                      /* freeRunsLocked: S_AUX = AUX_FREE for every frame first */
   :: fx < NF && (m_ & (1 << fx)) ->
      d_step {
        assert(gl[fx] == OUT(owner));      /* no double free, and only by the frame's owner */
@@ -193,17 +198,17 @@ inline freeRunsLocked(m_, owner) {
   :: fx == NF -> break
   od;
   fx = 0; nn = 0;
-  do                                      /* freeRuns: insertRun for every run */
+  do                                      /* freeRunsLocked: insertRun for every run */
   :: fx < NF && (m_ & (1 << fx)) -> d_step { ii = fx; rn = 1; insertRun(ii, rn); ii = 0; rn = 0; nn++ }; fx++
   :: fx < NF && !(m_ & (1 << fx)) -> fx++
   :: fx == NF -> break
   od;
-  bfree = bfree + nn;                     /* H_BUDDY_FREE += total */
+  bfree = bfree + nn;                     /* freeRunsLocked: H_BUDDY_FREE += total */
   fx = 0; nn = 0
 }
-/* buddy.freeRuns(runs, done): `clear` means done = clearRuns. */
+/* buddy.freeRuns(runs, done): lock, freeRunsLocked, done?.(), unlock; `clear` means done = clearRuns. */
 inline freeRuns(m_, owner, clear) {
-  LOCK();
+  LOCK();                                 /* freeRuns: lock(H_BUDDY_LOCK, token) */
 #ifdef BROKEN_EARLY_CLEAR_RUNS
   if :: clear -> ajCount[me] = 0 :: else fi;   /* BROKEN: the journal cleared first */
 #endif
@@ -425,8 +430,8 @@ proctype Reclaimer() {
        od;
        e = 0
      }
-#ifdef FIX_RECLAIM_UNDER_LOCK
-     LOCK();                              /* fixed: the journal is judged under the lock */
+#ifndef BROKEN_RECLAIM_OUTSIDE_LOCK
+     LOCK();                              /* reclaimFrames: lock(H_BUDDY_LOCK, token) */
 #endif
      /* ... and what the journals name: the operation entry, then the allocator runs. */
      k = 0;
@@ -441,19 +446,19 @@ proctype Reclaimer() {
         }
         if
         :: s ->
-           rc = W(f, S_REF);              /* reclaimFrames: Atomics.load(i32, w) */
-           mine = (W(f, S_OWNER) == V);   /* reclaimFrames: i32[w + S_OWNER] === id */
+           rc = W(f, S_REF);              /* reclaimJournaled: Atomics.load(i32, w) */
+           mine = (W(f, S_OWNER) == V);   /* reclaimJournaled: i32[w + S_OWNER] === id */
            if
-           :: rc == RC_UNUSED && mine ->  /* reclaimFrames: UNUSED and mine (kind is OP_OWNED) */
+           :: rc == RC_UNUSED && mine ->  /* reclaimJournaled: UNUSED and mine (kind is OP_OWNED) */
 #ifdef BROKEN_RECLAIM_NO_FREE_CHECK
               cached = ((cm & (1 << f)) != 0);
 #else
-              d_step {                    /* reclaimFrames: (S_AUX & AUX_FREE) === 0 && !cached.has(f) */
+              d_step {                    /* reclaimJournaled: (S_AUX & AUX_FREE) === 0 && !cached.has(f) */
                 cached = ((W(f, S_AUX) & AUX_FREE) != 0 || (cm & (1 << f)) != 0)
               }
 #endif
               if
-              :: !cached -> m = m | (1 << f)   /* reclaimFrames: toFree.add(f) */
+              :: !cached -> m = m | (1 << f)   /* reclaimJournaled: toFree.add(f) */
               :: else
               fi
            :: else
@@ -464,13 +469,13 @@ proctype Reclaimer() {
         k++
      :: else -> break
      od;
-     /* buddy.freeRuns(cached runs + toFree) */
+     /* buddy.freeRunsLocked(cached runs + toFree) */
      m = m | cm;
-#ifdef FIX_RECLAIM_UNDER_LOCK
+#ifndef BROKEN_RECLAIM_OUTSIDE_LOCK
      freeRunsLocked(m, V);
-     UNLOCK();
+     UNLOCK();                            /* reclaimFrames: unlock(H_BUDDY_LOCK) */
 #else
-     if :: m != 0 -> freeRuns(m, V, 0) :: else fi;
+     if :: m != 0 -> freeRuns(m, V, 0) :: else fi;   /* BROKEN: buddy.freeRuns after the judging */
 #endif
      /* The record: caches and journals emptied, then the id is free. */
      d_step { cnt[V] = 0; opStart[V] = 0; opKind[V] = 0; ajCount[V] = 0; e = 0; f = 0; k = 0; m = 0; cm = 0 }

@@ -4,9 +4,16 @@
  * waiting in `await`: load the counter, re-check, raise the waiter count, Atomics.wait on the
  * counter; the other side bumps the counter and notifies only if the waiter count is positive.
  *
- * Atomics.wait(a, v) is one step that either returns (the word is not v) or puts the process to
- * sleep until an Atomics.notify on a wakes it (no timeout: receive/send wait forever by
- * default). Atomics.notify(a, 1) wakes the sleeper on a with the smallest process number.
+ * Atomics.wait(a, v, MAX_SLEEP_MS) is one step that either returns (the word is not v) or puts
+ * the process to sleep until an Atomics.notify on a wakes it or its timeout passes: every wait
+ * of `await` sleeps at most MAX_SLEEP_MS = 100 ms (the fix of finding F3), and the callers'
+ * loops (send, receive) re-check the queue after every wake-up. Atomics.notify(a, 1) wakes the
+ * sleeper on a with the smallest process number.
+ * Time: 100 ms is long against every step of the protocol, so time passes (a timeout fires) when
+ * no other step can be taken: the Checker below then checks the wake-up properties and wakes
+ * one sleeper, any one, as its timeout. With EARLY_TIMEOUT, a sleeper may also time out at any
+ * step (a worker descheduled for longer than its timeout; the wake-up properties are then not
+ * checked, as nobody ever sleeps when nothing else can move, but everything else is).
  * The lock's spin-then-wait loop is a blocking guard that re-checks the holder: it proceeds when
  * the lock is free, or when its holder's token is no longer alive (tokenAlive).
  *
@@ -19,15 +26,26 @@
  *   DEATH_SENDER worker 1, the sender, may die at any step; the receivers receive for ever.
  * With a death, pan runs with -E: a receiver asleep on an empty queue at the end is fine, and the
  * Checker below says what is not.
- * A Checker runs when nothing else can move (Promela `timeout`): no process may then sleep on
- * a counter while what it waits for is there (a lost wake-up), nor wait for a lock; without a
- * death every worker must have finished.
+ * A Checker runs whenever nothing else can move (Promela `timeout`). No process may then wait
+ * for a lock, and without a death every worker must have finished. The wake-up properties:
+ *   notify    nobody sleeps on a counter while what it waits for is there (a lost wake-up),
+ *             unless a worker died between its queue write and its notify (diedOwing): live
+ *             workers never leave a waiter to its timeout;
+ *   timeout   a sleeper whose item or room is there is not asleep for ever: its wait times out
+ *             (`capped`), and then
+ *   re-check  it looks at the queue before it sleeps again (`rescued`: woken by a timeout while
+ *             what it waits for was there, and has not looked since).
  *
  * Broken variants:
  *   BROKEN_SEEN_AFTER_CHECK     await loads the counter after its re-check        -> lost wake-up
  *   BROKEN_NOTIFY_BEFORE_COUNT  trySend reads the waiter count before bumping SENT -> lost wake-up
  *   BROKEN_TOKEN_NO_GEN         lock tokens without the generation (RESPAWN)       -> lock deadlock
  *   BROKEN_TAKEOVER_LIVE        lock takeover without the tokenAlive check         -> mutual exclusion
+ *   BROKEN_UNBOUNDED_WAIT       (with a death) Atomics.wait without a timeout, as before the fix
+ *                               of finding F3 -> the other side asleep for ever (timeout)
+ *   BROKEN_WAIT_AGAIN           (with a death) await waits again after a timeout while the
+ *                               counter is unchanged, without returning to the caller's re-check
+ *                                                                              -> re-check
  */
 #include "common.pml"
 
@@ -59,6 +77,15 @@ byte gen[NW + 1];          /* W_GEN of each worker record */
 bit wstate[NW + 1];        /* W_STATE: attached */
 byte waitOn[NP];           /* Atomics.wait: the word + 1 a process sleeps on, 0 if awake */
 bit inLock[NP];            /* ghost: the process waits for the channel lock */
+bit rescued[NP];           /* ghost: woken by a timeout while its item / room was there, not looked since */
+#ifdef BROKEN_WAIT_AGAIN
+bit timedOut[NP];          /* the last wake-up was a timeout */
+#endif
+#ifdef BROKEN_UNBOUNDED_WAIT
+bit capped = 0;            /* Atomics.wait without a timeout */
+#else
+bit capped = 1;            /* Atomics.wait(..., Math.min(left, MAX_SLEEP_MS)) */
+#endif
 
 /* Ghosts */
 byte incs;                 /* processes inside the lock's critical section */
@@ -121,14 +148,33 @@ inline CUNLOCK() {
   d_step { incs--; ch[C_LOCK] = 0 }       /* unlock: Atomics.store(at, 0) */
 }
 
+#define ASLEEP (waitOn[0] + waitOn[1] + waitOn[2] + waitOn[3] + waitOn[4] + waitOn[5] + waitOn[6] + waitOn[7] > 0)
+#define RECV_READY(q) (waitOn[q] == C_SENT + 1 && SIZE_OF(ch[C_TAIL], ch[C_HEAD]) > 0)
+#define SEND_READY(q) (waitOn[q] == C_RECEIVED + 1 && SIZE_OF(ch[C_TAIL], ch[C_HEAD]) < CAP)
+
 /* ---- Atomics.wait / Atomics.notify ------------------------------------------------------------ */
 inline WAIT(w, v) {
   atomic {
     if
     :: ch[w] != v -> skip                  /* "not-equal" */
-    :: else -> waitOn[_pid] = w + 1; waitOn[_pid] == 0   /* asleep until notified */
+    :: else -> waitOn[_pid] = w + 1; waitOn[_pid] == 0   /* asleep until notified or timed out */
+#ifdef BROKEN_WAIT_AGAIN
+       ;
+       do                                  /* BROKEN: while (wait(...) === 'timed-out' && counter unchanged) */
+       :: timedOut[_pid] && ch[w] == v -> timedOut[_pid] = 0; waitOn[_pid] = w + 1; waitOn[_pid] == 0
+       :: else -> timedOut[_pid] = 0; break
+       od
+#endif
     fi
   }
+}
+/* A timeout of sleeper q (the Checker's, or with EARLY_TIMEOUT anybody's). */
+inline TIME_OUT(q) {
+  rescued[q] = (RECV_READY(q) || SEND_READY(q));
+#ifdef BROKEN_WAIT_AGAIN
+  timedOut[q] = 1;
+#endif
+  waitOn[q] = 0                            /* Atomics.wait returns "timed-out" */
 }
 inline NOTIFY1(w) {
   d_step {
@@ -146,7 +192,7 @@ inline NOTIFY1(w) {
 /* trySend(item): ok = 1 if queued. */
 inline trySend(item) {
   CLOCK();
-  d_step { t = ch[C_TAIL]; h = ch[C_HEAD] }   /* trySend: tail, this.size (under the lock) */
+  d_step { t = ch[C_TAIL]; h = ch[C_HEAD]; rescued[_pid] = 0 }   /* trySend: tail, this.size (under the lock) */
   if
   :: SIZE_OF(t, h) >= CAP -> CUNLOCK(); ok = 0
   :: else ->
@@ -175,7 +221,7 @@ inline trySend(item) {
 /* take(): ok = 1 and the item in x if one was dequeued. */
 inline take() {
   CLOCK();
-  d_step { h = ch[C_HEAD]; t = ch[C_TAIL] }   /* take: head, tail (under the lock) */
+  d_step { h = ch[C_HEAD]; t = ch[C_TAIL]; rescued[_pid] = 0 }   /* take: head, tail (under the lock) */
   if
   :: h == t -> CUNLOCK(); ok = 0
   :: else ->
@@ -207,7 +253,7 @@ inline awaitSent() {                       /* receive: await(C_SENT, C_RECV_WAIT
 #else
   seen = ch[C_SENT];                       /* await: seen = Atomics.load(counter) */
   d_step { t = ch[C_TAIL] }                /* await: ready(): Atomics.load(C_TAIL) ... */
-  d_step { h = ch[C_HEAD] }                /* ... - Atomics.load(C_HEAD) */
+  d_step { h = ch[C_HEAD]; rescued[_pid] = 0 }   /* ... - Atomics.load(C_HEAD) */
   if
   :: SIZE_OF(t, h) == 0 ->
 #endif
@@ -227,7 +273,7 @@ inline awaitReceived() {                   /* send: await(C_RECEIVED, C_SEND_WAI
 #else
   seen = ch[C_RECEIVED];                   /* await: seen = Atomics.load(counter) */
   d_step { t = ch[C_TAIL] }                /* await: ready(): this.size < this.capacity */
-  d_step { h = ch[C_HEAD] }
+  d_step { h = ch[C_HEAD]; rescued[_pid] = 0 }
   if
   :: SIZE_OF(t, h) >= CAP ->
 #endif
@@ -239,13 +285,13 @@ inline awaitReceived() {                   /* send: await(C_RECEIVED, C_SEND_WAI
   t = 0; h = 0; seen = 0
 }
 
-/* send(item) with the default timeout (forever). */
+/* send(item) with the default timeout (forever): the loop re-checks after every wake-up. */
 inline send(item) {
   do
   :: trySend(item); if :: ok -> ok = 0; break :: else fi; awaitReceived()
   od
 }
-/* receive() with the default timeout (forever). */
+/* receive() with the default timeout (forever): the loop re-checks after every wake-up. */
 inline receive() {
   do
   :: take(); if :: ok -> ok = 0; break :: else fi; awaitSent()
@@ -265,7 +311,7 @@ proctype Sender(byte id) {
   od;
   finished++
 #ifdef DEATH_SENDER
-  } unless { killed; d_step { if :: ch[C_LOCK] == MY_TOKEN -> incs-- :: else fi; inLock[_pid] = 0; waitOn[_pid] = 0; diedOwing = owe; gone = 1 } }
+  } unless { killed; d_step { if :: ch[C_LOCK] == MY_TOKEN -> incs-- :: else fi; inLock[_pid] = 0; waitOn[_pid] = 0; diedOwing = owe; gone = 1 } }   /* the sender dies */
 #endif
 }
 
@@ -294,7 +340,7 @@ proctype Dier(byte id) {
     finished++
   } unless {
     killed;
-    d_step { if :: ch[C_LOCK] == MY_TOKEN -> incs-- :: else fi; inLock[_pid] = 0; diedOwing = owe; gone = 1 }
+    d_step { if :: ch[C_LOCK] == MY_TOKEN -> incs-- :: else fi; inLock[_pid] = 0; diedOwing = owe; gone = 1 }   /* the receiver dies */
   }
 }
 #endif
@@ -322,35 +368,71 @@ active proctype Killer() {
 }
 #endif
 
-/* When nothing can move: no lost wake-up, no lock waiter, and without a death all finished.
- * The code has no defence against one lost wake-up: a worker that dies after its queue write and
- * before its notify leaves the other side asleep (until its wait times out: 2^31 - 1 ms for the
- * default timeout). Unless STRICT_WAKEUP, the Checker exempts exactly that case (diedOwing), so
- * that the rest is checked; with STRICT_WAKEUP, spin shows the case. */
-#ifdef STRICT_WAKEUP
-#define EXEMPT 0
-#else
-#define EXEMPT diedOwing
-#endif
+/* Whenever nothing else can move: the properties, then time passes (one sleeper times out).
+ * For every process q:
+ *   notify    !RECV_READY(q) || diedOwing, !SEND_READY(q) || diedOwing: no lost wake-up among
+ *             live workers (receiver, sender);
+ *   timeout   !RECV_READY(q) || capped, !SEND_READY(q) || capped: not asleep for ever;
+ *   re-check  !(rescued[q] && ready): it looked at the queue after its timeout;
+ *   and !inLock[q]: no deadlock on the lock. Without a death, everyone finished. */
 active proctype Checker() {
   byte q;
-  timeout ->
-  d_step {
-    q = 0;
-    do
-    :: q < NP ->
-       assert(EXEMPT || !(waitOn[q] == C_SENT + 1 && SIZE_OF(ch[C_TAIL], ch[C_HEAD]) > 0));        /* no lost wake-up (receiver) */
-       assert(EXEMPT || !(waitOn[q] == C_RECEIVED + 1 && SIZE_OF(ch[C_TAIL], ch[C_HEAD]) < CAP));  /* no lost wake-up (sender) */
-       assert(!inLock[q]);                                                                /* no deadlock on the lock */
-       q++
-    :: else -> break
-    od;
+end:
+  do
+  :: timeout ->
+     d_step {                                    /* nothing else can move: the properties */
+       q = 0;
+       do
+       :: q < NP ->
+          assert(!RECV_READY(q) || diedOwing);
+          assert(!SEND_READY(q) || diedOwing);
+          assert(!RECV_READY(q) || capped);
+          assert(!SEND_READY(q) || capped);
+          assert(!(rescued[q] && (RECV_READY(q) || SEND_READY(q))));
+          assert(!inLock[q]);
+          q++
+       :: else -> break
+       od;
 #if !defined(DEATH) && !defined(DEATH_SENDER)
-    assert(finished == NW);                                                               /* everyone finished */
+       assert(finished == NW);
 #endif
-    q = 0
-  }
+       q = 0
+     }
+     if
+     :: capped && ASLEEP ->
+        atomic {                                 /* MAX_SLEEP_MS passed: a sleeper's Atomics.wait returns "timed-out" */
+          q = 0;
+          do
+          :: q < NP && waitOn[q] != 0 -> TIME_OUT(q); break
+          :: q < NP -> q++
+          :: q == NP -> break
+          od;
+          q = 0
+        }
+     :: else -> break
+     fi
+  od
 }
+
+#ifdef EARLY_TIMEOUT
+/* A sleeper may time out at any step (its worker was descheduled for MAX_SLEEP_MS). */
+active proctype Early() {
+  byte q;
+end:
+  do
+  :: atomic {
+       ASLEEP ->
+       q = 0;
+       do
+       :: q < NP && waitOn[q] != 0 -> TIME_OUT(q); break
+       :: q < NP -> q++
+       :: q == NP -> break
+       od;
+       q = 0
+     }
+  od
+}
+#endif
 
 init {
   byte w;

@@ -5,8 +5,9 @@
  * For each run below: the model is preprocessed with its `#define`s (cc -E, comments kept, so
  * that a counterexample shows the TypeScript function each step models), `spin -a` writes the
  * verifier, `cc` compiles it, and pan searches the whole state space. A run expected to pass
- * must end with 0 errors and a complete search; a broken variant (a negative test) and a known
- * finding must end with an error whose text matches the property it breaks. The table goes to
+ * must end with 0 errors and a complete search; a broken variant (a negative test, among them
+ * the code as it was before the fixes of findings F1-F3) must end with an error whose text
+ * matches the property it breaks. The table goes to
  * stdout and the figures to verify/results.json. Exits 1 on any unexpected result, 2 if spin or
  * a C compiler is missing. Everything is built in a temporary directory.
  *
@@ -31,7 +32,6 @@ const HERE = dirname(fileURLToPath(import.meta.url));
  * @property {'pass' | 'fail'} expect
  * @property {string} what         what the run checks (for the table)
  * @property {RegExp} [property]   for expect 'fail': the error pan must report
- * @property {string} [finding]    a known problem of the code that the run demonstrates
  * @property {boolean} [big]       compile with -O2 -DCOLLAPSE and a larger hash table
  * @property {string[]} [pan]      extra pan flags
  */
@@ -45,8 +45,11 @@ const P = {
   allocOwner: /gl\[fx\]==\(8\+/, // cache: a frame freed only by the worker that owns it
   cacheLost: /gl\[f\]==100/, // cache final: every frame in exactly one place
   deadlock: /invalid end state/,
-  recvWakeup: /waitOn\[q\]==\(6\+1\)/, // a receiver asleep on C_SENT while the queue is not empty
-  sendWakeup: /waitOn\[q\]==\(7\+1\)/, // a sender asleep on C_RECEIVED while there is room
+  recvWakeup: /waitOn\[q\]==\(6\+1\).*\|\|diedOwing\)/, // a receiver asleep on C_SENT, the queue not empty, nobody died owing a notify
+  sendWakeup: /waitOn\[q\]==\(7\+1\).*\|\|diedOwing\)/, // a sender asleep on C_RECEIVED with room, nobody died owing a notify
+  recvAsleep: /waitOn\[q\]==\(6\+1\).*\|\|capped\)/, // a receiver asleep for ever (no timeout) while the queue is not empty
+  sendAsleep: /waitOn\[q\]==\(7\+1\).*\|\|capped\)/, // a sender asleep for ever (no timeout) while there is room
+  recheck: /rescued\[q\]/, // asleep again after a timeout without looking at the queue
   mutex: /incs==1/,
 };
 
@@ -57,39 +60,37 @@ const RUNS = [
     what: 'claim/publish/fromInUse/clone/drop/tryFrom/intoFrame, 2 frames, 2 ops each' },
   { name: 'slot/code/w3', model: 'slot.pml', workers: 3, defines: ['NF=2', 'OPS=2', 'OPS_OTHERS=1'], expect: 'pass', big: true,
     what: 'the same, 3 workers (worker 1: 2 ops, the others 1)' },
-  { name: 'slot/code+death/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH'], expect: 'fail',
-    property: P.frameLost, finding: 'F1',
-    what: 'worker 2 may die at any step, reclaimWorker: the code loses a frame (F1)' },
-  { name: 'slot/fix-F1+death/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH', 'FIX_DECREF_OWNER'], expect: 'pass',
-    what: 'with the proposed decRef (owner written by the last reference only)' },
-  { name: 'slot/fix-F1+death/w3', model: 'slot.pml', workers: 3, defines: ['NF=1', 'OPS=1', 'DEATH', 'FIX_DECREF_OWNER'], expect: 'pass', big: true,
+  { name: 'slot/code+death/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH'], expect: 'pass',
+    what: 'worker 2 may die at any step, reclaimWorker (decRef: owner written by the last reference only)' },
+  { name: 'slot/code+death/w3', model: 'slot.pml', workers: 3, defines: ['NF=1', 'OPS=1', 'DEATH'], expect: 'pass', big: true,
     what: 'the same, 3 workers on 1 frame, 1 op each' },
+  { name: 'slot/broken-decref-owner-any+death/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH', 'BROKEN_DECREF_OWNER_ANY'], expect: 'fail',
+    property: P.frameLost, what: 'decRef before the fix (F1): every dropper writes S_OWNER, reclaim leaves a frame busy' },
   { name: 'slot/broken-publish-first/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'BROKEN_PUBLISH_FIRST'], expect: 'fail',
     property: P.metadata, what: 'count published before the metadata' },
   { name: 'slot/broken-nonatomic-dec/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'BROKEN_NONATOMIC_DEC'], expect: 'fail',
-    property: P.conservation, what: 'decrement as a load and a store' },
+    property: P.conservation, what: 'decRef stores old - 1 instead of its CAS' },
   { name: 'slot/broken-frominuse-add/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'BROKEN_FROMINUSE_ADD'], expect: 'fail',
     property: P.conservation, what: 'fromInUse as a check and an add (no CAS)' },
   { name: 'slot/broken-tryfrom-load/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'BROKEN_TRYFROM_LOAD'], expect: 'fail',
     property: P.conservation, what: 'tryFrom as a load and a store (no CAS)' },
-  { name: 'slot/broken-no-owner/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH', 'FIX_DECREF_OWNER', 'BROKEN_NO_OWNER'], expect: 'fail',
+  { name: 'slot/broken-no-owner+death/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH', 'BROKEN_NO_OWNER'], expect: 'fail',
     property: P.noDoubleFree, what: 'drops record no owner (S_OWNER): reclaim frees twice' },
 
   // (b) the per-worker caches, the buddy allocator, the lock and reclaimWorker
-  { name: 'cache/code/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2'], expect: 'fail',
-    property: P.allocOwner, finding: 'F2',
-    what: 'worker 2 may die at any step: reclaim frees a frame a live worker took (F2)' },
-  { name: 'cache/fix-F2/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK'], expect: 'pass', big: true,
-    what: 'refill/pop/push/flush/drain, buddy split+merge, lock takeover, reclaim under the lock' },
-  { name: 'cache/fix-F2/w3', model: 'cache.pml', workers: 3, defines: ['OPS=1', 'OPS_V=0', 'FIX_RECLAIM_UNDER_LOCK'], expect: 'pass', big: true,
+  { name: 'cache/code/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2'], expect: 'pass', big: true,
+    what: 'refill/pop/push/flush/drain, buddy split+merge, lock takeover; worker 2 may die at any step, reclaim under the lock' },
+  { name: 'cache/code/w3', model: 'cache.pml', workers: 3, defines: ['OPS=1', 'OPS_V=0'], expect: 'pass', big: true,
     what: 'the same, 3 workers (1 op each; the dying one only gives its frame back)' },
-  { name: 'cache/broken-lock-no-owner/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK', 'BROKEN_LOCK_NO_OWNER'], expect: 'fail',
+  { name: 'cache/broken-reclaim-outside-lock/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_RECLAIM_OUTSIDE_LOCK'], expect: 'fail',
+    property: P.allocOwner, what: 'reclaim before the fix (F2): judged without the lock, it frees a frame a live worker took' },
+  { name: 'cache/broken-lock-no-owner/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_LOCK_NO_OWNER'], expect: 'fail',
     property: P.deadlock, what: 'the lock records no owner: a dead holder blocks everyone' },
-  { name: 'cache/broken-pop-before-journal/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK', 'BROKEN_POP_BEFORE_JOURNAL'], expect: 'fail',
+  { name: 'cache/broken-pop-before-journal/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_POP_BEFORE_JOURNAL'], expect: 'fail',
     property: P.cacheLost, what: 'pop takes the frame off the stack before journaling it' },
-  { name: 'cache/broken-early-clear-runs/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK', 'BROKEN_EARLY_CLEAR_RUNS'], expect: 'fail',
+  { name: 'cache/broken-early-clear-runs/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_EARLY_CLEAR_RUNS'], expect: 'fail',
     property: P.cacheLost, what: 'freeRuns clears the journal before marking the frames free' },
-  { name: 'cache/broken-reclaim-no-free-check/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'FIX_RECLAIM_UNDER_LOCK', 'BROKEN_RECLAIM_NO_FREE_CHECK'], expect: 'fail',
+  { name: 'cache/broken-reclaim-no-free-check/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_RECLAIM_NO_FREE_CHECK'], expect: 'fail',
     property: P.allocOwner, what: 'reclaim frees journaled frames without the AUX_FREE check' },
 
   // (c) FrameChannel
@@ -97,16 +98,24 @@ const RUNS = [
     what: '1 sender, 1 receiver, 3 frames through a 1-entry queue, both sides wait' },
   { name: 'channel/code/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=3'], expect: 'pass',
     what: '1 sender, 2 receivers (2 + 1 frames)' },
-  { name: 'channel/code+death-receiver/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'RESPAWN'], expect: 'pass', pan: ['-E'],
-    what: 'a receiver dies at any step; lock takeover; a new worker takes its id' },
+  { name: 'channel/code+death-receiver/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH'], expect: 'pass', pan: ['-E'],
+    what: 'a receiver dies at any step; lock takeover; a sender it owed a notify wakes by its timeout' },
+  { name: 'channel/code+death-receiver+respawn/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'RESPAWN'], expect: 'pass', pan: ['-E'],
+    what: 'the same, and a new worker takes the dead one\'s id' },
   { name: 'channel/code+death-sender/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=2', 'DEATH_SENDER'], expect: 'pass', pan: ['-E'],
-    what: 'the sender dies at any step (one receiver)' },
+    what: 'the sender dies at any step (one receiver, woken by its timeout if owed a notify)' },
   { name: 'channel/code+death-sender/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH_SENDER'], expect: 'pass', pan: ['-E'],
     what: 'the sender dies at any step (two receivers)' },
-  { name: 'channel/code+death-sender+strict/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=2', 'DEATH_SENDER', 'STRICT_WAKEUP'], expect: 'fail', pan: ['-E'],
-    property: P.recvWakeup, finding: 'F3', what: 'a sender that dies before its notify leaves a receiver asleep (F3)' },
-  { name: 'channel/code+death-receiver+strict/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'STRICT_WAKEUP'], expect: 'fail', pan: ['-E'],
-    property: P.sendWakeup, finding: 'F3', what: 'a receiver that dies before its notify leaves a sender asleep (F3)' },
+  { name: 'channel/code+early-timeout/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=3', 'EARLY_TIMEOUT'], expect: 'pass',
+    what: 'no death; a wait may time out at any step (mutual exclusion, FIFO, exactly once)' },
+  { name: 'channel/code+early-timeout+death-receiver+respawn/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'RESPAWN', 'EARLY_TIMEOUT'], expect: 'pass', pan: ['-E'],
+    what: 'a receiver dies, its id is reused; a wait may time out at any step' },
+  { name: 'channel/broken-unbounded-wait+death-sender/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=2', 'DEATH_SENDER', 'BROKEN_UNBOUNDED_WAIT'], expect: 'fail', pan: ['-E'],
+    property: P.recvAsleep, what: 'waits before the fix (F3): a sender that dies before its notify leaves a receiver asleep' },
+  { name: 'channel/broken-unbounded-wait+death-receiver/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'BROKEN_UNBOUNDED_WAIT'], expect: 'fail', pan: ['-E'],
+    property: P.sendAsleep, what: 'waits before the fix (F3): a receiver that dies before its notify leaves a sender asleep' },
+  { name: 'channel/broken-wait-again+death-sender/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=2', 'DEATH_SENDER', 'BROKEN_WAIT_AGAIN'], expect: 'fail', pan: ['-E'],
+    property: P.recheck, what: 'await waits again after a timeout without the caller\'s re-check' },
   { name: 'channel/broken-seen-after-check/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3', 'BROKEN_SEEN_AFTER_CHECK'], expect: 'fail',
     property: P.recvWakeup, what: 'await loads the counter after re-checking the queue' },
   { name: 'channel/broken-notify-before-count/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3', 'BROKEN_NOTIFY_BEFORE_COUNT'], expect: 'fail',
@@ -125,7 +134,6 @@ const RUNS = [
  * @property {string[]} defines
  * @property {'pass' | 'fail'} expect
  * @property {string} what
- * @property {string | undefined} finding
  * @property {'pass' | 'fail' | 'incomplete' | 'error'} outcome
  * @property {boolean} ok            the outcome is the expected one
  * @property {number | null} errors
@@ -209,7 +217,7 @@ async function verifyOne(run, root) {
   /** @type {Result} */
   const result = {
     name: run.name, model: run.model, workers: run.workers, defines: run.defines, expect: run.expect, what: run.what,
-    finding: run.finding, outcome: 'error', ok: false, errors: null, statesStored: null, transitions: null, depth: null,
+    outcome: 'error', ok: false, errors: null, statesStored: null, transitions: null, depth: null,
     memoryMB: null, panSeconds: null, seconds: 0, violation: undefined, trail: undefined, problem: undefined,
   };
   const done = (/** @type {string | undefined} */ problem) => {
@@ -298,7 +306,7 @@ function fmt(n) {
 export function table(results) {
   const head = ['run', 'expect', 'result', 'states', 'transitions', 'depth', 'MB', 'time'];
   const rows = results.map((r) => [
-    r.name + (r.finding ? ` [${r.finding}]` : ''),
+    r.name,
     r.expect,
     `${r.outcome}${r.ok ? '' : '  <-- UNEXPECTED'}`,
     fmt(r.statesStored),

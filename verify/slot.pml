@@ -3,7 +3,7 @@
  * frame path of src/frame/allocator/options.ts, with NW workers sharing NF frames.
  *
  *   UNUSED --claim (CAS)--> 0 --writeMeta, publish--> 1 | UNIQUE
- *   n --fromInUse (CAS) / clone (add)--> n+1;  n --drop (sub)--> n-1
+ *   n --fromInUse (CAS) / clone (add)--> n+1;  n --drop (decRef: load + CAS)--> n-1
  *   1 --last drop--> 0 --dropLast: onDrop, clearSlot--> UNUSED --> allocator
  *   1 --tryFrom (CAS)--> UNIQUE --intoFrame (store)--> 1;  UNIQUE --drop (store 0)--> 0 --> ...
  *
@@ -14,17 +14,29 @@
  * checks the real one): a LIFO cache per worker, as CachedAllocator, in front of a shared pool.
  *
  * With -DDEATH the last worker may be terminated at any step, and a Reclaimer process runs
- * reclaimWorker (src/frame/reclaim.ts, reclaimFrames: the operation journal and the cache).
+ * reclaimWorker (src/frame/reclaim.ts, reclaimFrames and reclaimJournaled: the operation
+ * journal and the cache).
  *
  * Broken variants (negative tests, each must produce a counterexample):
  *   BROKEN_PUBLISH_FIRST    publish the count before writeMeta        -> metadata assertion
- *   BROKEN_NONATOMIC_DEC    decRef as load + store                    -> count conservation
+ *   BROKEN_NONATOMIC_DEC    decRef's CAS as a plain store             -> count conservation
  *   BROKEN_FROMINUSE_ADD    fromInUse as check + Atomics.add, no CAS  -> count / use after free
  *   BROKEN_TRYFROM_LOAD     tryFrom as load + store, no CAS           -> count conservation
- *   BROKEN_NO_OWNER         drops do not record S_OWNER (with DEATH and FIX_DECREF_OWNER)
- *                           -> reclaim misjudges a teardown: frame lost or freed twice
- * Variant FIX_DECREF_OWNER: decRef records S_OWNER only when it takes the last reference (a
- * CAS loop), the fix proposed for the race that the code's decRef has with reclaimWorker.
+ *   BROKEN_NO_OWNER         drops do not record S_OWNER (with DEATH)  -> reclaim misjudges a
+ *                           teardown: frame lost or freed twice
+ *   BROKEN_DECREF_OWNER_ANY (with DEATH) decRef as it was before the fix of finding F1: every
+ *                           dropper writes S_OWNER, then Atomics.sub -> a frame is lost
+ *
+ * decRef is the code's CAS loop (fixed for F1): Atomics.load; a count below 1 is NotHeld; only a
+ * load of 1 (the last reference) writes S_OWNER; then Atomics.compareExchange(old, old - 1),
+ * again on failure. The WebAssembly fast path (src/frame/fast-path.ts: take = popOne + claim +
+ * type, publish, drop = journal + the decRef loop + teardown + push; claimRun, publishRun and
+ * dropRun for segments) performs the same steps in the same order as the functions modelled
+ * here, and test/frame/fast-path.test.ts checks that both write the same words.
+ *
+ * reclaimFrames holds the allocator lock (H_BUDDY_LOCK) from its first look at a journaled frame
+ * to the freeing (fixed for F2); here the lock only excludes a take from the shared pool, the
+ * one abstract allocator step that runs under it in the code.
  */
 #include "common.pml"
 
@@ -49,6 +61,7 @@ short slot[NF * SLOT_HDR];
 byte cache[(NW + 1) * NF];
 byte ccount[NW + 1];
 bit inBuddy[NF];
+bit blk;             /* H_BUDDY_LOCK, held by reclaimFrames (a pool take holds it inside its step) */
 
 /* Per-worker operation journal (journal.ts recordOp/clearOp): W_OP_START (frame + 1), and the
  * kind of W_OP_COUNT (the count is always 1 here). */
@@ -94,9 +107,11 @@ inline clearOp() {
 }
 
 /* ---- allocator (abstract; cache.ts take/give, buddy.ts) ---------------------------------- */
-/* cache.ts take -> pop (or refill / buddy): journaled and owned before it leaves the stack. */
+/* cache.ts take -> pop (or refill / buddy): journaled and owned before it leaves the stack. A
+ * take from the pool (refill, fromBuddy) waits while reclaimFrames holds the allocator lock. */
 inline take(fr, ok) {
   d_step {
+    (ccount[me] > 0 || !blk);
     if
     :: ccount[me] > 0 ->
        ccount[me]--; fr = cache[me * NF + ccount[me]]; cache[me * NF + ccount[me]] = 0; ok = 1
@@ -135,7 +150,7 @@ inline give(fr) {
 /* dropLast (+ clearSlot): the caller made the slot busy. */
 inline dropLast(fr) {
 #ifndef BROKEN_NO_OWNER
-  W(fr, S_OWNER) = me;                     /* dropLast: i32[w + S_OWNER] = workerId */
+  W(fr, S_OWNER) = me;                     /* dropLast: i32[w + S_OWNER] = workerId (tearDownPlain too) */
 #endif
   d_step {                                 /* dropLast: typeById(i32[w + S_TYPE]); onDrop(meta) */
     t = W(fr, S_TYPE);
@@ -144,48 +159,48 @@ inline dropLast(fr) {
     t = 0
   }
   W(fr, S_TYPE) = 0;                       /* clearSlot: storage, S_TYPE, S_LIST, S_AUX */
-  d_step { W(fr, S_REF) = RC_UNUSED; pub[fr] = 0; CHECK(fr) }   /* clearSlot: Atomics.store UNUSED */
+  d_step { W(fr, S_REF) = RC_UNUSED; pub[fr] = 0; CHECK(fr) }   /* clearSlot: i32[w] = RC_UNUSED (a plain store) */
   give(fr)                                 /* dropLast: sys._dealloc(paddr, 1) */
 }
 
 /* decRef: one shared reference of handle i goes; last = 1 if it was the last. */
 inline decRef(fr) {
-#if defined(FIX_DECREF_OWNER)
+#ifdef BROKEN_DECREF_OWNER_ANY
+  W(fr, S_OWNER) = me;                     /* BROKEN (decRef before the F1 fix): i32[w + S_OWNER] = workerId */
+  d_step { old = W(fr, S_REF); W(fr, S_REF) = old - 1; refs[fr]--; hf[i] = 0; hu[i] = 0; CHECK(fr) }  /* BROKEN (decRef before the F1 fix): Atomics.sub */
+#else
   do
-  :: old = W(fr, S_REF);                   /* decRef (fixed): Atomics.load */
+  :: old = W(fr, S_REF);                   /* decRef: Atomics.load */
      if
+     :: old < 1 -> break                   /* decRef: old < 1: NotHeld (nothing changed) */
 #ifndef BROKEN_NO_OWNER
-     :: old == 1 -> W(fr, S_OWNER) = me    /* fixed: S_OWNER only by the last reference */
+     :: old == 1 -> W(fr, S_OWNER) = me    /* decRef: old === 1: i32[w + S_OWNER] = workerId */
 #endif
      :: else
      fi;
-     d_step {                              /* fixed: Atomics.compareExchange(old, old - 1) */
+#ifdef BROKEN_NONATOMIC_DEC
+     d_step { W(fr, S_REF) = old - 1; refs[fr]--; hf[i] = 0; hu[i] = 0; CHECK(fr) }   /* BROKEN: a plain store, no CAS */
+     break
+#else
+     d_step {                              /* decRef: Atomics.compareExchange(old, old - 1) */
        if
        :: W(fr, S_REF) == old -> W(fr, S_REF) = old - 1; refs[fr]--; hf[i] = 0; hu[i] = 0; ok = 1; CHECK(fr)
        :: else -> ok = 0
        fi
      }
-     if :: ok -> ok = 0; break :: else fi
+     if :: ok -> ok = 0; break :: else fi  /* decRef: again if the CAS failed */
+#endif
   od;
-#else
-#ifndef BROKEN_NO_OWNER
-  W(fr, S_OWNER) = me;                     /* decRef: S_OWNER before the decrement */
-#endif
-#ifdef BROKEN_NONATOMIC_DEC
-  old = W(fr, S_REF);                      /* BROKEN: a plain read ... */
-  d_step { W(fr, S_REF) = old - 1; refs[fr]--; hf[i] = 0; hu[i] = 0; CHECK(fr) }  /* ... and write */
-#else
-  d_step { old = W(fr, S_REF); W(fr, S_REF) = old - 1; refs[fr]--; hf[i] = 0; hu[i] = 0; CHECK(fr) }  /* decRef: Atomics.sub */
-#endif
 #endif
   assert(old >= 1);                        /* a held frame has a count: no use after free */
   last = (old == 1);
   old = 0
 }
 
-/* dropRef: a Frame handle's drop. */
+/* dropRef: a Frame handle's drop: writeOp(OP_DROP), decRef, the teardown if it was the last
+ * reference (tearDownPlain or dropLast: the same steps here), endOp. */
 inline dropRef(fr) {
-  recordOp(OP_DROP, fr);
+  recordOp(OP_DROP, fr);                   /* dropRef: writeOp(OP_DROP) */
   decRef(fr);
   if
   :: last -> last = 0; dropLast(fr)
@@ -386,18 +401,19 @@ proctype Reclaimer() {
   if
   :: gone[V] ->
      d_step { s = opStart[V]; k = opKind[V] }   /* journalOf(rec): the dead record is stable */
+     atomic { !blk -> blk = 1 }            /* reclaimFrames: lock(H_BUDDY_LOCK) */
      if
      :: s != 0 ->
         f = s - 1;
-        rc = W(f, S_REF);                  /* reclaimFrames: Atomics.load(i32, w) */
-        mine = (W(f, S_OWNER) == V);       /* reclaimFrames: i32[w + S_OWNER] === id */
+        rc = W(f, S_REF);                  /* reclaimJournaled: Atomics.load(i32, w) */
+        mine = (W(f, S_OWNER) == V);       /* reclaimJournaled: i32[w + S_OWNER] === id */
         if
         :: rc == RC_BUSY && mine ->
-           W(f, S_TYPE) = 0;               /* reclaimFrames: clearBusy */
-           d_step { W(f, S_REF) = RC_UNUSED; pub[f] = 0; CHECK(f) }   /* reclaimFrames: Atomics.store UNUSED */
+           W(f, S_TYPE) = 0;               /* reclaimJournaled: clearBusy */
+           d_step { W(f, S_REF) = RC_UNUSED; pub[f] = 0; CHECK(f) }   /* reclaimJournaled: Atomics.store UNUSED */
            dealloc = (k != OP_RAW)
         :: rc == RC_UNUSED && mine && k != OP_RAW ->
-           d_step {                        /* reclaimFrames: (S_AUX & AUX_FREE) === 0 && !cached.has(f) */
+           d_step {                        /* reclaimJournaled: (S_AUX & AUX_FREE) === 0 && !cached.has(f) */
              cached = 0; n = 0;
              do
              :: n < ccount[V] -> if :: cache[V * NF + n] == f -> cached = 1 :: else fi; n++
@@ -409,7 +425,7 @@ proctype Reclaimer() {
         fi
      :: else
      fi;
-     d_step {                              /* reclaimFrames: buddy.freeRuns(cached runs + toFree) */
+     d_step {                              /* reclaimFrames: buddy.freeRunsLocked(cached runs + toFree) */
        do
        :: ccount[V] > 0 -> ccount[V]--; inBuddy[cache[V * NF + ccount[V]]] = 1; cache[V * NF + ccount[V]] = 0
        :: else -> break
@@ -422,6 +438,7 @@ proctype Reclaimer() {
        :: else
        fi
      }
+     blk = 0;                              /* reclaimFrames: unlock(H_BUDDY_LOCK) */
      d_step { opStart[V] = 0; opKind[V] = 0; s = 0; k = 0; f = 0; rc = 0; mine = 0; dealloc = 0 }
   :: else
   fi;

@@ -1,6 +1,7 @@
 /**
  * The Promela models of verify/ against the code: the constants they copy (count states, slot
  * words, journal kinds, lock tokens, channel header words, cache capacity) must be the code's,
+ * the steps the code took to fix findings F1-F3 must be the ones the models take by default,
  * and every TypeScript function a model step names must still exist.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -140,6 +141,51 @@ describe('the channel model copies the header of src/frame/channel.ts', () => {
   });
 });
 
+describe('the models follow the code as fixed for findings F1-F3', () => {
+  /** The text of `function name(...) {...}` in `source` (up to the next top-level function). */
+  const body = (source: string, name: string): string => {
+    const start = source.search(new RegExp(`function ${name}\\b`));
+    expect(start, `no function ${name}`).toBeGreaterThanOrEqual(0);
+    const next = source.slice(start + 1).search(/\n(export )?(async )?function /);
+    return next < 0 ? source.slice(start) : source.slice(start, start + 1 + next);
+  };
+  const order = (text: string, parts: readonly string[]): void => {
+    let at = -1;
+    for (const p of parts) {
+      const k = text.indexOf(p, at + 1);
+      expect(k, `${p} (after ${parts.slice(0, parts.indexOf(p)).join(', ') || 'the start'})`).toBeGreaterThan(at);
+      at = k;
+    }
+  };
+
+  it('F1: decRef is a load + CAS loop that writes S_OWNER only on a count of 1, as slot.pml', () => {
+    const code = body(read('src/frame/meta.ts'), 'decRef');
+    order(code, ['for (;;)', 'at.load(w)', 'if (old === 1) sys._mem.i32[w + S_OWNER]', 'at.cas(w, old, old - 1)']);
+    const model = read('verify/slot.pml');
+    order(model, ['decRef: Atomics.load', 'decRef: old < 1', 'decRef: old === 1: i32[w + S_OWNER]', 'decRef: Atomics.compareExchange(old, old - 1)']);
+    expect(body(read('src/frame/meta.ts'), 'dropRef')).not.toContain('S_OWNER');
+  });
+
+  it('F2: reclaimFrames judges and frees the journaled frames under the allocator lock, as cache.pml', () => {
+    const code = body(read('src/frame/reclaim.ts'), 'reclaimFrames');
+    order(code, ['lock(i32, H_BUDDY_LOCK, sys._token)', 'reclaimJournaled(', 'buddy.freeRunsLocked(', 'unlock(i32, H_BUDDY_LOCK)', 'WORKER_FREE']);
+    expect(code).not.toMatch(/buddy\.freeRuns\(/);
+    const model = read('verify/cache.pml');
+    order(model, ['reclaimFrames: lock(H_BUDDY_LOCK', 'reclaimJournaled: Atomics.load', 'freeRunsLocked(m, V)', 'reclaimFrames: unlock(H_BUDDY_LOCK)']);
+  });
+
+  it('F3: every wait of the channel sleeps at most MAX_SLEEP_MS, which channel.pml models as a timeout', () => {
+    const code = read('src/frame/channel.ts');
+    expect(code).toMatch(/const MAX_SLEEP_MS = \d+;/);
+    const waits = [...code.matchAll(/(?:Atomics\.wait|waitAsync)\(i32, [^;]*;/g)].map((m) => m[0]).filter((w) => !w.includes('owner'));
+    expect(waits.length).toBeGreaterThanOrEqual(2);
+    for (const w of waits) expect(w).toContain('Math.min(left, MAX_SLEEP_MS)');
+    const model = read('verify/channel.pml');
+    expect(model).toContain('bit capped = 1;');
+    expect(model).toContain('TIME_OUT(q)');
+  });
+});
+
 describe('every model step names a TypeScript function that exists', () => {
   const sources = [
     'src/frame/meta.ts', 'src/frame/unique.ts', 'src/frame/frame.ts', 'src/frame/channel.ts', 'src/frame/reclaim.ts',
@@ -157,7 +203,7 @@ describe('every model step names a TypeScript function that exists', () => {
         for (const m of line.matchAll(/\/\*\s*([A-Za-z_][\w.]*)(?:\([^)]*\))?:\s/g)) {
           if (m[1].startsWith('Atomics.')) continue;
           const name = m[1].split('.').pop()!;
-          if (/^[A-Z_]+$/.test(name) || name === 'fixed') continue; // BROKEN:, fixed:
+          if (/^[A-Z_]+$/.test(name)) continue; // BROKEN:
           names.add(name);
         }
       }
