@@ -299,9 +299,9 @@ export function stateName(rc: number): string {
  */
 export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = true): boolean {
   const i32 = sys._mem.i32;
-  // This worker made the slot busy: recovery after its death knows the teardown is its. (Its
-  // decRef wrote this before the decrement, but a concurrent dropper whose decrement was not the
-  // last may have written its own id since.)
+  // Recovery after this worker's death must know the teardown is its. After a decRef or a unique
+  // drop this is already so (the holder names itself before the slot turns busy); a frame
+  // deferred by another worker and run here from the deferred list is not.
   i32[w + S_OWNER] = sys.workerId;
   if (sys.checked) requireDropLast(sys, w, slotPaddr(sys, w));
   const typeId = i32[w + S_TYPE];
