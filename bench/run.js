@@ -8,6 +8,7 @@ import { MemPool } from '@thi.ng/malloc';
 import { Bench } from 'tinybench';
 import { FrameAllocOptions, FrameSystem, META_SLOT_SIZE, PAGE_SIZE } from '../dist/index.js';
 import { chart } from './chart.js';
+import { atomicsFloor } from './floor.js';
 import { handoff, scaling } from './workers.js';
 
 const INNER = 1000; // operations per timed sample: ns-scale work needs batching to beat timer overhead
@@ -34,6 +35,8 @@ const checkedShared = checkedSys.allocFrame();
 const lightSys = FrameSystem.create({ frames: 4096, checked: true, leakStacks: false });
 const lightRaw = new FrameAllocOptions(lightSys).zeroed(false);
 let sink = 0;
+const FLOOR = '1000 × (CAS, atomic store, CAS) on 64-B slots (WebAssembly)';
+const floor1000 = atomicsFloor(1000);
 
 /**
  * Rows: name, the timed function, operations per call, and the baseline row's name (null for a
@@ -65,6 +68,7 @@ const rows = [
   ['new ArrayBuffer(1000 × 4096)', () => {
     sink += new ArrayBuffer(1000 * PAGE_SIZE).byteLength;
   }, 1, null],
+  [FLOOR, floor1000, 1, null],
   ['allocator alloc+dealloc 1 frame (raw address)', () => {
     const a = sys.allocator;
     for (let i = 0; i < INNER; i++) a.dealloc(/** @type {number} */ (a.alloc(1, 1)), 1);
@@ -114,6 +118,7 @@ const median = (name) => /** @type {number} */ (medianNs.get(name));
 for (const [name, timed, baseline] of /** @type {[string, string, string][]} */ ([
   ['frame alloc+drop, not zeroed, vs a plain free list', 'frame alloc+drop, not zeroed (handle)', 'plain free list pop+push (typed-array stack)'],
   ['frame alloc+drop, zeroed (handle), vs new Uint8Array(4096)', 'frame alloc+drop, zeroed (handle)', 'new Uint8Array(4096)'],
+  ['segment of 1000 frames alloc+drop, not zeroed, vs its atomics alone', 'segment of 1000 frames alloc+drop, not zeroed', FLOOR],
 ])) {
   medianNs.set(name, median(timed));
   rows.push([name, () => {}, 1, baseline]);
@@ -125,6 +130,10 @@ medianNs.set('frame alloc+drop, 1 worker', scale.nsPerOp1);
 medianNs.set('frame alloc+drop, 2 workers at once (aggregate)', scale.nsPerOp2);
 rows.push(['frame alloc+drop, 1 worker', () => {}, 1, null]);
 rows.push(['frame alloc+drop, 2 workers at once (aggregate)', () => {}, 1, 'frame alloc+drop, 1 worker']);
+medianNs.set('plain loop on private memory, 1 worker', scale.plainNsPerOp1);
+medianNs.set('plain loop on private memory, 2 workers at once (aggregate)', scale.plainNsPerOp2);
+rows.push(['plain loop on private memory, 1 worker', () => {}, 1, null]);
+rows.push(['plain loop on private memory, 2 workers at once (aggregate)', () => {}, 1, 'plain loop on private memory, 1 worker']);
 /** @type {Record<string, { channelNs: number, copyNs: number, transferNs: number }>} */
 const hand = {};
 for (const [label, bytes, trips] of /** @type {[string, number, number][]} */ ([['4 KiB', 4096, quick ? 100 : 400], ['1 MiB', 1 << 20, quick ? 20 : 100]])) {
@@ -165,8 +174,12 @@ const out = {
     slotBytesPerFrame: META_SLOT_SIZE,
     fixedBytes: regionBytes - 1024 * PAGE_SIZE - 1024 * META_SLOT_SIZE,
   },
-  /** Throughput of 2 workers allocating at once over 1 worker (goal >= 1.8). */
+  /** Throughput of 2 workers allocating at once over 1 worker (goal >= 1.8): the median over
+   *  rounds of the ratio measured back to back. */
   scaling2Workers: Number(scale.scaling.toFixed(3)),
+  /** The same ratio for a plain loop that shares nothing, in rounds interleaved with those: what
+   *  this machine gave two threads at the time (the ceiling of `scaling2Workers`). */
+  machineScaling2Workers: Number(scale.machineScaling.toFixed(3)),
   /** How many times faster a 1 MiB round trip is through a FrameChannel than a postMessage copy (goal >= 100). */
   handoff1MiBVsCopy: Number((hand['1 MiB'].copyNs / hand['1 MiB'].channelNs).toFixed(1)),
 };
@@ -176,15 +189,15 @@ writeFileSync(new URL('./results.svg', import.meta.url), chart(results, `pagefra
 /** @param {unknown} s @param {number} n */
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`pageframe bench — ${out.node}, ${out.cpus}; medians per operation`);
-console.log(pad('row', 66) + pad('median', 12) + pad('ratio', 10) + 'baseline');
+console.log(pad('row', 72) + pad('median', 12) + pad('ratio', 10) + 'baseline');
 for (const r of results) {
   const t = r.medianNs >= 1000 ? `${(r.medianNs / 1000).toFixed(2)} µs` : `${r.medianNs.toFixed(1)} ns`;
-  console.log(pad(r.name, 66) + pad(t, 12) + pad(r.ratio === null ? '' : `${r.ratio}×`, 10) + (r.baseline ?? '(baseline)'));
+  console.log(pad(r.name, 72) + pad(t, 12) + pad(r.ratio === null ? '' : `${r.ratio}×`, 10) + (r.baseline ?? '(baseline)'));
 }
 console.log(
   `memory: ${out.overhead.slotBytesPerFrame} B of metadata per ${PAGE_SIZE} B frame + ${out.overhead.fixedBytes} B fixed (header and padding)`,
 );
-console.log(`2 workers / 1 worker throughput: ${out.scaling2Workers}×; 1 MiB hand-off, FrameChannel vs postMessage copy: ${out.handoff1MiBVsCopy}× faster`);
+console.log(`2 workers / 1 worker throughput: ${out.scaling2Workers}× (a plain loop sharing nothing: ${out.machineScaling2Workers}×); 1 MiB hand-off, FrameChannel vs postMessage copy: ${out.handoff1MiBVsCopy}× faster`);
 shared.drop();
 checkedShared.drop();
 if (sink === -1) console.log(sink);

@@ -10,10 +10,25 @@ if (mode === 'churn') {
   // Single-frame allocation and drop in a loop: the per-worker caches' fast path.
   const sys = FrameSystem.attach(workerData.handle);
   const options = new FrameAllocOptions(sys).zeroed(false);
-  parentPort.on('message', (/** @type {{ iterations: number }} */ msg) => {
+  // The machine's own parallelism, for comparison: a loop over private memory that shares
+  // nothing with the other worker and allocates nothing.
+  const own = new Int32Array(1024);
+  let sink = 0;
+  /** @param {number} n */
+  const plain = (n) => {
+    for (let i = 0; i < n * 16; i++) {
+      own[i & 1023] += i;
+      sink ^= own[(i * 7) & 1023];
+    }
+  };
+  /** @param {number} n */
+  const frames = (n) => {
+    for (let i = 0; i < n; i++) options.allocFrame().drop();
+  };
+  parentPort.on('message', (/** @type {{ iterations: number, plain: boolean }} */ msg) => {
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < msg.iterations; i++) options.allocFrame().drop();
-    parentPort.postMessage({ ns: Number(process.hrtime.bigint() - t0) });
+    (msg.plain ? plain : frames)(msg.iterations);
+    parentPort.postMessage({ ns: Number(process.hrtime.bigint() - t0), sink });
   });
   parentPort.postMessage({ ready: true });
 } else if (mode === 'channel-echo') {

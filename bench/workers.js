@@ -22,33 +22,48 @@ export function median(xs) {
 }
 
 /**
- * Frames allocated and dropped per second by 1 worker, and by 2 at once on one region.
+ * Frames allocated and dropped per second by 1 worker, and by 2 at once on one region; and, in
+ * rounds interleaved with those, the same for a plain loop over private memory: how well this
+ * machine runs two threads at once while the frame rounds run (the ceiling for their scaling).
+ * Each scaling is the median over rounds of (2 workers / 1 worker) measured back to back.
  * @param {{ rounds: number, iterations: number }} o
  */
 export async function scaling({ rounds, iterations }) {
   const sys = FrameSystem.create({ frames: 4096 });
   const workers = [await start({ mode: 'churn', handle: sys.handle }), await start({ mode: 'churn', handle: sys.handle })];
-  /** @param {Worker[]} ws */
-  const run = async (ws) => {
+  /** @param {Worker[]} ws @param {boolean} plain */
+  const run = async (ws, plain) => {
     const t0 = process.hrtime.bigint();
     const done = ws.map((w) => once(w, 'message'));
-    for (const w of ws) w.postMessage({ iterations });
+    for (const w of ws) w.postMessage({ iterations, plain });
     await Promise.all(done);
     const ns = Number(process.hrtime.bigint() - t0);
     return (ws.length * iterations) / (ns / 1e9);
   };
-  await run(workers); // warm-up: both JITs hot
-  await run([workers[0]]);
-  const one = [];
-  const two = [];
+  for (const plain of [false, true]) {
+    await run(workers, plain); // warm-up: both JITs hot
+    await run([workers[0]], plain);
+  }
+  /** @type {Record<'frames' | 'plain', { one: number[], two: number[], ratio: number[] }>} */
+  const m = { frames: { one: [], two: [], ratio: [] }, plain: { one: [], two: [], ratio: [] } };
   for (let r = 0; r < rounds; r++) {
-    one.push(await run([workers[0]]));
-    two.push(await run(workers));
+    for (const kind of /** @type {const} */ (['frames', 'plain'])) {
+      const one = await run([workers[0]], kind === 'plain');
+      const two = await run(workers, kind === 'plain');
+      m[kind].one.push(one);
+      m[kind].two.push(two);
+      m[kind].ratio.push(two / one);
+    }
   }
   await Promise.all(workers.map((w) => w.terminate()));
-  const ops1 = median(one);
-  const ops2 = median(two);
-  return { nsPerOp1: 1e9 / ops1, nsPerOp2: 1e9 / ops2, scaling: ops2 / ops1 };
+  return {
+    nsPerOp1: 1e9 / median(m.frames.one),
+    nsPerOp2: 1e9 / median(m.frames.two),
+    scaling: median(m.frames.ratio),
+    plainNsPerOp1: 1e9 / median(m.plain.one),
+    plainNsPerOp2: 1e9 / median(m.plain.two),
+    machineScaling: median(m.plain.ratio),
+  };
 }
 
 /**

@@ -7,12 +7,13 @@
  * back on the cache. Each is the same sequence of steps, in the same order, as the JavaScript
  * functions it stands for (`CachedAllocator.popOne`, `claim`, `writeMeta`, `publish`, `dropRef`,
  * `tearDownPlain`, `CachedAllocator.pushOne`; for a segment's frames `claimRange`, `publishRange`
- * and `dropRange`), which remain the path on a plain
+ * and `dropRange`; the buddy allocator's per-frame marks `markTaken` and `markFree`), which remain the path on a plain
  * `SharedArrayBuffer` and for everything the fast path hands back (a status says what is left).
  * In JavaScript every `Atomics` call and shared-memory access costs a builtin call or a bounds
  * check; here the whole sequence is one call.
  */
 import {
+  AUX_FREE,
   H_REGISTRY,
   MAX_TYPES,
   OP_DROP,
@@ -24,6 +25,7 @@ import {
   SLOT_WORDS,
   S_AUX,
   S_LIST,
+  S_NEXT,
   S_OWNER,
   S_STORAGE,
   S_TYPE,
@@ -65,6 +67,10 @@ export interface FastPath {
   publishRun(w: number, n: number, value: number): void;
   /** Drops a reference to each of `n` frames from word `w` (see `dropRun` in the module); answers `(k << 2) | code`. */
   dropRun(w: number, n: number): number;
+  /** The buddy allocator's marks on `n` slots from word `w` leaving the free lists (owner: this worker). */
+  markTaken(w: number, n: number): void;
+  /** The buddy allocator's free marks on `n` slots from word `w`. */
+  markFree(w: number, n: number): void;
 }
 
 // Globals, by index: the region's base, this worker's record, its 1-frame stack, slot 0 (all
@@ -253,6 +259,32 @@ const dropRun: WasmFunc = {
   ],
 };
 
+// markTaken(w, n): the buddy allocator's `markTaken` (owner, unlinked, not free). Locals: 2 k, 3 slot.
+const markTaken: WasmFunc = {
+  name: 'markTaken',
+  params: 2,
+  results: 0,
+  locals: 2,
+  body: [
+    ...firstSlot, ...set(3),
+    ...forEach(2, [
+      ...store(get(3), g('worker'), S_OWNER * 4), // S_PREV: the owner first
+      ...store(get(3), constI32(0), S_NEXT * 4),
+      ...store(get(3), constI32(0), S_AUX * 4),
+      ...next(3, 2),
+    ]),
+  ],
+};
+
+// markFree(w, n): the buddy allocator's `markFree` (AUX_FREE). Locals: 2 k, 3 slot.
+const markFree: WasmFunc = {
+  name: 'markFree',
+  params: 2,
+  results: 0,
+  locals: 2,
+  body: [...firstSlot, ...set(3), ...forEach(2, [...store(get(3), constI32(AUX_FREE), S_AUX * 4), ...next(3, 2)])],
+};
+
 let compiled: WebAssembly.Module | null | undefined;
 
 /** What the fast path needs of a region: word indices, as in `MemoryViews.i32`. */
@@ -270,7 +302,7 @@ export interface FastPathPlace {
 
 /** The fast path on `place`, or undefined where its memory is not a shared WebAssembly.Memory. */
 export function fastPath(place: FastPathPlace): FastPath | undefined {
-  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, drop, claimRun, publishRun, dropRun])));
+  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, drop, claimRun, publishRun, dropRun, markTaken, markFree])));
   const bytes = (w: number): number => place.offset + w * 4;
   const ex = instantiate(module, place.memory, {
     b: place.offset,
@@ -282,5 +314,14 @@ export function fastPath(place: FastPathPlace): FastPath | undefined {
     types: bytes(H_REGISTRY - TYPE_ENTRY_WORDS + T_FLAGS),
   }) as unknown as FastPath | null;
   if (ex === null) return undefined;
-  return { take: ex.take, publish: ex.publish, drop: ex.drop, claimRun: ex.claimRun, publishRun: ex.publishRun, dropRun: ex.dropRun };
+  return {
+    take: ex.take,
+    publish: ex.publish,
+    drop: ex.drop,
+    claimRun: ex.claimRun,
+    publishRun: ex.publishRun,
+    dropRun: ex.dropRun,
+    markTaken: ex.markTaken,
+    markFree: ex.markFree,
+  };
 }

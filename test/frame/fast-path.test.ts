@@ -130,6 +130,33 @@ describe('the WebAssembly fast path', () => {
     );
   });
 
+  it("runs the buddy allocator's per-frame marks and writes what the JavaScript loops write", () => {
+    const systems = [FrameSystem.create({ frames: 300 }), onSab(300)];
+    const calls = { markTaken: 0, markFree: 0 };
+    const fast = systems[0]._fast!;
+    const { markTaken, markFree } = fast;
+    Object.assign(fast, {
+      markTaken: (w: number, n: number) => (calls.markTaken++, markTaken(w, n)),
+      markFree: (w: number, n: number) => (calls.markFree++, markFree(w, n)),
+    });
+    for (const sys of systems) {
+      const a = sys.allocator;
+      const p = a.alloc(37, 1)!; // a run past the largest free chunk's tail is given back
+      const q = a.alloc(200, 8)!;
+      a.dealloc(p + 5 * 4096, 20);
+      sys.allocSegment(9).drop();
+      a.dealloc(q, 200);
+      a.dealloc(p, 5);
+      a.dealloc(p + 25 * 4096, 12);
+      sys.checkInvariants();
+    }
+    expect(calls.markTaken).toBeGreaterThanOrEqual(3);
+    expect(calls.markFree).toBeGreaterThanOrEqual(4);
+    const [a, b] = systems.map(metadataWords);
+    expect(firstDifference(a, b), 'first differing word of the metadata').toBe(-1);
+    for (const sys of systems) expectAllFree(sys);
+  });
+
   it('leaves a last drop with an onDrop to JavaScript, which runs it', () => {
     const sys = FrameSystem.create({ frames: 8 });
     dropped.length = 0;

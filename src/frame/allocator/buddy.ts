@@ -17,12 +17,14 @@ import {
   PAGE_SIZE,
   RC_UNUSED,
   SLOT_SHIFT,
+  SLOT_WORDS,
   S_AUX,
   S_NEXT,
   S_PREV,
   S_REF,
 } from '../../layout.js';
 import { lock, unlock } from '../../sync/lock.js';
+import type { FastPath } from '../fast-path.js';
 import type { Paddr } from '../mapping.js';
 import type { MemoryViews } from '../views.js';
 import { checkCount, type GlobalFrameAllocator } from './global.js';
@@ -35,6 +37,8 @@ export interface BuddyHost {
   readonly workerId: number;
   readonly _token: number;
   readonly checked: boolean;
+  /** The WebAssembly fast path, where the region has one: the per-frame marks run there. */
+  readonly _fast?: FastPath | undefined;
 }
 
 /** ceil(log2(n)) for n >= 1: the order of the smallest chunk holding n frames. */
@@ -62,6 +66,24 @@ export function splitToChunks(index: number, n: number): [number, number][] {
     n -= 1 << order;
   }
   return out;
+}
+
+/**
+ * Marks the `n` slots from word `w` taken from the free lists by worker `owner`: no longer free,
+ * unlinked, naming the owner (`S_PREV` is `S_OWNER`) first, so that a frame no longer marked
+ * free always names the worker it went to. Lock held.
+ */
+function markTaken(i32: Int32Array, w: number, n: number, owner: number): void {
+  for (const end = w + (n << SLOT_SHIFT); w < end; w += SLOT_WORDS) {
+    i32[w + S_PREV] = owner;
+    i32[w + S_NEXT] = 0;
+    i32[w + S_AUX] = 0;
+  }
+}
+
+/** Marks the `n` slots from word `w` free (`AUX_FREE`, the ground truth of `rebuild`). Lock held. */
+function markFree(i32: Int32Array, w: number, n: number): void {
+  for (const end = w + (n << SLOT_SHIFT); w < end; w += SLOT_WORDS) i32[w + S_AUX] = AUX_FREE;
 }
 
 /**
@@ -129,13 +151,9 @@ export class BuddyAllocator implements GlobalFrameAllocator {
         [index, end] = run;
       }
       journal?.(index, nframes);
-      for (let k = index; k < index + nframes; k++) {
-        const w = this.word(k);
-        // S_OWNER first: a frame no longer marked free always names the worker it went to.
-        i32[w + S_PREV] = this.host.workerId;
-        i32[w + S_NEXT] = 0;
-        i32[w + S_AUX] = 0;
-      }
+      const fast = this.host._fast;
+      if (fast !== undefined) fast.markTaken(this.word(index), nframes);
+      else markTaken(i32, this.word(index), nframes, this.host.workerId);
       // Give back what lies past the run (the tail of a larger chunk), as the kernel's pools do.
       if (end > index + nframes) this.insertRun(index + nframes, end - index - nframes);
       i32[H_BUDDY_FREE] -= nframes;
@@ -196,7 +214,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     try {
       // ORDER: every frame is marked free before any list changes, so a rebuild after a death
       // anywhere below finds them all.
-      for (let k = index; k < index + nframes; k++) i32[this.word(k) + S_AUX] = AUX_FREE;
+      this.markFree(index, nframes);
       this.insertRun(index, nframes);
       i32[H_BUDDY_FREE] += nframes;
     } finally {
@@ -230,7 +248,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     const i32 = this.i32;
     let total = 0;
     for (const [index, n] of runs) {
-      for (let k = index; k < index + n; k++) i32[this.word(k) + S_AUX] = AUX_FREE;
+      this.markFree(index, n);
       total += n;
     }
     for (const [index, n] of runs) this.insertRun(index, n);
@@ -375,6 +393,13 @@ export class BuddyAllocator implements GlobalFrameAllocator {
 
   private word(index: number): number {
     return this.host._metaWord + (index << SLOT_SHIFT);
+  }
+
+  /** Marks frames `[index, index + n)` free (`AUX_FREE`, the ground truth of `rebuild`). Lock held. */
+  private markFree(index: number, n: number): void {
+    const fast = this.host._fast;
+    if (fast !== undefined) fast.markFree(this.word(index), n);
+    else markFree(this.i32, this.word(index), n);
   }
 
   /** Checked mode: every frame given back must be UNUSED and not already free. */

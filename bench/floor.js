@@ -1,0 +1,37 @@
+// The floor of a segment's alloc+drop: the sequentially consistent atomics it cannot avoid, one
+// claim (compare-exchange UNUSED -> busy), one publish (atomic store of the count) and one drop
+// (compare-exchange of the count) per frame, each on its own 64-byte slot, in a WebAssembly loop
+// with nothing else around them: the cost of the reference-counting protocol itself on this CPU.
+import { AtomicOp, Op, assemble, compile, constI32, instantiate, word } from '../dist/sync/wasm.js';
+
+const SLOT_BYTES = 64;
+const get = (/** @type {number} */ local) => [Op.localGet, local];
+const set = (/** @type {number} */ local) => [Op.localSet, local];
+
+// atomicsFloor(address, n): for each of n slots from `address`: CAS -1 -> 0, store 1, CAS 1 -> 0,
+// then the plain store of -1 with which a teardown leaves the slot UNUSED.
+const body = [
+  Op.block, Op.void, Op.loop, Op.void,
+  ...get(1), Op.i32Eqz, Op.brIf, 1,
+  ...get(0), ...constI32(-1), ...constI32(0), Op.atomic, AtomicOp.cmpxchg, ...word(), Op.drop,
+  ...get(0), ...constI32(1), Op.atomic, AtomicOp.store, ...word(),
+  ...get(0), ...constI32(1), ...constI32(0), Op.atomic, AtomicOp.cmpxchg, ...word(), Op.drop,
+  ...get(0), ...constI32(-1), Op.i32Store, ...word(),
+  ...get(0), ...constI32(SLOT_BYTES), Op.i32Add, ...set(0),
+  ...get(1), ...constI32(1), Op.i32Sub, ...set(1),
+  Op.br, 0, Op.end, Op.end,
+];
+
+/**
+ * A function that runs the three atomics on each of `nframes` slots of a shared memory of its own.
+ * @param {number} nframes
+ * @returns {() => void}
+ */
+export function atomicsFloor(nframes) {
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((nframes * SLOT_BYTES) / 65536), maximum: 65536, shared: true });
+  new Int32Array(memory.buffer).fill(-1);
+  const ex = instantiate(compile(assemble([], [{ name: 'atomicsFloor', params: 2, results: 0, body }])), memory, {});
+  if (ex === null) throw new Error('WebAssembly threads are not available');
+  const run = /** @type {(address: number, n: number) => void} */ (ex.atomicsFloor);
+  return () => run(0, nframes);
+}
