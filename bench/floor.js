@@ -2,9 +2,9 @@
 // claim (compare-exchange UNUSED -> busy), one publish (atomic store of the count) and one drop
 // (compare-exchange of the count) per frame, each on its own 64-byte slot, in a WebAssembly loop
 // with nothing else around them: the cost of the reference-counting protocol itself on this CPU.
+import { META_SLOT_SIZE as SLOT_BYTES } from '../dist/index.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word } from '../dist/sync/wasm.js';
 
-const SLOT_BYTES = 64;
 const get = (/** @type {number} */ local) => [Op.localGet, local];
 const set = (/** @type {number} */ local) => [Op.localSet, local];
 

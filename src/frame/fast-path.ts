@@ -7,8 +7,9 @@
  * back on the cache. Each is the same sequence of steps, in the same order, as the JavaScript
  * functions it stands for (`CachedAllocator.popOne`, `claim`, `writeMeta`, `publish`, `dropRef`,
  * `tearDownPlain`, `CachedAllocator.pushOne`; for a segment's frames `claimRange`, `publishRange`
- * and `dropRange`; the buddy allocator's per-frame marks `markTaken` and `markFree`), which remain the path on a plain
- * `SharedArrayBuffer` and for everything the fast path hands back (a status says what is left).
+ * and `dropRange`; the buddy allocator's per-frame marks `markTaken` and `markFree`), which
+ * remain the path on a plain `SharedArrayBuffer` and for everything the fast path hands back (a
+ * status says what is left).
  * In JavaScript every `Atomics` call and shared-memory access costs a builtin call or a bounds
  * check; here the whole sequence is one call.
  */

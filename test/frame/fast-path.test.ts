@@ -141,7 +141,7 @@ describe('the WebAssembly fast path', () => {
     });
     for (const sys of systems) {
       const a = sys.allocator;
-      const p = a.alloc(37, 1)!; // a run past the largest free chunk's tail is given back
+      const p = a.alloc(37, 1)!; // from a 64-frame chunk: the 27 frames past the run go back
       const q = a.alloc(200, 8)!;
       a.dealloc(p + 5 * 4096, 20);
       sys.allocSegment(9).drop();

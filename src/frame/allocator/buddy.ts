@@ -151,9 +151,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
         [index, end] = run;
       }
       journal?.(index, nframes);
-      const fast = this.host._fast;
-      if (fast !== undefined) fast.markTaken(this.word(index), nframes);
-      else markTaken(i32, this.word(index), nframes, this.host.workerId);
+      this.markTaken(index, nframes);
       // Give back what lies past the run (the tail of a larger chunk), as the kernel's pools do.
       if (end > index + nframes) this.insertRun(index + nframes, end - index - nframes);
       i32[H_BUDDY_FREE] -= nframes;
@@ -395,7 +393,14 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     return this.host._metaWord + (index << SLOT_SHIFT);
   }
 
-  /** Marks frames `[index, index + n)` free (`AUX_FREE`, the ground truth of `rebuild`). Lock held. */
+  /** `markTaken` on frames `[index, index + n)`, in the fast path where there is one. Lock held. */
+  private markTaken(index: number, n: number): void {
+    const fast = this.host._fast;
+    if (fast !== undefined) fast.markTaken(this.word(index), n);
+    else markTaken(this.i32, this.word(index), n, this.host.workerId);
+  }
+
+  /** `markFree` on frames `[index, index + n)`, in the fast path where there is one. Lock held. */
   private markFree(index: number, n: number): void {
     const fast = this.host._fast;
     if (fast !== undefined) fast.markFree(this.word(index), n);
