@@ -36,8 +36,12 @@ export async function runDemo(o) {
   /** @type {Progress | undefined} */
   let progress;
   const workers = [];
+  /** @type {Promise<unknown>[]} */
+  const exits = [];
   for (let i = 0; i < o.workers; i++) {
     const w = new Worker(new URL('./demo-worker.js', import.meta.url), { workerData: { handle: sys.handle, channel: channel.handle } });
+    // Listened for from the start: one consumer may exit while the other's result is awaited.
+    exits.push(new Promise((resolve) => w.once('exit', resolve)));
     const [hello] = await once(w, 'message'); // attached
     const id = /** @type {{ workerId: number }} */ (hello).workerId;
     // Should a consumer die, its share of the region (cached frames, a half-done step) comes back.
@@ -90,7 +94,7 @@ export async function runDemo(o) {
     `throughput: ${(done / seconds).toFixed(0)} frames/s, ${((done * 4096) / 2 ** 20 / seconds).toFixed(1)} MiB/s` +
       ` (${seconds.toFixed(2)} s), checksum errors: ${bad}`,
   );
-  await Promise.all(workers.map((w) => once(w, 'exit')));
+  await Promise.all(exits);
   channel.close();
   const stats = sys.stats();
   print(`memory at the end: ${JSON.stringify(stats)}`);
