@@ -285,7 +285,7 @@ function recv(msg) {
   let byte = -1;
   let count = -1;
   if (f !== null) {
-    byte = f.bytes()[0];
+    byte = f.metaType.untyped ? f.bytes()[0] : -1;
     count = f.referenceCount;
     f.drop();
   }
@@ -386,7 +386,7 @@ async function recvAsync(msg) {
   const elapsed = performance.now() - t0;
   let byte = -1;
   if (f !== null) {
-    byte = f.bytes()[0];
+    byte = f.metaType.untyped ? f.bytes()[0] : -1;
     f.drop();
   }
   ch.close();
