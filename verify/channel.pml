@@ -7,8 +7,9 @@
  * Atomics.wait(a, v, MAX_SLEEP_MS) is one step that either returns (the word is not v) or puts
  * the process to sleep until an Atomics.notify on a wakes it or its timeout passes: every wait
  * of `await` sleeps at most MAX_SLEEP_MS = 100 ms (the fix of finding F3), and the callers'
- * loops (send, receive) re-check the queue after every wake-up. Atomics.notify(a, 1) wakes the
- * sleeper on a with the smallest process number.
+ * loops (send, receive) re-check the queue after every wake-up. Atomics.notify(a, 1) wakes any
+ * one sleeper on a (the spec's order is FIFO, but a capped wait that times out goes to the back
+ * of the queue, so which sleeper is first is the scheduler's choice).
  * Time: 100 ms is long against every step of the protocol, so time passes (a timeout fires) when
  * no other step can be taken: the Checker below then checks the wake-up properties and wakes
  * one sleeper, any one, as its timeout. With EARLY_TIMEOUT, a sleeper may also time out at any
@@ -24,6 +25,10 @@
  *                with RESPAWN a new worker then attaches with the same id (next generation) and
  *                takes an entry. Worker 2 receives for ever.
  *   DEATH_SENDER worker 1, the sender, may die at any step; the receivers receive for ever.
+ *   PICKY        (NW = 3) worker 3 receives only frames of a type that is never sent
+ *                (receive(meta)): it refuses the first frame it finds (WrongType: the entry stays
+ *                queued, the wake-up it may have taken is passed on) and ends, or waits for ever
+ *                once worker 2 has taken them all. Worker 2 receives every frame.
  * With a death, pan runs with -E: a receiver asleep on an empty queue at the end is fine, and the
  * Checker below says what is not.
  * A Checker runs whenever nothing else can move (Promela `timeout`). No process may then wait
@@ -46,6 +51,8 @@
  *   BROKEN_WAIT_AGAIN           (with a death) await waits again after a timeout while the
  *                               counter is unchanged, without returning to the caller's re-check
  *                                                                              -> re-check
+ *   BROKEN_NO_PASS_ON           (PICKY) a receiver that refuses a frame does not pass on the
+ *                               wake-up it took                                -> lost wake-up
  */
 #include "common.pml"
 
@@ -95,6 +102,8 @@ byte nextOut = 1;          /* FIFO: the item the next receive must return (one s
 bit killed, gone, reclaimed, respawned;
 bit diedOwing;             /* the dead worker died between its queue write and its notify */
 byte finished;
+bit refused;               /* PICKY: worker 3 refused a frame */
+byte wq;                   /* NOTIFY1: the sleeper chosen */
 
 #ifdef BROKEN_TOKEN_NO_GEN
 #define MY_TOKEN (id)
@@ -177,14 +186,24 @@ inline TIME_OUT(q) {
   waitOn[q] = 0                            /* Atomics.wait returns "timed-out" */
 }
 inline NOTIFY1(w) {
-  d_step {
-    q = 0;
+  /* The first sleeper found is chosen, each later one may replace it: any one is woken. */
+  atomic {
+    q = 0; wq = NP;                        /* Atomics.notify(counter, 1): wakes any one sleeper */
     do
-    :: q < NP && waitOn[q] == w + 1 -> waitOn[q] = 0; break
-    :: q < NP && waitOn[q] != w + 1 -> q++
-    :: q == NP -> break
+    :: q < NP ->
+       if
+       :: waitOn[q] == w + 1 ->
+          if
+          :: wq = q
+          :: wq != NP -> skip
+          fi
+       :: else
+       fi;
+       q++
+    :: else -> break
     od;
-    q = 0
+    if :: wq < NP -> waitOn[wq] = 0 :: else fi;
+    q = 0; wq = 0
   }
 }
 
@@ -239,6 +258,26 @@ inline take() {
      :: else
      fi;
      owe = 0; ok = 1
+  fi;
+  t = 0; h = 0
+}
+
+/* take(meta) of a type the head entry is not: ok = 1 if there was an entry, refused. */
+inline takeRefusing() {
+  CLOCK();
+  d_step { h = ch[C_HEAD]; t = ch[C_TAIL]; rescued[_pid] = 0 }   /* take: head, tail (under the lock) */
+  if
+  :: h == t -> CUNLOCK(); ok = 0
+  :: else ->
+     x = ent[h % CAP];                     /* take: Frame.fromRaw(.., meta) throws WrongType; C_HEAD stays */
+#ifndef BROKEN_NO_PASS_ON
+     if                                    /* catch: if RECV_WAITERS > 0: Atomics.notify(C_SENT, 1) */
+     :: ch[C_RECV_WAITERS] > 0 -> NOTIFY1(C_SENT)
+     :: else
+     fi;
+#endif
+     CUNLOCK();                            /* finally: unlock; the error leaves receive() */
+     x = 0; ok = 1
   fi;
   t = 0; h = 0
 }
@@ -345,6 +384,19 @@ proctype Dier(byte id) {
 }
 #endif
 
+#ifdef PICKY
+/* receive(OtherMeta) of a type never sent: it refuses the first frame it finds, and ends (the
+ * WrongType error leaves receive); or it waits on an empty queue for ever. */
+proctype Picky(byte id) {
+  int o; byte t, h, q, seen, x;
+  bit ok, owe;
+  do
+  :: takeRefusing(); if :: ok -> break :: else fi; awaitSent()
+  od;
+  refused = 1
+}
+#endif
+
 #if defined(DEATH) || defined(DEATH_SENDER)
 /* reclaimWorker: the dead worker's record is freed (the channel is not touched). */
 proctype Reclaimer(byte dead) {
@@ -393,7 +445,10 @@ end:
           q++
        :: else -> break
        od;
-#if !defined(DEATH) && !defined(DEATH_SENDER)
+#if defined(PICKY)
+       /* the sender and the receiver of every frame finished (the picky one may wait) */
+       assert(finished == NW - 1);
+#elif !defined(DEATH) && !defined(DEATH_SENDER)
        assert(finished == NW);
 #endif
        q = 0
@@ -453,6 +508,9 @@ init {
     run Receiver(3, 0);
 #endif
     run Reclaimer(SENDER);
+#elif defined(PICKY)
+    run Receiver(2, ITEMS);                /* NW = 3: worker 3 is the picky receiver */
+    run Picky(3);
 #elif NW == 2
     run Receiver(2, ITEMS);
 #else
