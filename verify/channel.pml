@@ -271,12 +271,12 @@ inline takeRefusing() {
   :: else ->
      x = ent[h % CAP];                     /* take: Frame.fromRaw(.., meta) throws WrongType; C_HEAD stays */
 #ifndef BROKEN_NO_PASS_ON
-     if                                    /* catch: if RECV_WAITERS > 0: Atomics.notify(C_SENT, 1) */
+     if                                    /* take: on the error, if RECV_WAITERS > 0: Atomics.notify(C_SENT, 1) */
      :: ch[C_RECV_WAITERS] > 0 -> NOTIFY1(C_SENT)
      :: else
      fi;
 #endif
-     CUNLOCK();                            /* finally: unlock; the error leaves receive() */
+     CUNLOCK();                            /* take: unlock in its finally; the error leaves receive() */
      x = 0; ok = 1
   fi;
   t = 0; h = 0
