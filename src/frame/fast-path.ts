@@ -2,7 +2,8 @@
  * The fast path of the commonest operations, one frame through this worker's cache, as a
  * WebAssembly module on the region's shared `WebAssembly.Memory` (unchecked mode, default
  * allocator with caches): `take` pops a frame from the 1-frame cache, journals it and claims its
- * slot; `publish` publishes it and ends the journal entry; `drop` drops a shared reference and,
+ * slot; `publish` publishes it and ends the journal entry (`takePublished` does both in one call
+ * when there is nothing to write in between); `drop` drops a shared reference and,
  * for the last one of a type with no `onDrop` anywhere, tears the slot down and pushes the frame
  * back on the cache. Each is the same sequence of steps, in the same order, as the JavaScript
  * functions it stands for (`CachedAllocator.popOne`, `claim`, `writeMeta`, `publish`, `dropRef`,
@@ -60,6 +61,8 @@ export interface FastPath {
   take(typeId: number): number;
   /** Publishes the claimed frame `index` with count `value` (1 or UNIQUE); ends the journal. */
   publish(index: number, value: number): void;
+  /** `take` then `publish` with count `value`, in one call (nothing to write in between). */
+  takePublished(typeId: number, value: number): number;
   /** Drops a shared reference to the slot at word `w`; a `DROP_*` status. */
   drop(w: number): number;
   /** Claims `n` slots from word `w` with type `typeId` (as `claimRange`); answers `n`, or the position of a slot that was not UNUSED (the ones before it unclaimed again). */
@@ -109,34 +112,40 @@ const decRef = (slot: number, old: number, notHeld: number[]): number[] => [
   Op.end, Op.end,
 ];
 
+/**
+ * `take`'s steps: popOne, journal, owner, claim (CAS UNUSED -> 0), the type word of parameter 0;
+ * returns -1 or `TAKE_CLAIM_FAILED` itself. Locals: the stack count, the index, the slot address.
+ */
+const takeSteps = (count: number, index: number, slot: number): number[] => [
+  ...load(g('stack')), ...set(count), // popOne
+  ...returnIf([...get(count), ...constI32(0), Op.i32LeS], -1),
+  ...returnIf(load(g('rec'), W_DRAIN * 4), -1),
+  ...load([...get(count), ...constI32(2), Op.i32Shl, ...g('stack'), Op.i32Add]), ...set(index),
+  ...journal(OP_OWNED, get(index)), // journaled and owned before it leaves the stack
+  ...slotOf(index), ...set(slot),
+  ...store(get(slot), g('worker'), S_OWNER * 4),
+  ...store(g('stack'), [...get(count), ...constI32(1), Op.i32Sub]),
+  // claim: CAS UNUSED -> 0 (busy)
+  ...returnIf([...get(slot), ...constI32(RC_UNUSED), ...constI32(0), Op.atomic, AtomicOp.cmpxchg, ...word(), ...constI32(RC_UNUSED), Op.i32Ne], TAKE_CLAIM_FAILED),
+  ...store(get(slot), get(0), S_TYPE * 4), // writeMeta (the type; the caller writes initial values)
+];
+/** publish: the count (an atomic store after the metadata), then the journal ends. */
+const publishSteps = (slot: number[], value: number[]): number[] => [...slot, ...value, Op.atomic, AtomicOp.store, ...word(), ...endJournal];
+
 // take(typeId): locals 1 count, 2 index, 3 slot address.
-const take: WasmFunc = {
-  name: 'take',
-  params: 1,
-  results: 1,
-  locals: 3,
-  body: [
-    ...load(g('stack')), ...set(1), // popOne
-    ...returnIf([...get(1), ...constI32(0), Op.i32LeS], -1),
-    ...returnIf(load(g('rec'), W_DRAIN * 4), -1),
-    ...load([...get(1), ...constI32(2), Op.i32Shl, ...g('stack'), Op.i32Add]), ...set(2),
-    ...journal(OP_OWNED, get(2)), // journaled and owned before it leaves the stack
-    ...slotOf(2), ...set(3),
-    ...store(get(3), g('worker'), S_OWNER * 4),
-    ...store(g('stack'), [...get(1), ...constI32(1), Op.i32Sub]),
-    // claim: CAS UNUSED -> 0 (busy)
-    ...returnIf([...get(3), ...constI32(RC_UNUSED), ...constI32(0), Op.atomic, AtomicOp.cmpxchg, ...word(), ...constI32(RC_UNUSED), Op.i32Ne], TAKE_CLAIM_FAILED),
-    ...store(get(3), get(0), S_TYPE * 4), // writeMeta (the type; the caller writes initial values)
-    ...get(2),
-  ],
-};
+const take: WasmFunc = { name: 'take', params: 1, results: 1, locals: 3, body: [...takeSteps(1, 2, 3), ...get(2)] };
 
 // publish(index, value)
-const publish: WasmFunc = {
-  name: 'publish',
+const publish: WasmFunc = { name: 'publish', params: 2, results: 0, body: publishSteps(slotOf(0), get(1)) };
+
+// takePublished(typeId, value): take and publish in one call, for a frame with nothing to write
+// in between (no initial values, not zeroed). Locals: 2 count, 3 index, 4 slot address.
+const takePublished: WasmFunc = {
+  name: 'takePublished',
   params: 2,
-  results: 0,
-  body: [...slotOf(0), ...get(1), Op.atomic, AtomicOp.store, ...word(), ...endJournal],
+  results: 1,
+  locals: 3,
+  body: [...takeSteps(2, 3, 4), ...publishSteps(get(4), get(1)), ...get(3)],
 };
 
 // drop(w): locals 1 slot address, 2 old count, 3 index, 4 type id, 5 stack count.
@@ -303,7 +312,7 @@ export interface FastPathPlace {
 
 /** The fast path on `place`, or undefined where its memory is not a shared WebAssembly.Memory. */
 export function fastPath(place: FastPathPlace): FastPath | undefined {
-  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, drop, claimRun, publishRun, dropRun, markTaken, markFree])));
+  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, takePublished, drop, claimRun, publishRun, dropRun, markTaken, markFree])));
   const bytes = (w: number): number => place.offset + w * 4;
   const ex = instantiate(module, place.memory, {
     b: place.offset,
@@ -318,6 +327,7 @@ export function fastPath(place: FastPathPlace): FastPath | undefined {
   return {
     take: ex.take,
     publish: ex.publish,
+    takePublished: ex.takePublished,
     drop: ex.drop,
     claimRun: ex.claimRun,
     publishRun: ex.publishRun,

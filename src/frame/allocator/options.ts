@@ -182,13 +182,17 @@ export class FrameAllocOptions {
     if (init !== undefined) meta._validate(init);
     const fast = sys._fast;
     if (fast !== undefined && meta._sys === sys) {
-      // The WebAssembly fast path: pop, journal, claim and type in one call, then publish.
-      const index = fast.take(meta._id);
+      // The WebAssembly fast path: pop, journal, claim and type in one call, then publish (in
+      // the same call when there is nothing to write in between).
+      const count = unique ? RC_UNIQUE : 1;
+      const direct = init === undefined && !this._zeroed;
+      const index = direct ? fast.takePublished(meta._id, count) : fast.take(meta._id);
       if (index >= 0) {
         const w = slotWord(sys, index);
+        if (direct) return w;
         if (init !== undefined) meta._write(sys._mem, storageByte(w), init);
         if (this._zeroed) sys._at.zero(sys._frameByte + index * PAGE_SIZE, PAGE_SIZE);
-        fast.publish(index, unique ? RC_UNIQUE : 1);
+        fast.publish(index, count);
         return w;
       }
       if (index === TAKE_CLAIM_FAILED) {
