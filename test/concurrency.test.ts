@@ -465,6 +465,34 @@ describe('a worker that dies holding a channel\'s lock', () => {
     await cleanUp(sys, ch, paddr, [5]);
   });
 
+  it('checked mode: a receiver killed while making the handle for the head entry leaves it to the next receiver', async () => {
+    const sys = FrameSystem.create({ frames: 64, checked: true });
+    const ch = FrameChannel.create(sys, 4);
+    const channelFrames = sys.stats().used;
+    const f = sys.allocFrame();
+    f.bytes()[0] = 0x5a;
+    const paddr = f.paddr;
+    expect(ch.send(f)).toBe(true);
+    const dying = spawn(sys);
+    dying.post({ cmd: 'dieInReceive', ch: ch.handle });
+    const { workerId: deadId } = await dying.next<{ workerId: number }>();
+    await dying.worker.terminate();
+    sys.reclaimWorker(deadId);
+    // The entry is still queued with its forgotten reference: the next receive takes it (had
+    // the dead receiver taken the reference's record before the head moved, it would be
+    // ContractError('from_raw_requires') for every receiver from now on).
+    expect(ch.size).toBe(1);
+    const got = ch.receive(undefined, 5000)!;
+    expect(got.paddr).toBe(paddr);
+    expect(got.bytes()[0]).toBe(0x5a);
+    got.drop();
+    sys.checkInvariants();
+    ch.close();
+    // What is left is the channel's queue, which the dead worker's reference keeps (in checked
+    // mode no one may take back a reference that was never forgotten).
+    expect(sys.stats().used).toBe(channelFrames);
+  });
+
   it('a worker that attaches after the reclaim, and gets the dead id again, is not locked out', async () => {
     const sys = FrameSystem.create({ frames: 64 });
     const ch = FrameChannel.create(sys, 4);

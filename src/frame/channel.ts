@@ -15,7 +15,7 @@ import type { FrameSystem } from '../system.js';
 import { canBlock } from '../sync/lock.js';
 import { tokenAlive } from './allocator/journal.js';
 import { Frame, resolveType } from './frame.js';
-import { slotWord } from './meta.js';
+import { slotWord, takeForgottenRun } from './meta.js';
 import type { Paddr } from './mapping.js';
 import { defineMeta, type AnyMeta } from './meta-type.js';
 import { Segment } from './segment.js';
@@ -472,13 +472,26 @@ export class FrameChannel implements Disposable {
         if (asSegment) item = this.restoreSegment(start, n, (word & MIXED_FLAG) !== 0, meta);
         else if (n !== 1) {
           throw new FrameUseError('WrongType', `the next item is a segment of ${n} frames: take it with receiveSegment`);
-        } else item = Frame.fromRaw(this.sys, start, meta);
+        } else item = Frame._restore(this.sys, start, meta, false);
       } catch (e) {
-        // This receiver may have been the one woken for the entry it refuses: wake another.
-        if (Atomics.load(i32, b + C_RECV_WAITERS) > 0) Atomics.notify(i32, b + C_SENT, 1);
+        this.passWakeUpOn();
         throw e;
       }
       Atomics.store(i32, b + C_HEAD, nextPos(head, this.capacity));
+      if (this.sys.checked) {
+        // ORDER: checked mode's forgotten-reference records are taken after the head has moved.
+        // A receiver that dies in between holds the item, as one that dies after returning it;
+        // the other order would leave the entry queued with its records gone, and every later
+        // take of it would fail (from_raw_requires).
+        try {
+          takeForgottenRun(this.sys, start, start + n * PAGE_SIZE);
+        } catch (e) {
+          Atomics.store(i32, b + C_HEAD, head); // the entry stays
+          item._consume();
+          this.passWakeUpOn();
+          throw e;
+        }
+      }
       Atomics.add(i32, b + C_RECEIVED, 1);
     } finally {
       this.unlock();
@@ -529,6 +542,11 @@ export class FrameChannel implements Disposable {
     if (!this._open) throw new FrameUseError('Dropped', `FrameChannel(${hex(this.first.paddr)}) was closed`);
   }
 
+  /** A receiver that refuses the head entry may have been the one woken for it: wake another. */
+  private passWakeUpOn(): void {
+    if (Atomics.load(this.i32, this.base + C_RECV_WAITERS) > 0) Atomics.notify(this.i32, this.base + C_SENT, 1);
+  }
+
   /**
    * The segment of a dequeued entry. The queue vouches that its references were forgotten by a
    * `send`, so outside checked mode only the type is checked (on the first frame, or on every
@@ -537,7 +555,7 @@ export class FrameChannel implements Disposable {
   private restoreSegment(start: Paddr, n: number, mixed: boolean, meta: AnyMeta | undefined): Segment {
     const sys = this.sys;
     const end = start + n * PAGE_SIZE;
-    if (sys.checked || (mixed && meta !== undefined)) return Segment.fromRaw(sys, { start, end }, meta);
+    if (sys.checked || (mixed && meta !== undefined)) return Segment._restore(sys, { start, end }, meta, false);
     const type = resolveType(sys, slotWord(sys, start / PAGE_SIZE), start, meta);
     return new Segment(sys, start, end, type, mixed);
   }

@@ -156,11 +156,19 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * ```
    */
   static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameSystem, paddr: Paddr, meta?: M): Frame<M> {
+    return Frame._restore(sys, paddr, meta, true);
+  }
+
+  /**
+   * @internal `fromRaw`; with `takeRecord` false, checked mode's forgotten-reference record is
+   * left for the caller to take (`FrameChannel`: after its queue has let go of the entry).
+   */
+  static _restore<M extends AnyMeta = AnyMeta>(sys: FrameSystem, paddr: Paddr, meta: M | undefined, takeRecord: boolean): Frame<M> {
     sys._assertOpen();
     const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
     checkRawHeld(sys, w, paddr, false);
     const type = resolveType(sys, w, paddr, meta);
-    if (sys.checked) takeForgotten(sys, w, paddr);
+    if (takeRecord && sys.checked) takeForgotten(sys, w, paddr);
     return new Frame(sys, w, paddr, type as M);
   }
 

@@ -15,6 +15,7 @@ import {
   H_DEFER_HEAD,
   H_DEFER_LOCK,
   PAGE_SHIFT,
+  PAGE_SIZE,
   RC_UNIQUE,
   RC_UNUSED,
   REF_COUNT_MAX,
@@ -510,5 +511,16 @@ export function takeForgotten(sys: SlotHost, w: number, paddr: Paddr): void {
       );
     }
     if (Atomics.compareExchange(i32, w + S_AUX, n, n - 1) === n) return;
+  }
+}
+
+/** `takeForgotten` for every frame of `[start, end)`, all or none (checked mode). */
+export function takeForgottenRun(sys: SlotHost, start: Paddr, end: Paddr): void {
+  let p = start;
+  try {
+    for (; p < end; p += PAGE_SIZE) takeForgotten(sys, slotWord(sys, p >>> PAGE_SHIFT), p);
+  } catch (e) {
+    for (let q = start; q < p; q += PAGE_SIZE) addForgotten(sys, slotWord(sys, q >>> PAGE_SHIFT));
+    throw e;
   }
 }

@@ -10,7 +10,6 @@ import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from './mapping.js';
 import {
-  addForgotten,
   claim,
   decRef,
   dropLast,
@@ -19,7 +18,7 @@ import {
   publish,
   slotPaddr,
   slotWord,
-  takeForgotten,
+  takeForgottenRun,
   tearDownPlain,
   storageByte,
   unclaim,
@@ -183,6 +182,14 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
    * ```
    */
   static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameSystem, range: PaddrRange, meta?: M): Segment<M> {
+    return Segment._restore(sys, range, meta, true);
+  }
+
+  /**
+   * @internal `fromRaw`; with `takeRecords` false, checked mode's forgotten-reference records
+   * are left for the caller to take (`FrameChannel`: after its queue has let go of the entry).
+   */
+  static _restore<M extends AnyMeta = AnyMeta>(sys: FrameSystem, range: PaddrRange, meta: M | undefined, takeRecords: boolean): Segment<M> {
     sys._assertOpen();
     checkRange(sys, range, true);
     const { start, end } = range;
@@ -193,17 +200,10 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
       const t = resolveType(sys, w, p, meta);
       type ??= t;
     }
-    if (sys.checked) {
-      let p = start;
-      try {
-        for (; p < end; p += PAGE_SIZE) takeForgotten(sys, slotWord(sys, p >>> PAGE_SHIFT), p);
-      } catch (e) {
-        for (let q = start; q < p; q += PAGE_SIZE) addForgotten(sys, slotWord(sys, q >>> PAGE_SHIFT));
-        throw e;
-      }
-    }
+    if (takeRecords && sys.checked) takeForgottenRun(sys, start, end);
     return new Segment(sys, start, end, (type ?? sys._untyped) as M, meta === undefined);
   }
+
 
   /** @internal */
   _check(): void {

@@ -536,6 +536,37 @@ describe('checked mode', () => {
     view.close();
     expectAllFree(sys);
   });
+
+  it('a queued item whose forgotten reference someone else restored: ContractError, the entry stays, nothing changes', () => {
+    const sys = FrameSystem.create({ frames: 64, checked: true });
+    const ch = FrameChannel.create(sys, 4);
+    const f = tagged(sys, 7);
+    const seg = sys.allocSegment(3);
+    const [fp, sp] = [f.paddr, seg.startPaddr];
+    ch.send(f);
+    // A misuse: fromRaw of a frame the channel holds takes the channel's forgotten reference.
+    const thief = Frame.fromRaw(sys, fp);
+    const e = expectNoChange(sys, () => ch.receive(undefined, 0), ContractError) as ContractError;
+    expect(e.contract).toBe('from_raw_requires');
+    expect(ch.size).toBe(1);
+    thief.intoRaw(); // forgotten again: the entry can be taken
+    const got = ch.receive(undefined, 0)!;
+    expect(got.paddr).toBe(fp);
+    got.drop();
+    // A segment's frames are taken back all or none: here the middle one's record is missing.
+    ch.send(seg);
+    const middle = Frame.fromRaw(sys, sp + PAGE_SIZE);
+    const e2 = expectNoChange(sys, () => ch.receiveSegment(undefined, 0), ContractError) as ContractError;
+    expect(e2.contract).toBe('from_raw_requires');
+    expect(ch.size).toBe(1);
+    middle.intoRaw();
+    const back = ch.receiveSegment(undefined, 0)!;
+    expect([back.startPaddr, back.nframes]).toEqual([sp, 3]);
+    back.drop();
+    ch.close();
+    expectAllFree(sys);
+    expect(sys.leaks()).toEqual([]);
+  });
 });
 
 describe('segments', () => {

@@ -356,6 +356,24 @@ function dieInSend(msg) {
 }
 
 /**
+ * Stops for good inside receive() (checked mode), while it holds the channel's lock and makes the
+ * handle for the entry at the head (the leak tracker's stack capture, which take calls under the
+ * lock, never returns), after telling the test: the test then terminates this worker, as a
+ * worker killed at that instruction.
+ * @param {{ ch: { paddr: number } }} msg
+ */
+function dieInReceive(msg) {
+  const ch = FrameChannel.open(sys, msg.ch);
+  const E = /** @type {{ captureStackTrace: (target: object, above?: unknown) => void }} */ (/** @type {unknown} */ (Error));
+  E.captureStackTrace = () => {
+    parentPort.postMessage({ locked: true, workerId: sys.workerId });
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    throw new Error('unreachable');
+  };
+  ch.receive(undefined, 10_000);
+}
+
+/**
  * One trySend of a fresh frame tagged `tag`; answers whether it went in.
  * @param {{ ch: { paddr: number }, tag: number }} msg
  */
@@ -421,6 +439,9 @@ parentPort.on('message', (msg) => {
         break;
       case 'dieInSend':
         dieInSend(msg);
+        break;
+      case 'dieInReceive':
+        dieInReceive(msg);
         break;
       case 'trySendOne':
         trySendOne(msg);
