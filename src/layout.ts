@@ -207,10 +207,16 @@ export const H_WORKERS = 64;
  */
 export const MAX_WORKERS = 64;
 export const WORKER_WORDS = 128;
-/** Worker record word 0: 0 = free, 1 = attached. */
+/** Worker record word 0: 0 = free, 1 = attached, 2 = exited (its reclaim is not done yet). */
 export const W_STATE = 0;
 export const WORKER_FREE = 0;
 export const WORKER_ATTACHED = 1;
+/**
+ * The worker exited and `reclaimWorker` took its locks over, but could not get the allocator
+ * lock (held by a worker that has most likely exited too): its frames come back at the next
+ * reclaim, in whichever worker. Its id stays taken until then.
+ */
+export const WORKER_EXITED = 2;
 /** Set by another worker that needs this worker's cached frames back (before NoMemory). */
 export const W_DRAIN = 1;
 /**

@@ -175,6 +175,13 @@ export interface ReclaimReport {
   readonly teardowns: number;
   /** Frames it was tearing down whose busy state another worker may still own: left as they are. */
   readonly leftBusy: number;
+  /**
+   * True if the allocator lock was held by another worker all the while `reclaimWorker` waited
+   * for it (about a second): that worker has most likely exited too and is not reclaimed yet.
+   * This worker's locks were taken over, and its frames come back at the next `reclaimWorker`
+   * call, in any worker (its id stays taken until then; the other fields are 0).
+   */
+  readonly pending: boolean;
 }
 
 /** A snapshot of the region (racy while other workers run). */
@@ -298,6 +305,11 @@ export class FrameSystem implements SlotHost {
   readonly _wrec: number;
   /** @internal This worker's lock token: its record's generation and its id. */
   readonly _token: number;
+  /**
+   * @internal How long `reclaimWorker` waits for the allocator lock before it leaves the workers
+   * exited, for the next reclaim to finish (its holder has most likely died too).
+   */
+  _reclaimWaitMs = 1000;
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
   /** @internal The WebAssembly fast path of one-frame operations (see `fast-path.ts`), when usable. */
@@ -587,6 +599,11 @@ export class FrameSystem implements SlotHost {
    * known to anyone: their frames stay in use. Hand frames to workers that may die through a
    * `FrameChannel`, or keep a record of them, to take them back with `Frame.fromRaw`.
    *
+   * Workers that exit together may be reclaimed one by one, in any order (e.g. from each
+   * Worker's 'exit' event): if one of them died holding the allocator lock, the reclaim of
+   * another waits for that lock about a second and then returns `pending: true`; the reclaim
+   * of the holder then finishes both.
+   *
    * Throws `FrameSystemError('BadWorker')` for this worker's own id or an id outside
    * 1..MAX_WORKERS.
    *
@@ -605,9 +622,9 @@ export class FrameSystem implements SlotHost {
 
   /**
    * `reclaimWorker` for several workers that died: the locks any of them held are taken over
-   * first, so that one that died holding the allocator lock does not block the others' reclaim
-   * (reclaiming them one by one, the lock holder must come first). Errors as `reclaimWorker`,
-   * checked for every id before anything is done.
+   * first, so that one that died holding the allocator lock does not hold up the others' reclaim
+   * (one by one, the reclaims before the holder's come back `pending`). Errors as
+   * `reclaimWorker`, checked for every id before anything is done.
    *
    * @example
    * ```ts

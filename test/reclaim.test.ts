@@ -54,6 +54,7 @@ import {
   TYPE_FLAG_ON_DROP,
   T_FLAGS,
   WORKER_ATTACHED,
+  WORKER_EXITED,
   WORKER_FREE,
   W_GEN,
   W_CACHE,
@@ -89,7 +90,7 @@ function cacheBase(id: number, k: number): number {
 }
 
 function report(id: number, r: Partial<ReclaimReport>): ReclaimReport {
-  return { workerId: id, locks: [], framesFreed: 0, teardowns: 0, leftBusy: 0, ...r };
+  return { workerId: id, locks: [], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false, ...r };
 }
 
 /** The invariant holds, nothing is busy, and `free` frames are free. */
@@ -225,6 +226,67 @@ describe('reclaimWorker: a dead worker with cached frames', () => {
     g.drop();
     expect(s.nframes).toBe(2);
     expectHealthy(sys, 62);
+  });
+});
+
+describe('reclaimWorker: workers that died together', () => {
+  /** Two workers with 16 cached frames each; `a` died holding the allocator lock. */
+  function twoDead(): { sys: FrameSystem; i32: Int32Array; a: number; b: number } {
+    const sys = makeSystem({});
+    const [a, b] = [FrameSystem.attach(sys.handle), FrameSystem.attach(sys.handle)];
+    a.allocFrame().drop();
+    b.allocFrame().drop();
+    const i32 = sys._mem.i32;
+    i32[H_BUDDY_LOCK] = a._token;
+    sys._reclaimWaitMs = 20; // instead of about a second
+    return { sys, i32, a: a.workerId, b: b.workerId };
+  }
+
+  it('together (reclaimWorkers): the holder\'s lock is taken over first, both are finished', () => {
+    const { sys, a, b } = twoDead();
+    expect(sys.reclaimWorkers([b, a])).toEqual([report(b, { framesFreed: 16 }), report(a, { locks: ['allocator'], framesFreed: 16 })]);
+    expect(sys.workers()).toEqual([1]);
+    expectHealthy(sys, 64);
+    expectAllocatable(sys, 64);
+  });
+
+  it("one by one, the holder last (as from each Worker's 'exit'): the first is pending, the holder's reclaim finishes both", () => {
+    const { sys, i32, a, b } = twoDead();
+    const before = Array.from(i32.subarray(0, sys._metaWord + 64 * SLOT_WORDS)); // header and slots
+    expect(sys.reclaimWorker(b)).toEqual(report(b, { pending: true }));
+    // Only its state changed (the allocator lock is held: nothing else can be looked at through
+    // the allocator): its cache and journals wait, its id stays taken.
+    expect(i32[workerRecord(b) + W_STATE]).toBe(WORKER_EXITED);
+    const after = Array.from(i32.subarray(0, sys._metaWord + 64 * SLOT_WORDS));
+    after[workerRecord(b) + W_STATE] = WORKER_ATTACHED;
+    expect(after).toEqual(before);
+    expect(sys.workers()).toEqual([1, a]);
+    expect(sys.reclaimWorker(a)).toEqual(report(a, { locks: ['allocator'], framesFreed: 16 }));
+    expect(i32[workerRecord(b) + W_STATE]).toBe(WORKER_FREE);
+    expect(cacheOf(sys).cachedFrames(b)).toBe(0);
+    expect(sys.workers()).toEqual([1]);
+    expectHealthy(sys, 64);
+    // Both ids are free again.
+    const next = [FrameSystem.attach(sys.handle), FrameSystem.attach(sys.handle)];
+    expect(next.map((w) => w.workerId).sort()).toEqual([a, b].sort());
+    for (const w of next) w.close();
+    expectAllocatable(sys, 64);
+  });
+
+  it('pending because a live holder was slow: any later reclaim finishes it, and a second one changes nothing', () => {
+    const { sys, i32, a, b } = twoDead();
+    const slow = FrameSystem.attach(sys.handle);
+    i32[H_BUDDY_LOCK] = slow._token; // a live worker holds it (a has died without it)
+    expect(sys.reclaimWorker(b)).toEqual(report(b, { pending: true }));
+    i32[H_BUDDY_LOCK] = 0; // it lets go
+    expect(sys.reclaimWorkers([])).toEqual([]); // no id: only what is pending
+    expect(i32[workerRecord(b) + W_STATE]).toBe(WORKER_FREE);
+    expect(cacheOf(sys).cachedFrames(b)).toBe(0);
+    expect(sys.reclaimWorker(b)).toEqual(report(b, {}));
+    expect(sys.reclaimWorker(a)).toEqual(report(a, { framesFreed: 16 }));
+    slow.close();
+    expectHealthy(sys, 64);
+    expectAllocatable(sys, 64);
   });
 });
 

@@ -41,9 +41,12 @@
  *                                frees them with freeRuns, as before the fix of finding F2
  *                                -> a frame a live worker took is freed again
  *
- * reclaimFrames is the fixed code: it takes the allocator lock (lock(H_BUDDY_LOCK)) before its
- * first look at a journaled frame (reclaimJournaled) and holds it until the cached runs and the
- * frames judged on their way are freed (buddy.freeRunsLocked); then unlock, then the record.
+ * reclaim is the fixed code: it takes the allocator lock (lockWithin(H_BUDDY_LOCK)) before its
+ * first look at the record and a journaled frame (reclaimFramesLocked, reclaimJournaled) and
+ * holds it until the cached runs and the frames judged on their way are freed
+ * (buddy.freeRunsLocked) and the record is emptied and free. Only V dies here, and its lock is
+ * taken over first, so the wait always ends with the lock: the code's way out when the lock
+ * stays held (another dead worker not reclaimed yet: V left WORKER_EXITED) is not modelled.
  */
 #include "common.pml"
 
@@ -421,8 +424,11 @@ proctype Reclaimer() {
         lockw = 0; ok = 0                 /* reclaim: unlock(H_BUDDY_LOCK) */
      :: else
      fi;
-     /* 2. reclaimFrames: the cached runs (V's record is stable) ... */
-     d_step {                             /* reclaimFrames: cacheRuns */
+#ifndef BROKEN_RECLAIM_OUTSIDE_LOCK
+     LOCK();                              /* reclaim: lockWithin(H_BUDDY_LOCK, token, wait) */
+#endif
+     /* 2. reclaimFramesLocked: the cached runs (V's record is stable) ... */
+     d_step {                             /* reclaimFramesLocked: cacheRuns */
        cm = 0; e = 1;
        do
        :: e <= cnt[V] -> assert(gl[ENT(V, e)] == CACHED(V)); gl[ENT(V, e)] = OUT(V); cm = cm | (1 << ENT(V, e)); e++
@@ -430,9 +436,6 @@ proctype Reclaimer() {
        od;
        e = 0
      }
-#ifndef BROKEN_RECLAIM_OUTSIDE_LOCK
-     LOCK();                              /* reclaimFrames: lock(H_BUDDY_LOCK, token) */
-#endif
      /* ... and what the journals name: the operation entry, then the allocator runs. */
      k = 0;
      do
@@ -473,13 +476,17 @@ proctype Reclaimer() {
      m = m | cm;
 #ifndef BROKEN_RECLAIM_OUTSIDE_LOCK
      freeRunsLocked(m, V);
-     UNLOCK();                            /* reclaimFrames: unlock(H_BUDDY_LOCK) */
 #else
      if :: m != 0 -> freeRuns(m, V, 0) :: else fi;   /* BROKEN: buddy.freeRuns after the judging */
 #endif
      /* The record: caches and journals emptied, then the id is free. */
      d_step { cnt[V] = 0; opStart[V] = 0; opKind[V] = 0; ajCount[V] = 0; e = 0; f = 0; k = 0; m = 0; cm = 0 }
-     wstate[V] = WORKER_FREE              /* reclaimFrames: Atomics.store(W_STATE, WORKER_FREE) */
+     wstate[V] = WORKER_FREE;             /* reclaimFramesLocked: Atomics.store(W_STATE, WORKER_FREE) */
+#ifndef BROKEN_RECLAIM_OUTSIDE_LOCK
+     UNLOCK()                             /* reclaim: unlock(H_BUDDY_LOCK) */
+#else
+     skip
+#endif
   :: else
   fi;
   reclaimed = 1

@@ -14,7 +14,7 @@
  * checks the real one): a LIFO cache per worker, as CachedAllocator, in front of a shared pool.
  *
  * With -DDEATH the last worker may be terminated at any step, and a Reclaimer process runs
- * reclaimWorker (src/frame/reclaim.ts, reclaimFrames and reclaimJournaled: the operation
+ * reclaimWorker (src/frame/reclaim.ts, reclaimFramesLocked and reclaimJournaled: the operation
  * journal and the cache).
  *
  * Broken variants (negative tests, each must produce a counterexample):
@@ -34,9 +34,9 @@
  * dropRun for segments) performs the same steps in the same order as the functions modelled
  * here, and test/frame/fast-path.test.ts checks that both write the same words.
  *
- * reclaimFrames holds the allocator lock (H_BUDDY_LOCK) from its first look at a journaled frame
- * to the freeing (fixed for F2); here the lock only excludes a take from the shared pool, the
- * one abstract allocator step that runs under it in the code.
+ * reclaim holds the allocator lock (H_BUDDY_LOCK) from its first look at a journaled frame to the
+ * freeing and the record (fixed for F2); here the lock only excludes a take from the shared pool,
+ * the one abstract allocator step that runs under it in the code.
  */
 #include "common.pml"
 
@@ -61,7 +61,7 @@ short slot[NF * SLOT_HDR];
 byte cache[(NW + 1) * NF];
 byte ccount[NW + 1];
 bit inBuddy[NF];
-bit blk;             /* H_BUDDY_LOCK, held by reclaimFrames (a pool take holds it inside its step) */
+bit blk;             /* H_BUDDY_LOCK, held by reclaim (a pool take holds it inside its step) */
 
 /* Per-worker operation journal (journal.ts recordOp/clearOp): W_OP_START (frame + 1), and the
  * kind of W_OP_COUNT (the count is always 1 here). */
@@ -108,7 +108,7 @@ inline clearOp() {
 
 /* ---- allocator (abstract; cache.ts take/give, buddy.ts) ---------------------------------- */
 /* cache.ts take -> pop (or refill / buddy): journaled and owned before it leaves the stack. A
- * take from the pool (refill, fromBuddy) waits while reclaimFrames holds the allocator lock. */
+ * take from the pool (refill, fromBuddy) waits while reclaim holds the allocator lock. */
 inline take(fr, ok) {
   d_step {
     (ccount[me] > 0 || !blk);
@@ -391,7 +391,7 @@ proctype Worker(byte me) {
 }
 
 #ifdef DEATH
-/* Whoever sees the worker exit calls sys.reclaimWorker(V) (reclaim.ts reclaimFrames). */
+/* Whoever sees the worker exit calls sys.reclaimWorker(V) (reclaim.ts reclaim, reclaimFramesLocked). */
 proctype Reclaimer() {
   byte s, k, f, n, me;
   short rc;
@@ -400,8 +400,8 @@ proctype Reclaimer() {
   (gone[V] || finished[V]);
   if
   :: gone[V] ->
+     atomic { !blk -> blk = 1 }            /* reclaim: lockWithin(H_BUDDY_LOCK) */
      d_step { s = opStart[V]; k = opKind[V] }   /* journalOf(rec): the dead record is stable */
-     atomic { !blk -> blk = 1 }            /* reclaimFrames: lock(H_BUDDY_LOCK) */
      if
      :: s != 0 ->
         f = s - 1;
@@ -425,7 +425,7 @@ proctype Reclaimer() {
         fi
      :: else
      fi;
-     d_step {                              /* reclaimFrames: buddy.freeRunsLocked(cached runs + toFree) */
+     d_step {                              /* reclaimFramesLocked: buddy.freeRunsLocked(cached runs + toFree) */
        do
        :: ccount[V] > 0 -> ccount[V]--; inBuddy[cache[V * NF + ccount[V]]] = 1; cache[V * NF + ccount[V]] = 0
        :: else -> break
@@ -438,8 +438,8 @@ proctype Reclaimer() {
        :: else
        fi
      }
-     blk = 0;                              /* reclaimFrames: unlock(H_BUDDY_LOCK) */
-     d_step { opStart[V] = 0; opKind[V] = 0; s = 0; k = 0; f = 0; rc = 0; mine = 0; dealloc = 0 }
+     d_step { opStart[V] = 0; opKind[V] = 0; s = 0; k = 0; f = 0; rc = 0; mine = 0; dealloc = 0 }   /* reclaimFramesLocked: the record emptied */
+     blk = 0                               /* reclaim: unlock(H_BUDDY_LOCK) */
   :: else
   fi;
   reclaimed = 1

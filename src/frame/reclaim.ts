@@ -2,6 +2,8 @@
  * `reclaimWorker`: recovery of the share of a worker that died at any instruction. It takes over
  * the locks the worker held (rebuilding the buddy allocator's free lists from the per-frame free
  * marks), finishes or rolls back the operation its journals name, and returns its cached frames.
+ * The frames are judged under the allocator lock; if another worker holds it too long (it has
+ * most likely died too), the worker is left `WORKER_EXITED` and the next reclaim finishes it.
  */
 import {
   AUX_FREE,
@@ -25,14 +27,16 @@ import {
   S_OWNER,
   S_STORAGE,
   S_TYPE,
+  MAX_WORKERS,
   WORKER_ATTACHED,
+  WORKER_EXITED,
   WORKER_FREE,
   W_CACHE,
   W_GEN,
   W_STATE,
 } from '../layout.js';
 import type { FrameSystem, ReclaimReport } from '../system.js';
-import { forceRelease, lock, lockOwner, unlock } from '../sync/lock.js';
+import { forceRelease, lockOwner, lockWithin, unlock } from '../sync/lock.js';
 import { BuddyAllocator } from './allocator/buddy.js';
 import { journalOf, workerRecord, workerToken } from './allocator/journal.js';
 import { applyListOp } from './linked-list.js';
@@ -40,12 +44,14 @@ import { slotWord } from './meta.js';
 
 /**
  * Reclaims the workers `ids` together: first the locks any of them held, then their frames (so
- * that the death of one that held the allocator lock does not block the reclaim of another).
+ * that the death of one that held the allocator lock does not block the reclaim of another), and
+ * the frames of workers an earlier reclaim left `WORKER_EXITED`.
  */
 export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport[] {
   const i32 = sys._mem.i32;
-  const dead = ids.filter((id, k) => ids.indexOf(id) === k && Atomics.load(i32, workerRecord(id) + W_STATE) === WORKER_ATTACHED);
-  const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0 }]));
+  const stateOf = (id: number): number => Atomics.load(i32, workerRecord(id) + W_STATE);
+  const dead = ids.filter((id, k) => ids.indexOf(id) === k && (stateOf(id) === WORKER_ATTACHED || stateOf(id) === WORKER_EXITED));
+  const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false }]));
   const buddy = new BuddyAllocator(sys);
 
   // 1. Locks. The buddy allocator's lists may be half updated: take the lock over and rebuild
@@ -63,17 +69,45 @@ export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport
     if (lockOwner(i32, H_REG_LOCK) === token && forceRelease(i32, H_REG_LOCK, token)) report.locks.push('type registry');
     if (lockOwner(i32, H_DEFER_LOCK) === token && forceRelease(i32, H_DEFER_LOCK, token)) report.locks.push('deferred drops');
   }
-  // 2. Each worker's frames.
-  for (const id of dead) reclaimFrames(sys, buddy, id, reports.get(id)!);
+  // 2. Their frames, and those of workers left exited before, under the allocator lock. The
+  // allocator's lock is held from the first look at a journaled frame to the freeing: a live
+  // worker refilling its cache in between could take a frame judged "on its way" and lose it
+  // to a second free (found by the SPIN model, verify/cache.pml). A live holder lets go within
+  // microseconds; one that does not within the wait has died too and is not reclaimed yet (its
+  // 'exit' not seen yet, on this very thread perhaps): then these workers are left exited, their
+  // locks already released, and the reclaim of that worker (or any later one) finishes them.
+  const exited = (id: number): boolean => stateOf(id) === WORKER_EXITED;
+  if (dead.length === 0 && !Array.from({ length: MAX_WORKERS }, (_, k) => k + 1).some(exited)) {
+    return ids.map((id) => reports.get(id)!);
+  }
+  const states = dead.map(stateOf);
+  const tokens = dead.map((id) => workerToken(i32, id));
+  if (!lockWithin(i32, H_BUDDY_LOCK, sys._token, sys._reclaimWaitMs)) {
+    dead.forEach((id, k) => {
+      // Unless a concurrent reclaim has finished it meanwhile.
+      if (Atomics.compareExchange(i32, workerRecord(id) + W_STATE, states[k], WORKER_EXITED) === states[k]) reports.get(id)!.pending = true;
+    });
+    return ids.map((id) => reports.get(id)!);
+  }
+  try {
+    // Looked at again under the lock: a concurrent reclaim may have finished one of them, and a
+    // new worker may have attached under its id since (a new generation: its token differs).
+    const todo = dead.filter((id, k) => stateOf(id) !== WORKER_FREE && workerToken(i32, id) === tokens[k]);
+    for (let id = 1; id <= MAX_WORKERS; id++) if (!todo.includes(id) && exited(id)) todo.push(id);
+    for (const id of todo) reclaimFramesLocked(sys, buddy, id, reports.get(id) ?? { framesFreed: 0, teardowns: 0, leftBusy: 0 });
+  } finally {
+    unlock(i32, H_BUDDY_LOCK);
+  }
   return ids.map((id) => reports.get(id)!);
 }
 
 /**
- * Frees what worker `id` had cached, and finishes or rolls back what its journals name. The
- * rule is the same for every entry: a frame is the dead worker's to repair only if its slot
- * names it as owner (see `claim` in meta.ts), so work of live workers is never touched.
+ * Frees what worker `id` had cached, and finishes or rolls back what its journals name; then its
+ * id is free. The rule is the same for every entry: a frame is the dead worker's to repair only
+ * if its slot names it as owner (see `claim` in meta.ts), so work of live workers is never
+ * touched. The caller holds the allocator lock.
  */
-function reclaimFrames(
+function reclaimFramesLocked(
   sys: FrameSystem,
   buddy: BuddyAllocator,
   id: number,
@@ -92,20 +126,11 @@ function reclaimFrames(
     }
   }
   const toFree = new Set<number>();
-  // The allocator's lock is held from the first look at a journaled frame to the freeing: a live
-  // worker refilling its cache in between could take a frame judged "on its way" and lose it
-  // to a second free (found by the SPIN model, verify/cache.pml).
-  lock(i32, H_BUDDY_LOCK, sys._token);
-  try {
-    reclaimJournaled(sys, i32, rec, id, cached, report, toFree);
-    // Everything goes back to the buddy allocator.
-    const runs: [number, number][] = [...cacheRuns, ...[...toFree].map((f) => [f, 1] as [number, number])];
-    buddy.freeRunsLocked(runs);
-    report.framesFreed = runs.reduce((n, [, k]) => n + k, 0);
-  } finally {
-    unlock(i32, H_BUDDY_LOCK);
-  }
-
+  reclaimJournaled(sys, i32, rec, id, cached, report, toFree);
+  // Everything goes back to the buddy allocator.
+  const runs: [number, number][] = [...cacheRuns, ...[...toFree].map((f) => [f, 1] as [number, number])];
+  buddy.freeRunsLocked(runs);
+  report.framesFreed = runs.reduce((n, [, k]) => n + k, 0);
   // The record: empty caches and journals (the generation stays), then the id is free.
   for (let k = 1; k < W_GEN; k++) i32[rec + k] = 0;
   Atomics.store(i32, rec + W_STATE, WORKER_FREE);

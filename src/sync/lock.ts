@@ -27,15 +27,22 @@ export function canBlock(): boolean {
 /** Takes the lock at word `at` for worker `owner` (>= 1). */
 export function lock(i32: Int32Array, at: number, owner: number): void {
   if (Atomics.compareExchange(i32, at, 0, owner) === 0) return;
-  lockSlow(i32, at, owner);
+  lockSlow(i32, at, owner, Infinity);
 }
 
-function lockSlow(i32: Int32Array, at: number, owner: number): void {
+/** `lock`, giving up after about `ms` milliseconds: whether it was taken. */
+export function lockWithin(i32: Int32Array, at: number, owner: number, ms: number): boolean {
+  if (Atomics.compareExchange(i32, at, 0, owner) === 0) return true;
+  return lockSlow(i32, at, owner, Date.now() + ms);
+}
+
+function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number): boolean {
   const block = canBlock();
   for (let round = 0; ; round++) {
     for (let i = 0; i < SPINS; i++) {
-      if (Atomics.load(i32, at) === 0 && Atomics.compareExchange(i32, at, 0, owner) === 0) return;
+      if (Atomics.load(i32, at) === 0 && Atomics.compareExchange(i32, at, 0, owner) === 0) return true;
     }
+    if (deadline !== Infinity && Date.now() >= deadline) return false;
     if (!block) continue;
     const holder = Atomics.load(i32, at);
     if (holder === 0) continue;

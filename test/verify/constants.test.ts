@@ -166,12 +166,14 @@ describe('the models follow the code as fixed for findings F1-F3', () => {
     expect(body(read('src/frame/meta.ts'), 'dropRef')).not.toContain('S_OWNER');
   });
 
-  it('F2: reclaimFrames judges and frees the journaled frames under the allocator lock, as cache.pml', () => {
-    const code = body(read('src/frame/reclaim.ts'), 'reclaimFrames');
-    order(code, ['lock(i32, H_BUDDY_LOCK, sys._token)', 'reclaimJournaled(', 'buddy.freeRunsLocked(', 'unlock(i32, H_BUDDY_LOCK)', 'WORKER_FREE']);
-    expect(code).not.toMatch(/buddy\.freeRuns\(/);
+  it('F2: reclaim judges and frees the journaled frames, and frees the record, under the allocator lock, as cache.pml', () => {
+    const source = read('src/frame/reclaim.ts');
+    order(body(source, 'reclaim'), ['lockWithin(i32, H_BUDDY_LOCK, sys._token', 'reclaimFramesLocked(', 'unlock(i32, H_BUDDY_LOCK)']);
+    const code = body(source, 'reclaimFramesLocked');
+    order(code, ['reclaimJournaled(', 'buddy.freeRunsLocked(', 'WORKER_FREE']);
+    expect(code).not.toMatch(/buddy\.freeRuns\(|unlock\(/);
     const model = read('verify/cache.pml');
-    order(model, ['reclaimFrames: lock(H_BUDDY_LOCK', 'reclaimJournaled: Atomics.load', 'freeRunsLocked(m, V)', 'reclaimFrames: unlock(H_BUDDY_LOCK)']);
+    order(model, ['reclaim: lockWithin(H_BUDDY_LOCK', 'reclaimJournaled: Atomics.load', 'freeRunsLocked(m, V)', 'reclaimFramesLocked: Atomics.store(W_STATE, WORKER_FREE)', 'reclaim: unlock(H_BUDDY_LOCK)']);
   });
 
   it('F3: every wait of the channel sleeps at most MAX_SLEEP_MS, which channel.pml models as a timeout', () => {
