@@ -84,8 +84,11 @@ export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport
   const tokens = dead.map((id) => workerToken(i32, id));
   if (!lockWithin(i32, H_BUDDY_LOCK, sys._token, sys._reclaimWaitMs)) {
     dead.forEach((id, k) => {
-      // Unless a concurrent reclaim has finished it meanwhile.
-      if (Atomics.compareExchange(i32, workerRecord(id) + W_STATE, states[k], WORKER_EXITED) === states[k]) reports.get(id)!.pending = true;
+      // Unless a concurrent reclaim has finished it meanwhile (and a new worker taken its id).
+      const at = workerRecord(id) + W_STATE;
+      if (workerToken(i32, id) === tokens[k] && Atomics.compareExchange(i32, at, states[k], WORKER_EXITED) === states[k]) {
+        reports.get(id)!.pending = true;
+      }
     });
     return ids.map((id) => reports.get(id)!);
   }
