@@ -179,7 +179,8 @@ export interface ReclaimReport {
    * True if the allocator lock was held by another worker all the while `reclaimWorker` waited
    * for it (about a second): that worker has most likely exited too and is not reclaimed yet.
    * This worker's locks were taken over, and its frames come back at the next `reclaimWorker`
-   * call, in any worker (its id stays taken until then; the other fields are 0).
+   * call, in any worker (its id stays taken until then; `framesFreed`, `teardowns` and
+   * `leftBusy` are 0).
    */
   readonly pending: boolean;
 }

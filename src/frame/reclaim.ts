@@ -28,7 +28,6 @@ import {
   S_STORAGE,
   S_TYPE,
   MAX_WORKERS,
-  WORKER_ATTACHED,
   WORKER_EXITED,
   WORKER_FREE,
   W_CACHE,
@@ -50,7 +49,7 @@ import { slotWord } from './meta.js';
 export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport[] {
   const i32 = sys._mem.i32;
   const stateOf = (id: number): number => Atomics.load(i32, workerRecord(id) + W_STATE);
-  const dead = ids.filter((id, k) => ids.indexOf(id) === k && (stateOf(id) === WORKER_ATTACHED || stateOf(id) === WORKER_EXITED));
+  const dead = ids.filter((id, k) => ids.indexOf(id) === k && stateOf(id) !== WORKER_FREE);
   const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false }]));
   const buddy = new BuddyAllocator(sys);
 
@@ -76,8 +75,13 @@ export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport
   // microseconds; one that does not within the wait has died too and is not reclaimed yet (its
   // 'exit' not seen yet, on this very thread perhaps): then these workers are left exited, their
   // locks already released, and the reclaim of that worker (or any later one) finishes them.
-  const exited = (id: number): boolean => stateOf(id) === WORKER_EXITED;
-  if (dead.length === 0 && !Array.from({ length: MAX_WORKERS }, (_, k) => k + 1).some(exited)) {
+  /** Workers left exited by an earlier reclaim, but for `except`. */
+  const leftExited = (except: readonly number[]): number[] => {
+    const out: number[] = [];
+    for (let id = 1; id <= MAX_WORKERS; id++) if (!except.includes(id) && stateOf(id) === WORKER_EXITED) out.push(id);
+    return out;
+  };
+  if (dead.length === 0 && leftExited(dead).length === 0) {
     return ids.map((id) => reports.get(id)!);
   }
   const states = dead.map(stateOf);
@@ -96,7 +100,7 @@ export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport
     // Looked at again under the lock: a concurrent reclaim may have finished one of them, and a
     // new worker may have attached under its id since (a new generation: its token differs).
     const todo = dead.filter((id, k) => stateOf(id) !== WORKER_FREE && workerToken(i32, id) === tokens[k]);
-    for (let id = 1; id <= MAX_WORKERS; id++) if (!todo.includes(id) && exited(id)) todo.push(id);
+    todo.push(...leftExited(todo));
     for (const id of todo) reclaimFramesLocked(sys, buddy, id, reports.get(id) ?? { framesFreed: 0, teardowns: 0, leftBusy: 0 });
   } finally {
     unlock(i32, H_BUDDY_LOCK);

@@ -204,7 +204,6 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     return new Segment(sys, start, end, (type ?? sys._untyped) as M, meta === undefined);
   }
 
-
   /** @internal */
   _check(): void {
     if (!this._live) throw dead('Segment', this.startPaddr);
