@@ -339,6 +339,18 @@ function recvMany(msg) {
 }
 
 /**
+ * Tells the test `msg`, then never returns: the test terminates this worker there, as a worker
+ * killed at that instruction.
+ * @param {object} msg
+ * @returns {never}
+ */
+function stopHere(msg) {
+  parentPort.postMessage(msg);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+  throw new Error('unreachable');
+}
+
+/**
  * Stops for good inside trySend, while it holds the channel's lock (the frame's intoRaw, which
  * trySend calls under the lock, never returns), after telling the test: the test then terminates
  * this worker, as a worker killed at that instruction.
@@ -347,11 +359,7 @@ function recvMany(msg) {
 function dieInSend(msg) {
   const ch = FrameChannel.open(sys, msg.ch);
   const f = sys.allocFrame();
-  f.intoRaw = () => {
-    parentPort.postMessage({ locked: true, workerId: sys.workerId, paddr: f.paddr });
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-    throw new Error('unreachable');
-  };
+  f.intoRaw = () => stopHere({ locked: true, workerId: sys.workerId, paddr: f.paddr });
   ch.trySend(f);
 }
 
@@ -365,11 +373,7 @@ function dieInSend(msg) {
 function dieInReceive(msg) {
   const ch = FrameChannel.open(sys, msg.ch);
   const E = /** @type {{ captureStackTrace: (target: object, above?: unknown) => void }} */ (/** @type {unknown} */ (Error));
-  E.captureStackTrace = () => {
-    parentPort.postMessage({ locked: true, workerId: sys.workerId });
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-    throw new Error('unreachable');
-  };
+  E.captureStackTrace = () => stopHere({ locked: true, workerId: sys.workerId });
   ch.receive(undefined, 10_000);
 }
 
