@@ -11,18 +11,8 @@
  *
  * @packageDocumentation
  */
-export {
-  PAGE_SIZE,
-  META_SLOT_SIZE,
-  FRAME_METADATA_MAX_SIZE,
-  REF_COUNT_UNUSED,
-  REF_COUNT_UNIQUE,
-  REF_COUNT_MAX,
-  MAX_FRAMES,
-  MAX_TYPES,
-  MAX_WORKERS,
-  MAX_LISTS,
-} from './layout.js';
+export { PAGE_SIZE } from './base/units.js';
+export { META_SLOT_SIZE, FRAME_METADATA_MAX_SIZE, REF_COUNT_UNUSED, REF_COUNT_UNIQUE, REF_COUNT_MAX, MAX_FRAMES, MAX_TYPES, MAX_WORKERS, MAX_LISTS } from './base/limits.js';
 export {
   FrameSystem,
   type FrameSystemOptions,
@@ -31,7 +21,7 @@ export {
   type FrameStats,
   type SharedMemory,
 } from './system.js';
-export { frameToIndex, frameToMeta, metaToFrame, type Paddr } from './frame/mapping.js';
+export { frameToIndex, frameToMeta, metaToFrame, type Paddr } from './base/units.js';
 export {
   defineMeta,
   MetaType,
@@ -57,7 +47,7 @@ export { Segment, type PaddrRange } from './frame/segment.js';
 export type { ByteAccess } from './frame/untyped.js';
 export { FrameReader, FrameWriter } from './frame/io.js';
 export { FrameAllocOptions } from './frame/allocator/options.js';
-export type { GlobalFrameAllocator } from './frame/allocator/global.js';
+export type { GlobalFrameAllocator } from './base/global-allocator.js';
 export { BuddyAllocator } from './frame/allocator/buddy.js';
 export { CachedAllocator } from './frame/allocator/cache.js';
 export {
@@ -73,7 +63,7 @@ export {
   type FrameUseErrorCode,
   type MetaTypeErrorCode,
   type FrameSystemErrorCode,
-} from './errors.js';
+} from './base/errors.js';
 export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './frame/channel.js';
 export type { ReclaimReport } from './system.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';

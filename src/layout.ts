@@ -9,92 +9,8 @@
  *
  * All word indices below are in units of `Int32Array` elements, relative to the region start.
  */
-
-/**
- * Bytes in one frame (a base page), as the kernel's `PAGE_SIZE`: 4096. Frame `i` of a region is
- * at paddr `i * PAGE_SIZE`.
- *
- * @example
- * ```ts
- * const seg = sys.allocSegment(4);
- * console.log(seg.size === 4 * PAGE_SIZE, seg.endPaddr - seg.startPaddr); // true 16384
- * seg.drop();
- * ```
- */
-export const PAGE_SIZE = 4096;
-/** log2(PAGE_SIZE). */
-export const PAGE_SHIFT = 12;
-/**
- * Bytes in one metadata slot, as the kernel's `META_SLOT_SIZE`: 64 (a reference count, a type
- * id, list links, and {@link FRAME_METADATA_MAX_SIZE} bytes of typed metadata).
- *
- * @example
- * ```ts
- * // The slot of the frame at paddr 3 × PAGE_SIZE is the fourth of the metadata region.
- * console.log(frameToMeta(3 * PAGE_SIZE) === 3 * META_SLOT_SIZE); // true
- * console.log(metaToFrame(3 * META_SLOT_SIZE) === 3 * PAGE_SIZE); // true
- * ```
- */
-export const META_SLOT_SIZE = 64;
-/**
- * Bytes of a slot that a metadata type may use, as the kernel's `FRAME_METADATA_MAX_SIZE`: 40.
- * `defineMeta` throws `MetaTypeError('TooLarge')` for a schema that needs more.
- *
- * @example
- * ```ts
- * const Big = defineMeta('app.five-f64', { a: 'f64', b: 'f64', c: 'f64', d: 'f64', e: 'f64' });
- * console.log(Big.size === FRAME_METADATA_MAX_SIZE); // true: 5 × 8 bytes fill a slot
- * try {
- *   defineMeta('app.too-big', { a: 'f64', b: 'f64', c: 'f64', d: 'f64', e: 'f64', f: 'u8' });
- * } catch (e) {
- *   console.log((e as MetaTypeError).code); // 'TooLarge'
- * }
- * ```
- */
-export const FRAME_METADATA_MAX_SIZE = 40;
-
-/**
- * Reference count of a free slot (all ones), as the kernel's `REF_COUNT_UNUSED`. Nobody holds
- * the frame: `Frame.fromInUse` of it throws `GetFrameError('Unused')`.
- *
- * @example
- * ```ts
- * const frame = sys.allocFrame();
- * const paddr = frame.paddr;
- * frame.drop(); // the last drop: the slot's count is REF_COUNT_UNUSED again
- * try {
- *   Frame.fromInUse(sys, paddr);
- * } catch (e) {
- *   console.log((e as GetFrameError).code); // 'Unused'
- * }
- * ```
- */
-export const REF_COUNT_UNUSED = 0xffff_ffff;
-/**
- * Reference count of a slot held by one `UniqueFrame`, as the kernel's `REF_COUNT_UNIQUE`.
- *
- * @example
- * ```ts
- * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
- * console.log(unique.referenceCount === REF_COUNT_UNIQUE); // true
- * unique.drop();
- * ```
- */
-export const REF_COUNT_UNIQUE = 0xffff_fffe;
-/**
- * Largest legal shared reference count (2^31 − 1); a clone past it is
- * `FrameUseError('Overflow')`, never a wrap.
- *
- * @example
- * ```ts
- * const frame = sys.allocFrame();
- * const copy = frame.clone();
- * console.log(frame.referenceCount, frame.referenceCount <= REF_COUNT_MAX); // 2 true
- * copy.drop();
- * frame.drop();
- * ```
- */
-export const REF_COUNT_MAX = 0x7fff_ffff;
+import { MAX_LISTS, MAX_TYPES, MAX_WORKERS, META_SLOT_SIZE } from './base/limits.js';
+import { PAGE_SIZE, alignUp } from './base/units.js';
 
 /**
  * The same states as stored in the slot's `Int32` word (JavaScript `Atomics` on `Int32Array`
@@ -102,20 +18,6 @@ export const REF_COUNT_MAX = 0x7fff_ffff;
  */
 export const RC_UNUSED = -1;
 export const RC_UNIQUE = -2;
-
-/**
- * Largest number of frames in one region: 2^20 (4 GiB of frames; a paddr then fits in 32 bits).
- *
- * @example
- * ```ts
- * try {
- *   FrameSystem.create({ frames: MAX_FRAMES + 1 });
- * } catch (e) {
- *   console.log((e as FrameSystemError).code); // 'BadMemory'
- * }
- * ```
- */
-export const MAX_FRAMES = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // MetaSlot: 16 words. The first 6 are pageframe's; the last 10 (40 bytes) are the metadata
@@ -190,22 +92,6 @@ export const H_REG_COUNT = 50;
 
 /** Worker table: one record per attached worker (state word, then room for its caches). */
 export const H_WORKERS = 64;
-/**
- * Most workers attached to one region at once: 64 (the creator counts). One more `attach` throws
- * `FrameSystemError('TooManyWorkers')`; `close` (or `reclaimWorker` of a dead worker) frees an id.
- *
- * @example
- * ```ts
- * const others: FrameSystem[] = [];
- * try {
- *   for (;;) others.push(FrameSystem.attach(sys.handle));
- * } catch (e) {
- *   console.log((e as FrameSystemError).code, others.length + 1 === MAX_WORKERS); // 'TooManyWorkers' true
- * }
- * for (const other of others) other.close();
- * ```
- */
-export const MAX_WORKERS = 64;
 export const WORKER_WORDS = 128;
 /** Worker record word 0: 0 = free, 1 = attached, 2 = exited (its reclaim is not done yet). */
 export const W_STATE = 0;
@@ -260,18 +146,6 @@ export const GEN_MASK = 0xff_ffff;
 
 /** Type registry entries: a fixed-size record per type id (ids start at 1). */
 export const H_REGISTRY = H_WORKERS + MAX_WORKERS * WORKER_WORDS;
-/**
- * Most metadata types one region can register: 128. A type is registered in a region when it is
- * first used there; past the limit that use throws `MetaTypeError('RegistryFull')`.
- *
- * @example
- * ```ts
- * const types = Array.from({ length: 3 }, (_, i) => defineMeta(`app.kind-${i}`, { n: 'u32' }));
- * for (const type of types) sys.allocFrame(type).drop(); // registers each type here, once
- * console.log(types.length <= MAX_TYPES); // true
- * ```
- */
-export const MAX_TYPES = 128;
 export const TYPE_ENTRY_BYTES = 512;
 export const TYPE_ENTRY_WORDS = TYPE_ENTRY_BYTES / 4;
 /** Type entry words: state (0 empty, 1 ready), flags, descriptor length in bytes, storage size. */
@@ -286,22 +160,6 @@ export const TYPE_FLAG_ON_DROP = 2;
 
 /** Linked-list heads: one entry per list (`LinkedList`), ids 1..MAX_LISTS. */
 export const H_LISTS = H_REGISTRY + MAX_TYPES * TYPE_ENTRY_WORDS;
-/**
- * Most linked lists alive in one region at once: 256. One more `LinkedList.create` throws
- * `FrameUseError('TooManyLists')`; `destroy` frees a list's entry.
- *
- * @example
- * ```ts
- * const lists: LinkedList[] = [];
- * try {
- *   for (;;) lists.push(LinkedList.create(sys, Untyped));
- * } catch (e) {
- *   console.log((e as FrameUseError).code, lists.length === MAX_LISTS); // 'TooManyLists' true
- * }
- * for (const list of lists) list.destroy();
- * ```
- */
-export const MAX_LISTS = 256;
 export const LIST_WORDS = 8;
 /** The entry's generation: odd while a list uses it, bumped at create and at destroy, so that a
  *  handle of a destroyed list is refused. */
@@ -334,9 +192,4 @@ export function computeLayout(nframes: number, offset: number): Layout {
   const metaEnd = metaOffset + nframes * META_SLOT_SIZE;
   const frameOffset = alignUp(offset + metaEnd, PAGE_SIZE) - offset;
   return { nframes, metaOffset, frameOffset, totalBytes: frameOffset + nframes * PAGE_SIZE };
-}
-
-/** Rounds `n` up to a multiple of `a` (a power of two). */
-export function alignUp(n: number, a: number): number {
-  return Math.ceil(n / a) * a;
 }

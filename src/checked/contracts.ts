@@ -6,9 +6,11 @@
  * Only what no other worker can change under us is checked after an operation (a count may grow
  * by another worker's `fromInUse`, but a held frame's type or list tag cannot change).
  */
-import { ContractError } from '../errors.js';
-import { PAGE_SIZE, RC_UNIQUE, RC_UNUSED, REF_COUNT_MAX, S_AUX, S_LIST, S_STORAGE, S_TYPE, SLOT_WORDS } from '../layout.js';
-import type { Paddr } from '../frame/mapping.js';
+import { ContractError } from '../base/errors.js';
+import { PAGE_SIZE } from '../base/units.js';
+import { RC_UNIQUE, RC_UNUSED, S_AUX, S_LIST, S_STORAGE, S_TYPE, SLOT_WORDS } from '../layout.js';
+import { REF_COUNT_MAX } from '../base/limits.js';
+import type { Paddr } from '../base/units.js';
 import { stateName, type SlotHost } from '../frame/meta.js';
 
 function rcOf(sys: SlotHost, w: number): number {

@@ -9,14 +9,14 @@
  * owner record, the head and tail counters, the waiter counts, then one word per entry (the frame
  * index + 1). Each queue change is one final write, so a lock whose owner died can be taken over.
  */
-import { FrameUseError, hex } from '../errors.js';
-import { PAGE_SIZE } from '../layout.js';
+import { FrameUseError, hex } from '../base/errors.js';
+import { PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';
 import { canBlock } from '../sync/lock.js';
 import { tokenAlive } from './allocator/journal.js';
 import { Frame, resolveType } from './frame.js';
 import { slotWord, takeForgottenRun } from './meta.js';
-import type { Paddr } from './mapping.js';
+import type { Paddr } from '../base/units.js';
 import { defineMeta, type AnyMeta } from './meta-type.js';
 import { Segment } from './segment.js';
 

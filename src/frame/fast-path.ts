@@ -14,31 +14,8 @@
  * In JavaScript every `Atomics` call and shared-memory access costs a builtin call or a bounds
  * check; here the whole sequence is one call.
  */
-import {
-  AUX_FREE,
-  H_REGISTRY,
-  MAX_TYPES,
-  OP_DROP,
-  OP_KIND_SHIFT,
-  OP_OWNED,
-  RC_UNUSED,
-  REF_COUNT_MAX,
-  SLOT_SHIFT,
-  SLOT_WORDS,
-  S_AUX,
-  S_LIST,
-  S_NEXT,
-  S_OWNER,
-  S_STORAGE,
-  S_TYPE,
-  TYPE_ENTRY_BYTES,
-  TYPE_ENTRY_WORDS,
-  TYPE_FLAG_ON_DROP,
-  T_FLAGS,
-  W_DRAIN,
-  W_OP_COUNT,
-  W_OP_START,
-} from '../layout.js';
+import { AUX_FREE, H_REGISTRY, OP_DROP, OP_KIND_SHIFT, OP_OWNED, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS, TYPE_FLAG_ON_DROP, T_FLAGS, W_DRAIN, W_OP_COUNT, W_OP_START } from '../layout.js';
+import { MAX_TYPES, REF_COUNT_MAX } from '../base/limits.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../sync/wasm.js';
 
 /** What `drop` left to do (see `dropRef`). */

@@ -3,11 +3,11 @@
  * the frame it borrows but never touches the reference count, and is valid only while that frame
  * handle is alive (or, in `onDrop`, while the callback runs).
  */
-import { FrameUseError, hex } from '../errors.js';
-import { PAGE_SIZE } from '../layout.js';
+import { FrameUseError, hex } from '../base/errors.js';
+import { PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';
 import { Frame } from './frame.js';
-import type { Paddr } from './mapping.js';
+import type { Paddr } from '../base/units.js';
 import { incRef, loadRefCount, storageByte, type SlotHost } from './meta.js';
 import type { AnyMeta, MetaType, MetaView, Schema } from './meta-type.js';
 import type { FrameReader } from './io.js';

@@ -3,11 +3,12 @@
  * lives in the frame's metadata slot in shared memory, so handles in every worker add up; the
  * last `drop`, wherever it happens, runs `onDrop` and returns the frame to the allocator.
  */
-import { FrameUseError, hex } from '../errors.js';
-import { PAGE_SIZE, S_TYPE } from '../layout.js';
+import { FrameUseError, hex } from '../base/errors.js';
+import { PAGE_SIZE } from '../base/units.js';
+import { S_TYPE } from '../layout.js';
 import type { FrameSystem } from '../system.js';
 import { FrameRef, type MetaViewOf } from './frame-ref.js';
-import { checkPaddr, type Paddr } from './mapping.js';
+import { checkPaddr, type Paddr } from '../base/units.js';
 import {
   dropRef,
   getFromInUse,

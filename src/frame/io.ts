@@ -3,9 +3,9 @@
  * a cursor over the frame's bytes in shared memory, with bounds-checked reads and writes of
  * bytes and of little-endian numbers. Every call checks that the handle is still alive.
  */
-import { FrameUseError, hex } from '../errors.js';
+import { FrameUseError, hex } from '../base/errors.js';
 import type { FrameSystem } from '../system.js';
-import type { Paddr } from './mapping.js';
+import type { Paddr } from '../base/units.js';
 
 /** The handle a cursor reads or writes through (its liveness). */
 interface CursorOwner {

@@ -9,33 +9,14 @@
  * change is journaled with absolute values first, so `reclaimWorker` can redo one a dead worker
  * left half done.
  */
-import { FrameUseError, hex } from '../errors.js';
-import {
-  H_LISTS,
-  LIST_WORDS,
-  LOP_LINK,
-  LOP_UNLINK,
-  L_BACK,
-  L_FRONT,
-  L_GEN,
-  L_LOCK,
-  L_SIZE,
-  L_TYPE,
-  MAX_LISTS,
-  PAGE_SHIFT,
-  PAGE_SIZE,
-  RC_UNIQUE,
-  SLOT_SHIFT,
-  S_LIST,
-  S_NEXT,
-  S_PREV,
-  S_TYPE,
-  W_LOP,
-} from '../layout.js';
+import { FrameUseError, hex } from '../base/errors.js';
+import { H_LISTS, LIST_WORDS, LOP_LINK, LOP_UNLINK, L_BACK, L_FRONT, L_GEN, L_LOCK, L_SIZE, L_TYPE, RC_UNIQUE, SLOT_SHIFT, S_LIST, S_NEXT, S_PREV, S_TYPE, W_LOP } from '../layout.js';
+import { MAX_LISTS } from '../base/limits.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';
 import { lock, lockOwner, unlock } from '../sync/lock.js';
 import { FrameRef } from './frame-ref.js';
-import { checkPaddr, type Paddr } from './mapping.js';
+import { checkPaddr, type Paddr } from '../base/units.js';
 import { storageByte } from './meta.js';
 import type { AnyMeta } from './meta-type.js';
 import { lookupTypeId, typeById, typeIdOf } from './registry.js';

@@ -4,9 +4,10 @@
  * (`meta`) and write (`metaMut`) them in shared memory. This is the kernel's `AnyFrameMeta`
  * (with `on_drop` and `is_untyped`) and its layout check `check_frame_meta_layout!`.
  */
-import { FrameUseError, MetaTypeError, hex } from '../errors.js';
-import { FRAME_METADATA_MAX_SIZE, PAGE_SIZE } from '../layout.js';
-import type { Paddr } from './mapping.js';
+import { FrameUseError, MetaTypeError, hex } from '../base/errors.js';
+import { FRAME_METADATA_MAX_SIZE } from '../base/limits.js';
+import { PAGE_SIZE } from '../base/units.js';
+import type { Paddr } from '../base/units.js';
 import type { MemoryViews } from './views.js';
 
 /**

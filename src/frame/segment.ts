@@ -3,12 +3,13 @@
  * `Segment<M>`. Creation from unused frames is all or nothing; split, slice and iteration follow
  * the kernel, with its panics turned into `FrameUseError('BadRange')`.
  */
-import { FrameUseError, GetFrameError, hex } from '../errors.js';
-import { OP_DROP, OP_RAW, PAGE_SHIFT, PAGE_SIZE, RC_UNUSED, SLOT_WORDS, S_AUX, S_OWNER, S_TYPE } from '../layout.js';
+import { FrameUseError, GetFrameError, hex } from '../base/errors.js';
+import { OP_DROP, OP_RAW, RC_UNUSED, SLOT_WORDS, S_AUX, S_OWNER, S_TYPE } from '../layout.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { clearOp, recordOp } from './allocator/journal.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
-import type { Paddr } from './mapping.js';
+import type { Paddr } from '../base/units.js';
 import {
   claim,
   decRef,

@@ -3,12 +3,14 @@
  * `UniqueFrame`. Its slot reads `REF_COUNT_UNIQUE`, so no one can add a reference
  * (`fromInUse` reports `Unique`), and it may write any metadata field (`metaMut`).
  */
-import { FrameUseError, hex } from '../errors.js';
-import { PAGE_SIZE, RC_UNIQUE, REF_COUNT_UNIQUE, S_LIST, S_TYPE } from '../layout.js';
+import { FrameUseError, hex } from '../base/errors.js';
+import { PAGE_SIZE } from '../base/units.js';
+import { RC_UNIQUE, S_LIST, S_TYPE } from '../layout.js';
+import { REF_COUNT_UNIQUE } from '../base/limits.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { MetaViewOf } from './frame-ref.js';
-import { checkPaddr, type Paddr } from './mapping.js';
+import { checkPaddr, type Paddr } from '../base/units.js';
 import {
   dropMetaInPlace,
   dropUnique,

@@ -3,10 +3,10 @@
  * is untyped expose their contents, as zero-copy views on the shared memory. The type system
  * rejects byte access on typed frames; frames reached through `AnyMeta` are checked at run time.
  */
-import { FrameUseError, hex } from '../errors.js';
+import { FrameUseError, hex } from '../base/errors.js';
 import { FrameReader, FrameWriter } from './io.js';
 import type { FrameSystem } from '../system.js';
-import type { Paddr } from './mapping.js';
+import type { Paddr } from '../base/units.js';
 import type { AnyMeta } from './meta-type.js';
 
 /**

@@ -9,29 +9,9 @@
  * agrees with `sys.stats()` exactly.
  */
 import { typeById } from '../frame/registry.js';
-import {
-  AUX_FREE,
-  H_LISTS,
-  H_REG_COUNT,
-  H_WORKERS,
-  LIST_WORDS,
-  L_GEN,
-  L_SIZE,
-  L_TYPE,
-  MAX_LISTS,
-  MAX_TYPES,
-  MAX_WORKERS,
-  PAGE_SIZE,
-  RC_UNIQUE,
-  RC_UNUSED,
-  SLOT_SHIFT,
-  S_AUX,
-  S_LIST,
-  S_TYPE,
-  WORKER_ATTACHED,
-  WORKER_WORDS,
-  W_STATE,
-} from '../layout.js';
+import { AUX_FREE, H_LISTS, H_REG_COUNT, H_WORKERS, LIST_WORDS, L_GEN, L_SIZE, L_TYPE, RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, S_AUX, S_LIST, S_TYPE, WORKER_ATTACHED, WORKER_WORDS, W_STATE } from '../layout.js';
+import { MAX_LISTS, MAX_TYPES, MAX_WORKERS } from '../base/limits.js';
+import { PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';
 import {
   FRAME_MAP_FORMAT,

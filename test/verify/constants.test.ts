@@ -7,6 +7,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as layout from '../../src/layout.js';
+import * as limits from '../../src/base/limits.js';
 import { workerRecord, workerToken } from '../../src/frame/allocator/journal.js';
 
 const root = new URL('../../', import.meta.url);
@@ -95,8 +96,8 @@ describe('the models copy the layout of src/layout.ts', () => {
   });
 
   it('the counts are the kernel states stored as Int32: UNUSED all ones, UNIQUE, busy 0', () => {
-    expect(value('RC_UNUSED', defs)).toBe(layout.REF_COUNT_UNUSED | 0);
-    expect(value('RC_UNIQUE', defs)).toBe(layout.REF_COUNT_UNIQUE | 0);
+    expect(value('RC_UNUSED', defs)).toBe(limits.REF_COUNT_UNUSED | 0);
+    expect(value('RC_UNIQUE', defs)).toBe(limits.REF_COUNT_UNIQUE | 0);
     expect(value('RC_BUSY', defs)).toBe(0);
     expect(new Set([value('RC_UNUSED', defs), value('RC_UNIQUE', defs), value('RC_BUSY', defs)]).size).toBe(3);
     // The model keeps the header words of a slot, S_REF..S_AUX, and folds the storage into S_TYPE.
@@ -105,7 +106,7 @@ describe('the models copy the layout of src/layout.ts', () => {
   });
 
   it('a lock token is gen << TOKEN_ID_BITS | id, as workerToken computes it', () => {
-    const i32 = new Int32Array(workerRecord(layout.MAX_WORKERS) + layout.WORKER_WORDS);
+    const i32 = new Int32Array(workerRecord(limits.MAX_WORKERS) + layout.WORKER_WORDS);
     for (const [gen, id] of [[1, 1], [1, 2], [2, 3], [7, 64], [layout.GEN_MASK, 5]]) {
       i32[workerRecord(id) + layout.W_GEN] = gen;
       expect(apply('TOKEN', [gen, id], defs), `TOKEN(${gen}, ${id})`).toBe(workerToken(i32, id));

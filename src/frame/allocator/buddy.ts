@@ -5,29 +5,14 @@
  * One lock, with an owner record, guards it; every free frame carries `AUX_FREE`, the ground
  * truth from which `rebuild` restores the lists after a worker died holding the lock.
  */
-import { AllocError, InvariantError, hex } from '../../errors.js';
-import {
-  AUX_FREE,
-  AUX_HEAD,
-  H_BUDDY_FREE,
-  H_BUDDY_HEADS,
-  H_BUDDY_LOCK,
-  MAX_ORDER,
-  PAGE_SHIFT,
-  PAGE_SIZE,
-  RC_UNUSED,
-  SLOT_SHIFT,
-  SLOT_WORDS,
-  S_AUX,
-  S_NEXT,
-  S_PREV,
-  S_REF,
-} from '../../layout.js';
+import { AllocError, InvariantError, hex } from '../../base/errors.js';
+import { AUX_FREE, AUX_HEAD, H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, MAX_ORDER, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_NEXT, S_PREV, S_REF } from '../../layout.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../../base/units.js';
 import { lock, unlock } from '../../sync/lock.js';
 import type { FastPath } from '../fast-path.js';
-import type { Paddr } from '../mapping.js';
+import type { Paddr } from '../../base/units.js';
 import type { MemoryViews } from '../views.js';
-import { checkCount, type GlobalFrameAllocator } from './global.js';
+import { checkCount, type GlobalFrameAllocator } from '../../base/global-allocator.js';
 
 /** What the buddy allocator needs of a region. */
 export interface BuddyHost {

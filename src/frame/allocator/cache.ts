@@ -5,29 +5,14 @@
  * buddy level in batches, so single frames almost never take the shared lock. Every move is
  * journaled (see `journal.ts`) so that a worker that dies leaves its frames recoverable.
  */
-import { AllocError, InvariantError, hex } from '../../errors.js';
-import {
-  AJ_MAX_RUNS,
-  AUX_FREE,
-  CACHE_BASE,
-  CACHE_CAPACITY,
-  MAX_WORKERS,
-  OP_OWNED,
-  PAGE_SHIFT,
-  PAGE_SIZE,
-  RC_UNUSED,
-  SLOT_SHIFT,
-  S_AUX,
-  S_OWNER,
-  WORKER_ATTACHED,
-  W_CACHE,
-  W_DRAIN,
-  W_STATE,
-} from '../../layout.js';
+import { AllocError, InvariantError, hex } from '../../base/errors.js';
+import { AJ_MAX_RUNS, AUX_FREE, CACHE_BASE, CACHE_CAPACITY, OP_OWNED, RC_UNUSED, SLOT_SHIFT, S_AUX, S_OWNER, WORKER_ATTACHED, W_CACHE, W_DRAIN, W_STATE } from '../../layout.js';
+import { MAX_WORKERS } from '../../base/limits.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../../base/units.js';
 import { canBlock } from '../../sync/lock.js';
-import type { Paddr } from '../mapping.js';
+import type { Paddr } from '../../base/units.js';
 import type { BuddyAllocator } from './buddy.js';
-import { checkCount, type GlobalFrameAllocator } from './global.js';
+import { checkCount, type GlobalFrameAllocator } from '../../base/global-allocator.js';
 import { clearOp, clearRuns, recordOp, recordRun, recordRuns, workerRecord, writeOp, endOp, type JournalHost } from './journal.js';
 
 /** What the caches need of a region. */

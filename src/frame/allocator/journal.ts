@@ -4,24 +4,8 @@
  * buddy allocator (the allocator journal). They cost a few plain stores per operation and are
  * read only by `reclaimWorker`, after the worker died, to finish or roll back what it left.
  */
-import {
-  AJ_MAX_RUNS,
-  GEN_MASK,
-  H_WORKERS,
-  MAX_WORKERS,
-  OP_OWNED,
-  OP_COUNT_MASK,
-  OP_KIND_SHIFT,
-  TOKEN_ID_BITS,
-  WORKER_ATTACHED,
-  WORKER_WORDS,
-  W_AJ_COUNT,
-  W_AJ_RUNS,
-  W_OP_COUNT,
-  W_GEN,
-  W_OP_START,
-  W_STATE,
-} from '../../layout.js';
+import { AJ_MAX_RUNS, GEN_MASK, H_WORKERS, OP_OWNED, OP_COUNT_MASK, OP_KIND_SHIFT, TOKEN_ID_BITS, WORKER_ATTACHED, WORKER_WORDS, W_AJ_COUNT, W_AJ_RUNS, W_OP_COUNT, W_GEN, W_OP_START, W_STATE } from '../../layout.js';
+import { MAX_WORKERS } from '../../base/limits.js';
 import type { MemoryViews } from '../views.js';
 
 /** What the journals need of a region: this worker's record. */

@@ -2,8 +2,8 @@
  * The `GlobalFrameAllocator` interface, as the kernel's: what pageframe asks of whatever hands
  * out frames. The default is the buddy allocator in shared memory; a user may plug in another.
  */
-import { AllocError } from '../../errors.js';
-import type { Paddr } from '../mapping.js';
+import { AllocError } from './errors.js';
+import type { Paddr } from './units.js';
 
 /**
  * Hands out and takes back runs of frames, by frame counts.

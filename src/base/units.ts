@@ -3,8 +3,8 @@
  * `meta::mapping` (`frame_to_index`, `frame_to_meta`, `meta_to_frame`), and the one bounds
  * check (`checkPaddr`) that every paddr-taking entry point uses.
  */
-import { GetFrameError } from '../errors.js';
-import { META_SLOT_SIZE, PAGE_SHIFT, PAGE_SIZE } from '../layout.js';
+import { GetFrameError } from './errors.js';
+import { META_SLOT_SIZE } from './limits.js';
 
 /** A physical address: a byte offset into the frame region. Frame `i` starts at `i * PAGE_SIZE`. */
 export type Paddr = number;
@@ -58,4 +58,25 @@ export function checkPaddr(paddr: Paddr, maxPaddr: number): number {
   if (paddr % PAGE_SIZE !== 0) throw new GetFrameError('NotAligned', paddr);
   if (!(paddr >= 0 && paddr < maxPaddr)) throw new GetFrameError('OutOfBound', paddr);
   return paddr >>> PAGE_SHIFT;
+}
+
+/**
+ * Bytes in one frame (a base page), as the kernel's `PAGE_SIZE`: 4096. Frame `i` of a region is
+ * at paddr `i * PAGE_SIZE`.
+ *
+ * @example
+ * ```ts
+ * const seg = sys.allocSegment(4);
+ * console.log(seg.size === 4 * PAGE_SIZE, seg.endPaddr - seg.startPaddr); // true 16384
+ * seg.drop();
+ * ```
+ */
+export const PAGE_SIZE = 4096;
+
+/** log2(PAGE_SIZE). */
+export const PAGE_SHIFT = 12;
+
+/** Rounds `n` up to a multiple of `a` (a power of two). */
+export function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
 }
