@@ -3,7 +3,7 @@
 // (compare-exchange of the count) per frame, each on its own 64-byte slot, in a WebAssembly loop
 // with nothing else around them: the cost of the reference-counting protocol itself on this CPU.
 import { META_SLOT_SIZE as SLOT_BYTES } from '../dist/index.js';
-import { AtomicOp, Op, assemble, compile, constI32, instantiate, word } from '../dist/sync/wasm.js';
+import { AtomicOp, Op, assemble, compile, constI32, instantiate, word } from '../dist/shm/wasm.js';
 
 const get = (/** @type {number} */ local) => [Op.localGet, local];
 const set = (/** @type {number} */ local) => [Op.localSet, local];

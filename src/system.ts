@@ -22,8 +22,8 @@ import { drainDeferred, slotWord, stateName, type SlotHost } from './frame/meta.
 import { Untyped, type AnyMeta, type MetaType } from './frame/meta-type.js';
 import { registeredCount, typeById } from './frame/registry.js';
 import type { Segment } from './frame/segment.js';
-import { makeViews, type MemoryViews } from './frame/views.js';
-import { newWasmMemory, regionAtomics, type RegionAtomics } from './sync/atomics.js';
+import { makeViews, type MemoryViews } from './shm/views.js';
+import { newWasmMemory, regionAtomics, type RegionAtomics } from './shm/atomics.js';
 import { fastPath, type FastPath } from './frame/fast-path.js';
 import { FLAG_CHECKED, HEADER_BYTES, H_DEFER_HEAD, H_LISTS, LIST_WORDS, L_BACK, L_FRONT, L_GEN, L_SIZE, L_TYPE, S_PREV, S_AUX, H_FLAGS, H_FRAME_OFFSET, H_HEADER_BYTES, H_MAGIC, H_META_OFFSET, H_NEXT_LIST_ID, H_NFRAMES, H_PAGE_SIZE, H_SLOT_BYTES, H_VERSION, H_WORKERS, LAYOUT_VERSION, MAGIC, RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_LIST, S_NEXT, S_STORAGE, S_TYPE, WORKER_ATTACHED, WORKER_FREE, WORKER_WORDS, W_CACHE, W_GEN, W_STATE, CACHE_BASE, CACHE_CAPACITY, GEN_MASK, computeLayout, type Layout } from './layout.js';
 import { MAX_LISTS, MAX_FRAMES, MAX_WORKERS, META_SLOT_SIZE, REF_COUNT_MAX } from './base/limits.js';

@@ -14,7 +14,7 @@ import {
   PAGE_SIZE,
   defineMeta,
 } from '../src/index.js';
-import { uleb } from '../src/sync/wasm.js';
+import { uleb } from '../src/shm/wasm.js';
 
 /** WebAssembly pages are 64 KiB. */
 const WASM_PAGE = 65536;

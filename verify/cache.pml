@@ -1,7 +1,7 @@
 /*
  * Model (b): the per-worker caches of src/frame/allocator/cache.ts in front of the buddy
  * allocator of src/frame/allocator/buddy.ts, their journals (journal.ts), the shared lock with
- * its owner record (src/sync/lock.ts), and reclaimWorker (src/frame/reclaim.ts) when worker V
+ * its owner record (src/shm/lock.ts), and reclaimWorker (src/frame/reclaim.ts) when worker V
  * dies at any step.
  *
  * NF = 4 frames, orders 0..2 (the buddy code's split and merge, for real), one cache class

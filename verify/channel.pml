@@ -116,10 +116,10 @@ byte wq;                   /* NOTIFY1: the sleeper chosen */
 #define NEXT_POS(p) ((p) + 1 == 2 * CAP -> 0 : (p) + 1)
 #define SIZE_OF(t, h) ((t) >= (h) -> (t) - (h) : (t) + 2 * CAP - (h))
 
-/* ---- lock (FrameChannel.lock / unlock) ---------------------------------------------------- */
+/* ---- lock (FrameChannel.lock / unlock: shm/lock.ts lockTakingOver, unlock) ------------------  */
 inline CLOCK() {
   do
-  :: atomic {                              /* lock: Atomics.compareExchange(at, 0, me) */
+  :: atomic {                              /* lockTakingOver: Atomics.compareExchange(at, 0, me) */
        o = ch[C_LOCK];
        if :: o == 0 -> ch[C_LOCK] = MY_TOKEN; incs++; assert(incs == 1) :: else fi
      }
@@ -138,9 +138,9 @@ inline CLOCK() {
 #ifdef BROKEN_TAKEOVER_LIVE
         :: ch[C_LOCK] == o ->              /* BROKEN: no tokenAlive check */
 #else
-        :: !TOKEN_ALIVE(o) ->              /* lock: !tokenAlive(i32, owner) */
+        :: !TOKEN_ALIVE(o) ->              /* lockTakingOver: isGone(holder) */
 #endif
-           atomic {                        /* lock: Atomics.compareExchange(at, owner, me) */
+           atomic {                        /* lockTakingOver: Atomics.compareExchange(at, holder, owner) */
              if
              :: ch[C_LOCK] == o -> ch[C_LOCK] = MY_TOKEN; o = 0; incs++; assert(incs == 1)  /* mutual exclusion */
              :: else

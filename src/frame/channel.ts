@@ -2,17 +2,18 @@
  * `FrameChannel`: a bounded queue of frames and segments in shared memory. `send` moves a
  * handle's references into the queue and `receive` / `receiveSegment` move them out to another
  * worker, without `postMessage`: only the address is written. A waiting receiver (or sender)
- * spins briefly, then sleeps in `Atomics.wait` (or `Atomics.waitAsync`); it is notified only
- * when it sleeps.
+ * spins briefly, then sleeps (`shm/wait.ts`: `Atomics.wait`, or `Atomics.waitAsync`); it is
+ * notified only when it sleeps.
  *
- * The queue lives in frames of the region (metadata type `pageframe.channel`): a lock with an
- * owner record, the head and tail counters, the waiter counts, then one word per entry (the frame
- * index + 1). Each queue change is one final write, so a lock whose owner died can be taken over.
+ * The queue lives in frames of the region (metadata type `pageframe.channel`): the lock
+ * (`shm/lock.ts`: owner token, sleepers), the head and tail counters, the waiter counts, then
+ * one entry per item (its first frame's index + 1, and its frame count). Each queue change is one final write, so a lock whose owner died can be taken over.
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';
-import { canBlock } from '../sync/lock.js';
+import { lockTakingOver, unlock } from '../shm/lock.js';
+import { canBlock, sleepOn, sleepOnAsync, wake } from '../shm/wait.js';
 import { tokenAlive } from './allocator/journal.js';
 import { Frame, resolveType } from './frame.js';
 import { slotWord, takeForgottenRun } from './meta.js';
@@ -20,7 +21,8 @@ import type { Paddr } from '../base/units.js';
 import { defineMeta, type AnyMeta } from './meta-type.js';
 import { Segment } from './segment.js';
 
-/** Words of the channel header, from the start of its first frame. */
+/** Words of the channel header, from the start of its first frame: the lock is two words (owner
+ *  token, sleepers; `shm/lock.ts`). */
 const C_LOCK = 0;
 /** Positions of the next entry to receive and to send, in [0, 2 × capacity): equal when empty,
  *  `capacity` apart when full. */
@@ -49,9 +51,6 @@ const SPIN_POLLS = 20_000;
  * verify/channel.pml); the callers' loops re-check the queue after every wake-up.
  */
 const MAX_SLEEP_MS = 100;
-
-/** `Atomics.waitAsync` (ES2024; not yet in every TypeScript lib). */
-type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string };
 
 /**
  * The largest capacity a channel may have: 2^20 entries (the queue then takes 2049 frames).
@@ -322,7 +321,7 @@ export class FrameChannel implements Disposable {
     } finally {
       this.unlock();
     }
-    if (Atomics.load(i32, b + C_RECV_WAITERS) > 0) Atomics.notify(i32, b + C_SENT, 1);
+    wake(i32, b + C_SENT, b + C_RECV_WAITERS);
     return true;
   }
 
@@ -496,7 +495,7 @@ export class FrameChannel implements Disposable {
     } finally {
       this.unlock();
     }
-    if (Atomics.load(i32, b + C_SEND_WAITERS) > 0) Atomics.notify(i32, b + C_RECEIVED, 1);
+    wake(i32, b + C_RECEIVED, b + C_SEND_WAITERS);
     return item;
   }
 
@@ -518,7 +517,7 @@ export class FrameChannel implements Disposable {
     this._open = false;
     // Wake the waiters (a `receiveAsync` of this object pending in this worker then rejects with
     // `Dropped`; others see a spurious wake-up and wait again) before the queue may be freed.
-    if (Atomics.load(this.i32, this.base + C_RECV_WAITERS) > 0) Atomics.notify(this.i32, this.base + C_SENT);
+    wake(this.i32, this.base + C_SENT, this.base + C_RECV_WAITERS, Infinity);
     this.first.drop();
   }
 
@@ -544,7 +543,7 @@ export class FrameChannel implements Disposable {
 
   /** A receiver that refuses the head entry may have been the one woken for it: wake another. */
   private passWakeUpOn(): void {
-    if (Atomics.load(this.i32, this.base + C_RECV_WAITERS) > 0) Atomics.notify(this.i32, this.base + C_SENT, 1);
+    wake(this.i32, this.base + C_SENT, this.base + C_RECV_WAITERS);
   }
 
   /**
@@ -577,11 +576,7 @@ export class FrameChannel implements Disposable {
     if (!canBlock()) {
       throw new FrameUseError('WouldBlock', 'this thread cannot block (a browser main thread): use receiveAsync, or a timeout of 0');
     }
-    // ORDER: the waiter count is raised before Atomics.wait re-reads the word, so a change made
-    // after our read is either seen by wait or followed by a notify.
-    Atomics.add(i32, this.base + waitersAt, 1);
-    Atomics.wait(i32, this.base + at, seen, Math.min(left, MAX_SLEEP_MS));
-    Atomics.sub(i32, this.base + waitersAt, 1);
+    sleepOn(i32, this.base + at, seen, this.base + waitersAt, Math.min(left, MAX_SLEEP_MS));
     return true;
   }
 
@@ -593,21 +588,7 @@ export class FrameChannel implements Disposable {
     if (this.size > 0) return true;
     const left = deadline - Date.now();
     if (left <= 0) return false;
-    Atomics.add(i32, this.base + C_RECV_WAITERS, 1);
-    // A pending Atomics.waitAsync does not keep Node's event loop alive: a timer does.
-    const keepAlive = setTimeout(() => undefined, Math.min(left, MAX_SLEEP_MS));
-    try {
-      const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
-      if (waitAsync !== undefined) {
-        const r = waitAsync(i32, at, sent, Math.min(left, MAX_SLEEP_MS));
-        if (r.async) await r.value;
-      } else {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(left, 1)));
-      }
-    } finally {
-      clearTimeout(keepAlive);
-      Atomics.sub(i32, this.base + C_RECV_WAITERS, 1);
-    }
+    await sleepOnAsync(i32, at, sent, this.base + C_RECV_WAITERS, Math.min(left, MAX_SLEEP_MS));
     return true;
   }
 
@@ -617,23 +598,10 @@ export class FrameChannel implements Disposable {
    * with one final write, so the queue is whole.
    */
   private lock(): void {
-    const i32 = this.i32;
-    const at = this.base + C_LOCK;
-    const me = this.sys._token;
-    for (let spin = 1; ; spin++) {
-      const owner = Atomics.compareExchange(i32, at, 0, me);
-      if (owner === 0) return;
-      if ((spin & 63) === 0) {
-        if (!tokenAlive(i32, owner)) {
-          if (Atomics.compareExchange(i32, at, owner, me) === owner) return;
-        } else if (canBlock()) {
-          Atomics.wait(i32, at, owner, 0.05); // let a descheduled holder run
-        }
-      }
-    }
+    lockTakingOver(this.i32, this.base + C_LOCK, this.sys._token, (token) => !tokenAlive(this.i32, token));
   }
 
   private unlock(): void {
-    Atomics.store(this.i32, this.base + C_LOCK, 0);
+    unlock(this.i32, this.base + C_LOCK);
   }
 }

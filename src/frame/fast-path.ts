@@ -16,7 +16,7 @@
  */
 import { AUX_FREE, H_REGISTRY, OP_DROP, OP_KIND_SHIFT, OP_OWNED, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS, TYPE_FLAG_ON_DROP, T_FLAGS, W_DRAIN, W_OP_COUNT, W_OP_START } from '../layout.js';
 import { MAX_TYPES, REF_COUNT_MAX } from '../base/limits.js';
-import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../sync/wasm.js';
+import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../shm/wasm.js';
 
 /** What `drop` left to do (see `dropRef`). */
 export const DROP_DONE = 0;

@@ -14,7 +14,7 @@ import { H_LISTS, LIST_WORDS, LOP_LINK, LOP_UNLINK, L_BACK, L_FRONT, L_GEN, L_LO
 import { MAX_LISTS } from '../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';
-import { lock, lockOwner, unlock } from '../sync/lock.js';
+import { lock, lockOwner, unlock } from '../shm/lock.js';
 import { FrameRef } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
 import { storageByte } from './meta.js';

@@ -8,7 +8,7 @@ import { FrameUseError, MetaTypeError, hex } from '../base/errors.js';
 import { FRAME_METADATA_MAX_SIZE } from '../base/limits.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { Paddr } from '../base/units.js';
-import type { MemoryViews } from './views.js';
+import type { MemoryViews } from '../shm/views.js';
 
 /**
  * The kinds of a metadata field: integers of 8 to 64 bits (64-bit ones read as `bigint`),

@@ -8,7 +8,7 @@
 import { AUX_FREE, CACHE_BASE, H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_LISTS, H_REG_LOCK, LIST_WORDS, LOP_LINK, L_LOCK, W_LOP, OP_RAW, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE, WORKER_EXITED, WORKER_FREE, W_CACHE, W_GEN, W_STATE } from '../layout.js';
 import { MAX_LISTS, MAX_WORKERS } from '../base/limits.js';
 import type { FrameSystem, ReclaimReport } from '../system.js';
-import { forceRelease, lockOwner, lockWithin, unlock } from '../sync/lock.js';
+import { forceRelease, lockOwner, lockWithin, unlock } from '../shm/lock.js';
 import { BuddyAllocator } from './allocator/buddy.js';
 import { journalOf, workerRecord, workerToken } from './allocator/journal.js';
 import { applyListOp } from './linked-list.js';

@@ -43,7 +43,7 @@ import {
   S_PREV,
   W_LOP,
 } from '../../src/layout.js';
-import { lock } from '../../src/sync/lock.js';
+import { lock } from '../../src/shm/lock.js';
 import { expectNoChange, expectThrown, makeSystem, MockMeta, MockUMeta } from '../helpers.js';
 
 /** Expects `fn` to throw a FrameUseError (with `code`), returns it. */

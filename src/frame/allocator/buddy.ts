@@ -8,10 +8,10 @@
 import { AllocError, InvariantError, hex } from '../../base/errors.js';
 import { AUX_FREE, AUX_HEAD, H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, MAX_ORDER, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_NEXT, S_PREV, S_REF } from '../../layout.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../../base/units.js';
-import { lock, unlock } from '../../sync/lock.js';
+import { lock, unlock } from '../../shm/lock.js';
 import type { FastPath } from '../fast-path.js';
 import type { Paddr } from '../../base/units.js';
-import type { MemoryViews } from '../views.js';
+import type { MemoryViews } from '../../shm/views.js';
 import { checkCount, type GlobalFrameAllocator } from '../../base/global-allocator.js';
 
 /** What the buddy allocator needs of a region. */

@@ -9,7 +9,7 @@ import { AllocError, InvariantError, hex } from '../../base/errors.js';
 import { AJ_MAX_RUNS, AUX_FREE, CACHE_BASE, CACHE_CAPACITY, OP_OWNED, RC_UNUSED, SLOT_SHIFT, S_AUX, S_OWNER, WORKER_ATTACHED, W_CACHE, W_DRAIN, W_STATE } from '../../layout.js';
 import { MAX_WORKERS } from '../../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../../base/units.js';
-import { canBlock } from '../../sync/lock.js';
+import { nap } from '../../shm/wait.js';
 import type { Paddr } from '../../base/units.js';
 import type { BuddyAllocator } from './buddy.js';
 import { checkCount, type GlobalFrameAllocator } from '../../base/global-allocator.js';
@@ -423,9 +423,8 @@ export class CachedAllocator implements GlobalFrameAllocator {
     }
     if (!this.requestDrains()) return null;
     const deadline = Date.now() + DRAIN_WAIT_MS;
-    const nap = canBlock() ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
     while (Date.now() < deadline) {
-      if (nap !== undefined) Atomics.wait(nap, 0, 0, 0.2);
+      nap(0.2);
       paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
       if (paddr !== null) return paddr;
     }

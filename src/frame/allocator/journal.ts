@@ -6,7 +6,7 @@
  */
 import { AJ_MAX_RUNS, GEN_MASK, H_WORKERS, OP_OWNED, OP_COUNT_MASK, OP_KIND_SHIFT, TOKEN_ID_BITS, WORKER_ATTACHED, WORKER_WORDS, W_AJ_COUNT, W_AJ_RUNS, W_OP_COUNT, W_GEN, W_OP_START, W_STATE } from '../../layout.js';
 import { MAX_WORKERS } from '../../base/limits.js';
-import type { MemoryViews } from '../views.js';
+import type { MemoryViews } from '../../shm/views.js';
 
 /** What the journals need of a region: this worker's record. */
 export interface JournalHost {

@@ -2,27 +2,15 @@
  * A lock in shared memory that records its owner, so that a lock held by a worker that died can
  * be found and recovered (`forceRelease`) instead of hanging everyone else.
  *
- * Two words: `[owner, waiters]`. `owner` is 0 when free, else the holder's worker id (>= 1).
- * A waiter spins briefly, then sleeps in `Atomics.wait` where the platform allows it (not on a
- * browser's main thread, where it keeps spinning).
+ * Two words: `[owner, sleepers]`. `owner` is 0 when free, else the holder's lock token (its
+ * worker id and record generation, >= 1). A waiter spins briefly, then sleeps (`wait.ts`) where
+ * the platform allows it (not on a browser's main thread, where it keeps spinning). The one lock
+ * of the library: the header's locks, the lists' and the channels' (`lockTakingOver`).
  */
 
+import { canBlock, sleepOn, wake } from './wait.js';
+
 const SPINS = 64;
-
-let canWaitCache: boolean | undefined;
-
-/** Whether this thread may block in `Atomics.wait` (false on a browser's main thread). */
-export function canBlock(): boolean {
-  if (canWaitCache === undefined) {
-    try {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
-      canWaitCache = true;
-    } catch {
-      canWaitCache = false;
-    }
-  }
-  return canWaitCache;
-}
 
 /** Takes the lock at word `at` for worker `owner` (>= 1). */
 export function lock(i32: Int32Array, at: number, owner: number): void {
@@ -36,29 +24,39 @@ export function lockWithin(i32: Int32Array, at: number, owner: number, ms: numbe
   return lockSlow(i32, at, owner, Date.now() + ms);
 }
 
-function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number): boolean {
+/**
+ * `lock` for a lock whose holder may be taken over once it is gone (the channel's): when the
+ * holder's token no longer names a live worker (`isGone`), the lock passes to `owner` in one CAS
+ * from that token, so of two workers that see it gone only one gets it. Only for structures whose
+ * every change ends with one final write, so that a holder that died mid-change left them whole
+ * (verify/channel.pml; BROKEN_TAKEOVER_LIVE is the same without the `isGone` check).
+ */
+export function lockTakingOver(i32: Int32Array, at: number, owner: number, isGone: (token: number) => boolean): void {
+  if (Atomics.compareExchange(i32, at, 0, owner) === 0) return;
+  lockSlow(i32, at, owner, Infinity, isGone);
+}
+
+function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number, isGone?: (token: number) => boolean): boolean {
   const block = canBlock();
   for (let round = 0; ; round++) {
     for (let i = 0; i < SPINS; i++) {
       if (Atomics.load(i32, at) === 0 && Atomics.compareExchange(i32, at, 0, owner) === 0) return true;
     }
     if (deadline !== Infinity && Date.now() >= deadline) return false;
-    if (!block) continue;
     const holder = Atomics.load(i32, at);
     if (holder === 0) continue;
-    // ORDER: the waiter count is raised before re-checking the word in Atomics.wait, so an
-    // unlock that stores 0 after our check sees waiters > 0 and notifies.
-    Atomics.add(i32, at + 1, 1);
-    Atomics.wait(i32, at, holder, round < 4 ? 1 : 10);
-    Atomics.sub(i32, at + 1, 1);
+    if (isGone !== undefined && isGone(holder) && Atomics.compareExchange(i32, at, holder, owner) === holder) return true;
+    // A gone holder never unlocks: sleep briefly, then look again.
+    if (block) sleepOn(i32, at, holder, at + 1, round < 4 ? 1 : 10);
   }
 }
 
 /** Releases the lock at `at`; wakes one sleeper if any. */
 export function unlock(i32: Int32Array, at: number): void {
+  // ORDER: everything the lock protects is written before this store; the next holder's CAS
+  // reads it, so it sees those writes.
   Atomics.store(i32, at, 0);
-  // Notify only when someone sleeps: Atomics.notify takes a global lock in V8 (~25 ns idle).
-  if (Atomics.load(i32, at + 1) > 0) Atomics.notify(i32, at, 1);
+  wake(i32, at, at + 1);
 }
 
 /** The worker id that holds the lock, or 0. */
@@ -72,6 +70,6 @@ export function lockOwner(i32: Int32Array, at: number): number {
  */
 export function forceRelease(i32: Int32Array, at: number, deadOwner: number): boolean {
   if (Atomics.compareExchange(i32, at, deadOwner, 0) !== deadOwner) return false;
-  if (Atomics.load(i32, at + 1) > 0) Atomics.notify(i32, at, 1);
+  wake(i32, at, at + 1);
   return true;
 }

@@ -1,0 +1,85 @@
+/**
+ * Waiting in shared memory, in one place: whether this thread may block, a sleep on a word
+ * that counts its sleepers (so that a waker notifies only when someone sleeps), its
+ * non-blocking twin on `Atomics.waitAsync`, and a plain nap. The lock (`lock.ts`), the
+ * allocator's drain requests and the channel all wait through these.
+ *
+ * Every sleep here is bounded by its caller's `ms`: a waker that dies between its change and its
+ * notify must never leave a sleeper asleep for ever (verify/channel.pml found that case); callers
+ * re-check their condition after every return.
+ */
+
+let canWaitCache: boolean | undefined;
+
+/** Whether this thread may block in `Atomics.wait` (false on a browser's main thread). */
+export function canBlock(): boolean {
+  if (canWaitCache === undefined) {
+    try {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+      canWaitCache = true;
+    } catch {
+      canWaitCache = false;
+    }
+  }
+  return canWaitCache;
+}
+
+/**
+ * Sleeps at most `ms` while word `at` still reads `seen`, counted in the sleeper word
+ * `sleepersAt` meanwhile. The caller must have read `seen` before it last checked its
+ * condition, and must be allowed to block (`canBlock()`).
+ *
+ * ORDER: the sleeper count is raised before `Atomics.wait` re-reads the word, so a waker that
+ * changes the word after our read either makes the wait return at once or, reading the count
+ * after its change, notifies (`wake`).
+ * OWNER: the sleeper word is shared by every sleeper on `at`; each adds and removes only its own 1.
+ */
+export function sleepOn(i32: Int32Array, at: number, seen: number, sleepersAt: number, ms: number): void {
+  Atomics.add(i32, sleepersAt, 1);
+  Atomics.wait(i32, at, seen, ms);
+  Atomics.sub(i32, sleepersAt, 1);
+}
+
+/** `Atomics.waitAsync` (ES2024; not yet in every TypeScript lib, nor in every runtime). */
+type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string };
+
+/**
+ * `sleepOn` without blocking the thread: resolves once word `at` no longer reads `seen`, or
+ * after at most `ms`. Where `Atomics.waitAsync` is missing, it polls once a millisecond.
+ * ORDER and OWNER as `sleepOn`.
+ */
+export async function sleepOnAsync(i32: Int32Array, at: number, seen: number, sleepersAt: number, ms: number): Promise<void> {
+  Atomics.add(i32, sleepersAt, 1);
+  // A pending Atomics.waitAsync does not keep Node's event loop alive: a timer does.
+  const keepAlive = setTimeout(() => undefined, ms);
+  try {
+    const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
+    if (waitAsync !== undefined) {
+      const r = waitAsync(i32, at, seen, ms);
+      if (r.async) await r.value;
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(ms, 1)));
+    }
+  } finally {
+    clearTimeout(keepAlive);
+    Atomics.sub(i32, sleepersAt, 1);
+  }
+}
+
+/**
+ * Wakes up to `count` sleepers on word `at`, if the sleeper word `sleepersAt` says there are
+ * any: `Atomics.notify` takes a global lock in V8 (~25 ns even with nobody to wake).
+ * ORDER: called after the change the sleepers wait for (see `sleepOn`).
+ */
+export function wake(i32: Int32Array, at: number, sleepersAt: number, count = 1): void {
+  if (Atomics.load(i32, sleepersAt) > 0) Atomics.notify(i32, at, count);
+}
+
+let napWord: Int32Array | undefined;
+
+/** Blocks the thread for about `ms` where it may block; returns at once where it may not. */
+export function nap(ms: number): void {
+  if (!canBlock()) return;
+  napWord ??= new Int32Array(new SharedArrayBuffer(4));
+  Atomics.wait(napWord, 0, 0, ms);
+}
