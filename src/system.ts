@@ -1,6 +1,6 @@
 /**
  * `FrameSystem`: one region of shared physical memory as one worker sees it. It creates or
- * attaches to the region (header, metadata slots, frames; see `layout.ts`), owns this worker's
+ * attaches to the region (header, metadata slots, frames; see `region/geometry.ts`), owns this worker's
  * views and worker id, and answers for the whole region: `stats()`, `checkInvariants()`.
  */
 import {
@@ -11,7 +11,7 @@ import {
 } from './base/errors.js';
 import { BuddyAllocator } from './frame/allocator/buddy.js';
 import { CachedAllocator } from './frame/allocator/cache.js';
-import { workerRecord, workerToken } from './frame/allocator/journal.js';
+import { workerRecord, workerToken } from './region/workers.js';
 import { reclaim } from './frame/reclaim.js';
 import { LeakTracker, type LeakReport } from './checked/leaks.js';
 import type { GlobalFrameAllocator } from './base/global-allocator.js';
@@ -25,7 +25,11 @@ import type { Segment } from './frame/segment.js';
 import { makeViews, type MemoryViews } from './shm/views.js';
 import { newWasmMemory, regionAtomics, type RegionAtomics } from './shm/atomics.js';
 import { fastPath, type FastPath } from './frame/fast-path.js';
-import { FLAG_CHECKED, HEADER_BYTES, H_DEFER_HEAD, H_LISTS, LIST_WORDS, L_BACK, L_FRONT, L_GEN, L_SIZE, L_TYPE, S_PREV, S_AUX, H_FLAGS, H_FRAME_OFFSET, H_HEADER_BYTES, H_MAGIC, H_META_OFFSET, H_NEXT_LIST_ID, H_NFRAMES, H_PAGE_SIZE, H_SLOT_BYTES, H_VERSION, H_WORKERS, LAYOUT_VERSION, MAGIC, RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_LIST, S_NEXT, S_STORAGE, S_TYPE, WORKER_ATTACHED, WORKER_FREE, WORKER_WORDS, W_CACHE, W_GEN, W_STATE, CACHE_BASE, CACHE_CAPACITY, GEN_MASK, computeLayout, type Layout } from './layout.js';
+import { FLAG_CHECKED, H_FLAGS, H_FRAME_OFFSET, H_HEADER_BYTES, H_MAGIC, H_META_OFFSET, H_NEXT_LIST_ID, H_NFRAMES, H_PAGE_SIZE, H_SLOT_BYTES, H_VERSION, MAGIC } from './region/header.js';
+import { HEADER_BYTES, H_DEFER_HEAD, H_LISTS, LIST_WORDS, H_WORKERS, LAYOUT_VERSION, WORKER_WORDS, computeLayout, type Layout } from './region/geometry.js';
+import { L_BACK, L_FRONT, L_GEN, L_SIZE, L_TYPE } from './region/lists.js';
+import { S_PREV, S_AUX, RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_LIST, S_NEXT, S_STORAGE, S_TYPE } from './region/meta.js';
+import { WORKER_ATTACHED, WORKER_FREE, W_CACHE, W_GEN, W_STATE, CACHE_BASE, CACHE_CAPACITY, GEN_MASK } from './region/workers.js';
 import { MAX_LISTS, MAX_FRAMES, MAX_WORKERS, META_SLOT_SIZE, REF_COUNT_MAX } from './base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from './base/units.js';
 

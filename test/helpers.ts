@@ -4,7 +4,8 @@
  */
 import { expect } from 'vitest';
 import { defineMeta, FrameSystem, type FrameSystemOptions } from '../src/index.js';
-import { HEADER_BYTES, H_BUDDY_LOCK, H_REGISTRY, H_REG_LOCK, H_WORKERS, RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_PREV, S_STORAGE, S_TYPE } from '../src/layout.js';
+import { HEADER_BYTES, H_BUDDY_LOCK, H_REGISTRY, H_REG_LOCK, H_WORKERS } from '../src/region/geometry.js';
+import { RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_PREV, S_STORAGE, S_TYPE } from '../src/region/meta.js';
 import { PAGE_SIZE } from '../src/base/units.js';
 
 /** The kernel tests' `MockFrameMeta { value: u32 }` (typed). */

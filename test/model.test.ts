@@ -41,7 +41,7 @@ import {
   type AnyMeta,
   type GetFrameErrorCode,
 } from '../src/index.js';
-import { computeLayout } from '../src/layout.js';
+import { computeLayout } from '../src/region/geometry.js';
 import { MockMeta, MockUMeta, expectNoChange, firstDifference, snapshot } from './helpers.js';
 
 const RUNS = Math.max(1, Number(process.env.PAGEFRAME_MODEL_RUNS ?? '') || 200);
@@ -50,7 +50,7 @@ const MAX_COMMANDS = 60;
 const UNCHECKED_SIZES = [16, 23, 32, 48, 64] as const;
 const CHECKED_SIZE = 32;
 
-// Slot layout (src/layout.ts): word 0 is the count (-1 UNUSED, -2 UNIQUE, n shared), word 5 the
+// Slot layout (src/region/meta.ts): word 0 is the count (-1 UNUSED, -2 UNIQUE, n shared), word 5 the
 // forgotten-reference count of a held slot in checked mode, words 6.. the metadata storage (the
 // `value: u32` field of the types below is the first storage word).
 const SLOT_WORDS = META_SLOT_SIZE / 4;

@@ -25,41 +25,14 @@ import {
   type ReclaimReport,
 } from '../src/index.js';
 import type { CachedAllocator } from '../src/frame/allocator/cache.js';
-import { journalOf, recordOp, recordRun, recordRuns, workerRecord } from '../src/frame/allocator/journal.js';
+import { journalOf, recordOp, recordRun, recordRuns } from '../src/region/journal.js';
+import { workerRecord } from '../src/region/workers.js';
 import { claim, claimedTypeId, decRef, dropLast, writeMeta } from '../src/frame/meta.js';
-import {
-  AUX_FREE,
-  CACHE_BASE,
-  H_BUDDY_FREE,
-  H_BUDDY_HEADS,
-  H_BUDDY_LOCK,
-  H_DEFER_HEAD,
-  H_DEFER_LOCK,
-  H_REGISTRY,
-  H_REG_LOCK,
-  MAX_ORDER,
-  OP_DROP,
-  OP_OWNED,
-  OP_RAW,
-  RC_UNUSED,
-  SLOT_WORDS,
-  S_AUX,
-  S_NEXT,
-  S_OWNER,
-  S_PREV,
-  S_STORAGE,
-  S_TYPE,
-  TYPE_ENTRY_WORDS,
-  TOKEN_ID_BITS,
-  TYPE_FLAG_ON_DROP,
-  T_FLAGS,
-  WORKER_ATTACHED,
-  WORKER_EXITED,
-  WORKER_FREE,
-  W_GEN,
-  W_CACHE,
-  W_STATE,
-} from '../src/layout.js';
+import { AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_NEXT, S_OWNER, S_PREV, S_STORAGE, S_TYPE } from '../src/region/meta.js';
+import { CACHE_BASE, TOKEN_ID_BITS, WORKER_ATTACHED, WORKER_EXITED, WORKER_FREE, W_GEN, W_CACHE, W_STATE } from '../src/region/workers.js';
+import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_REGISTRY, H_REG_LOCK, MAX_ORDER, TYPE_ENTRY_WORDS } from '../src/region/geometry.js';
+import { OP_DROP, OP_OWNED, OP_RAW } from '../src/region/journal.js';
+import { TYPE_FLAG_ON_DROP, T_FLAGS } from '../src/region/registry.js';
 import { MockMeta, firstDifference, makeSystem, snapshot } from './helpers.js';
 
 /** Metadata whose onDrop calls are recorded. */

@@ -11,7 +11,8 @@ import {
   frameToMeta,
   metaToFrame,
 } from '../src/index.js';
-import { HEADER_BYTES, H_VERSION, LAYOUT_VERSION, computeLayout } from '../src/layout.js';
+import { HEADER_BYTES, LAYOUT_VERSION, computeLayout } from '../src/region/geometry.js';
+import { H_VERSION } from '../src/region/header.js';
 import { MockMeta, makeSystem } from './helpers.js';
 
 describe('mapping', () => {

@@ -61,9 +61,9 @@
 #endif
 #define NF 4
 #define MAXO 3           /* orders 0..2 (the code: MAX_ORDER = 21) */
-#define CACHE_CAPACITY_1 32   /* layout.ts CACHE_CAPACITY[1] */
+#define CACHE_CAPACITY_1 32   /* region/workers.ts CACHE_CAPACITY[1] */
 #define CAP 2                 /* the model's capacity of class 1 (scaled down) */
-#define AUX_HEAD 536870912    /* layout.ts AUX_HEAD (0x2000_0000) */
+#define AUX_HEAD 536870912    /* region/meta.ts AUX_HEAD (0x2000_0000) */
 #define V NW
 #define RECLAIMER (NW + 1)
 #define NONE 255

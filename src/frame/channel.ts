@@ -14,7 +14,7 @@ import { PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';
 import { lockTakingOver, unlock } from '../shm/lock.js';
 import { canBlock, sleepOn, sleepOnAsync, wake } from '../shm/wait.js';
-import { tokenAlive } from './allocator/journal.js';
+import { tokenAlive } from '../region/workers.js';
 import { Frame, resolveType } from './frame.js';
 import { slotWord, takeForgottenRun } from './meta.js';
 import type { Paddr } from '../base/units.js';

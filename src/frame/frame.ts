@@ -5,7 +5,7 @@
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
-import { S_TYPE } from '../layout.js';
+import { S_TYPE } from '../region/meta.js';
 import type { FrameSystem } from '../system.js';
 import { FrameRef, type MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';

@@ -10,7 +10,10 @@
  * left half done.
  */
 import { FrameUseError, hex } from '../base/errors.js';
-import { H_LISTS, LIST_WORDS, LOP_LINK, LOP_UNLINK, L_BACK, L_FRONT, L_GEN, L_LOCK, L_SIZE, L_TYPE, RC_UNIQUE, SLOT_SHIFT, S_LIST, S_NEXT, S_PREV, S_TYPE, W_LOP } from '../layout.js';
+import { H_LISTS, LIST_WORDS } from '../region/geometry.js';
+import { LOP_LINK, LOP_UNLINK, W_LOP } from '../region/journal.js';
+import { L_BACK, L_FRONT, L_GEN, L_LOCK, L_SIZE, L_TYPE } from '../region/lists.js';
+import { RC_UNIQUE, SLOT_SHIFT, S_LIST, S_NEXT, S_PREV, S_TYPE } from '../region/meta.js';
 import { MAX_LISTS } from '../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';

@@ -11,13 +11,15 @@
  * happens-before edge that the kernel gets from its Acquire/Release pair.
  */
 import { ContractError, FrameUseError, GetFrameError, hex } from '../base/errors.js';
-import { H_DEFER_HEAD, H_DEFER_LOCK, RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, STORAGE_BYTE_OFFSET, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE, OP_DROP, OP_RAW } from '../layout.js';
+import { H_DEFER_HEAD, H_DEFER_LOCK } from '../region/geometry.js';
+import { RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, STORAGE_BYTE_OFFSET, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
+import { OP_DROP, OP_RAW } from '../region/journal.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { REF_COUNT_MAX } from '../base/limits.js';
 import { lock, unlock } from '../shm/lock.js';
 import type { RegionAtomics } from '../shm/atomics.js';
 import { DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, type FastPath } from './fast-path.js';
-import { clearOp, endOp, recordOp, restoreOp, saveOp, writeOp, type JournalHost } from './allocator/journal.js';
+import { clearOp, endOp, recordOp, restoreOp, saveOp, writeOp, type JournalHost } from '../region/journal.js';
 import { dropRequiresFailed, ensureFromUnused, requireDropLast, requireFromUnused } from '../checked/contracts.js';
 import { FrameRef } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';

@@ -5,12 +5,17 @@
  * The frames are judged under the allocator lock; if another worker holds it too long (it has
  * most likely died too), the worker is left `WORKER_EXITED` and the next reclaim finishes it.
  */
-import { AUX_FREE, CACHE_BASE, H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_LISTS, H_REG_LOCK, LIST_WORDS, LOP_LINK, L_LOCK, W_LOP, OP_RAW, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE, WORKER_EXITED, WORKER_FREE, W_CACHE, W_GEN, W_STATE } from '../layout.js';
+import { AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
+import { CACHE_BASE, WORKER_EXITED, WORKER_FREE, W_CACHE, W_GEN, W_STATE } from '../region/workers.js';
+import { H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_LISTS, H_REG_LOCK, LIST_WORDS } from '../region/geometry.js';
+import { LOP_LINK, W_LOP, OP_RAW } from '../region/journal.js';
+import { L_LOCK } from '../region/lists.js';
 import { MAX_LISTS, MAX_WORKERS } from '../base/limits.js';
 import type { FrameSystem, ReclaimReport } from '../system.js';
 import { forceRelease, lockOwner, lockWithin, unlock } from '../shm/lock.js';
 import { BuddyAllocator } from './allocator/buddy.js';
-import { journalOf, workerRecord, workerToken } from './allocator/journal.js';
+import { journalOf } from '../region/journal.js';
+import { workerRecord, workerToken } from '../region/workers.js';
 import { applyListOp } from './linked-list.js';
 import { slotWord } from './meta.js';
 

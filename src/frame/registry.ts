@@ -4,7 +4,8 @@
  * metadata of a type it never defined itself.
  */
 import { MetaTypeError } from '../base/errors.js';
-import { H_REGISTRY, H_REG_COUNT, H_REG_LOCK, TYPE_DESC_MAX, TYPE_ENTRY_WORDS, TYPE_FLAG_ON_DROP, TYPE_FLAG_UNTYPED, T_DESC, T_DESC_LEN, T_FLAGS, T_SIZE, T_STATE } from '../layout.js';
+import { H_REGISTRY, H_REG_COUNT, H_REG_LOCK, TYPE_ENTRY_WORDS } from '../region/geometry.js';
+import { TYPE_DESC_MAX, TYPE_FLAG_ON_DROP, TYPE_FLAG_UNTYPED, T_DESC, T_DESC_LEN, T_FLAGS, T_SIZE, T_STATE } from '../region/registry.js';
 import { MAX_TYPES } from '../base/limits.js';
 import { lock, unlock } from '../shm/lock.js';
 import { type MetaType, setOnDropPublisher, typeFromDescriptor } from './meta-type.js';

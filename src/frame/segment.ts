@@ -4,9 +4,10 @@
  * the kernel, with its panics turned into `FrameUseError('BadRange')`.
  */
 import { FrameUseError, GetFrameError, hex } from '../base/errors.js';
-import { OP_DROP, OP_RAW, RC_UNUSED, SLOT_WORDS, S_AUX, S_OWNER, S_TYPE } from '../layout.js';
+import { OP_DROP, OP_RAW } from '../region/journal.js';
+import { RC_UNUSED, SLOT_WORDS, S_AUX, S_OWNER, S_TYPE } from '../region/meta.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
-import { clearOp, recordOp } from './allocator/journal.js';
+import { clearOp, recordOp } from '../region/journal.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from '../base/units.js';

@@ -5,7 +5,7 @@
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
-import { RC_UNIQUE, S_LIST, S_TYPE } from '../layout.js';
+import { RC_UNIQUE, S_LIST, S_TYPE } from '../region/meta.js';
 import { REF_COUNT_UNIQUE } from '../base/limits.js';
 import type { FrameSystem } from '../system.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';

@@ -9,7 +9,10 @@
  * agrees with `sys.stats()` exactly.
  */
 import { typeById } from '../frame/registry.js';
-import { AUX_FREE, H_LISTS, H_REG_COUNT, H_WORKERS, LIST_WORDS, L_GEN, L_SIZE, L_TYPE, RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, S_AUX, S_LIST, S_TYPE, WORKER_ATTACHED, WORKER_WORDS, W_STATE } from '../layout.js';
+import { AUX_FREE, RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, S_AUX, S_LIST, S_TYPE } from '../region/meta.js';
+import { H_LISTS, H_REG_COUNT, H_WORKERS, LIST_WORDS, WORKER_WORDS } from '../region/geometry.js';
+import { L_GEN, L_SIZE, L_TYPE } from '../region/lists.js';
+import { WORKER_ATTACHED, W_STATE } from '../region/workers.js';
 import { MAX_LISTS, MAX_TYPES, MAX_WORKERS } from '../base/limits.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ContractError, Frame, FrameAllocOptions, PAGE_SIZE, UniqueFrame, defineMeta } from '../../src/index.js';
-import { RC_UNUSED, S_AUX, S_LIST, S_STORAGE, S_TYPE } from '../../src/layout.js';
+import { RC_UNUSED, S_AUX, S_LIST, S_STORAGE, S_TYPE } from '../../src/region/meta.js';
 import { MockMeta, makeSystem } from '../helpers.js';
 
 const Other = defineMeta('test.contracts.other', { x: 'u16' });

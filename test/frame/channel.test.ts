@@ -17,7 +17,7 @@ import {
   Untyped,
   defineMeta,
 } from '../../src/index.js';
-import { computeLayout } from '../../src/layout.js';
+import { computeLayout } from '../../src/region/geometry.js';
 import { expectAllFree, expectNoChange, expectThrown, firstDifference, makeSystem, MockMeta, MockUMeta, rawCount, snapshot } from '../helpers.js';
 
 /** Expects `fn` to throw a FrameUseError (with `code`), returns it. */

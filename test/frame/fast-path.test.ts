@@ -17,7 +17,9 @@ import {
   type AnyMeta,
   type GlobalFrameAllocator,
 } from '../../src/index.js';
-import { computeLayout, W_DRAIN, W_OP_COUNT, W_OP_START } from '../../src/layout.js';
+import { computeLayout } from '../../src/region/geometry.js';
+import { W_DRAIN } from '../../src/region/workers.js';
+import { W_OP_COUNT, W_OP_START } from '../../src/region/journal.js';
 import { dropRef } from '../../src/frame/meta.js';
 import { BuddyAllocator } from '../../src/frame/allocator/buddy.js';
 import { MockMeta, MockUMeta, expectAllFree, expectThrown, firstDifference } from '../helpers.js';

@@ -27,22 +27,10 @@ import {
   defineMeta,
   type Paddr,
 } from '../../src/index.js';
-import {
-  H_LISTS,
-  LIST_WORDS,
-  LOP_LINK,
-  LOP_UNLINK,
-  L_BACK,
-  L_FRONT,
-  L_GEN,
-  L_LOCK,
-  L_SIZE,
-  SLOT_WORDS,
-  S_LIST,
-  S_NEXT,
-  S_PREV,
-  W_LOP,
-} from '../../src/layout.js';
+import { H_LISTS, LIST_WORDS } from '../../src/region/geometry.js';
+import { LOP_LINK, LOP_UNLINK, W_LOP } from '../../src/region/journal.js';
+import { L_BACK, L_FRONT, L_GEN, L_LOCK, L_SIZE } from '../../src/region/lists.js';
+import { SLOT_WORDS, S_LIST, S_NEXT, S_PREV } from '../../src/region/meta.js';
 import { lock } from '../../src/shm/lock.js';
 import { expectNoChange, expectThrown, makeSystem, MockMeta, MockUMeta } from '../helpers.js';
 

@@ -8,7 +8,9 @@ import { Frame, FrameAllocOptions, FrameSystem, LinkedList, PAGE_SIZE, defineMet
 import { captureFrameMap } from '../../src/map/capture.js';
 import { FRAME_MAP_FORMAT, FrameMapFormatError, parseFrameMap, type FrameMap, type FrameState } from '../../src/map/format.js';
 import { fragmentationOf, freeRunsOf } from '../../src/map/free-runs.js';
-import { H_DEFER_HEAD, H_REGISTRY, SLOT_WORDS, S_TYPE, TYPE_ENTRY_WORDS, TYPE_FLAG_ON_DROP, T_FLAGS } from '../../src/layout.js';
+import { H_DEFER_HEAD, H_REGISTRY, TYPE_ENTRY_WORDS } from '../../src/region/geometry.js';
+import { SLOT_WORDS, S_TYPE } from '../../src/region/meta.js';
+import { TYPE_FLAG_ON_DROP, T_FLAGS } from '../../src/region/registry.js';
 import { MockMeta, MockUMeta, expectAllFree, firstDifference, makeSystem, snapshot } from '../helpers.js';
 
 const at = (paddr: number): number => paddr / PAGE_SIZE;

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameSystem } from '../../src/index.js';
-import { computeLayout } from '../../src/layout.js';
+import { computeLayout } from '../../src/region/geometry.js';
 import { jsAtomics, newWasmMemory, regionAtomics, type RegionAtomics } from '../../src/shm/atomics.js';
 
 const WORDS = 64;

@@ -6,9 +6,21 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import * as layout from '../../src/layout.js';
 import * as limits from '../../src/base/limits.js';
-import { workerRecord, workerToken } from '../../src/frame/allocator/journal.js';
+import * as geometry from '../../src/region/geometry.js';
+import * as journal from '../../src/region/journal.js';
+import * as meta from '../../src/region/meta.js';
+import * as workers from '../../src/region/workers.js';
+import { workerRecord, workerToken } from '../../src/region/workers.js';
+
+/** The region's files whose constants the models copy, by the name the models give them. */
+const regionFiles: Record<string, Record<string, unknown>> = {
+  'region/geometry.ts': geometry,
+  'region/journal.ts': journal,
+  'region/meta.ts': meta,
+  'region/workers.ts': workers,
+};
+const MIRROR = /(region\/[\w-]+\.ts) ([A-Z_][A-Z0-9_]*)(\[(\d+)\])?/;
 
 const root = new URL('../../', import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, root), 'utf8');
@@ -69,29 +81,30 @@ function apply(name: string, args: readonly number[], defs: Map<string, Define>)
   return evaluate(body, defs);
 }
 
-describe('the models copy the layout of src/layout.ts', () => {
+describe('the models copy the words of src/region/', () => {
   const defs = allDefines();
-  const code = layout as unknown as Record<string, number | readonly number[]>;
-  const mirrored = [...defs].filter(([, d]) => /layout\.ts [A-Z_]/.test(d.comment));
+  const mirrored = [...defs].filter(([, d]) => MIRROR.test(d.comment));
 
-  it('every constant marked `layout.ts NAME` has the value NAME has in the code', () => {
+  it('every constant marked `region/FILE.ts NAME` has the value NAME has in that file', () => {
     for (const [name, d] of mirrored) {
-      const m = /layout\.ts ([A-Z_][A-Z0-9_]*)(\[(\d+)\])?/.exec(d.comment)!;
-      const c = code[m[1]];
-      const expected = m[3] === undefined ? c : (c as readonly number[])[Number(m[3])];
-      expect(typeof expected, `${name}: layout.ts has no ${m[0]}`).toBe('number');
+      const m = MIRROR.exec(d.comment)!;
+      const file = regionFiles[m[1]];
+      expect(file, `${name}: the test does not know ${m[1]}`).toBeDefined();
+      const c = file[m[2]] as number | readonly number[];
+      const expected = m[4] === undefined ? c : (c as readonly number[])[Number(m[4])];
+      expect(typeof expected, `${name}: ${m[1]} has no ${m[2]}`).toBe('number');
       expect(value(name, defs), `${name} (${d.comment})`).toBe(expected);
     }
   });
 
   it('the count states, slot words, journal kinds and worker states are all mirrored', () => {
-    const names = new Set(mirrored.map(([, d]) => /layout\.ts ([A-Z_][A-Z0-9_]*)/.exec(d.comment)![1]));
+    const names = new Set(mirrored.map(([, d]) => MIRROR.exec(d.comment)![2]));
     for (const n of [
       'RC_UNUSED', 'RC_UNIQUE', 'S_REF', 'S_TYPE', 'S_LIST', 'S_NEXT', 'S_PREV', 'S_OWNER', 'S_AUX', 'S_STORAGE',
       'AUX_FREE', 'AUX_HEAD', 'OP_OWNED', 'OP_DROP', 'OP_RAW', 'TOKEN_ID_BITS', 'WORKER_FREE', 'WORKER_ATTACHED',
       'CACHE_CAPACITY',
     ]) {
-      expect(names.has(n), `no model constant mirrors layout.ts ${n}`).toBe(true);
+      expect(names.has(n), `no model constant mirrors region/ ${n}`).toBe(true);
     }
   });
 
@@ -101,14 +114,14 @@ describe('the models copy the layout of src/layout.ts', () => {
     expect(value('RC_BUSY', defs)).toBe(0);
     expect(new Set([value('RC_UNUSED', defs), value('RC_UNIQUE', defs), value('RC_BUSY', defs)]).size).toBe(3);
     // The model keeps the header words of a slot, S_REF..S_AUX, and folds the storage into S_TYPE.
-    expect(value('SLOT_HDR', defs)).toBe(layout.S_STORAGE);
+    expect(value('SLOT_HDR', defs)).toBe(meta.S_STORAGE);
     expect(value('S_OWNER', defs)).toBe(value('S_PREV', defs));
   });
 
   it('a lock token is gen << TOKEN_ID_BITS | id, as workerToken computes it', () => {
-    const i32 = new Int32Array(workerRecord(limits.MAX_WORKERS) + layout.WORKER_WORDS);
-    for (const [gen, id] of [[1, 1], [1, 2], [2, 3], [7, 64], [layout.GEN_MASK, 5]]) {
-      i32[workerRecord(id) + layout.W_GEN] = gen;
+    const i32 = new Int32Array(workerRecord(limits.MAX_WORKERS) + geometry.WORKER_WORDS);
+    for (const [gen, id] of [[1, 1], [1, 2], [2, 3], [7, 64], [workers.GEN_MASK, 5]]) {
+      i32[workerRecord(id) + workers.W_GEN] = gen;
       expect(apply('TOKEN', [gen, id], defs), `TOKEN(${gen}, ${id})`).toBe(workerToken(i32, id));
     }
     // Two generations of one id are different tokens, which is what the channel model relies on.
@@ -124,7 +137,7 @@ describe('the models copy the layout of src/layout.ts', () => {
     expect(cacheModel).toContain('cnt[me] = c - ((CAP >> 1) - 1);');
     const cap = value('CAP', defs);
     expect(cap).toBeGreaterThanOrEqual(2);
-    expect(cap).toBeLessThanOrEqual(layout.CACHE_CAPACITY[1]);
+    expect(cap).toBeLessThanOrEqual(workers.CACHE_CAPACITY[1]);
   });
 });
 

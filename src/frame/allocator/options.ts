@@ -4,7 +4,7 @@
  */
 import { AllocError, GetFrameError } from '../../base/errors.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../../base/units.js';
-import { RC_UNIQUE, RC_UNUSED, S_OWNER } from '../../layout.js';
+import { RC_UNIQUE, RC_UNUSED, S_OWNER } from '../../region/meta.js';
 import type { FrameSystem } from '../../system.js';
 import { Frame, type InitOf } from '../frame.js';
 import { checkPaddr, type Paddr } from '../../base/units.js';
@@ -15,7 +15,7 @@ import { Segment, claimRange, ensureRange, publishRange } from '../segment.js';
 import { UniqueFrame } from '../unique.js';
 import { zeroBytes } from '../untyped.js';
 import { checkCount } from '../../base/global-allocator.js';
-import { clearOp, journalOf } from './journal.js';
+import { clearOp, journalOf } from '../../region/journal.js';
 import { ensureFromUnused, requireFromUnused } from '../../checked/contracts.js';
 
 /**

@@ -18,8 +18,10 @@ import {
   type Untyped,
 } from '../../../src/index.js';
 import { CachedAllocator } from '../../../src/frame/allocator/cache.js';
-import { workerRecord } from '../../../src/frame/allocator/journal.js';
-import { AUX_FREE, CACHE_BASE, CACHE_CAPACITY, H_BUDDY_LOCK, SLOT_WORDS, S_AUX, W_CACHE, W_DRAIN } from '../../../src/layout.js';
+import { workerRecord } from '../../../src/region/workers.js';
+import { AUX_FREE, SLOT_WORDS, S_AUX } from '../../../src/region/meta.js';
+import { CACHE_BASE, CACHE_CAPACITY, W_CACHE, W_DRAIN } from '../../../src/region/workers.js';
+import { H_BUDDY_LOCK } from '../../../src/region/geometry.js';
 import { MockMeta, expectNoChange, makeSystem } from '../../helpers.js';
 
 /** The system's allocator, which must be the cached one. */

@@ -4,9 +4,47 @@
  * buddy allocator (the allocator journal). They cost a few plain stores per operation and are
  * read only by `reclaimWorker`, after the worker died, to finish or roll back what it left.
  */
-import { AJ_MAX_RUNS, GEN_MASK, H_WORKERS, OP_OWNED, OP_COUNT_MASK, OP_KIND_SHIFT, TOKEN_ID_BITS, WORKER_ATTACHED, WORKER_WORDS, W_AJ_COUNT, W_AJ_RUNS, W_OP_COUNT, W_GEN, W_OP_START, W_STATE } from '../../layout.js';
-import { MAX_WORKERS } from '../../base/limits.js';
-import type { MemoryViews } from '../../shm/views.js';
+import type { MemoryViews } from '../shm/views.js';
+
+/**
+ * The operation journal: the frames of the handle operation in progress, so that
+ * `reclaimWorker` can finish or roll it back if the worker dies. `W_OP_START` is the first
+ * frame's index + 1 (0: none); `W_OP_COUNT` is `kind << OP_KIND_SHIFT | nframes`, the kind
+ * saying what the worker was doing with the frames (see `OP_*`).
+ */
+export const W_OP_START = 2;
+
+export const W_OP_COUNT = 3;
+
+export const OP_KIND_SHIFT = 24;
+
+export const OP_COUNT_MASK = (1 << OP_KIND_SHIFT) - 1;
+
+/** Frames this worker owns alone: taken from the allocator (being claimed and published), or
+ *  raw frames being given back to it. */
+export const OP_OWNED = 1;
+
+/** References being dropped; frames whose last reference it was go back to the allocator. */
+export const OP_DROP = 2;
+
+/** Raw-owned frames being claimed or reset (`fromUnused`, `resetAsUnused`): never freed. */
+export const OP_RAW = 3;
+
+/** The allocator journal: runs of frames moving between this worker's caches and the buddy
+ *  allocator. `W_AJ_COUNT` runs of `[index, nframes]` from `W_AJ_RUNS`. */
+export const W_AJ_COUNT = 4;
+
+export const W_AJ_RUNS = 5;
+
+export const AJ_MAX_RUNS = 20;
+
+/** The list journal: the linked-list change in progress (`LOP_*` kind, list index, frame,
+ *  prev, next, new size), every write of which is absolute, so `reclaimWorker` can redo it. */
+export const W_LOP = 105;
+
+export const LOP_LINK = 1;
+
+export const LOP_UNLINK = 2;
 
 /** What the journals need of a region: this worker's record. */
 export interface JournalHost {
@@ -15,24 +53,6 @@ export interface JournalHost {
   readonly _wrec: number;
   /** This worker's lock token (see `W_GEN`). */
   readonly _token: number;
-}
-
-/** Word index of the record of worker `id`. */
-export function workerRecord(id: number): number {
-  return H_WORKERS + (id - 1) * WORKER_WORDS;
-}
-
-/** The lock token of worker `id` as its record says now (its generation and id). */
-export function workerToken(i32: Int32Array, id: number): number {
-  return ((Atomics.load(i32, workerRecord(id) + W_GEN) & GEN_MASK) << TOKEN_ID_BITS) | id;
-}
-
-/** Whether the worker that holds lock token `token` is still attached (not reclaimed or closed). */
-export function tokenAlive(i32: Int32Array, token: number): boolean {
-  const id = token & ((1 << TOKEN_ID_BITS) - 1);
-  if (id < 1 || id > MAX_WORKERS) return false;
-  const rec = workerRecord(id);
-  return Atomics.load(i32, rec + W_STATE) === WORKER_ATTACHED && workerToken(i32, id) === token;
 }
 
 /**

@@ -1,0 +1,77 @@
+/**
+ * Where everything of a region lies: the memory map, and the table of contents of the header.
+ *
+ * A region starts at `offset` in a shared buffer and is laid out as
+ * `[ header | metadata region (one 64-byte MetaSlot per frame) | padding | frame region ]`.
+ * The frame region starts on a 4 KiB boundary of the buffer, so frames are page-aligned for
+ * WebAssembly too. Everything a worker needs to use the region is in the region itself.
+ *
+ * Word indices are in units of `Int32Array` elements from the region start. This file says only
+ * where each header structure begins; the words inside each one, and who writes them, are in the
+ * file that owns it:
+ *
+ *   words  0..10   identity and layout            header.ts
+ *   words 11..13   the deferred-drop stack        deferred.ts
+ *   words 16..40   the buddy allocator's heads    free-lists.ts
+ *   words 48..50   the type registry's lock/count registry.ts
+ *   H_WORKERS      the worker table               workers.ts (journals: journal.ts)
+ *   H_REGISTRY     the type registry's entries    registry.ts
+ *   H_LISTS        the linked-list table          lists.ts
+ *   metaOffset     one MetaSlot per frame         meta.ts
+ */
+import { MAX_LISTS, MAX_TYPES, MAX_WORKERS, META_SLOT_SIZE } from '../base/limits.js';
+import { PAGE_SIZE, alignUp } from '../base/units.js';
+
+/** Bumped whenever the layout changes; attach refuses another version. */
+export const LAYOUT_VERSION = 3;
+
+/** Head of the deferred-drop stack (frame index + 1; 0 when empty), guarded by H_DEFER_LOCK. */
+export const H_DEFER_HEAD = 11;
+/** The deferred-drop stack's lock (2 words: owner token, sleepers). */
+export const H_DEFER_LOCK = 12;
+
+/** Buddy allocator: lock (2 words), free-frame count, then one list head per order. */
+export const H_BUDDY_LOCK = 16;
+export const H_BUDDY_FREE = 18;
+export const H_BUDDY_HEADS = 20;
+/** Orders 0..MAX_ORDER-1: chunks of up to 2^(MAX_ORDER-1) frames, more than MAX_FRAMES. */
+export const MAX_ORDER = 21;
+
+/** Type registry: lock (2 words) and the number of registered types. */
+export const H_REG_LOCK = 48;
+export const H_REG_COUNT = 50;
+
+/** Worker table: one record per attached worker. */
+export const H_WORKERS = 64;
+export const WORKER_WORDS = 128;
+
+/** Type registry entries: a fixed-size record per type id (ids start at 1). */
+export const H_REGISTRY = H_WORKERS + MAX_WORKERS * WORKER_WORDS;
+export const TYPE_ENTRY_BYTES = 512;
+export const TYPE_ENTRY_WORDS = TYPE_ENTRY_BYTES / 4;
+
+/** Linked-list heads: one entry per list (`LinkedList`), ids 1..MAX_LISTS. */
+export const H_LISTS = H_REGISTRY + MAX_TYPES * TYPE_ENTRY_WORDS;
+export const LIST_WORDS = 8;
+
+/** Bytes of the header, rounded up to a page. */
+export const HEADER_BYTES = alignUp((H_LISTS + MAX_LISTS * LIST_WORDS) * 4, PAGE_SIZE);
+
+/** Where each part of a region lies, in bytes from the region start. */
+export interface Layout {
+  readonly nframes: number;
+  readonly metaOffset: number;
+  readonly frameOffset: number;
+  readonly totalBytes: number;
+}
+
+/**
+ * Computes the layout of a region of `nframes` frames that starts at byte `offset` of its
+ * buffer. The frame region is aligned to PAGE_SIZE in the buffer (not just in the region).
+ */
+export function computeLayout(nframes: number, offset: number): Layout {
+  const metaOffset = HEADER_BYTES;
+  const metaEnd = metaOffset + nframes * META_SLOT_SIZE;
+  const frameOffset = alignUp(offset + metaEnd, PAGE_SIZE) - offset;
+  return { nframes, metaOffset, frameOffset, totalBytes: frameOffset + nframes * PAGE_SIZE };
+}

@@ -1,0 +1,60 @@
+/**
+ * The worker table: one record of WORKER_WORDS words per attached worker, from H_WORKERS.
+ *
+ *   record: state | drain | journals (journal.ts) | cache stacks | list journal | … | generation
+ */
+import { H_WORKERS, WORKER_WORDS } from './geometry.js';
+import { W_AJ_RUNS, AJ_MAX_RUNS } from './journal.js';
+import { MAX_WORKERS } from '../base/limits.js';
+
+/** Worker record word 0: 0 = free, 1 = attached, 2 = exited (its reclaim is not done yet). */
+export const W_STATE = 0;
+
+export const WORKER_FREE = 0;
+
+export const WORKER_ATTACHED = 1;
+
+/**
+ * The worker exited and `reclaimWorker` took its locks over, but could not get the allocator
+ * lock (held by a worker that has most likely exited too): its frames come back at the next
+ * reclaim, in whichever worker. Its id stays taken until then.
+ */
+export const WORKER_EXITED = 2;
+
+/** Set by another worker that needs this worker's cached frames back (before NoMemory). */
+export const W_DRAIN = 1;
+
+/** Per-worker caches of free runs of 1..4 frames (LIFO stacks of frame indices): for class k,
+ *  the count is at `W_CACHE + CACHE_BASE[k]` and the entries follow it. */
+export const W_CACHE = W_AJ_RUNS + 2 * AJ_MAX_RUNS;
+
+export const CACHE_CAPACITY = [0, 32, 8, 8, 8] as const;
+
+export const CACHE_BASE = [0, 0, 33, 42, 51] as const;
+
+/** The record's generation, raised on every attach: a lock holds its owner's token
+ *  `gen << TOKEN_ID_BITS | id`, so a lock of a dead worker is told apart from one of the worker
+ *  that later attached with the same id. */
+export const W_GEN = WORKER_WORDS - 1;
+
+export const TOKEN_ID_BITS = 7;
+
+export const GEN_MASK = 0xff_ffff;
+
+/** Word index of the record of worker `id`. */
+export function workerRecord(id: number): number {
+  return H_WORKERS + (id - 1) * WORKER_WORDS;
+}
+
+/** The lock token of worker `id` as its record says now (its generation and id). */
+export function workerToken(i32: Int32Array, id: number): number {
+  return ((Atomics.load(i32, workerRecord(id) + W_GEN) & GEN_MASK) << TOKEN_ID_BITS) | id;
+}
+
+/** Whether the worker that holds lock token `token` is still attached (not reclaimed or closed). */
+export function tokenAlive(i32: Int32Array, token: number): boolean {
+  const id = token & ((1 << TOKEN_ID_BITS) - 1);
+  if (id < 1 || id > MAX_WORKERS) return false;
+  const rec = workerRecord(id);
+  return Atomics.load(i32, rec + W_STATE) === WORKER_ATTACHED && workerToken(i32, id) === token;
+}
