@@ -159,7 +159,7 @@ const results = rows.map(([name, , , baseline]) => {
 });
 
 const region = FrameSystem.create({ frames: 1024 });
-const regionBytes = region._mem.u8.byteLength;
+const regionBytes = region._region.mem.u8.byteLength;
 const out = {
   date: new Date().toISOString(),
   node: process.version,

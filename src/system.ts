@@ -11,7 +11,6 @@ import {
 } from './base/errors.js';
 import { BuddyAllocator } from './frame/allocator/buddy.js';
 import { CachedAllocator } from './frame/allocator/cache.js';
-import { workerRecord, workerToken } from './region/workers.js';
 import { reclaim } from './frame/reclaim.js';
 import { LeakTracker, type LeakReport } from './checked/leaks.js';
 import type { GlobalFrameAllocator } from './base/global-allocator.js';
@@ -22,9 +21,9 @@ import { drainDeferred, slotWord, stateName, type SlotHost } from './frame/meta.
 import { Untyped, type AnyMeta, type MetaType } from './frame/meta-type.js';
 import { registeredCount, typeById } from './frame/registry.js';
 import type { Segment } from './frame/segment.js';
-import { makeViews, type MemoryViews } from './shm/views.js';
-import { newWasmMemory, regionAtomics, type RegionAtomics } from './shm/atomics.js';
-import { fastPath, type FastPath } from './frame/fast-path.js';
+import { newWasmMemory } from './shm/atomics.js';
+import { Region } from './region/region.js';
+import { fastPath } from './region/fast-path.js';
 import { FLAG_CHECKED, H_FLAGS, H_FRAME_OFFSET, H_HEADER_BYTES, H_MAGIC, H_META_OFFSET, H_NEXT_LIST_ID, H_NFRAMES, H_PAGE_SIZE, H_SLOT_BYTES, H_VERSION, MAGIC } from './region/header.js';
 import { HEADER_BYTES, H_DEFER_HEAD, H_LISTS, LIST_WORDS, H_WORKERS, LAYOUT_VERSION, WORKER_WORDS, computeLayout, type Layout } from './region/geometry.js';
 import { L_BACK, L_FRONT, L_GEN, L_SIZE, L_TYPE } from './region/lists.js';
@@ -245,22 +244,12 @@ export class FrameSystem implements SlotHost {
    */
   readonly handle: FrameSystemHandle;
 
-  /** @internal */
-  readonly _mem: MemoryViews;
-  /** @internal The atomic primitives and zeroing of the hot paths (WebAssembly or JS). */
-  readonly _at: RegionAtomics;
-  /** @internal Word index of slot 0. */
-  readonly _metaWord: number;
-  /** @internal Byte address of frame 0 in the region. */
-  readonly _frameByte: number;
+  /** @internal This worker's view of the region: what the protocol's functions take. */
+  readonly _region: Region;
   /** @internal Local metadata types by id. */
   readonly _types: (MetaType | undefined)[] = [];
   /** @internal */
   readonly _untyped: AnyMeta = Untyped;
-  /** @internal Word index of this worker's record in the worker table. */
-  readonly _wrec: number;
-  /** @internal This worker's lock token: its record's generation and its id. */
-  readonly _token: number;
   /**
    * @internal How long `reclaimWorker` waits for the allocator lock before it leaves the workers
    * exited, for the next reclaim to finish (its holder has most likely died too).
@@ -268,12 +257,8 @@ export class FrameSystem implements SlotHost {
   _reclaimWaitMs = 1000;
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
-  /** @internal The WebAssembly fast path of one-frame operations (see `fast-path.ts`), when usable. */
-  _fast: FastPath | undefined;
   /** @internal */
   private _closed = false;
-  /** @internal */
-  private _dv: DataView | undefined;
   /** @internal Checked mode's leak detector (this worker's handles). */
   readonly _leaks: LeakTracker | undefined;
   /** @internal The zeroed options behind `allocFrame` and `allocSegment`. */
@@ -294,13 +279,8 @@ export class FrameSystem implements SlotHost {
     this.maxPaddr = layout.nframes * PAGE_SIZE;
     this.checked = checked;
     this.workerId = workerId;
-    this._mem = makeViews(buffer, handle.offset, layout.totalBytes);
-    this._at = regionAtomics(handle.memory, handle.offset, this._mem.i32, this._mem.u8);
-    this._metaWord = layout.metaOffset >> 2;
-    this._frameByte = layout.frameOffset;
-    this._wrec = workerRecord(workerId);
+    this._region = new Region(handle.memory, buffer, handle.offset, layout, workerId, checked);
     if (checked) this._leaks = new LeakTracker(leakOptions.onLeak, leakOptions.leakStacks ?? true);
-    this._token = workerToken(this._mem.i32, workerId);
     if (allocator !== undefined) {
       this.allocator = allocator;
     } else {
@@ -310,12 +290,12 @@ export class FrameSystem implements SlotHost {
       this._cache = new CachedAllocator(this, buddy, caches);
       this.allocator = caches ? this._cache : buddy;
       if (caches && !checked) {
-        this._fast = fastPath({
+        this._region.fast = fastPath({
           memory: handle.memory,
           offset: handle.offset,
-          recWord: this._wrec,
-          stackWord: this._wrec + W_CACHE + CACHE_BASE[1],
-          metaWord: this._metaWord,
+          recWord: this._region.rec,
+          stackWord: this._region.rec + W_CACHE + CACHE_BASE[1],
+          metaWord: this._region.metaWord,
           workerId,
           capacity: CACHE_CAPACITY[1],
         });
@@ -501,7 +481,7 @@ export class FrameSystem implements SlotHost {
    * ```
    */
   workers(): number[] {
-    const head = this._mem.i32;
+    const head = this._region.mem.i32;
     const ids: number[] = [];
     for (let i = 0; i < MAX_WORKERS; i++) {
       if (Atomics.load(head, H_WORKERS + i * WORKER_WORDS + W_STATE) === WORKER_ATTACHED) ids.push(i + 1);
@@ -631,7 +611,7 @@ export class FrameSystem implements SlotHost {
    * ```
    */
   stats(): FrameStats {
-    const i32 = this._mem.i32;
+    const i32 = this._region.mem.i32;
     let shared = 0;
     let unique = 0;
     let busy = 0;
@@ -672,7 +652,7 @@ export class FrameSystem implements SlotHost {
    * ```
    */
   checkInvariants(): void {
-    const i32 = this._mem.i32;
+    const i32 = this._region.mem.i32;
     const ntypes = registeredCount(this);
     const deferred = new Set<number>();
     for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0; cur = i32[slotWord(this, cur - 1) + S_NEXT]) {
@@ -719,7 +699,7 @@ export class FrameSystem implements SlotHost {
 
   /** The linked lists' part of `checkInvariants`: links, sizes, in_list tags. */
   private checkLists(): void {
-    const i32 = this._mem.i32;
+    const i32 = this._region.mem.i32;
     const slot = (f: number): number => slotWord(this, f - 1);
     let listed = 0;
     for (let index = 0; index < MAX_LISTS; index++) {
@@ -767,8 +747,8 @@ export class FrameSystem implements SlotHost {
     if (this._closed) return;
     this._cache?.drainCaches();
     this._closed = true;
-    this._fast = undefined;
-    Atomics.store(this._mem.i32, H_WORKERS + (this.workerId - 1) * WORKER_WORDS + W_STATE, WORKER_FREE);
+    this._region.fast = undefined;
+    Atomics.store(this._region.mem.i32, H_WORKERS + (this.workerId - 1) * WORKER_WORDS + W_STATE, WORKER_FREE);
     for (const type of this._types) {
       if (type === undefined) continue;
       const i = type._regions.findIndex((r) => r.sys === this);
@@ -797,11 +777,6 @@ export class FrameSystem implements SlotHost {
   /** @internal */
   _assertOpen(): void {
     if (this._closed) throw new FrameUseError('Closed', `this FrameSystem (worker ${this.workerId}) was closed`);
-  }
-
-  /** @internal A DataView of the region (for little-endian access), made on first use. */
-  _dataView(): DataView {
-    return (this._dv ??= new DataView(this._mem.u8.buffer, this._mem.u8.byteOffset, this._mem.u8.byteLength));
   }
 
   /** @internal Gives frames back to the allocator (the caller journaled them). */

@@ -26,7 +26,7 @@ export function makeSystem(options: Partial<FrameSystemOptions> = {}): FrameSyst
  * failed call may move cached frames to the buddy level (as it does before NoMemory).
  */
 export function snapshot(sys: FrameSystem): Int32Array {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const out: number[] = [];
   for (let w = 0; w < H_BUDDY_LOCK; w++) out.push(i32[w]);
   for (let w = H_REG_LOCK; w < H_WORKERS; w++) out.push(i32[w]);
@@ -34,7 +34,7 @@ export function snapshot(sys: FrameSystem): Int32Array {
   const free = new Uint8Array(sys.nframes);
   sys.allocator.forEachFree?.((p, n) => free.fill(1, p / PAGE_SIZE, p / PAGE_SIZE + n));
   for (let k = 0; k < sys.nframes; k++) {
-    const w = sys._metaWord + k * SLOT_WORDS;
+    const w = sys._region.metaWord + k * SLOT_WORDS;
     const rc = i32[w];
     const held = rc !== RC_UNUSED;
     out.push(rc, i32[w + S_TYPE], i32[w + S_LIST], held ? i32[w + S_AUX] : 0);
@@ -86,7 +86,7 @@ export function expectAllFree(sys: FrameSystem): void {
 
 /** The slot's raw count word (-1 UNUSED, -2 UNIQUE, 0 busy, n shared). */
 export function rawCount(sys: FrameSystem, paddr: number): number {
-  return sys._mem.i32[sys._metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS];
+  return sys._region.mem.i32[sys._region.metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS];
 }
 
 /** Index of the first differing element, or -1. */

@@ -188,7 +188,7 @@ function setup(nframes: number, checked: boolean, sab: boolean): { model: Model;
   // SharedArrayBuffer pageframe uses JS Atomics: the model checks both.
   const memory = sab ? new SharedArrayBuffer(computeLayout(nframes, 0).totalBytes) : undefined;
   const sys = FrameSystem.create({ frames: nframes, checked, memory });
-  expect(sys._at.kind).toBe(sab ? 'js' : 'wasm');
+  expect(sys._region.at.kind).toBe(sab ? 'js' : 'wasm');
   currentSys = sys;
   const slots: MSlot[] = [];
   for (let i = 0; i < nframes; i++) {
@@ -308,9 +308,9 @@ function expectFree(m: Model, paddr: number, n: number): number {
 
 /** Checks every byte of frames `[index, index + n)` against the model (after an allocation). */
 function expectContents(m: Model, r: Real, index: number, n: number): void {
-  const u8 = r.sys._mem.u8;
+  const u8 = r.sys._region.mem.u8;
   for (let k = index; k < index + n; k++) {
-    const at = r.sys._frameByte + paddrOf(k);
+    const at = r.sys._region.frameByte + paddrOf(k);
     const want = m.slots[k].content;
     let bad = -1;
     for (let b = 0; b < PAGE_SIZE && bad < 0; b++) if (u8[at + b] !== want) bad = b;
@@ -352,7 +352,7 @@ const byDrop = (a: DropEvent, b: DropEvent): number => a.paddr - b.paddr || a.va
 /** Compares the whole real region with the model. */
 function verify(m: Model, r: Real): void {
   const sys = r.sys;
-  const { i32, u32, u8 } = sys._mem;
+  const { i32, u32, u8 } = sys._region.mem;
   const exp = { rc: [] as number[], value: [] as number[], forgotten: [] as number[], content: [] as number[] };
   const obs = { rc: [] as number[], value: [] as number[], forgotten: [] as number[], content: [] as number[] };
   let free = 0;
@@ -361,7 +361,7 @@ function verify(m: Model, r: Real): void {
   const byType: Record<string, number> = {};
   for (let i = 0; i < m.nframes; i++) {
     const s = m.slots[i];
-    const w = sys._metaWord + i * SLOT_WORDS;
+    const w = sys._region.metaWord + i * SLOT_WORDS;
     obs.rc.push(Atomics.load(i32, w));
     exp.rc.push(s.state === 'unused' ? -1 : s.state === 'unique' ? -2 : s.count);
     if (s.state === 'unused') {
@@ -378,7 +378,7 @@ function verify(m: Model, r: Real): void {
       obs.forgotten.push(s.state === 'unused' ? 0 : i32[w + WORD_AUX]);
       exp.forgotten.push(s.forgotten);
     }
-    const base = sys._frameByte + paddrOf(i);
+    const base = sys._region.frameByte + paddrOf(i);
     for (const off of SAMPLE_OFFSETS) {
       obs.content.push(u8[base + off]);
       exp.content.push(s.content);

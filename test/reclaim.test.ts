@@ -44,7 +44,7 @@ function world(options: Partial<FrameSystemOptions> = {}): { sys: FrameSystem; d
   const sys = makeSystem(options);
   const dead = FrameSystem.attach(sys.handle);
   onDropCalls.length = 0;
-  return { sys, dead, id: dead.workerId, i32: sys._mem.i32 };
+  return { sys, dead, id: dead.workerId, i32: sys._region.mem.i32 };
 }
 
 function cacheOf(sys: FrameSystem): CachedAllocator {
@@ -54,7 +54,7 @@ function cacheOf(sys: FrameSystem): CachedAllocator {
 
 /** Word index of the slot of frame `index`. */
 function slot(sys: FrameSystem, index: number): number {
-  return sys._metaWord + index * SLOT_WORDS;
+  return sys._region.metaWord + index * SLOT_WORDS;
 }
 
 /** Word index of the count of the class-k cache of worker `id`. */
@@ -176,7 +176,7 @@ describe('reclaimWorker: a dead worker with cached frames', () => {
 
     const next = FrameSystem.attach(sys.handle);
     expect(next.workerId).toBe(id);
-    expect(next._token).not.toBe(dead._token); // a new generation
+    expect(next._region.token).not.toBe(dead._region.token); // a new generation
     expect(i32[rec + W_GEN]).not.toBe(gen);
     expect(cacheOf(next).cachedFrames(id)).toBe(0);
     next.allocFrame().drop();
@@ -209,8 +209,8 @@ describe('reclaimWorker: workers that died together', () => {
     const [a, b] = [FrameSystem.attach(sys.handle), FrameSystem.attach(sys.handle)];
     a.allocFrame().drop();
     b.allocFrame().drop();
-    const i32 = sys._mem.i32;
-    i32[H_BUDDY_LOCK] = a._token;
+    const i32 = sys._region.mem.i32;
+    i32[H_BUDDY_LOCK] = a._region.token;
     sys._reclaimWaitMs = 20; // instead of about a second
     return { sys, i32, a: a.workerId, b: b.workerId };
   }
@@ -225,12 +225,12 @@ describe('reclaimWorker: workers that died together', () => {
 
   it("one by one, the holder last (as from each Worker's 'exit'): the first is pending, the holder's reclaim finishes both", () => {
     const { sys, i32, a, b } = twoDead();
-    const before = Array.from(i32.subarray(0, sys._metaWord + 64 * SLOT_WORDS)); // header and slots
+    const before = Array.from(i32.subarray(0, sys._region.metaWord + 64 * SLOT_WORDS)); // header and slots
     expect(sys.reclaimWorker(b)).toEqual(report(b, { pending: true }));
     // Only its state changed (the allocator lock is held: nothing else can be looked at through
     // the allocator): its cache and journals wait, its id stays taken.
     expect(i32[workerRecord(b) + W_STATE]).toBe(WORKER_EXITED);
-    const after = Array.from(i32.subarray(0, sys._metaWord + 64 * SLOT_WORDS));
+    const after = Array.from(i32.subarray(0, sys._region.metaWord + 64 * SLOT_WORDS));
     after[workerRecord(b) + W_STATE] = WORKER_ATTACHED;
     expect(after).toEqual(before);
     expect(sys.workers()).toEqual([1, a]);
@@ -249,7 +249,7 @@ describe('reclaimWorker: workers that died together', () => {
   it('pending because a live holder was slow: any later reclaim finishes it, and a second one changes nothing', () => {
     const { sys, i32, a, b } = twoDead();
     const slow = FrameSystem.attach(sys.handle);
-    i32[H_BUDDY_LOCK] = slow._token; // a live worker holds it (a has died without it)
+    i32[H_BUDDY_LOCK] = slow._region.token; // a live worker holds it (a has died without it)
     expect(sys.reclaimWorker(b)).toEqual(report(b, { pending: true }));
     i32[H_BUDDY_LOCK] = 0; // it lets go
     expect(sys.reclaimWorkers([])).toEqual([]); // no id: only what is pending
@@ -280,7 +280,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       i32[slot(sys, head) + S_NEXT] = 0;
       i32[slot(sys, head) + S_AUX] = AUX_FREE;
       i32[H_BUDDY_FREE] = 12345;
-      i32[H_BUDDY_LOCK] = dead._token;
+      i32[H_BUDDY_LOCK] = dead._region.token;
 
       expect(sys.reclaimWorker(id)).toEqual(report(id, { locks: ['allocator'], framesFreed: 16 }));
       expect(i32[H_BUDDY_LOCK]).toBe(0);
@@ -301,7 +301,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const runs: [number, number][] = [16, 15, 14, 13].map((e) => [i32[base + e], 1]);
       recordRuns(dead, runs);
       i32[base] = 12;
-      i32[H_BUDDY_LOCK] = dead._token;
+      i32[H_BUDDY_LOCK] = dead._region.token;
       i32[slot(sys, runs[0][0]) + S_AUX] = AUX_FREE;
       i32[slot(sys, runs[1][0]) + S_AUX] = AUX_FREE;
 
@@ -567,8 +567,8 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
   describe('(h) the other locks', () => {
     it('died holding the type registry lock and the deferred-drop lock: both released', () => {
       const { sys, dead, id, i32 } = world({ checked });
-      i32[H_REG_LOCK] = dead._token;
-      i32[H_DEFER_LOCK] = dead._token;
+      i32[H_REG_LOCK] = dead._region.token;
+      i32[H_DEFER_LOCK] = dead._region.token;
       expect(sys.reclaimWorker(id)).toEqual(report(id, { locks: ['type registry', 'deferred drops'] }));
       expect(i32[H_REG_LOCK]).toBe(0);
       expect(i32[H_DEFER_LOCK]).toBe(0);
@@ -581,9 +581,9 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
 
     it('all three locks at once', () => {
       const { sys, dead, id, i32 } = world({ checked });
-      i32[H_BUDDY_LOCK] = dead._token;
-      i32[H_REG_LOCK] = dead._token;
-      i32[H_DEFER_LOCK] = dead._token;
+      i32[H_BUDDY_LOCK] = dead._region.token;
+      i32[H_REG_LOCK] = dead._region.token;
+      i32[H_DEFER_LOCK] = dead._region.token;
       expect(sys.reclaimWorker(id)).toEqual(report(id, { locks: ['allocator', 'type registry', 'deferred drops'] }));
       expectHealthy(sys, 64);
     });
@@ -591,11 +591,11 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
     it("locks held by a live worker are not touched", () => {
       const { sys, id, i32 } = world({ checked });
       const live = FrameSystem.attach(sys.handle);
-      i32[H_REG_LOCK] = live._token;
-      i32[H_DEFER_LOCK] = live._token;
+      i32[H_REG_LOCK] = live._region.token;
+      i32[H_DEFER_LOCK] = live._region.token;
       expect(sys.reclaimWorker(id)).toEqual(report(id, {}));
-      expect(i32[H_REG_LOCK]).toBe(live._token);
-      expect(i32[H_DEFER_LOCK]).toBe(live._token);
+      expect(i32[H_REG_LOCK]).toBe(live._region.token);
+      expect(i32[H_DEFER_LOCK]).toBe(live._region.token);
       i32[H_REG_LOCK] = 0;
       i32[H_DEFER_LOCK] = 0;
       live.close();
@@ -630,7 +630,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       ).toThrow(died);
       // allocJournaled released the lock on the way out: the dead worker still held it, and had
       // cleared the free marks of the first 5 frames.
-      i32[H_BUDDY_LOCK] = dead._token;
+      i32[H_BUDDY_LOCK] = dead._region.token;
       // (in the order allocJournaled writes them: the owner first, the free mark last).
       for (let k = taken; k < taken + 5; k++) {
         i32[slot(sys, k) + S_PREV] = id;
@@ -792,7 +792,7 @@ describe('reclaimWorker: real workers terminated while they churn', () => {
     const MAX_HELD = 8; // frames one churn iteration holds at most
     for (let round = 0; round < 6; round++) {
       const sys = FrameSystem.create({ frames: 512 });
-      const i32 = sys._mem.i32;
+      const i32 = sys._region.mem.i32;
       const counter = new Int32Array(new SharedArrayBuffer(4 * N));
       const all = [...Array(N).keys()];
       const ws = await Promise.all(all.map((s) => start(sys, counter, s)));

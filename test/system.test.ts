@@ -100,7 +100,7 @@ describe('FrameSystem.attach', () => {
     expect(() => FrameSystem.attach({ memory: sys.handle.memory, offset: 64 })).toThrow(
       expect.objectContaining({ code: 'BadHeader' }),
     );
-    const i32 = sys._mem.i32;
+    const i32 = sys._region.mem.i32;
     i32[H_VERSION] = 999;
     expect(() => FrameSystem.attach(sys.handle)).toThrow(expect.objectContaining({ code: 'Version' }));
     i32[H_VERSION] = LAYOUT_VERSION;
@@ -165,8 +165,8 @@ describe('stats and checkInvariants', () => {
   it('detects each kind of broken slot', () => {
     const sys = makeSystem();
     const f = sys.allocFrame(MockMeta, { value: 3 });
-    const w = sys._metaWord + (f.paddr / PAGE_SIZE) * 16;
-    const i32 = sys._mem.i32;
+    const w = sys._region.metaWord + (f.paddr / PAGE_SIZE) * 16;
+    const i32 = sys._region.mem.i32;
     const breakAndCheck = (word: number, value: number, pattern: RegExp): void => {
       const old = i32[word];
       i32[word] = value;
@@ -179,7 +179,7 @@ describe('stats and checkInvariants', () => {
     breakAndCheck(w, 0, /busy outside an operation/);
     breakAndCheck(w + 1, 99, /unregistered type/);
     breakAndCheck(w + 2, 5, /shared but in a list/);
-    const freeWord = sys._metaWord + 63 * 16;
+    const freeWord = sys._region.metaWord + 63 * 16;
     breakAndCheck(freeWord + 1, 1, /UNUSED but has type/);
     breakAndCheck(freeWord + 6, 1, /storage is not zero/);
     // A free frame that reads as held: the allocator check sees it.

@@ -180,7 +180,7 @@ describe('a shared WebAssembly.Memory as physical memory', () => {
     const s = sys.allocSegment(3);
     const frame0 = addressOf(a) - a.paddr; // the byte address of paddr 0
     expect(addressOf(s) - s.startPaddr).toBe(frame0);
-    expect(frame0).toBe(sys.handle.offset + sys._frameByte);
+    expect(frame0).toBe(sys.handle.offset + sys._region.frameByte);
     expect(frame0 % PAGE_SIZE).toBe(0);
     expect(frame0).toBeGreaterThan(sys.handle.offset); // header and slots come first
     expect(a.bytes().buffer).toBeInstanceOf(SharedArrayBuffer);
@@ -286,7 +286,7 @@ describe('a shared WebAssembly.Memory as physical memory', () => {
     const sys = FrameSystem.create({ frames, memory, offset });
     // The region did not fit in INITIAL pages: create grew the memory.
     expect(memory.buffer.byteLength).toBeGreaterThan(INITIAL * WASM_PAGE);
-    expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(offset + sys._frameByte + frames * PAGE_SIZE);
+    expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(offset + sys._region.frameByte + frames * PAGE_SIZE);
 
     // Work everywhere in the region: every frame allocated and written, metadata, a list,
     // another worker view, drops, the module writing frames.

@@ -14,7 +14,7 @@ import type { Paddr } from '../base/units.js';
 import { stateName, type SlotHost } from '../frame/meta.js';
 
 function rcOf(sys: SlotHost, w: number): number {
-  return Atomics.load(sys._mem.i32, w);
+  return Atomics.load(sys._region.mem.i32, w);
 }
 
 function isShared(rc: number): boolean {
@@ -26,7 +26,7 @@ function isShared(rc: number): boolean {
  * metadata), checked before the claim.
  */
 export function requireFromUnused(sys: SlotHost, w: number, paddr: Paddr): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   if (rcOf(sys, w) !== RC_UNUSED) return; // the claim reports InUse / Busy / Unique
   if (i32[w + S_LIST] !== 0) throw new ContractError('from_unused_requires', paddr, `unused but in_list is ${i32[w + S_LIST]}`);
   if (i32[w + S_TYPE] !== 0) throw new ContractError('from_unused_requires', paddr, `unused but has type id ${i32[w + S_TYPE]}`);
@@ -40,7 +40,7 @@ export function requireFromUnused(sys: SlotHost, w: number, paddr: Paddr): void 
  * in no list, with no forgotten reference.
  */
 export function ensureFromUnused(sys: SlotHost, w: number, paddr: Paddr, unique: boolean, typeId: number): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const rc = rcOf(sys, w);
   if (unique ? rc !== RC_UNIQUE : !isShared(rc)) {
     throw new ContractError('from_unused_ensures', paddr, `the frame is ${stateName(rc)}, not ${unique ? 'unique' : 'shared'}`);
@@ -56,7 +56,7 @@ export function ensureFromUnused(sys: SlotHost, w: number, paddr: Paddr, unique:
  * Then records the forgotten reference, and checks `into_raw_ensures`: the count is unchanged.
  */
 export function forgetChecked(sys: SlotHost, w: number, paddr: Paddr, unique: boolean): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const rc = rcOf(sys, w);
   if (unique ? rc !== RC_UNIQUE : !isShared(rc)) {
     throw new ContractError('into_raw_requires', paddr, `the frame is ${stateName(rc)}; the handle holds no reference`);
@@ -76,7 +76,7 @@ export function requireMeta(sys: SlotHost, w: number, paddr: Paddr, typeId: numb
   if (unique ? rc !== RC_UNIQUE : !isShared(rc)) {
     throw new ContractError('meta_requires', paddr, `the frame is ${stateName(rc)}; its metadata is not the handle's`);
   }
-  const id = sys._mem.i32[w + S_TYPE];
+  const id = sys._region.mem.i32[w + S_TYPE];
   if (id !== typeId) throw new ContractError('meta_requires', paddr, `the slot holds type id ${id}, the handle type id ${typeId}`);
 }
 
@@ -94,7 +94,7 @@ export function dropRequiresFailed(paddr: Paddr, rc: number): ContractError {
 
 /** `drop_last_in_place` safety condition: busy, in no list. */
 export function requireDropLast(sys: SlotHost, w: number, paddr: Paddr): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const rc = rcOf(sys, w);
   if (rc !== 0) throw new ContractError('drop_last_in_place_requires', paddr, `the frame is ${stateName(rc)}, not busy`);
   if (i32[w + S_LIST] !== 0) throw new ContractError('drop_last_in_place_requires', paddr, `the frame is in list ${i32[w + S_LIST]}`);
@@ -105,7 +105,7 @@ export function requireDropLast(sys: SlotHost, w: number, paddr: Paddr): void {
  * is UNIQUE and in no list.
  */
 export function requireUnique(sys: SlotHost, w: number, paddr: Paddr, contract: string): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const rc = rcOf(sys, w);
   if (rc !== RC_UNIQUE) throw new ContractError(contract, paddr, `the frame is ${stateName(rc)}, not unique`);
   if (i32[w + S_LIST] !== 0) throw new ContractError(contract, paddr, `the frame is in list ${i32[w + S_LIST]}`);
@@ -114,7 +114,7 @@ export function requireUnique(sys: SlotHost, w: number, paddr: Paddr, contract: 
 /** A linked list's change (`LinkedListOwner::inv` at the frame): tagged with the list while in
  *  it, untagged out of it, unique either way. */
 export function ensureListTag(sys: SlotHost, w: number, paddr: Paddr, listId: number, contract: string): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const rc = rcOf(sys, w);
   if (rc !== RC_UNIQUE) throw new ContractError(contract, paddr, `a listed frame is ${stateName(rc)}, not unique`);
   if (i32[w + S_LIST] !== listId) throw new ContractError(contract, paddr, `in_list is ${i32[w + S_LIST]}, not ${listId}`);

@@ -85,8 +85,8 @@ const ChannelMeta = defineMeta(
     onDrop: (meta, ref) => {
       if (meta.capacity === 0) return; // one of the other frames
       const sys = ref._sys;
-      const base = (sys._frameByte + ref.paddr) >> 2;
-      const i32 = sys._mem.i32;
+      const base = (sys._region.frameByte + ref.paddr) >> 2;
+      const i32 = sys._region.mem.i32;
       let error: unknown;
       let failed = false;
       const drop = (paddr: Paddr): void => {
@@ -154,8 +154,8 @@ export class FrameChannel implements Disposable {
 
   private constructor(private readonly first: Frame<typeof ChannelMeta>) {
     this.sys = first._sys;
-    this.i32 = this.sys._mem.i32;
-    this.base = (this.sys._frameByte + first.paddr) >> 2;
+    this.i32 = this.sys._region.mem.i32;
+    this.base = (this.sys._region.frameByte + first.paddr) >> 2;
     this.capacity = first.meta.capacity;
   }
 
@@ -598,7 +598,7 @@ export class FrameChannel implements Disposable {
    * with one final write, so the queue is whole.
    */
   private lock(): void {
-    lockTakingOver(this.i32, this.base + C_LOCK, this.sys._token, (token) => !tokenAlive(this.i32, token));
+    lockTakingOver(this.i32, this.base + C_LOCK, this.sys._region.token, (token) => !tokenAlive(this.i32, token));
   }
 
   private unlock(): void {

@@ -93,7 +93,7 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
    */
   get meta(): MetaViewOf<M> {
     this._check();
-    return (this._view ??= this._type._view(this, this._sys._mem, storageByte(this._w)) as MetaViewOf<M>);
+    return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
   /**

@@ -136,7 +136,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   static fromInUse(sys: FrameSystem, paddr: Paddr): Frame<AnyMeta> {
     sys._assertOpen();
     const w = getFromInUse(sys, paddr);
-    return new Frame(sys, w, paddr, typeById(sys, sys._mem.i32[w + S_TYPE]));
+    return new Frame(sys, w, paddr, typeById(sys, sys._region.mem.i32[w + S_TYPE]));
   }
 
   /**
@@ -262,7 +262,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   get meta(): MetaViewOf<M> {
     this._check();
     if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), false);
-    return (this._view ??= this._type._view(this, this._sys._mem, storageByte(this._w)) as MetaViewOf<M>);
+    return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
   /**
@@ -386,7 +386,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   tryAs<T extends AnyMeta>(meta: T): Frame<T> | null {
     this._check();
-    if (this._sys._mem.i32[this._w + S_TYPE] !== lookupTypeId(this._sys, meta)) return null;
+    if (this._sys._region.mem.i32[this._w + S_TYPE] !== lookupTypeId(this._sys, meta)) return null;
     this._end();
     return new Frame(this._sys, this._w, this.paddr, meta);
   }
@@ -480,7 +480,7 @@ export function dead(kind: string, paddr: Paddr): FrameUseError {
 
 /** The type of the slot at `w`, checked against `meta` when given (`WrongType` otherwise). */
 export function resolveType(sys: FrameSystem, w: number, paddr: Paddr, meta: AnyMeta | undefined): AnyMeta {
-  const id = sys._mem.i32[w + S_TYPE];
+  const id = sys._region.mem.i32[w + S_TYPE];
   if (meta === undefined) return typeById(sys, id);
   if (lookupTypeId(sys, meta) !== id) {
     const actual = id === 0 ? 'none' : typeById(sys, id).name;

@@ -32,9 +32,9 @@ abstract class Cursor {
     paddr: Paddr,
     size: number,
   ) {
-    this.u8 = sys._mem.u8;
-    this.dv = sys._dataView();
-    this.at = sys._frameByte + paddr;
+    this.u8 = sys._region.mem.u8;
+    this.dv = sys._region.dataView();
+    this.at = sys._region.frameByte + paddr;
     this.end = this.at + size;
   }
 

@@ -122,7 +122,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     private readonly owner: boolean,
   ) {
     this._sys = sys;
-    this.i32 = sys._mem.i32;
+    this.i32 = sys._region.mem.i32;
     this.e = entryWord(index);
   }
 
@@ -140,7 +140,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    */
   static create<M extends AnyMeta>(sys: FrameSystem, meta: M): LinkedList<M> {
     sys._assertOpen();
-    const i32 = sys._mem.i32;
+    const i32 = sys._region.mem.i32;
     for (let index = 0; index < MAX_LISTS; index++) {
       const e = entryWord(index);
       const gen = Atomics.load(i32, e + L_GEN);
@@ -189,11 +189,11 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     }
     const index = handle.id - 1;
     const e = entryWord(index);
-    if (Atomics.load(sys._mem.i32, e + L_GEN) !== handle.gen) {
+    if (Atomics.load(sys._region.mem.i32, e + L_GEN) !== handle.gen) {
       throw new FrameUseError('Dropped', `linked list ${handle.id} was destroyed`);
     }
-    const type = typeById(sys, sys._mem.i32[e + L_TYPE]);
-    if (meta !== undefined && lookupTypeId(sys, meta) !== sys._mem.i32[e + L_TYPE]) {
+    const type = typeById(sys, sys._region.mem.i32[e + L_TYPE]);
+    if (meta !== undefined && lookupTypeId(sys, meta) !== sys._region.mem.i32[e + L_TYPE]) {
       throw new FrameUseError('WrongType', `linked list ${handle.id} holds '${type.name}' frames, not '${meta.name}'`);
     }
     return new LinkedList(sys, index, handle.gen, (meta ?? type) as M, false);
@@ -529,7 +529,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
 
   /** @internal Word index of the slot of frame index + 1 `f`. */
   slot(f: number): number {
-    return this._sys._metaWord + ((f - 1) << SLOT_SHIFT);
+    return this._sys._region.metaWord + ((f - 1) << SLOT_SHIFT);
   }
 
   /** The slot word of `paddr` if that frame is in this list, else -1. */
@@ -550,7 +550,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
 
   /** Whether this worker holds the list's lock (then calls nest inside the holder's). */
   private held(): boolean {
-    return lockOwner(this.i32, this.e + L_LOCK) === this._sys._token;
+    return lockOwner(this.i32, this.e + L_LOCK) === this._sys._region.token;
   }
 
   /** @internal */
@@ -558,7 +558,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     if (this.held()) {
       throw new FrameUseError('BadRange', `linked list ${this.id} already has a cursor in this worker: release it first`);
     }
-    lock(this.i32, this.e + L_LOCK, this._sys._token);
+    lock(this.i32, this.e + L_LOCK, this._sys._region.token);
   }
 
   /** @internal */
@@ -570,7 +570,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   withLock<T>(fn: () => T): T {
     this.check();
     if (this.held()) return fn();
-    lock(this.i32, this.e + L_LOCK, this._sys._token);
+    lock(this.i32, this.e + L_LOCK, this._sys._region.token);
     try {
       this.check(); // destroyed while we waited?
       return fn();
@@ -582,14 +582,14 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   /** @internal Journals, applies and clears one change (lock held). */
   apply(kind: number, x: number, prev: number, next: number, size: number): void {
     const i32 = this.i32;
-    const j = this._sys._wrec + W_LOP;
+    const j = this._sys._region.rec + W_LOP;
     i32[j + 1] = this.index;
     i32[j + 2] = x;
     i32[j + 3] = prev;
     i32[j + 4] = next;
     i32[j + 5] = size;
     i32[j] = kind; // ORDER: the entry is whole before its kind makes it valid
-    applyListOp(i32, this._sys._metaWord, kind, this.index, x, prev, next, size);
+    applyListOp(i32, this._sys._region.metaWord, kind, this.index, x, prev, next, size);
     i32[j] = 0;
     if (this._sys.checked) ensureListTag(this._sys, this.slot(x), (x - 1) * PAGE_SIZE, kind === LOP_LINK ? this.id : 0, kind === LOP_LINK ? 'list_insert_ensures' : 'list_take_ensures');
   }
@@ -656,10 +656,10 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
     if (this.cur === 0) return null;
     if (this.view === undefined) {
       const w = this.list.slot(this.cur);
-      const i32 = this.list._sys._mem.i32;
+      const i32 = this.list._sys._region.mem.i32;
       const id = this.list.id;
       const owner = { paddr: (this.cur - 1) * PAGE_SIZE, get _live() { return i32[w + S_LIST] === id; } };
-      this.view = this.list.metaType._mutView(owner, this.list._sys._mem, storageByte(w)) as MetaMutOf<M>;
+      this.view = this.list.metaType._mutView(owner, this.list._sys._region.mem, storageByte(w)) as MetaMutOf<M>;
     }
     return this.view;
   }
@@ -702,7 +702,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   moveNext(): void {
     this.check();
-    const i32 = this.list._sys._mem.i32;
+    const i32 = this.list._sys._region.mem.i32;
     this.moveTo(this.cur === 0 ? i32[this.listWord(L_FRONT)] : i32[this.list.slot(this.cur) + S_NEXT]);
   }
 
@@ -725,7 +725,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   movePrev(): void {
     this.check();
-    const i32 = this.list._sys._mem.i32;
+    const i32 = this.list._sys._region.mem.i32;
     this.moveTo(this.cur === 0 ? i32[this.listWord(L_BACK)] : i32[this.list.slot(this.cur) + S_PREV]);
   }
 
@@ -835,7 +835,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
   _takeCurrent(): UniqueFrame<M> | null {
     if (this.cur === 0) return null;
     const list = this.list;
-    const i32 = list._sys._mem.i32;
+    const i32 = list._sys._region.mem.i32;
     const x = this.cur;
     const w = list.slot(x);
     const prev = i32[w + S_PREV];
@@ -850,8 +850,8 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
     const list = this.list;
     frame._check();
     const sys = list._sys;
-    const i32 = sys._mem.i32;
-    if (frame._sys._mem.u8.buffer !== sys._mem.u8.buffer || frame._sys.handle.offset !== sys.handle.offset) {
+    const i32 = sys._region.mem.i32;
+    if (frame._sys._region.mem.u8.buffer !== sys._region.mem.u8.buffer || frame._sys.handle.offset !== sys.handle.offset) {
       throw new FrameUseError('BadValue', `${frame} belongs to another region`);
     }
     const w = frame._w;

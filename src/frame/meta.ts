@@ -17,8 +17,7 @@ import { OP_DROP, OP_RAW } from '../region/journal.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { REF_COUNT_MAX } from '../base/limits.js';
 import { lock, unlock } from '../shm/lock.js';
-import type { RegionAtomics } from '../shm/atomics.js';
-import { DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, type FastPath } from './fast-path.js';
+import { DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW } from '../region/fast-path.js';
 import { clearOp, endOp, recordOp, restoreOp, saveOp, writeOp, type JournalHost } from '../region/journal.js';
 import { dropRequiresFailed, ensureFromUnused, requireDropLast, requireFromUnused } from '../checked/contracts.js';
 import { FrameRef } from './frame-ref.js';
@@ -28,22 +27,16 @@ import { typeById, typeHasOnDrop, typeIdOf, type RegistryHost } from './registry
 
 /** What the slot operations need of a region (implemented by `FrameSystem`). */
 export interface SlotHost extends RegistryHost, JournalHost {
-  /** The region's atomic primitives. */
-  readonly _at: RegionAtomics;
-  /** The WebAssembly fast path of one-frame operations, when usable. */
-  readonly _fast: FastPath | undefined;
   readonly workerId: number;
   readonly maxPaddr: number;
   readonly checked: boolean;
-  /** Word index of slot 0. */
-  readonly _metaWord: number;
   /** Returns frames to the allocator. */
   _dealloc(paddr: Paddr, nframes: number): void;
 }
 
 /** Word index of the slot of frame `index`. */
 export function slotWord(sys: SlotHost, index: number): number {
-  return sys._metaWord + (index << SLOT_SHIFT);
+  return sys._region.metaWord + (index << SLOT_SHIFT);
 }
 
 /** Byte address of the storage of the slot at word `w`. */
@@ -53,7 +46,7 @@ export function storageByte(w: number): number {
 
 /** The paddr of the slot at word `w`. */
 export function slotPaddr(sys: SlotHost, w: number): Paddr {
-  return ((w - sys._metaWord) >> SLOT_SHIFT) << PAGE_SHIFT >>> 0;
+  return ((w - sys._region.metaWord) >> SLOT_SHIFT) << PAGE_SHIFT >>> 0;
 }
 
 /** The error `fromUnused` reports for a slot whose count was `rc` instead of UNUSED. */
@@ -71,9 +64,9 @@ export function notUnused(rc: number, paddr: Paddr): GetFrameError {
  * is found by `reclaimWorker`. Only a claim of a raw frame writes it after.
  */
 export function claim(sys: SlotHost, w: number, paddr: Paddr): void {
-  const rc = sys._at.cas(w, RC_UNUSED, 0);
+  const rc = sys._region.at.cas(w, RC_UNUSED, 0);
   if (rc !== RC_UNUSED) throw notUnused(rc, paddr);
-  sys._mem.i32[w + S_OWNER] = sys.workerId;
+  sys._region.mem.i32[w + S_OWNER] = sys.workerId;
 }
 
 /**
@@ -86,15 +79,15 @@ export function claimedTypeId(sys: SlotHost, w: number, type: AnyMeta): number {
   try {
     return typeIdOf(sys, type);
   } catch (e) {
-    Atomics.store(sys._mem.i32, w, RC_UNUSED);
+    Atomics.store(sys._region.mem.i32, w, RC_UNUSED);
     throw e;
   }
 }
 
 /** Writes type id and initial metadata into a claimed (busy) slot whose storage is zero. */
 export function writeMeta(sys: SlotHost, w: number, typeId: number, type: AnyMeta, init: AnyInit): void {
-  sys._mem.i32[w + S_TYPE] = typeId;
-  if (init !== undefined) type._write(sys._mem, storageByte(w), init);
+  sys._region.mem.i32[w + S_TYPE] = typeId;
+  if (init !== undefined) type._write(sys._region.mem, storageByte(w), init);
 }
 
 /**
@@ -103,13 +96,13 @@ export function writeMeta(sys: SlotHost, w: number, typeId: number, type: AnyMet
  * load or CAS of this word) sees the metadata.
  */
 export function publish(sys: SlotHost, w: number, unique: boolean): void {
-  sys._at.store(w, unique ? RC_UNIQUE : 1);
+  sys._region.at.store(w, unique ? RC_UNIQUE : 1);
 }
 
 /** Undoes `claim` + `writeMeta` on a slot nobody else can see yet (count still 0). */
 export function unclaim(sys: SlotHost, w: number, type: AnyMeta): void {
-  const i32 = sys._mem.i32;
-  type._clear(sys._mem, storageByte(w));
+  const i32 = sys._region.mem.i32;
+  type._clear(sys._region.mem, storageByte(w));
   i32[w + S_TYPE] = 0;
   Atomics.store(i32, w, RC_UNUSED);
 }
@@ -149,7 +142,7 @@ export function getFromUnused(
  */
 export function getFromInUse(sys: SlotHost, paddr: Paddr): number {
   const index = checkPaddr(paddr, sys.maxPaddr);
-  const at = sys._at;
+  const at = sys._region.at;
   const w = slotWord(sys, index);
   for (;;) {
     const rc = at.load(w);
@@ -171,9 +164,9 @@ function overflow(paddr: Paddr, rc: number): FrameUseError {
  * REF_COUNT_MAX the increment is undone and `Overflow` thrown (the kernel aborts).
  */
 export function incRef(sys: SlotHost, w: number, paddr: Paddr): void {
-  const old = sys._at.add(w, 1);
+  const old = sys._region.at.add(w, 1);
   if (old >= REF_COUNT_MAX || old <= 0) {
-    sys._at.sub(w, 1);
+    sys._region.at.sub(w, 1);
     if (old <= 0) throw notHeld(paddr, old);
     throw overflow(paddr, old);
   }
@@ -190,11 +183,11 @@ export function incRef(sys: SlotHost, w: number, paddr: Paddr): void {
  * SPIN model, verify/slot.pml.)
  */
 export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
-  const at = sys._at;
+  const at = sys._region.at;
   for (;;) {
     const old = at.load(w);
     if (old < 1 || old > REF_COUNT_MAX) throw sys.checked ? dropRequiresFailed(paddr, old) : notHeld(paddr, old);
-    if (old === 1) sys._mem.i32[w + S_OWNER] = sys.workerId;
+    if (old === 1) sys._region.mem.i32[w + S_OWNER] = sys.workerId;
     if (at.cas(w, old, old - 1) === old) return old === 1;
   }
 }
@@ -205,14 +198,14 @@ export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
  * here leaves the frame to `reclaimWorker`.
  */
 export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
-  const fast = sys._fast;
+  const fast = sys._region.fast;
   if (fast !== undefined) {
     const status = fast.drop(w);
     if (status !== DROP_DONE) finishFastDrop(sys, w, paddr, status);
     return;
   }
-  const i32 = sys._mem.i32;
-  const rec = sys._wrec;
+  const i32 = sys._region.mem.i32;
+  const rec = sys._region.rec;
   writeOp(i32, rec, OP_DROP, paddr >>> PAGE_SHIFT, 1);
   try {
     if (!decRef(sys, w, paddr)) return;
@@ -228,7 +221,7 @@ function finishFastDrop(sys: SlotHost, w: number, paddr: Paddr, status: number):
   try {
     if (status === DROP_DEALLOC) sys._dealloc(paddr, 1);
     else if (status === DROP_LAST_SLOW) dropLast(sys, w, true);
-    else throw notHeld(paddr, sys._at.load(w));
+    else throw notHeld(paddr, sys._region.at.load(w));
   } finally {
     clearOp(sys);
   }
@@ -255,8 +248,8 @@ export function tearDownPlain(sys: SlotHost, i32: Int32Array, w: number): boolea
 export function dropUnique(sys: SlotHost, w: number, paddr: Paddr, free: boolean): void {
   recordOp(sys, free ? OP_DROP : OP_RAW, paddr >>> PAGE_SHIFT, 1);
   try {
-    sys._mem.i32[w + S_OWNER] = sys.workerId; // OWNER: before it turns busy
-    sys._at.store(w, 0);
+    sys._region.mem.i32[w + S_OWNER] = sys.workerId; // OWNER: before it turns busy
+    sys._region.at.store(w, 0);
     dropLast(sys, w, free);
   } finally {
     clearOp(sys);
@@ -285,7 +278,7 @@ export function stateName(rc: number): string {
  * completed, so the frame is never lost.
  */
 export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = true): boolean {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   // Recovery after this worker's death must know the teardown is its. After a decRef or a unique
   // drop this is already so (the holder names itself before the slot turns busy); a frame
   // deferred by another worker and run here from the deferred list is not.
@@ -294,7 +287,7 @@ export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = t
   const typeId = i32[w + S_TYPE];
   const type = typeById(sys, typeId);
   if (type._onDrop !== undefined || typeHasOnDrop(sys, typeId)) return dropLastWithOnDrop(sys, w, type, free, deallocNow);
-  clearSlot(sys._mem.i32, w, type);
+  clearSlot(sys._region.mem.i32, w, type);
   if (free && deallocNow) sys._dealloc(slotPaddr(sys, w), 1);
   return true;
 }
@@ -314,14 +307,14 @@ function dropLastWithOnDrop(sys: SlotHost, w: number, type: AnyMeta, free: boole
   const ref = FrameRef._transient(sys, w, paddr, type);
   const journal = saveOp(sys); // onDrop may run operations of its own
   try {
-    callOnDrop(type, type._view(ref, sys._mem, storageByte(w)), ref);
+    callOnDrop(type, type._view(ref, sys._region.mem, storageByte(w)), ref);
   } catch (e) {
     failed = true;
     error = e;
   }
   restoreOp(sys, journal);
   ref._expire();
-  clearSlot(sys._mem.i32, w, type);
+  clearSlot(sys._region.mem.i32, w, type);
   if (free && deallocNow) sys._dealloc(paddr, 1);
   if (failed) throw error;
   return true;
@@ -351,7 +344,7 @@ function clearSlot(i32: Int32Array, w: number, type: AnyMeta): void {
  * old `onDrop` threw): UNIQUE → busy → UNUSED → back to the allocator.
  */
 export function freeCleared(sys: SlotHost, w: number, paddr: Paddr): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   recordOp(sys, OP_DROP, paddr >>> PAGE_SHIFT, 1);
   try {
     i32[w + S_OWNER] = sys.workerId;
@@ -370,7 +363,7 @@ export function freeCleared(sys: SlotHost, w: number, paddr: Paddr): void {
  * `drop_meta_in_place`, used by `UniqueFrame.repurpose`).
  */
 export function dropMetaInPlace(sys: SlotHost, w: number): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const type = typeById(sys, i32[w + S_TYPE]);
   let error: unknown;
   let failed = false;
@@ -378,25 +371,25 @@ export function dropMetaInPlace(sys: SlotHost, w: number): void {
     const paddr = slotPaddr(sys, w);
     const ref = FrameRef._transient(sys, w, paddr, type);
     try {
-      callOnDrop(type, type._view(ref, sys._mem, storageByte(w)), ref);
+      callOnDrop(type, type._view(ref, sys._region.mem, storageByte(w)), ref);
     } catch (e) {
       failed = true;
       error = e;
     }
     ref._expire();
   }
-  type._clear(sys._mem, storageByte(w));
+  type._clear(sys._region.mem, storageByte(w));
   i32[w + S_TYPE] = 0;
   if (failed) throw error;
 }
 
 /** Pushes a busy slot on the deferred-drop stack; `S_AUX` remembers whether to free it after. */
 function defer(sys: SlotHost, w: number, free: boolean): void {
-  const i32 = sys._mem.i32;
-  lock(i32, H_DEFER_LOCK, sys._token);
+  const i32 = sys._region.mem.i32;
+  lock(i32, H_DEFER_LOCK, sys._region.token);
   i32[w + S_AUX] = free ? 1 : 0;
   i32[w + S_NEXT] = i32[H_DEFER_HEAD];
-  i32[H_DEFER_HEAD] = ((w - sys._metaWord) >> SLOT_SHIFT) + 1;
+  i32[H_DEFER_HEAD] = ((w - sys._region.metaWord) >> SLOT_SHIFT) + 1;
   unlock(i32, H_DEFER_LOCK);
 }
 
@@ -406,7 +399,7 @@ function defer(sys: SlotHost, w: number, free: boolean): void {
  * `onDrop` error is rethrown after all of them.
  */
 export function drainDeferred(sys: SlotHost): number {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   let done = 0;
   let error: unknown;
   let failed = false;
@@ -434,8 +427,8 @@ export function drainDeferred(sys: SlotHost): number {
  * there is none.
  */
 function takeDeferred(sys: SlotHost): number {
-  const i32 = sys._mem.i32;
-  lock(i32, H_DEFER_LOCK, sys._token);
+  const i32 = sys._region.mem.i32;
+  lock(i32, H_DEFER_LOCK, sys._region.token);
   try {
     let prev = -1;
     for (let cur = i32[H_DEFER_HEAD]; cur !== 0; ) {
@@ -461,7 +454,7 @@ function takeDeferred(sys: SlotHost): number {
 
 /** The slot's count as the API reports it (unsigned: UNUSED and UNIQUE as in the kernel). */
 export function loadRefCount(sys: SlotHost, w: number): number {
-  return sys._at.load(w) >>> 0;
+  return sys._region.at.load(w) >>> 0;
 }
 
 /**
@@ -469,7 +462,7 @@ export function loadRefCount(sys: SlotHost, w: number): number {
  * unique frame, UNIQUE. Otherwise `from_raw_requires` fails (checked mode) or `NotHeld`.
  */
 export function checkRawHeld(sys: SlotHost, w: number, paddr: Paddr, unique: boolean): void {
-  const rc = Atomics.load(sys._mem.i32, w);
+  const rc = Atomics.load(sys._region.mem.i32, w);
   if (unique ? rc === RC_UNIQUE : rc > 0 && rc <= REF_COUNT_MAX) return;
   const why = unique ? `the frame is ${stateName(rc)}, not unique` : `the frame is not held (${stateName(rc)})`;
   if (sys.checked) throw new ContractError('from_raw_requires', paddr, why);
@@ -478,7 +471,7 @@ export function checkRawHeld(sys: SlotHost, w: number, paddr: Paddr, unique: boo
 
 /** Records one forgotten reference of a held slot (checked mode's `dropped_slots`). */
 export function addForgotten(sys: SlotHost, w: number): void {
-  Atomics.add(sys._mem.i32, w + S_AUX, 1);
+  Atomics.add(sys._region.mem.i32, w + S_AUX, 1);
 }
 
 /**
@@ -486,7 +479,7 @@ export function addForgotten(sys: SlotHost, w: number): void {
  * double free that `from_raw_requires` rules out.
  */
 export function takeForgotten(sys: SlotHost, w: number, paddr: Paddr): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   for (;;) {
     const n = Atomics.load(i32, w + S_AUX);
     if (n <= 0) {

@@ -25,7 +25,7 @@ import { slotWord } from './meta.js';
  * the frames of workers an earlier reclaim left `WORKER_EXITED`.
  */
 export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport[] {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const stateOf = (id: number): number => Atomics.load(i32, workerRecord(id) + W_STATE);
   const dead = ids.filter((id, k) => ids.indexOf(id) === k && stateOf(id) !== WORKER_FREE);
   const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false }]));
@@ -37,7 +37,7 @@ export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport
   for (const id of dead) {
     const token = workerToken(i32, id);
     const report = reports.get(id)!;
-    if (Atomics.compareExchange(i32, H_BUDDY_LOCK, token, sys._token) === token) {
+    if (Atomics.compareExchange(i32, H_BUDDY_LOCK, token, sys._region.token) === token) {
       buddy.rebuildLocked();
       unlock(i32, H_BUDDY_LOCK);
       report.locks.push('allocator');
@@ -64,7 +64,7 @@ export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport
   }
   const states = dead.map(stateOf);
   const tokens = dead.map((id) => workerToken(i32, id));
-  if (!lockWithin(i32, H_BUDDY_LOCK, sys._token, sys._reclaimWaitMs)) {
+  if (!lockWithin(i32, H_BUDDY_LOCK, sys._region.token, sys._reclaimWaitMs)) {
     dead.forEach((id, k) => {
       // Unless a concurrent reclaim has finished it meanwhile (and a new worker taken its id).
       const at = workerRecord(id) + W_STATE;
@@ -98,7 +98,7 @@ function reclaimFramesLocked(
   id: number,
   report: { framesFreed: number; teardowns: number; leftBusy: number },
 ): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const rec = workerRecord(id);
   const cached = new Set<number>();
   const cacheRuns: [number, number][] = [];
@@ -169,7 +169,7 @@ function reclaimJournaled(
  * so the list is whole and keeps the frame rather than losing it with the dead worker.
  */
 function reclaimLists(sys: FrameSystem, id: number, token: number, report: { locks: string[] }): void {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const j = workerRecord(id) + W_LOP;
   for (let index = 0; index < MAX_LISTS; index++) {
     const e = H_LISTS + index * LIST_WORDS;
@@ -177,7 +177,7 @@ function reclaimLists(sys: FrameSystem, id: number, token: number, report: { loc
     const kind = i32[j];
     if (kind !== 0 && i32[j + 1] === index) {
       const size = kind === LOP_LINK ? i32[j + 5] : i32[j + 5] + 1;
-      applyListOp(i32, sys._metaWord, LOP_LINK, index, i32[j + 2], i32[j + 3], i32[j + 4], size);
+      applyListOp(i32, sys._region.metaWord, LOP_LINK, index, i32[j + 2], i32[j + 3], i32[j + 4], size);
       i32[j] = 0;
     }
     if (forceRelease(i32, e + L_LOCK, token)) report.locks.push(`linked list ${index + 1}`);

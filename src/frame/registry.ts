@@ -10,11 +10,11 @@ import { MAX_TYPES } from '../base/limits.js';
 import { lock, unlock } from '../shm/lock.js';
 import { type MetaType, setOnDropPublisher, typeFromDescriptor } from './meta-type.js';
 import type { MemoryViews } from '../shm/views.js';
+import type { Region } from '../region/region.js';
 
 /** What the registry needs of a region. */
 export interface RegistryHost {
-  readonly _mem: MemoryViews;
-  readonly _token: number;
+  readonly _region: Region;
   /** Local types by id (index 0 unused). */
   readonly _types: (MetaType | undefined)[];
 }
@@ -52,9 +52,9 @@ function typeIdSlow(sys: RegistryHost, type: MetaType): number {
 export function lookupTypeId(sys: RegistryHost, type: MetaType): number {
   if (type._sys === sys) return type._id;
   for (const r of type._regions) if (r.sys === sys) return r.id;
-  const count = Atomics.load(sys._mem.i32, H_REG_COUNT);
+  const count = Atomics.load(sys._region.mem.i32, H_REG_COUNT);
   for (let id = 1; id <= count; id++) {
-    if (readDescriptor(sys._mem, id) === type._descriptor) return typeIdSlow(sys, type);
+    if (readDescriptor(sys._region.mem, id) === type._descriptor) return typeIdSlow(sys, type);
   }
   return 0;
 }
@@ -63,11 +63,11 @@ export function lookupTypeId(sys: RegistryHost, type: MetaType): number {
 export function typeById(sys: RegistryHost, id: number): MetaType {
   const known = sys._types[id];
   if (known !== undefined) return known;
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   if (!(id >= 1 && id <= MAX_TYPES) || Atomics.load(i32, entry(id) + T_STATE) !== 1) {
     throw new MetaTypeError('BadSchema', `no metadata type with id ${id} in this region`);
   }
-  const type = typeFromDescriptor(readDescriptor(sys._mem, id));
+  const type = typeFromDescriptor(readDescriptor(sys._region.mem, id));
   const seen = type._regions.find((r) => r.sys === sys);
   if (seen === undefined) type._regions.push({ sys, id });
   sys._types[id] = type;
@@ -78,12 +78,12 @@ export function typeById(sys: RegistryHost, id: number): MetaType {
 export function typeHasOnDrop(sys: RegistryHost, id: number): boolean {
   // A plain read: the flag is set once, by whoever defines the onDrop; a drop racing with that
   // definition may miss it, as it may in any order of the two.
-  return (sys._mem.i32[entry(id) + T_FLAGS] & TYPE_FLAG_ON_DROP) !== 0;
+  return (sys._region.mem.i32[entry(id) + T_FLAGS] & TYPE_FLAG_ON_DROP) !== 0;
 }
 
 /** Names of all registered types by id (index 0 unused). */
 export function registeredNames(sys: RegistryHost): string[] {
-  const count = Atomics.load(sys._mem.i32, H_REG_COUNT);
+  const count = Atomics.load(sys._region.mem.i32, H_REG_COUNT);
   const names = [''];
   for (let id = 1; id <= count; id++) names.push(typeById(sys, id).name);
   return names;
@@ -91,7 +91,7 @@ export function registeredNames(sys: RegistryHost): string[] {
 
 /** The number of registered types. */
 export function registeredCount(sys: RegistryHost): number {
-  return Atomics.load(sys._mem.i32, H_REG_COUNT);
+  return Atomics.load(sys._region.mem.i32, H_REG_COUNT);
 }
 
 function readDescriptor(mem: MemoryViews, id: number): string {
@@ -103,10 +103,10 @@ function readDescriptor(mem: MemoryViews, id: number): string {
 }
 
 function register(sys: RegistryHost, type: MetaType): number {
-  const mem = sys._mem;
+  const mem = sys._region.mem;
   const i32 = mem.i32;
   const bytes = encoder.encode(type._descriptor);
-  lock(i32, H_REG_LOCK, sys._token);
+  lock(i32, H_REG_LOCK, sys._region.token);
   try {
     const count = i32[H_REG_COUNT];
     for (let id = 1; id <= count; id++) {
@@ -149,5 +149,5 @@ function register(sys: RegistryHost, type: MetaType): number {
 }
 
 setOnDropPublisher((sys, id) => {
-  Atomics.or((sys as RegistryHost)._mem.i32, entry(id) + T_FLAGS, TYPE_FLAG_ON_DROP);
+  Atomics.or((sys as RegistryHost)._region.mem.i32, entry(id) + T_FLAGS, TYPE_FLAG_ON_DROP);
 });

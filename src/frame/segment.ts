@@ -27,7 +27,7 @@ import {
   checkRawHeld,
   notHeld,
 } from './meta.js';
-import { DROP_LAST_SLOW, DROP_NOT_HELD } from './fast-path.js';
+import { DROP_LAST_SLOW, DROP_NOT_HELD } from '../region/fast-path.js';
 import { lookupTypeId, typeIdOf } from './registry.js';
 import { ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
@@ -387,7 +387,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
       try {
         for (; p < this.endPaddr; p += PAGE_SIZE) forgetChecked(this._sys, slotWord(this._sys, p >>> PAGE_SHIFT), p, false);
       } catch (e) {
-        for (let q = this.startPaddr; q < p; q += PAGE_SIZE) Atomics.sub(this._sys._mem.i32, slotWord(this._sys, q >>> PAGE_SHIFT) + S_AUX, 1);
+        for (let q = this.startPaddr; q < p; q += PAGE_SIZE) Atomics.sub(this._sys._region.mem.i32, slotWord(this._sys, q >>> PAGE_SHIFT) + S_AUX, 1);
         throw e;
       }
     }
@@ -579,10 +579,10 @@ export function claimRange<M extends AnyMeta>(
       const w = slotWord(sys, p >>> PAGE_SHIFT);
       if (sys.checked) requireFromUnused(sys, w, p);
       claim(sys, w, p);
-      meta._write(sys._mem, storageByte(w), values);
+      meta._write(sys._region.mem, storageByte(w), values);
     }
     const typeId = typeIdOf(sys, meta);
-    const i32 = sys._mem.i32;
+    const i32 = sys._region.mem.i32;
     for (let q = start; q < end; q += PAGE_SIZE) i32[slotWord(sys, q >>> PAGE_SHIFT) + S_TYPE] = typeId;
   } catch (e) {
     for (let q = start; q < p; q += PAGE_SIZE) unclaim(sys, slotWord(sys, q >>> PAGE_SHIFT), meta);
@@ -595,12 +595,12 @@ export function claimRange<M extends AnyMeta>(
  * pass over the slots (a slot is a cache line; each pass over a thousand costs microseconds).
  */
 function claimPlain(sys: FrameSystem, start: Paddr, end: Paddr, typeId: number): void {
-  const i32 = sys._mem.i32;
-  const at = sys._at;
+  const i32 = sys._region.mem.i32;
+  const at = sys._region.at;
   const id = sys.workerId;
   const first = slotWord(sys, start >>> PAGE_SHIFT);
   const last = slotWord(sys, end >>> PAGE_SHIFT);
-  const fast = sys._fast;
+  const fast = sys._region.fast;
   if (fast !== undefined) {
     const n = (end - start) / PAGE_SIZE;
     const claimed = fast.claimRun(first, n, typeId); // the same steps, rolled back on failure
@@ -629,7 +629,7 @@ export function ensureRange(sys: FrameSystem, start: Paddr, end: Paddr, meta: An
 
 /** Publishes claimed slots `[start, end)` with count 1. */
 export function publishRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
-  const fast = sys._fast;
+  const fast = sys._region.fast;
   if (fast !== undefined) fast.publishRun(slotWord(sys, start >>> PAGE_SHIFT), (end - start) / PAGE_SIZE, 1);
   else for (let p = start; p < end; p += PAGE_SIZE) publish(sys, slotWord(sys, p >>> PAGE_SHIFT), false);
 }
@@ -677,8 +677,8 @@ function dropFrames(sys: FrameSystem, start: Paddr, end: Paddr): void {
       return true; // onDrop threw after the teardown completed
     }
   };
-  const i32 = sys._mem.i32;
-  const fast = sys._fast;
+  const i32 = sys._region.mem.i32;
+  const fast = sys._region.fast;
   for (let p = start; p < end; p += PAGE_SIZE) {
     const w = slotWord(sys, p >>> PAGE_SHIFT);
     let torn = false;
@@ -692,7 +692,7 @@ function dropFrames(sys: FrameSystem, start: Paddr, end: Paddr): void {
       if (p === end) break;
       const code = r & 3;
       if (code === DROP_LAST_SLOW) torn = last(w + k * SLOT_WORDS);
-      else if (code === DROP_NOT_HELD) fail(notHeld(p, sys._at.load(w + k * SLOT_WORDS)));
+      else if (code === DROP_NOT_HELD) fail(notHeld(p, sys._region.at.load(w + k * SLOT_WORDS)));
     } else {
       let isLast = false;
       try {

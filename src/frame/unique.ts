@@ -126,7 +126,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   static tryFrom<M extends AnyMeta>(frame: Frame<M>): UniqueFrame<M> | null {
     frame._check();
     const sys = frame._sys;
-    if (Atomics.compareExchange(sys._mem.i32, frame._w, 1, RC_UNIQUE) !== 1) return null;
+    if (Atomics.compareExchange(sys._region.mem.i32, frame._w, 1, RC_UNIQUE) !== 1) return null;
     frame._end();
     return new UniqueFrame(sys, frame._w, frame.paddr, frame._type);
   }
@@ -148,7 +148,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   static fromRaw<M extends AnyMeta>(sys: FrameSystem, paddr: Paddr, meta: M): UniqueFrame<M> {
     sys._assertOpen();
     const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
-    const i32 = sys._mem.i32;
+    const i32 = sys._region.mem.i32;
     checkRawHeld(sys, w, paddr, true);
     if (i32[w + S_LIST] !== 0) {
       throw new FrameUseError('InList', `frame ${hex(paddr)} is owned by linked list ${i32[w + S_LIST]}`);
@@ -234,7 +234,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   get meta(): MetaViewOf<M> {
     this._check();
     if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
-    return (this._view ??= this._type._view(this, this._sys._mem, storageByte(this._w)) as MetaViewOf<M>);
+    return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
   /**
@@ -254,7 +254,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   get metaMut(): MetaMutOf<M> {
     this._check();
     if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
-    return (this._mut ??= this._type._mutView(this, this._sys._mem, storageByte(this._w)) as MetaMutOf<M>);
+    return (this._mut ??= this._type._mutView(this, this._sys._region.mem, storageByte(this._w)) as MetaMutOf<M>);
   }
 
   /**
@@ -299,8 +299,8 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
       freeCleared(sys, this._w, this.paddr);
       throw e;
     }
-    sys._mem.i32[this._w + S_TYPE] = typeId;
-    meta._write(sys._mem, storageByte(this._w), init);
+    sys._region.mem.i32[this._w + S_TYPE] = typeId;
+    meta._write(sys._region.mem, storageByte(this._w), init);
     return new UniqueFrame(sys, this._w, this.paddr, meta);
   }
 

@@ -27,7 +27,7 @@ export function checkBytes(type: AnyMeta, paddr: Paddr): void {
 
 /** A zero-copy view of `size` bytes of the frame region from `paddr`. */
 export function frameBytes(sys: FrameSystem, paddr: Paddr, size: number): Uint8Array {
-  return new Uint8Array(sys._mem.u8.buffer, sys._mem.u8.byteOffset + sys._frameByte + paddr, size);
+  return new Uint8Array(sys._region.mem.u8.buffer, sys._region.mem.u8.byteOffset + sys._region.frameByte + paddr, size);
 }
 
 /** Sets `size` bytes from `paddr` to `byte`. */
@@ -39,13 +39,13 @@ export function fillBytes(sys: FrameSystem, paddr: Paddr, size: number, byte: nu
     zeroBytes(sys, paddr, size);
     return;
   }
-  const at = sys._frameByte + paddr;
-  sys._mem.u8.fill(byte, at, at + size);
+  const at = sys._region.frameByte + paddr;
+  sys._region.mem.u8.fill(byte, at, at + size);
 }
 
 /** Zeroes `size` bytes from `paddr` (a multiple of PAGE_SIZE in practice). */
 export function zeroBytes(sys: FrameSystem, paddr: Paddr, size: number): void {
-  sys._at.zero(sys._frameByte + paddr, size);
+  sys._region.at.zero(sys._region.frameByte + paddr, size);
 }
 
 /** What the byte accessors need of a handle (a frame, unique frame, borrowed frame or segment). */

@@ -58,9 +58,9 @@ const CODE = {
  * ```
  */
 export function captureFrameMap(sys: FrameSystem): FrameMap {
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   const n = sys.nframes;
-  const slot = (k: number): number => sys._metaWord + (k << SLOT_SHIFT);
+  const slot = (k: number): number => sys._region.metaWord + (k << SLOT_SHIFT);
   const defaultAllocator = sys._cache !== undefined;
 
   // Which UNUSED frames are free, apart from the buddy allocator's marks.

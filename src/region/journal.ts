@@ -4,7 +4,7 @@
  * buddy allocator (the allocator journal). They cost a few plain stores per operation and are
  * read only by `reclaimWorker`, after the worker died, to finish or roll back what it left.
  */
-import type { MemoryViews } from '../shm/views.js';
+import type { Region } from './region.js';
 
 /**
  * The operation journal: the frames of the handle operation in progress, so that
@@ -48,11 +48,8 @@ export const LOP_UNLINK = 2;
 
 /** What the journals need of a region: this worker's record. */
 export interface JournalHost {
-  readonly _mem: MemoryViews;
-  /** Word index of this worker's record in the worker table. */
-  readonly _wrec: number;
-  /** This worker's lock token (see `W_GEN`). */
-  readonly _token: number;
+  /** This worker's view of the region (its record: `rec`). */
+  readonly _region: Region;
 }
 
 /**
@@ -62,7 +59,7 @@ export interface JournalHost {
  * dies between the two leaves no entry, and nothing has happened to the frames yet.
  */
 export function recordOp(sys: JournalHost, kind: number, index: number, count: number): void {
-  writeOp(sys._mem.i32, sys._wrec, kind, index, count);
+  writeOp(sys._region.mem.i32, sys._region.rec, kind, index, count);
 }
 
 /** `recordOp` on worker record `rec` of `i32`, for hot paths that hold both in locals. */
@@ -73,7 +70,7 @@ export function writeOp(i32: Int32Array, rec: number, kind: number, index: numbe
 
 /** Ends the operation: its frames are where they belong again. */
 export function clearOp(sys: JournalHost): void {
-  endOp(sys._mem.i32, sys._wrec);
+  endOp(sys._region.mem.i32, sys._region.rec);
 }
 
 /** `clearOp` on worker record `rec` of `i32`. */
@@ -84,14 +81,14 @@ export function endOp(i32: Int32Array, rec: number): void {
 
 /** The current operation entry, to restore after a nested operation (an `onDrop`). */
 export function saveOp(sys: JournalHost): [number, number] {
-  const i32 = sys._mem.i32;
-  return [i32[sys._wrec + W_OP_START], i32[sys._wrec + W_OP_COUNT]];
+  const i32 = sys._region.mem.i32;
+  return [i32[sys._region.rec + W_OP_START], i32[sys._region.rec + W_OP_COUNT]];
 }
 
 export function restoreOp(sys: JournalHost, saved: [number, number]): void {
-  const i32 = sys._mem.i32;
-  i32[sys._wrec + W_OP_COUNT] = saved[1];
-  i32[sys._wrec + W_OP_START] = saved[0];
+  const i32 = sys._region.mem.i32;
+  i32[sys._region.rec + W_OP_COUNT] = saved[1];
+  i32[sys._region.rec + W_OP_START] = saved[0];
 }
 
 /**
@@ -99,25 +96,25 @@ export function restoreOp(sys: JournalHost, saved: [number, number]): void {
  * (at most AJ_MAX_RUNS). The runs are written before the count that makes them valid.
  */
 export function recordRuns(sys: JournalHost, runs: readonly (readonly [number, number])[]): void {
-  const i32 = sys._mem.i32;
-  const at = sys._wrec + W_AJ_RUNS;
+  const i32 = sys._region.mem.i32;
+  const at = sys._region.rec + W_AJ_RUNS;
   for (let r = 0; r < runs.length; r++) {
     i32[at + 2 * r] = runs[r][0];
     i32[at + 2 * r + 1] = runs[r][1];
   }
-  i32[sys._wrec + W_AJ_COUNT] = runs.length;
+  i32[sys._region.rec + W_AJ_COUNT] = runs.length;
 }
 
 /** Records one run (the common case of a cache refill). */
 export function recordRun(sys: JournalHost, index: number, n: number): void {
-  const i32 = sys._mem.i32;
-  i32[sys._wrec + W_AJ_RUNS] = index;
-  i32[sys._wrec + W_AJ_RUNS + 1] = n;
-  i32[sys._wrec + W_AJ_COUNT] = 1;
+  const i32 = sys._region.mem.i32;
+  i32[sys._region.rec + W_AJ_RUNS] = index;
+  i32[sys._region.rec + W_AJ_RUNS + 1] = n;
+  i32[sys._region.rec + W_AJ_COUNT] = 1;
 }
 
 export function clearRuns(sys: JournalHost): void {
-  sys._mem.i32[sys._wrec + W_AJ_COUNT] = 0;
+  sys._region.mem.i32[sys._region.rec + W_AJ_COUNT] = 0;
 }
 
 /** A journal entry: frames `[index, index + n)` and what the worker was doing with them. */

@@ -10,7 +10,7 @@ import { MockMeta, makeSystem } from '../helpers.js';
 const Other = defineMeta('test.contracts.other', { x: 'u16' });
 
 function slot(sys: ReturnType<typeof makeSystem>, paddr: number): number {
-  return sys._metaWord + (paddr / PAGE_SIZE) * 16;
+  return sys._region.metaWord + (paddr / PAGE_SIZE) * 16;
 }
 
 /** Runs `fn`, expects ContractError `contract` at `paddr`. */
@@ -32,10 +32,10 @@ describe('checked mode contracts', () => {
     const sys = makeSystem({ checked: true });
     const raw = sys.allocator.alloc(1, 1)!;
     const w = slot(sys, raw);
-    sys._mem.i32[w + S_STORAGE] = 5; // stale metadata left in an unused slot
+    sys._region.mem.i32[w + S_STORAGE] = 5; // stale metadata left in an unused slot
     broken(() => Frame.fromUnused(sys, raw, MockMeta), 'from_unused_requires', raw);
-    expect(sys._mem.i32[w]).toBe(RC_UNUSED); // not claimed
-    sys._mem.i32[w + S_STORAGE] = 0;
+    expect(sys._region.mem.i32[w]).toBe(RC_UNUSED); // not claimed
+    sys._region.mem.i32[w + S_STORAGE] = 0;
     Frame.fromUnused(sys, raw, MockMeta).drop();
     sys.checkInvariants();
   });
@@ -68,10 +68,10 @@ describe('checked mode contracts', () => {
     const sys = makeSystem({ checked: true });
     const f = sys.allocFrame(MockMeta);
     const w = slot(sys, f.paddr);
-    sys._mem.i32[w] = RC_UNUSED; // a rogue free under the handle
+    sys._region.mem.i32[w] = RC_UNUSED; // a rogue free under the handle
     broken(() => f.intoRaw(), 'into_raw_requires', f.paddr);
     expect(f.paddr).toBeGreaterThanOrEqual(0);
-    sys._mem.i32[w] = 1;
+    sys._region.mem.i32[w] = 1;
     f.drop();
   });
 
@@ -79,10 +79,10 @@ describe('checked mode contracts', () => {
     const sys = makeSystem({ checked: true });
     const f = sys.allocFrame(MockMeta);
     const w = slot(sys, f.paddr);
-    sys._mem.i32[w + S_AUX] = 1; // already one forgotten for the only reference
+    sys._region.mem.i32[w + S_AUX] = 1; // already one forgotten for the only reference
     broken(() => f.intoRaw(), 'into_raw_ensures', f.paddr);
-    expect(sys._mem.i32[w + S_AUX]).toBe(1); // the failed call took its own record back
-    sys._mem.i32[w + S_AUX] = 0;
+    expect(sys._region.mem.i32[w + S_AUX]).toBe(1); // the failed call took its own record back
+    sys._region.mem.i32[w + S_AUX] = 0;
     f.drop(); // the handle is still alive
     sys.checkInvariants();
   });
@@ -92,15 +92,15 @@ describe('checked mode contracts', () => {
     const f = sys.allocFrame(MockMeta, { value: 1 });
     sys.allocFrame(Other).drop(); // registers Other
     const w = slot(sys, f.paddr);
-    const id = sys._mem.i32[w + S_TYPE];
-    sys._mem.i32[w + S_TYPE] = id + 1;
+    const id = sys._region.mem.i32[w + S_TYPE];
+    sys._region.mem.i32[w + S_TYPE] = id + 1;
     broken(() => f.meta, 'meta_requires', f.paddr);
-    sys._mem.i32[w + S_TYPE] = id;
+    sys._region.mem.i32[w + S_TYPE] = id;
     expect(f.meta.value).toBe(1);
     const u = new FrameAllocOptions(sys).allocUnique(MockMeta);
-    sys._mem.i32[slot(sys, u.paddr)] = 1; // no longer unique
+    sys._region.mem.i32[slot(sys, u.paddr)] = 1; // no longer unique
     broken(() => u.metaMut, 'meta_requires', u.paddr);
-    sys._mem.i32[slot(sys, u.paddr)] = -2;
+    sys._region.mem.i32[slot(sys, u.paddr)] = -2;
     u.drop();
     f.drop();
   });
@@ -115,13 +115,13 @@ describe('checked mode contracts', () => {
     const sys = makeSystem({ checked: true });
     const f = sys.allocFrame(MockMeta);
     const w = slot(sys, f.paddr);
-    sys._mem.i32[w] = RC_UNUSED;
+    sys._region.mem.i32[w] = RC_UNUSED;
     broken(() => f.drop(), 'drop_requires', f.paddr);
-    expect(sys._mem.i32[w]).toBe(RC_UNUSED); // the decrement was undone
-    sys._mem.i32[w] = 0;
-    sys._mem.i32[w + S_TYPE] = 0;
-    sys._mem.i32[w + S_STORAGE] = 0;
-    sys._mem.i32[w] = RC_UNUSED;
+    expect(sys._region.mem.i32[w]).toBe(RC_UNUSED); // the decrement was undone
+    sys._region.mem.i32[w] = 0;
+    sys._region.mem.i32[w + S_TYPE] = 0;
+    sys._region.mem.i32[w + S_STORAGE] = 0;
+    sys._region.mem.i32[w] = RC_UNUSED;
     sys.allocator.dealloc(f.paddr, 1);
     sys.checkInvariants();
   });
@@ -130,7 +130,7 @@ describe('checked mode contracts', () => {
     const sys = makeSystem({ checked: true });
     const f = sys.allocFrame(MockMeta);
     const w = slot(sys, f.paddr);
-    sys._mem.i32[w + S_LIST] = 4;
+    sys._region.mem.i32[w + S_LIST] = 4;
     broken(() => f.drop(), 'drop_last_in_place_requires', f.paddr);
   });
 
@@ -146,9 +146,9 @@ describe('checked mode contracts', () => {
     for (const [contract, op] of cases) {
       const u = new FrameAllocOptions(sys).allocUnique(MockMeta);
       const w = slot(sys, u.paddr);
-      sys._mem.i32[w] = 1; // someone made it shared under the unique handle
+      sys._region.mem.i32[w] = 1; // someone made it shared under the unique handle
       broken(() => op(u), contract, u.paddr);
-      sys._mem.i32[w] = -2;
+      sys._region.mem.i32[w] = -2;
       if (u._live) u.drop();
     }
     sys.checkInvariants();
@@ -159,9 +159,9 @@ describe('checked mode contracts', () => {
     const sys = makeSystem();
     const f = sys.allocFrame(MockMeta);
     expect(() => Frame.fromRaw(sys, f.paddr, MockMeta)).not.toThrow(); // no forgotten-reference tracking
-    sys._mem.i32[slot(sys, f.paddr)] = 2;
+    sys._region.mem.i32[slot(sys, f.paddr)] = 2;
     f.drop();
-    sys._mem.i32[slot(sys, f.paddr)] = 1;
+    sys._region.mem.i32[slot(sys, f.paddr)] = 1;
     Frame.fromRaw(sys, f.paddr).drop();
     sys.checkInvariants();
   });

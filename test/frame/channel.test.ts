@@ -320,9 +320,9 @@ describe('the ring across the wrap of its positions (white box)', () => {
   const C_HEAD = 2;
   const C_TAIL = 3;
   function nearWrap(sys: FrameSystem, ch: FrameChannel, before: number): void {
-    const base = (sys._frameByte + ch.handle.paddr) >> 2;
-    sys._mem.i32[base + C_HEAD] = 2 * ch.capacity - before;
-    sys._mem.i32[base + C_TAIL] = 2 * ch.capacity - before;
+    const base = (sys._region.frameByte + ch.handle.paddr) >> 2;
+    sys._region.mem.i32[base + C_HEAD] = 2 * ch.capacity - before;
+    sys._region.mem.i32[base + C_TAIL] = 2 * ch.capacity - before;
     expect(ch.size).toBe(0);
   }
 

@@ -128,11 +128,11 @@ describe('Frame.fromUnused', () => {
   it('reports Busy for a slot mid-operation', () => {
     const sys = makeSystem();
     const raw = sys.allocator.alloc(1, 1)!;
-    const w = sys._metaWord + (raw / PAGE_SIZE) * 16;
-    sys._mem.i32[w] = 0; // as if another worker were between claim and publish
+    const w = sys._region.metaWord + (raw / PAGE_SIZE) * 16;
+    sys._region.mem.i32[w] = 0; // as if another worker were between claim and publish
     expect(() => Frame.fromUnused(sys, raw, MockMeta)).toThrow(expect.objectContaining({ code: 'Busy' }));
     expect(() => Frame.fromInUse(sys, raw)).toThrow(expect.objectContaining({ code: 'Busy' }));
-    sys._mem.i32[w] = -1;
+    sys._region.mem.i32[w] = -1;
   });
 
   it('refuses bad metadata before touching the slot', () => {
@@ -190,12 +190,12 @@ describe('reference count limits', () => {
   it('a clone past REF_COUNT_MAX is Overflow and changes nothing', () => {
     const sys = makeSystem();
     const f = sys.allocFrame(MockMeta);
-    const w = sys._metaWord + (f.paddr / PAGE_SIZE) * 16;
-    sys._mem.i32[w] = REF_COUNT_MAX;
+    const w = sys._region.metaWord + (f.paddr / PAGE_SIZE) * 16;
+    sys._region.mem.i32[w] = REF_COUNT_MAX;
     expectNoChange(sys, () => f.clone(), FrameUseError, 'Overflow');
     expectNoChange(sys, () => Frame.fromInUse(sys, f.paddr), FrameUseError, 'Overflow');
     expect(f.referenceCount).toBe(REF_COUNT_MAX);
-    sys._mem.i32[w] = 1;
+    sys._region.mem.i32[w] = 1;
     f.drop();
   });
 });
@@ -340,7 +340,7 @@ describe('untyped bytes', () => {
     const f = sys.allocFrame();
     const b = f.bytes();
     expect(b.length).toBe(PAGE_SIZE);
-    expect(b.buffer).toBe(sys._mem.u8.buffer);
+    expect(b.buffer).toBe(sys._region.mem.u8.buffer);
     f.fill(7);
     expect(b.every((x) => x === 7)).toBe(true);
     const again = Frame.fromInUse(sys, f.paddr);

@@ -30,7 +30,7 @@ const expectUseError = (fn: () => unknown, code?: string): FrameUseError => expe
 
 /** The bytes of `n` frames from `paddr`, read straight from the region (for typed frames too). */
 function rawBytes(sys: FrameSystem, paddr: Paddr, n = 1): Uint8Array {
-  return sys._mem.u8.subarray(sys._frameByte + paddr, sys._frameByte + paddr + n * PAGE_SIZE);
+  return sys._region.mem.u8.subarray(sys._region.frameByte + paddr, sys._region.frameByte + paddr + n * PAGE_SIZE);
 }
 
 /** Byte access of an untyped handle of any kind, as plain closures (a union of the handle
@@ -422,7 +422,7 @@ describe('handles', () => {
     const s = sys.allocSegment(3);
     const segmentBytes = s.bytes();
     expect(segmentBytes.length).toBe(3 * PAGE_SIZE);
-    expect(segmentBytes.buffer).toBe(sys._mem.u8.buffer);
+    expect(segmentBytes.buffer).toBe(sys._region.mem.u8.buffer);
     expect(segmentBytes.buffer).toBeInstanceOf(SharedArrayBuffer);
     const [a, rest] = s.split(PAGE_SIZE);
     const [b, c] = rest.split(PAGE_SIZE);

@@ -51,7 +51,7 @@ function values(list: LinkedList<U>): number[] {
 
 /** Word index of the slot of the frame at `paddr`. */
 function slotOf(sys: FrameSystem, paddr: Paddr): number {
-  return sys._metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS;
+  return sys._region.metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS;
 }
 
 /** Word index of a list's entry in the list table. */
@@ -209,17 +209,17 @@ describe('LinkedList', () => {
     const u = alloc(sys, 7);
     const p = u.paddr;
     const w = slotOf(sys, p);
-    expect(sys._mem.i32[w + S_LIST]).toBe(0);
+    expect(sys._region.mem.i32[w + S_LIST]).toBe(0);
     a.pushBack(u);
     expectUseError(() => u.meta, 'Dropped'); // the list owns it: the handle is consumed
-    expect(sys._mem.i32[w + S_LIST]).toBe(a.id);
+    expect(sys._region.mem.i32[w + S_LIST]).toBe(a.id);
     expect(sys.stats().unique).toBe(1);
     const back = a.popFront()!;
-    expect(sys._mem.i32[w + S_LIST]).toBe(0);
+    expect(sys._region.mem.i32[w + S_LIST]).toBe(0);
     expect(back.paddr).toBe(p);
     expect(back.referenceCount).toBe(REF_COUNT_UNIQUE);
     b.pushFront(back);
-    expect(sys._mem.i32[w + S_LIST]).toBe(b.id);
+    expect(sys._region.mem.i32[w + S_LIST]).toBe(b.id);
     expect(a.contains(p)).toBe(false);
     expect(b.contains(p)).toBe(true);
     const f = b.popBack()!.intoFrame();
@@ -590,7 +590,7 @@ describe('LinkedList', () => {
       { value: 3, first: 30 },
     ]);
     expect(sys.stats().free).toBe(64);
-    expect(sys._mem.i32[entryOf(list) + L_GEN] & 1).toBe(0); // the entry is free
+    expect(sys._region.mem.i32[entryOf(list) + L_GEN] & 1).toBe(0); // the entry is free
     expectUseError(() => LinkedList.open(sys, handle), 'Dropped');
     sys.checkInvariants();
     // `using` destroys too; a list destroyed inside the block is left alone at its end.
@@ -665,10 +665,10 @@ describe('LinkedList', () => {
     for (const v of [1, 2, 3]) list.pushBack(alloc(sys, v));
     const loose = alloc(sys, 9);
     sys.checkInvariants();
-    const i32 = sys._mem.i32;
+    const i32 = sys._region.mem.i32;
     const e = entryOf(list);
     const [w1, w2, w3] = [...list].map((r) => slotOf(sys, r.paddr));
-    const frameNo = (w: number): number => (w - sys._metaWord) / SLOT_WORDS + 1;
+    const frameNo = (w: number): number => (w - sys._region.metaWord) / SLOT_WORDS + 1;
     const corruptions: [string, number, number, RegExp][] = [
       ['prev link', w2 + S_PREV, frameNo(w3), /prev link/],
       ['size', e + L_SIZE, 4, /size says/],
@@ -1256,7 +1256,7 @@ function listWrites(
   size: number,
 ): [number, number][] {
   const e = entryOf(list);
-  const slot = (f: number): number => sys._metaWord + (f - 1) * SLOT_WORDS;
+  const slot = (f: number): number => sys._region.metaWord + (f - 1) * SLOT_WORDS;
   const xw = slot(x);
   if (kind === LOP_LINK) {
     return [
@@ -1293,7 +1293,7 @@ function dieInListOp(kind: 'link' | 'unlink', position: Position, cut: Cut) {
   for (const v of initial) list.pushBack(alloc(sys, v));
   const frameNo = (p: Paddr): number => p / PAGE_SIZE + 1;
   const listed = [...list].map((r) => frameNo(r.paddr));
-  const i32 = sys._mem.i32;
+  const i32 = sys._region.mem.i32;
   let x: number;
   let prev: number;
   let next: number;
@@ -1317,8 +1317,8 @@ function dieInListOp(kind: 'link' | 'unlink', position: Position, cut: Cut) {
   }
   sys.checkInvariants();
   // The dead worker takes the list's lock with its token and journals the change as `apply` does.
-  lock(i32, entryOf(list) + L_LOCK, dead._token);
-  const j = dead._wrec + W_LOP;
+  lock(i32, entryOf(list) + L_LOCK, dead._region.token);
+  const j = dead._region.rec + W_LOP;
   i32[j + 1] = list.id - 1;
   i32[j + 2] = x;
   i32[j + 3] = prev;
@@ -1347,10 +1347,10 @@ describe('reclaimWorker: a worker died holding a list’s lock', () => {
     for (const v of [1, 2]) list.pushBack(alloc(sys, v));
     const dead = FrameSystem.attach(sys.handle);
     LinkedList.open(dead, list.handle, MockUMeta).cursorFrontMut(); // held when it died
-    expect(sys._mem.i32[entryOf(list) + L_LOCK]).toBe(dead._token);
+    expect(sys._region.mem.i32[entryOf(list) + L_LOCK]).toBe(dead._region.token);
     const report = sys.reclaimWorker(dead.workerId);
     expect(report.locks).toContain(`linked list ${list.id}`);
-    expect(sys._mem.i32[entryOf(list) + L_LOCK]).toBe(0);
+    expect(sys._region.mem.i32[entryOf(list) + L_LOCK]).toBe(0);
     sys.checkInvariants();
     using c = list.cursorBackMut();
     expect(c.current!.value).toBe(2);
@@ -1370,9 +1370,9 @@ describe('reclaimWorker: a worker died holding a list’s lock', () => {
           if (broken) expect(() => sys.checkInvariants(), label).toThrow(InvariantError);
           const report = sys.reclaimWorker(dead.workerId);
           expect(report.locks, label).toContain(`linked list ${list.id}`);
-          const i32 = sys._mem.i32;
+          const i32 = sys._region.mem.i32;
           expect(i32[entryOf(list) + L_LOCK], label).toBe(0);
-          expect(i32[dead._wrec + W_LOP], label).toBe(0);
+          expect(i32[dead._region.rec + W_LOP], label).toBe(0);
           sys.checkInvariants();
           expect(values(list), label).toEqual(expected);
           expect(list.size, label).toBe(expected.length);

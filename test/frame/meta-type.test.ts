@@ -112,7 +112,7 @@ describe('the region type registry', () => {
 
   it('reports RegistryFull past MAX_TYPES, without losing the frame', () => {
     const sys = makeSystem({ frames: 4 });
-    for (let i = sys._mem.i32[50]; i < MAX_TYPES; i++) {
+    for (let i = sys._region.mem.i32[50]; i < MAX_TYPES; i++) {
       sys.allocFrame(defineMeta(`test.meta.full.${i}`, { v: 'u8' })).drop();
     }
     const extra = defineMeta('test.meta.full.extra', { v: 'u8' });

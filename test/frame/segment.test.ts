@@ -29,12 +29,12 @@ const SLOT_WORDS = 16;
 
 /** Word index of the reference count of the frame at `paddr`. */
 function countWord(sys: FrameSystem, paddr: number): number {
-  return sys._metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS;
+  return sys._region.metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS;
 }
 
 /** The frame's reference count as the API reports it (unsigned), read without taking a reference. */
 function refCount(sys: FrameSystem, paddr: number): number {
-  return Atomics.load(sys._mem.i32, countWord(sys, paddr)) >>> 0;
+  return Atomics.load(sys._region.mem.i32, countWord(sys, paddr)) >>> 0;
 }
 
 /** `n` raw frames straight from the allocator: UNUSED, not free, owned by the test. */
@@ -341,12 +341,12 @@ describe('Segment.fromUnused on raw frames', () => {
     const range = rawRange(sys, 3);
     const mid = range.start + PAGE_SIZE;
     const w = countWord(sys, mid);
-    sys._mem.i32[w] = 0;
+    sys._region.mem.i32[w] = 0;
     const before = snapshot(sys);
     const e = expectThrown(() => Segment.fromUnused(sys, range, MockMeta), GetFrameError, 'Busy');
     expect(e.paddr).toBe(mid);
     expect(firstDifference(before, snapshot(sys)), 'the region changed').toBe(-1);
-    sys._mem.i32[w] = -1; // UNUSED again
+    sys._region.mem.i32[w] = -1; // UNUSED again
     sys.checkInvariants();
     const seg = Segment.fromUnused(sys, range, MockMeta);
     seg.drop();
@@ -776,7 +776,7 @@ describe('segment bytes', () => {
     const seg = sys.allocSegment(3);
     const bytes = seg.bytes();
     expect(bytes.length).toBe(3 * PAGE_SIZE);
-    expect(bytes.buffer).toBe(sys._mem.u8.buffer);
+    expect(bytes.buffer).toBe(sys._region.mem.u8.buffer);
     seg.fill(0x5a);
     expect(bytes.every((b) => b === 0x5a)).toBe(true);
     bytes[0] = 1;
@@ -804,9 +804,9 @@ describe('segment bytes', () => {
     expectThrown(() => seg.bytes(), FrameUseError, 'Typed');
     const dyn = seg as unknown as Segment<AnyMeta>;
     expectThrown(() => dyn.bytes(), FrameUseError, 'Typed');
-    const before = sys._mem.u8.slice(sys._frameByte + seg.startPaddr, sys._frameByte + seg.endPaddr);
+    const before = sys._region.mem.u8.slice(sys._region.frameByte + seg.startPaddr, sys._region.frameByte + seg.endPaddr);
     expectThrown(() => dyn.fill(0xff), FrameUseError, 'Typed');
-    const after = sys._mem.u8.slice(sys._frameByte + seg.startPaddr, sys._frameByte + seg.endPaddr);
+    const after = sys._region.mem.u8.slice(sys._region.frameByte + seg.startPaddr, sys._region.frameByte + seg.endPaddr);
     expect(firstDifference(before, after)).toBe(-1);
     seg.drop();
     expectAllFree(sys);

@@ -75,8 +75,8 @@ describe('captureFrameMap', () => {
     const Late = defineMeta(name, { value: 'u32' });
     const late = sys.allocFrame(Late, { value: 7 });
     const latePaddr = late.paddr;
-    const i32 = sys._mem.i32;
-    const w = sys._metaWord + at(latePaddr) * SLOT_WORDS;
+    const i32 = sys._region.mem.i32;
+    const w = sys._region.metaWord + at(latePaddr) * SLOT_WORDS;
     Atomics.or(i32, H_REGISTRY + (i32[w + S_TYPE] - 1) * TYPE_ENTRY_WORDS + T_FLAGS, TYPE_FLAG_ON_DROP);
     late.drop();
     expect(i32[H_DEFER_HEAD]).toBe(at(latePaddr) + 1);

@@ -90,15 +90,15 @@ describe('region atomics', () => {
   it('a system on a WebAssembly.Memory uses the module; on a SharedArrayBuffer, JS Atomics', () => {
     const made = FrameSystem.create({ frames: 8 });
     expect(made.handle.memory).toBeInstanceOf(WebAssembly.Memory);
-    expect(made._at.kind).toBe('wasm');
+    expect(made._region.at.kind).toBe('wasm');
     const onSab = FrameSystem.create({ frames: 8, memory: new SharedArrayBuffer(computeLayout(8, 0).totalBytes) });
-    expect(onSab._at.kind).toBe('js');
+    expect(onSab._region.at.kind).toBe('js');
     const mem = new WebAssembly.Memory({ initial: 4, maximum: 64, shared: true });
     const onWasm = FrameSystem.create({ frames: 8, memory: mem, offset: 65536 });
-    expect(onWasm._at.kind).toBe('wasm');
+    expect(onWasm._region.at.kind).toBe('wasm');
     // A worker attaching to either gets the same kind (the handle carries the memory).
-    expect(FrameSystem.attach(made.handle)._at.kind).toBe('wasm');
-    expect(FrameSystem.attach(onSab.handle)._at.kind).toBe('js');
+    expect(FrameSystem.attach(made.handle)._region.at.kind).toBe('wasm');
+    expect(FrameSystem.attach(onSab.handle)._region.at.kind).toBe('js');
     // Frames zeroed through memory.fill, at the region's offset.
     const f = onWasm.allocFrame();
     f.fill(7);

@@ -10,21 +10,17 @@ import { AUX_FREE, AUX_HEAD, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_NEXT, S
 import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, MAX_ORDER } from '../../region/geometry.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../../base/units.js';
 import { lock, unlock } from '../../shm/lock.js';
-import type { FastPath } from '../fast-path.js';
 import type { Paddr } from '../../base/units.js';
-import type { MemoryViews } from '../../shm/views.js';
+import type { Region } from '../../region/region.js';
 import { checkCount, type GlobalFrameAllocator } from '../../base/global-allocator.js';
 
 /** What the buddy allocator needs of a region. */
 export interface BuddyHost {
-  readonly _mem: MemoryViews;
-  readonly _metaWord: number;
+  /** The region (its fast path, where it has one, runs the per-frame marks). */
+  readonly _region: Region;
   readonly nframes: number;
   readonly workerId: number;
-  readonly _token: number;
   readonly checked: boolean;
-  /** The WebAssembly fast path, where the region has one: the per-frame marks run there. */
-  readonly _fast?: FastPath | undefined;
 }
 
 /** ceil(log2(n)) for n >= 1: the order of the smallest chunk holding n frames. */
@@ -93,7 +89,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
 
   /** @internal Made by `FrameSystem` for its region. */
   constructor(private readonly host: BuddyHost) {
-    this.i32 = host._mem.i32;
+    this.i32 = host._region.mem.i32;
   }
 
   /**
@@ -127,7 +123,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     const order = Math.max(greaterOrderOf(nframes), greaterOrderOf(alignFrames));
     if (nframes > this.host.nframes) return null;
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host._token);
+    lock(i32, H_BUDDY_LOCK, this.host._region.token);
     try {
       let index = order < MAX_ORDER ? this.allocChunk(order) : -1;
       let end = index + (1 << order);
@@ -194,7 +190,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     const index = paddr >>> PAGE_SHIFT;
     if (this.host.checked) this.checkFreeable(index, nframes);
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host._token);
+    lock(i32, H_BUDDY_LOCK, this.host._region.token);
     try {
       // ORDER: every frame is marked free before any list changes, so a rebuild after a death
       // anywhere below finds them all.
@@ -213,7 +209,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    */
   freeRuns(runs: readonly (readonly [number, number])[], done?: () => void): void {
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host._token);
+    lock(i32, H_BUDDY_LOCK, this.host._region.token);
     try {
       this.freeRunsLocked(runs);
       done?.();
@@ -300,7 +296,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   forEachFree(fn: (paddr: Paddr, nframes: number) => void): void {
     const chunks: [number, number][] = [];
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host._token);
+    lock(i32, H_BUDDY_LOCK, this.host._region.token);
     try {
       for (let order = 0; order < MAX_ORDER; order++) {
         for (let cur = i32[H_BUDDY_HEADS + order]; cur !== 0; cur = i32[this.word(cur - 1) + S_NEXT]) {
@@ -328,7 +324,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   checkInvariants(): void {
     const i32 = this.i32;
     const n = this.host.nframes;
-    lock(i32, H_BUDDY_LOCK, this.host._token);
+    lock(i32, H_BUDDY_LOCK, this.host._region.token);
     try {
       const seen = new Uint8Array(n);
       let total = 0;
@@ -376,19 +372,19 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   }
 
   private word(index: number): number {
-    return this.host._metaWord + (index << SLOT_SHIFT);
+    return this.host._region.metaWord + (index << SLOT_SHIFT);
   }
 
   /** `markTaken` on frames `[index, index + n)`, in the fast path where there is one. Lock held. */
   private markTaken(index: number, n: number): void {
-    const fast = this.host._fast;
+    const fast = this.host._region.fast;
     if (fast !== undefined) fast.markTaken(this.word(index), n);
     else markTaken(this.i32, this.word(index), n, this.host.workerId);
   }
 
   /** `markFree` on frames `[index, index + n)`, in the fast path where there is one. Lock held. */
   private markFree(index: number, n: number): void {
-    const fast = this.host._fast;
+    const fast = this.host._region.fast;
     if (fast !== undefined) fast.markFree(this.word(index), n);
     else markFree(this.i32, this.word(index), n);
   }

@@ -21,7 +21,6 @@ import { workerRecord } from '../../region/workers.js';
 /** What the caches need of a region. */
 export interface CacheHost extends JournalHost {
   readonly nframes: number;
-  readonly _metaWord: number;
   readonly workerId: number;
 }
 
@@ -71,11 +70,11 @@ export class CachedAllocator implements GlobalFrameAllocator {
     /** False: this worker keeps no cache of its own (it still sees, and asks for, the others'). */
     private readonly enabled = true,
   ) {
-    this.i32 = host._mem.i32;
-    this.cache = host._wrec + W_CACHE;
+    this.i32 = host._region.mem.i32;
+    this.cache = host._region.rec + W_CACHE;
     this.one = this.cache + CACHE_BASE[1];
     this.oneCap = enabled ? CACHE_CAPACITY[1] : 0;
-    this.drainWord = host._wrec + W_DRAIN;
+    this.drainWord = host._region.rec + W_DRAIN;
     this.maxPaddr = host.nframes * PAGE_SIZE;
   }
 
@@ -94,8 +93,8 @@ export class CachedAllocator implements GlobalFrameAllocator {
     const host = this.host;
     // ORDER: journaled and owned before it leaves the stack, so it is always in one or the
     // other, and recovery knows it is this worker's.
-    writeOp(i32, host._wrec, OP_OWNED, index, 1);
-    i32[host._metaWord + (index << SLOT_SHIFT) + S_OWNER] = host.workerId;
+    writeOp(i32, host._region.rec, OP_OWNED, index, 1);
+    i32[host._region.metaWord + (index << SLOT_SHIFT) + S_OWNER] = host.workerId;
     i32[one] = count - 1;
     return index;
   }
@@ -129,7 +128,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
     if (nframes === 1 && alignFrames === 1) {
       const index = this.popOne();
       if (index >= 0) {
-        endOp(this.i32, this.host._wrec); // raw frames: from here on they are the caller's
+        endOp(this.i32, this.host._region.rec); // raw frames: from here on they are the caller's
         return index << PAGE_SHIFT >>> 0;
       }
     }
@@ -151,7 +150,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
       checkCount(nframes);
       checkCount(alignFrames, 'alignment');
     }
-    if (this.i32[this.host._wrec + W_DRAIN] !== 0) this.serveDrain();
+    if (this.i32[this.host._region.rec + W_DRAIN] !== 0) this.serveDrain();
     if (this.enabled && alignFrames === 1 && nframes <= 4) {
       const index = this.pop(nframes);
       if (index >= 0) return index << PAGE_SHIFT >>> 0;
@@ -178,7 +177,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
       // OWNER: raw frames may have come from anywhere; from here they are this worker's to free.
       // No journal entry is needed for one frame: it moves from the caller into the stack with
       // the single store of the stack's count.
-      this.i32[this.host._metaWord + (index << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
+      this.i32[this.host._region.metaWord + (index << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
       if (this.pushOne(index)) return;
     }
     checkCount(nframes);
@@ -196,7 +195,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
   /** @internal `dealloc` for frames the caller already journaled. */
   give(paddr: Paddr, nframes: number): void {
     if (nframes === 1 && this.pushOne(paddr >>> PAGE_SHIFT)) return;
-    if (this.i32[this.host._wrec + W_DRAIN] !== 0) this.serveDrain();
+    if (this.i32[this.host._region.rec + W_DRAIN] !== 0) this.serveDrain();
     if (this.enabled && nframes <= 4) this.push(nframes, paddr >>> PAGE_SHIFT);
     else this.buddy.dealloc(paddr, nframes);
   }
@@ -315,7 +314,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
           const other = seen.get(f);
           if (other !== undefined) throw new InvariantError(where, `cached twice (also by worker ${other})`);
           seen.set(f, id);
-          const w = this.host._metaWord + (f << SLOT_SHIFT);
+          const w = this.host._region.metaWord + (f << SLOT_SHIFT);
           if (Atomics.load(i32, w) !== RC_UNUSED) throw new InvariantError(where, 'cached but not UNUSED');
           if ((i32[w + S_AUX] & AUX_FREE) !== 0) throw new InvariantError(where, 'cached and free in the buddy allocator');
         }
@@ -355,7 +354,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
   /** Names this worker as the owner (`S_OWNER`) of frames `[index, index + n)`. */
   private own(index: number, n: number): void {
     const i32 = this.i32;
-    for (let f = index; f < index + n; f++) i32[this.host._metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
+    for (let f = index; f < index + n; f++) i32[this.host._region.metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
   }
 
   /** Pops a run of k frames from the cache (refilling it when empty); -1 if none can be had. */
@@ -439,7 +438,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
     let asked = false;
     for (let id = 1; id <= MAX_WORKERS; id++) {
       const rec = workerRecord(id);
-      if (rec === this.host._wrec || Atomics.load(this.i32, rec + W_STATE) !== WORKER_ATTACHED) continue;
+      if (rec === this.host._region.rec || Atomics.load(this.i32, rec + W_STATE) !== WORKER_ATTACHED) continue;
       if (this.cachedFrames(id) > 0) {
         Atomics.store(this.i32, rec + W_DRAIN, 1);
         asked = true;
@@ -450,7 +449,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /** Another worker asked for our cached frames: give them all back. */
   private serveDrain(): void {
-    Atomics.store(this.i32, this.host._wrec + W_DRAIN, 0);
+    Atomics.store(this.i32, this.host._region.rec + W_DRAIN, 0);
     this.drainCaches();
   }
 }

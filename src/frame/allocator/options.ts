@@ -9,7 +9,7 @@ import type { FrameSystem } from '../../system.js';
 import { Frame, type InitOf } from '../frame.js';
 import { checkPaddr, type Paddr } from '../../base/units.js';
 import { claim, claimedTypeId, notUnused, publish, slotPaddr, slotWord, storageByte, writeMeta } from '../meta.js';
-import { TAKE_CLAIM_FAILED } from '../fast-path.js';
+import { TAKE_CLAIM_FAILED } from '../../region/fast-path.js';
 import { Untyped, type AnyInit, type AnyMeta } from '../meta-type.js';
 import { Segment, claimRange, ensureRange, publishRange } from '../segment.js';
 import { UniqueFrame } from '../unique.js';
@@ -181,7 +181,7 @@ export class FrameAllocOptions {
     const sys = this.sys;
     sys._assertOpen();
     if (init !== undefined) meta._validate(init);
-    const fast = sys._fast;
+    const fast = sys._region.fast;
     if (fast !== undefined && meta._sys === sys) {
       // The WebAssembly fast path: pop, journal, claim and type in one call, then publish (in
       // the same call when there is nothing to write in between).
@@ -191,15 +191,15 @@ export class FrameAllocOptions {
       if (index >= 0) {
         const w = slotWord(sys, index);
         if (direct) return w;
-        if (init !== undefined) meta._write(sys._mem, storageByte(w), init);
-        if (this._zeroed) sys._at.zero(sys._frameByte + index * PAGE_SIZE, PAGE_SIZE);
+        if (init !== undefined) meta._write(sys._region.mem, storageByte(w), init);
+        if (this._zeroed) sys._region.at.zero(sys._region.frameByte + index * PAGE_SIZE, PAGE_SIZE);
         fast.publish(index, count);
         return w;
       }
       if (index === TAKE_CLAIM_FAILED) {
-        const frame = journalOf(sys._mem.i32, sys._wrec)[0].index;
+        const frame = journalOf(sys._region.mem.i32, sys._region.rec)[0].index;
         clearOp(sys);
-        throw notUnused(sys._at.load(slotWord(sys, frame)), frame * PAGE_SIZE);
+        throw notUnused(sys._region.at.load(slotWord(sys, frame)), frame * PAGE_SIZE);
       }
     }
     const paddr = this.take(1);
@@ -207,14 +207,14 @@ export class FrameAllocOptions {
     if (sys.checked || meta._sys !== sys) return this.setUpChecked(w, paddr, meta, init, unique);
     // The hot path: a type registered here, no contracts to check. Nothing below throws but
     // the claim, which leaves the frame to whoever claimed it.
-    const rc = sys._at.cas(w, RC_UNUSED, 0); // claim
+    const rc = sys._region.at.cas(w, RC_UNUSED, 0); // claim
     if (rc !== RC_UNUSED) {
       clearOp(sys);
       throw notUnused(rc, paddr);
     }
-    sys._mem.i32[w + S_OWNER] = sys.workerId;
+    sys._region.mem.i32[w + S_OWNER] = sys.workerId;
     writeMeta(sys, w, meta._id, meta, init);
-    if (this._zeroed) sys._at.zero(sys._frameByte + paddr, PAGE_SIZE);
+    if (this._zeroed) sys._region.at.zero(sys._region.frameByte + paddr, PAGE_SIZE);
     publish(sys, w, unique);
     clearOp(sys); // the frame is the handle's now
     return w;

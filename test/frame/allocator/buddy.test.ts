@@ -33,12 +33,12 @@ function makeBuddySystem(options: Parameters<typeof makeSystem>[0] = {}): FrameS
 
 /** Word index of the slot of frame `index`. */
 function slot(sys: FrameSystem, index: number): number {
-  return sys._metaWord + index * SLOT_WORDS;
+  return sys._region.metaWord + index * SLOT_WORDS;
 }
 
 /** The frame's reference count, unsigned, read without taking a reference. */
 function refCount(sys: FrameSystem, paddr: Paddr): number {
-  return Atomics.load(sys._mem.i32, slot(sys, paddr / PAGE_SIZE)) >>> 0;
+  return Atomics.load(sys._region.mem.i32, slot(sys, paddr / PAGE_SIZE)) >>> 0;
 }
 
 /** The free chunks as `[frame index, frames]`, sorted by index. */
@@ -440,7 +440,7 @@ describe('allocator argument checks', () => {
 describe('checkInvariants on the buddy free lists', () => {
   /** Corrupts word `at` to `value`, expects checkInvariants to fail, restores the word. */
   function expectDetected(sys: FrameSystem, at: number, value: number, message?: RegExp): void {
-    const i32 = sys._mem.i32;
+    const i32 = sys._region.mem.i32;
     const old = i32[at];
     i32[at] = value;
     try {
@@ -488,7 +488,7 @@ describe('checkInvariants on the buddy free lists', () => {
 
   it('detects two free buddies that were not merged', () => {
     const sys = makeBuddySystem({ frames: 2 });
-    const i32 = sys._mem.i32;
+    const i32 = sys._region.mem.i32;
     expect(freeChunks(sys)).toEqual([[0, 2]]);
     const saved = [H_BUDDY_HEADS, H_BUDDY_HEADS + 1, slot(sys, 0) + S_NEXT, slot(sys, 0) + S_PREV, slot(sys, 0) + S_AUX,
       slot(sys, 1) + S_NEXT, slot(sys, 1) + S_PREV, slot(sys, 1) + S_AUX].map((w) => [w, i32[w]] as const);

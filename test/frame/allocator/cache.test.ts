@@ -42,7 +42,7 @@ function cacheBase(id: number, k: number): number {
 
 /** Runs in the class-k cache of `sys`'s worker (or of worker `id`). */
 function cacheCount(sys: FrameSystem, k: number, id = sys.workerId): number {
-  return sys._mem.i32[cacheBase(id, k)];
+  return sys._region.mem.i32[cacheBase(id, k)];
 }
 
 /** Frames in all caches of worker `id`. */
@@ -169,7 +169,7 @@ describe('batches from and to the buddy level', () => {
     for (let i = 0; i < 15; i++) {
       held.push(sys.allocFrame());
       expect(buddyFree(sys)).toBe(48);
-      expect(sys._mem.i32[H_BUDDY_LOCK]).toBe(0);
+      expect(sys._region.mem.i32[H_BUDDY_LOCK]).toBe(0);
     }
     expect(cacheCount(sys, 1)).toBe(0);
     // The batch was one contiguous block handed out in address order.
@@ -354,7 +354,7 @@ describe('one cache per worker', () => {
     expect(cachedFrames(sys, b.workerId)).toBe(0);
     expect(buddyFree(sys)).toBe(14);
     expect(cachedFrames(sys)).toBe(8); // A's cache untouched
-    expect(sys._mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0); // and A not asked
+    expect(sys._region.mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0); // and A not asked
     s.drop();
     dropAll(aFrames.slice(8));
     b.close();
@@ -373,7 +373,7 @@ describe('one cache per worker', () => {
       expect(cachedFrames(sys)).toBe(5);
       // A is idle in this thread: it cannot give them back within B's wait.
       expectNoChange(b, () => b.allocFrame(), AllocError, 'NoMemory');
-      expect(sys._mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(1);
+      expect(sys._region.mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(1);
       expect(cachedFrames(sys)).toBe(5);
       // A's next allocator call serves the request: its cached frames go to the buddy level.
       let extra: Frame<Untyped> | undefined;
@@ -387,7 +387,7 @@ describe('one cache per worker', () => {
         expect(cachedFrames(sys)).toBe(1); // only the frame just dropped
         expect(buddyFree(sys)).toBe(5);
       }
-      expect(sys._mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0);
+      expect(sys._region.mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0);
       const g = b.allocFrame();
       expect(cachedByA).toContain(g.paddr);
       g.drop();
@@ -404,7 +404,7 @@ describe('one cache per worker', () => {
     const b = FrameSystem.attach(sys.handle);
     const held = allocFrames(sys, 16);
     expectNoChange(b, () => b.allocFrame(), AllocError, 'NoMemory');
-    expect(sys._mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0);
+    expect(sys._region.mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0);
     dropAll(held);
     b.close();
     sys.checkInvariants();
@@ -416,7 +416,7 @@ describe('checkInvariants on the caches', () => {
     const sys = makeSystem();
     const f = sys.allocFrame(); // the cache holds the other 15 of the batch
     sys.checkInvariants();
-    const i32 = sys._mem.i32;
+    const i32 = sys._region.mem.i32;
     const base = cacheBase(sys.workerId, 1);
     const count = i32[base];
     i32[base + count + 1] = f.paddr / PAGE_SIZE;
@@ -435,8 +435,8 @@ describe('checkInvariants on the caches', () => {
     const chunks: [number, number][] = [];
     cachedAllocator(sys).buddy.forEachFree((p, n) => chunks.push([p / PAGE_SIZE, n]));
     const freeIndex = chunks[0][0];
-    expect(sys._mem.i32[sys._metaWord + freeIndex * SLOT_WORDS + S_AUX] & AUX_FREE).toBe(AUX_FREE);
-    const i32 = sys._mem.i32;
+    expect(sys._region.mem.i32[sys._region.metaWord + freeIndex * SLOT_WORDS + S_AUX] & AUX_FREE).toBe(AUX_FREE);
+    const i32 = sys._region.mem.i32;
     const base = cacheBase(b.workerId, 3);
     expect(i32[base]).toBe(0);
     i32[base + 1] = freeIndex;
@@ -451,7 +451,7 @@ describe('checkInvariants on the caches', () => {
     const sys = makeSystem();
     const b = FrameSystem.attach(sys.handle);
     b.allocFrame().drop(); // B's cache: 16 frames
-    const i32 = sys._mem.i32;
+    const i32 = sys._region.mem.i32;
     const base = cacheBase(b.workerId, 1);
     const top = i32[base + 16];
     // The same frame pushed again on B's stack: it would be handed out twice.

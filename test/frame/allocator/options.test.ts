@@ -74,7 +74,7 @@ describe('zeroing', () => {
 
   it('segments, unique frames and typed frames are zeroed too, and only their own bytes', () => {
     const sys = makeSystem();
-    const frameBytes = (p: Paddr): Uint8Array => sys._mem.u8.subarray(sys._frameByte + p, sys._frameByte + p + PAGE_SIZE);
+    const frameBytes = (p: Paddr): Uint8Array => sys._region.mem.u8.subarray(sys._region.frameByte + p, sys._region.frameByte + p + PAGE_SIZE);
     const all = sys.allocSegment(64); // every frame dirty before the allocations below
     all.fill(0xab);
     all.drop();
@@ -457,7 +457,7 @@ describe('a custom GlobalFrameAllocator', () => {
     register(sys, MockMeta);
     // This allocator takes what it answers off its own free list: pageframe cannot undo a
     // misbehaving allocator's state, but it leaves every slot as it was.
-    const slots = (): Int32Array => sys._mem.i32.slice(sys._metaWord, sys._metaWord + sys.nframes * 16);
+    const slots = (): Int32Array => sys._region.mem.i32.slice(sys._region.metaWord, sys._region.metaWord + sys.nframes * 16);
     const refused = (fn: () => unknown, code: string): GetFrameError => {
       const before = slots();
       let caught: unknown;

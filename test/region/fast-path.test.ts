@@ -33,22 +33,22 @@ function onSab(frames: number, options: { checked?: boolean } = {}): FrameSystem
 
 /** The header and the metadata region, word for word (the frames' bytes are not compared). */
 function metadataWords(sys: FrameSystem): Int32Array {
-  return sys._mem.i32.slice(0, sys._frameByte >> 2);
+  return sys._region.mem.i32.slice(0, sys._region.frameByte >> 2);
 }
 
 function journalClear(sys: FrameSystem): boolean {
-  const i32 = sys._mem.i32;
-  return i32[sys._wrec + W_OP_START] === 0 && i32[sys._wrec + W_OP_COUNT] === 0;
+  const i32 = sys._region.mem.i32;
+  return i32[sys._region.rec + W_OP_START] === 0 && i32[sys._region.rec + W_OP_COUNT] === 0;
 }
 
 describe('the WebAssembly fast path', () => {
   it('is used only on a shared WebAssembly.Memory, unchecked, with the default allocator and caches', () => {
     const sys = FrameSystem.create({ frames: 16 });
-    expect(sys._fast).toBeDefined();
-    expect(FrameSystem.attach(sys.handle)._fast).toBeDefined();
-    expect(FrameSystem.create({ frames: 16, checked: true })._fast).toBeUndefined();
-    expect(FrameSystem.create({ frames: 16, caches: false })._fast).toBeUndefined();
-    expect(onSab(16)._fast).toBeUndefined();
+    expect(sys._region.fast).toBeDefined();
+    expect(FrameSystem.attach(sys.handle)._region.fast).toBeDefined();
+    expect(FrameSystem.create({ frames: 16, checked: true })._region.fast).toBeUndefined();
+    expect(FrameSystem.create({ frames: 16, caches: false })._region.fast).toBeUndefined();
+    expect(onSab(16)._region.fast).toBeUndefined();
     // A plugged-in allocator (single frames on a stack) keeps every operation in JavaScript.
     const stack: number[] = [];
     const custom: GlobalFrameAllocator = {
@@ -59,11 +59,11 @@ describe('the WebAssembly fast path', () => {
       },
     };
     const withCustom = FrameSystem.create({ frames: 16, allocator: custom });
-    expect(withCustom._fast).toBeUndefined();
+    expect(withCustom._region.fast).toBeUndefined();
     withCustom.allocFrame().drop();
     expect(stack.length).toBe(16);
     sys.close();
-    expect(sys._fast).toBeUndefined();
+    expect(sys._region.fast).toBeUndefined();
   });
 
   it('writes the same words as the JavaScript path, for any sequence of one-frame operations', () => {
@@ -83,8 +83,8 @@ describe('the WebAssembly fast path', () => {
       fc.property(fc.array(cmd, { maxLength: 120 }), fc.boolean(), (cmds, zeroed) => {
         const frames = 48; // more than the 1-frame cache holds: refills and flushes happen
         const systems = [FrameSystem.create({ frames }), onSab(frames)];
-        expect(systems[0]._fast).toBeDefined();
-        expect(systems[1]._fast).toBeUndefined();
+        expect(systems[0]._region.fast).toBeDefined();
+        expect(systems[1]._region.fast).toBeUndefined();
         const handles: (Frame<AnyMeta> | UniqueFrame<AnyMeta> | Segment<AnyMeta>)[][] = [[], []];
         const drops: number[][] = [[], []];
         systems.forEach((sys, s) => {
@@ -135,7 +135,7 @@ describe('the WebAssembly fast path', () => {
   it("runs the buddy allocator's per-frame marks and writes what the JavaScript loops write", () => {
     const systems = [FrameSystem.create({ frames: 300 }), onSab(300)];
     const calls = { markTaken: 0, markFree: 0 };
-    const fast = systems[0]._fast!;
+    const fast = systems[0]._region.fast!;
     const { markTaken, markFree } = fast;
     Object.assign(fast, {
       markTaken: (w: number, n: number) => (calls.markTaken++, markTaken(w, n)),
@@ -181,9 +181,9 @@ describe('the WebAssembly fast path', () => {
     expect(journalClear(sys)).toBe(true);
     sys.checkInvariants();
     const f = opts.allocFrame();
-    sys._mem.i32[sys._wrec + W_DRAIN] = 1; // another worker asks for our cached frames
+    sys._region.mem.i32[sys._region.rec + W_DRAIN] = 1; // another worker asks for our cached frames
     f.drop();
-    expect(sys._mem.i32[sys._wrec + W_DRAIN]).toBe(0);
+    expect(sys._region.mem.i32[sys._region.rec + W_DRAIN]).toBe(0);
     // The caches went back to the buddy level; only the frame just dropped is cached again.
     expect(sys._cache!.cachedRuns(sys.workerId)).toEqual([[f.paddr / 4096, 1]]);
     expect(journalClear(sys)).toBe(true);

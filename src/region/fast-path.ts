@@ -14,11 +14,11 @@
  * In JavaScript every `Atomics` call and shared-memory access costs a builtin call or a bounds
  * check; here the whole sequence is one call.
  */
-import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
-import { H_REGISTRY, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS } from '../region/geometry.js';
-import { OP_DROP, OP_KIND_SHIFT, OP_OWNED, W_OP_COUNT, W_OP_START } from '../region/journal.js';
-import { TYPE_FLAG_ON_DROP, T_FLAGS } from '../region/registry.js';
-import { W_DRAIN } from '../region/workers.js';
+import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from './meta.js';
+import { H_REGISTRY, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS } from './geometry.js';
+import { OP_DROP, OP_KIND_SHIFT, OP_OWNED, W_OP_COUNT, W_OP_START } from './journal.js';
+import { TYPE_FLAG_ON_DROP, T_FLAGS } from './registry.js';
+import { W_DRAIN } from './workers.js';
 import { MAX_TYPES, REF_COUNT_MAX } from '../base/limits.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../shm/wasm.js';
 

@@ -1,0 +1,73 @@
+/**
+ * `Region`: one worker's view of a region of shared memory, and everything the protocol needs
+ * of it: the typed views and atomics, the WebAssembly fast path when there is one, where the
+ * metadata slots and the frames begin, this worker's id, lock token and record, and whether the
+ * region runs in checked mode. Every function of `region/` takes one; `FrameSystem` makes it at
+ * `create` / `attach`, and the handles reach it through their context.
+ *
+ * It names no word itself: the words are the files' of this folder (see `geometry.ts`).
+ */
+import { PAGE_SIZE } from '../base/units.js';
+import { regionAtomics, type RegionAtomics } from '../shm/atomics.js';
+import { makeViews, type MemoryViews } from '../shm/views.js';
+import type { FastPath } from './fast-path.js';
+import type { Layout } from './geometry.js';
+import { workerRecord, workerToken } from './workers.js';
+
+/** One worker's view of a region (see the module). */
+export class Region {
+  /** The region's typed views, all from its first byte. */
+  readonly mem: MemoryViews;
+  /** `mem.i32`, the view of every protocol word. */
+  readonly i32: Int32Array;
+  /** The atomic primitives and zeroing of the hot paths (WebAssembly or JS). */
+  readonly at: RegionAtomics;
+  /**
+   * The WebAssembly twin of the commonest steps (`fast-path.ts`), when this worker uses it
+   * (unchecked mode, the default allocator with caches, a shared WebAssembly.Memory); the
+   * functions of `meta.ts` and the allocator choose it themselves. Gone at `close`.
+   */
+  fast: FastPath | undefined = undefined;
+  /** Word index of frame 0's slot. */
+  readonly metaWord: number;
+  /** Byte address of frame 0. */
+  readonly frameByte: number;
+  /** Frames in the region. */
+  readonly nframes: number;
+  /** `nframes * PAGE_SIZE`: every paddr is below it. */
+  readonly maxPaddr: number;
+  /** Word index of this worker's record in the worker table. */
+  readonly rec: number;
+  /** This worker's lock token: its record's generation and its id (`workers.ts`). */
+  readonly token: number;
+  private dv: DataView | undefined;
+
+  constructor(
+    /** The shared memory the region lives in. */
+    readonly memory: SharedArrayBuffer | WebAssembly.Memory,
+    buffer: SharedArrayBuffer,
+    /** The byte offset of the region in `memory`. */
+    readonly offset: number,
+    layout: Layout,
+    /** This worker's id in the worker table (1..MAX_WORKERS). */
+    readonly workerId: number,
+    /** Whether the seed's contracts are checked (the header's flag). */
+    readonly checked: boolean,
+  ) {
+    this.mem = makeViews(buffer, offset, layout.totalBytes);
+    this.i32 = this.mem.i32;
+    this.at = regionAtomics(memory, offset, this.i32, this.mem.u8);
+    this.metaWord = layout.metaOffset >> 2;
+    this.frameByte = layout.frameOffset;
+    this.nframes = layout.nframes;
+    this.maxPaddr = layout.nframes * PAGE_SIZE;
+    this.rec = workerRecord(workerId);
+    this.token = workerToken(this.i32, workerId);
+  }
+
+  /** A DataView of the region (little-endian access), made on first use. */
+  dataView(): DataView {
+    const u8 = this.mem.u8;
+    return (this.dv ??= new DataView(u8.buffer, u8.byteOffset, u8.byteLength));
+  }
+}
