@@ -23,6 +23,7 @@ import { registeredCount, typeById } from './frame/registry.js';
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
+import { workerRecord, workerToken } from './region/workers.js';
 import { fastPath } from './region/fast-path.js';
 import { FLAG_CHECKED, H_FLAGS, H_FRAME_OFFSET, H_HEADER_BYTES, H_MAGIC, H_META_OFFSET, H_NEXT_LIST_ID, H_NFRAMES, H_PAGE_SIZE, H_SLOT_BYTES, H_VERSION, MAGIC } from './region/header.js';
 import { HEADER_BYTES, H_DEFER_HEAD, H_LISTS, LIST_WORDS, H_WORKERS, LAYOUT_VERSION, WORKER_WORDS, computeLayout, type Layout } from './region/geometry.js';
@@ -279,7 +280,9 @@ export class FrameSystem implements SlotHost {
     this.maxPaddr = layout.nframes * PAGE_SIZE;
     this.checked = checked;
     this.workerId = workerId;
-    this._region = new Region(handle.memory, buffer, handle.offset, layout, workerId, checked);
+    const rec = workerRecord(workerId);
+    const token = workerToken(new Int32Array(buffer, handle.offset, rec + WORKER_WORDS), workerId);
+    this._region = new Region(handle.memory, buffer, handle.offset, layout, workerId, rec, token, checked);
     if (checked) this._leaks = new LeakTracker(leakOptions.onLeak, leakOptions.leakStacks ?? true);
     if (allocator !== undefined) {
       this.allocator = allocator;

@@ -20,6 +20,7 @@ import { OP_DROP, OP_KIND_SHIFT, OP_OWNED, W_OP_COUNT, W_OP_START } from './jour
 import { TYPE_FLAG_ON_DROP, T_FLAGS } from './registry.js';
 import { W_DRAIN } from './workers.js';
 import { MAX_TYPES, REF_COUNT_MAX } from '../base/limits.js';
+import type { FastPath } from './region.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../shm/wasm.js';
 
 /** What `drop` left to do (see `dropRef`). */
@@ -37,26 +38,6 @@ export const RUN_KEPT = 2;
 /** `take`'s answer when the claim found the slot not UNUSED (the journal names the frame). */
 export const TAKE_CLAIM_FAILED = -2;
 
-export interface FastPath {
-  /** The index of a frame popped from the 1-frame cache, claimed, with type `typeId`; -1 if the cache is empty or must drain; `TAKE_CLAIM_FAILED`. */
-  take(typeId: number): number;
-  /** Publishes the claimed frame `index` with count `value` (1 or UNIQUE); ends the journal. */
-  publish(index: number, value: number): void;
-  /** `take` then `publish` with count `value`, in one call (nothing to write in between). */
-  takePublished(typeId: number, value: number): number;
-  /** Drops a shared reference to the slot at word `w`; a `DROP_*` status. */
-  drop(w: number): number;
-  /** Claims `n` slots from word `w` with type `typeId` (as `claimRange`); answers `n`, or the position of a slot that was not UNUSED (the ones before it unclaimed again). */
-  claimRun(w: number, n: number, typeId: number): number;
-  /** Publishes `n` claimed slots from word `w` with count `value`. */
-  publishRun(w: number, n: number, value: number): void;
-  /** Drops a reference to each of `n` frames from word `w` (see `dropRun` in the module); answers `(k << 2) | code`. */
-  dropRun(w: number, n: number): number;
-  /** The buddy allocator's marks on `n` slots from word `w` leaving the free lists (owner: this worker). */
-  markTaken(w: number, n: number): void;
-  /** The buddy allocator's free marks on `n` slots from word `w`. */
-  markFree(w: number, n: number): void;
-}
 
 // Globals, by index: the region's base, this worker's record, its 1-frame stack, slot 0 (all
 // byte addresses in the memory), the worker id, the stack's capacity, and the address such that

@@ -10,9 +10,32 @@
 import { PAGE_SIZE } from '../base/units.js';
 import { regionAtomics, type RegionAtomics } from '../shm/atomics.js';
 import { makeViews, type MemoryViews } from '../shm/views.js';
-import type { FastPath } from './fast-path.js';
 import type { Layout } from './geometry.js';
-import { workerRecord, workerToken } from './workers.js';
+
+/**
+ * The WebAssembly twin of the commonest protocol steps, one frame through this worker's cache
+ * (`fast-path.ts` assembles it; each member names the JavaScript steps it stands for there).
+ */
+export interface FastPath {
+  /** The index of a frame popped from the 1-frame cache, claimed, with type `typeId`; -1 if the cache is empty or must drain; `TAKE_CLAIM_FAILED`. */
+  take(typeId: number): number;
+  /** Publishes the claimed frame `index` with count `value` (1 or UNIQUE); ends the journal. */
+  publish(index: number, value: number): void;
+  /** `take` then `publish` with count `value`, in one call (nothing to write in between). */
+  takePublished(typeId: number, value: number): number;
+  /** Drops a shared reference to the slot at word `w`; a `DROP_*` status. */
+  drop(w: number): number;
+  /** Claims `n` slots from word `w` with type `typeId` (as `claimRange`); answers `n`, or the position of a slot that was not UNUSED (the ones before it unclaimed again). */
+  claimRun(w: number, n: number, typeId: number): number;
+  /** Publishes `n` claimed slots from word `w` with count `value`. */
+  publishRun(w: number, n: number, value: number): void;
+  /** Drops a reference to each of `n` frames from word `w` (see `dropRun` in the module); answers `(k << 2) | code`. */
+  dropRun(w: number, n: number): number;
+  /** The buddy allocator's marks on `n` slots from word `w` leaving the free lists (owner: this worker). */
+  markTaken(w: number, n: number): void;
+  /** The buddy allocator's free marks on `n` slots from word `w`. */
+  markFree(w: number, n: number): void;
+}
 
 /** One worker's view of a region (see the module). */
 export class Region {
@@ -36,10 +59,6 @@ export class Region {
   readonly nframes: number;
   /** `nframes * PAGE_SIZE`: every paddr is below it. */
   readonly maxPaddr: number;
-  /** Word index of this worker's record in the worker table. */
-  readonly rec: number;
-  /** This worker's lock token: its record's generation and its id (`workers.ts`). */
-  readonly token: number;
   private dv: DataView | undefined;
 
   constructor(
@@ -51,6 +70,10 @@ export class Region {
     layout: Layout,
     /** This worker's id in the worker table (1..MAX_WORKERS). */
     readonly workerId: number,
+    /** Word index of this worker's record in the worker table (`workers.ts`). */
+    readonly rec: number,
+    /** This worker's lock token: its record's generation and its id (`workers.ts`). */
+    readonly token: number,
     /** Whether the seed's contracts are checked (the header's flag). */
     readonly checked: boolean,
   ) {
@@ -61,8 +84,6 @@ export class Region {
     this.frameByte = layout.frameOffset;
     this.nframes = layout.nframes;
     this.maxPaddr = layout.nframes * PAGE_SIZE;
-    this.rec = workerRecord(workerId);
-    this.token = workerToken(this.i32, workerId);
   }
 
   /** A DataView of the region (little-endian access), made on first use. */
