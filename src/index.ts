@@ -16,11 +16,10 @@ export { META_SLOT_SIZE, FRAME_METADATA_MAX_SIZE, REF_COUNT_UNUSED, REF_COUNT_UN
 export {
   FrameSystem,
   type FrameSystemOptions,
-  type FrameSystemHandle,
   type AttachOptions,
   type FrameStats,
-  type SharedMemory,
 } from './system.js';
+export type { FrameSystemHandle, SharedMemory } from './region/header.js';
 export { frameToIndex, frameToMeta, metaToFrame, type Paddr } from './base/units.js';
 export {
   defineMeta,
@@ -40,16 +39,17 @@ export {
   type OnDrop,
   type Schema,
 } from './frame/meta-type.js';
+export type { FrameContext } from './frame/context.js';
 export { Frame, type InitOf } from './frame/frame.js';
 export { FrameRef, type MetaViewOf } from './frame/frame-ref.js';
 export { UniqueFrame, type MetaMutOf } from './frame/unique.js';
 export { Segment, type PaddrRange } from './frame/segment.js';
 export type { ByteAccess } from './frame/untyped.js';
 export { FrameReader, FrameWriter } from './frame/io.js';
-export { FrameAllocOptions } from './frame/allocator/options.js';
+export { FrameAllocOptions } from './frame/allocator.js';
 export type { GlobalFrameAllocator } from './base/global-allocator.js';
-export { BuddyAllocator } from './frame/allocator/buddy.js';
-export { CachedAllocator } from './frame/allocator/cache.js';
+export { BuddyAllocator } from './frame-allocator/buddy.js';
+export { CachedAllocator } from './frame-allocator/cache.js';
 export {
   GetFrameError,
   AllocError,
@@ -65,7 +65,7 @@ export {
   type FrameSystemErrorCode,
 } from './base/errors.js';
 export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './frame/channel.js';
-export type { ReclaimReport } from './system.js';
+export type { ReclaimReport } from './frame/reclaim.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
 export type { LeakReport } from './checked/leaks.js';
 export * from './map/index.js'; // the frame map: captureFrameMap, renderFrameMap, parseFrameMap, ...

@@ -9,12 +9,12 @@ import {
   InvariantError,
   hex,
 } from './base/errors.js';
-import { BuddyAllocator } from './frame/allocator/buddy.js';
-import { CachedAllocator } from './frame/allocator/cache.js';
-import { reclaim } from './frame/reclaim.js';
+import { BuddyAllocator } from './frame-allocator/buddy.js';
+import { CachedAllocator } from './frame-allocator/cache.js';
+import { reclaim, type ReclaimReport } from './frame/reclaim.js';
 import { LeakTracker, type LeakReport } from './checked/leaks.js';
 import type { GlobalFrameAllocator } from './base/global-allocator.js';
-import { FrameAllocOptions } from './frame/allocator/options.js';
+import { FrameAllocOptions } from './frame/allocator.js';
 import type { Frame, InitOf } from './frame/frame.js';
 import type { Paddr } from './base/units.js';
 import { drainDeferred, slotWord, stateName, type SlotHost } from './frame/meta.js';
@@ -23,29 +23,15 @@ import { registeredCount, typeById } from './frame/registry.js';
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
-import { workerRecord, workerToken } from './region/workers.js';
+import { claimWorker, workerRecord, workerToken } from './region/workers.js';
+import { bufferOf, initRegion, readHeader, sharedArrayBufferClass, type FrameSystemHandle, type SharedMemory } from './region/header.js';
 import { fastPath } from './region/fast-path.js';
-import { FLAG_CHECKED, H_FLAGS, H_FRAME_OFFSET, H_HEADER_BYTES, H_MAGIC, H_META_OFFSET, H_NEXT_LIST_ID, H_NFRAMES, H_PAGE_SIZE, H_SLOT_BYTES, H_VERSION, MAGIC } from './region/header.js';
-import { HEADER_BYTES, H_DEFER_HEAD, H_LISTS, LIST_WORDS, H_WORKERS, LAYOUT_VERSION, WORKER_WORDS, computeLayout, type Layout } from './region/geometry.js';
+import { HEADER_BYTES, H_DEFER_HEAD, H_LISTS, LIST_WORDS, H_WORKERS, WORKER_WORDS, computeLayout, type Layout } from './region/geometry.js';
 import { L_BACK, L_FRONT, L_GEN, L_SIZE, L_TYPE } from './region/lists.js';
 import { S_PREV, S_AUX, RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_LIST, S_NEXT, S_STORAGE, S_TYPE } from './region/meta.js';
-import { WORKER_ATTACHED, WORKER_FREE, W_CACHE, W_GEN, W_STATE, CACHE_BASE, CACHE_CAPACITY, GEN_MASK } from './region/workers.js';
-import { MAX_LISTS, MAX_FRAMES, MAX_WORKERS, META_SLOT_SIZE, REF_COUNT_MAX } from './base/limits.js';
+import { WORKER_ATTACHED, WORKER_FREE, W_CACHE, W_STATE, CACHE_BASE, CACHE_CAPACITY } from './region/workers.js';
+import { MAX_LISTS, MAX_FRAMES, MAX_WORKERS, REF_COUNT_MAX } from './base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from './base/units.js';
-
-/**
- * Shared memory a region can live in: a `SharedArrayBuffer`, or a shared `WebAssembly.Memory`
- * (then a WebAssembly module can read the frames in place, and pageframe's atomics run as
- * WebAssembly).
- *
- * @example
- * ```ts
- * const memory: SharedMemory = new WebAssembly.Memory({ initial: 1, maximum: 256, shared: true });
- * const sys = FrameSystem.create({ frames: 16, memory }); // grows the memory to fit
- * console.log(sys.handle.memory === memory); // true
- * ```
- */
-export type SharedMemory = SharedArrayBuffer | WebAssembly.Memory;
 
 /**
  * How `FrameSystem.create` makes a region. Only `frames` is required.
@@ -87,14 +73,6 @@ export interface FrameSystemOptions {
   leakStacks?: boolean;
 }
 
-/** What another worker needs to attach: structured-cloneable, send it with `postMessage`. */
-export interface FrameSystemHandle {
-  /** The shared memory the region lives in. */
-  readonly memory: SharedMemory;
-  /** The byte offset of the region in it. */
-  readonly offset: number;
-}
-
 /**
  * How `FrameSystem.attach` sets up this worker's view of a region. All optional.
  *
@@ -117,28 +95,6 @@ export interface AttachOptions {
   leakStacks?: boolean;
 }
 
-/** What `reclaimWorker` recovered from a worker that died. */
-export interface ReclaimReport {
-  /** The worker whose share was reclaimed. */
-  readonly workerId: number;
-  /** Locks the dead worker held, taken over and repaired. */
-  readonly locks: readonly string[];
-  /** Frames it had cached or left half allocated or half freed, now free again. */
-  readonly framesFreed: number;
-  /** Frames it was tearing down (or setting up), whose teardown was completed (without their
-   *  `onDrop`) or rolled back. */
-  readonly teardowns: number;
-  /** Frames it was tearing down whose busy state another worker may still own: left as they are. */
-  readonly leftBusy: number;
-  /**
-   * True if the allocator lock was held by another worker all the while `reclaimWorker` waited
-   * for it (about a second): that worker has most likely exited too and is not reclaimed yet.
-   * This worker's locks were taken over, and its frames come back at the next `reclaimWorker`
-   * call, in any worker (its id stays taken until then; `framesFreed`, `teardowns` and
-   * `leftBusy` are 0).
-   */
-  readonly pending: boolean;
-}
 
 /** A snapshot of the region (racy while other workers run). */
 export interface FrameStats {
@@ -366,31 +322,9 @@ export class FrameSystem implements SlotHost {
     if (!Number.isInteger(offset) || offset < 0 || offset % 64 !== 0) {
       throw new FrameSystemError('BadMemory', `offset must be a non-negative multiple of 64, not ${String(offset)}`);
     }
-    const buffer = bufferOf(memory, offset + HEADER_BYTES, false);
+    const { buffer, layout, checked } = readHeader(memory, offset);
     const head = new Int32Array(buffer, offset, HEADER_BYTES >> 2);
-    if (Atomics.load(head, H_MAGIC) !== MAGIC) {
-      throw new FrameSystemError('BadHeader', `no pageframe region at offset ${offset}`);
-    }
-    if (head[H_VERSION] !== LAYOUT_VERSION) {
-      throw new FrameSystemError('Version', `the region has layout version ${head[H_VERSION]}; this pageframe reads ${LAYOUT_VERSION}`);
-    }
-    const nframes = head[H_NFRAMES];
-    const layout = nframes >= 1 && nframes <= MAX_FRAMES ? computeLayout(nframes, offset) : undefined;
-    if (
-      layout === undefined ||
-      head[H_HEADER_BYTES] !== HEADER_BYTES ||
-      head[H_META_OFFSET] !== layout.metaOffset ||
-      head[H_FRAME_OFFSET] !== layout.frameOffset ||
-      head[H_SLOT_BYTES] !== META_SLOT_SIZE ||
-      head[H_PAGE_SIZE] !== PAGE_SIZE
-    ) {
-      throw new FrameSystemError('BadHeader', `the header at offset ${offset} is corrupt`);
-    }
-    if (buffer.byteLength < offset + layout.totalBytes) {
-      throw new FrameSystemError('BadHeader', `the header says ${layout.totalBytes} bytes but the memory is shorter`);
-    }
     const workerId = claimWorker(head);
-    const checked = (head[H_FLAGS] & FLAG_CHECKED) !== 0;
     return new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true, options);
   }
 
@@ -582,7 +516,7 @@ export class FrameSystem implements SlotHost {
         throw new FrameSystemError('BadWorker', `reclaimWorker(${String(id)}): not another worker's id (1..${MAX_WORKERS})`);
       }
     }
-    return reclaim(this, ids);
+    return reclaim(this, ids, this._reclaimWaitMs);
   }
 
   /**
@@ -799,81 +733,4 @@ export class FrameSystem implements SlotHost {
   toString(): string {
     return `FrameSystem(${this.nframes} frames, worker ${this.workerId}${this.checked ? ', checked' : ''})`;
   }
-}
-
-function sharedArrayBufferClass(): typeof SharedArrayBuffer {
-  if (typeof SharedArrayBuffer === 'undefined') {
-    throw new FrameSystemError(
-      'BadMemory',
-      'SharedArrayBuffer is not available: in a browser, serve the page with the headers ' +
-        "'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp'",
-    );
-  }
-  return SharedArrayBuffer;
-}
-
-/** The SharedArrayBuffer behind `memory`, at least `needed` bytes long (growing a wasm memory). */
-function bufferOf(memory: SharedMemory, needed: number, grow: boolean): SharedArrayBuffer {
-  const SAB = sharedArrayBufferClass();
-  if (memory instanceof SAB) {
-    if (memory.byteLength < needed) {
-      throw new FrameSystemError('BadMemory', `the memory has ${memory.byteLength} bytes; the region needs ${needed}`);
-    }
-    return memory;
-  }
-  if (typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory) {
-    const current: unknown = memory.buffer;
-    if (!(current instanceof SAB)) {
-      throw new FrameSystemError('BadMemory', 'the WebAssembly.Memory is not shared (create it with shared: true)');
-    }
-    const have = current.byteLength;
-    if (have < needed && grow) {
-      try {
-        memory.grow(Math.ceil((needed - have) / 65536));
-      } catch {
-        throw new FrameSystemError('BadMemory', `the WebAssembly.Memory cannot grow to the ${needed} bytes the region needs`);
-      }
-    }
-    const buffer = memory.buffer as unknown as SharedArrayBuffer;
-    if (buffer.byteLength < needed) {
-      throw new FrameSystemError('BadMemory', `the memory has ${buffer.byteLength} bytes; the region needs ${needed}`);
-    }
-    return buffer;
-  }
-  throw new FrameSystemError('BadMemory', 'memory must be a SharedArrayBuffer or a shared WebAssembly.Memory');
-}
-
-/** Writes a fresh header and marks every slot UNUSED; the magic goes last. */
-function initRegion(buffer: SharedArrayBuffer, offset: number, layout: Layout, checked: boolean): void {
-  const i32 = new Int32Array(buffer, offset, layout.frameOffset >> 2);
-  Atomics.store(i32, H_MAGIC, 0);
-  i32.fill(0, 1);
-  for (let k = 0; k < layout.nframes; k++) i32[(layout.metaOffset >> 2) + k * SLOT_WORDS] = RC_UNUSED;
-  i32[H_VERSION] = LAYOUT_VERSION;
-  i32[H_NFRAMES] = layout.nframes;
-  i32[H_FLAGS] = checked ? FLAG_CHECKED : 0;
-  i32[H_HEADER_BYTES] = HEADER_BYTES;
-  i32[H_META_OFFSET] = layout.metaOffset;
-  i32[H_FRAME_OFFSET] = layout.frameOffset;
-  i32[H_SLOT_BYTES] = META_SLOT_SIZE;
-  i32[H_PAGE_SIZE] = PAGE_SIZE;
-  i32[H_NEXT_LIST_ID] = 1;
-  i32[H_WORKERS + W_STATE] = WORKER_ATTACHED; // the creator is worker 1, generation 1
-  i32[H_WORKERS + W_GEN] = 1;
-  // ORDER: everything above is written before the magic; attach reads the magic first.
-  Atomics.store(i32, H_MAGIC, MAGIC);
-}
-
-/** Takes a free entry of the worker table; returns its id (index + 1). */
-function claimWorker(head: Int32Array): number {
-  for (let i = 0; i < MAX_WORKERS; i++) {
-    const at = H_WORKERS + i * WORKER_WORDS + W_STATE;
-    if (Atomics.compareExchange(head, at, WORKER_FREE, WORKER_ATTACHED) === WORKER_FREE) {
-      // A new generation: locks left by a dead worker with this id are not mistaken for ours.
-      const gen = H_WORKERS + i * WORKER_WORDS + W_GEN;
-      Atomics.store(head, gen, ((Atomics.load(head, gen) + 1) & GEN_MASK) || 1);
-      return i + 1;
-    }
-  }
-  throw new FrameSystemError('TooManyWorkers', `all ${MAX_WORKERS} worker ids of the region are taken`);
 }

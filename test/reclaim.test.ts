@@ -24,7 +24,7 @@ import {
   type Paddr,
   type ReclaimReport,
 } from '../src/index.js';
-import type { CachedAllocator } from '../src/frame/allocator/cache.js';
+import type { CachedAllocator } from '../src/frame-allocator/cache.js';
 import { journalOf, recordOp, recordRun, recordRuns } from '../src/region/journal.js';
 import { workerRecord } from '../src/region/workers.js';
 import { claim, claimedTypeId, decRef, dropLast, writeMeta } from '../src/frame/meta.js';

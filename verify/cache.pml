@@ -1,6 +1,6 @@
 /*
- * Model (b): the per-worker caches of src/frame/allocator/cache.ts in front of the buddy
- * allocator of src/frame/allocator/buddy.ts, their journals (journal.ts), the shared lock with
+ * Model (b): the per-worker caches of src/frame-allocator/cache.ts in front of the buddy
+ * allocator of src/frame-allocator/buddy.ts, their journals (region/journal.ts), the shared lock with
  * its owner record (src/shm/lock.ts), and reclaimWorker (src/frame/reclaim.ts) when worker V
  * dies at any step.
  *

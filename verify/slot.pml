@@ -1,6 +1,6 @@
 /*
  * Model (a): the MetaSlot state machine of src/frame/meta.ts, src/frame/unique.ts and the
- * frame path of src/frame/allocator/options.ts, with NW workers sharing NF frames.
+ * frame path of src/frame/allocator.ts, with NW workers sharing NF frames.
  *
  *   UNUSED --claim (CAS)--> 0 --writeMeta, publish--> 1 | UNIQUE
  *   n --fromInUse (CAS) / clone (add)--> n+1;  n --drop (decRef: load + CAS)--> n-1

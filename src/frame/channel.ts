@@ -11,7 +11,7 @@
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
-import type { FrameSystem } from '../system.js';
+import type { FrameContext } from './context.js';
 import { lockTakingOver, unlock } from '../shm/lock.js';
 import { canBlock, sleepOn, sleepOnAsync, wake } from '../shm/wait.js';
 import { tokenAlive } from '../region/workers.js';
@@ -20,6 +20,7 @@ import { slotWord, takeForgottenRun } from './meta.js';
 import type { Paddr } from '../base/units.js';
 import { defineMeta, type AnyMeta } from './meta-type.js';
 import { Segment } from './segment.js';
+import { FrameAllocOptions } from './allocator.js';
 
 /** Words of the channel header, from the start of its first frame: the lock is two words (owner
  *  token, sleepers; `shm/lock.ts`). */
@@ -137,7 +138,7 @@ function nextPos(pos: number, capacity: number): number {
 export class FrameChannel implements Disposable {
   private _open = true;
   private readonly i32: Int32Array;
-  private readonly sys: FrameSystem;
+  private readonly sys: FrameContext;
   /** Word index of the channel header. */
   private readonly base: number;
   /**
@@ -171,13 +172,13 @@ export class FrameChannel implements Disposable {
    * ch.close();
    * ```
    */
-  static create(sys: FrameSystem, capacity: number): FrameChannel {
+  static create(sys: FrameContext, capacity: number): FrameChannel {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CHANNEL_CAPACITY) {
       throw new FrameUseError('BadValue', `a channel's capacity is an integer in 1..${MAX_CHANNEL_CAPACITY}, not ${String(capacity)}`);
     }
     const nframes = Math.ceil(((C_ENTRIES + capacity * ENTRY_WORDS) * 4) / PAGE_SIZE);
     let first = true;
-    const seg = sys.allocSegment(nframes, ChannelMeta, () => {
+    const seg = new FrameAllocOptions(sys).allocSegmentWith(nframes, ChannelMeta, () => {
       if (!first) return undefined;
       first = false;
       return { capacity, nframes };
@@ -207,7 +208,7 @@ export class FrameChannel implements Disposable {
    * other.close();
    * ```
    */
-  static open(sys: FrameSystem, handle: FrameChannelHandle): FrameChannel {
+  static open(sys: FrameContext, handle: FrameChannelHandle): FrameChannel {
     if (handle === null || typeof handle !== 'object') {
       throw new FrameUseError('BadValue', 'FrameChannel.open needs the handle of a channel (ch.handle)');
     }

@@ -5,7 +5,7 @@
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
-import type { FrameSystem } from '../system.js';
+import type { FrameContext } from './context.js';
 import { Frame } from './frame.js';
 import type { Paddr } from '../base/units.js';
 import { incRef, loadRefCount, storageByte, type SlotHost } from './meta.js';
@@ -40,7 +40,7 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
 
   /** @internal Use `frame.borrow()`. */
   constructor(
-    /** @internal */ readonly _sys: FrameSystem,
+    /** @internal */ readonly _sys: FrameContext,
     /** @internal */ readonly _w: number,
     /**
      * The frame's physical address.
@@ -60,7 +60,7 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
 
   /** @internal The reference passed to `onDrop`: valid until the callback returns. */
   static _transient<M extends AnyMeta>(sys: SlotHost, w: number, paddr: Paddr, type: M): FrameRef<M> {
-    return new FrameRef(sys as FrameSystem, w, paddr, type, null);
+    return new FrameRef(sys as FrameContext, w, paddr, type, null);
   }
 
   /** @internal */

@@ -6,7 +6,7 @@
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import { S_TYPE } from '../region/meta.js';
-import type { FrameSystem } from '../system.js';
+import type { FrameContext } from './context.js';
 import { FrameRef, type MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
 import {
@@ -66,7 +66,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
 
   /** @internal Use the static constructors or `FrameAllocOptions`. */
   constructor(
-    /** @internal */ readonly _sys: FrameSystem,
+    /** @internal */ readonly _sys: FrameContext,
     /** @internal Word index of the frame's slot. */ readonly _w: number,
     /**
      * The frame's physical address (a multiple of PAGE_SIZE below `sys.maxPaddr`); stays readable
@@ -113,7 +113,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * page.drop(); // back to the allocator
    * ```
    */
-  static fromUnused<M extends AnyMeta>(sys: FrameSystem, paddr: Paddr, meta: M, init?: InitOf<M>): Frame<M> {
+  static fromUnused<M extends AnyMeta>(sys: FrameContext, paddr: Paddr, meta: M, init?: InitOf<M>): Frame<M> {
     sys._assertOpen();
     const w = getFromUnused(sys, paddr, meta, init, false);
     return new Frame(sys, w, paddr, meta);
@@ -133,7 +133,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * frame.drop();
    * ```
    */
-  static fromInUse(sys: FrameSystem, paddr: Paddr): Frame<AnyMeta> {
+  static fromInUse(sys: FrameContext, paddr: Paddr): Frame<AnyMeta> {
     sys._assertOpen();
     const w = getFromInUse(sys, paddr);
     return new Frame(sys, w, paddr, typeById(sys, sys._region.mem.i32[w + S_TYPE]));
@@ -156,7 +156,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * back.drop();
    * ```
    */
-  static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameSystem, paddr: Paddr, meta?: M): Frame<M> {
+  static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameContext, paddr: Paddr, meta?: M): Frame<M> {
     return Frame._restore(sys, paddr, meta, true);
   }
 
@@ -164,7 +164,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    * @internal `fromRaw`; with `takeRecord` false, checked mode's forgotten-reference record is
    * left for the caller to take (`FrameChannel`: after its queue has let go of the entry).
    */
-  static _restore<M extends AnyMeta = AnyMeta>(sys: FrameSystem, paddr: Paddr, meta: M | undefined, takeRecord: boolean): Frame<M> {
+  static _restore<M extends AnyMeta = AnyMeta>(sys: FrameContext, paddr: Paddr, meta: M | undefined, takeRecord: boolean): Frame<M> {
     sys._assertOpen();
     const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
     checkRawHeld(sys, w, paddr, false);
@@ -479,7 +479,7 @@ export function dead(kind: string, paddr: Paddr): FrameUseError {
 }
 
 /** The type of the slot at `w`, checked against `meta` when given (`WrongType` otherwise). */
-export function resolveType(sys: FrameSystem, w: number, paddr: Paddr, meta: AnyMeta | undefined): AnyMeta {
+export function resolveType(sys: FrameContext, w: number, paddr: Paddr, meta: AnyMeta | undefined): AnyMeta {
   const id = sys._region.mem.i32[w + S_TYPE];
   if (meta === undefined) return typeById(sys, id);
   if (lookupTypeId(sys, meta) !== id) {

@@ -4,7 +4,7 @@
  * bytes and of little-endian numbers. Every call checks that the handle is still alive.
  */
 import { FrameUseError, hex } from '../base/errors.js';
-import type { FrameSystem } from '../system.js';
+import type { FrameContext } from './context.js';
 import type { Paddr } from '../base/units.js';
 
 /** The handle a cursor reads or writes through (its liveness). */
@@ -28,7 +28,7 @@ abstract class Cursor {
   /** @internal Made by `reader()` / `writer()` of a frame, unique frame or segment. */
   constructor(
     /** @internal */ protected readonly owner: CursorOwner,
-    sys: FrameSystem,
+    sys: FrameContext,
     paddr: Paddr,
     size: number,
   ) {

@@ -16,7 +16,7 @@ import { L_BACK, L_FRONT, L_GEN, L_LOCK, L_SIZE, L_TYPE } from '../region/lists.
 import { RC_UNIQUE, SLOT_SHIFT, S_LIST, S_NEXT, S_PREV, S_TYPE } from '../region/meta.js';
 import { MAX_LISTS } from '../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
-import type { FrameSystem } from '../system.js';
+import type { FrameContext } from './context.js';
 import { lock, lockOwner, unlock } from '../shm/lock.js';
 import { FrameRef } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
@@ -97,13 +97,13 @@ export function applyListOp(
  */
 export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRef<M>>, Disposable {
   /** @internal */
-  readonly _sys: FrameSystem;
+  readonly _sys: FrameContext;
   private readonly i32: Int32Array;
   /** Word index of the list's entry. */
   private readonly e: number;
 
   private constructor(
-    sys: FrameSystem,
+    sys: FrameContext,
     /** 0-based entry index; the list's id is index + 1. */
     private readonly index: number,
     private readonly gen: number,
@@ -138,7 +138,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * list.destroy();
    * ```
    */
-  static create<M extends AnyMeta>(sys: FrameSystem, meta: M): LinkedList<M> {
+  static create<M extends AnyMeta>(sys: FrameContext, meta: M): LinkedList<M> {
     sys._assertOpen();
     const i32 = sys._region.mem.i32;
     for (let index = 0; index < MAX_LISTS; index++) {
@@ -182,7 +182,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * other.close();
    * ```
    */
-  static open<M extends AnyMeta = AnyMeta>(sys: FrameSystem, handle: LinkedListHandle, meta?: M): LinkedList<M> {
+  static open<M extends AnyMeta = AnyMeta>(sys: FrameContext, handle: LinkedListHandle, meta?: M): LinkedList<M> {
     sys._assertOpen();
     if (handle === null || typeof handle !== 'object' || !Number.isInteger(handle.id) || handle.id < 1 || handle.id > MAX_LISTS) {
       throw new FrameUseError('BadValue', 'LinkedList.open needs the handle of a list (list.handle)');

@@ -11,20 +11,44 @@ import { H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_LISTS, H_REG_LOCK, LIST_WOR
 import { LOP_LINK, W_LOP, OP_RAW } from '../region/journal.js';
 import { L_LOCK } from '../region/lists.js';
 import { MAX_LISTS, MAX_WORKERS } from '../base/limits.js';
-import type { FrameSystem, ReclaimReport } from '../system.js';
+import type { FrameContext } from './context.js';
 import { forceRelease, lockOwner, lockWithin, unlock } from '../shm/lock.js';
-import { BuddyAllocator } from './allocator/buddy.js';
+import { BuddyAllocator } from '../frame-allocator/buddy.js';
 import { journalOf } from '../region/journal.js';
 import { workerRecord, workerToken } from '../region/workers.js';
 import { applyListOp } from './linked-list.js';
 import { slotWord } from './meta.js';
 
+/** What `reclaimWorker` recovered from a worker that died. */
+export interface ReclaimReport {
+  /** The worker whose share was reclaimed. */
+  readonly workerId: number;
+  /** Locks the dead worker held, taken over and repaired. */
+  readonly locks: readonly string[];
+  /** Frames it had cached or left half allocated or half freed, now free again. */
+  readonly framesFreed: number;
+  /** Frames it was tearing down (or setting up), whose teardown was completed (without their
+   *  `onDrop`) or rolled back. */
+  readonly teardowns: number;
+  /** Frames it was tearing down whose busy state another worker may still own: left as they are. */
+  readonly leftBusy: number;
+  /**
+   * True if the allocator lock was held by another worker all the while `reclaimWorker` waited
+   * for it (about a second): that worker has most likely exited too and is not reclaimed yet.
+   * This worker's locks were taken over, and its frames come back at the next `reclaimWorker`
+   * call, in any worker (its id stays taken until then; `framesFreed`, `teardowns` and
+   * `leftBusy` are 0).
+   */
+  readonly pending: boolean;
+}
+
 /**
  * Reclaims the workers `ids` together: first the locks any of them held, then their frames (so
  * that the death of one that held the allocator lock does not block the reclaim of another), and
- * the frames of workers an earlier reclaim left `WORKER_EXITED`.
+ * the frames of workers an earlier reclaim left `WORKER_EXITED`. Waits at most `waitMs` for the
+ * allocator lock (then the reclaim is left pending; see `ReclaimReport.pending`).
  */
-export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport[] {
+export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number): ReclaimReport[] {
   const i32 = sys._region.mem.i32;
   const stateOf = (id: number): number => Atomics.load(i32, workerRecord(id) + W_STATE);
   const dead = ids.filter((id, k) => ids.indexOf(id) === k && stateOf(id) !== WORKER_FREE);
@@ -64,7 +88,7 @@ export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport
   }
   const states = dead.map(stateOf);
   const tokens = dead.map((id) => workerToken(i32, id));
-  if (!lockWithin(i32, H_BUDDY_LOCK, sys._region.token, sys._reclaimWaitMs)) {
+  if (!lockWithin(i32, H_BUDDY_LOCK, sys._region.token, waitMs)) {
     dead.forEach((id, k) => {
       // Unless a concurrent reclaim has finished it meanwhile (and a new worker taken its id).
       const at = workerRecord(id) + W_STATE;
@@ -93,7 +117,7 @@ export function reclaim(sys: FrameSystem, ids: readonly number[]): ReclaimReport
  * touched. The caller holds the allocator lock.
  */
 function reclaimFramesLocked(
-  sys: FrameSystem,
+  sys: FrameContext,
   buddy: BuddyAllocator,
   id: number,
   report: { framesFreed: number; teardowns: number; leftBusy: number },
@@ -126,7 +150,7 @@ function reclaimFramesLocked(
  * the frames it had on their way between the allocator and a handle. The allocator lock is held.
  */
 function reclaimJournaled(
-  sys: FrameSystem,
+  sys: FrameContext,
   i32: Int32Array,
   rec: number,
   id: number,
@@ -168,7 +192,7 @@ function reclaimJournaled(
  * is redone; an unlink undone, as link and unlink with the same frame and neighbours are inverse),
  * so the list is whole and keeps the frame rather than losing it with the dead worker.
  */
-function reclaimLists(sys: FrameSystem, id: number, token: number, report: { locks: string[] }): void {
+function reclaimLists(sys: FrameContext, id: number, token: number, report: { locks: string[] }): void {
   const i32 = sys._region.mem.i32;
   const j = workerRecord(id) + W_LOP;
   for (let index = 0; index < MAX_LISTS; index++) {

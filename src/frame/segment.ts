@@ -8,7 +8,7 @@ import { OP_DROP, OP_RAW } from '../region/journal.js';
 import { RC_UNUSED, SLOT_WORDS, S_AUX, S_OWNER, S_TYPE } from '../region/meta.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { clearOp, recordOp } from '../region/journal.js';
-import type { FrameSystem } from '../system.js';
+import type { FrameContext } from './context.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from '../base/units.js';
 import {
@@ -77,7 +77,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
 
   /** @internal */
   constructor(
-    /** @internal */ readonly _sys: FrameSystem,
+    /** @internal */ readonly _sys: FrameContext,
     /**
      * The address of the first frame (readable after the segment is dropped or consumed).
      *
@@ -135,7 +135,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
    * ```
    */
   static fromUnused<M extends AnyMeta>(
-    sys: FrameSystem,
+    sys: FrameContext,
     range: PaddrRange,
     meta: M,
     init?: (paddr: Paddr) => InitOf<M> | undefined,
@@ -183,7 +183,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
    * back.drop();
    * ```
    */
-  static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameSystem, range: PaddrRange, meta?: M): Segment<M> {
+  static fromRaw<M extends AnyMeta = AnyMeta>(sys: FrameContext, range: PaddrRange, meta?: M): Segment<M> {
     return Segment._restore(sys, range, meta, true);
   }
 
@@ -191,7 +191,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
    * @internal `fromRaw`; with `takeRecords` false, checked mode's forgotten-reference records
    * are left for the caller to take (`FrameChannel`: after its queue has let go of the entry).
    */
-  static _restore<M extends AnyMeta = AnyMeta>(sys: FrameSystem, range: PaddrRange, meta: M | undefined, takeRecords: boolean): Segment<M> {
+  static _restore<M extends AnyMeta = AnyMeta>(sys: FrameContext, range: PaddrRange, meta: M | undefined, takeRecords: boolean): Segment<M> {
     sys._assertOpen();
     checkRange(sys, range, true);
     const { start, end } = range;
@@ -505,7 +505,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
 /** Iterator over a consumed segment's frames; `return()` drops what was not yielded. */
 class SegmentIterator<M extends AnyMeta> implements IterableIterator<Frame<M>>, Disposable {
   constructor(
-    private readonly sys: FrameSystem,
+    private readonly sys: FrameContext,
     private next_: Paddr,
     private readonly end: Paddr,
     private readonly type: M,
@@ -541,7 +541,7 @@ class SegmentIterator<M extends AnyMeta> implements IterableIterator<Frame<M>>, 
  * Validates a range as the kernel's `Segment::from_unused` does: `NotAligned` (start, then end),
  * `OutOfBound`, then `BadRange` if empty (unless `allowEmpty`).
  */
-export function checkRange(sys: FrameSystem, range: PaddrRange, allowEmpty: boolean): void {
+export function checkRange(sys: FrameContext, range: PaddrRange, allowEmpty: boolean): void {
   if (range === null || typeof range !== 'object') {
     throw new FrameUseError('BadRange', 'a range is an object { start, end }');
   }
@@ -561,7 +561,7 @@ export function checkRange(sys: FrameSystem, range: PaddrRange, allowEmpty: bool
  * registered only once every slot is claimed, so a failed call leaves the registry as it was.
  */
 export function claimRange<M extends AnyMeta>(
-  sys: FrameSystem,
+  sys: FrameContext,
   start: Paddr,
   end: Paddr,
   meta: M,
@@ -594,7 +594,7 @@ export function claimRange<M extends AnyMeta>(
  * `claimRange`'s hot path, for a type registered here with no initial values, unchecked: one
  * pass over the slots (a slot is a cache line; each pass over a thousand costs microseconds).
  */
-function claimPlain(sys: FrameSystem, start: Paddr, end: Paddr, typeId: number): void {
+function claimPlain(sys: FrameContext, start: Paddr, end: Paddr, typeId: number): void {
   const i32 = sys._region.mem.i32;
   const at = sys._region.at;
   const id = sys.workerId;
@@ -622,20 +622,20 @@ function claimPlain(sys: FrameSystem, start: Paddr, end: Paddr, typeId: number):
 }
 
 /** Checked mode: `from_unused_ensures` for every frame of a new segment. */
-export function ensureRange(sys: FrameSystem, start: Paddr, end: Paddr, meta: AnyMeta): void {
+export function ensureRange(sys: FrameContext, start: Paddr, end: Paddr, meta: AnyMeta): void {
   const typeId = lookupTypeId(sys, meta);
   for (let p = start; p < end; p += PAGE_SIZE) ensureFromUnused(sys, slotWord(sys, p >>> PAGE_SHIFT), p, false, typeId);
 }
 
 /** Publishes claimed slots `[start, end)` with count 1. */
-export function publishRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
+export function publishRange(sys: FrameContext, start: Paddr, end: Paddr): void {
   const fast = sys._region.fast;
   if (fast !== undefined) fast.publishRun(slotWord(sys, start >>> PAGE_SHIFT), (end - start) / PAGE_SIZE, 1);
   else for (let p = start; p < end; p += PAGE_SIZE) publish(sys, slotWord(sys, p >>> PAGE_SHIFT), false);
 }
 
 /** Adds a reference to every frame of `[start, end)`; on `Overflow` undoes the ones added. */
-function incRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
+function incRange(sys: FrameContext, start: Paddr, end: Paddr): void {
   let p = start;
   try {
     for (; p < end; p += PAGE_SIZE) incRef(sys, slotWord(sys, p >>> PAGE_SHIFT), p);
@@ -650,7 +650,7 @@ function incRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
  * torn down and returned to the allocator in runs (one `dealloc` per contiguous run). Every frame
  * is visited even if one fails; the first error is rethrown at the end.
  */
-export function dropRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
+export function dropRange(sys: FrameContext, start: Paddr, end: Paddr): void {
   if (start === end) return;
   recordOp(sys, OP_DROP, start >>> PAGE_SHIFT, (end - start) / PAGE_SIZE);
   try {
@@ -660,7 +660,7 @@ export function dropRange(sys: FrameSystem, start: Paddr, end: Paddr): void {
   }
 }
 
-function dropFrames(sys: FrameSystem, start: Paddr, end: Paddr): void {
+function dropFrames(sys: FrameContext, start: Paddr, end: Paddr): void {
   let runStart = -1;
   let error: unknown;
   let failed = false;

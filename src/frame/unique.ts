@@ -7,7 +7,7 @@ import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import { RC_UNIQUE, S_LIST, S_TYPE } from '../region/meta.js';
 import { REF_COUNT_UNIQUE } from '../base/limits.js';
-import type { FrameSystem } from '../system.js';
+import type { FrameContext } from './context.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
@@ -58,7 +58,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
 
   /** @internal */
   constructor(
-    /** @internal */ readonly _sys: FrameSystem,
+    /** @internal */ readonly _sys: FrameContext,
     /** @internal */ readonly _w: number,
     /**
      * The frame's physical address; stays readable after the handle is consumed.
@@ -103,7 +103,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    * unique.drop();
    * ```
    */
-  static fromUnused<M extends AnyMeta>(sys: FrameSystem, paddr: Paddr, meta: M, init?: InitOf<M>): UniqueFrame<M> {
+  static fromUnused<M extends AnyMeta>(sys: FrameContext, paddr: Paddr, meta: M, init?: InitOf<M>): UniqueFrame<M> {
     sys._assertOpen();
     const w = getFromUnused(sys, paddr, meta, init, true);
     return new UniqueFrame(sys, w, paddr, meta);
@@ -145,7 +145,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    * back.drop();
    * ```
    */
-  static fromRaw<M extends AnyMeta>(sys: FrameSystem, paddr: Paddr, meta: M): UniqueFrame<M> {
+  static fromRaw<M extends AnyMeta>(sys: FrameContext, paddr: Paddr, meta: M): UniqueFrame<M> {
     sys._assertOpen();
     const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
     const i32 = sys._region.mem.i32;

@@ -5,7 +5,7 @@
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { FrameReader, FrameWriter } from './io.js';
-import type { FrameSystem } from '../system.js';
+import type { FrameContext } from './context.js';
 import type { Paddr } from '../base/units.js';
 import type { AnyMeta } from './meta-type.js';
 
@@ -26,12 +26,12 @@ export function checkBytes(type: AnyMeta, paddr: Paddr): void {
 }
 
 /** A zero-copy view of `size` bytes of the frame region from `paddr`. */
-export function frameBytes(sys: FrameSystem, paddr: Paddr, size: number): Uint8Array {
+export function frameBytes(sys: FrameContext, paddr: Paddr, size: number): Uint8Array {
   return new Uint8Array(sys._region.mem.u8.buffer, sys._region.mem.u8.byteOffset + sys._region.frameByte + paddr, size);
 }
 
 /** Sets `size` bytes from `paddr` to `byte`. */
-export function fillBytes(sys: FrameSystem, paddr: Paddr, size: number, byte: number): void {
+export function fillBytes(sys: FrameContext, paddr: Paddr, size: number, byte: number): void {
   if (!Number.isInteger(byte) || byte < 0 || byte > 255) {
     throw new FrameUseError('BadValue', `fill: ${String(byte)} is not a byte (0..255)`);
   }
@@ -44,13 +44,13 @@ export function fillBytes(sys: FrameSystem, paddr: Paddr, size: number, byte: nu
 }
 
 /** Zeroes `size` bytes from `paddr` (a multiple of PAGE_SIZE in practice). */
-export function zeroBytes(sys: FrameSystem, paddr: Paddr, size: number): void {
+export function zeroBytes(sys: FrameContext, paddr: Paddr, size: number): void {
   sys._region.at.zero(sys._region.frameByte + paddr, size);
 }
 
 /** What the byte accessors need of a handle (a frame, unique frame, borrowed frame or segment). */
 export interface UntypedHandle {
-  readonly _sys: FrameSystem;
+  readonly _sys: FrameContext;
   readonly _live: boolean;
   /** Throws `Dropped` (or `Typed`) unless the handle's bytes may be touched. */
   _checkBytes(): void;

@@ -9,6 +9,12 @@
  * counter, which is `lists.ts`'s). ORDER: the magic is stored last, with `Atomics.store`; attach
  * reads it first, with `Atomics.load`, so a worker that sees it sees the rest.
  */
+import { FrameSystemError } from '../base/errors.js';
+import { MAX_FRAMES, META_SLOT_SIZE } from '../base/limits.js';
+import { PAGE_SIZE } from '../base/units.js';
+import { HEADER_BYTES, H_WORKERS, LAYOUT_VERSION, computeLayout, type Layout } from './geometry.js';
+import { RC_UNUSED, SLOT_WORDS } from './meta.js';
+import { WORKER_ATTACHED, W_GEN, W_STATE } from './workers.js';
 
 /** "PFRM" in little-endian. */
 export const MAGIC = 0x4d524650;
@@ -37,3 +43,121 @@ export const H_NEXT_WORKER_ID = 10;
 
 /** Header flags. */
 export const FLAG_CHECKED = 1;
+
+/**
+ * Shared memory a region can live in: a `SharedArrayBuffer`, or a shared `WebAssembly.Memory`
+ * (then a WebAssembly module can read the frames in place, and pageframe's atomics run as
+ * WebAssembly).
+ *
+ * @example
+ * ```ts
+ * const memory: SharedMemory = new WebAssembly.Memory({ initial: 1, maximum: 256, shared: true });
+ * const sys = FrameSystem.create({ frames: 16, memory }); // grows the memory to fit
+ * console.log(sys.handle.memory === memory); // true
+ * ```
+ */
+export type SharedMemory = SharedArrayBuffer | WebAssembly.Memory;
+
+/** What another worker needs to attach: structured-cloneable, send it with `postMessage`. */
+export interface FrameSystemHandle {
+  /** The shared memory the region lives in. */
+  readonly memory: SharedMemory;
+  /** The byte offset of the region in it. */
+  readonly offset: number;
+}
+
+export function sharedArrayBufferClass(): typeof SharedArrayBuffer {
+  if (typeof SharedArrayBuffer === 'undefined') {
+    throw new FrameSystemError(
+      'BadMemory',
+      'SharedArrayBuffer is not available: in a browser, serve the page with the headers ' +
+        "'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp'",
+    );
+  }
+  return SharedArrayBuffer;
+}
+
+/** The SharedArrayBuffer behind `memory`, at least `needed` bytes long (growing a wasm memory). */
+export function bufferOf(memory: SharedMemory, needed: number, grow: boolean): SharedArrayBuffer {
+  const SAB = sharedArrayBufferClass();
+  if (memory instanceof SAB) {
+    if (memory.byteLength < needed) {
+      throw new FrameSystemError('BadMemory', `the memory has ${memory.byteLength} bytes; the region needs ${needed}`);
+    }
+    return memory;
+  }
+  if (typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory) {
+    const current: unknown = memory.buffer;
+    if (!(current instanceof SAB)) {
+      throw new FrameSystemError('BadMemory', 'the WebAssembly.Memory is not shared (create it with shared: true)');
+    }
+    const have = current.byteLength;
+    if (have < needed && grow) {
+      try {
+        memory.grow(Math.ceil((needed - have) / 65536));
+      } catch {
+        throw new FrameSystemError('BadMemory', `the WebAssembly.Memory cannot grow to the ${needed} bytes the region needs`);
+      }
+    }
+    const buffer = memory.buffer as unknown as SharedArrayBuffer;
+    if (buffer.byteLength < needed) {
+      throw new FrameSystemError('BadMemory', `the memory has ${buffer.byteLength} bytes; the region needs ${needed}`);
+    }
+    return buffer;
+  }
+  throw new FrameSystemError('BadMemory', 'memory must be a SharedArrayBuffer or a shared WebAssembly.Memory');
+}
+
+/** Writes a fresh header and marks every slot UNUSED; the magic goes last. */
+export function initRegion(buffer: SharedArrayBuffer, offset: number, layout: Layout, checked: boolean): void {
+  const i32 = new Int32Array(buffer, offset, layout.frameOffset >> 2);
+  Atomics.store(i32, H_MAGIC, 0);
+  i32.fill(0, 1);
+  for (let k = 0; k < layout.nframes; k++) i32[(layout.metaOffset >> 2) + k * SLOT_WORDS] = RC_UNUSED;
+  i32[H_VERSION] = LAYOUT_VERSION;
+  i32[H_NFRAMES] = layout.nframes;
+  i32[H_FLAGS] = checked ? FLAG_CHECKED : 0;
+  i32[H_HEADER_BYTES] = HEADER_BYTES;
+  i32[H_META_OFFSET] = layout.metaOffset;
+  i32[H_FRAME_OFFSET] = layout.frameOffset;
+  i32[H_SLOT_BYTES] = META_SLOT_SIZE;
+  i32[H_PAGE_SIZE] = PAGE_SIZE;
+  i32[H_NEXT_LIST_ID] = 1;
+  i32[H_WORKERS + W_STATE] = WORKER_ATTACHED; // the creator is worker 1, generation 1
+  i32[H_WORKERS + W_GEN] = 1;
+  // ORDER: everything above is written before the magic; attach reads the magic first.
+  Atomics.store(i32, H_MAGIC, MAGIC);
+}
+
+/**
+ * Validates the header of the region at `offset` of `memory` (what `attach` does first):
+ * `FrameSystemError` `BadMemory` for memory that is not shared, `BadHeader` for a missing or
+ * corrupt header, `Version` for another layout version. Returns the region's buffer, layout and
+ * checked flag. Only reads.
+ */
+export function readHeader(memory: SharedMemory, offset: number): { buffer: SharedArrayBuffer; layout: Layout; checked: boolean } {
+  const buffer = bufferOf(memory, offset + HEADER_BYTES, false);
+  const head = new Int32Array(buffer, offset, HEADER_BYTES >> 2);
+  if (Atomics.load(head, H_MAGIC) !== MAGIC) {
+    throw new FrameSystemError('BadHeader', `no pageframe region at offset ${offset}`);
+  }
+  if (head[H_VERSION] !== LAYOUT_VERSION) {
+    throw new FrameSystemError('Version', `the region has layout version ${head[H_VERSION]}; this pageframe reads ${LAYOUT_VERSION}`);
+  }
+  const nframes = head[H_NFRAMES];
+  const layout = nframes >= 1 && nframes <= MAX_FRAMES ? computeLayout(nframes, offset) : undefined;
+  if (
+    layout === undefined ||
+    head[H_HEADER_BYTES] !== HEADER_BYTES ||
+    head[H_META_OFFSET] !== layout.metaOffset ||
+    head[H_FRAME_OFFSET] !== layout.frameOffset ||
+    head[H_SLOT_BYTES] !== META_SLOT_SIZE ||
+    head[H_PAGE_SIZE] !== PAGE_SIZE
+  ) {
+    throw new FrameSystemError('BadHeader', `the header at offset ${offset} is corrupt`);
+  }
+  if (buffer.byteLength < offset + layout.totalBytes) {
+    throw new FrameSystemError('BadHeader', `the header says ${layout.totalBytes} bytes but the memory is shorter`);
+  }
+  return { buffer, layout, checked: (head[H_FLAGS] & FLAG_CHECKED) !== 0 };
+}

@@ -5,6 +5,7 @@
  */
 import { H_WORKERS, WORKER_WORDS } from './geometry.js';
 import { W_AJ_RUNS, AJ_MAX_RUNS } from './journal.js';
+import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
 
 /** Worker record word 0: 0 = free, 1 = attached, 2 = exited (its reclaim is not done yet). */
@@ -57,4 +58,18 @@ export function tokenAlive(i32: Int32Array, token: number): boolean {
   if (id < 1 || id > MAX_WORKERS) return false;
   const rec = workerRecord(id);
   return Atomics.load(i32, rec + W_STATE) === WORKER_ATTACHED && workerToken(i32, id) === token;
+}
+
+/** Takes a free entry of the worker table; returns its id (index + 1). */
+export function claimWorker(head: Int32Array): number {
+  for (let i = 0; i < MAX_WORKERS; i++) {
+    const at = H_WORKERS + i * WORKER_WORDS + W_STATE;
+    if (Atomics.compareExchange(head, at, WORKER_FREE, WORKER_ATTACHED) === WORKER_FREE) {
+      // A new generation: locks left by a dead worker with this id are not mistaken for ours.
+      const gen = H_WORKERS + i * WORKER_WORDS + W_GEN;
+      Atomics.store(head, gen, ((Atomics.load(head, gen) + 1) & GEN_MASK) || 1);
+      return i + 1;
+    }
+  }
+  throw new FrameSystemError('TooManyWorkers', `all ${MAX_WORKERS} worker ids of the region are taken`);
 }

@@ -21,7 +21,7 @@ import { computeLayout } from '../../src/region/geometry.js';
 import { W_DRAIN } from '../../src/region/workers.js';
 import { W_OP_COUNT, W_OP_START } from '../../src/region/journal.js';
 import { dropRef } from '../../src/frame/meta.js';
-import { BuddyAllocator } from '../../src/frame/allocator/buddy.js';
+import { BuddyAllocator } from '../../src/frame-allocator/buddy.js';
 import { MockMeta, MockUMeta, expectAllFree, expectThrown, firstDifference } from '../helpers.js';
 
 const Logged = defineMeta('test.fast-path.logged', { n: 'u32' }, { onDrop: (meta) => dropped.push(meta.n) });

@@ -130,7 +130,7 @@ describe('the models copy the words of src/region/', () => {
 
   it('the cache model keeps the code refill and flush rules on a scaled-down capacity', () => {
     const cacheModel = read('verify/cache.pml');
-    const cacheCode = read('src/frame/allocator/cache.ts');
+    const cacheCode = read('src/frame-allocator/cache.ts');
     expect(cacheCode).toContain('const runs = CACHE_CAPACITY[k] >> 1;');
     expect(cacheCode).toContain('const flush = cap >> 1;');
     expect(cacheModel).toContain('cnt[me] = (CAP >> 1) - 1;');

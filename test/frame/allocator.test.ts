@@ -18,8 +18,8 @@ import {
   type AnyMeta,
   type GlobalFrameAllocator,
   type Paddr,
-} from '../../../src/index.js';
-import { expectAllFree, expectNoChange, expectThrown, makeSystem, MockMeta, MockUMeta } from '../../helpers.js';
+} from '../../src/index.js';
+import { expectAllFree, expectNoChange, expectThrown, makeSystem, MockMeta, MockUMeta } from '../helpers.js';
 
 /** Uses the type once so it is registered in `sys` (registration is not what these tests watch). */
 function register(sys: FrameSystem, meta: AnyMeta): void {

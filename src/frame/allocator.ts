@@ -2,21 +2,21 @@
  * `FrameAllocOptions`: allocation of frames, unique frames and segments from the region's
  * allocator, zeroed or not, as the kernel's `FrameAllocOptions`.
  */
-import { AllocError, GetFrameError } from '../../base/errors.js';
-import { PAGE_SHIFT, PAGE_SIZE } from '../../base/units.js';
-import { RC_UNIQUE, RC_UNUSED, S_OWNER } from '../../region/meta.js';
-import type { FrameSystem } from '../../system.js';
-import { Frame, type InitOf } from '../frame.js';
-import { checkPaddr, type Paddr } from '../../base/units.js';
-import { claim, claimedTypeId, notUnused, publish, slotPaddr, slotWord, storageByte, writeMeta } from '../meta.js';
-import { TAKE_CLAIM_FAILED } from '../../region/fast-path.js';
-import { Untyped, type AnyInit, type AnyMeta } from '../meta-type.js';
-import { Segment, claimRange, ensureRange, publishRange } from '../segment.js';
-import { UniqueFrame } from '../unique.js';
-import { zeroBytes } from '../untyped.js';
-import { checkCount } from '../../base/global-allocator.js';
-import { clearOp, journalOf } from '../../region/journal.js';
-import { ensureFromUnused, requireFromUnused } from '../../checked/contracts.js';
+import { AllocError, GetFrameError } from '../base/errors.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
+import { RC_UNIQUE, RC_UNUSED, S_OWNER } from '../region/meta.js';
+import type { FrameContext } from './context.js';
+import { Frame, type InitOf } from './frame.js';
+import { checkPaddr, type Paddr } from '../base/units.js';
+import { claim, claimedTypeId, notUnused, publish, slotPaddr, slotWord, storageByte, writeMeta } from './meta.js';
+import { TAKE_CLAIM_FAILED } from '../region/fast-path.js';
+import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
+import { Segment, claimRange, ensureRange, publishRange } from './segment.js';
+import { UniqueFrame } from './unique.js';
+import { zeroBytes } from './untyped.js';
+import { checkCount } from '../base/global-allocator.js';
+import { clearOp, journalOf } from '../region/journal.js';
+import { ensureFromUnused, requireFromUnused } from '../checked/contracts.js';
 
 /**
  * Allocation of frames, unique frames and segments from a region's allocator, as the kernel's
@@ -48,7 +48,7 @@ export class FrameAllocOptions {
    * frame.drop();
    * ```
    */
-  constructor(private readonly sys: FrameSystem) {}
+  constructor(private readonly sys: FrameContext) {}
 
   /**
    * Whether allocated frames are zero-filled (default true, as in the kernel). Not zeroing saves

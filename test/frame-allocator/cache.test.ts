@@ -16,13 +16,13 @@ import {
   type Paddr,
   type Segment,
   type Untyped,
-} from '../../../src/index.js';
-import { CachedAllocator } from '../../../src/frame/allocator/cache.js';
-import { workerRecord } from '../../../src/region/workers.js';
-import { AUX_FREE, SLOT_WORDS, S_AUX } from '../../../src/region/meta.js';
-import { CACHE_BASE, CACHE_CAPACITY, W_CACHE, W_DRAIN } from '../../../src/region/workers.js';
-import { H_BUDDY_LOCK } from '../../../src/region/geometry.js';
-import { MockMeta, expectNoChange, makeSystem } from '../../helpers.js';
+} from '../../src/index.js';
+import { CachedAllocator } from '../../src/frame-allocator/cache.js';
+import { workerRecord } from '../../src/region/workers.js';
+import { AUX_FREE, SLOT_WORDS, S_AUX } from '../../src/region/meta.js';
+import { CACHE_BASE, CACHE_CAPACITY, W_CACHE, W_DRAIN } from '../../src/region/workers.js';
+import { H_BUDDY_LOCK } from '../../src/region/geometry.js';
+import { MockMeta, expectNoChange, makeSystem } from '../helpers.js';
 
 /** The system's allocator, which must be the cached one. */
 function cachedAllocator(sys: FrameSystem): CachedAllocator {

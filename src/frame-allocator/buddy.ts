@@ -5,14 +5,14 @@
  * One lock, with an owner record, guards it; every free frame carries `AUX_FREE`, the ground
  * truth from which `rebuild` restores the lists after a worker died holding the lock.
  */
-import { AllocError, InvariantError, hex } from '../../base/errors.js';
-import { AUX_FREE, AUX_HEAD, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_NEXT, S_PREV, S_REF } from '../../region/meta.js';
-import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, MAX_ORDER } from '../../region/geometry.js';
-import { PAGE_SHIFT, PAGE_SIZE } from '../../base/units.js';
-import { lock, unlock } from '../../shm/lock.js';
-import type { Paddr } from '../../base/units.js';
-import type { Region } from '../../region/region.js';
-import { checkCount, type GlobalFrameAllocator } from '../../base/global-allocator.js';
+import { AllocError, InvariantError, hex } from '../base/errors.js';
+import { AUX_FREE, AUX_HEAD, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_NEXT, S_PREV, S_REF } from '../region/meta.js';
+import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, MAX_ORDER } from '../region/geometry.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
+import { lock, unlock } from '../shm/lock.js';
+import type { Paddr } from '../base/units.js';
+import type { Region } from '../region/region.js';
+import { checkCount, type GlobalFrameAllocator } from '../base/global-allocator.js';
 
 /** What the buddy allocator needs of a region. */
 export interface BuddyHost {

@@ -5,18 +5,18 @@
  * buddy level in batches, so single frames almost never take the shared lock. Every move is
  * journaled (see `journal.ts`) so that a worker that dies leaves its frames recoverable.
  */
-import { AllocError, InvariantError, hex } from '../../base/errors.js';
-import { AJ_MAX_RUNS, OP_OWNED } from '../../region/journal.js';
-import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, S_AUX, S_OWNER } from '../../region/meta.js';
-import { CACHE_BASE, CACHE_CAPACITY, WORKER_ATTACHED, W_CACHE, W_DRAIN, W_STATE } from '../../region/workers.js';
-import { MAX_WORKERS } from '../../base/limits.js';
-import { PAGE_SHIFT, PAGE_SIZE } from '../../base/units.js';
-import { nap } from '../../shm/wait.js';
-import type { Paddr } from '../../base/units.js';
+import { AllocError, InvariantError, hex } from '../base/errors.js';
+import { AJ_MAX_RUNS, OP_OWNED } from '../region/journal.js';
+import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, S_AUX, S_OWNER } from '../region/meta.js';
+import { CACHE_BASE, CACHE_CAPACITY, WORKER_ATTACHED, W_CACHE, W_DRAIN, W_STATE } from '../region/workers.js';
+import { MAX_WORKERS } from '../base/limits.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
+import { nap } from '../shm/wait.js';
+import type { Paddr } from '../base/units.js';
 import type { BuddyAllocator } from './buddy.js';
-import { checkCount, type GlobalFrameAllocator } from '../../base/global-allocator.js';
-import { clearOp, clearRuns, recordOp, recordRun, recordRuns, writeOp, endOp, type JournalHost } from '../../region/journal.js';
-import { workerRecord } from '../../region/workers.js';
+import { checkCount, type GlobalFrameAllocator } from '../base/global-allocator.js';
+import { clearOp, clearRuns, recordOp, recordRun, recordRuns, writeOp, endOp, type JournalHost } from '../region/journal.js';
+import { workerRecord } from '../region/workers.js';
 
 /** What the caches need of a region. */
 export interface CacheHost extends JournalHost {

@@ -1,0 +1,61 @@
+/**
+ * `FrameContext`: what a frame handle needs of the region it belongs to, and what every entry
+ * point that makes a handle takes (`Frame.fromInUse(sys, paddr)`, `new FrameAllocOptions(sys)`,
+ * `LinkedList.create(sys, meta)`, ...). `FrameSystem` implements it: pass `sys`. Typing the
+ * handles against this interface rather than against `FrameSystem` is what keeps `frame/`
+ * below `system.ts` (see ARCHITECTURE: no import cycle, not even of types).
+ */
+import type { GlobalFrameAllocator } from '../base/global-allocator.js';
+import type { Paddr } from '../base/units.js';
+import type { LeakTracker } from '../checked/leaks.js';
+import type { CachedAllocator } from '../frame-allocator/cache.js';
+import type { FrameSystemHandle } from '../region/header.js';
+import type { Region } from '../region/region.js';
+import type { AnyMeta, MetaType } from './meta-type.js';
+
+/**
+ * One worker's view of a region, as the handles see it: a `FrameSystem`. Every function that
+ * takes a `FrameContext` takes the `sys` that `FrameSystem.create` or `FrameSystem.attach` gave.
+ *
+ * @example
+ * ```ts
+ * const context: FrameContext = sys; // a FrameSystem is one
+ * const frame = new FrameAllocOptions(context).allocFrame();
+ * console.log(context.workerId, frame.paddr < context.maxPaddr); // 1 true
+ * frame.drop();
+ * ```
+ */
+export interface FrameContext {
+  /** This worker's id in the region's worker table. */
+  readonly workerId: number;
+  /** Frames in the region. */
+  readonly nframes: number;
+  /** `nframes * PAGE_SIZE`: every paddr is below it. */
+  readonly maxPaddr: number;
+  /** Whether the seed's contracts are checked at run time. */
+  readonly checked: boolean;
+  /** The region's memory and offset (structured-cloneable). */
+  readonly handle: FrameSystemHandle;
+  /** The allocator frames come from. */
+  readonly allocator: GlobalFrameAllocator;
+  /** Free frames in the allocator now. */
+  freeFrames(): number;
+  /** Tears down the deferred drops this worker can run; how many it freed. */
+  drainDeferred(): number;
+  /** @internal This worker's view of the region: what the protocol's functions take. */
+  readonly _region: Region;
+  /** @internal Checked mode's leak detector (this worker's handles). */
+  readonly _leaks: LeakTracker | undefined;
+  /** @internal The default allocator's caches, when in use. */
+  readonly _cache: CachedAllocator | undefined;
+  /** @internal Local metadata types by id. */
+  readonly _types: (MetaType | undefined)[];
+  /** @internal The untyped metadata type. */
+  readonly _untyped: AnyMeta;
+  /** @internal Throws `FrameUseError('Closed')` once the system was closed in this worker. */
+  _assertOpen(): void;
+  /** @internal Gives frames back to the allocator (the caller journaled them). */
+  _dealloc(paddr: Paddr, nframes: number): void;
+  /** @internal Takes frames from the allocator, leaving them in the operation journal. */
+  _take(nframes: number): Paddr | null;
+}
