@@ -245,8 +245,8 @@ export class FrameSystem implements SlotHost {
     } else {
       // Without caches of its own, a worker still goes through the cache layer: it counts the
       // other workers' cached frames as free and asks for them before NoMemory.
-      const buddy = new BuddyAllocator(this);
-      this._cache = new CachedAllocator(this, buddy, caches);
+      const buddy = new BuddyAllocator(this._region);
+      this._cache = new CachedAllocator(this._region, buddy, caches);
       this.allocator = caches ? this._cache : buddy;
       if (caches && !checked) {
         this._region.fast = fastPath({

@@ -299,7 +299,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       // As push() flushes: the runs journaled, popped off the stack, then (under the lock) marked
       // free one by one; it died after marking two of four.
       const runs: [number, number][] = [16, 15, 14, 13].map((e) => [i32[base + e], 1]);
-      recordRuns(dead, runs);
+      recordRuns(dead._region, runs);
       i32[base] = 12;
       i32[H_BUDDY_LOCK] = dead._region.token;
       i32[slot(sys, runs[0][0]) + S_AUX] = AUX_FREE;
@@ -321,7 +321,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
         const { sys, dead, id, i32 } = world({ checked });
         const p = cacheOf(dead).take(n) as Paddr; // journaled OP_OWNED, neither cached nor free
         const index = p / PAGE_SIZE;
-        expect(journalOf(i32, workerRecord(id))).toEqual([{ index, n, kind: OP_OWNED }]);
+        expect(journalOf(sys._region, workerRecord(id))).toEqual([{ index, n, kind: OP_OWNED }]);
         for (let k = index; k < index + n; k++) {
           expect(Atomics.load(i32, slot(sys, k))).toBe(RC_UNUSED);
           expect(i32[slot(sys, k) + S_AUX] & AUX_FREE).toBe(0);
@@ -358,7 +358,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       // still names the dead worker. (An earlier publish cleared the owner first, and a death
       // between the two lost the frame.)
       expect(i32[w + S_OWNER]).toBe(id);
-      expect(journalOf(i32, workerRecord(id))).toEqual([{ index: p / PAGE_SIZE, n: 1, kind: OP_OWNED }]);
+      expect(journalOf(sys._region, workerRecord(id))).toEqual([{ index: p / PAGE_SIZE, n: 1, kind: OP_OWNED }]);
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 16, teardowns: 1 }));
       expectHealthy(sys, 64);
     });
@@ -385,7 +385,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const index = f.paddr / PAGE_SIZE;
       const w = slot(sys, index);
       // dropRef: journaled, the last reference gone, dropLast's first step recorded the owner.
-      recordOp(dead, OP_DROP, index, 1);
+      recordOp(dead._region, OP_DROP, index, 1);
       expect(decRef(dead, w, f.paddr)).toBe(true);
       i32[w + S_OWNER] = id;
 
@@ -400,7 +400,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const f = dead.allocFrame(Counted, { value: 3 });
       const index = f.paddr / PAGE_SIZE;
       const w = slot(sys, index);
-      recordOp(dead, OP_DROP, index, 1);
+      recordOp(dead._region, OP_DROP, index, 1);
       expect(decRef(dead, w, f.paddr)).toBe(true); // count 1 -> 0: the last reference was its own
       // dropLast is not entered; decRef wrote the owner before its decrement.
       expect(i32[w + S_OWNER]).toBe(id);
@@ -414,7 +414,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const u = new FrameAllocOptions(dead).allocUnique(Counted, { value: 4 });
       const index = u.paddr / PAGE_SIZE;
       const w = slot(sys, index);
-      recordOp(dead, OP_DROP, index, 1);
+      recordOp(dead._region, OP_DROP, index, 1);
       Atomics.store(i32, w, 0);
       i32[w + S_OWNER] = id;
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 16, teardowns: 1 }));
@@ -427,7 +427,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const f = dead.allocFrame(Counted, { value: 5 });
       const index = f.paddr / PAGE_SIZE;
       const w = slot(sys, index);
-      recordOp(dead, OP_DROP, index, 1);
+      recordOp(dead._region, OP_DROP, index, 1);
       expect(decRef(dead, w, f.paddr)).toBe(true);
       dropLast(dead, w, false); // everything a last drop does but the dealloc
       expect(onDropCalls).toEqual([5]);
@@ -444,7 +444,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const { sys, dead, id, i32 } = world({ checked });
       const s = dead.allocSegment(3, Counted, () => ({ value: 6 })); // its class-3 cache: 3 runs
       const index = s.startPaddr / PAGE_SIZE;
-      recordOp(dead, OP_DROP, index, 3);
+      recordOp(dead._region, OP_DROP, index, 3);
       for (let k = index; k < index + 2; k++) {
         expect(decRef(dead, slot(sys, k), k * PAGE_SIZE)).toBe(true);
         dropLast(dead, slot(sys, k), true, false); // torn down, waiting for the run's dealloc
@@ -468,7 +468,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const theirs = Frame.fromRaw(dead, f.clone().intoRaw(), Watched);
       expect(theirs.referenceCount).toBe(2);
       // The dead worker's drop: journaled, decremented (not the last), then it died.
-      recordOp(dead, OP_DROP, index, 1);
+      recordOp(dead._region, OP_DROP, index, 1);
       expect(decRef(dead, w, f.paddr)).toBe(false);
       // The survivor drops the last reference; reclaim runs while its onDrop runs (slot busy).
       let seen: { rc: number; owner: number; r: ReclaimReport } | undefined;
@@ -488,7 +488,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const index = p / PAGE_SIZE;
       const theirs = Frame.fromRaw(dead, f.clone().intoRaw(), MockMeta);
       expect(theirs.referenceCount).toBe(2);
-      recordOp(dead, OP_DROP, index, 1);
+      recordOp(dead._region, OP_DROP, index, 1);
       expect(decRef(dead, slot(sys, index), p)).toBe(false);
       f.drop(); // the survivor's last drop: torn down, into the survivor's cache
       expect(cacheOf(sys).cachedRuns(1)).toContainEqual([index, 1]);
@@ -507,7 +507,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const index = p / PAGE_SIZE;
       const theirs = Frame.fromRaw(dead, f.clone().intoRaw(), MockMeta);
       expect(theirs.referenceCount).toBe(2);
-      recordOp(dead, OP_DROP, index, 1);
+      recordOp(dead._region, OP_DROP, index, 1);
       expect(decRef(dead, slot(sys, index), p)).toBe(false);
       f.drop();
       expect(sys.allocator.alloc(1, 1)).toBe(p); // raw, the survivor's
@@ -526,7 +526,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const p = dead.allocator.alloc(1, 1) as Paddr; // raw, its own
       const index = p / PAGE_SIZE;
       const w = slot(sys, index);
-      recordOp(dead, OP_RAW, index, 1);
+      recordOp(dead._region, OP_RAW, index, 1);
       claim(dead, w, p);
       writeMeta(dead, w, claimedTypeId(dead, w, MockMeta), MockMeta, { value: 9 });
       expect(sys.stats()).toEqual(expect.objectContaining({ busy: 1, raw: 0, free: 63 }));
@@ -543,7 +543,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
     it('died in fromUnused before the claim: the raw frame is left as it is', () => {
       const { sys, dead, id } = world({ checked });
       const p = dead.allocator.alloc(1, 1) as Paddr;
-      recordOp(dead, OP_RAW, p / PAGE_SIZE, 1);
+      recordOp(dead._region, OP_RAW, p / PAGE_SIZE, 1);
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 15 }));
       sys.checkInvariants();
       expect(sys.stats()).toEqual(expect.objectContaining({ busy: 0, raw: 1, free: 63 }));
@@ -554,7 +554,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const u = new FrameAllocOptions(dead).allocUnique(Counted, { value: 2 });
       const index = u.paddr / PAGE_SIZE;
       const w = slot(sys, index);
-      recordOp(dead, OP_RAW, index, 1);
+      recordOp(dead._region, OP_RAW, index, 1);
       Atomics.store(i32, w, 0);
       i32[w + S_OWNER] = id;
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 15, teardowns: 1 }));
@@ -606,7 +606,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
   describe('(i) the allocator journal', () => {
     it('died in a refill after the lock was released, the batch half pushed: the rest freed', () => {
       const { sys, dead, id, i32 } = world({ checked });
-      const block = cacheOf(dead).buddy.allocJournaled(16, 1, (index, n) => recordRun(dead, index, n)) as Paddr;
+      const block = cacheOf(dead).buddy.allocJournaled(16, 1, (index, n) => recordRun(dead._region, index, n)) as Paddr;
       const first = block / PAGE_SIZE;
       const base = cacheBase(id, 1);
       for (let r = 1; r <= 7; r++) i32[base + r] = first + (16 - r);
@@ -623,7 +623,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       let taken = -1;
       expect(() =>
         cacheOf(dead).buddy.allocJournaled(16, 1, (index, n) => {
-          recordRun(dead, index, n);
+          recordRun(dead._region, index, n);
           taken = index;
           throw died; // stop right after the journal entry
         }),
@@ -654,7 +654,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const died = dieAfter(cacheOf(dead).buddy, 'freeRuns');
       expect(() => held[32].drop()).toThrow(died);
       // A death runs no `finally`: the drop's journal entry stays too.
-      recordOp(dead, OP_DROP, held[32].paddr / PAGE_SIZE, 1);
+      recordOp(dead._region, OP_DROP, held[32].paddr / PAGE_SIZE, 1);
       expect(cacheOf(sys).buddy.freeFrames()).toBe(16);
       // Meanwhile the survivor's refill takes those 16 frames into its cache.
       const g = sys.allocFrame();
@@ -702,7 +702,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       f.drop(); // the last drop, in a worker without the onDrop: deferred
       expect(i32[H_DEFER_HEAD]).toBe(index + 1);
       expect(Atomics.load(i32, w)).toBe(0);
-      recordOp(dead, OP_DROP, index, 1); // it died before its drop cleared the journal
+      recordOp(dead._region, OP_DROP, index, 1); // it died before its drop cleared the journal
 
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 15 }));
       expect(i32[H_DEFER_HEAD]).toBe(index + 1);
@@ -728,7 +728,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       f.drop();
       expect(i32[H_DEFER_HEAD]).toBe(index + 1);
       // takeDeferred in the dead worker: journaled, owned, unlinked; then it died.
-      recordOp(dead, OP_DROP, index, 1);
+      recordOp(dead._region, OP_DROP, index, 1);
       i32[w + S_OWNER] = id;
       i32[H_DEFER_HEAD] = i32[w + S_NEXT];
       i32[w + S_NEXT] = 0;
@@ -820,7 +820,7 @@ describe('reclaimWorker: real workers terminated while they churn', () => {
       // that lock (to free its frames) and would wait for it forever.
       const holder = Atomics.load(i32, H_BUDDY_LOCK) & ((1 << TOKEN_ID_BITS) - 1);
       dying.sort((a, b) => Number(b.id === holder) - Number(a.id === holder));
-      const journals = dying.map((w) => ({ id: w.id, journal: journalOf(i32, workerRecord(w.id)) }));
+      const journals = dying.map((w) => ({ id: w.id, journal: journalOf(sys._region, workerRecord(w.id)) }));
       const reports = dying.map((w) => sys.reclaimWorker(w.id));
 
       expect(errors).toEqual([]);

@@ -14,14 +14,6 @@ import type { Paddr } from '../base/units.js';
 import type { Region } from '../region/region.js';
 import { checkCount, type GlobalFrameAllocator } from '../base/global-allocator.js';
 
-/** What the buddy allocator needs of a region. */
-export interface BuddyHost {
-  /** The region (its fast path, where it has one, runs the per-frame marks). */
-  readonly _region: Region;
-  readonly nframes: number;
-  readonly workerId: number;
-  readonly checked: boolean;
-}
 
 /** ceil(log2(n)) for n >= 1: the order of the smallest chunk holding n frames. */
 export function greaterOrderOf(n: number): number {
@@ -88,8 +80,8 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   private readonly i32: Int32Array;
 
   /** @internal Made by `FrameSystem` for its region. */
-  constructor(private readonly host: BuddyHost) {
-    this.i32 = host._region.mem.i32;
+  constructor(private readonly r: Region) {
+    this.i32 = r.mem.i32;
   }
 
   /**
@@ -121,9 +113,9 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       throw new AllocError('InvalidArgs', `InvalidArgs: alignment ${alignFrames} is not a power of two`);
     }
     const order = Math.max(greaterOrderOf(nframes), greaterOrderOf(alignFrames));
-    if (nframes > this.host.nframes) return null;
+    if (nframes > this.r.nframes) return null;
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host._region.token);
+    lock(i32, H_BUDDY_LOCK, this.r.token);
     try {
       let index = order < MAX_ORDER ? this.allocChunk(order) : -1;
       let end = index + (1 << order);
@@ -181,16 +173,16 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    */
   addFreeMemory(paddr: Paddr, nframes: number): void {
     checkCount(nframes);
-    if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.host.nframes) {
+    if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.r.nframes) {
       throw new AllocError(
         'InvalidArgs',
         `InvalidArgs: ${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`,
       );
     }
     const index = paddr >>> PAGE_SHIFT;
-    if (this.host.checked) this.checkFreeable(index, nframes);
+    if (this.r.checked) this.checkFreeable(index, nframes);
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host._region.token);
+    lock(i32, H_BUDDY_LOCK, this.r.token);
     try {
       // ORDER: every frame is marked free before any list changes, so a rebuild after a death
       // anywhere below finds them all.
@@ -209,7 +201,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    */
   freeRuns(runs: readonly (readonly [number, number])[], done?: () => void): void {
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host._region.token);
+    lock(i32, H_BUDDY_LOCK, this.r.token);
     try {
       this.freeRunsLocked(runs);
       done?.();
@@ -224,7 +216,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * would take a frame that reclaim then frees again).
    */
   freeRunsLocked(runs: readonly (readonly [number, number])[]): void {
-    if (this.host.checked) for (const [index, n] of runs) this.checkFreeable(index, n);
+    if (this.r.checked) for (const [index, n] of runs) this.checkFreeable(index, n);
     const i32 = this.i32;
     let total = 0;
     for (const [index, n] of runs) {
@@ -241,7 +233,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    */
   rebuildLocked(): void {
     const i32 = this.i32;
-    const n = this.host.nframes;
+    const n = this.r.nframes;
     for (let order = 0; order < MAX_ORDER; order++) i32[H_BUDDY_HEADS + order] = 0;
     let free = 0;
     for (let k = 0; k < n; ) {
@@ -296,12 +288,12 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   forEachFree(fn: (paddr: Paddr, nframes: number) => void): void {
     const chunks: [number, number][] = [];
     const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.host._region.token);
+    lock(i32, H_BUDDY_LOCK, this.r.token);
     try {
       for (let order = 0; order < MAX_ORDER; order++) {
         for (let cur = i32[H_BUDDY_HEADS + order]; cur !== 0; cur = i32[this.word(cur - 1) + S_NEXT]) {
           chunks.push([cur - 1, order]);
-          if (chunks.length > this.host.nframes) throw new InvariantError(`buddy list ${order}`, 'the list has a cycle');
+          if (chunks.length > this.r.nframes) throw new InvariantError(`buddy list ${order}`, 'the list has a cycle');
         }
       }
     } finally {
@@ -323,8 +315,8 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    */
   checkInvariants(): void {
     const i32 = this.i32;
-    const n = this.host.nframes;
-    lock(i32, H_BUDDY_LOCK, this.host._region.token);
+    const n = this.r.nframes;
+    lock(i32, H_BUDDY_LOCK, this.r.token);
     try {
       const seen = new Uint8Array(n);
       let total = 0;
@@ -372,19 +364,19 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   }
 
   private word(index: number): number {
-    return this.host._region.metaWord + (index << SLOT_SHIFT);
+    return this.r.metaWord + (index << SLOT_SHIFT);
   }
 
   /** `markTaken` on frames `[index, index + n)`, in the fast path where there is one. Lock held. */
   private markTaken(index: number, n: number): void {
-    const fast = this.host._region.fast;
+    const fast = this.r.fast;
     if (fast !== undefined) fast.markTaken(this.word(index), n);
-    else markTaken(this.i32, this.word(index), n, this.host.workerId);
+    else markTaken(this.i32, this.word(index), n, this.r.workerId);
   }
 
   /** `markFree` on frames `[index, index + n)`, in the fast path where there is one. Lock held. */
   private markFree(index: number, n: number): void {
-    const fast = this.host._region.fast;
+    const fast = this.r.fast;
     if (fast !== undefined) fast.markFree(this.word(index), n);
     else markFree(this.i32, this.word(index), n);
   }
@@ -411,7 +403,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   /** Inserts one free chunk, merging it with free buddies (the kernel's `insert_chunk`). */
   private insertChunk(index: number, order: number): void {
     const i32 = this.i32;
-    const n = this.host.nframes;
+    const n = this.r.nframes;
     while (order + 1 < MAX_ORDER) {
       const size = 1 << order;
       const buddy = index ^ size;

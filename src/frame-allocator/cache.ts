@@ -14,15 +14,11 @@ import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { nap } from '../shm/wait.js';
 import type { Paddr } from '../base/units.js';
 import type { BuddyAllocator } from './buddy.js';
+import type { Region } from '../region/region.js';
 import { checkCount, type GlobalFrameAllocator } from '../base/global-allocator.js';
-import { clearOp, clearRuns, recordOp, recordRun, recordRuns, writeOp, endOp, type JournalHost } from '../region/journal.js';
+import { clearOp, clearRuns, recordOp, recordRun, recordRuns } from '../region/journal.js';
 import { workerRecord } from '../region/workers.js';
 
-/** What the caches need of a region. */
-export interface CacheHost extends JournalHost {
-  readonly nframes: number;
-  readonly workerId: number;
-}
 
 /** How long `alloc` waits for other workers to give back their cached frames before NoMemory. */
 const DRAIN_WAIT_MS = 5;
@@ -56,7 +52,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /** @internal Made by `FrameSystem` for its region and worker. */
   constructor(
-    private readonly host: CacheHost,
+    private readonly r: Region,
     /**
      * The shared buddy allocator behind the caches.
      *
@@ -70,12 +66,12 @@ export class CachedAllocator implements GlobalFrameAllocator {
     /** False: this worker keeps no cache of its own (it still sees, and asks for, the others'). */
     private readonly enabled = true,
   ) {
-    this.i32 = host._region.mem.i32;
-    this.cache = host._region.rec + W_CACHE;
+    this.i32 = r.mem.i32;
+    this.cache = r.rec + W_CACHE;
     this.one = this.cache + CACHE_BASE[1];
     this.oneCap = enabled ? CACHE_CAPACITY[1] : 0;
-    this.drainWord = host._region.rec + W_DRAIN;
-    this.maxPaddr = host.nframes * PAGE_SIZE;
+    this.drainWord = r.rec + W_DRAIN;
+    this.maxPaddr = r.nframes * PAGE_SIZE;
   }
 
   /**
@@ -90,11 +86,11 @@ export class CachedAllocator implements GlobalFrameAllocator {
     const count = i32[one];
     if (count <= 0 || i32[this.drainWord] !== 0) return -1;
     const index = i32[one + count];
-    const host = this.host;
+    const r = this.r;
     // ORDER: journaled and owned before it leaves the stack, so it is always in one or the
     // other, and recovery knows it is this worker's.
-    writeOp(i32, host._region.rec, OP_OWNED, index, 1);
-    i32[host._region.metaWord + (index << SLOT_SHIFT) + S_OWNER] = host.workerId;
+    recordOp(r, OP_OWNED, index, 1);
+    i32[r.metaWord + (index << SLOT_SHIFT) + S_OWNER] = r.workerId;
     i32[one] = count - 1;
     return index;
   }
@@ -128,12 +124,12 @@ export class CachedAllocator implements GlobalFrameAllocator {
     if (nframes === 1 && alignFrames === 1) {
       const index = this.popOne();
       if (index >= 0) {
-        endOp(this.i32, this.host._region.rec); // raw frames: from here on they are the caller's
+        clearOp(this.r); // raw frames: from here on they are the caller's
         return index << PAGE_SHIFT >>> 0;
       }
     }
     const paddr = this.take(nframes, alignFrames);
-    clearOp(this.host); // raw frames: from here on they are the caller's
+    clearOp(this.r); // raw frames: from here on they are the caller's
     return paddr;
   }
 
@@ -150,7 +146,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
       checkCount(nframes);
       checkCount(alignFrames, 'alignment');
     }
-    if (this.i32[this.host._region.rec + W_DRAIN] !== 0) this.serveDrain();
+    if (this.i32[this.r.rec + W_DRAIN] !== 0) this.serveDrain();
     if (this.enabled && alignFrames === 1 && nframes <= 4) {
       const index = this.pop(nframes);
       if (index >= 0) return index << PAGE_SHIFT >>> 0;
@@ -177,25 +173,25 @@ export class CachedAllocator implements GlobalFrameAllocator {
       // OWNER: raw frames may have come from anywhere; from here they are this worker's to free.
       // No journal entry is needed for one frame: it moves from the caller into the stack with
       // the single store of the stack's count.
-      this.i32[this.host._region.metaWord + (index << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
+      this.i32[this.r.metaWord + (index << SLOT_SHIFT) + S_OWNER] = this.r.workerId;
       if (this.pushOne(index)) return;
     }
     checkCount(nframes);
-    if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.host.nframes) {
+    if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.r.nframes) {
       throw new AllocError('InvalidArgs', `InvalidArgs: ${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`);
     }
     const index = paddr >>> PAGE_SHIFT;
-    recordOp(this.host, OP_OWNED, index, nframes);
+    recordOp(this.r, OP_OWNED, index, nframes);
     // OWNER: raw frames may have come from anywhere; from here they are this worker's to free.
     this.own(index, nframes);
     this.give(paddr, nframes);
-    clearOp(this.host);
+    clearOp(this.r);
   }
 
   /** @internal `dealloc` for frames the caller already journaled. */
   give(paddr: Paddr, nframes: number): void {
     if (nframes === 1 && this.pushOne(paddr >>> PAGE_SHIFT)) return;
-    if (this.i32[this.host._region.rec + W_DRAIN] !== 0) this.serveDrain();
+    if (this.i32[this.r.rec + W_DRAIN] !== 0) this.serveDrain();
     if (this.enabled && nframes <= 4) this.push(nframes, paddr >>> PAGE_SHIFT);
     else this.buddy.dealloc(paddr, nframes);
   }
@@ -310,11 +306,11 @@ export class CachedAllocator implements GlobalFrameAllocator {
       for (const [index, k] of this.cachedRuns(id)) {
         for (let f = index; f < index + k; f++) {
           const where = `cache of worker ${id}: frame ${hex(f * PAGE_SIZE)}`;
-          if (!(f >= 0 && f < this.host.nframes)) throw new InvariantError(where, 'outside the region');
+          if (!(f >= 0 && f < this.r.nframes)) throw new InvariantError(where, 'outside the region');
           const other = seen.get(f);
           if (other !== undefined) throw new InvariantError(where, `cached twice (also by worker ${other})`);
           seen.set(f, id);
-          const w = this.host._region.metaWord + (f << SLOT_SHIFT);
+          const w = this.r.metaWord + (f << SLOT_SHIFT);
           if (Atomics.load(i32, w) !== RC_UNUSED) throw new InvariantError(where, 'cached but not UNUSED');
           if ((i32[w + S_AUX] & AUX_FREE) !== 0) throw new InvariantError(where, 'cached and free in the buddy allocator');
         }
@@ -342,9 +338,9 @@ export class CachedAllocator implements GlobalFrameAllocator {
         const take = Math.min(count, AJ_MAX_RUNS);
         const runs: [number, number][] = [];
         for (let e = count - take + 1; e <= count; e++) runs.push([this.i32[base + e], k]);
-        recordRuns(this.host, runs);
+        recordRuns(this.r, runs);
         this.i32[base] = count - take;
-        this.buddy.freeRuns(runs, () => clearRuns(this.host));
+        this.buddy.freeRuns(runs, () => clearRuns(this.r));
         moved += take * k;
       }
     }
@@ -354,7 +350,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
   /** Names this worker as the owner (`S_OWNER`) of frames `[index, index + n)`. */
   private own(index: number, n: number): void {
     const i32 = this.i32;
-    for (let f = index; f < index + n; f++) i32[this.host._region.metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.host.workerId;
+    for (let f = index; f < index + n; f++) i32[this.r.metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.r.workerId;
   }
 
   /** Pops a run of k frames from the cache (refilling it when empty); -1 if none can be had. */
@@ -366,7 +362,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
       const index = i32[base + count];
       // ORDER: journaled and owned before it leaves the stack, so it is always in one or the
       // other, and recovery knows it is this worker's.
-      recordOp(this.host, OP_OWNED, index, k);
+      recordOp(this.r, OP_OWNED, index, k);
       this.own(index, k);
       i32[base] = count - 1;
       return index;
@@ -380,7 +376,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
    */
   private refill(k: number): number {
     const runs = CACHE_CAPACITY[k] >> 1;
-    const block = this.buddy.allocJournaled(runs * k, 1, (index, n) => recordRun(this.host, index, n));
+    const block = this.buddy.allocJournaled(runs * k, 1, (index, n) => recordRun(this.r, index, n));
     if (block === null) return -1;
     const first = block >>> PAGE_SHIFT;
     const base = this.cache + CACHE_BASE[k];
@@ -388,8 +384,8 @@ export class CachedAllocator implements GlobalFrameAllocator {
     // Push the runs but the first; the block stays journaled until the count covers them.
     for (let r = 1; r < runs; r++) i32[base + r] = first + (runs - r) * k;
     i32[base] = runs - 1;
-    recordOp(this.host, OP_OWNED, first, k);
-    clearRuns(this.host);
+    recordOp(this.r, OP_OWNED, first, k);
+    clearRuns(this.r);
     return first;
   }
 
@@ -408,14 +404,14 @@ export class CachedAllocator implements GlobalFrameAllocator {
     const flush = cap >> 1;
     const runs: [number, number][] = [[index, k]];
     for (let e = count - flush + 2; e <= count; e++) runs.push([i32[base + e], k]);
-    recordRuns(this.host, runs);
+    recordRuns(this.r, runs);
     i32[base] = count - (flush - 1);
-    this.buddy.freeRuns(runs, () => clearRuns(this.host));
+    this.buddy.freeRuns(runs, () => clearRuns(this.r));
   }
 
   /** The buddy level, for runs the caches do not serve, and the NoMemory path for all. */
   private fromBuddy(nframes: number, alignFrames: number): Paddr | null {
-    const journal = (index: number, n: number): void => recordOp(this.host, OP_OWNED, index, n);
+    const journal = (index: number, n: number): void => recordOp(this.r, OP_OWNED, index, n);
     let paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
     if (paddr !== null) return paddr;
     // Before NoMemory: this worker's cached frames, then the other workers'.
@@ -438,7 +434,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
     let asked = false;
     for (let id = 1; id <= MAX_WORKERS; id++) {
       const rec = workerRecord(id);
-      if (rec === this.host._region.rec || Atomics.load(this.i32, rec + W_STATE) !== WORKER_ATTACHED) continue;
+      if (rec === this.r.rec || Atomics.load(this.i32, rec + W_STATE) !== WORKER_ATTACHED) continue;
       if (this.cachedFrames(id) > 0) {
         Atomics.store(this.i32, rec + W_DRAIN, 1);
         asked = true;
@@ -449,7 +445,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /** Another worker asked for our cached frames: give them all back. */
   private serveDrain(): void {
-    Atomics.store(this.i32, this.host._region.rec + W_DRAIN, 0);
+    Atomics.store(this.i32, this.r.rec + W_DRAIN, 0);
     this.drainCaches();
   }
 }

@@ -170,7 +170,7 @@ export class FrameAllocOptions {
       if (this._zeroed) zeroBytes(sys, start, end - start);
       publishRange(sys, start, end);
     } finally {
-      clearOp(sys); // the frames are the segment's now (or back in the allocator)
+      clearOp(sys._region); // the frames are the segment's now (or back in the allocator)
     }
     if (sys.checked) ensureRange(sys, start, end, meta);
     return new Segment(sys, start, end, meta);
@@ -197,8 +197,8 @@ export class FrameAllocOptions {
         return w;
       }
       if (index === TAKE_CLAIM_FAILED) {
-        const frame = journalOf(sys._region.mem.i32, sys._region.rec)[0].index;
-        clearOp(sys);
+        const frame = journalOf(sys._region, sys._region.rec)[0].index;
+        clearOp(sys._region);
         throw notUnused(sys._region.at.load(slotWord(sys, frame)), frame * PAGE_SIZE);
       }
     }
@@ -209,14 +209,14 @@ export class FrameAllocOptions {
     // the claim, which leaves the frame to whoever claimed it.
     const rc = sys._region.at.cas(w, RC_UNUSED, 0); // claim
     if (rc !== RC_UNUSED) {
-      clearOp(sys);
+      clearOp(sys._region);
       throw notUnused(rc, paddr);
     }
     sys._region.mem.i32[w + S_OWNER] = sys.workerId;
     writeMeta(sys, w, meta._id, meta, init);
     if (this._zeroed) sys._region.at.zero(sys._region.frameByte + paddr, PAGE_SIZE);
     publish(sys, w, unique);
-    clearOp(sys); // the frame is the handle's now
+    clearOp(sys._region); // the frame is the handle's now
     return w;
   }
 
@@ -240,7 +240,7 @@ export class FrameAllocOptions {
       if (this._zeroed) zeroBytes(sys, paddr, PAGE_SIZE);
       publish(sys, w, unique);
     } finally {
-      clearOp(sys); // the frame is the handle's now (or back in the allocator)
+      clearOp(sys._region); // the frame is the handle's now (or back in the allocator)
     }
     if (sys.checked) ensureFromUnused(sys, w, paddr, unique, typeId);
     return w;
@@ -258,7 +258,7 @@ export class FrameAllocOptions {
     if (paddr === null) throw AllocError.noMemory(n, sys.freeFrames());
     // A plugged-in allocator is not trusted to answer inside the region.
     if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr + n * PAGE_SIZE > sys.maxPaddr) {
-      clearOp(sys);
+      clearOp(sys._region);
       checkPaddr(paddr, sys.maxPaddr);
       throw new GetFrameError('OutOfBound', paddr);
     }

@@ -18,7 +18,7 @@ import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { REF_COUNT_MAX } from '../base/limits.js';
 import { lock, unlock } from '../shm/lock.js';
 import { DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW } from '../region/fast-path.js';
-import { clearOp, endOp, recordOp, restoreOp, saveOp, writeOp, type JournalHost } from '../region/journal.js';
+import { clearOp, recordOp, restoreOp, saveOp } from '../region/journal.js';
 import { dropRequiresFailed, ensureFromUnused, requireDropLast, requireFromUnused } from '../checked/contracts.js';
 import { FrameRef } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
@@ -26,7 +26,7 @@ import type { AnyInit, AnyMeta } from './meta-type.js';
 import { typeById, typeHasOnDrop, typeIdOf, type RegistryHost } from './registry.js';
 
 /** What the slot operations need of a region (implemented by `FrameSystem`). */
-export interface SlotHost extends RegistryHost, JournalHost {
+export interface SlotHost extends RegistryHost {
   readonly workerId: number;
   readonly maxPaddr: number;
   readonly checked: boolean;
@@ -122,7 +122,7 @@ export function getFromUnused(
   type._validate(init);
   const w = slotWord(sys, index);
   if (sys.checked) requireFromUnused(sys, w, paddr);
-  recordOp(sys, OP_RAW, index, 1);
+  recordOp(sys._region, OP_RAW, index, 1);
   let typeId: number;
   try {
     claim(sys, w, paddr);
@@ -130,7 +130,7 @@ export function getFromUnused(
     writeMeta(sys, w, typeId, type, init);
     publish(sys, w, unique);
   } finally {
-    clearOp(sys);
+    clearOp(sys._region);
   }
   if (sys.checked) ensureFromUnused(sys, w, paddr, unique, typeId);
   return w;
@@ -205,14 +205,13 @@ export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
     return;
   }
   const i32 = sys._region.mem.i32;
-  const rec = sys._region.rec;
-  writeOp(i32, rec, OP_DROP, paddr >>> PAGE_SHIFT, 1);
+  recordOp(sys._region, OP_DROP, paddr >>> PAGE_SHIFT, 1);
   try {
     if (!decRef(sys, w, paddr)) return;
     if (!sys.checked && tearDownPlain(sys, i32, w)) sys._dealloc(paddr, 1);
     else dropLast(sys, w, true);
   } finally {
-    endOp(i32, rec);
+    clearOp(sys._region);
   }
 }
 
@@ -223,7 +222,7 @@ function finishFastDrop(sys: SlotHost, w: number, paddr: Paddr, status: number):
     else if (status === DROP_LAST_SLOW) dropLast(sys, w, true);
     else throw notHeld(paddr, sys._region.at.load(w));
   } finally {
-    clearOp(sys);
+    clearOp(sys._region);
   }
 }
 
@@ -246,13 +245,13 @@ export function tearDownPlain(sys: SlotHost, i32: Int32Array, w: number): boolea
  * else it stays raw-owned by the caller (`resetAsUnused`).
  */
 export function dropUnique(sys: SlotHost, w: number, paddr: Paddr, free: boolean): void {
-  recordOp(sys, free ? OP_DROP : OP_RAW, paddr >>> PAGE_SHIFT, 1);
+  recordOp(sys._region, free ? OP_DROP : OP_RAW, paddr >>> PAGE_SHIFT, 1);
   try {
     sys._region.mem.i32[w + S_OWNER] = sys.workerId; // OWNER: before it turns busy
     sys._region.at.store(w, 0);
     dropLast(sys, w, free);
   } finally {
-    clearOp(sys);
+    clearOp(sys._region);
   }
 }
 
@@ -305,14 +304,14 @@ function dropLastWithOnDrop(sys: SlotHost, w: number, type: AnyMeta, free: boole
   let error: unknown;
   let failed = false;
   const ref = FrameRef._transient(sys, w, paddr, type);
-  const journal = saveOp(sys); // onDrop may run operations of its own
+  const journal = saveOp(sys._region); // onDrop may run operations of its own
   try {
     callOnDrop(type, type._view(ref, sys._region.mem, storageByte(w)), ref);
   } catch (e) {
     failed = true;
     error = e;
   }
-  restoreOp(sys, journal);
+  restoreOp(sys._region, journal);
   ref._expire();
   clearSlot(sys._region.mem.i32, w, type);
   if (free && deallocNow) sys._dealloc(paddr, 1);
@@ -345,7 +344,7 @@ function clearSlot(i32: Int32Array, w: number, type: AnyMeta): void {
  */
 export function freeCleared(sys: SlotHost, w: number, paddr: Paddr): void {
   const i32 = sys._region.mem.i32;
-  recordOp(sys, OP_DROP, paddr >>> PAGE_SHIFT, 1);
+  recordOp(sys._region, OP_DROP, paddr >>> PAGE_SHIFT, 1);
   try {
     i32[w + S_OWNER] = sys.workerId;
     Atomics.store(i32, w, 0);
@@ -354,7 +353,7 @@ export function freeCleared(sys: SlotHost, w: number, paddr: Paddr): void {
     Atomics.store(i32, w, RC_UNUSED);
     sys._dealloc(paddr, 1);
   } finally {
-    clearOp(sys);
+    clearOp(sys._region);
   }
 }
 
@@ -414,7 +413,7 @@ export function drainDeferred(sys: SlotHost): number {
       if (!failed) error = e;
       failed = true;
     } finally {
-      clearOp(sys);
+      clearOp(sys._region);
     }
     done++;
   }
@@ -435,7 +434,7 @@ function takeDeferred(sys: SlotHost): number {
       const w = slotWord(sys, cur - 1);
       const next = i32[w + S_NEXT];
       if (typeById(sys, i32[w + S_TYPE])._onDrop !== undefined) {
-        recordOp(sys, i32[w + S_AUX] === 1 ? OP_DROP : OP_RAW, cur - 1, 1);
+        recordOp(sys._region, i32[w + S_AUX] === 1 ? OP_DROP : OP_RAW, cur - 1, 1);
         i32[w + S_OWNER] = sys.workerId;
         // ORDER: journaled and owned before the single write that takes it off the stack.
         if (prev === -1) i32[H_DEFER_HEAD] = next;

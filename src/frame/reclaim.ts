@@ -53,7 +53,7 @@ export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: numbe
   const stateOf = (id: number): number => Atomics.load(i32, workerRecord(id) + W_STATE);
   const dead = ids.filter((id, k) => ids.indexOf(id) === k && stateOf(id) !== WORKER_FREE);
   const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false }]));
-  const buddy = new BuddyAllocator(sys);
+  const buddy = new BuddyAllocator(sys._region);
 
   // 1. Locks. The buddy allocator's lists may be half updated: take the lock over and rebuild
   // them from the free marks. The registry and the deferred-drop stack change by single writes
@@ -163,7 +163,7 @@ function reclaimJournaled(
   for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0 && deferred.size <= sys.nframes; cur = i32[slot(cur - 1) + S_NEXT]) {
     deferred.add(cur - 1);
   }
-  for (const { index, n, kind } of journalOf(i32, rec)) {
+  for (const { index, n, kind } of journalOf(sys._region, rec)) {
     for (let f = index; f < index + n && f < sys.nframes; f++) {
       const w = slot(f);
       const rc = Atomics.load(i32, w);

@@ -142,12 +142,12 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
   ): Segment<M> {
     sys._assertOpen();
     checkRange(sys, range, false);
-    recordOp(sys, OP_RAW, range.start >>> PAGE_SHIFT, (range.end - range.start) / PAGE_SIZE);
+    recordOp(sys._region, OP_RAW, range.start >>> PAGE_SHIFT, (range.end - range.start) / PAGE_SIZE);
     try {
       claimRange(sys, range.start, range.end, meta, init);
       publishRange(sys, range.start, range.end);
     } finally {
-      clearOp(sys);
+      clearOp(sys._region);
     }
     if (sys.checked) ensureRange(sys, range.start, range.end, meta);
     return new Segment(sys, range.start, range.end, meta);
@@ -652,11 +652,11 @@ function incRange(sys: FrameContext, start: Paddr, end: Paddr): void {
  */
 export function dropRange(sys: FrameContext, start: Paddr, end: Paddr): void {
   if (start === end) return;
-  recordOp(sys, OP_DROP, start >>> PAGE_SHIFT, (end - start) / PAGE_SIZE);
+  recordOp(sys._region, OP_DROP, start >>> PAGE_SHIFT, (end - start) / PAGE_SIZE);
   try {
     dropFrames(sys, start, end);
   } finally {
-    clearOp(sys);
+    clearOp(sys._region);
   }
 }
 

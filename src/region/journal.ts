@@ -46,75 +46,66 @@ export const LOP_LINK = 1;
 
 export const LOP_UNLINK = 2;
 
-/** What the journals need of a region: this worker's record. */
-export interface JournalHost {
-  /** This worker's view of the region (its record: `rec`). */
-  readonly _region: Region;
-}
-
 /**
  * Records that the operation in progress (of `kind`, an `OP_*`) touches frames
  * `[index, index + count)`.
  * ORDER: the count is written before the start, which makes the entry valid; a worker that
  * dies between the two leaves no entry, and nothing has happened to the frames yet.
+ * OWNER: a record's journals are written only by its worker (plain stores), and read by
+ * `reclaimWorker` only once that worker has exited.
  */
-export function recordOp(sys: JournalHost, kind: number, index: number, count: number): void {
-  writeOp(sys._region.mem.i32, sys._region.rec, kind, index, count);
+export function recordOp(r: Region, kind: number, index: number, count: number): void {
+  const i32 = r.i32;
+  i32[r.rec + W_OP_COUNT] = (kind << OP_KIND_SHIFT) | count;
+  i32[r.rec + W_OP_START] = index + 1;
 }
 
-/** `recordOp` on worker record `rec` of `i32`, for hot paths that hold both in locals. */
-export function writeOp(i32: Int32Array, rec: number, kind: number, index: number, count: number): void {
-  i32[rec + W_OP_COUNT] = (kind << OP_KIND_SHIFT) | count;
-  i32[rec + W_OP_START] = index + 1;
-}
-
-/** Ends the operation: its frames are where they belong again. */
-export function clearOp(sys: JournalHost): void {
-  endOp(sys._region.mem.i32, sys._region.rec);
-}
-
-/** `clearOp` on worker record `rec` of `i32`. */
-export function endOp(i32: Int32Array, rec: number): void {
-  i32[rec + W_OP_START] = 0;
-  i32[rec + W_OP_COUNT] = 0;
+/**
+ * Ends the operation: its frames are where they belong again.
+ * ORDER: the start first, which makes the entry invalid (see `recordOp`).
+ */
+export function clearOp(r: Region): void {
+  const i32 = r.i32;
+  i32[r.rec + W_OP_START] = 0;
+  i32[r.rec + W_OP_COUNT] = 0;
 }
 
 /** The current operation entry, to restore after a nested operation (an `onDrop`). */
-export function saveOp(sys: JournalHost): [number, number] {
-  const i32 = sys._region.mem.i32;
-  return [i32[sys._region.rec + W_OP_START], i32[sys._region.rec + W_OP_COUNT]];
+export function saveOp(r: Region): [number, number] {
+  return [r.i32[r.rec + W_OP_START], r.i32[r.rec + W_OP_COUNT]];
 }
 
-export function restoreOp(sys: JournalHost, saved: [number, number]): void {
-  const i32 = sys._region.mem.i32;
-  i32[sys._region.rec + W_OP_COUNT] = saved[1];
-  i32[sys._region.rec + W_OP_START] = saved[0];
+/** Puts back an entry `saveOp` took. ORDER: as `recordOp` (count, then start). */
+export function restoreOp(r: Region, saved: [number, number]): void {
+  r.i32[r.rec + W_OP_COUNT] = saved[1];
+  r.i32[r.rec + W_OP_START] = saved[0];
 }
 
 /**
  * Records runs `[index, n]` moving between this worker's caches and the buddy allocator
- * (at most AJ_MAX_RUNS). The runs are written before the count that makes them valid.
+ * (at most AJ_MAX_RUNS). ORDER: the runs are written before the count that makes them valid.
  */
-export function recordRuns(sys: JournalHost, runs: readonly (readonly [number, number])[]): void {
-  const i32 = sys._region.mem.i32;
-  const at = sys._region.rec + W_AJ_RUNS;
-  for (let r = 0; r < runs.length; r++) {
-    i32[at + 2 * r] = runs[r][0];
-    i32[at + 2 * r + 1] = runs[r][1];
+export function recordRuns(r: Region, runs: readonly (readonly [number, number])[]): void {
+  const i32 = r.i32;
+  const at = r.rec + W_AJ_RUNS;
+  for (let k = 0; k < runs.length; k++) {
+    i32[at + 2 * k] = runs[k][0];
+    i32[at + 2 * k + 1] = runs[k][1];
   }
-  i32[sys._region.rec + W_AJ_COUNT] = runs.length;
+  i32[r.rec + W_AJ_COUNT] = runs.length;
 }
 
-/** Records one run (the common case of a cache refill). */
-export function recordRun(sys: JournalHost, index: number, n: number): void {
-  const i32 = sys._region.mem.i32;
-  i32[sys._region.rec + W_AJ_RUNS] = index;
-  i32[sys._region.rec + W_AJ_RUNS + 1] = n;
-  i32[sys._region.rec + W_AJ_COUNT] = 1;
+/** Records one run (the common case of a cache refill). ORDER: as `recordRuns`. */
+export function recordRun(r: Region, index: number, n: number): void {
+  const i32 = r.i32;
+  i32[r.rec + W_AJ_RUNS] = index;
+  i32[r.rec + W_AJ_RUNS + 1] = n;
+  i32[r.rec + W_AJ_COUNT] = 1;
 }
 
-export function clearRuns(sys: JournalHost): void {
-  sys._region.mem.i32[sys._region.rec + W_AJ_COUNT] = 0;
+/** Ends the allocator journal: the runs are where they belong. */
+export function clearRuns(r: Region): void {
+  r.i32[r.rec + W_AJ_COUNT] = 0;
 }
 
 /** A journal entry: frames `[index, index + n)` and what the worker was doing with them. */
@@ -124,8 +115,12 @@ export interface JournalEntry {
   readonly kind: number;
 }
 
-/** The journal entries of worker record `rec` (allocator runs count as `OP_OWNED`). */
-export function journalOf(i32: Int32Array, rec: number): JournalEntry[] {
+/**
+ * The journal entries of the worker record at word `rec` (allocator runs count as `OP_OWNED`):
+ * what `reclaimWorker` reads of a worker that exited.
+ */
+export function journalOf(r: Region, rec: number): JournalEntry[] {
+  const i32 = r.i32;
   const out: JournalEntry[] = [];
   const start = i32[rec + W_OP_START];
   if (start !== 0) {
@@ -133,8 +128,8 @@ export function journalOf(i32: Int32Array, rec: number): JournalEntry[] {
     out.push({ index: start - 1, n: word & OP_COUNT_MASK, kind: word >>> OP_KIND_SHIFT });
   }
   const runs = Math.min(Math.max(i32[rec + W_AJ_COUNT], 0), AJ_MAX_RUNS);
-  for (let r = 0; r < runs; r++) {
-    out.push({ index: i32[rec + W_AJ_RUNS + 2 * r], n: i32[rec + W_AJ_RUNS + 2 * r + 1], kind: OP_OWNED });
+  for (let k = 0; k < runs; k++) {
+    out.push({ index: i32[rec + W_AJ_RUNS + 2 * k], n: i32[rec + W_AJ_RUNS + 2 * k + 1], kind: OP_OWNED });
   }
   return out;
 }
