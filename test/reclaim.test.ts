@@ -27,8 +27,8 @@ import {
 import type { CachedAllocator } from '../src/frame-allocator/cache.js';
 import { journalOf, recordOp, recordRun, recordRuns } from '../src/region/journal.js';
 import { workerRecord } from '../src/region/workers.js';
-import { claim, claimedTypeId, decRef, dropLast, writeMeta } from '../src/frame/meta.js';
-import { AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_NEXT, S_OWNER, S_PREV, S_STORAGE, S_TYPE } from '../src/region/meta.js';
+import { claimOrThrow, claimedTypeId, dropLast, writeMeta } from '../src/frame/meta.js';
+import { decRef, AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_NEXT, S_OWNER, S_PREV, S_STORAGE, S_TYPE } from '../src/region/meta.js';
 import { CACHE_BASE, TOKEN_ID_BITS, WORKER_ATTACHED, WORKER_EXITED, WORKER_FREE, W_GEN, W_CACHE, W_STATE } from '../src/region/workers.js';
 import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_REGISTRY, H_REG_LOCK, MAX_ORDER, TYPE_ENTRY_WORDS } from '../src/region/geometry.js';
 import { OP_DROP, OP_OWNED, OP_RAW } from '../src/region/journal.js';
@@ -337,8 +337,8 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const { sys, dead, id, i32 } = world({ checked });
       const p = cacheOf(dead).take(1) as Paddr;
       const w = slot(sys, p / PAGE_SIZE);
-      claim(dead, w, p);
-      writeMeta(dead, w, claimedTypeId(dead, w, MockMeta), MockMeta, { value: 7 });
+      claimOrThrow(dead._region, w, p);
+      writeMeta(dead._region, w, claimedTypeId(dead, w, MockMeta), MockMeta, { value: 7 });
       expect(i32[w + S_OWNER]).toBe(id);
       expect(sys.stats().busy).toBe(1);
 
@@ -352,8 +352,8 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const { sys, dead, id, i32 } = world({ checked });
       const p = cacheOf(dead).take(1) as Paddr;
       const w = slot(sys, p / PAGE_SIZE);
-      claim(dead, w, p);
-      writeMeta(dead, w, claimedTypeId(dead, w, MockMeta), MockMeta, { value: 7 });
+      claimOrThrow(dead._region, w, p);
+      writeMeta(dead._region, w, claimedTypeId(dead, w, MockMeta), MockMeta, { value: 7 });
       // publish is one store (the count); the owner, written when the frame was handed out,
       // still names the dead worker. (An earlier publish cleared the owner first, and a death
       // between the two lost the frame.)
@@ -369,8 +369,8 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       for (let k = 0; k < 3; k++) {
         const q = p + k * PAGE_SIZE;
         const w = slot(sys, q / PAGE_SIZE);
-        claim(dead, w, q);
-        writeMeta(dead, w, claimedTypeId(dead, w, MockMeta), MockMeta, { value: k });
+        claimOrThrow(dead._region, w, q);
+        writeMeta(dead._region, w, claimedTypeId(dead, w, MockMeta), MockMeta, { value: k });
       }
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 6, teardowns: 3 }));
       expectHealthy(sys, 64);
@@ -386,7 +386,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const w = slot(sys, index);
       // dropRef: journaled, the last reference gone, dropLast's first step recorded the owner.
       recordOp(dead._region, OP_DROP, index, 1);
-      expect(decRef(dead, w, f.paddr)).toBe(true);
+      expect(decRef(dead._region, w)).toBe(1);
       i32[w + S_OWNER] = id;
 
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 16, teardowns: 1 }));
@@ -401,7 +401,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const index = f.paddr / PAGE_SIZE;
       const w = slot(sys, index);
       recordOp(dead._region, OP_DROP, index, 1);
-      expect(decRef(dead, w, f.paddr)).toBe(true); // count 1 -> 0: the last reference was its own
+      expect(decRef(dead._region, w)).toBe(1); // count 1 -> 0: the last reference was its own
       // dropLast is not entered; decRef wrote the owner before its decrement.
       expect(i32[w + S_OWNER]).toBe(id);
       expect(onDropCalls).toEqual([]);
@@ -428,7 +428,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const index = f.paddr / PAGE_SIZE;
       const w = slot(sys, index);
       recordOp(dead._region, OP_DROP, index, 1);
-      expect(decRef(dead, w, f.paddr)).toBe(true);
+      expect(decRef(dead._region, w)).toBe(1);
       dropLast(dead, w, false); // everything a last drop does but the dealloc
       expect(onDropCalls).toEqual([5]);
       expect(Atomics.load(i32, w)).toBe(RC_UNUSED);
@@ -446,7 +446,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const index = s.startPaddr / PAGE_SIZE;
       recordOp(dead._region, OP_DROP, index, 3);
       for (let k = index; k < index + 2; k++) {
-        expect(decRef(dead, slot(sys, k), k * PAGE_SIZE)).toBe(true);
+        expect(decRef(dead._region, slot(sys, k))).toBe(1);
         dropLast(dead, slot(sys, k), true, false); // torn down, waiting for the run's dealloc
       }
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 9 + 2 }));
@@ -469,7 +469,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       expect(theirs.referenceCount).toBe(2);
       // The dead worker's drop: journaled, decremented (not the last), then it died.
       recordOp(dead._region, OP_DROP, index, 1);
-      expect(decRef(dead, w, f.paddr)).toBe(false);
+      expect(decRef(dead._region, w)).toBeGreaterThan(1);
       // The survivor drops the last reference; reclaim runs while its onDrop runs (slot busy).
       let seen: { rc: number; owner: number; r: ReclaimReport } | undefined;
       hook = () => {
@@ -489,7 +489,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const theirs = Frame.fromRaw(dead, f.clone().intoRaw(), MockMeta);
       expect(theirs.referenceCount).toBe(2);
       recordOp(dead._region, OP_DROP, index, 1);
-      expect(decRef(dead, slot(sys, index), p)).toBe(false);
+      expect(decRef(dead._region, slot(sys, index))).toBeGreaterThan(1);
       f.drop(); // the survivor's last drop: torn down, into the survivor's cache
       expect(cacheOf(sys).cachedRuns(1)).toContainEqual([index, 1]);
 
@@ -508,7 +508,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const theirs = Frame.fromRaw(dead, f.clone().intoRaw(), MockMeta);
       expect(theirs.referenceCount).toBe(2);
       recordOp(dead._region, OP_DROP, index, 1);
-      expect(decRef(dead, slot(sys, index), p)).toBe(false);
+      expect(decRef(dead._region, slot(sys, index))).toBeGreaterThan(1);
       f.drop();
       expect(sys.allocator.alloc(1, 1)).toBe(p); // raw, the survivor's
 
@@ -527,8 +527,8 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const index = p / PAGE_SIZE;
       const w = slot(sys, index);
       recordOp(dead._region, OP_RAW, index, 1);
-      claim(dead, w, p);
-      writeMeta(dead, w, claimedTypeId(dead, w, MockMeta), MockMeta, { value: 9 });
+      claimOrThrow(dead._region, w, p);
+      writeMeta(dead._region, w, claimedTypeId(dead, w, MockMeta), MockMeta, { value: 9 });
       expect(sys.stats()).toEqual(expect.objectContaining({ busy: 1, raw: 0, free: 63 }));
 
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 15, teardowns: 1 }));

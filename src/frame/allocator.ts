@@ -3,20 +3,19 @@
  * allocator, zeroed or not, as the kernel's `FrameAllocOptions`.
  */
 import { AllocError, GetFrameError } from '../base/errors.js';
-import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
-import { RC_UNIQUE, RC_UNUSED, S_OWNER } from '../region/meta.js';
+import { checkCount } from '../base/global-allocator.js';
+import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
+import { ensureFromUnused, requireFromUnused } from '../checked/contracts.js';
+import { clearOp, journaledFrame } from '../region/journal.js';
+import { RC_UNIQUE, TAKE_CLAIM_FAILED, countOf, notUnused, publish, slotPaddr, storageByte } from '../region/meta.js';
+import { publishTaken, takeCached } from '../region/workers.js';
 import type { FrameContext } from './context.js';
 import { Frame, type InitOf } from './frame.js';
-import { checkPaddr, type Paddr } from '../base/units.js';
-import { claim, claimedTypeId, notUnused, publish, slotPaddr, slotWord, storageByte, writeMeta } from './meta.js';
-import { TAKE_CLAIM_FAILED } from '../region/fast-path.js';
+import { claimOrThrow, claimedTypeId, slotWord, writeMeta } from './meta.js';
 import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
 import { Segment, claimRange, ensureRange, publishRange } from './segment.js';
 import { UniqueFrame } from './unique.js';
 import { zeroBytes } from './untyped.js';
-import { checkCount } from '../base/global-allocator.js';
-import { clearOp, journalOf } from '../region/journal.js';
-import { ensureFromUnused, requireFromUnused } from '../checked/contracts.js';
 
 /**
  * Allocation of frames, unique frames and segments from a region's allocator, as the kernel's
@@ -99,7 +98,7 @@ export class FrameAllocOptions {
    */
   allocFrameWith<M extends AnyMeta>(meta: M, init?: InitOf<M>): Frame<M> {
     const w = this.allocOne(meta, init, false);
-    return new Frame(this.sys, w, slotPaddr(this.sys, w), meta);
+    return new Frame(this.sys, w, slotPaddr(this.sys._region, w), meta);
   }
 
   /**
@@ -117,7 +116,7 @@ export class FrameAllocOptions {
    */
   allocUnique<M extends AnyMeta>(meta: M, init?: InitOf<M>): UniqueFrame<M> {
     const w = this.allocOne(meta, init, true);
-    return new UniqueFrame(this.sys, w, slotPaddr(this.sys, w), meta);
+    return new UniqueFrame(this.sys, w, slotPaddr(this.sys._region, w), meta);
   }
 
   /**
@@ -181,68 +180,47 @@ export class FrameAllocOptions {
     const sys = this.sys;
     sys._assertOpen();
     if (init !== undefined) meta._validate(init);
-    const fast = sys._region.fast;
-    if (fast !== undefined && meta._sys === sys) {
-      // The WebAssembly fast path: pop, journal, claim and type in one call, then publish (in
-      // the same call when there is nothing to write in between).
+    const r = sys._region;
+    if (!sys.checked && meta._sys === sys) {
+      // The hot path: this worker's cache, a type registered here, no contracts to check. The
+      // pop, journal, claim and type are one step (`takeCached`), and so is the publish when
+      // there is nothing to write in between.
       const count = unique ? RC_UNIQUE : 1;
       const direct = init === undefined && !this._zeroed;
-      const index = direct ? fast.takePublished(meta._id, count) : fast.take(meta._id);
+      const index = takeCached(r, meta._id, direct ? count : 0);
       if (index >= 0) {
         const w = slotWord(sys, index);
         if (direct) return w;
-        if (init !== undefined) meta._write(sys._region.mem, storageByte(w), init);
-        if (this._zeroed) sys._region.at.zero(sys._region.frameByte + index * PAGE_SIZE, PAGE_SIZE);
-        fast.publish(index, count);
+        if (init !== undefined) meta._write(r.mem, storageByte(w), init); // OWNER: busy, this worker's alone
+        if (this._zeroed) r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);
+        publishTaken(r, index, count);
         return w;
       }
       if (index === TAKE_CLAIM_FAILED) {
-        const frame = journalOf(sys._region, sys._region.rec)[0].index;
-        clearOp(sys._region);
-        throw notUnused(sys._region.at.load(slotWord(sys, frame)), frame * PAGE_SIZE);
+        const frame = journaledFrame(r);
+        clearOp(r);
+        throw notUnused(countOf(r, slotWord(sys, frame)), frame * PAGE_SIZE);
       }
     }
     const paddr = this.take(1);
     const w = slotWord(sys, paddr >>> PAGE_SHIFT);
-    if (sys.checked || meta._sys !== sys) return this.setUpChecked(w, paddr, meta, init, unique);
-    // The hot path: a type registered here, no contracts to check. Nothing below throws but
-    // the claim, which leaves the frame to whoever claimed it.
-    const rc = sys._region.at.cas(w, RC_UNUSED, 0); // claim
-    if (rc !== RC_UNUSED) {
-      clearOp(sys._region);
-      throw notUnused(rc, paddr);
-    }
-    sys._region.mem.i32[w + S_OWNER] = sys.workerId;
-    writeMeta(sys, w, meta._id, meta, init);
-    if (this._zeroed) sys._region.at.zero(sys._region.frameByte + paddr, PAGE_SIZE);
-    publish(sys, w, unique);
-    clearOp(sys._region); // the frame is the handle's now
-    return w;
-  }
-
-  /**
-   * `allocOne`'s set-up of the claimed frame in checked mode, or for a type not yet registered
-   * in this region (registering it may fail: then the frame goes back to the allocator).
-   */
-  private setUpChecked(w: number, paddr: Paddr, meta: AnyMeta, init: AnyInit, unique: boolean): number {
-    const sys = this.sys;
     let typeId = 0;
     try {
-      if (sys.checked) requireFromUnused(sys, w, paddr);
-      claim(sys, w, paddr);
+      if (sys.checked) requireFromUnused(r, w, paddr);
+      claimOrThrow(r, w, paddr);
       try {
         typeId = claimedTypeId(sys, w, meta);
       } catch (e) {
         sys._dealloc(paddr, 1);
         throw e;
       }
-      writeMeta(sys, w, typeId, meta, init);
+      writeMeta(r, w, typeId, meta, init);
       if (this._zeroed) zeroBytes(sys, paddr, PAGE_SIZE);
-      publish(sys, w, unique);
+      publish(r, w, unique);
     } finally {
-      clearOp(sys._region); // the frame is the handle's now (or back in the allocator)
+      clearOp(r); // the frame is the handle's now (or back in the allocator)
     }
-    if (sys.checked) ensureFromUnused(sys, w, paddr, unique, typeId);
+    if (sys.checked) ensureFromUnused(r, w, paddr, unique, typeId);
     return w;
   }
 

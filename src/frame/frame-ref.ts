@@ -8,7 +8,8 @@ import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from './context.js';
 import { Frame } from './frame.js';
 import type { Paddr } from '../base/units.js';
-import { incRef, loadRefCount, storageByte, type SlotHost } from './meta.js';
+import { loadRefCount, type SlotHost } from './meta.js';
+import { incRef, storageByte } from '../region/meta.js';
 import type { AnyMeta, MetaType, MetaView, Schema } from './meta-type.js';
 import type { FrameReader } from './io.js';
 import { bytesOf, checkBytes, readerOf, type ByteAccess } from './untyped.js';
@@ -164,7 +165,7 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
       // Borrowed from a list: the frame is unique; refuse before touching its count.
       throw new FrameUseError('NotHeld', `frame ${hex(this.paddr)} is unique (owned by a linked list); it cannot be cloned`);
     }
-    incRef(this._sys, this._w, this.paddr);
+    incRef(this._sys._region, this._w, this.paddr);
     return new Frame(this._sys, this._w, this.paddr, this._type);
   }
 

@@ -5,21 +5,11 @@
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
-import { S_TYPE } from '../region/meta.js';
 import type { FrameContext } from './context.js';
 import { FrameRef, type MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
-import {
-  dropRef,
-  getFromInUse,
-  getFromUnused,
-  incRef,
-  loadRefCount,
-  slotWord,
-  storageByte,
-  takeForgotten,
-  checkRawHeld,
-} from './meta.js';
+import { checkRawHeld, dropRef, getFromUnused, loadRefCount, slotWord, takeForgottenOrThrow } from './meta.js';
+import { getFromInUse, incRef, storageByte, typeOf } from '../region/meta.js';
 import type { AnyMeta, MetaInit, MetaType, Schema } from './meta-type.js';
 import { lookupTypeId, typeById } from './registry.js';
 import type { FrameReader, FrameWriter } from './io.js';
@@ -84,7 +74,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     /** @internal */ readonly _type: M,
   ) {
     if (_sys._leaks !== undefined) {
-      requirePaddr(_sys, paddr);
+      requirePaddr(_sys._region, paddr);
       _sys._leaks.track(this, 'Frame', paddr, 1, _type.name);
     }
   }
@@ -135,8 +125,9 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   static fromInUse(sys: FrameContext, paddr: Paddr): Frame<AnyMeta> {
     sys._assertOpen();
-    const w = getFromInUse(sys, paddr);
-    return new Frame(sys, w, paddr, typeById(sys, sys._region.mem.i32[w + S_TYPE]));
+    const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
+    getFromInUse(sys._region, w, paddr);
+    return new Frame(sys, w, paddr, typeById(sys, typeOf(sys._region, w)));
   }
 
   /**
@@ -169,7 +160,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
     checkRawHeld(sys, w, paddr, false);
     const type = resolveType(sys, w, paddr, meta);
-    if (takeRecord && sys.checked) takeForgotten(sys, w, paddr);
+    if (takeRecord && sys.checked) takeForgottenOrThrow(sys, w, paddr);
     return new Frame(sys, w, paddr, type as M);
   }
 
@@ -261,7 +252,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   get meta(): MetaViewOf<M> {
     this._check();
-    if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), false);
+    if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys, this._type), false);
     return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
@@ -293,7 +284,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   clone(): Frame<M> {
     this._check();
-    incRef(this._sys, this._w, this.paddr);
+    incRef(this._sys._region, this._w, this.paddr);
     return new Frame(this._sys, this._w, this.paddr, this._type);
   }
 
@@ -364,7 +355,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   intoRaw(): Paddr {
     this._check();
-    if (this._sys.checked) forgetChecked(this._sys, this._w, this.paddr, false);
+    if (this._sys.checked) forgetChecked(this._sys._region, this._w, this.paddr, false);
     this._end();
     return this.paddr;
   }
@@ -386,7 +377,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   tryAs<T extends AnyMeta>(meta: T): Frame<T> | null {
     this._check();
-    if (this._sys._region.mem.i32[this._w + S_TYPE] !== lookupTypeId(this._sys, meta)) return null;
+    if (typeOf(this._sys._region, this._w) !== lookupTypeId(this._sys, meta)) return null;
     this._end();
     return new Frame(this._sys, this._w, this.paddr, meta);
   }
@@ -480,7 +471,7 @@ export function dead(kind: string, paddr: Paddr): FrameUseError {
 
 /** The type of the slot at `w`, checked against `meta` when given (`WrongType` otherwise). */
 export function resolveType(sys: FrameContext, w: number, paddr: Paddr, meta: AnyMeta | undefined): AnyMeta {
-  const id = sys._region.mem.i32[w + S_TYPE];
+  const id = typeOf(sys._region, w);
   if (meta === undefined) return typeById(sys, id);
   if (lookupTypeId(sys, meta) !== id) {
     const actual = id === 0 ? 'none' : typeById(sys, id).name;

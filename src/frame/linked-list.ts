@@ -20,7 +20,7 @@ import type { FrameContext } from './context.js';
 import { lock, lockOwner, unlock } from '../shm/lock.js';
 import { FrameRef } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
-import { storageByte } from './meta.js';
+import { storageByte } from '../region/meta.js';
 import type { AnyMeta } from './meta-type.js';
 import { lookupTypeId, typeById, typeIdOf } from './registry.js';
 import { UniqueFrame, type MetaMutOf } from './unique.js';
@@ -591,7 +591,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     i32[j] = kind; // ORDER: the entry is whole before its kind makes it valid
     applyListOp(i32, this._sys._region.metaWord, kind, this.index, x, prev, next, size);
     i32[j] = 0;
-    if (this._sys.checked) ensureListTag(this._sys, this.slot(x), (x - 1) * PAGE_SIZE, kind === LOP_LINK ? this.id : 0, kind === LOP_LINK ? 'list_insert_ensures' : 'list_take_ensures');
+    if (this._sys.checked) ensureListTag(this._sys._region, this.slot(x), (x - 1) * PAGE_SIZE, kind === LOP_LINK ? this.id : 0, kind === LOP_LINK ? 'list_insert_ensures' : 'list_take_ensures');
   }
 }
 

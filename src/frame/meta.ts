@@ -10,63 +10,61 @@
  * JavaScript atomics are sequentially consistent, so each `ORDER:` note below names the
  * happens-before edge that the kernel gets from its Acquire/Release pair.
  */
-import { ContractError, FrameUseError, GetFrameError, hex } from '../base/errors.js';
-import { H_DEFER_HEAD, H_DEFER_LOCK } from '../region/geometry.js';
-import { RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, STORAGE_BYTE_OFFSET, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
-import { OP_DROP, OP_RAW } from '../region/journal.js';
-import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
-import { REF_COUNT_MAX } from '../base/limits.js';
-import { lock, unlock } from '../shm/lock.js';
-import { DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW } from '../region/fast-path.js';
-import { clearOp, recordOp, restoreOp, saveOp } from '../region/journal.js';
+import { ContractError } from '../base/errors.js';
+import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
 import { dropRequiresFailed, ensureFromUnused, requireDropLast, requireFromUnused } from '../checked/contracts.js';
+import { push as deferDrop, isEmpty as isDeferredEmpty, takeFreeFlag, takeRunnable } from '../region/deferred.js';
+import { OP_DROP, OP_RAW, clearOp, recordOp, restoreOp, saveOp } from '../region/journal.js';
+import {
+  DROP_DEALLOC,
+  DROP_DONE,
+  DROP_LAST_SLOW,
+  RC_UNIQUE,
+  RC_UNUSED,
+  SLOT_SHIFT,
+  addForgotten,
+  beginUniqueDrop,
+  claim,
+  clearSlot,
+  countOf,
+  decRef,
+  dropShared,
+  freeCleared as freeClearedSlot,
+  isShared,
+  notHeld,
+  notUnused,
+  publish,
+  setType,
+  slotPaddr,
+  stateName,
+  storageByte,
+  takeForgotten,
+  takeOwnership,
+  typeOf,
+  unclaim,
+} from '../region/meta.js';
+import type { Region } from '../region/region.js';
+import { hasOnDrop } from '../region/registry.js';
+import type { FrameContext } from './context.js';
 import { FrameRef } from './frame-ref.js';
-import { checkPaddr, type Paddr } from '../base/units.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
-import { typeById, typeHasOnDrop, typeIdOf, type RegistryHost } from './registry.js';
+import { typeById, typeIdOf } from './registry.js';
 
-/** What the slot operations need of a region (implemented by `FrameSystem`). */
-export interface SlotHost extends RegistryHost {
-  readonly workerId: number;
-  readonly maxPaddr: number;
-  readonly checked: boolean;
-  /** Returns frames to the allocator. */
-  _dealloc(paddr: Paddr, nframes: number): void;
-}
+/** What the slot operations need of a region (a `FrameContext`: implemented by `FrameSystem`). */
+export type SlotHost = FrameContext;
 
 /** Word index of the slot of frame `index`. */
 export function slotWord(sys: SlotHost, index: number): number {
   return sys._region.metaWord + (index << SLOT_SHIFT);
 }
 
-/** Byte address of the storage of the slot at word `w`. */
-export function storageByte(w: number): number {
-  return (w << 2) + STORAGE_BYTE_OFFSET;
-}
-
-/** The paddr of the slot at word `w`. */
-export function slotPaddr(sys: SlotHost, w: number): Paddr {
-  return ((w - sys._region.metaWord) >> SLOT_SHIFT) << PAGE_SHIFT >>> 0;
-}
-
-/** The error `fromUnused` reports for a slot whose count was `rc` instead of UNUSED. */
-export function notUnused(rc: number, paddr: Paddr): GetFrameError {
-  return new GetFrameError(rc === RC_UNIQUE ? 'Unique' : rc === 0 ? 'Busy' : 'InUse', paddr);
-}
-
 /**
- * Claims the unused slot at word `w` (CAS UNUSED → 0, the kernel's `get_from_unused` first
- * step). Throws `InUse` / `Busy` / `Unique` if the slot is not unused; then nothing changed.
- *
- * OWNER: `S_OWNER` names the worker answerable for a busy or in-flight slot, and is written by
- * that worker *before* the transition that makes it so (the allocator writes it when it hands a
- * frame out, a drop before its decrement), so a worker that dies right after the transition
- * is found by `reclaimWorker`. Only a claim of a raw frame writes it after.
+ * Claims the unused slot at `w` (region/meta.ts `claim`), throwing `InUse` / `Busy` / `Unique`
+ * if it is not unused; then nothing changed.
  */
-export function claim(sys: SlotHost, w: number, paddr: Paddr): void {
-  const rc = sys._region.at.cas(w, RC_UNUSED, 0);
+export function claimOrThrow(r: Region, w: number, paddr: Paddr): void {
+  const rc = claim(r, w);
   if (rc !== RC_UNUSED) throw notUnused(rc, paddr);
-  sys._region.mem.i32[w + S_OWNER] = sys.workerId;
 }
 
 /**
@@ -79,32 +77,15 @@ export function claimedTypeId(sys: SlotHost, w: number, type: AnyMeta): number {
   try {
     return typeIdOf(sys, type);
   } catch (e) {
-    Atomics.store(sys._region.mem.i32, w, RC_UNUSED);
+    unclaim(sys._region, w);
     throw e;
   }
 }
 
 /** Writes type id and initial metadata into a claimed (busy) slot whose storage is zero. */
-export function writeMeta(sys: SlotHost, w: number, typeId: number, type: AnyMeta, init: AnyInit): void {
-  sys._region.mem.i32[w + S_TYPE] = typeId;
-  if (init !== undefined) type._write(sys._region.mem, storageByte(w), init);
-}
-
-/**
- * Publishes a claimed slot: count 1, or UNIQUE.
- * ORDER: the metadata was written before this store; a worker that sees the count (an atomic
- * load or CAS of this word) sees the metadata.
- */
-export function publish(sys: SlotHost, w: number, unique: boolean): void {
-  sys._region.at.store(w, unique ? RC_UNIQUE : 1);
-}
-
-/** Undoes `claim` + `writeMeta` on a slot nobody else can see yet (count still 0). */
-export function unclaim(sys: SlotHost, w: number, type: AnyMeta): void {
-  const i32 = sys._region.mem.i32;
-  type._clear(sys._region.mem, storageByte(w));
-  i32[w + S_TYPE] = 0;
-  Atomics.store(i32, w, RC_UNUSED);
+export function writeMeta(r: Region, w: number, typeId: number, type: AnyMeta, init: AnyInit): void {
+  setType(r, w, typeId);
+  if (init !== undefined) type._write(r.mem, storageByte(w), init); // OWNER: busy, this worker's alone
 }
 
 /**
@@ -120,76 +101,33 @@ export function getFromUnused(
 ): number {
   const index = checkPaddr(paddr, sys.maxPaddr);
   type._validate(init);
+  const r = sys._region;
   const w = slotWord(sys, index);
-  if (sys.checked) requireFromUnused(sys, w, paddr);
-  recordOp(sys._region, OP_RAW, index, 1);
+  if (sys.checked) requireFromUnused(r, w, paddr);
+  recordOp(r, OP_RAW, index, 1);
   let typeId: number;
   try {
-    claim(sys, w, paddr);
+    claimOrThrow(r, w, paddr);
     typeId = claimedTypeId(sys, w, type);
-    writeMeta(sys, w, typeId, type, init);
-    publish(sys, w, unique);
+    writeMeta(r, w, typeId, type, init);
+    publish(r, w, unique);
   } finally {
-    clearOp(sys._region);
+    clearOp(r);
   }
-  if (sys.checked) ensureFromUnused(sys, w, paddr, unique, typeId);
+  if (sys.checked) ensureFromUnused(r, w, paddr, unique, typeId);
   return w;
 }
 
 /**
- * `get_from_in_use`: adds a reference to a shared frame. Unused / Unique / Busy as the kernel;
- * a count at REF_COUNT_MAX is an `Overflow` error (the kernel aborts). Returns the slot word.
+ * Drops one shared reference (region/meta.ts `decRef`). Returns true if it was the last one:
+ * the slot is then busy and the caller must tear it down (`dropLast`). A slot that is not held
+ * is reported (`drop_requires` in checked mode, else `NotHeld`), unchanged.
  */
-export function getFromInUse(sys: SlotHost, paddr: Paddr): number {
-  const index = checkPaddr(paddr, sys.maxPaddr);
-  const at = sys._region.at;
-  const w = slotWord(sys, index);
-  for (;;) {
-    const rc = at.load(w);
-    if (rc === RC_UNUSED) throw new GetFrameError('Unused', paddr);
-    if (rc === RC_UNIQUE) throw new GetFrameError('Unique', paddr);
-    if (rc === 0) throw new GetFrameError('Busy', paddr);
-    if (rc >= REF_COUNT_MAX || rc < 0) throw overflow(paddr, rc);
-    // ORDER: the successful CAS reads the count published after the metadata was written.
-    if (at.cas(w, rc, rc + 1) === rc) return w;
-  }
-}
-
-function overflow(paddr: Paddr, rc: number): FrameUseError {
-  return new FrameUseError('Overflow', `frame ${hex(paddr)} has ${rc >>> 0} references; at most ${REF_COUNT_MAX}`);
-}
-
-/**
- * Adds one reference to a frame the caller holds (the kernel's `inc_ref_count`). Past
- * REF_COUNT_MAX the increment is undone and `Overflow` thrown (the kernel aborts).
- */
-export function incRef(sys: SlotHost, w: number, paddr: Paddr): void {
-  const old = sys._region.at.add(w, 1);
-  if (old >= REF_COUNT_MAX || old <= 0) {
-    sys._region.at.sub(w, 1);
-    if (old <= 0) throw notHeld(paddr, old);
-    throw overflow(paddr, old);
-  }
-}
-
-/**
- * Drops one shared reference. Returns true if it was the last one: the slot is then busy (0)
- * and the caller must call `dropLast`. A slot that is not held is reported, unchanged.
- *
- * OWNER: only the holder of the last reference names itself in `S_OWNER`, right before the CAS
- * that makes the slot busy. (Every dropper writing it before a decrement, as before, let a
- * dropper whose decrement was not the last overwrite the name of the one whose was: a worker
- * that died after that decrement left a busy slot that reclaim judged another's. Found by the
- * SPIN model, verify/slot.pml.)
- */
-export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
-  const at = sys._region.at;
-  for (;;) {
-    const old = at.load(w);
-    if (old < 1 || old > REF_COUNT_MAX) throw sys.checked ? dropRequiresFailed(paddr, old) : notHeld(paddr, old);
-    if (old === 1) sys._region.mem.i32[w + S_OWNER] = sys.workerId;
-    if (at.cas(w, old, old - 1) === old) return old === 1;
-  }
+export function dropOne(sys: SlotHost, w: number, paddr: Paddr): boolean {
+  const old = decRef(sys._region, w);
+  if (old === 1) return true;
+  if (isShared(old)) return false;
+  throw sys.checked ? dropRequiresFailed(paddr, old) : notHeld(paddr, old);
 }
 
 /**
@@ -198,46 +136,16 @@ export function decRef(sys: SlotHost, w: number, paddr: Paddr): boolean {
  * here leaves the frame to `reclaimWorker`.
  */
 export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
-  const fast = sys._region.fast;
-  if (fast !== undefined) {
-    const status = fast.drop(w);
-    if (status !== DROP_DONE) finishFastDrop(sys, w, paddr, status);
-    return;
-  }
-  const i32 = sys._region.mem.i32;
-  recordOp(sys._region, OP_DROP, paddr >>> PAGE_SHIFT, 1);
-  try {
-    if (!decRef(sys, w, paddr)) return;
-    if (!sys.checked && tearDownPlain(sys, i32, w)) sys._dealloc(paddr, 1);
-    else dropLast(sys, w, true);
-  } finally {
-    clearOp(sys._region);
-  }
-}
-
-/** What the fast path's `drop` left to do, by its status; then the journal entry ends. */
-function finishFastDrop(sys: SlotHost, w: number, paddr: Paddr, status: number): void {
+  const r = sys._region;
+  const status = dropShared(r, w, paddr >>> PAGE_SHIFT);
+  if (status === DROP_DONE) return;
   try {
     if (status === DROP_DEALLOC) sys._dealloc(paddr, 1);
     else if (status === DROP_LAST_SLOW) dropLast(sys, w, true);
-    else throw notHeld(paddr, sys._region.at.load(w));
+    else throw sys.checked ? dropRequiresFailed(paddr, countOf(r, w)) : notHeld(paddr, countOf(r, w));
   } finally {
-    clearOp(sys._region);
+    clearOp(r);
   }
-}
-
-/**
- * The hot path of a last drop (unchecked): if the frame's type has no `onDrop` in any worker,
- * tears the busy slot down (UNUSED, not yet given back: the caller deallocates); false, with
- * nothing done, otherwise (then `dropLast` does it).
- */
-export function tearDownPlain(sys: SlotHost, i32: Int32Array, w: number): boolean {
-  const typeId = i32[w + S_TYPE];
-  const type = sys._types[typeId];
-  if (type === undefined || type._onDrop !== undefined || typeHasOnDrop(sys, typeId)) return false;
-  i32[w + S_OWNER] = sys.workerId; // as in dropLast
-  clearSlot(i32, w, type);
-  return true;
 }
 
 /**
@@ -247,22 +155,11 @@ export function tearDownPlain(sys: SlotHost, i32: Int32Array, w: number): boolea
 export function dropUnique(sys: SlotHost, w: number, paddr: Paddr, free: boolean): void {
   recordOp(sys._region, free ? OP_DROP : OP_RAW, paddr >>> PAGE_SHIFT, 1);
   try {
-    sys._region.mem.i32[w + S_OWNER] = sys.workerId; // OWNER: before it turns busy
-    sys._region.at.store(w, 0);
+    beginUniqueDrop(sys._region, w);
     dropLast(sys, w, free);
   } finally {
     clearOp(sys._region);
   }
-}
-
-/** The error for a drop or clone of a slot whose count says nobody holds it. */
-export function notHeld(paddr: Paddr, rc: number): FrameUseError {
-  return new FrameUseError('NotHeld', `frame ${hex(paddr)} is ${stateName(rc)}; no shared reference is held`);
-}
-
-/** A slot's count word as a word, for messages. */
-export function stateName(rc: number): string {
-  return rc === RC_UNUSED ? 'unused' : rc === RC_UNIQUE ? 'unique' : rc === 0 ? 'busy' : `count ${rc >>> 0}`;
 }
 
 /**
@@ -277,17 +174,17 @@ export function stateName(rc: number): string {
  * completed, so the frame is never lost.
  */
 export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = true): boolean {
-  const i32 = sys._region.mem.i32;
+  const r = sys._region;
   // Recovery after this worker's death must know the teardown is its. After a decRef or a unique
   // drop this is already so (the holder names itself before the slot turns busy); a frame
   // deferred by another worker and run here from the deferred list is not.
-  i32[w + S_OWNER] = sys.workerId;
-  if (sys.checked) requireDropLast(sys, w, slotPaddr(sys, w));
-  const typeId = i32[w + S_TYPE];
+  takeOwnership(r, w);
+  if (sys.checked) requireDropLast(r, w, slotPaddr(r, w));
+  const typeId = typeOf(r, w);
   const type = typeById(sys, typeId);
-  if (type._onDrop !== undefined || typeHasOnDrop(sys, typeId)) return dropLastWithOnDrop(sys, w, type, free, deallocNow);
-  clearSlot(sys._region.mem.i32, w, type);
-  if (free && deallocNow) sys._dealloc(slotPaddr(sys, w), 1);
+  if (type._onDrop !== undefined || hasOnDrop(r, typeId)) return dropLastWithOnDrop(sys, w, type, free, deallocNow);
+  clearSlot(r, w);
+  if (free && deallocNow) sys._dealloc(slotPaddr(r, w), 1);
   return true;
 }
 
@@ -296,64 +193,50 @@ export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = t
  * worker has none.
  */
 function dropLastWithOnDrop(sys: SlotHost, w: number, type: AnyMeta, free: boolean, deallocNow: boolean): boolean {
+  const r = sys._region;
   if (type._onDrop === undefined) {
-    defer(sys, w, free);
+    deferDrop(r, w, free);
     return false;
   }
-  const paddr = slotPaddr(sys, w);
+  const paddr = slotPaddr(r, w);
+  const journal = saveOp(r); // onDrop may run operations of its own
   let error: unknown;
   let failed = false;
-  const ref = FrameRef._transient(sys, w, paddr, type);
-  const journal = saveOp(sys._region); // onDrop may run operations of its own
   try {
-    callOnDrop(type, type._view(ref, sys._region.mem, storageByte(w)), ref);
+    runOnDrop(sys, w, paddr, type);
   } catch (e) {
     failed = true;
     error = e;
   }
-  restoreOp(sys._region, journal);
-  ref._expire();
-  clearSlot(sys._region.mem.i32, w, type);
+  restoreOp(r, journal);
+  clearSlot(r, w);
   if (free && deallocNow) sys._dealloc(paddr, 1);
   if (failed) throw error;
   return true;
 }
 
-/** Calls a type's `onDrop` (its parameter types are erased in `MetaType`). */
-function callOnDrop(type: AnyMeta, meta: unknown, ref: FrameRef): void {
-  (type._onDrop as unknown as (meta: unknown, frame: FrameRef) => void)(meta, ref);
-}
-
-/** Clears a busy slot's metadata and marks it UNUSED (the end of `drop_last_in_place`). */
-function clearSlot(i32: Int32Array, w: number, type: AnyMeta): void {
-  const end = w + S_STORAGE + ((type.size + 3) >> 2);
-  for (let k = w + S_STORAGE; k < end; k++) i32[k] = 0; // plain stores: faster than fill()
-  i32[w + S_TYPE] = 0;
-  i32[w + S_LIST] = 0;
-  i32[w + S_AUX] = 0;
-  // ORDER: the slot is cleared before it reads UNUSED. A plain store is enough: the slot is busy
-  // and this worker's alone, so no other worker writes it, and whoever may claim it next gets
-  // it through a happens-before edge (this worker's own cache, or the allocator's lock). A
-  // racing `fromInUse` reads busy or UNUSED, both refusals.
-  i32[w] = RC_UNUSED;
+/** Calls a type's `onDrop` with a `FrameRef` valid only while it runs. */
+function runOnDrop(sys: SlotHost, w: number, paddr: Paddr, type: AnyMeta): void {
+  const ref = FrameRef._transient(sys, w, paddr, type);
+  try {
+    (type._onDrop as unknown as (meta: unknown, frame: FrameRef) => void)(type._view(ref, sys._region.mem, storageByte(w)), ref);
+  } finally {
+    ref._expire();
+  }
 }
 
 /**
  * Frees a unique frame whose metadata `dropMetaInPlace` already cleared (a `repurpose` whose
- * old `onDrop` threw): UNIQUE → busy → UNUSED → back to the allocator.
+ * old `onDrop` threw): UNIQUE → busy → UNUSED → back to the allocator, journaled.
  */
 export function freeCleared(sys: SlotHost, w: number, paddr: Paddr): void {
-  const i32 = sys._region.mem.i32;
-  recordOp(sys._region, OP_DROP, paddr >>> PAGE_SHIFT, 1);
+  const r = sys._region;
+  recordOp(r, OP_DROP, paddr >>> PAGE_SHIFT, 1);
   try {
-    i32[w + S_OWNER] = sys.workerId;
-    Atomics.store(i32, w, 0);
-    i32[w + S_LIST] = 0;
-    i32[w + S_AUX] = 0;
-    Atomics.store(i32, w, RC_UNUSED);
+    freeClearedSlot(r, w);
     sys._dealloc(paddr, 1);
   } finally {
-    clearOp(sys._region);
+    clearOp(r);
   }
 }
 
@@ -362,34 +245,21 @@ export function freeCleared(sys: SlotHost, w: number, paddr: Paddr): void {
  * `drop_meta_in_place`, used by `UniqueFrame.repurpose`).
  */
 export function dropMetaInPlace(sys: SlotHost, w: number): void {
-  const i32 = sys._region.mem.i32;
-  const type = typeById(sys, i32[w + S_TYPE]);
+  const r = sys._region;
+  const type = typeById(sys, typeOf(r, w));
   let error: unknown;
   let failed = false;
   if (type._onDrop !== undefined) {
-    const paddr = slotPaddr(sys, w);
-    const ref = FrameRef._transient(sys, w, paddr, type);
     try {
-      callOnDrop(type, type._view(ref, sys._region.mem, storageByte(w)), ref);
+      runOnDrop(sys, w, slotPaddr(r, w), type);
     } catch (e) {
       failed = true;
       error = e;
     }
-    ref._expire();
   }
-  type._clear(sys._region.mem, storageByte(w));
-  i32[w + S_TYPE] = 0;
+  type._clear(r.mem, storageByte(w)); // OWNER: the slot is UNIQUE, this handle's alone
+  setType(r, w, 0);
   if (failed) throw error;
-}
-
-/** Pushes a busy slot on the deferred-drop stack; `S_AUX` remembers whether to free it after. */
-function defer(sys: SlotHost, w: number, free: boolean): void {
-  const i32 = sys._region.mem.i32;
-  lock(i32, H_DEFER_LOCK, sys._region.token);
-  i32[w + S_AUX] = free ? 1 : 0;
-  i32[w + S_NEXT] = i32[H_DEFER_HEAD];
-  i32[H_DEFER_HEAD] = ((w - sys._region.metaWord) >> SLOT_SHIFT) + 1;
-  unlock(i32, H_DEFER_LOCK);
 }
 
 /**
@@ -398,22 +268,22 @@ function defer(sys: SlotHost, w: number, free: boolean): void {
  * `onDrop` error is rethrown after all of them.
  */
 export function drainDeferred(sys: SlotHost): number {
-  const i32 = sys._region.mem.i32;
+  const r = sys._region;
+  const canRun = (typeId: number): boolean => typeById(sys, typeId)._onDrop !== undefined;
   let done = 0;
   let error: unknown;
   let failed = false;
-  while (Atomics.load(i32, H_DEFER_HEAD) !== 0) {
-    const w = takeDeferred(sys);
+  while (!isDeferredEmpty(r)) {
+    const w = takeRunnable(r, canRun);
     if (w < 0) break;
-    const free = i32[w + S_AUX] === 1;
-    i32[w + S_AUX] = 0;
+    const free = takeFreeFlag(r, w);
     try {
       dropLast(sys, w, free);
     } catch (e) {
       if (!failed) error = e;
       failed = true;
     } finally {
-      clearOp(sys._region);
+      clearOp(r);
     }
     done++;
   }
@@ -421,39 +291,9 @@ export function drainDeferred(sys: SlotHost): number {
   return done;
 }
 
-/**
- * Unlinks the first deferred frame this worker can tear down, journaled as its drop; -1 if
- * there is none.
- */
-function takeDeferred(sys: SlotHost): number {
-  const i32 = sys._region.mem.i32;
-  lock(i32, H_DEFER_LOCK, sys._region.token);
-  try {
-    let prev = -1;
-    for (let cur = i32[H_DEFER_HEAD]; cur !== 0; ) {
-      const w = slotWord(sys, cur - 1);
-      const next = i32[w + S_NEXT];
-      if (typeById(sys, i32[w + S_TYPE])._onDrop !== undefined) {
-        recordOp(sys._region, i32[w + S_AUX] === 1 ? OP_DROP : OP_RAW, cur - 1, 1);
-        i32[w + S_OWNER] = sys.workerId;
-        // ORDER: journaled and owned before the single write that takes it off the stack.
-        if (prev === -1) i32[H_DEFER_HEAD] = next;
-        else i32[prev + S_NEXT] = next;
-        i32[w + S_NEXT] = 0;
-        return w;
-      }
-      prev = w;
-      cur = next;
-    }
-    return -1;
-  } finally {
-    unlock(i32, H_DEFER_LOCK);
-  }
-}
-
 /** The slot's count as the API reports it (unsigned: UNUSED and UNIQUE as in the kernel). */
 export function loadRefCount(sys: SlotHost, w: number): number {
-  return sys._region.at.load(w) >>> 0;
+  return countOf(sys._region, w) >>> 0;
 }
 
 /**
@@ -461,44 +301,31 @@ export function loadRefCount(sys: SlotHost, w: number): number {
  * unique frame, UNIQUE. Otherwise `from_raw_requires` fails (checked mode) or `NotHeld`.
  */
 export function checkRawHeld(sys: SlotHost, w: number, paddr: Paddr, unique: boolean): void {
-  const rc = Atomics.load(sys._region.mem.i32, w);
-  if (unique ? rc === RC_UNIQUE : rc > 0 && rc <= REF_COUNT_MAX) return;
+  const rc = countOf(sys._region, w);
+  if (unique ? rc === RC_UNIQUE : isShared(rc)) return;
   const why = unique ? `the frame is ${stateName(rc)}, not unique` : `the frame is not held (${stateName(rc)})`;
   if (sys.checked) throw new ContractError('from_raw_requires', paddr, why);
   throw notHeld(paddr, rc);
-}
-
-/** Records one forgotten reference of a held slot (checked mode's `dropped_slots`). */
-export function addForgotten(sys: SlotHost, w: number): void {
-  Atomics.add(sys._region.mem.i32, w + S_AUX, 1);
 }
 
 /**
  * Takes back one forgotten reference (checked mode): a `fromRaw` with none to take is the
  * double free that `from_raw_requires` rules out.
  */
-export function takeForgotten(sys: SlotHost, w: number, paddr: Paddr): void {
-  const i32 = sys._region.mem.i32;
-  for (;;) {
-    const n = Atomics.load(i32, w + S_AUX);
-    if (n <= 0) {
-      throw new ContractError(
-        'from_raw_requires',
-        paddr,
-        'no forgotten reference to restore (no matching intoRaw, or it was already restored)',
-      );
-    }
-    if (Atomics.compareExchange(i32, w + S_AUX, n, n - 1) === n) return;
+export function takeForgottenOrThrow(sys: SlotHost, w: number, paddr: Paddr): void {
+  if (!takeForgotten(sys._region, w)) {
+    throw new ContractError('from_raw_requires', paddr, 'no forgotten reference to restore (no matching intoRaw, or it was already restored)');
   }
 }
 
-/** `takeForgotten` for every frame of `[start, end)`, all or none (checked mode). */
+/** `takeForgottenOrThrow` for every frame of `[start, end)`, all or none (checked mode). */
 export function takeForgottenRun(sys: SlotHost, start: Paddr, end: Paddr): void {
+  const r = sys._region;
   let p = start;
   try {
-    for (; p < end; p += PAGE_SIZE) takeForgotten(sys, slotWord(sys, p >>> PAGE_SHIFT), p);
+    for (; p < end; p += PAGE_SIZE) takeForgottenOrThrow(sys, slotWord(sys, p >>> PAGE_SHIFT), p);
   } catch (e) {
-    for (let q = start; q < p; q += PAGE_SIZE) addForgotten(sys, slotWord(sys, q >>> PAGE_SHIFT));
+    for (let q = start; q < p; q += PAGE_SIZE) addForgotten(r, slotWord(sys, q >>> PAGE_SHIFT));
     throw e;
   }
 }

@@ -5,31 +5,30 @@
  */
 import { FrameUseError, GetFrameError, hex } from '../base/errors.js';
 import { OP_DROP, OP_RAW } from '../region/journal.js';
-import { RC_UNUSED, SLOT_WORDS, S_AUX, S_OWNER, S_TYPE } from '../region/meta.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { clearOp, recordOp } from '../region/journal.js';
 import type { FrameContext } from './context.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from '../base/units.js';
+import { checkRawHeld, claimOrThrow, dropLast, dropOne, slotWord, takeForgottenRun } from './meta.js';
 import {
-  claim,
-  decRef,
-  dropLast,
+  DROP_LAST_SLOW,
+  DROP_NOT_HELD,
+  SLOT_WORDS,
+  countOf,
+  dropForgotten,
+  dropRun,
+  claimRun,
   incRef,
+  notHeld,
   notUnused,
-  publish,
-  slotPaddr,
-  slotWord,
-  takeForgottenRun,
-  tearDownPlain,
+  publishRun,
+  setType,
   storageByte,
   unclaim,
-  checkRawHeld,
-  notHeld,
-} from './meta.js';
-import { DROP_LAST_SLOW, DROP_NOT_HELD } from '../region/fast-path.js';
+} from '../region/meta.js';
 import { lookupTypeId, typeIdOf } from './registry.js';
-import { ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
+import { dropRequiresFailed, ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
@@ -385,9 +384,9 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
       // All or nothing: a failed check takes back the forgotten references already recorded.
       let p = this.startPaddr;
       try {
-        for (; p < this.endPaddr; p += PAGE_SIZE) forgetChecked(this._sys, slotWord(this._sys, p >>> PAGE_SHIFT), p, false);
+        for (; p < this.endPaddr; p += PAGE_SIZE) forgetChecked(this._sys._region, slotWord(this._sys, p >>> PAGE_SHIFT), p, false);
       } catch (e) {
-        for (let q = this.startPaddr; q < p; q += PAGE_SIZE) Atomics.sub(this._sys._region.mem.i32, slotWord(this._sys, q >>> PAGE_SHIFT) + S_AUX, 1);
+        for (let q = this.startPaddr; q < p; q += PAGE_SIZE) dropForgotten(this._sys._region, slotWord(this._sys, q >>> PAGE_SHIFT));
         throw e;
       }
     }
@@ -567,8 +566,14 @@ export function claimRange<M extends AnyMeta>(
   meta: M,
   init: ((paddr: Paddr) => InitOf<M> | undefined) | undefined,
 ): void {
+  const r = sys._region;
   if (init === undefined && !sys.checked && meta._sys === sys) {
-    claimPlain(sys, start, end, meta._id);
+    // The hot path: one pass over the slots (a slot is a cache line; each pass over a thousand
+    // costs microseconds), all or none.
+    const first = slotWord(sys, start >>> PAGE_SHIFT);
+    const n = (end - start) / PAGE_SIZE;
+    const claimed = claimRun(r, first, n, meta._id);
+    if (claimed < n) throw notUnused(countOf(r, first + claimed * SLOT_WORDS), start + claimed * PAGE_SIZE);
     return;
   }
   let p = start;
@@ -577,70 +582,36 @@ export function claimRange<M extends AnyMeta>(
       const values: AnyInit = init?.(p);
       meta._validate(values);
       const w = slotWord(sys, p >>> PAGE_SHIFT);
-      if (sys.checked) requireFromUnused(sys, w, p);
-      claim(sys, w, p);
-      meta._write(sys._region.mem, storageByte(w), values);
+      if (sys.checked) requireFromUnused(r, w, p);
+      claimOrThrow(r, w, p);
+      meta._write(r.mem, storageByte(w), values); // OWNER: busy, this worker's alone
     }
     const typeId = typeIdOf(sys, meta);
-    const i32 = sys._region.mem.i32;
-    for (let q = start; q < end; q += PAGE_SIZE) i32[slotWord(sys, q >>> PAGE_SHIFT) + S_TYPE] = typeId;
+    for (let q = start; q < end; q += PAGE_SIZE) setType(r, slotWord(sys, q >>> PAGE_SHIFT), typeId);
   } catch (e) {
-    for (let q = start; q < p; q += PAGE_SIZE) unclaim(sys, slotWord(sys, q >>> PAGE_SHIFT), meta);
+    for (let q = start; q < p; q += PAGE_SIZE) unclaim(r, slotWord(sys, q >>> PAGE_SHIFT));
     throw e;
-  }
-}
-
-/**
- * `claimRange`'s hot path, for a type registered here with no initial values, unchecked: one
- * pass over the slots (a slot is a cache line; each pass over a thousand costs microseconds).
- */
-function claimPlain(sys: FrameContext, start: Paddr, end: Paddr, typeId: number): void {
-  const i32 = sys._region.mem.i32;
-  const at = sys._region.at;
-  const id = sys.workerId;
-  const first = slotWord(sys, start >>> PAGE_SHIFT);
-  const last = slotWord(sys, end >>> PAGE_SHIFT);
-  const fast = sys._region.fast;
-  if (fast !== undefined) {
-    const n = (end - start) / PAGE_SIZE;
-    const claimed = fast.claimRun(first, n, typeId); // the same steps, rolled back on failure
-    if (claimed < n) throw notUnused(at.load(first + claimed * SLOT_WORDS), start + claimed * PAGE_SIZE);
-    return;
-  }
-  for (let w = first; w < last; w += SLOT_WORDS) {
-    const rc = at.cas(w, RC_UNUSED, 0);
-    if (rc !== RC_UNUSED) {
-      for (let v = first; v < w; v += SLOT_WORDS) {
-        i32[v + S_TYPE] = 0;
-        at.store(v, RC_UNUSED);
-      }
-      throw notUnused(rc, slotPaddr(sys, w));
-    }
-    i32[w + S_OWNER] = id;
-    i32[w + S_TYPE] = typeId;
   }
 }
 
 /** Checked mode: `from_unused_ensures` for every frame of a new segment. */
 export function ensureRange(sys: FrameContext, start: Paddr, end: Paddr, meta: AnyMeta): void {
   const typeId = lookupTypeId(sys, meta);
-  for (let p = start; p < end; p += PAGE_SIZE) ensureFromUnused(sys, slotWord(sys, p >>> PAGE_SHIFT), p, false, typeId);
+  for (let p = start; p < end; p += PAGE_SIZE) ensureFromUnused(sys._region, slotWord(sys, p >>> PAGE_SHIFT), p, false, typeId);
 }
 
 /** Publishes claimed slots `[start, end)` with count 1. */
 export function publishRange(sys: FrameContext, start: Paddr, end: Paddr): void {
-  const fast = sys._region.fast;
-  if (fast !== undefined) fast.publishRun(slotWord(sys, start >>> PAGE_SHIFT), (end - start) / PAGE_SIZE, 1);
-  else for (let p = start; p < end; p += PAGE_SIZE) publish(sys, slotWord(sys, p >>> PAGE_SHIFT), false);
+  publishRun(sys._region, slotWord(sys, start >>> PAGE_SHIFT), (end - start) / PAGE_SIZE);
 }
 
 /** Adds a reference to every frame of `[start, end)`; on `Overflow` undoes the ones added. */
 function incRange(sys: FrameContext, start: Paddr, end: Paddr): void {
   let p = start;
   try {
-    for (; p < end; p += PAGE_SIZE) incRef(sys, slotWord(sys, p >>> PAGE_SHIFT), p);
+    for (; p < end; p += PAGE_SIZE) incRef(sys._region, slotWord(sys, p >>> PAGE_SHIFT), p);
   } catch (e) {
-    for (let q = start; q < p; q += PAGE_SIZE) decRef(sys, slotWord(sys, q >>> PAGE_SHIFT), q);
+    for (let q = start; q < p; q += PAGE_SIZE) dropOne(sys, slotWord(sys, q >>> PAGE_SHIFT), q);
     throw e;
   }
 }
@@ -677,30 +648,22 @@ function dropFrames(sys: FrameContext, start: Paddr, end: Paddr): void {
       return true; // onDrop threw after the teardown completed
     }
   };
-  const i32 = sys._region.mem.i32;
-  const fast = sys._region.fast;
+  const r = sys._region;
   for (let p = start; p < end; p += PAGE_SIZE) {
     const w = slotWord(sys, p >>> PAGE_SHIFT);
     let torn = false;
-    if (fast !== undefined) {
-      // The fast path drops, from here, the run of frames whose last reference this is and whose
-      // type has no onDrop, and says what it left of the frame that ended the run.
-      const r = fast.dropRun(w, (end - p) / PAGE_SIZE);
-      const k = r >>> 2;
-      if (k > 0 && runStart < 0) runStart = p;
-      p += k * PAGE_SIZE;
-      if (p === end) break;
-      const code = r & 3;
-      if (code === DROP_LAST_SLOW) torn = last(w + k * SLOT_WORDS);
-      else if (code === DROP_NOT_HELD) fail(notHeld(p, sys._region.at.load(w + k * SLOT_WORDS)));
-    } else {
-      let isLast = false;
-      try {
-        isLast = decRef(sys, w, p);
-      } catch (e) {
-        fail(e);
-      }
-      if (isLast) torn = (!sys.checked && tearDownPlain(sys, i32, w)) || last(w);
+    // `dropRun` drops, from here, the run of frames whose last reference this is and whose type
+    // has no onDrop, and says what it left of the frame that ended the run.
+    const res = dropRun(r, w, (end - p) / PAGE_SIZE);
+    const k = res >>> 2;
+    if (k > 0 && runStart < 0) runStart = p;
+    p += k * PAGE_SIZE;
+    if (p === end) break;
+    const code = res & 3;
+    if (code === DROP_LAST_SLOW) torn = last(w + k * SLOT_WORDS);
+    else if (code === DROP_NOT_HELD) {
+      const rc = countOf(r, w + k * SLOT_WORDS);
+      fail(sys.checked ? dropRequiresFailed(p, rc) : notHeld(p, rc));
     }
     if (torn) {
       if (runStart < 0) runStart = p;

@@ -5,23 +5,13 @@
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
-import { RC_UNIQUE, S_LIST, S_TYPE } from '../region/meta.js';
 import { REF_COUNT_UNIQUE } from '../base/limits.js';
 import type { FrameContext } from './context.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
-import {
-  dropMetaInPlace,
-  dropUnique,
-  freeCleared,
-  getFromUnused,
-  publish,
-  slotWord,
-  storageByte,
-  takeForgotten,
-  checkRawHeld,
-} from './meta.js';
+import { checkRawHeld, dropMetaInPlace, dropUnique, freeCleared, getFromUnused, slotWord, takeForgottenOrThrow } from './meta.js';
+import { listOf, publish, setType, storageByte, toUnique } from '../region/meta.js';
 import type { AnyMeta, MetaMut, MetaType, Schema } from './meta-type.js';
 import { lookupTypeId, typeIdOf } from './registry.js';
 import type { FrameReader, FrameWriter } from './io.js';
@@ -76,7 +66,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     /** @internal */ readonly _type: M,
   ) {
     if (_sys._leaks !== undefined) {
-      requirePaddr(_sys, paddr);
+      requirePaddr(_sys._region, paddr);
       _sys._leaks.track(this, 'UniqueFrame', paddr, 1, _type.name);
     }
   }
@@ -126,7 +116,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   static tryFrom<M extends AnyMeta>(frame: Frame<M>): UniqueFrame<M> | null {
     frame._check();
     const sys = frame._sys;
-    if (Atomics.compareExchange(sys._region.mem.i32, frame._w, 1, RC_UNIQUE) !== 1) return null;
+    if (!toUnique(sys._region, frame._w)) return null;
     frame._end();
     return new UniqueFrame(sys, frame._w, frame.paddr, frame._type);
   }
@@ -148,13 +138,11 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
   static fromRaw<M extends AnyMeta>(sys: FrameContext, paddr: Paddr, meta: M): UniqueFrame<M> {
     sys._assertOpen();
     const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
-    const i32 = sys._region.mem.i32;
     checkRawHeld(sys, w, paddr, true);
-    if (i32[w + S_LIST] !== 0) {
-      throw new FrameUseError('InList', `frame ${hex(paddr)} is owned by linked list ${i32[w + S_LIST]}`);
-    }
+    const list = listOf(sys._region, w);
+    if (list !== 0) throw new FrameUseError('InList', `frame ${hex(paddr)} is owned by linked list ${list}`);
     resolveType(sys, w, paddr, meta);
-    if (sys.checked) takeForgotten(sys, w, paddr);
+    if (sys.checked) takeForgottenOrThrow(sys, w, paddr);
     return new UniqueFrame(sys, w, paddr, meta);
   }
 
@@ -233,7 +221,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   get meta(): MetaViewOf<M> {
     this._check();
-    if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
+    if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
     return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
@@ -253,7 +241,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   get metaMut(): MetaMutOf<M> {
     this._check();
-    if (this._sys.checked) requireMeta(this._sys, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
+    if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
     return (this._mut ??= this._type._mutView(this, this._sys._region.mem, storageByte(this._w)) as MetaMutOf<M>);
   }
 
@@ -288,7 +276,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   repurpose<T extends AnyMeta>(meta: T, init?: InitOf<T>): UniqueFrame<T> {
     this._check();
-    if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'repurpose_requires');
+    if (this._sys.checked) requireUnique(this._sys._region, this._w, this.paddr, 'repurpose_requires');
     meta._validate(init);
     const sys = this._sys;
     const typeId = typeIdOf(sys, meta);
@@ -299,7 +287,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
       freeCleared(sys, this._w, this.paddr);
       throw e;
     }
-    sys._region.mem.i32[this._w + S_TYPE] = typeId;
+    setType(sys._region, this._w, typeId); // OWNER: UNIQUE, this handle's alone
     meta._write(sys._region.mem, storageByte(this._w), init);
     return new UniqueFrame(sys, this._w, this.paddr, meta);
   }
@@ -320,9 +308,9 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   intoFrame(): Frame<M> {
     this._check();
-    if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'into_frame_requires');
+    if (this._sys.checked) requireUnique(this._sys._region, this._w, this.paddr, 'into_frame_requires');
     this._end();
-    publish(this._sys, this._w, false);
+    publish(this._sys._region, this._w, false);
     return new Frame(this._sys, this._w, this.paddr, this._type);
   }
 
@@ -340,7 +328,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   intoRaw(): Paddr {
     this._check();
-    if (this._sys.checked) forgetChecked(this._sys, this._w, this.paddr, true);
+    if (this._sys.checked) forgetChecked(this._sys._region, this._w, this.paddr, true);
     this._end();
     return this.paddr;
   }
@@ -358,7 +346,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   drop(): void {
     this._check();
-    if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'drop_requires');
+    if (this._sys.checked) requireUnique(this._sys._region, this._w, this.paddr, 'drop_requires');
     this._end();
     dropUnique(this._sys, this._w, this.paddr, true);
   }
@@ -394,7 +382,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   resetAsUnused(): void {
     this._check();
-    if (this._sys.checked) requireUnique(this._sys, this._w, this.paddr, 'reset_as_unused_requires');
+    if (this._sys.checked) requireUnique(this._sys._region, this._w, this.paddr, 'reset_as_unused_requires');
     this._end();
     dropUnique(this._sys, this._w, this.paddr, false);
   }

@@ -14,7 +14,7 @@
  * In JavaScript every `Atomics` call and shared-memory access costs a builtin call or a bounds
  * check; here the whole sequence is one call.
  */
-import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from './meta.js';
+import { AUX_FREE, DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, DROP_NOT_HELD, RC_UNUSED, RUN_KEPT, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE, TAKE_CLAIM_FAILED } from './meta.js';
 import { H_REGISTRY, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS } from './geometry.js';
 import { OP_DROP, OP_KIND_SHIFT, OP_OWNED, W_OP_COUNT, W_OP_START } from './journal.js';
 import { TYPE_FLAG_ON_DROP, T_FLAGS } from './registry.js';
@@ -23,20 +23,6 @@ import { MAX_TYPES, REF_COUNT_MAX } from '../base/limits.js';
 import type { FastPath } from './region.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../shm/wasm.js';
 
-/** What `drop` left to do (see `dropRef`). */
-export const DROP_DONE = 0;
-/** The last reference of a type with an `onDrop` (or unknown): the slot is busy, journaled. */
-export const DROP_LAST_SLOW = 1;
-/** Torn down, UNUSED, but the cache is full or asked to drain: deallocate it, end the journal. */
-export const DROP_DEALLOC = 2;
-/** The frame was not held (the count is unchanged): end the journal, report `NotHeld`. */
-export const DROP_NOT_HELD = 3;
-
-/** `dropRun`'s code for a frame that still has references after its decrement. */
-export const RUN_KEPT = 2;
-
-/** `take`'s answer when the claim found the slot not UNUSED (the journal names the frame). */
-export const TAKE_CLAIM_FAILED = -2;
 
 
 // Globals, by index: the region's base, this worker's record, its 1-frame stack, slot 0 (all

@@ -108,6 +108,11 @@ export function clearRuns(r: Region): void {
   r.i32[r.rec + W_AJ_COUNT] = 0;
 }
 
+/** The first frame of the operation journaled now (after a `TAKE_CLAIM_FAILED`: the frame taken). */
+export function journaledFrame(r: Region): number {
+  return r.i32[r.rec + W_OP_START] - 1;
+}
+
 /** A journal entry: frames `[index, index + n)` and what the worker was doing with them. */
 export interface JournalEntry {
   readonly index: number;

@@ -5,7 +5,12 @@
  *
  *   slot: count | type id | list id | next | prev (owner) | aux | storage × 10
  */
-import { META_SLOT_SIZE } from '../base/limits.js';
+import { FrameUseError, GetFrameError, hex } from '../base/errors.js';
+import { META_SLOT_SIZE, REF_COUNT_MAX } from '../base/limits.js';
+import { PAGE_SHIFT, type Paddr } from '../base/units.js';
+import { OP_DROP, clearOp, recordOp } from './journal.js';
+import type { Region } from './region.js';
+import { hasOnDrop } from './registry.js';
 
 /**
  * The same states as stored in the slot's `Int32` word (JavaScript `Atomics` on `Int32Array`
@@ -58,3 +63,379 @@ export const AUX_FREE = 0x4000_0000;
 export const AUX_HEAD = 0x2000_0000;
 
 export const AUX_ORDER_MASK = 0xff;
+
+// ---------------------------------------------------------------------------------------------
+// The state machine: every transition of a slot's count is one function below (the kernel's
+// `meta.rs`). The handles, the allocation path, segments, unique frames and reclaim call these;
+// where the region has a WebAssembly fast path (`fast-path.ts`), the function chooses it.
+//
+//   UNUSED --claim (CAS)--> 0 (busy) --publish--> 1 | UNIQUE
+//   n --incRef / getFromInUse--> n+1;  n --decRef--> n-1;  1 --decRef (last)--> 0 --clearSlot--> UNUSED
+//   1 --toUnique (CAS)--> UNIQUE --publish--> 1;  UNIQUE --beginUniqueDrop--> 0 --clearSlot--> UNUSED
+//
+// JavaScript atomics are sequentially consistent, so each `ORDER:` note names the happens-before
+// edge that the kernel gets from its Acquire/Release pair. `OWNER:` notes say who may write a
+// word without an atomic, and why no other worker can be writing it then.
+// ---------------------------------------------------------------------------------------------
+
+// The statuses of the transitions that may leave work to the caller (shared with fast-path.ts).
+/** What `drop` left to do (see `dropRef`). */
+export const DROP_DONE = 0;
+/** The last reference of a type with an `onDrop` (or unknown): the slot is busy, journaled. */
+export const DROP_LAST_SLOW = 1;
+/** Torn down, UNUSED, but the cache is full or asked to drain: deallocate it, end the journal. */
+export const DROP_DEALLOC = 2;
+/** The frame was not held (the count is unchanged): end the journal, report `NotHeld`. */
+export const DROP_NOT_HELD = 3;
+
+/** `dropRun`'s code for a frame that still has references after its decrement. */
+export const RUN_KEPT = 2;
+
+/** `take`'s answer when the claim found the slot not UNUSED (the journal names the frame). */
+export const TAKE_CLAIM_FAILED = -2;
+
+/** Word index of the slot of frame `index`. */
+export function slotWord(r: Region, index: number): number {
+  return r.metaWord + (index << SLOT_SHIFT);
+}
+
+/** The frame index of the slot at word `w`. */
+export function slotIndex(r: Region, w: number): number {
+  return (w - r.metaWord) >> SLOT_SHIFT;
+}
+
+/** The paddr of the slot at word `w`. */
+export function slotPaddr(r: Region, w: number): Paddr {
+  return ((w - r.metaWord) >> SLOT_SHIFT) << PAGE_SHIFT >>> 0;
+}
+
+/** Byte address of the metadata storage of the slot at word `w`. */
+export function storageByte(w: number): number {
+  return (w << 2) + STORAGE_BYTE_OFFSET;
+}
+
+/** A slot's count word as a word, for messages. */
+export function stateName(rc: number): string {
+  return rc === RC_UNUSED ? 'unused' : rc === RC_UNIQUE ? 'unique' : rc === 0 ? 'busy' : `count ${rc >>> 0}`;
+}
+
+/** Whether a count word says the slot is shared (1..REF_COUNT_MAX references). */
+export function isShared(rc: number): boolean {
+  return rc >= 1 && rc <= REF_COUNT_MAX;
+}
+
+/** The count word of the slot at `w` (an atomic load: a snapshot). */
+export function countOf(r: Region, w: number): number {
+  return r.at.load(w);
+}
+
+/** The type id of the slot at `w` (0 while unused). A plain read: a held slot's type is fixed. */
+export function typeOf(r: Region, w: number): number {
+  return r.i32[w + S_TYPE];
+}
+
+/** The id of the list holding the slot at `w` (0: none). */
+export function listOf(r: Region, w: number): number {
+  return r.i32[w + S_LIST];
+}
+
+/** Whether the metadata storage of the slot at `w` is all zero (as an UNUSED slot's must be). */
+export function storageIsClear(r: Region, w: number): boolean {
+  for (let k = w + S_STORAGE; k < w + SLOT_WORDS; k++) if (r.i32[k] !== 0) return false;
+  return true;
+}
+
+/** The error `fromUnused` reports for a slot whose count was `rc` instead of UNUSED. */
+export function notUnused(rc: number, paddr: Paddr): GetFrameError {
+  return new GetFrameError(rc === RC_UNIQUE ? 'Unique' : rc === 0 ? 'Busy' : 'InUse', paddr);
+}
+
+/** The error for a drop or clone of a slot whose count says nobody holds it. */
+export function notHeld(paddr: Paddr, rc: number): FrameUseError {
+  return new FrameUseError('NotHeld', `frame ${hex(paddr)} is ${stateName(rc)}; no shared reference is held`);
+}
+
+function overflow(paddr: Paddr, rc: number): FrameUseError {
+  return new FrameUseError('Overflow', `frame ${hex(paddr)} has ${rc >>> 0} references; at most ${REF_COUNT_MAX}`);
+}
+
+/**
+ * Claims the unused slot at `w` (CAS UNUSED → 0, the kernel's `get_from_unused` first step).
+ * Returns `RC_UNUSED` if it was claimed, else the count found (nothing changed: see `notUnused`).
+ *
+ * OWNER: `S_OWNER` names the worker answerable for a busy or in-flight slot, and is written by
+ * that worker *before* the transition that makes it so (the allocator writes it when it hands a
+ * frame out, a drop before its decrement), so a worker that dies right after the transition is
+ * found by `reclaimWorker`. Only a claim of a raw frame writes it after (the frame was the
+ * caller's alone, journaled `OP_RAW`).
+ */
+export function claim(r: Region, w: number): number {
+  const rc = r.at.cas(w, RC_UNUSED, 0);
+  if (rc === RC_UNUSED) r.i32[w + S_OWNER] = r.workerId;
+  return rc;
+}
+
+/** OWNER: writes the type id of a claimed (busy) slot, this worker's alone. */
+export function setType(r: Region, w: number, typeId: number): void {
+  r.i32[w + S_TYPE] = typeId;
+}
+
+/**
+ * Undoes `claim` (and what was written since: type, storage) on a slot nobody else can see yet
+ * (count still 0). ORDER: the slot is cleared before the store that makes it UNUSED.
+ */
+export function unclaim(r: Region, w: number): void {
+  const i32 = r.i32;
+  for (let k = w + S_STORAGE; k < w + SLOT_WORDS; k++) i32[k] = 0;
+  i32[w + S_TYPE] = 0;
+  Atomics.store(i32, w, RC_UNUSED);
+}
+
+/**
+ * Publishes a claimed slot: count 1, or UNIQUE (and `UniqueFrame.intoFrame`: UNIQUE → 1).
+ * ORDER: the metadata was written before this store; a worker that sees the count (an atomic
+ * load or CAS of this word) sees the metadata.
+ */
+export function publish(r: Region, w: number, unique: boolean): void {
+  r.at.store(w, unique ? RC_UNIQUE : 1);
+}
+
+/**
+ * Claims the `n` slots from word `first`, each as `claim` + `setType(typeId)`, all or none:
+ * returns `n`, or the position of the first slot that was not UNUSED (the ones before it are
+ * unclaimed again; see `notUnused` with `countOf`). The WebAssembly fast path does the same
+ * steps in one call.
+ */
+export function claimRun(r: Region, first: number, n: number, typeId: number): number {
+  const fast = r.fast;
+  if (fast !== undefined) return fast.claimRun(first, n, typeId);
+  const i32 = r.i32;
+  const at = r.at;
+  const id = r.workerId;
+  const last = first + n * SLOT_WORDS;
+  for (let w = first; w < last; w += SLOT_WORDS) {
+    if (at.cas(w, RC_UNUSED, 0) !== RC_UNUSED) {
+      for (let v = first; v < w; v += SLOT_WORDS) {
+        i32[v + S_TYPE] = 0;
+        at.store(v, RC_UNUSED); // ORDER: cleared before UNUSED, as `unclaim`
+      }
+      return (w - first) / SLOT_WORDS;
+    }
+    i32[w + S_OWNER] = id; // OWNER: as `claim`
+    i32[w + S_TYPE] = typeId; // OWNER: busy, this worker's alone
+  }
+  return n;
+}
+
+/** `publish` of the `n` claimed slots from word `first`, with count `value` (1 or RC_UNIQUE). */
+export function publishRun(r: Region, first: number, n: number, value = 1): void {
+  const fast = r.fast;
+  if (fast !== undefined) {
+    fast.publishRun(first, n, value);
+    return;
+  }
+  for (let w = first, end = first + n * SLOT_WORDS; w < end; w += SLOT_WORDS) r.at.store(w, value); // ORDER: as `publish`
+}
+
+/**
+ * `get_from_in_use`: adds a reference to a shared frame. Unused / Unique / Busy as the kernel;
+ * a count at REF_COUNT_MAX is an `Overflow` error (the kernel aborts).
+ * ORDER: the successful CAS reads the count published after the metadata was written.
+ */
+export function getFromInUse(r: Region, w: number, paddr: Paddr): void {
+  const at = r.at;
+  for (;;) {
+    const rc = at.load(w);
+    if (rc === RC_UNUSED) throw new GetFrameError('Unused', paddr);
+    if (rc === RC_UNIQUE) throw new GetFrameError('Unique', paddr);
+    if (rc === 0) throw new GetFrameError('Busy', paddr);
+    if (rc >= REF_COUNT_MAX || rc < 0) throw overflow(paddr, rc);
+    if (at.cas(w, rc, rc + 1) === rc) return;
+  }
+}
+
+/**
+ * Adds one reference to a frame the caller holds (the kernel's `inc_ref_count`). Past
+ * REF_COUNT_MAX the increment is undone and `Overflow` thrown (the kernel aborts); a slot that
+ * is not held is `NotHeld`, unchanged.
+ */
+export function incRef(r: Region, w: number, paddr: Paddr): void {
+  const old = r.at.add(w, 1);
+  if (old >= REF_COUNT_MAX || old <= 0) {
+    r.at.sub(w, 1);
+    if (old <= 0) throw notHeld(paddr, old);
+    throw overflow(paddr, old);
+  }
+}
+
+/**
+ * Drops one shared reference. Returns the count before: 1 means it was the last one (the slot
+ * is then busy, owned by this worker: tear it down), more than 1 that others remain; anything
+ * else (not `isShared`) that the slot is not held, and nothing changed.
+ *
+ * OWNER: only the holder of the last reference names itself in `S_OWNER`, right before the CAS
+ * that makes the slot busy. (Every dropper writing it before a decrement let a dropper whose
+ * decrement was not the last overwrite the name of the one whose was: a worker that died after
+ * that decrement left a busy slot that reclaim judged another's. Found by the SPIN model,
+ * verify/slot.pml.)
+ */
+export function decRef(r: Region, w: number): number {
+  const at = r.at;
+  for (;;) {
+    const old = at.load(w);
+    if (old < 1 || old > REF_COUNT_MAX) return old;
+    if (old === 1) r.i32[w + S_OWNER] = r.workerId;
+    if (at.cas(w, old, old - 1) === old) return old;
+  }
+}
+
+/**
+ * `UniqueFrame.tryFrom`: count 1 → UNIQUE, if the caller's reference is the only one. Returns
+ * false, and changes nothing, for any other count.
+ *
+ * ORDER: one CAS, never a load and a store: in between, another worker's `getFromInUse` could add
+ * a reference that the UNIQUE store would then erase (verify/slot.pml, BROKEN_TRYFROM_LOAD).
+ * OWNER: not written. A worker that dies holding the result leaves a UNIQUE slot that reclaim
+ * cannot see, like any handle it held.
+ */
+export function toUnique(r: Region, w: number): boolean {
+  return r.at.cas(w, 1, RC_UNIQUE) === 1;
+}
+
+/**
+ * Starts the teardown of a unique frame: UNIQUE → busy.
+ * OWNER: this worker names itself before the store that makes the slot busy (see `claim`).
+ */
+export function beginUniqueDrop(r: Region, w: number): void {
+  r.i32[w + S_OWNER] = r.workerId;
+  r.at.store(w, 0);
+}
+
+/**
+ * Names this worker the owner of a busy slot it is about to tear down (one taken from the
+ * deferred-drop stack, whose owner was the worker that deferred it).
+ * OWNER: the slot is busy and was handed to this worker under the deferred stack's lock.
+ */
+export function takeOwnership(r: Region, w: number): void {
+  r.i32[w + S_OWNER] = r.workerId;
+}
+
+/**
+ * Clears a busy slot after its teardown (the end of the kernel's `drop_last_in_place`): the
+ * metadata storage, type, list id and aux words are zeroed, and the count becomes UNUSED. The
+ * frame is not yet given back: the caller deallocates it (or keeps it raw).
+ *
+ * ORDER: the slot is cleared before it reads UNUSED. A plain store is enough: the slot is busy
+ * and this worker's alone, so no other worker writes it, and whoever may claim it next gets it
+ * through a happens-before edge (this worker's own cache, or the allocator's lock). A racing
+ * `getFromInUse` reads busy or UNUSED, both refusals.
+ */
+export function clearSlot(r: Region, w: number): void {
+  const i32 = r.i32;
+  for (let k = w + S_STORAGE; k < w + SLOT_WORDS; k++) i32[k] = 0; // plain stores: faster than fill()
+  i32[w + S_TYPE] = 0;
+  i32[w + S_LIST] = 0;
+  i32[w + S_AUX] = 0;
+  i32[w] = RC_UNUSED;
+}
+
+/**
+ * The hot path of a last drop: if the frame's type has no `onDrop` in any worker (the registry's
+ * flag), names this worker the owner and clears the busy slot (`clearSlot`); true then. False,
+ * with nothing done, if an `onDrop` must run first (the frame layer's teardown does it).
+ */
+export function tearDownPlain(r: Region, w: number): boolean {
+  const typeId = r.i32[w + S_TYPE];
+  if (typeId < 1 || hasOnDrop(r, typeId)) return false;
+  r.i32[w + S_OWNER] = r.workerId; // OWNER: as `takeOwnership`
+  clearSlot(r, w);
+  return true;
+}
+
+/**
+ * Frees a unique frame whose metadata is already cleared (a `repurpose` whose old `onDrop`
+ * threw): UNIQUE → busy → UNUSED. The caller journals it and deallocates it.
+ * OWNER and ORDER: as `beginUniqueDrop`, then `clearSlot` (the storage and type are zero).
+ */
+export function freeCleared(r: Region, w: number): void {
+  const i32 = r.i32;
+  i32[w + S_OWNER] = r.workerId;
+  Atomics.store(i32, w, 0);
+  i32[w + S_LIST] = 0;
+  i32[w + S_AUX] = 0;
+  Atomics.store(i32, w, RC_UNUSED);
+}
+
+/**
+ * Drops one reference to each of the `n` frames from word `first`, tearing down (as
+ * `tearDownPlain`; in checked mode none, so that the contracts run) those whose last reference
+ * it was, until a frame needs more: returns
+ * `(k << 2) | code`, `k` frames done, then for frame `k` (if `k < n`) `RUN_KEPT` (references
+ * remain), `DROP_LAST_SLOW` (its last reference: busy, an `onDrop` to run) or `DROP_NOT_HELD`
+ * (unchanged). The WebAssembly fast path does the same steps in one call.
+ */
+export function dropRun(r: Region, first: number, n: number): number {
+  const fast = r.fast;
+  if (fast !== undefined) return fast.dropRun(first, n);
+  for (let k = 0, w = first; k < n; k++, w += SLOT_WORDS) {
+    const old = decRef(r, w);
+    if (old > 1 && old <= REF_COUNT_MAX) return (k << 2) | RUN_KEPT;
+    if (old !== 1) return (k << 2) | DROP_NOT_HELD;
+    if (r.checked || !tearDownPlain(r, w)) return (k << 2) | DROP_LAST_SLOW; // checked: the contracts run first
+  }
+  return n << 2;
+}
+
+/** Checked mode's forgotten references of a held slot (the seed's `dropped_slots`). */
+export function forgottenOf(r: Region, w: number): number {
+  return Atomics.load(r.i32, w + S_AUX);
+}
+
+/** Records one forgotten reference of a held slot (checked mode; `intoRaw`); returns how many it has now. */
+export function addForgotten(r: Region, w: number): number {
+  return Atomics.add(r.i32, w + S_AUX, 1) + 1;
+}
+
+/** Takes back one forgotten reference recorded by `addForgotten`. */
+export function dropForgotten(r: Region, w: number): void {
+  Atomics.sub(r.i32, w + S_AUX, 1);
+}
+
+/**
+ * Takes one forgotten reference (checked mode; `fromRaw`): false, with nothing changed, if
+ * there is none to take (the double free that `from_raw_requires` rules out).
+ * ORDER: a CAS loop, so two workers restoring the same frame cannot both take the last one.
+ */
+export function takeForgotten(r: Region, w: number): boolean {
+  const i32 = r.i32;
+  for (;;) {
+    const n = Atomics.load(i32, w + S_AUX);
+    if (n <= 0) return false;
+    if (Atomics.compareExchange(i32, w + S_AUX, n, n - 1) === n) return true;
+  }
+}
+
+/**
+ * A `Frame` handle's drop of one shared reference to frame `index` (slot word `w`), journaled
+ * `OP_DROP` so that a worker that dies anywhere in here leaves the frame to `reclaimWorker`.
+ * Returns what is left to do:
+ * - `DROP_DONE`: nothing (references remain, or the fast path cached the freed frame); the
+ *   journal entry is ended;
+ * - `DROP_DEALLOC`: the last reference, torn down (`tearDownPlain`), UNUSED: deallocate the
+ *   frame, then end the journal entry;
+ * - `DROP_LAST_SLOW`: the last reference, busy: an `onDrop` (or checked mode's contracts) must
+ *   run before the teardown; then end the journal entry;
+ * - `DROP_NOT_HELD`: the slot was not held, nothing changed; end the journal entry.
+ * The WebAssembly fast path does the same steps in one call (and caches a freed frame itself).
+ */
+export function dropShared(r: Region, w: number, index: number): number {
+  const fast = r.fast;
+  if (fast !== undefined) return fast.drop(w);
+  recordOp(r, OP_DROP, index, 1);
+  const old = decRef(r, w);
+  if (old === 1) return !r.checked && tearDownPlain(r, w) ? DROP_DEALLOC : DROP_LAST_SLOW;
+  if (!isShared(old)) return DROP_NOT_HELD;
+  clearOp(r);
+  return DROP_DONE;
+}
+

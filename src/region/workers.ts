@@ -4,7 +4,9 @@
  *   record: state | drain | journals (journal.ts) | cache stacks | list journal | … | generation
  */
 import { H_WORKERS, WORKER_WORDS } from './geometry.js';
-import { W_AJ_RUNS, AJ_MAX_RUNS } from './journal.js';
+import { W_AJ_RUNS, AJ_MAX_RUNS, OP_OWNED, clearOp, recordOp } from './journal.js';
+import { RC_UNUSED, SLOT_SHIFT, S_OWNER, TAKE_CLAIM_FAILED, setType, slotWord } from './meta.js';
+import type { Region } from './region.js';
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
 
@@ -72,4 +74,72 @@ export function claimWorker(head: Int32Array): number {
     }
   }
   throw new FrameSystemError('TooManyWorkers', `all ${MAX_WORKERS} worker ids of the region are taken`);
+}
+
+/**
+ * The top of this worker's 1-frame cache stack, journaled (`OP_OWNED`) as the operation in
+ * progress and owned by this worker; -1 if the stack is empty or another worker asked this one
+ * to drain its caches (then the allocator does the rest). The hot path of a one-frame
+ * allocation (`CachedAllocator.popOne`; the fast path's `take` does the same steps).
+ *
+ * OWNER: a worker's cache stacks are written by that worker only (plain stores), but for a
+ * drain by `reclaimWorker` once it has exited. ORDER: journaled and owned before it leaves the
+ * stack, so it is always in one or the other, and recovery knows it is this worker's.
+ */
+export function popOne(r: Region): number {
+  const i32 = r.i32;
+  const one = r.rec + W_CACHE + CACHE_BASE[1];
+  const count = i32[one];
+  if (count <= 0 || i32[r.rec + W_DRAIN] !== 0) return -1;
+  const index = i32[one + count];
+  recordOp(r, OP_OWNED, index, 1);
+  i32[r.metaWord + (index << SLOT_SHIFT) + S_OWNER] = r.workerId;
+  i32[one] = count - 1;
+  return index;
+}
+
+/**
+ * Pushes frame `index` (UNUSED, this worker's) on its 1-frame cache stack; false if the stack
+ * holds `capacity` frames or a drain was asked for (then the allocator takes it).
+ * OWNER: as `popOne`. ORDER: the entry is written before the count that covers it.
+ */
+export function pushOne(r: Region, index: number, capacity: number): boolean {
+  const i32 = r.i32;
+  const one = r.rec + W_CACHE + CACHE_BASE[1];
+  const count = i32[one];
+  if (count >= capacity || i32[r.rec + W_DRAIN] !== 0) return false;
+  i32[one + count + 1] = index;
+  i32[one] = count + 1;
+  return true;
+}
+
+/**
+ * The hot path of a one-frame allocation: pops the top of this worker's 1-frame cache
+ * (`workers.ts` `popOne`: journaled, owned) and claims its slot with type `typeId`; with `count`
+ * (1 or `RC_UNIQUE`) it also publishes it and ends the journal entry, when nothing is to be
+ * written in between. Returns the frame index; -1 if the cache is empty or must drain (the
+ * caller takes a frame from the allocator); `TAKE_CLAIM_FAILED` if the slot was not UNUSED (the
+ * journal names the frame: `journaledFrame`). The WebAssembly fast path does it in one call.
+ */
+export function takeCached(r: Region, typeId: number, count = 0): number {
+  const fast = r.fast;
+  if (fast !== undefined) return count === 0 ? fast.take(typeId) : fast.takePublished(typeId, count);
+  const index = popOne(r);
+  if (index < 0) return -1;
+  const w = slotWord(r, index);
+  if (r.at.cas(w, RC_UNUSED, 0) !== RC_UNUSED) return TAKE_CLAIM_FAILED; // claim (popOne named the owner)
+  setType(r, w, typeId);
+  if (count !== 0) publishTaken(r, index, count);
+  return index;
+}
+
+/** Publishes frame `index` taken by `takeCached` with count `count` and ends the journal entry. */
+export function publishTaken(r: Region, index: number, count: number): void {
+  const fast = r.fast;
+  if (fast !== undefined) {
+    fast.publish(index, count);
+    return;
+  }
+  r.at.store(slotWord(r, index), count); // ORDER: as `publish`
+  clearOp(r);
 }

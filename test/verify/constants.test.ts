@@ -173,11 +173,12 @@ describe('the models follow the code as fixed for findings F1-F3', () => {
   };
 
   it('F1: decRef is a load + CAS loop that writes S_OWNER only on a count of 1, as slot.pml', () => {
-    const code = body(read('src/frame/meta.ts'), 'decRef');
-    order(code, ['for (;;)', 'at.load(w)', 'if (old === 1) sys._region.mem.i32[w + S_OWNER]', 'at.cas(w, old, old - 1)']);
+    const code = body(read('src/region/meta.ts'), 'decRef');
+    order(code, ['for (;;)', 'at.load(w)', 'if (old === 1) r.i32[w + S_OWNER]', 'at.cas(w, old, old - 1)']);
     const model = read('verify/slot.pml');
     order(model, ['decRef: Atomics.load', 'decRef: old < 1', 'decRef: old === 1: i32[w + S_OWNER]', 'decRef: Atomics.compareExchange(old, old - 1)']);
     expect(body(read('src/frame/meta.ts'), 'dropRef')).not.toContain('S_OWNER');
+    expect(body(read('src/region/meta.ts'), 'dropShared')).not.toContain('S_OWNER');
   });
 
   it('F2: reclaim judges and frees the journaled frames, and frees the record, under the allocator lock, as cache.pml', () => {
