@@ -12,7 +12,7 @@
 import { FrameUseError, hex } from '../base/errors.js';
 import { H_LISTS, LIST_WORDS } from '../region/geometry.js';
 import { LOP_LINK, LOP_UNLINK, W_LOP } from '../region/journal.js';
-import { L_BACK, L_FRONT, L_GEN, L_LOCK, L_SIZE, L_TYPE } from '../region/lists.js';
+import { L_BACK, L_FRONT, L_GEN, L_LOCK, L_SIZE, L_TYPE, applyListOp, entryWord } from '../region/lists.js';
 import { RC_UNIQUE, SLOT_SHIFT, S_LIST, S_NEXT, S_PREV, S_TYPE } from '../region/meta.js';
 import { MAX_LISTS } from '../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
@@ -32,48 +32,6 @@ export interface LinkedListHandle {
   readonly id: number;
   /** The generation of the list's entry: a handle of a destroyed list is refused. */
   readonly gen: number;
-}
-
-/** Word index of list entry `index` (0-based; the list id is index + 1). */
-function entryWord(index: number): number {
-  return H_LISTS + index * LIST_WORDS;
-}
-
-/**
- * Applies a journaled list change; every write is absolute, so applying it twice (a redo after
- * a death) is the same as once. `x`, `prev`, `next` are frame indices + 1 (0: none).
- */
-export function applyListOp(
-  i32: Int32Array,
-  metaWord: number,
-  kind: number,
-  list: number,
-  x: number,
-  prev: number,
-  next: number,
-  size: number,
-): void {
-  const e = entryWord(list);
-  const slot = (f: number): number => metaWord + ((f - 1) << SLOT_SHIFT);
-  const xw = slot(x);
-  if (kind === LOP_LINK) {
-    i32[xw + S_NEXT] = next;
-    i32[xw + S_PREV] = prev;
-    if (prev !== 0) i32[slot(prev) + S_NEXT] = x;
-    else i32[e + L_FRONT] = x;
-    if (next !== 0) i32[slot(next) + S_PREV] = x;
-    else i32[e + L_BACK] = x;
-    i32[xw + S_LIST] = list + 1;
-  } else {
-    if (prev !== 0) i32[slot(prev) + S_NEXT] = next;
-    else i32[e + L_FRONT] = next;
-    if (next !== 0) i32[slot(next) + S_PREV] = prev;
-    else i32[e + L_BACK] = prev;
-    i32[xw + S_NEXT] = 0;
-    i32[xw + S_PREV] = 0;
-    i32[xw + S_LIST] = 0;
-  }
-  Atomics.store(i32, e + L_SIZE, size);
 }
 
 /**
@@ -589,7 +547,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     i32[j + 4] = next;
     i32[j + 5] = size;
     i32[j] = kind; // ORDER: the entry is whole before its kind makes it valid
-    applyListOp(i32, this._sys._region.metaWord, kind, this.index, x, prev, next, size);
+    applyListOp(this._sys._region, kind, this.index, x, prev, next, size);
     i32[j] = 0;
     if (this._sys.checked) ensureListTag(this._sys, this.slot(x), (x - 1) * PAGE_SIZE, kind === LOP_LINK ? this.id : 0, kind === LOP_LINK ? 'list_insert_ensures' : 'list_take_ensures');
   }
