@@ -1,30 +1,47 @@
 /**
  * Intrusive linked lists of unique frames, as the kernel's `linked_list`: the links live in the
- * frames' metadata slots (`S_NEXT`/`S_PREV`, `S_LIST` = the list's id), the head in the region's
- * list table, so a list costs no memory per frame and any worker can open it. A list owns its
- * frames exclusively (they stay UNIQUE: `fromInUse` reports `Unique`).
+ * frames' metadata slots, the head in the region's list table, so a list costs no memory per frame
+ * and any worker can open it. A list owns its frames exclusively (they stay UNIQUE: `fromInUse`
+ * reports `Unique`). This is the API half; the words, the journal and the repair after a death
+ * are `region/lists.ts`'s.
  *
  * Each list has a lock with an owner token; a `CursorMut` holds it while it lives (the kernel's
- * `&mut` borrow), and list methods take it per call (re-entrant within the holding worker). Each
- * change is journaled with absolute values first, so `reclaimWorker` can redo one a dead worker
- * left half done.
+ * `&mut` borrow), and list methods take it per call (re-entrant within the holding worker).
  */
 import { FrameUseError, hex } from '../base/errors.js';
-import { H_LISTS, LIST_WORDS } from '../region/geometry.js';
-import { LOP_LINK, LOP_UNLINK, W_LOP } from '../region/journal.js';
-import { L_BACK, L_FRONT, L_GEN, L_LOCK, L_SIZE, L_TYPE } from '../region/lists.js';
-import { RC_UNIQUE, SLOT_SHIFT, S_LIST, S_NEXT, S_PREV, S_TYPE } from '../region/meta.js';
 import { MAX_LISTS } from '../base/limits.js';
-import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
+import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
+import { ensureListTag } from '../checked/contracts.js';
+import {
+  LINK_IN_LIST,
+  LINK_NOT_UNIQUE,
+  LINK_WRONG_TYPE,
+  claimList,
+  destroyList,
+  holdsList,
+  initList,
+  linkFrame,
+  linkRefusal,
+  listBack,
+  listFront,
+  listGen,
+  listIdOf,
+  listSize,
+  listTypeId,
+  listedNext,
+  listedPrev,
+  lockList,
+  unlinkFrame,
+  unlockList,
+} from '../region/lists.js';
+import type { Region } from '../region/region.js';
 import type { FrameContext } from './context.js';
-import { lock, lockOwner, unlock } from '../shm/lock.js';
 import { FrameRef } from './frame-ref.js';
-import { checkPaddr, type Paddr } from '../base/units.js';
+import { slotWord } from './meta.js';
 import { storageByte } from '../region/meta.js';
 import type { AnyMeta } from './meta-type.js';
 import { lookupTypeId, typeById, typeIdOf } from './registry.js';
 import { UniqueFrame, type MetaMutOf } from './unique.js';
-import { ensureListTag } from '../checked/contracts.js';
 
 /** What `LinkedList.open` needs: structured-cloneable. */
 export interface LinkedListHandle {
@@ -32,48 +49,6 @@ export interface LinkedListHandle {
   readonly id: number;
   /** The generation of the list's entry: a handle of a destroyed list is refused. */
   readonly gen: number;
-}
-
-/** Word index of list entry `index` (0-based; the list id is index + 1). */
-function entryWord(index: number): number {
-  return H_LISTS + index * LIST_WORDS;
-}
-
-/**
- * Applies a journaled list change; every write is absolute, so applying it twice (a redo after
- * a death) is the same as once. `x`, `prev`, `next` are frame indices + 1 (0: none).
- */
-export function applyListOp(
-  i32: Int32Array,
-  metaWord: number,
-  kind: number,
-  list: number,
-  x: number,
-  prev: number,
-  next: number,
-  size: number,
-): void {
-  const e = entryWord(list);
-  const slot = (f: number): number => metaWord + ((f - 1) << SLOT_SHIFT);
-  const xw = slot(x);
-  if (kind === LOP_LINK) {
-    i32[xw + S_NEXT] = next;
-    i32[xw + S_PREV] = prev;
-    if (prev !== 0) i32[slot(prev) + S_NEXT] = x;
-    else i32[e + L_FRONT] = x;
-    if (next !== 0) i32[slot(next) + S_PREV] = x;
-    else i32[e + L_BACK] = x;
-    i32[xw + S_LIST] = list + 1;
-  } else {
-    if (prev !== 0) i32[slot(prev) + S_NEXT] = next;
-    else i32[e + L_FRONT] = next;
-    if (next !== 0) i32[slot(next) + S_PREV] = prev;
-    else i32[e + L_BACK] = prev;
-    i32[xw + S_NEXT] = 0;
-    i32[xw + S_PREV] = 0;
-    i32[xw + S_LIST] = 0;
-  }
-  Atomics.store(i32, e + L_SIZE, size);
 }
 
 /**
@@ -98,9 +73,8 @@ export function applyListOp(
 export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRef<M>>, Disposable {
   /** @internal */
   readonly _sys: FrameContext;
-  private readonly i32: Int32Array;
-  /** Word index of the list's entry. */
-  private readonly e: number;
+  /** The region, as the protocol's functions take it. */
+  private readonly r: Region;
 
   private constructor(
     sys: FrameContext,
@@ -122,8 +96,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     private readonly owner: boolean,
   ) {
     this._sys = sys;
-    this.i32 = sys._region.mem.i32;
-    this.e = entryWord(index);
+    this.r = sys._region;
   }
 
   /**
@@ -140,27 +113,19 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    */
   static create<M extends AnyMeta>(sys: FrameContext, meta: M): LinkedList<M> {
     sys._assertOpen();
-    const i32 = sys._region.mem.i32;
-    for (let index = 0; index < MAX_LISTS; index++) {
-      const e = entryWord(index);
-      const gen = Atomics.load(i32, e + L_GEN);
-      if ((gen & 1) !== 0) continue;
-      // Claim the entry: an even generation becomes odd.
-      if (Atomics.compareExchange(i32, e + L_GEN, gen, (gen + 1) | 0) !== gen) continue;
-      let typeId: number;
-      try {
-        typeId = typeIdOf(sys, meta);
-      } catch (err) {
-        Atomics.store(i32, e + L_GEN, (gen + 2) | 0);
-        throw err;
-      }
-      i32[e + L_FRONT] = 0;
-      i32[e + L_BACK] = 0;
-      i32[e + L_TYPE] = typeId;
-      Atomics.store(i32, e + L_SIZE, 0);
-      return new LinkedList(sys, index, (gen + 1) | 0, meta, true);
+    const r = sys._region;
+    const index = claimList(r);
+    if (index < 0) throw new FrameUseError('TooManyLists', `the region already has ${MAX_LISTS} linked lists`);
+    const gen = listGen(r, index);
+    let typeId: number;
+    try {
+      typeId = typeIdOf(sys, meta); // registered only once an entry is ours: a refusal changes nothing
+    } catch (err) {
+      destroyList(r, index, gen);
+      throw err;
     }
-    throw new FrameUseError('TooManyLists', `the region already has ${MAX_LISTS} linked lists`);
+    initList(r, index, typeId);
+    return new LinkedList(sys, index, gen, meta, true);
   }
 
   /**
@@ -188,12 +153,12 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
       throw new FrameUseError('BadValue', 'LinkedList.open needs the handle of a list (list.handle)');
     }
     const index = handle.id - 1;
-    const e = entryWord(index);
-    if (Atomics.load(sys._region.mem.i32, e + L_GEN) !== handle.gen) {
+    if (listGen(sys._region, index) !== handle.gen) {
       throw new FrameUseError('Dropped', `linked list ${handle.id} was destroyed`);
     }
-    const type = typeById(sys, sys._region.mem.i32[e + L_TYPE]);
-    if (meta !== undefined && lookupTypeId(sys, meta) !== sys._region.mem.i32[e + L_TYPE]) {
+    const typeId = listTypeId(sys._region, index);
+    const type = typeById(sys, typeId);
+    if (meta !== undefined && lookupTypeId(sys, meta) !== typeId) {
       throw new FrameUseError('WrongType', `linked list ${handle.id} holds '${type.name}' frames, not '${meta.name}'`);
     }
     return new LinkedList(sys, index, handle.gen, (meta ?? type) as M, false);
@@ -215,7 +180,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   }
 
   /**
-   * The list's id (1..MAX_LISTS): what `S_LIST` (the kernel's `in_list`) holds for its frames.
+   * The list's id (1..MAX_LISTS): what its frames' slots name as their list (the kernel's `in_list`).
    *
    * @example
    * ```ts
@@ -241,7 +206,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    */
   get size(): number {
     this.check();
-    return Atomics.load(this.i32, this.e + L_SIZE);
+    return listSize(this.r, this.index);
   }
 
   /**
@@ -277,7 +242,12 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   pushFront(frame: UniqueFrame<M>): void {
-    this.withLock(() => this.cursorAt(this.i32[this.e + L_FRONT])._insertBefore(frame));
+    const taken = this.enter();
+    try {
+      this.insert(frame, listFront(this.r, this.index));
+    } finally {
+      if (taken) unlockList(this.r, this.index);
+    }
   }
 
   /**
@@ -294,7 +264,12 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   pushBack(frame: UniqueFrame<M>): void {
-    this.withLock(() => this.cursorAt(0)._insertBefore(frame));
+    const taken = this.enter();
+    try {
+      this.insert(frame, 0);
+    } finally {
+      if (taken) unlockList(this.r, this.index);
+    }
   }
 
   /**
@@ -313,7 +288,12 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   popFront(): UniqueFrame<M> | null {
-    return this.withLock(() => this.cursorAt(this.i32[this.e + L_FRONT])._takeCurrent());
+    const taken = this.enter();
+    try {
+      return this.take(listFront(this.r, this.index));
+    } finally {
+      if (taken) unlockList(this.r, this.index);
+    }
   }
 
   /**
@@ -329,7 +309,12 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   popBack(): UniqueFrame<M> | null {
-    return this.withLock(() => this.cursorAt(this.i32[this.e + L_BACK])._takeCurrent());
+    const taken = this.enter();
+    try {
+      return this.take(listBack(this.r, this.index));
+    } finally {
+      if (taken) unlockList(this.r, this.index);
+    }
   }
 
   /**
@@ -347,7 +332,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    */
   contains(paddr: Paddr): boolean {
     this.check();
-    return this.slotOf(paddr) >= 0;
+    return this.listed(paddr) !== 0;
   }
 
   /**
@@ -371,7 +356,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   cursorFrontMut(): CursorMut<M> {
     this.check();
     this.acquire();
-    return this.cursorAt(this.i32[this.e + L_FRONT], true);
+    return new CursorMut(this, listFront(this.r, this.index));
   }
 
   /**
@@ -395,7 +380,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   cursorBackMut(): CursorMut<M> {
     this.check();
     this.acquire();
-    return this.cursorAt(this.i32[this.e + L_BACK], true);
+    return new CursorMut(this, listBack(this.r, this.index));
   }
 
   /**
@@ -418,13 +403,14 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    */
   cursorMutAt(paddr: Paddr): CursorMut<M> | null {
     this.check();
-    if (this.slotOf(paddr) < 0) return null;
+    if (this.listed(paddr) === 0) return null;
     this.acquire();
-    if (this.slotOf(paddr) < 0) {
+    const f = this.listed(paddr); // looked at again under the lock
+    if (f === 0) {
       this.releaseLock();
       return null;
     }
-    return this.cursorAt((paddr >>> PAGE_SHIFT) + 1, true);
+    return new CursorMut(this, f);
   }
 
   /**
@@ -444,17 +430,20 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   [Symbol.iterator](): IterableIterator<FrameRef<M>> {
-    const refs = this.withLock(() => {
-      const out: FrameRef<M>[] = [];
-      const i32 = this.i32;
+    const taken = this.enter();
+    const refs: FrameRef<M>[] = [];
+    try {
+      const r = this.r;
       const id = this.id;
-      for (let f = i32[this.e + L_FRONT]; f !== 0; f = i32[this.slot(f) + S_NEXT]) {
-        const w = this.slot(f);
-        out.push(new FrameRef(this._sys, w, (f - 1) * PAGE_SIZE, this.metaType, { get _live() { return i32[w + S_LIST] === id; } }));
-        if (out.length > this._sys.nframes) throw new FrameUseError('BadRange', `linked list ${id} is corrupt (a cycle)`);
+      for (let f = listFront(r, this.index); f !== 0; f = listedNext(r, f)) {
+        const frame = f; // each getter keeps its own frame
+        const live = { get _live() { return listIdOf(r, frame) === id; } };
+        refs.push(new FrameRef(this._sys, slotWord(this._sys, f - 1), (f - 1) * PAGE_SIZE, this.metaType, live));
+        if (refs.length > this._sys.nframes) throw new FrameUseError('BadRange', `linked list ${id} is corrupt (a cycle)`);
       }
-      return out;
-    });
+    } finally {
+      if (taken) unlockList(this.r, this.index);
+    }
     return refs[Symbol.iterator]();
   }
 
@@ -482,7 +471,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     let failed = false;
     try {
       for (;;) {
-        const u = this.cursorAt(this.i32[this.e + L_FRONT])._takeCurrent();
+        const u = this.take(listFront(this.r, this.index));
         if (u === null) break;
         try {
           u.drop();
@@ -491,7 +480,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
           failed = true;
         }
       }
-      Atomics.store(this.i32, this.e + L_GEN, (this.gen + 1) | 0);
+      destroyList(this.r, this.index, this.gen);
     } finally {
       this.releaseLock();
     }
@@ -512,7 +501,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   [Symbol.dispose](): void {
-    if (this.owner && Atomics.load(this.i32, this.e + L_GEN) === this.gen) this.destroy();
+    if (this.owner && listGen(this.r, this.index) === this.gen) this.destroy();
   }
 
   /** `LinkedList(1)`, for logs. */
@@ -520,86 +509,95 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     return `LinkedList(${this.id})`;
   }
 
-  /** @internal */
+  /** @internal `Dropped` once the list was destroyed (by any worker). */
   check(): void {
-    if (Atomics.load(this.i32, this.e + L_GEN) !== this.gen) {
+    if (listGen(this.r, this.index) !== this.gen) {
       throw new FrameUseError('Dropped', `linked list ${this.id} was destroyed`);
     }
   }
 
-  /** @internal Word index of the slot of frame index + 1 `f`. */
-  slot(f: number): number {
-    return this._sys._region.metaWord + ((f - 1) << SLOT_SHIFT);
-  }
-
-  /** The slot word of `paddr` if that frame is in this list, else -1. */
-  private slotOf(paddr: Paddr): number {
+  /** The number of the frame at `paddr` if it is in this list, else 0 (also for a bad address). */
+  private listed(paddr: Paddr): number {
     let index: number;
     try {
       index = checkPaddr(paddr, this._sys.maxPaddr);
     } catch {
-      return -1;
+      return 0;
     }
-    const w = this.slot(index + 1);
-    return this.i32[w + S_LIST] === this.id ? w : -1;
+    return listIdOf(this.r, index + 1) === this.id ? index + 1 : 0;
   }
 
-  private cursorAt(f: number, owned = false): CursorMut<M> {
-    return new CursorMut(this, f, owned);
-  }
-
-  /** Whether this worker holds the list's lock (then calls nest inside the holder's). */
-  private held(): boolean {
-    return lockOwner(this.i32, this.e + L_LOCK) === this._sys._region.token;
-  }
-
-  /** @internal */
-  acquire(): void {
-    if (this.held()) {
-      throw new FrameUseError('BadRange', `linked list ${this.id} already has a cursor in this worker: release it first`);
-    }
-    lock(this.i32, this.e + L_LOCK, this._sys._region.token);
-  }
-
-  /** @internal */
-  releaseLock(): void {
-    unlock(this.i32, this.e + L_LOCK);
-  }
-
-  /** @internal Runs `fn` under the list's lock (inside a cursor's, if this worker holds one). */
-  withLock<T>(fn: () => T): T {
+  /**
+   * Takes the list's lock for one call, unless this worker holds it already (a cursor's: the
+   * call then runs inside it). Whether it took it, so that the caller gives it back. `Dropped`
+   * for a destroyed list, also one destroyed while this worker waited for the lock.
+   */
+  private enter(): boolean {
     this.check();
-    if (this.held()) return fn();
-    lock(this.i32, this.e + L_LOCK, this._sys._region.token);
+    if (holdsList(this.r, this.index)) return false;
+    lockList(this.r, this.index);
     try {
       this.check(); // destroyed while we waited?
-      return fn();
-    } finally {
-      unlock(this.i32, this.e + L_LOCK);
+    } catch (e) {
+      unlockList(this.r, this.index);
+      throw e;
     }
+    return true;
   }
 
-  /** @internal Journals, applies and clears one change (lock held). */
-  apply(kind: number, x: number, prev: number, next: number, size: number): void {
-    const i32 = this.i32;
-    const j = this._sys._region.rec + W_LOP;
-    i32[j + 1] = this.index;
-    i32[j + 2] = x;
-    i32[j + 3] = prev;
-    i32[j + 4] = next;
-    i32[j + 5] = size;
-    i32[j] = kind; // ORDER: the entry is whole before its kind makes it valid
-    applyListOp(i32, this._sys._region.metaWord, kind, this.index, x, prev, next, size);
-    i32[j] = 0;
-    if (this._sys.checked) ensureListTag(this._sys._region, this.slot(x), (x - 1) * PAGE_SIZE, kind === LOP_LINK ? this.id : 0, kind === LOP_LINK ? 'list_insert_ensures' : 'list_take_ensures');
+  /** Takes the list's lock for a cursor (or `destroy`): refused if this worker holds it already. */
+  private acquire(): void {
+    if (holdsList(this.r, this.index)) {
+      throw new FrameUseError('BadRange', `linked list ${this.id} already has a cursor in this worker: release it first`);
+    }
+    lockList(this.r, this.index);
+  }
+
+  /** @internal Gives a cursor's lock back. */
+  releaseLock(): void {
+    unlockList(this.r, this.index);
+  }
+
+  /**
+   * @internal Links `frame` before frame number `next` (0: at the back) and consumes the handle;
+   * the lock is held. Errors as `pushFront`, and then nothing changed.
+   */
+  insert(frame: UniqueFrame<M>, next: number): void {
+    frame._check();
+    const sys = this._sys;
+    if (frame._sys._region.mem.u8.buffer !== sys._region.mem.u8.buffer || frame._sys.handle.offset !== sys.handle.offset) {
+      throw new FrameUseError('BadValue', `${frame} belongs to another region`);
+    }
+    const f = (frame.paddr >>> PAGE_SHIFT) + 1;
+    const refusal = linkRefusal(this.r, this.index, f);
+    if (refusal === LINK_IN_LIST) {
+      throw new FrameUseError('InList', `frame ${hex(frame.paddr)} is already in linked list ${listIdOf(this.r, f)}`);
+    }
+    if (refusal === LINK_WRONG_TYPE) {
+      throw new FrameUseError('WrongType', `frame ${hex(frame.paddr)} holds '${frame.metaType.name}' metadata; ${this} holds '${this.metaType.name}'`);
+    }
+    if (!(frame instanceof UniqueFrame) || refusal === LINK_NOT_UNIQUE) {
+      throw new FrameUseError('NotHeld', `frame ${hex(frame.paddr)} is not unique: only unique frames enter a list`);
+    }
+    frame._end(); // the list owns it from here
+    linkFrame(this.r, this.index, f, next);
+    if (sys.checked) ensureListTag(sys._region, frame._w, frame.paddr, this.id, 'list_insert_ensures');
+  }
+
+  /**
+   * @internal Takes frame number `f` out of the list (null for 0: none); the lock is held. The
+   * caller owns the frame again.
+   */
+  take(f: number): UniqueFrame<M> | null {
+    if (f === 0) return null;
+    unlinkFrame(this.r, this.index, f);
+    const w = slotWord(this._sys, f - 1);
+    const paddr = (f - 1) * PAGE_SIZE;
+    if (this._sys.checked) ensureListTag(this._sys._region, w, paddr, 0, 'list_take_ensures');
+    return new UniqueFrame(this._sys, w, paddr, this.metaType);
   }
 }
 
-/**
- * A cursor over a list, as the kernel's `CursorMut`: at a frame, or at the ghost position past
- * the end (`current` null), moving circularly through the ghost. While it lives it holds the
- * list's lock: `release()` it (or use `using`).
- */
 /**
  * A cursor over a `LinkedList` that may edit it, as the kernel's `CursorMut`: it points at a frame
  * or at the "ghost" position past the end (between the last frame and the first), reads and
@@ -625,15 +623,20 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
 export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
   private view: MetaMutOf<M> | undefined;
   private released = false;
+  /** The region, as the protocol's functions take it. */
+  private readonly r: Region;
+  /** The list's entry index (its id - 1). */
+  private readonly index: number;
 
-  /** @internal */
+  /** @internal Made by `LinkedList`'s cursor methods, which took the list's lock for it. */
   constructor(
     private readonly list: LinkedList<M>,
     /** Frame index + 1 of the current frame; 0 at the ghost position. */
     private cur: number,
-    /** Whether this cursor holds the list's lock (false: a list method's internal cursor). */
-    private readonly owned: boolean,
-  ) {}
+  ) {
+    this.r = list._sys._region;
+    this.index = list.id - 1;
+  }
 
   /**
    * The current frame's metadata, writable (the list owns it), or null at the ghost position.
@@ -655,11 +658,11 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
     this.check();
     if (this.cur === 0) return null;
     if (this.view === undefined) {
-      const w = this.list.slot(this.cur);
-      const i32 = this.list._sys._region.mem.i32;
+      const f = this.cur;
+      const r = this.r;
       const id = this.list.id;
-      const owner = { paddr: (this.cur - 1) * PAGE_SIZE, get _live() { return i32[w + S_LIST] === id; } };
-      this.view = this.list.metaType._mutView(owner, this.list._sys._region.mem, storageByte(w)) as MetaMutOf<M>;
+      const owner = { paddr: (f - 1) * PAGE_SIZE, get _live() { return listIdOf(r, f) === id; } };
+      this.view = this.list.metaType._mutView(owner, r.mem, storageByte(slotWord(this.list._sys, f - 1))) as MetaMutOf<M>;
     }
     return this.view;
   }
@@ -702,8 +705,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   moveNext(): void {
     this.check();
-    const i32 = this.list._sys._region.mem.i32;
-    this.moveTo(this.cur === 0 ? i32[this.listWord(L_FRONT)] : i32[this.list.slot(this.cur) + S_NEXT]);
+    this.moveTo(this.cur === 0 ? listFront(this.r, this.index) : listedNext(this.r, this.cur));
   }
 
   /**
@@ -725,8 +727,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   movePrev(): void {
     this.check();
-    const i32 = this.list._sys._region.mem.i32;
-    this.moveTo(this.cur === 0 ? i32[this.listWord(L_BACK)] : i32[this.list.slot(this.cur) + S_PREV]);
+    this.moveTo(this.cur === 0 ? listBack(this.r, this.index) : listedPrev(this.r, this.cur));
   }
 
   /**
@@ -749,7 +750,12 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   takeCurrent(): UniqueFrame<M> | null {
     this.check();
-    return this._takeCurrent();
+    const f = this.cur;
+    if (f === 0) return null;
+    const next = listedNext(this.r, f);
+    const frame = this.list.take(f);
+    this.moveTo(next);
+    return frame;
   }
 
   /**
@@ -771,7 +777,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   insertBefore(frame: UniqueFrame<M>): void {
     this.check();
-    this._insertBefore(frame);
+    this.list.insert(frame, this.cur);
   }
 
   /**
@@ -808,7 +814,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    * ```
    */
   release(): void {
-    if (this.released || !this.owned) return;
+    if (this.released) return;
     this.released = true;
     this.list.releaseLock();
   }
@@ -829,50 +835,6 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   [Symbol.dispose](): void {
     this.release();
-  }
-
-  /** @internal */
-  _takeCurrent(): UniqueFrame<M> | null {
-    if (this.cur === 0) return null;
-    const list = this.list;
-    const i32 = list._sys._region.mem.i32;
-    const x = this.cur;
-    const w = list.slot(x);
-    const prev = i32[w + S_PREV];
-    const next = i32[w + S_NEXT];
-    list.apply(LOP_UNLINK, x, prev, next, Atomics.load(i32, this.listWord(L_SIZE)) - 1);
-    this.moveTo(next);
-    return new UniqueFrame(list._sys, w, (x - 1) * PAGE_SIZE, list.metaType);
-  }
-
-  /** @internal */
-  _insertBefore(frame: UniqueFrame<M>): void {
-    const list = this.list;
-    frame._check();
-    const sys = list._sys;
-    const i32 = sys._region.mem.i32;
-    if (frame._sys._region.mem.u8.buffer !== sys._region.mem.u8.buffer || frame._sys.handle.offset !== sys.handle.offset) {
-      throw new FrameUseError('BadValue', `${frame} belongs to another region`);
-    }
-    const w = frame._w;
-    if (i32[w + S_LIST] !== 0) {
-      throw new FrameUseError('InList', `frame ${hex(frame.paddr)} is already in linked list ${i32[w + S_LIST]}`);
-    }
-    if (i32[w + S_TYPE] !== i32[this.listWord(L_TYPE)]) {
-      throw new FrameUseError('WrongType', `frame ${hex(frame.paddr)} holds '${frame.metaType.name}' metadata; ${list} holds '${list.metaType.name}'`);
-    }
-    if (!(frame instanceof UniqueFrame) || Atomics.load(i32, w) !== RC_UNIQUE) {
-      throw new FrameUseError('NotHeld', `frame ${hex(frame.paddr)} is not unique: only unique frames enter a list`);
-    }
-    const x = (frame.paddr >>> PAGE_SHIFT) + 1;
-    const next = this.cur;
-    const prev = next === 0 ? i32[this.listWord(L_BACK)] : i32[list.slot(next) + S_PREV];
-    frame._end(); // the list owns it from here
-    list.apply(LOP_LINK, x, prev, next, Atomics.load(i32, this.listWord(L_SIZE)) + 1);
-  }
-
-  private listWord(word: number): number {
-    return H_LISTS + (this.list.id - 1) * LIST_WORDS + word;
   }
 
   private moveTo(f: number): void {

@@ -7,16 +7,15 @@
  */
 import { AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
 import { CACHE_BASE, WORKER_EXITED, WORKER_FREE, W_CACHE, W_GEN, W_STATE } from '../region/workers.js';
-import { H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_LISTS, H_REG_LOCK, LIST_WORDS } from '../region/geometry.js';
-import { LOP_LINK, W_LOP, OP_RAW } from '../region/journal.js';
-import { L_LOCK } from '../region/lists.js';
+import { H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_REG_LOCK } from '../region/geometry.js';
+import { OP_RAW } from '../region/journal.js';
+import { repairList } from '../region/lists.js';
 import { MAX_LISTS, MAX_WORKERS } from '../base/limits.js';
 import type { FrameContext } from './context.js';
 import { forceRelease, lockOwner, lockWithin, unlock } from '../shm/lock.js';
 import { BuddyAllocator } from '../frame-allocator/buddy.js';
 import { journalOf } from '../region/journal.js';
 import { workerRecord, workerToken } from '../region/workers.js';
-import { applyListOp } from './linked-list.js';
 import { slotWord } from './meta.js';
 
 /** What `reclaimWorker` recovered from a worker that died. */
@@ -187,24 +186,11 @@ function reclaimJournaled(
   }
 }
 
-/**
- * Locks of linked lists the dead worker held: a change it journaled is applied as a link (a link
- * is redone; an unlink undone, as link and unlink with the same frame and neighbours are inverse),
- * so the list is whole and keeps the frame rather than losing it with the dead worker.
- */
+/** Locks of linked lists the dead worker held: each list is made whole (`repairList`), then released. */
 function reclaimLists(sys: FrameContext, id: number, token: number, report: { locks: string[] }): void {
-  const i32 = sys._region.mem.i32;
-  const j = workerRecord(id) + W_LOP;
+  const rec = workerRecord(id);
   for (let index = 0; index < MAX_LISTS; index++) {
-    const e = H_LISTS + index * LIST_WORDS;
-    if (lockOwner(i32, e + L_LOCK) !== token) continue;
-    const kind = i32[j];
-    if (kind !== 0 && i32[j + 1] === index) {
-      const size = kind === LOP_LINK ? i32[j + 5] : i32[j + 5] + 1;
-      applyListOp(i32, sys._region.metaWord, LOP_LINK, index, i32[j + 2], i32[j + 3], i32[j + 4], size);
-      i32[j] = 0;
-    }
-    if (forceRelease(i32, e + L_LOCK, token)) report.locks.push(`linked list ${index + 1}`);
+    if (repairList(sys._region, index, rec, token)) report.locks.push(`linked list ${index + 1}`);
   }
 }
 

@@ -1245,7 +1245,7 @@ type Position = 'front' | 'middle' | 'back' | 'only';
 type Cut = 'journal' | number | 'cleared';
 const CUTS: Cut[] = ['journal', 0, 1, 2, 3, 4, 5, 6, 'cleared'];
 
-/** The writes of `applyListOp` (src/frame/linked-list.ts), in its order. */
+/** The writes of `applyListOp` (src/region/lists.ts), in its order. */
 function listWrites(
   sys: FrameSystem,
   list: LinkedList<U>,
