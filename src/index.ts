@@ -21,24 +21,8 @@ export {
 } from './system.js';
 export type { FrameSystemHandle, SharedMemory } from './region/header.js';
 export { frameToIndex, frameToMeta, metaToFrame, type Paddr } from './base/units.js';
-export {
-  defineMeta,
-  MetaType,
-  Untyped,
-  type AnyMeta,
-  type UntypedMeta,
-  type AtomicCell,
-  type DefineMetaOptions,
-  type FieldKind,
-  type FieldValue,
-  type FieldInit,
-  type MetaInit,
-  type MetaMut,
-  type MetaView,
-  type MetaViewBase,
-  type OnDrop,
-  type Schema,
-} from './frame/meta-type.js';
+export { defineMeta, type DefineMetaOptions, type OnDrop } from './frame/define-meta.js';
+export { MetaType, Untyped, type AnyMeta, type UntypedMeta, type AtomicCell, type FieldKind, type FieldValue, type FieldInit, type MetaInit, type MetaMut, type MetaView, type MetaViewBase, type Schema } from './frame/meta-type.js';
 export type { FrameContext } from './frame/context.js';
 export { Frame, type InitOf } from './frame/frame.js';
 export { FrameRef, type MetaViewOf } from './frame/frame-ref.js';

@@ -19,8 +19,9 @@ import type { Frame, InitOf } from './frame/frame.js';
 import type { Paddr } from './base/units.js';
 import { drainDeferred, slotWord, type SlotHost } from './frame/meta.js';
 import { stateName } from './region/meta.js';
-import { Untyped, type AnyMeta, type MetaType } from './frame/meta-type.js';
-import { registeredCount, typeById } from './frame/registry.js';
+import { Untyped, type AnyMeta } from './frame/meta-type.js';
+import { registeredCount } from './region/registry.js';
+import { forgetRegion, typeById } from './frame/meta-type.js';
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
@@ -204,10 +205,6 @@ export class FrameSystem implements SlotHost {
 
   /** @internal This worker's view of the region: what the protocol's functions take. */
   readonly _region: Region;
-  /** @internal Local metadata types by id. */
-  readonly _types: (MetaType | undefined)[] = [];
-  /** @internal */
-  readonly _untyped: AnyMeta = Untyped;
   /**
    * @internal How long `reclaimWorker` waits for the allocator lock before it leaves the workers
    * exited, for the next reclaim to finish (its holder has most likely died too).
@@ -554,7 +551,7 @@ export class FrameSystem implements SlotHost {
     let unique = 0;
     let busy = 0;
     let unused = 0;
-    const byId = new Array<number>(registeredCount(this) + 1).fill(0);
+    const byId = new Array<number>(registeredCount(this._region) + 1).fill(0);
     for (let k = 0; k < this.nframes; k++) {
       const w = slotWord(this, k);
       const rc = Atomics.load(i32, w);
@@ -568,7 +565,7 @@ export class FrameSystem implements SlotHost {
       }
     }
     const byType: Record<string, number> = {};
-    for (let id = 1; id < byId.length; id++) if (byId[id] > 0) byType[typeById(this, id).name] = byId[id];
+    for (let id = 1; id < byId.length; id++) if (byId[id] > 0) byType[typeById(this._region, id).name] = byId[id];
     const free = (this._cache ?? this.allocator).freeFrames?.() ?? unused;
     return { total: this.nframes, free, used: this.nframes - free, shared, unique, busy, raw: unused - free, byType };
   }
@@ -591,7 +588,7 @@ export class FrameSystem implements SlotHost {
    */
   checkInvariants(): void {
     const i32 = this._region.mem.i32;
-    const ntypes = registeredCount(this);
+    const ntypes = registeredCount(this._region);
     const deferred = new Set<number>();
     for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0; cur = i32[slotWord(this, cur - 1) + S_NEXT]) {
       if (deferred.has(cur - 1) || deferred.size > this.nframes) throw new InvariantError('deferred-drop stack', 'the stack has a cycle');
@@ -687,15 +684,7 @@ export class FrameSystem implements SlotHost {
     this._closed = true;
     this._region.fast = undefined;
     Atomics.store(this._region.mem.i32, H_WORKERS + (this.workerId - 1) * WORKER_WORDS + W_STATE, WORKER_FREE);
-    for (const type of this._types) {
-      if (type === undefined) continue;
-      const i = type._regions.findIndex((r) => r.sys === this);
-      if (i >= 0) type._regions.splice(i, 1);
-      if (type._sys === this) {
-        type._sys = undefined;
-        type._id = 0;
-      }
-    }
+    forgetRegion(this._region);
   }
 
   /**

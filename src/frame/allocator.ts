@@ -181,7 +181,7 @@ export class FrameAllocOptions {
     sys._assertOpen();
     if (init !== undefined) meta._validate(init);
     const r = sys._region;
-    if (!sys.checked && meta._sys === sys) {
+    if (!sys.checked && meta._region === sys._region) {
       // The hot path: this worker's cache, a type registered here, no contracts to check. The
       // pop, journal, claim and type are one step (`takeCached`), and so is the publish when
       // there is nothing to write in between.

@@ -18,7 +18,8 @@ import { tokenAlive } from '../region/workers.js';
 import { Frame, resolveType } from './frame.js';
 import { slotWord, takeForgottenRun } from './meta.js';
 import type { Paddr } from '../base/units.js';
-import { defineMeta, type AnyMeta } from './meta-type.js';
+import { defineMeta } from './define-meta.js';
+import { type AnyMeta } from './meta-type.js';
 import { Segment } from './segment.js';
 import { FrameAllocOptions } from './allocator.js';
 

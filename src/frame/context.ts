@@ -11,7 +11,6 @@ import type { LeakTracker } from '../checked/leaks.js';
 import type { CachedAllocator } from '../frame-allocator/cache.js';
 import type { FrameSystemHandle } from '../region/header.js';
 import type { Region } from '../region/region.js';
-import type { AnyMeta, MetaType } from './meta-type.js';
 
 /**
  * One worker's view of a region, as the handles see it: a `FrameSystem`. Every function that
@@ -48,10 +47,6 @@ export interface FrameContext {
   readonly _leaks: LeakTracker | undefined;
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
-  /** @internal Local metadata types by id. */
-  readonly _types: (MetaType | undefined)[];
-  /** @internal The untyped metadata type. */
-  readonly _untyped: AnyMeta;
   /** @internal Throws `FrameUseError('Closed')` once the system was closed in this worker. */
   _assertOpen(): void;
   /** @internal Gives frames back to the allocator (the caller journaled them). */

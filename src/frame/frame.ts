@@ -11,7 +11,7 @@ import { checkPaddr, type Paddr } from '../base/units.js';
 import { checkRawHeld, dropRef, getFromUnused, loadRefCount, slotWord, takeForgottenOrThrow } from './meta.js';
 import { getFromInUse, incRef, storageByte, typeOf } from '../region/meta.js';
 import type { AnyMeta, MetaInit, MetaType, Schema } from './meta-type.js';
-import { lookupTypeId, typeById } from './registry.js';
+import { lookupTypeId, typeById } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
 import { forgetChecked, requireMeta, requirePaddr } from '../checked/contracts.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
@@ -127,7 +127,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     sys._assertOpen();
     const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
     getFromInUse(sys._region, w, paddr);
-    return new Frame(sys, w, paddr, typeById(sys, typeOf(sys._region, w)));
+    return new Frame(sys, w, paddr, typeById(sys._region, typeOf(sys._region, w)));
   }
 
   /**
@@ -252,7 +252,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   get meta(): MetaViewOf<M> {
     this._check();
-    if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys, this._type), false);
+    if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys._region, this._type), false);
     return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
@@ -377,7 +377,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   tryAs<T extends AnyMeta>(meta: T): Frame<T> | null {
     this._check();
-    if (typeOf(this._sys._region, this._w) !== lookupTypeId(this._sys, meta)) return null;
+    if (typeOf(this._sys._region, this._w) !== lookupTypeId(this._sys._region, meta)) return null;
     this._end();
     return new Frame(this._sys, this._w, this.paddr, meta);
   }
@@ -472,9 +472,9 @@ export function dead(kind: string, paddr: Paddr): FrameUseError {
 /** The type of the slot at `w`, checked against `meta` when given (`WrongType` otherwise). */
 export function resolveType(sys: FrameContext, w: number, paddr: Paddr, meta: AnyMeta | undefined): AnyMeta {
   const id = typeOf(sys._region, w);
-  if (meta === undefined) return typeById(sys, id);
-  if (lookupTypeId(sys, meta) !== id) {
-    const actual = id === 0 ? 'none' : typeById(sys, id).name;
+  if (meta === undefined) return typeById(sys._region, id);
+  if (lookupTypeId(sys._region, meta) !== id) {
+    const actual = id === 0 ? 'none' : typeById(sys._region, id).name;
     throw new FrameUseError('WrongType', `frame ${hex(paddr)} holds '${actual}' metadata, not '${meta.name}'`);
   }
   return meta;

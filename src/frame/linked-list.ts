@@ -40,7 +40,7 @@ import { FrameRef } from './frame-ref.js';
 import { slotWord } from './meta.js';
 import { storageByte } from '../region/meta.js';
 import type { AnyMeta } from './meta-type.js';
-import { lookupTypeId, typeById, typeIdOf } from './registry.js';
+import { lookupTypeId, typeById, typeIdOf } from './meta-type.js';
 import { UniqueFrame, type MetaMutOf } from './unique.js';
 
 /** What `LinkedList.open` needs: structured-cloneable. */
@@ -119,7 +119,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     const gen = listGen(r, index);
     let typeId: number;
     try {
-      typeId = typeIdOf(sys, meta); // registered only once an entry is ours: a refusal changes nothing
+      typeId = typeIdOf(sys._region, meta); // registered only once an entry is ours: a refusal changes nothing
     } catch (err) {
       destroyList(r, index, gen);
       throw err;
@@ -157,8 +157,8 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
       throw new FrameUseError('Dropped', `linked list ${handle.id} was destroyed`);
     }
     const typeId = listTypeId(sys._region, index);
-    const type = typeById(sys, typeId);
-    if (meta !== undefined && lookupTypeId(sys, meta) !== typeId) {
+    const type = typeById(sys._region, typeId);
+    if (meta !== undefined && lookupTypeId(sys._region, meta) !== typeId) {
       throw new FrameUseError('WrongType', `linked list ${handle.id} holds '${type.name}' frames, not '${meta.name}'`);
     }
     return new LinkedList(sys, index, handle.gen, (meta ?? type) as M, false);

@@ -4,10 +4,12 @@
  * (`meta`) and write (`metaMut`) them in shared memory. This is the kernel's `AnyFrameMeta`
  * (with `on_drop` and `is_untyped`) and its layout check `check_frame_meta_layout!`.
  */
-import { FrameUseError, MetaTypeError, hex } from '../base/errors.js';
+import { FrameUseError, InvariantError, MetaTypeError, hex } from '../base/errors.js';
 import { FRAME_METADATA_MAX_SIZE } from '../base/limits.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { Paddr } from '../base/units.js';
+import { findType, registerType, registeredDescriptor } from '../region/registry.js';
+import type { Region } from '../region/region.js';
 import type { MemoryViews } from '../shm/views.js';
 
 /**
@@ -171,50 +173,6 @@ export interface ViewOwner {
   readonly _live: boolean;
 }
 
-/**
- * Called on the last drop of a frame of this type (the kernel's `on_drop`), while the slot is
- * busy: no other worker can get a reference to the frame. `frame` is valid until it returns (it
- * cannot be cloned). It runs in the worker that makes the last drop if that worker defined the
- * type with this callback; otherwise the frame waits for one that did (see `drainDeferred`).
- *
- * @example
- * ```ts
- * const onDrop: OnDrop<{ owner: 'u32' }, true> = (meta, frame) => {
- *   console.log(meta.owner, frame.bytes()[0]); // 4 9
- * };
- * const Owned = defineMeta('app.owned', { owner: 'u32' }, { untyped: true, onDrop });
- * const frame = sys.allocFrame(Owned, { owner: 4 });
- * frame.bytes()[0] = 9;
- * frame.drop(); // runs onDrop, then frees the frame
- * ```
- */
-export type OnDrop<S extends Schema, U extends boolean> = (
-  meta: MetaView<S>,
-  frame: import('./frame-ref.js').FrameRef<MetaType<S, U>>,
-) => void;
-
-/**
- * How `defineMeta` defines a type besides its fields.
- *
- * @example
- * ```ts
- * const options: DefineMetaOptions<{ len: 'u16' }, true> = {
- *   untyped: true, // its frames expose their bytes
- *   onDrop: (meta, frame) => console.log(meta.len, frame.reader().read(meta.len)), // 3 Uint8Array(3) [ 1, 2, 3 ]
- * };
- * const Message = defineMeta('app.message', { len: 'u16' }, options);
- * const message = sys.allocFrame(Message, { len: 3 });
- * message.bytes().set([1, 2, 3]);
- * message.drop();
- * ```
- */
-export interface DefineMetaOptions<S extends Schema, U extends boolean> {
-  /** Untyped frames expose their bytes (`bytes`, `reader`, `writer`, `fill`); typed ones do not. */
-  untyped?: U;
-  /** Runs on the last drop, in a worker that defined the type with this callback. */
-  onDrop?: OnDrop<S, U>;
-}
-
 /** @internal Where a field lives and how it is read and written. */
 interface FieldLayout {
   readonly name: string;
@@ -274,11 +232,11 @@ export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
   /** @internal This worker's `onDrop`, if any (stored loosely: `OnDrop<S, U>` is invariant). */
   _onDrop: AnyOnDrop | undefined;
   /** @internal The region this type was last used with, and its id there (a one-entry cache). */
-  _sys: object | undefined = undefined;
+  _region: Region | undefined = undefined;
   /** @internal */
   _id = 0;
-  /** @internal Regions this type is registered in (to publish a later `onDrop`). */
-  readonly _regions: { sys: object; id: number }[] = [];
+  /** @internal The regions this worker knows this type in, and its id in each. */
+  readonly _ids = new Map<Region, number>();
   /** @internal Prototypes of the read-only and the mutable views. */
   readonly _viewProto: object;
   readonly _mutProto: object;
@@ -431,63 +389,6 @@ interface ViewState {
 /** Types defined in this worker, by name: the same name gives the same object. */
 const definedTypes = new Map<string, MetaType>();
 
-/**
- * Defines (or looks up) the metadata type `name` with fields `schema`.
- *
- * The name identifies the type in every worker and region: defining it again with the same
- * schema returns the same type (and sets this worker's `onDrop` if given); with another schema it
- * throws `MetaTypeError('Conflict')`. A schema that needs more than 40 bytes throws
- * `MetaTypeError('TooLarge')` here, at definition; an unknown kind or a bad name,
- * `MetaTypeError('BadSchema')`.
- *
- * @example
- * ```ts
- * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
- * const frame = sys.allocFrame(PageMeta, { owner: 7 });
- * frame.meta.hits.add(1); // atomic fields work through shared handles
- * console.log(frame.meta.owner, frame.meta.hits.load()); // 7 1
- * frame.drop();
- * ```
- */
-export function defineMeta<const S extends Schema, U extends boolean = false>(
-  name: string,
-  schema: S,
-  options: DefineMetaOptions<S, U> = {},
-): MetaType<S, U> {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME) {
-    throw new MetaTypeError('BadSchema', `a type name is a string of 1..${MAX_NAME} characters`);
-  }
-  if (schema === null || typeof schema !== 'object') {
-    throw new MetaTypeError('BadSchema', `the schema of '${name}' must be an object`);
-  }
-  const untyped = (options.untyped ?? false) as U;
-  const fresh = new MetaType<S, U>(name, schema, untyped);
-  const existing = definedTypes.get(name) as MetaType<S, U> | undefined;
-  let type: MetaType<S, U>;
-  if (existing === undefined) {
-    type = fresh;
-    definedTypes.set(name, type as unknown as MetaType);
-  } else if (existing._descriptor !== fresh._descriptor) {
-    throw new MetaTypeError(
-      'Conflict',
-      `'${name}' is already defined as ${existing._descriptor}, not ${fresh._descriptor}`,
-    );
-  } else {
-    type = existing;
-  }
-  if (options.onDrop !== undefined) {
-    type._onDrop = options.onDrop as AnyOnDrop;
-    for (const r of type._regions) onDropPublisher?.(r.sys, r.id);
-  }
-  return type;
-}
-
-/** @internal Set by the registry: marks a type as having an onDrop in a region. */
-let onDropPublisher: ((sys: object, id: number) => void) | undefined;
-/** @internal */
-export function setOnDropPublisher(f: (sys: object, id: number) => void): void {
-  onDropPublisher = f;
-}
 
 /**
  * @internal The local type for a descriptor read from a region's registry: the type defined in
@@ -505,6 +406,102 @@ export function typeFromDescriptor(descriptor: string): MetaType {
 }
 
 /**
+ * @internal `defineMeta` without its options: the type named `name` with fields `schema`, the
+ * same object for the same name and fields (`Conflict` for other fields; `TooLarge`,
+ * `BadSchema` from the layout).
+ */
+export function defineType<S extends Schema, U extends boolean>(name: string, schema: S, untyped: U): MetaType<S, U> {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME) {
+    throw new MetaTypeError('BadSchema', `a type name is a string of 1..${MAX_NAME} characters`);
+  }
+  if (schema === null || typeof schema !== 'object') {
+    throw new MetaTypeError('BadSchema', `the schema of '${name}' must be an object`);
+  }
+  const fresh = new MetaType<S, U>(name, schema, untyped);
+  const existing = definedTypes.get(name) as MetaType<S, U> | undefined;
+  if (existing === undefined) {
+    definedTypes.set(name, fresh as unknown as MetaType);
+    return fresh;
+  }
+  if (existing._descriptor !== fresh._descriptor) {
+    throw new MetaTypeError('Conflict', `'${name}' is already defined as ${existing._descriptor}, not ${fresh._descriptor}`);
+  }
+  return existing;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types in regions: each region's registry (region/registry.ts) maps a type's descriptor to an id,
+// the same in every worker; this worker keeps the MetaType of each id it has seen, per region.
+// ---------------------------------------------------------------------------------------------
+
+/** This worker's types by id, per region (index 0 unused). */
+const localTypes = new WeakMap<Region, (MetaType | undefined)[]>();
+
+function typesOf(r: Region): (MetaType | undefined)[] {
+  let types = localTypes.get(r);
+  if (types === undefined) localTypes.set(r, (types = []));
+  return types;
+}
+
+/** Caches `id` as `type`'s id in `r` (both ways). */
+function remember(r: Region, type: MetaType, id: number): number {
+  if (!type._ids.has(r)) type._ids.set(r, id);
+  typesOf(r)[id] ??= type;
+  type._region = r;
+  type._id = id;
+  return id;
+}
+
+/**
+ * The id of `type` in region `r`, registering it on first use (`MetaTypeError` `Conflict`,
+ * `TooLarge`, `RegistryFull` if it cannot be).
+ */
+export function typeIdOf(r: Region, type: MetaType): number {
+  if (type._region === r) return type._id;
+  const id = type._ids.get(r) ?? registerType(r, type._descriptor, type.name, type.size, type.untyped, type._onDrop !== undefined);
+  return remember(r, type, id);
+}
+
+/**
+ * The id of `type` in `r` if it is registered there, else 0; never registers it (for type
+ * tests, which must not change the region).
+ */
+export function lookupTypeId(r: Region, type: MetaType): number {
+  if (type._region === r) return type._id;
+  const id = type._ids.get(r) ?? findType(r, type._descriptor);
+  return id === 0 ? 0 : remember(r, type, id);
+}
+
+/**
+ * This worker's type for id `id` of region `r`, made from the registry's descriptor for a type
+ * this worker never defined (it then has no `onDrop` here). `InvariantError` if no type has that
+ * id: a slot naming it is corrupt.
+ */
+export function typeById(r: Region, id: number): MetaType {
+  const known = typesOf(r)[id];
+  if (known !== undefined) return known;
+  const descriptor = registeredDescriptor(r, id);
+  if (descriptor === undefined) throw new InvariantError('type registry', `no metadata type with id ${id} in this region`);
+  const type = typeFromDescriptor(descriptor);
+  if (!type._ids.has(r)) type._ids.set(r, id);
+  typesOf(r)[id] = type;
+  return type;
+}
+
+/** Forgets region `r` (closed in this worker): its types' ids there. */
+export function forgetRegion(r: Region): void {
+  for (const type of typesOf(r)) {
+    if (type === undefined) continue;
+    type._ids.delete(r);
+    if (type._region === r) {
+      type._region = undefined;
+      type._id = 0;
+    }
+  }
+  localTypes.delete(r);
+}
+
+/**
  * The default untyped metadata (the kernel's `()`): no fields, bytes exposed. What
  * `sys.allocFrame()` and `sys.allocSegment(n)` give without a type.
  *
@@ -515,7 +512,7 @@ export function typeFromDescriptor(descriptor: string): MetaType {
  * frame.drop();
  * ```
  */
-export const Untyped = defineMeta('pageframe.untyped', {}, { untyped: true });
+export const Untyped = defineType('pageframe.untyped', {}, true);
 /** The type of {@link Untyped}: `Frame<Untyped>` is a frame with no metadata fields and its bytes exposed. */
 export type Untyped = typeof Untyped;
 

@@ -48,7 +48,7 @@ import { hasOnDrop } from '../region/registry.js';
 import type { FrameContext } from './context.js';
 import { FrameRef } from './frame-ref.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
-import { typeById, typeIdOf } from './registry.js';
+import { typeById, typeIdOf } from './meta-type.js';
 
 /** What the slot operations need of a region (a `FrameContext`: implemented by `FrameSystem`). */
 export type SlotHost = FrameContext;
@@ -73,9 +73,9 @@ export function claimOrThrow(r: Region, w: number, paddr: Paddr): void {
  * nothing: a type is registered only by an operation that succeeds.
  */
 export function claimedTypeId(sys: SlotHost, w: number, type: AnyMeta): number {
-  if (type._sys === sys) return type._id;
+  if (type._region === sys._region) return type._id;
   try {
-    return typeIdOf(sys, type);
+    return typeIdOf(sys._region, type);
   } catch (e) {
     unclaim(sys._region, w);
     throw e;
@@ -181,7 +181,7 @@ export function dropLast(sys: SlotHost, w: number, free: boolean, deallocNow = t
   takeOwnership(r, w);
   if (sys.checked) requireDropLast(r, w, slotPaddr(r, w));
   const typeId = typeOf(r, w);
-  const type = typeById(sys, typeId);
+  const type = typeById(sys._region, typeId);
   if (type._onDrop !== undefined || hasOnDrop(r, typeId)) return dropLastWithOnDrop(sys, w, type, free, deallocNow);
   clearSlot(r, w);
   if (free && deallocNow) sys._dealloc(slotPaddr(r, w), 1);
@@ -246,7 +246,7 @@ export function freeCleared(sys: SlotHost, w: number, paddr: Paddr): void {
  */
 export function dropMetaInPlace(sys: SlotHost, w: number): void {
   const r = sys._region;
-  const type = typeById(sys, typeOf(r, w));
+  const type = typeById(sys._region, typeOf(r, w));
   let error: unknown;
   let failed = false;
   if (type._onDrop !== undefined) {
@@ -269,7 +269,7 @@ export function dropMetaInPlace(sys: SlotHost, w: number): void {
  */
 export function drainDeferred(sys: SlotHost): number {
   const r = sys._region;
-  const canRun = (typeId: number): boolean => typeById(sys, typeId)._onDrop !== undefined;
+  const canRun = (typeId: number): boolean => typeById(sys._region, typeId)._onDrop !== undefined;
   let done = 0;
   let error: unknown;
   let failed = false;

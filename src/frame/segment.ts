@@ -27,9 +27,9 @@ import {
   storageByte,
   unclaim,
 } from '../region/meta.js';
-import { lookupTypeId, typeIdOf } from './registry.js';
+import { lookupTypeId, typeIdOf } from './meta-type.js';
 import { dropRequiresFailed, ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
-import type { AnyInit, AnyMeta } from './meta-type.js';
+import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
 
@@ -202,7 +202,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
       type ??= t;
     }
     if (takeRecords && sys.checked) takeForgottenRun(sys, start, end);
-    return new Segment(sys, start, end, (type ?? sys._untyped) as M, meta === undefined);
+    return new Segment(sys, start, end, (type ?? Untyped) as M, meta === undefined);
   }
 
   /** @internal */
@@ -567,7 +567,7 @@ export function claimRange<M extends AnyMeta>(
   init: ((paddr: Paddr) => InitOf<M> | undefined) | undefined,
 ): void {
   const r = sys._region;
-  if (init === undefined && !sys.checked && meta._sys === sys) {
+  if (init === undefined && !sys.checked && meta._region === sys._region) {
     // The hot path: one pass over the slots (a slot is a cache line; each pass over a thousand
     // costs microseconds), all or none.
     const first = slotWord(sys, start >>> PAGE_SHIFT);
@@ -586,7 +586,7 @@ export function claimRange<M extends AnyMeta>(
       claimOrThrow(r, w, p);
       meta._write(r.mem, storageByte(w), values); // OWNER: busy, this worker's alone
     }
-    const typeId = typeIdOf(sys, meta);
+    const typeId = typeIdOf(sys._region, meta);
     for (let q = start; q < end; q += PAGE_SIZE) setType(r, slotWord(sys, q >>> PAGE_SHIFT), typeId);
   } catch (e) {
     for (let q = start; q < p; q += PAGE_SIZE) unclaim(r, slotWord(sys, q >>> PAGE_SHIFT));
@@ -596,7 +596,7 @@ export function claimRange<M extends AnyMeta>(
 
 /** Checked mode: `from_unused_ensures` for every frame of a new segment. */
 export function ensureRange(sys: FrameContext, start: Paddr, end: Paddr, meta: AnyMeta): void {
-  const typeId = lookupTypeId(sys, meta);
+  const typeId = lookupTypeId(sys._region, meta);
   for (let p = start; p < end; p += PAGE_SIZE) ensureFromUnused(sys._region, slotWord(sys, p >>> PAGE_SHIFT), p, false, typeId);
 }
 

@@ -13,7 +13,7 @@ import { checkPaddr, type Paddr } from '../base/units.js';
 import { checkRawHeld, dropMetaInPlace, dropUnique, freeCleared, getFromUnused, slotWord, takeForgottenOrThrow } from './meta.js';
 import { listOf, publish, setType, storageByte, toUnique } from '../region/meta.js';
 import type { AnyMeta, MetaMut, MetaType, Schema } from './meta-type.js';
-import { lookupTypeId, typeIdOf } from './registry.js';
+import { lookupTypeId, typeIdOf } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
 import { forgetChecked, requireMeta, requirePaddr, requireUnique } from '../checked/contracts.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
@@ -221,7 +221,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   get meta(): MetaViewOf<M> {
     this._check();
-    if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
+    if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys._region, this._type), true);
     return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
   }
 
@@ -241,7 +241,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   get metaMut(): MetaMutOf<M> {
     this._check();
-    if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys, this._type), true);
+    if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys._region, this._type), true);
     return (this._mut ??= this._type._mutView(this, this._sys._region.mem, storageByte(this._w)) as MetaMutOf<M>);
   }
 
@@ -279,7 +279,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     if (this._sys.checked) requireUnique(this._sys._region, this._w, this.paddr, 'repurpose_requires');
     meta._validate(init);
     const sys = this._sys;
-    const typeId = typeIdOf(sys, meta);
+    const typeId = typeIdOf(sys._region, meta);
     this._end();
     try {
       dropMetaInPlace(sys, this._w);

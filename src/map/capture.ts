@@ -8,7 +8,7 @@
  * state while the scan passes it, and `stats` is a second scan). Taken while nothing runs, it
  * agrees with `sys.stats()` exactly.
  */
-import { typeById } from '../frame/registry.js';
+import { typeById } from '../frame/meta-type.js';
 import { AUX_FREE, RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, S_AUX, S_LIST, S_TYPE } from '../region/meta.js';
 import { H_LISTS, H_REG_COUNT, H_WORKERS, LIST_WORDS, WORKER_WORDS } from '../region/geometry.js';
 import { L_GEN, L_SIZE, L_TYPE } from '../region/lists.js';
@@ -96,7 +96,7 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
     let name = `#${id}`;
     let untyped = false;
     try {
-      const type = typeById(sys, id);
+      const type = typeById(sys._region, id);
       name = type.name;
       untyped = type.untyped;
     } catch {

@@ -3,6 +3,7 @@ import {
   ContractError,
   Frame,
   FrameAllocOptions,
+  FrameSystem,
   FrameUseError,
   GetFrameError,
   PAGE_SIZE,
@@ -177,12 +178,13 @@ describe('Frame.fromInUse', () => {
     const sys = makeSystem();
     const T = defineMeta('test.frame.registry-read', { a: 'u16', b: 'f64' });
     const f = sys.allocFrame(T, { a: 9, b: 0.5 });
-    sys._types.length = 0; // forget local ids: the registry must answer
-    const g = Frame.fromInUse(sys, f.paddr);
+    const other = FrameSystem.attach(sys.handle); // a view with no local ids: the registry must answer
+    const g = Frame.fromInUse(other, f.paddr);
     expect(g.metaType.name).toBe('test.frame.registry-read');
     expect(g.meta).toEqual(expect.objectContaining({ a: 9, b: 0.5 }));
     g.drop();
     f.drop();
+    other.close();
   });
 });
 
