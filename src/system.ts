@@ -17,7 +17,7 @@ import type { GlobalFrameAllocator } from './base/global-allocator.js';
 import { FrameAllocOptions } from './frame/allocator.js';
 import type { Frame, InitOf } from './frame/frame.js';
 import type { Paddr } from './base/units.js';
-import { drainDeferred, slotWord, stateName, type SlotHost } from './frame/meta.js';
+import { drainDeferred, slotWord, type SlotHost } from './frame/meta.js';
 import { Untyped, type AnyMeta, type MetaType } from './frame/meta-type.js';
 import { registeredCount, typeById } from './frame/registry.js';
 import type { Segment } from './frame/segment.js';
@@ -28,7 +28,7 @@ import { bufferOf, initRegion, readHeader, sharedArrayBufferClass, type FrameSys
 import { fastPath } from './region/fast-path.js';
 import { HEADER_BYTES, H_DEFER_HEAD, H_LISTS, LIST_WORDS, H_WORKERS, WORKER_WORDS, computeLayout, type Layout } from './region/geometry.js';
 import { L_BACK, L_FRONT, L_GEN, L_SIZE, L_TYPE } from './region/lists.js';
-import { S_PREV, S_AUX, RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_LIST, S_NEXT, S_STORAGE, S_TYPE } from './region/meta.js';
+import { S_PREV, S_AUX, RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_LIST, S_NEXT, S_STORAGE, S_TYPE, stateName } from './region/meta.js';
 import { WORKER_ATTACHED, WORKER_FREE, W_CACHE, W_STATE, CACHE_BASE, CACHE_CAPACITY } from './region/workers.js';
 import { MAX_LISTS, MAX_FRAMES, MAX_WORKERS, REF_COUNT_MAX } from './base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from './base/units.js';

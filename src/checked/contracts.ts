@@ -8,10 +8,10 @@
  */
 import { ContractError } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
-import { RC_UNIQUE, RC_UNUSED, S_AUX, S_LIST, S_STORAGE, S_TYPE, SLOT_WORDS } from '../region/meta.js';
+import { RC_UNIQUE, RC_UNUSED, S_AUX, S_LIST, S_STORAGE, S_TYPE, SLOT_WORDS, stateName } from '../region/meta.js';
 import { REF_COUNT_MAX } from '../base/limits.js';
 import type { Paddr } from '../base/units.js';
-import { stateName, type SlotHost } from '../frame/meta.js';
+import type { SlotHost } from '../frame/meta.js';
 
 function rcOf(sys: SlotHost, w: number): number {
   return Atomics.load(sys._region.mem.i32, w);

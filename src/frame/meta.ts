@@ -12,7 +12,7 @@
  */
 import { ContractError, FrameUseError, GetFrameError, hex } from '../base/errors.js';
 import { H_DEFER_HEAD, H_DEFER_LOCK } from '../region/geometry.js';
-import { RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, STORAGE_BYTE_OFFSET, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
+import { RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, STORAGE_BYTE_OFFSET, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE, stateName } from '../region/meta.js';
 import { OP_DROP, OP_RAW } from '../region/journal.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { REF_COUNT_MAX } from '../base/limits.js';
@@ -259,11 +259,6 @@ export function dropUnique(sys: SlotHost, w: number, paddr: Paddr, free: boolean
 /** The error for a drop or clone of a slot whose count says nobody holds it. */
 export function notHeld(paddr: Paddr, rc: number): FrameUseError {
   return new FrameUseError('NotHeld', `frame ${hex(paddr)} is ${stateName(rc)}; no shared reference is held`);
-}
-
-/** A slot's count word as a word, for messages. */
-export function stateName(rc: number): string {
-  return rc === RC_UNUSED ? 'unused' : rc === RC_UNIQUE ? 'unique' : rc === 0 ? 'busy' : `count ${rc >>> 0}`;
 }
 
 /**

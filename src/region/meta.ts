@@ -15,6 +15,11 @@ export const RC_UNUSED = -1;
 
 export const RC_UNIQUE = -2;
 
+/** A slot's count word as a word, for messages: unused, unique, busy, or `count n`. */
+export function stateName(rc: number): string {
+  return rc === RC_UNUSED ? 'unused' : rc === RC_UNIQUE ? 'unique' : rc === 0 ? 'busy' : `count ${rc >>> 0}`;
+}
+
 export const SLOT_WORDS = META_SLOT_SIZE / 4;
 
 export const SLOT_SHIFT = 4; // log2(SLOT_WORDS)
