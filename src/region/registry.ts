@@ -3,7 +3,9 @@
  *
  *   entry: state (0 empty, 1 ready) | flags | descriptor length | storage size | descriptor (UTF-8)
  */
-import { TYPE_ENTRY_BYTES } from './geometry.js';
+import { H_REG_COUNT, TYPE_ENTRY_BYTES } from './geometry.js';
+import { MAX_TYPES } from '../base/limits.js';
+import type { Region } from './region.js';
 
 /** Type entry words: state (0 empty, 1 ready), flags, descriptor length in bytes, storage size. */
 export const T_STATE = 0;
@@ -21,3 +23,12 @@ export const TYPE_DESC_MAX = TYPE_ENTRY_BYTES - T_DESC * 4;
 export const TYPE_FLAG_UNTYPED = 1;
 
 export const TYPE_FLAG_ON_DROP = 2;
+
+/**
+ * How many type ids the region has registered (ids 1..that), read atomically: racy, as a type
+ * may be registered in another worker at any moment. A header word beyond 0..MAX_TYPES (a broken
+ * header) is clamped, so a caller can size a table by it.
+ */
+export function registeredCount(r: Region): number {
+  return Math.min(Math.max(Atomics.load(r.i32, H_REG_COUNT), 0), MAX_TYPES);
+}
