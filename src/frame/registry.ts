@@ -89,11 +89,6 @@ export function registeredNames(sys: RegistryHost): string[] {
   return names;
 }
 
-/** The number of registered types. */
-export function registeredCount(sys: RegistryHost): number {
-  return Atomics.load(sys._region.mem.i32, H_REG_COUNT);
-}
-
 function readDescriptor(mem: MemoryViews, id: number): string {
   const base = entry(id);
   const len = mem.i32[base + T_DESC_LEN];
