@@ -1,8 +1,9 @@
-// The census of a region (src/region/census.ts): its counts against what was allocated, its
-// per-frame reading of each state, and each invariant it checks, broken by a stray write into a
-// slot, the deferred-drop stack or a list entry, and whole again once the word is restored.
+// The census of a region (src/region/census.ts): its counts against what was allocated (and
+// against stats() and the frame map, its two readers), its per-frame reading of each state, and
+// each invariant it checks, broken by a stray write into a slot, the deferred-drop stack or a
+// list entry, and whole again once the word is restored.
 import { describe, expect, it } from 'vitest';
-import { Frame, FrameAllocOptions, FrameSystem, InvariantError, LinkedList, PAGE_SIZE, defineMeta } from '../../src/index.js';
+import { Frame, FrameAllocOptions, FrameSystem, InvariantError, LinkedList, PAGE_SIZE, captureFrameMap, defineMeta } from '../../src/index.js';
 import {
   SLOT_BUSY,
   SLOT_ILLEGAL,
@@ -79,6 +80,9 @@ describe('census', () => {
       expect(broken).toEqual(expect.objectContaining({ shared: 3, illegal: 1 }));
       expect(broken.unused + broken.busy + broken.shared + broken.unique + broken.illegal).toBe(64);
       expect(broken.byType[pageId]).toBe(2);
+      // stats() and the frame map both show it busy, and so agree.
+      expect(sys.stats()).toEqual(expect.objectContaining({ shared: 3, busy: 1, byType: expect.objectContaining({ 'test.census.page': 2 }) }));
+      expect(captureFrameMap(sys).counts).toEqual(expect.objectContaining({ shared: 3, busy: 1 }));
     });
     for (const p of pages) p.drop();
     node.drop();
