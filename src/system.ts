@@ -17,22 +17,18 @@ import type { GlobalFrameAllocator } from './base/global-allocator.js';
 import { FrameAllocOptions } from './frame/allocator.js';
 import type { Frame, InitOf } from './frame/frame.js';
 import type { Paddr } from './base/units.js';
-import { drainDeferred, slotWord, type SlotHost } from './frame/meta.js';
-import { stateName } from './region/meta.js';
-import { Untyped, type AnyMeta } from './frame/meta-type.js';
-import { registeredCount } from './region/registry.js';
-import { forgetRegion, typeById } from './frame/meta-type.js';
+import { drainDeferred, type SlotHost } from './frame/meta.js';
+import { Untyped, forgetRegion, typeById, type AnyMeta } from './frame/meta-type.js';
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
 import { claimWorker, workerRecord, workerToken } from './region/workers.js';
 import { bufferOf, initRegion, readHeader, sharedArrayBufferClass, type FrameSystemHandle, type SharedMemory } from './region/header.js';
 import { fastPath } from './region/fast-path.js';
-import { HEADER_BYTES, H_DEFER_HEAD, H_LISTS, LIST_WORDS, H_WORKERS, WORKER_WORDS, computeLayout, type Layout } from './region/geometry.js';
-import { L_BACK, L_FRONT, L_GEN, L_SIZE, L_TYPE } from './region/lists.js';
-import { S_PREV, S_AUX, RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_LIST, S_NEXT, S_STORAGE, S_TYPE } from './region/meta.js';
+import { HEADER_BYTES, H_WORKERS, WORKER_WORDS, computeLayout, type Layout } from './region/geometry.js';
+import { SLOT_UNUSED, checkRegion, countSlots, slotState } from './region/census.js';
 import { WORKER_ATTACHED, WORKER_FREE, W_CACHE, W_STATE, CACHE_BASE, CACHE_CAPACITY } from './region/workers.js';
-import { MAX_LISTS, MAX_FRAMES, MAX_WORKERS, REF_COUNT_MAX } from './base/limits.js';
+import { MAX_FRAMES, MAX_WORKERS } from './base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from './base/units.js';
 
 /**
@@ -110,7 +106,8 @@ export interface FrameStats {
   readonly shared: number;
   /** Frames held by a UniqueFrame (or a linked list). */
   readonly unique: number;
-  /** Frames being set up or torn down, or waiting on the deferred-drop stack. */
+  /** Frames being set up or torn down, or waiting on the deferred-drop stack (and any slot whose
+   *  count word is no legal count, which `checkInvariants` reports). */
   readonly busy: number;
   /** UNUSED frames that are not free in the allocator: owned raw by someone. */
   readonly raw: number;
@@ -546,28 +543,14 @@ export class FrameSystem implements SlotHost {
    * ```
    */
   stats(): FrameStats {
-    const i32 = this._region.mem.i32;
-    let shared = 0;
-    let unique = 0;
-    let busy = 0;
-    let unused = 0;
-    const byId = new Array<number>(registeredCount(this._region) + 1).fill(0);
-    for (let k = 0; k < this.nframes; k++) {
-      const w = slotWord(this, k);
-      const rc = Atomics.load(i32, w);
-      if (rc === RC_UNUSED) unused++;
-      else if (rc === 0) busy++;
-      else {
-        if (rc === RC_UNIQUE) unique++;
-        else shared++;
-        const id = i32[w + S_TYPE];
-        byId[id] = (byId[id] ?? 0) + 1;
-      }
-    }
+    const c = countSlots(this._region);
     const byType: Record<string, number> = {};
-    for (let id = 1; id < byId.length; id++) if (byId[id] > 0) byType[typeById(this._region, id).name] = byId[id];
-    const free = (this._cache ?? this.allocator).freeFrames?.() ?? unused;
-    return { total: this.nframes, free, used: this.nframes - free, shared, unique, busy, raw: unused - free, byType };
+    for (let id = 1; id < c.byType.length; id++) if (c.byType[id] > 0) byType[typeById(this._region, id).name] = c.byType[id];
+    const free = (this._cache ?? this.allocator).freeFrames?.() ?? c.unused;
+    // An illegal count word (a broken slot, which checkInvariants reports) is shown busy, as the
+    // frame map shows it, so the two agree.
+    const busy = c.busy + c.illegal;
+    return { total: this.nframes, free, used: this.nframes - free, shared: c.shared, unique: c.unique, busy, raw: c.unused - free, byType };
   }
 
   /**
@@ -587,79 +570,15 @@ export class FrameSystem implements SlotHost {
    * ```
    */
   checkInvariants(): void {
-    const i32 = this._region.mem.i32;
-    const ntypes = registeredCount(this._region);
-    const deferred = new Set<number>();
-    for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0; cur = i32[slotWord(this, cur - 1) + S_NEXT]) {
-      if (deferred.has(cur - 1) || deferred.size > this.nframes) throw new InvariantError('deferred-drop stack', 'the stack has a cycle');
-      deferred.add(cur - 1);
-    }
-    for (let k = 0; k < this.nframes; k++) {
-      const w = slotWord(this, k);
-      const where = `slot of frame ${hex(k * PAGE_SIZE)}`;
-      const rc = Atomics.load(i32, w);
-      const type = i32[w + S_TYPE];
-      if (rc === RC_UNUSED) {
-        if (type !== 0) throw new InvariantError(where, `UNUSED but has type id ${type}`);
-        if (i32[w + S_LIST] !== 0) throw new InvariantError(where, 'UNUSED but in a list');
-        for (let s = S_STORAGE; s < SLOT_WORDS; s++) {
-          if (i32[w + s] !== 0) throw new InvariantError(where, 'UNUSED but its metadata storage is not zero');
-        }
-      } else if (rc === 0) {
-        if (!deferred.has(k)) throw new InvariantError(where, 'busy outside an operation');
-      } else if (rc === RC_UNIQUE || (rc >= 1 && rc <= REF_COUNT_MAX)) {
-        if (type < 1 || type > ntypes) throw new InvariantError(where, `held (${stateName(rc)}) with unregistered type id ${type}`);
-        if (rc !== RC_UNIQUE && i32[w + S_LIST] !== 0) throw new InvariantError(where, 'shared but in a list');
-        // Forgotten references (checked mode's dropped_slots) are references: never more of them.
-        const forgotten = i32[w + S_AUX];
-        const limit = !this.checked ? 0 : rc === RC_UNIQUE ? 1 : rc;
-        if (forgotten < 0 || forgotten > limit) {
-          throw new InvariantError(where, `${forgotten} forgotten reference(s) for ${stateName(rc)}${this.checked ? '' : ' (unchecked mode records none)'}`);
-        }
-      } else {
-        throw new InvariantError(where, `illegal reference count ${rc >>> 0} (between REF_COUNT_MAX and REF_COUNT_UNIQUE)`);
-      }
-    }
-    this.checkLists();
+    const r = this._region;
+    checkRegion(r);
     const allocator = this._cache ?? this.allocator;
     allocator.checkInvariants?.();
     allocator.forEachFree?.((paddr, n) => {
       for (let k = paddr / PAGE_SIZE; k < paddr / PAGE_SIZE + n; k++) {
-        if (Atomics.load(i32, slotWord(this, k)) !== RC_UNUSED) {
-          throw new InvariantError(`frame ${hex(k * PAGE_SIZE)}`, 'free in the allocator but not UNUSED');
-        }
+        if (slotState(r, k) !== SLOT_UNUSED) throw new InvariantError(`frame ${hex(k * PAGE_SIZE)}`, 'free in the allocator but not UNUSED');
       }
     });
-  }
-
-  /** The linked lists' part of `checkInvariants`: links, sizes, in_list tags. */
-  private checkLists(): void {
-    const i32 = this._region.mem.i32;
-    const slot = (f: number): number => slotWord(this, f - 1);
-    let listed = 0;
-    for (let index = 0; index < MAX_LISTS; index++) {
-      const e = H_LISTS + index * LIST_WORDS;
-      if ((Atomics.load(i32, e + L_GEN) & 1) === 0) continue;
-      const id = index + 1;
-      let prev = 0;
-      let n = 0;
-      for (let f = i32[e + L_FRONT]; f !== 0; f = i32[slot(f) + S_NEXT]) {
-        const where = `linked list ${id}, frame ${hex((f - 1) * PAGE_SIZE)}`;
-        if (f < 1 || f > this.nframes || ++n > this.nframes) throw new InvariantError(`linked list ${id}`, 'broken links (out of the region, or a cycle)');
-        const w = slot(f);
-        if (Atomics.load(i32, w) !== RC_UNIQUE) throw new InvariantError(where, 'in a list but not unique');
-        if (i32[w + S_LIST] !== id) throw new InvariantError(where, `its in_list says ${i32[w + S_LIST]}`);
-        if (i32[w + S_PREV] !== prev) throw new InvariantError(where, 'prev link does not match the list');
-        if (i32[w + S_TYPE] !== i32[e + L_TYPE]) throw new InvariantError(where, 'not of the list\'s metadata type');
-        prev = f;
-      }
-      if (i32[e + L_BACK] !== prev) throw new InvariantError(`linked list ${id}`, 'its back is not its last frame');
-      if (i32[e + L_SIZE] !== n) throw new InvariantError(`linked list ${id}`, `size says ${i32[e + L_SIZE]}, the links hold ${n}`);
-      listed += n;
-    }
-    let tagged = 0;
-    for (let k = 0; k < this.nframes; k++) if (i32[slotWord(this, k) + S_LIST] !== 0) tagged++;
-    if (tagged !== listed) throw new InvariantError('linked lists', `${tagged} frames name a list, the lists hold ${listed}`);
   }
 
   /**

@@ -3,17 +3,17 @@
  * slot's state, count, type, list and forgotten references, the workers' caches of free frames,
  * the linked lists, the free runs and the fragmentation of free memory.
  *
- * It only reads, with atomic loads of the count words and no lock, so it may run at any moment
- * in any worker, while others work: the map is a snapshot, racy by nature (a frame may change
- * state while the scan passes it, and `stats` is a second scan). Taken while nothing runs, it
- * agrees with `sys.stats()` exactly.
+ * It only reads, through the region's census (`region/census.ts`: atomic loads of the count
+ * words, no lock), so it may run at any moment in any worker, while others work: the map is a
+ * snapshot, racy by nature (a frame may change state while the scan passes it, and `stats` is a
+ * second scan). Taken while nothing runs, it agrees with `sys.stats()` exactly.
  */
 import { typeById } from '../frame/meta-type.js';
-import { AUX_FREE, RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, S_AUX, S_LIST, S_TYPE } from '../region/meta.js';
-import { H_LISTS, H_REG_COUNT, H_WORKERS, LIST_WORDS, WORKER_WORDS } from '../region/geometry.js';
-import { L_GEN, L_SIZE, L_TYPE } from '../region/lists.js';
-import { WORKER_ATTACHED, W_STATE } from '../region/workers.js';
-import { MAX_LISTS, MAX_TYPES, MAX_WORKERS } from '../base/limits.js';
+import { SLOT_SHARED, SLOT_UNIQUE, SLOT_UNUSED, SlotReading, liveLists, readSlot } from '../region/census.js';
+import { registeredCount } from '../region/registry.js';
+import { workerAttached } from '../region/workers.js';
+import type { Region } from '../region/region.js';
+import { MAX_WORKERS } from '../base/limits.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameSystem } from '../system.js';
 import {
@@ -58,9 +58,8 @@ const CODE = {
  * ```
  */
 export function captureFrameMap(sys: FrameSystem): FrameMap {
-  const i32 = sys._region.mem.i32;
+  const r = sys._region;
   const n = sys.nframes;
-  const slot = (k: number): number => sys._region.metaWord + (k << SLOT_SHIFT);
   const defaultAllocator = sys._cache !== undefined;
 
   // Which UNUSED frames are free, apart from the buddy allocator's marks.
@@ -69,7 +68,6 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
   const cache = sys._cache;
   if (cache !== undefined) {
     for (let id = 1; id <= MAX_WORKERS; id++) {
-      const rec = H_WORKERS + (id - 1) * WORKER_WORDS;
       // A racing owner may leave a stale entry: keep only runs inside the region.
       const runs: FrameRun[] = cache.cachedRuns(id).filter(([start, k]) => start >= 0 && start + k <= n);
       let cachedFrames = 0;
@@ -77,7 +75,7 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
         cached.fill(1, start, start + k);
         cachedFrames += k;
       }
-      const attached = Atomics.load(i32, rec + W_STATE) === WORKER_ATTACHED;
+      const attached = workerAttached(r.i32, id);
       if (attached || cachedFrames > 0) workers.push({ id, attached, cachedFrames, cachedRuns: runs });
     }
   }
@@ -88,7 +86,7 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
     customFree = free;
   }
 
-  const ntypes = Math.min(Math.max(Atomics.load(i32, H_REG_COUNT), 0), MAX_TYPES);
+  const ntypes = registeredCount(r);
   const byType = Array.from({ length: ntypes + 1 }, () => ({ shared: 0, unique: 0, inList: 0 }));
   const untypedId = new Uint8Array(ntypes + 1);
   const typeNames: string[] = [''];
@@ -112,11 +110,11 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
   const lists = new Array<number>(n).fill(0);
   const forgotten = new Array<number>(n).fill(0);
   const counts = { free: 0, cached: 0, raw: 0, busy: 0, shared: 0, unique: 0, inList: 0, untyped: 0, forgotten: 0, forgottenRefs: 0 };
+  const slot = new SlotReading();
   for (let k = 0; k < n; k++) {
-    const w = slot(k);
-    const rc = Atomics.load(i32, w);
-    if (rc === RC_UNUSED) {
-      const inBuddy = defaultAllocator ? (i32[w + S_AUX] & AUX_FREE) !== 0 : customFree === undefined || customFree[k] === 1;
+    const { state, count, type } = readSlot(r, k, slot);
+    if (state === SLOT_UNUSED) {
+      const inBuddy = defaultAllocator ? slot.freeMark : customFree === undefined || customFree[k] === 1;
       if (inBuddy) {
         codes[k] = CODE.free;
         counts.free++;
@@ -130,16 +128,15 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
       }
       continue;
     }
-    const type = i32[w + S_TYPE];
     const known = type >= 1 && type <= ntypes;
     typeIds[k] = type >= 0 ? type : 0;
-    if (rc === RC_UNIQUE || rc >= 1) {
-      const unique = rc === RC_UNIQUE;
+    if (state === SLOT_SHARED || state === SLOT_UNIQUE) {
+      const unique = state === SLOT_UNIQUE;
       codes[k] = unique ? CODE.unique : CODE.shared;
-      refCounts[k] = unique ? 1 : rc;
+      refCounts[k] = unique ? 1 : count;
       if (unique) counts.unique++;
       else counts.shared++;
-      const list = unique ? i32[w + S_LIST] : 0;
+      const list = unique ? slot.list : 0;
       if (list > 0) {
         lists[k] = list;
         counts.inList++;
@@ -151,7 +148,7 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
         if (list > 0) t.inList++;
         if (untypedId[type] === 1) counts.untyped++;
       }
-      const lost = sys.checked ? i32[w + S_AUX] : 0;
+      const lost = slot.forgotten;
       if (lost > 0) {
         forgotten[k] = lost;
         counts.forgotten++;
@@ -184,7 +181,7 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
     lists,
     forgotten,
     types,
-    linkedLists: linkedListsOf(i32, typeNames),
+    linkedLists: linkedListsOf(r, typeNames),
     workers,
     freeRuns,
     fragmentation: fragmentationOf(freeRuns),
@@ -193,16 +190,9 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
   };
 }
 
-/** The linked lists alive now (an odd generation marks a list in use). */
-function linkedListsOf(i32: Int32Array, typeNames: readonly string[]): FrameMapList[] {
-  const out: FrameMapList[] = [];
-  for (let index = 0; index < MAX_LISTS; index++) {
-    const e = H_LISTS + index * LIST_WORDS;
-    if ((Atomics.load(i32, e + L_GEN) & 1) === 0) continue;
-    const type = i32[e + L_TYPE];
-    out.push({ id: index + 1, size: i32[e + L_SIZE], type: type > 0 ? (typeNames[type] ?? `#${type}`) : null });
-  }
-  return out;
+/** The linked lists alive now, with their types' names. */
+function linkedListsOf(r: Region, typeNames: readonly string[]): FrameMapList[] {
+  return liveLists(r).map(({ id, size, type }) => ({ id, size, type: type > 0 ? (typeNames[type] ?? `#${type}`) : null }));
 }
 
 /** The letters of `codes` as a string, a chunk at a time (no argument-count limit). */

@@ -58,9 +58,13 @@ export function markOnDrop(r: Region, id: number): void {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The number of types registered in the region (ids 1..count). */
+/**
+ * How many type ids the region has registered (ids 1..that), read atomically: racy, as a type
+ * may be registered in another worker at any moment. A header word beyond 0..MAX_TYPES (a broken
+ * header) is clamped, so a caller can size a table by it.
+ */
 export function registeredCount(r: Region): number {
-  return Atomics.load(r.i32, H_REG_COUNT);
+  return Math.min(Math.max(Atomics.load(r.i32, H_REG_COUNT), 0), MAX_TYPES);
 }
 
 function readDescriptor(r: Region, id: number): string {

@@ -54,6 +54,11 @@ export function workerToken(i32: Int32Array, id: number): number {
   return ((Atomics.load(i32, workerRecord(id) + W_GEN) & GEN_MASK) << TOKEN_ID_BITS) | id;
 }
 
+/** Whether worker `id` is attached now (racy: workers attach and close at any time). */
+export function workerAttached(i32: Int32Array, id: number): boolean {
+  return Atomics.load(i32, workerRecord(id) + W_STATE) === WORKER_ATTACHED;
+}
+
 /** Whether the worker that holds lock token `token` is still attached (not reclaimed or closed). */
 export function tokenAlive(i32: Int32Array, token: number): boolean {
   const id = token & ((1 << TOKEN_ID_BITS) - 1);
