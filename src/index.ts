@@ -25,7 +25,7 @@ export { defineMeta, type DefineMetaOptions, type OnDrop } from './frame/define-
 export { MetaType, Untyped, type AnyMeta, type UntypedMeta, type AtomicCell, type FieldKind, type FieldValue, type FieldInit, type MetaInit, type MetaMut, type MetaView, type MetaViewBase, type Schema } from './frame/meta-type.js';
 export type { FrameContext } from './frame/context.js';
 export { Frame, type InitOf } from './frame/frame.js';
-export { FrameRef, type MetaViewOf } from './frame/frame-ref.js';
+export { FrameRef, type MetaViewOf } from './frame/frame.js';
 export { UniqueFrame, type MetaMutOf } from './frame/unique.js';
 export { Segment, type PaddrRange } from './frame/segment.js';
 export type { ByteAccess } from './frame/untyped.js';

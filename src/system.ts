@@ -17,7 +17,8 @@ import type { GlobalFrameAllocator } from './base/global-allocator.js';
 import { FrameAllocOptions } from './frame/allocator.js';
 import type { Frame, InitOf } from './frame/frame.js';
 import type { Paddr } from './base/units.js';
-import { drainDeferred, type SlotHost } from './frame/meta.js';
+import { drainDeferred, dropLast } from './frame/teardown.js';
+import { type SlotHost } from './frame/meta.js';
 import { Untyped, forgetRegion, typeById, type AnyMeta } from './frame/meta-type.js';
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
@@ -631,6 +632,11 @@ export class FrameSystem implements SlotHost {
     if (cache !== undefined) {
       if (nframes !== 1 || !cache.pushOne(paddr >>> PAGE_SHIFT)) cache.give(paddr, nframes);
     } else this.allocator.dealloc(paddr, nframes);
+  }
+
+  /** @internal See `FrameContext._dropLast`. */
+  _dropLast(w: number, free: boolean, deallocNow = true): boolean {
+    return dropLast(this, w, free, deallocNow);
   }
 
   /** @internal Takes frames from the allocator, leaving them in the operation journal. */

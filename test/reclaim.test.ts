@@ -27,7 +27,8 @@ import {
 import type { CachedAllocator } from '../src/frame-allocator/cache.js';
 import { journalOf, recordOp, recordRun, recordRuns } from '../src/region/journal.js';
 import { workerRecord } from '../src/region/workers.js';
-import { claimOrThrow, claimedTypeId, dropLast, writeMeta } from '../src/frame/meta.js';
+import { claimOrThrow, claimedTypeId, writeMeta } from '../src/frame/meta.js';
+import { dropLast } from '../src/frame/teardown.js';
 import { decRef, AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_NEXT, S_OWNER, S_PREV, S_STORAGE, S_TYPE } from '../src/region/meta.js';
 import { CACHE_BASE, TOKEN_ID_BITS, WORKER_ATTACHED, WORKER_EXITED, WORKER_FREE, W_GEN, W_CACHE, W_STATE } from '../src/region/workers.js';
 import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_REGISTRY, H_REG_LOCK, MAX_ORDER, TYPE_ENTRY_WORDS } from '../src/region/geometry.js';

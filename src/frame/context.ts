@@ -51,6 +51,12 @@ export interface FrameContext {
   _assertOpen(): void;
   /** @internal Gives frames back to the allocator (the caller journaled them). */
   _dealloc(paddr: Paddr, nframes: number): void;
+  /**
+   * @internal Tears down the busy slot at word `w` after its last reference (`teardown.ts`
+   * `dropLast`: `onDrop`, clear, and with `free` back to the allocator, now or, with `deallocNow`
+   * false, by the caller); false if it was deferred to a worker that has the type's `onDrop`.
+   */
+  _dropLast(w: number, free: boolean, deallocNow?: boolean): boolean;
   /** @internal Takes frames from the allocator, leaving them in the operation journal. */
   _take(nframes: number): Paddr | null;
 }

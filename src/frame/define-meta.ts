@@ -4,7 +4,7 @@
  * views are `meta-type.ts`'s; this file adds what needs the handles (`onDrop` gets a `FrameRef`).
  */
 import { markOnDrop } from '../region/registry.js';
-import type { FrameRef } from './frame-ref.js';
+import type { FrameRef } from './frame.js';
 import { defineType, type AnyOnDrop, type MetaType, type MetaView, type Schema } from './meta-type.js';
 
 /**

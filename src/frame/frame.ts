@@ -2,15 +2,19 @@
  * `Frame<M>`: a reference-counted handle to one frame, as the kernel's `Frame<M>`. The count
  * lives in the frame's metadata slot in shared memory, so handles in every worker add up; the
  * last `drop`, wherever it happens, runs `onDrop` and returns the frame to the allocator.
+ *
+ * And `FrameRef<M>`, a borrowed reference to a frame, as the kernel's `FrameRef<'a, M>`
+ * (`frame_ref.rs`): it reads like the frame it borrows but never touches the reference count.
+ * The two live in one file because each names the other (`borrow()` makes a `FrameRef`, whose
+ * `clone()` makes a `Frame`), and the layers allow no import cycle, not even of types.
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from './context.js';
-import { FrameRef, type MetaViewOf } from './frame-ref.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
 import { checkRawHeld, dropRef, getFromUnused, loadRefCount, slotWord, takeForgottenOrThrow } from './meta.js';
 import { getFromInUse, incRef, storageByte, typeOf } from '../region/meta.js';
-import type { AnyMeta, MetaInit, MetaType, Schema } from './meta-type.js';
+import type { AnyMeta, MetaInit, MetaType, MetaView, Schema } from './meta-type.js';
 import { lookupTypeId, typeById } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
 import { forgetChecked, requireMeta, requirePaddr } from '../checked/contracts.js';
@@ -341,6 +345,11 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new FrameRef(this._sys, this._w, this.paddr, this._type, this);
   }
 
+  /** @internal As a `FrameRef`'s lender: a borrow's clone is a clone of this handle. */
+  _shareAgain(): Frame<M> {
+    return this.clone();
+  }
+
   /**
    * Forgets the handle, leaving its reference in the frame (the kernel's `into_raw`). Restore it
    * with `Frame.fromRaw(sys, paddr)`, here or in another worker. This handle is consumed.
@@ -478,4 +487,217 @@ export function resolveType(sys: FrameContext, w: number, paddr: Paddr, meta: An
     throw new FrameUseError('WrongType', `frame ${hex(paddr)} holds '${actual}' metadata, not '${meta.name}'`);
   }
   return meta;
+}
+
+/** The read-only metadata view type of a metadata type. */
+export type MetaViewOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? MetaView<S> : MetaView<Schema>;
+
+/**
+ * A borrowed reference to a frame, as the kernel's `FrameRef<'a, M>`: it reads like the frame
+ * (`meta`, `bytes`, ...) but holds no reference of its own, so making one costs no count
+ * traffic. Valid while the handle it borrows from is alive (`frame.borrow()`), while its frame
+ * stays in the list it came from (iterating a `LinkedList`), or while `onDrop` runs (the `frame`
+ * it gets); afterwards every use is `FrameUseError('Dropped')`.
+ *
+ * @example
+ * ```ts
+ * const frame = sys.allocFrame();
+ * const ref: FrameRef<Untyped> = frame.borrow();
+ * ref.bytes()[0] = 5;
+ * console.log(frame.bytes()[0], ref.referenceCount); // 5 1
+ * frame.drop();
+ * ```
+ */
+export class FrameRef<M extends AnyMeta = AnyMeta> {
+  /** @internal */
+  _view: MetaViewOf<M> | undefined = undefined;
+
+  /** @internal Use `frame.borrow()`. */
+  constructor(
+    /** @internal */ readonly _sys: FrameContext,
+    /** @internal */ readonly _w: number,
+    /**
+     * The frame's physical address.
+     *
+     * @example
+     * ```ts
+     * const frame = sys.allocFrame();
+     * console.log(frame.borrow().paddr === frame.paddr); // true
+     * frame.drop();
+     * ```
+     */
+    readonly paddr: Paddr,
+    /** @internal */ readonly _type: M,
+    /** @internal Who lent it: whether the borrow is still good, and how to take a real reference. */
+    private readonly _lender: Lender<M>,
+  ) {}
+
+  /** @internal */
+  get _live(): boolean {
+    return this._lender._live;
+  }
+
+  /** @internal */
+  _check(): void {
+    if (!this._live) {
+      throw new FrameUseError('Dropped', `FrameRef(${hex(this.paddr)}) used after its frame was dropped`);
+    }
+  }
+
+  /**
+   * The frame's metadata (read-only but for atomic fields, live in shared memory).
+   *
+   * @example
+   * ```ts
+   * const PageMeta = defineMeta('app.page', { owner: 'u32', dirty: 'bool', hits: 'atomic-u32' });
+   * const page = sys.allocFrame(PageMeta, { owner: 9 });
+   * console.log(page.borrow().meta.owner); // 9
+   * page.drop();
+   * ```
+   */
+  get meta(): MetaViewOf<M> {
+    this._check();
+    return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
+  }
+
+  /**
+   * The frame's metadata type.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * console.log(frame.borrow().metaType === Untyped); // true
+   * frame.drop();
+   * ```
+   */
+  get metaType(): M {
+    return this._type;
+  }
+
+  /**
+   * Bytes in the frame: PAGE_SIZE.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * console.log(frame.borrow().size); // 4096
+   * frame.drop();
+   * ```
+   */
+  get size(): number {
+    return PAGE_SIZE;
+  }
+
+  /**
+   * The reference count now (racy: other workers may change it at any time). A borrow adds none.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const ref = frame.borrow();
+   * const copy = ref.clone();
+   * console.log(ref.referenceCount); // 2
+   * copy.drop();
+   * frame.drop();
+   * ```
+   */
+  get referenceCount(): number {
+    this._check();
+    return loadRefCount(this._sys, this._w);
+  }
+
+  /**
+   * A new shared handle to the frame (+1 reference). Not allowed in `onDrop` (the frame is being
+   * freed: `Dropped`) nor on a frame borrowed from a linked list (the list owns it uniquely:
+   * `InList`). A refusal leaves the count untouched.
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * const kept = frame.borrow().clone(); // a handle that outlives the borrow
+   * frame.drop();
+   * console.log(kept.referenceCount); // 1
+   * kept.drop();
+   * ```
+   */
+  clone(): Frame<M> {
+    this._check();
+    return this._lender._shareAgain(); // the lender decides: a Frame, or the error saying why not
+  }
+
+
+  /**
+   * A zero-copy view of the frame's bytes (untyped frames only, as `Frame.bytes`).
+   *
+   * @example
+   * ```ts
+   * const frame = sys.allocFrame();
+   * frame.borrow().bytes().fill(3, 0, 2);
+   * console.log(frame.bytes().subarray(0, 3)); // Uint8Array(3) [ 3, 3, 0 ]
+   * frame.drop();
+   * ```
+   */
+  bytes(this: ByteAccess<M, FrameRef<M>>): Uint8Array {
+    return bytesOf(this as FrameRef<M>);
+  }
+
+  /**
+   * A reader of the frame's bytes (untyped frames only): how `onDrop` reads the contents.
+   *
+   * @example
+   * ```ts
+   * const Note = defineMeta('app.note', { len: 'u16' }, {
+   *   untyped: true,
+   *   onDrop: (meta, frame) => console.log(new TextDecoder().decode(frame.reader().read(meta.len))), // bye
+   * });
+   * const note = sys.allocFrame(Note, { len: 3 });
+   * note.writer().write(new TextEncoder().encode('bye'));
+   * note.drop();
+   * ```
+   */
+  reader(this: ByteAccess<M, FrameRef<M>>): FrameReader {
+    return readerOf(this as FrameRef<M>);
+  }
+
+  /** @internal */
+  _checkBytes(): void {
+    this._check();
+    checkBytes(this._type, this.paddr);
+  }
+
+  /** @internal */
+  get _start(): Paddr {
+    return this.paddr;
+  }
+
+  /** `FrameRef(0x3000)`, for logs. */
+  toString(): string {
+    return `FrameRef(${hex(this.paddr)})`;
+  }
+}
+
+/**
+ * @internal Who lent a `FrameRef`: a `Frame` (`borrow`), a linked list (its iterator), or a
+ * teardown (the reference `onDrop` gets). `FrameRef.clone` asks it, so the borrow knows nothing of
+ * where it came from.
+ */
+export interface Lender<M extends AnyMeta> {
+  /** Whether the borrow is still good. */
+  readonly _live: boolean;
+  /** A new shared handle to the frame, or the error that says why there can be none. */
+  _shareAgain(): Frame<M>;
+}
+
+/**
+ * @internal The lender of the reference `onDrop` gets: good until the callback returns, and
+ * never cloned (the frame is being freed).
+ */
+export class TeardownLender implements Lender<AnyMeta> {
+  _live = true;
+
+  constructor(private readonly paddr: Paddr) {}
+
+  _shareAgain(): never {
+    throw new FrameUseError('Dropped', `frame ${hex(this.paddr)} is being dropped; it cannot be cloned`);
+  }
 }

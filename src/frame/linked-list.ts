@@ -36,7 +36,7 @@ import {
 } from '../region/lists.js';
 import type { Region } from '../region/region.js';
 import type { FrameContext } from './context.js';
-import { FrameRef } from './frame-ref.js';
+import { FrameRef, type Lender } from './frame.js';
 import { slotWord } from './meta.js';
 import { storageByte } from '../region/meta.js';
 import type { AnyMeta } from './meta-type.js';
@@ -437,8 +437,17 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
       const id = this.id;
       for (let f = listFront(r, this.index); f !== 0; f = listedNext(r, f)) {
         const frame = f; // each getter keeps its own frame
-        const live = { get _live() { return listIdOf(r, frame) === id; } };
-        refs.push(new FrameRef(this._sys, slotWord(this._sys, f - 1), (f - 1) * PAGE_SIZE, this.metaType, live));
+        const paddr = (f - 1) * PAGE_SIZE;
+        // The list lends its frame while the frame stays in it; it never shares it (it owns it).
+        const lender: Lender<M> = {
+          get _live() {
+            return listIdOf(r, frame) === id;
+          },
+          _shareAgain(): never {
+            throw new FrameUseError('InList', `frame ${hex(paddr)} is owned by linked list ${id}; it cannot be cloned`);
+          },
+        };
+        refs.push(new FrameRef(this._sys, slotWord(this._sys, f - 1), paddr, this.metaType, lender));
         if (refs.length > this._sys.nframes) throw new FrameUseError('BadRange', `linked list ${id} is corrupt (a cycle)`);
       }
     } finally {

@@ -4,31 +4,17 @@
  * the kernel, with its panics turned into `FrameUseError('BadRange')`.
  */
 import { FrameUseError, GetFrameError, hex } from '../base/errors.js';
-import { OP_DROP, OP_RAW } from '../region/journal.js';
+import { OP_RAW } from '../region/journal.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { clearOp, recordOp } from '../region/journal.js';
 import type { FrameContext } from './context.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from '../base/units.js';
-import { checkRawHeld, claimOrThrow, dropLast, dropOne, slotWord, takeForgottenRun } from './meta.js';
-import {
-  DROP_LAST_SLOW,
-  DROP_NOT_HELD,
-  SLOT_WORDS,
-  countOf,
-  dropForgotten,
-  dropRun,
-  claimRun,
-  incRef,
-  notHeld,
-  notUnused,
-  publishRun,
-  setType,
-  storageByte,
-  unclaim,
-} from '../region/meta.js';
+import { checkRawHeld, claimOrThrow, dropOne, slotWord, takeForgottenRun } from './meta.js';
+import { dropRange } from './teardown.js';
+import { SLOT_WORDS, countOf, dropForgotten, claimRun, incRef, notUnused, publishRun, setType, storageByte, unclaim } from '../region/meta.js';
 import { lookupTypeId, typeIdOf } from './meta-type.js';
-import { dropRequiresFailed, ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
+import { ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
 import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
 import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
@@ -616,62 +602,3 @@ function incRange(sys: FrameContext, start: Paddr, end: Paddr): void {
   }
 }
 
-/**
- * Drops one reference to every frame of `[start, end)`. Frames whose last reference this was are
- * torn down and returned to the allocator in runs (one `dealloc` per contiguous run). Every frame
- * is visited even if one fails; the first error is rethrown at the end.
- */
-export function dropRange(sys: FrameContext, start: Paddr, end: Paddr): void {
-  if (start === end) return;
-  recordOp(sys._region, OP_DROP, start >>> PAGE_SHIFT, (end - start) / PAGE_SIZE);
-  try {
-    dropFrames(sys, start, end);
-  } finally {
-    clearOp(sys._region);
-  }
-}
-
-function dropFrames(sys: FrameContext, start: Paddr, end: Paddr): void {
-  let runStart = -1;
-  let error: unknown;
-  let failed = false;
-  const fail = (e: unknown): void => {
-    if (!failed) error = e;
-    failed = true;
-  };
-  /** The teardown of a frame whose last reference this was (`dropLast`); true if torn down. */
-  const last = (w: number): boolean => {
-    try {
-      return dropLast(sys, w, true, false);
-    } catch (e) {
-      fail(e);
-      return true; // onDrop threw after the teardown completed
-    }
-  };
-  const r = sys._region;
-  for (let p = start; p < end; p += PAGE_SIZE) {
-    const w = slotWord(sys, p >>> PAGE_SHIFT);
-    let torn = false;
-    // `dropRun` drops, from here, the run of frames whose last reference this is and whose type
-    // has no onDrop, and says what it left of the frame that ended the run.
-    const res = dropRun(r, w, (end - p) / PAGE_SIZE);
-    const k = res >>> 2;
-    if (k > 0 && runStart < 0) runStart = p;
-    p += k * PAGE_SIZE;
-    if (p === end) break;
-    const code = res & 3;
-    if (code === DROP_LAST_SLOW) torn = last(w + k * SLOT_WORDS);
-    else if (code === DROP_NOT_HELD) {
-      const rc = countOf(r, w + k * SLOT_WORDS);
-      fail(sys.checked ? dropRequiresFailed(p, rc) : notHeld(p, rc));
-    }
-    if (torn) {
-      if (runStart < 0) runStart = p;
-    } else if (runStart >= 0) {
-      sys._dealloc(runStart, (p - runStart) / PAGE_SIZE);
-      runStart = -1;
-    }
-  }
-  if (runStart >= 0) sys._dealloc(runStart, (end - runStart) / PAGE_SIZE);
-  if (failed) throw error;
-}

@@ -256,6 +256,7 @@ describe('LinkedList', () => {
     expect(fourth.reader().readU32()).toBe(0xfeedf00d);
     expect(fourth.bytes()[0]).toBe(0x0d);
     for (const r of [...list]) expectNoChange(sys, () => r.clone(), FrameUseError);
+    expectUseError(() => fourth.clone(), 'InList'); // the list lent it; it never shares it
     const popped = list.popBack()!;
     expect(popped.reader().readU32()).toBe(0xfeedf00d);
     expectUseError(() => fourth.reader(), 'Dropped');
