@@ -2,6 +2,31 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The layers of src/, lowest first (see docs/design.md, "Layers"). A folder imports only from its
+// own layer and those before it; `import type` counts too, so no type-only cycle can form either.
+// system.ts and index.ts sit above every folder but map/, which reads a system.
+const LAYERS = ['base', 'shm', 'region', 'frame-allocator|checked', 'frame', 'workers'];
+
+const layerRules = LAYERS.map((layer, i) => {
+  const above = [...LAYERS.slice(i + 1), 'map'].join('|');
+  return {
+    files: layer.split('|').map((folder) => `src/${folder}/**/*.ts`),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `(^|/)(${above})/|(^|/)(system|index)\\.js$`,
+              message: `src/${layer}/ is layer ${i}: it imports only from ${LAYERS.slice(0, i + 1).join(', ')}.`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+});
+
 export default tseslint.config(
   { ignores: ['dist/', 'docs/api/', 'coverage/', 'node_modules/', 'test/.doc-examples/'] },
   js.configs.recommended,
@@ -29,4 +54,5 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  ...layerRules,
 );
