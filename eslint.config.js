@@ -12,7 +12,7 @@ const layerRules = LAYERS.map((layer, i) => {
   return {
     files: layer.split('|').map((folder) => `src/${folder}/**/*.ts`),
     rules: {
-      'no-restricted-imports': [
+      'no-restricted-imports': /** @type {['error', object]} */ ([
         'error',
         {
           patterns: [
@@ -22,7 +22,7 @@ const layerRules = LAYERS.map((layer, i) => {
             },
           ],
         },
-      ],
+      ]),
     },
   };
 });

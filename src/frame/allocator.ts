@@ -34,7 +34,7 @@ import { zeroBytes } from './untyped.js';
  * ```
  */
 export class FrameAllocOptions {
-  private _zeroed = true;
+  private zeroFill = true;
 
   /**
    * Options for allocating from `sys` (this worker's view of the region), zeroed.
@@ -65,7 +65,7 @@ export class FrameAllocOptions {
    * ```
    */
   zeroed(zeroed = true): this {
-    this._zeroed = zeroed;
+    this.zeroFill = zeroed;
     return this;
   }
 
@@ -166,7 +166,7 @@ export class FrameAllocOptions {
         sys._dealloc(start, nframes);
         throw e;
       }
-      if (this._zeroed) zeroBytes(sys, start, end - start);
+      if (this.zeroFill) zeroBytes(sys, start, end - start);
       publishRange(sys, start, end);
     } finally {
       clearOp(sys._region); // the frames are the segment's now (or back in the allocator)
@@ -186,13 +186,13 @@ export class FrameAllocOptions {
       // pop, journal, claim and type are one step (`takeCached`), and so is the publish when
       // there is nothing to write in between.
       const count = unique ? RC_UNIQUE : 1;
-      const direct = init === undefined && !this._zeroed;
+      const direct = init === undefined && !this.zeroFill;
       const index = takeCached(r, meta._id, direct ? count : 0);
       if (index >= 0) {
         const w = slotWord(sys, index);
         if (direct) return w;
         if (init !== undefined) meta._write(r.mem, storageByte(w), init); // OWNER: busy, this worker's alone
-        if (this._zeroed) r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);
+        if (this.zeroFill) r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);
         publishTaken(r, index, count);
         return w;
       }
@@ -215,7 +215,7 @@ export class FrameAllocOptions {
         throw e;
       }
       writeMeta(r, w, typeId, meta, init);
-      if (this._zeroed) zeroBytes(sys, paddr, PAGE_SIZE);
+      if (this.zeroFill) zeroBytes(sys, paddr, PAGE_SIZE);
       publish(r, w, unique);
     } finally {
       clearOp(r); // the frame is the handle's now (or back in the allocator)

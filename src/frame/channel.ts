@@ -137,7 +137,7 @@ function nextPos(pos: number, capacity: number): number {
  * ```
  */
 export class FrameChannel implements Disposable {
-  private _open = true;
+  private isOpen = true;
   private readonly i32: Int32Array;
   private readonly sys: FrameContext;
   /** Word index of the channel header. */
@@ -515,8 +515,8 @@ export class FrameChannel implements Disposable {
    * ```
    */
   close(): void {
-    if (!this._open) return;
-    this._open = false;
+    if (!this.isOpen) return;
+    this.isOpen = false;
     // Wake the waiters (a `receiveAsync` of this object pending in this worker then rejects with
     // `Dropped`; others see a spurious wake-up and wait again) before the queue may be freed.
     wake(this.i32, this.base + C_SENT, this.base + C_RECV_WAITERS, Infinity);
@@ -540,7 +540,7 @@ export class FrameChannel implements Disposable {
   }
 
   private check(): void {
-    if (!this._open) throw new FrameUseError('Dropped', `FrameChannel(${hex(this.first.paddr)}) was closed`);
+    if (!this.isOpen) throw new FrameUseError('Dropped', `FrameChannel(${hex(this.first.paddr)}) was closed`);
   }
 
   /** A receiver that refuses the head entry may have been the one woken for it: wake another. */

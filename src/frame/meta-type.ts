@@ -160,7 +160,7 @@ export interface AtomicCell {
   compareExchange(expected: number, replacement: number): number;
 }
 
-/** @internal Initial metadata of some type, as the internals pass it around. */
+/** Initial metadata of some type, as the internals pass it around. */
 export type AnyInit = object | undefined;
 
 /** @internal An `onDrop` of some type. */
@@ -239,6 +239,7 @@ export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
   readonly _ids = new Map<Region, number>();
   /** @internal Prototypes of the read-only and the mutable views. */
   readonly _viewProto: object;
+  /** @internal */
   readonly _mutProto: object;
 
   /** @internal Use `defineMeta`. */

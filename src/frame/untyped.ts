@@ -15,7 +15,7 @@ import type { AnyMeta } from './meta-type.js';
  */
 export type ByteAccess<M extends AnyMeta, T> = M['untyped'] extends false ? never : T;
 
-/** Throws `Typed` unless `type` is untyped. */
+/** @internal Throws `Typed` unless `type` is untyped. */
 export function checkBytes(type: AnyMeta, paddr: Paddr): void {
   if (!type.untyped) {
     throw new FrameUseError(
@@ -25,12 +25,12 @@ export function checkBytes(type: AnyMeta, paddr: Paddr): void {
   }
 }
 
-/** A zero-copy view of `size` bytes of the frame region from `paddr`. */
+/** @internal A zero-copy view of `size` bytes of the frame region from `paddr`. */
 export function frameBytes(sys: FrameContext, paddr: Paddr, size: number): Uint8Array {
   return new Uint8Array(sys._region.mem.u8.buffer, sys._region.mem.u8.byteOffset + sys._region.frameByte + paddr, size);
 }
 
-/** Sets `size` bytes from `paddr` to `byte`. */
+/** @internal Sets `size` bytes from `paddr` to `byte`. */
 export function fillBytes(sys: FrameContext, paddr: Paddr, size: number, byte: number): void {
   if (!Number.isInteger(byte) || byte < 0 || byte > 255) {
     throw new FrameUseError('BadValue', `fill: ${String(byte)} is not a byte (0..255)`);
@@ -43,12 +43,12 @@ export function fillBytes(sys: FrameContext, paddr: Paddr, size: number, byte: n
   sys._region.mem.u8.fill(byte, at, at + size);
 }
 
-/** Zeroes `size` bytes from `paddr` (a multiple of PAGE_SIZE in practice). */
+/** @internal Zeroes `size` bytes from `paddr` (a multiple of PAGE_SIZE in practice). */
 export function zeroBytes(sys: FrameContext, paddr: Paddr, size: number): void {
   sys._region.at.zero(sys._region.frameByte + paddr, size);
 }
 
-/** What the byte accessors need of a handle (a frame, unique frame, borrowed frame or segment). */
+/** @internal What the byte accessors need of a handle (a frame, unique frame, borrowed frame or segment). */
 export interface UntypedHandle {
   readonly _sys: FrameContext;
   readonly _live: boolean;
@@ -59,25 +59,25 @@ export interface UntypedHandle {
   readonly size: number;
 }
 
-/** `handle.bytes()`: a zero-copy view of its bytes. */
+/** @internal `handle.bytes()`: a zero-copy view of its bytes. */
 export function bytesOf(h: UntypedHandle): Uint8Array {
   h._checkBytes();
   return frameBytes(h._sys, h._start, h.size);
 }
 
-/** `handle.fill(byte)`. */
+/** @internal `handle.fill(byte)`. */
 export function fillOf(h: UntypedHandle, byte: number): void {
   h._checkBytes();
   fillBytes(h._sys, h._start, h.size, byte);
 }
 
-/** `handle.reader()`. */
+/** @internal `handle.reader()`. */
 export function readerOf(h: UntypedHandle): FrameReader {
   h._checkBytes();
   return new FrameReader({ paddr: h._start, get _live() { return h._live; } }, h._sys, h._start, h.size);
 }
 
-/** `handle.writer()`. */
+/** @internal `handle.writer()`. */
 export function writerOf(h: UntypedHandle): FrameWriter {
   h._checkBytes();
   return new FrameWriter({ paddr: h._start, get _live() { return h._live; } }, h._sys, h._start, h.size);
