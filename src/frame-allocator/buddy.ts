@@ -204,7 +204,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   }
 
   /**
-   * @internal Rebuilds the free lists and the free count from the `AUX_FREE` marks. The caller holds the
+   * @internal Rebuilds the free lists and the free count from the free marks. The caller holds the
    * lock (taken over from a worker that died holding it).
    */
   rebuildLocked(): void {

@@ -6,7 +6,7 @@
  * most likely died too), the worker is left `WORKER_EXITED` and the next reclaim finishes it.
  */
 import { RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
-import { CACHE_BASE, WORKER_EXITED, WORKER_FREE, W_CACHE, W_GEN, W_STATE } from '../region/workers.js';
+import { WORKER_EXITED, WORKER_FREE, W_GEN, W_STATE } from '../region/workers.js';
 import { H_DEFER_HEAD, H_DEFER_LOCK, H_REG_LOCK } from '../region/geometry.js';
 import { OP_RAW } from '../region/journal.js';
 import { repairList } from '../region/lists.js';
@@ -16,7 +16,7 @@ import { forceRelease, lockOwner } from '../shm/lock.js';
 import { isFree, lockAllocatorWithin, takeOverAllocator, unlockAllocator } from '../region/free-lists.js';
 import { BuddyAllocator } from '../frame-allocator/buddy.js';
 import { journalOf } from '../region/journal.js';
-import { workerRecord, workerToken } from '../region/workers.js';
+import { cachedRunsOf, workerRecord, workerToken } from '../region/workers.js';
 import { slotWord } from './meta.js';
 
 /** What `reclaimWorker` recovered from a worker that died. */
@@ -125,15 +125,8 @@ function reclaimFramesLocked(
   const i32 = sys._region.mem.i32;
   const rec = workerRecord(id);
   const cached = new Set<number>();
-  const cacheRuns: [number, number][] = [];
-  for (let k = 1; k <= 4; k++) {
-    const base = rec + W_CACHE + CACHE_BASE[k];
-    for (let e = 1; e <= i32[base]; e++) {
-      const index = i32[base + e];
-      cacheRuns.push([index, k]);
-      for (let f = index; f < index + k; f++) cached.add(f);
-    }
-  }
+  const cacheRuns = cachedRunsOf(sys._region, id);
+  for (const [index, k] of cacheRuns) for (let f = index; f < index + k; f++) cached.add(f);
   const toFree = new Set<number>();
   reclaimJournaled(sys, i32, rec, id, cached, report, toFree);
   // Everything goes back to the buddy allocator.
