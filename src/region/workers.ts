@@ -99,7 +99,7 @@ export function claimWorker(head: Int32Array): number {
  * The top of this worker's 1-frame cache stack, journaled (`OP_OWNED`) as the operation in
  * progress and owned by this worker; -1 if the stack is empty or another worker asked this one
  * to drain its caches (then the allocator does the rest). The hot path of a one-frame
- * allocation (`CachedAllocator.popOne`; the fast path's `take` does the same steps).
+ * allocation (`CachedAllocator.popOne` calls it; the fast path's `take` does the same steps).
  *
  * OWNER: a worker's cache stacks are written by that worker only (plain stores), but for a
  * drain by `reclaimWorker` once it has exited. ORDER: journaled and owned before it leaves the
