@@ -2,63 +2,42 @@
  * The buddy allocator in shared memory, as the kernel's `BuddySet`: one free list per order, in
  * the header, linked through the metadata slots of the chunks' head frames (which are UNUSED:
  * free implies unused). Its state is all in the region, so any worker's view is the allocator.
- * One lock, with an owner record, guards it; every free frame carries `AUX_FREE`, the ground
- * truth from which `rebuild` restores the lists after a worker died holding the lock.
+ * One lock, with an owner record, guards it; every free frame carries a free mark, the ground
+ * truth from which `rebuildLocked` restores the lists after a worker died holding the lock. This
+ * file is the policy (orders, splits, merges, runs, journaling callbacks); the words, and who
+ * writes them when, are `region/free-lists.ts`'s.
  */
 import { AllocError, InvariantError, hex } from '../base/errors.js';
-import { AUX_FREE, AUX_HEAD, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_NEXT, S_PREV, S_REF } from '../region/meta.js';
-import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, MAX_ORDER } from '../region/geometry.js';
+import { MAX_ORDER } from '../region/geometry.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
-import { lock, unlock } from '../shm/lock.js';
 import type { Paddr } from '../base/units.js';
 import type { Region } from '../region/region.js';
 import { checkCount, type GlobalFrameAllocator } from '../base/global-allocator.js';
-
-
-/** ceil(log2(n)) for n >= 1: the order of the smallest chunk holding n frames. */
-export function greaterOrderOf(n: number): number {
-  return n <= 1 ? 0 : 32 - Math.clz32(n - 1);
-}
-
-/** floor(log2(n)) for n >= 1: the order of the largest chunk inside n frames. */
-export function lesserOrderOf(n: number): number {
-  return 31 - Math.clz32(n);
-}
-
-/** The largest order a chunk starting at frame `index` can have (its alignment). */
-export function maxOrderFrom(index: number): number {
-  return index === 0 ? MAX_ORDER - 1 : Math.min(MAX_ORDER - 1, 31 - Math.clz32(index & -index));
-}
-
-/** Splits frames `[index, index + n)` into aligned buddy chunks, as `[index, order]` pairs. */
-export function splitToChunks(index: number, n: number): [number, number][] {
-  const out: [number, number][] = [];
-  while (n > 0) {
-    const order = Math.min(maxOrderFrom(index), lesserOrderOf(n));
-    out.push([index, order]);
-    index += 1 << order;
-    n -= 1 << order;
-  }
-  return out;
-}
-
-/**
- * Marks the `n` slots from word `w` taken from the free lists by worker `owner`: no longer free,
- * unlinked, naming the owner (`S_PREV` is `S_OWNER`) first, so that a frame no longer marked
- * free always names the worker it went to. Lock held.
- */
-function markTaken(i32: Int32Array, w: number, n: number, owner: number): void {
-  for (const end = w + (n << SLOT_SHIFT); w < end; w += SLOT_WORDS) {
-    i32[w + S_PREV] = owner;
-    i32[w + S_NEXT] = 0;
-    i32[w + S_AUX] = 0;
-  }
-}
-
-/** Marks the `n` slots from word `w` free (`AUX_FREE`, the ground truth of `rebuild`). Lock held. */
-function markFree(i32: Int32Array, w: number, n: number): void {
-  for (const end = w + (n << SLOT_SHIFT); w < end; w += SLOT_WORDS) i32[w + S_AUX] = AUX_FREE;
-}
+import { greaterOrderOf, splitToChunks } from './chunk.js';
+import {
+  FREE_NOT_UNUSED,
+  FREEABLE,
+  addFreeCount,
+  clearFreeLists,
+  freeCount,
+  freeHead,
+  freeNext,
+  freePrev,
+  freeRefusal,
+  isChunkHead,
+  isFree,
+  isFreeInside,
+  isMergeable,
+  isUnused,
+  lockAllocator,
+  markFree,
+  markTaken,
+  pushChunk,
+  resetFree,
+  setFreeCount,
+  unlinkChunk,
+  unlockAllocator,
+} from '../region/free-lists.js';
 
 /**
  * The shared buddy allocator, as the kernel's `BuddySet`: free lists per order in the region's
@@ -77,12 +56,8 @@ function markFree(i32: Int32Array, w: number, n: number): void {
  * ```
  */
 export class BuddyAllocator implements GlobalFrameAllocator {
-  private readonly i32: Int32Array;
-
   /** @internal Made by `FrameSystem` for its region. */
-  constructor(private readonly r: Region) {
-    this.i32 = r.mem.i32;
-  }
+  constructor(private readonly r: Region) {}
 
   /**
    * `nframes` contiguous raw frames whose first frame index is a multiple of `alignFrames` (a
@@ -113,9 +88,9 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       throw new AllocError('InvalidArgs', `InvalidArgs: alignment ${alignFrames} is not a power of two`);
     }
     const order = Math.max(greaterOrderOf(nframes), greaterOrderOf(alignFrames));
-    if (nframes > this.r.nframes) return null;
-    const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.r.token);
+    const r = this.r;
+    if (nframes > r.nframes) return null;
+    lockAllocator(r);
     try {
       let index = order < MAX_ORDER ? this.allocChunk(order) : -1;
       let end = index + (1 << order);
@@ -124,14 +99,15 @@ export class BuddyAllocator implements GlobalFrameAllocator {
         if (run === undefined) return null;
         [index, end] = run;
       }
+      // ORDER: journaled before the frames stop being marked free (see region/free-lists.ts).
       journal?.(index, nframes);
-      this.markTaken(index, nframes);
+      markTaken(r, index, nframes);
       // Give back what lies past the run (the tail of a larger chunk), as the kernel's pools do.
       if (end > index + nframes) this.insertRun(index + nframes, end - index - nframes);
-      i32[H_BUDDY_FREE] -= nframes;
+      addFreeCount(r, -nframes);
       return index * PAGE_SIZE;
     } finally {
-      unlock(i32, H_BUDDY_LOCK);
+      unlockAllocator(r);
     }
   }
 
@@ -180,17 +156,17 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       );
     }
     const index = paddr >>> PAGE_SHIFT;
-    if (this.r.checked) this.checkFreeable(index, nframes);
-    const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.r.token);
+    const r = this.r;
+    if (r.checked) this.checkFreeable(index, nframes);
+    lockAllocator(r);
     try {
       // ORDER: every frame is marked free before any list changes, so a rebuild after a death
       // anywhere below finds them all.
-      this.markFree(index, nframes);
+      markFree(r, index, nframes);
       this.insertRun(index, nframes);
-      i32[H_BUDDY_FREE] += nframes;
+      addFreeCount(r, nframes);
     } finally {
-      unlock(i32, H_BUDDY_LOCK);
+      unlockAllocator(r);
     }
   }
 
@@ -200,13 +176,12 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * another worker may take them, and a journal naming them would make recovery free them twice).
    */
   freeRuns(runs: readonly (readonly [number, number])[], done?: () => void): void {
-    const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.r.token);
+    lockAllocator(this.r);
     try {
       this.freeRunsLocked(runs);
       done?.();
     } finally {
-      unlock(i32, H_BUDDY_LOCK);
+      unlockAllocator(this.r);
     }
   }
 
@@ -216,44 +191,42 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * would take a frame that reclaim then frees again).
    */
   freeRunsLocked(runs: readonly (readonly [number, number])[]): void {
-    if (this.r.checked) for (const [index, n] of runs) this.checkFreeable(index, n);
-    const i32 = this.i32;
+    const r = this.r;
+    if (r.checked) for (const [index, n] of runs) this.checkFreeable(index, n);
     let total = 0;
+    // ORDER: every frame is marked free before any list changes, as in `addFreeMemory`.
     for (const [index, n] of runs) {
-      this.markFree(index, n);
+      markFree(r, index, n);
       total += n;
     }
     for (const [index, n] of runs) this.insertRun(index, n);
-    i32[H_BUDDY_FREE] += total;
+    addFreeCount(r, total);
   }
 
   /**
-   * @internal Rebuilds the free lists and the free count from the `AUX_FREE` marks. The caller holds the
+   * @internal Rebuilds the free lists and the free count from the free marks. The caller holds the
    * lock (taken over from a worker that died holding it).
    */
   rebuildLocked(): void {
-    const i32 = this.i32;
-    const n = this.r.nframes;
-    for (let order = 0; order < MAX_ORDER; order++) i32[H_BUDDY_HEADS + order] = 0;
+    const r = this.r;
+    const n = r.nframes;
+    clearFreeLists(r);
     let free = 0;
     for (let k = 0; k < n; ) {
-      if ((i32[this.word(k) + S_AUX] & AUX_FREE) === 0) {
+      if (!isFree(r, k)) {
         k++;
         continue;
       }
       let end = k;
-      while (end < n && (i32[this.word(end) + S_AUX] & AUX_FREE) !== 0) {
-        const w = this.word(end);
-        i32[w + S_AUX] = AUX_FREE;
-        i32[w + S_NEXT] = 0;
-        i32[w + S_PREV] = 0;
+      while (end < n && isFree(r, end)) {
+        resetFree(r, end);
         end++;
       }
       this.insertRun(k, end - k);
       free += end - k;
       k = end;
     }
-    i32[H_BUDDY_FREE] = free;
+    setFreeCount(r, free);
   }
 
   /**
@@ -268,7 +241,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * ```
    */
   freeFrames(): number {
-    return Atomics.load(this.i32, H_BUDDY_FREE);
+    return freeCount(this.r);
   }
 
   /**
@@ -287,17 +260,17 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    */
   forEachFree(fn: (paddr: Paddr, nframes: number) => void): void {
     const chunks: [number, number][] = [];
-    const i32 = this.i32;
-    lock(i32, H_BUDDY_LOCK, this.r.token);
+    const r = this.r;
+    lockAllocator(r);
     try {
       for (let order = 0; order < MAX_ORDER; order++) {
-        for (let cur = i32[H_BUDDY_HEADS + order]; cur !== 0; cur = i32[this.word(cur - 1) + S_NEXT]) {
-          chunks.push([cur - 1, order]);
-          if (chunks.length > this.r.nframes) throw new InvariantError(`buddy list ${order}`, 'the list has a cycle');
+        for (let cur = freeHead(r, order); cur !== -1; cur = freeNext(r, cur)) {
+          chunks.push([cur, order]);
+          if (chunks.length > r.nframes) throw new InvariantError(`buddy list ${order}`, 'the list has a cycle');
         }
       }
     } finally {
-      unlock(i32, H_BUDDY_LOCK);
+      unlockAllocator(r);
     }
     for (const [index, order] of chunks) fn(index * PAGE_SIZE, 1 << order);
   }
@@ -314,84 +287,63 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * ```
    */
   checkInvariants(): void {
-    const i32 = this.i32;
-    const n = this.r.nframes;
-    lock(i32, H_BUDDY_LOCK, this.r.token);
+    const r = this.r;
+    const n = r.nframes;
+    lockAllocator(r);
     try {
       const seen = new Uint8Array(n);
       let total = 0;
       for (let order = 0; order < MAX_ORDER; order++) {
-        let prev = 0;
+        let prev = -1;
         let steps = 0;
-        for (let cur = i32[H_BUDDY_HEADS + order]; cur !== 0; cur = i32[this.word(cur - 1) + S_NEXT]) {
-          const index = cur - 1;
+        for (let index = freeHead(r, order); index !== -1; index = freeNext(r, index)) {
           const where = `buddy chunk ${hex(index * PAGE_SIZE)} (order ${order})`;
           if (++steps > n || index < 0 || index >= n) throw new InvariantError(where, 'broken free list');
-          const w = this.word(index);
-          if (i32[w + S_PREV] !== prev) throw new InvariantError(where, 'prev link does not match the list');
-          if (i32[w + S_AUX] !== (AUX_FREE | AUX_HEAD | order)) throw new InvariantError(where, 'head is not marked free at this order');
+          if (freePrev(r, index) !== prev) throw new InvariantError(where, 'prev link does not match the list');
+          if (!isChunkHead(r, index, order)) throw new InvariantError(where, 'head is not marked free at this order');
           const size = 1 << order;
           if (index % size !== 0 || index + size > n) throw new InvariantError(where, 'chunk is misaligned or out of the region');
           for (let k = index; k < index + size; k++) {
             if (seen[k]) throw new InvariantError(where, `frame ${hex(k * PAGE_SIZE)} is in two free chunks`);
             seen[k] = 1;
-            if (Atomics.load(i32, this.word(k) + S_REF) !== RC_UNUSED) {
+            if (!isUnused(r, k)) {
               throw new InvariantError(where, `free frame ${hex(k * PAGE_SIZE)} is not UNUSED`);
             }
-            if (k !== index && i32[this.word(k) + S_AUX] !== AUX_FREE) {
+            if (k !== index && !isFreeInside(r, k)) {
               throw new InvariantError(where, `frame ${hex(k * PAGE_SIZE)} inside the chunk is not marked free (only)`);
             }
           }
           const buddy = index ^ size;
-          if (order + 1 < MAX_ORDER && buddy + size <= n && i32[this.word(buddy) + S_AUX] === (AUX_FREE | AUX_HEAD | order)) {
+          if (order + 1 < MAX_ORDER && buddy + size <= n && isChunkHead(r, buddy, order)) {
             throw new InvariantError(where, 'its buddy is free at the same order but they were not merged');
           }
           total += size;
-          prev = cur;
+          prev = index;
         }
       }
       for (let k = 0; k < n; k++) {
-        if (seen[k] === 0 && (i32[this.word(k) + S_AUX] & AUX_FREE) !== 0 && Atomics.load(i32, this.word(k) + S_REF) === RC_UNUSED) {
+        if (seen[k] === 0 && isFree(r, k) && isUnused(r, k)) {
           throw new InvariantError(`frame ${hex(k * PAGE_SIZE)}`, 'marked free but in no free chunk');
         }
       }
-      if (total !== i32[H_BUDDY_FREE]) {
-        throw new InvariantError('buddy allocator', `free lists hold ${total} frames but the count says ${i32[H_BUDDY_FREE]}`);
+      const count = freeCount(r);
+      if (total !== count) {
+        throw new InvariantError('buddy allocator', `free lists hold ${total} frames but the count says ${count}`);
       }
     } finally {
-      unlock(i32, H_BUDDY_LOCK);
+      unlockAllocator(r);
     }
-  }
-
-  private word(index: number): number {
-    return this.r.metaWord + (index << SLOT_SHIFT);
-  }
-
-  /** `markTaken` on frames `[index, index + n)`, in the fast path where there is one. Lock held. */
-  private markTaken(index: number, n: number): void {
-    const fast = this.r.fast;
-    if (fast !== undefined) fast.markTaken(this.word(index), n);
-    else markTaken(this.i32, this.word(index), n, this.r.workerId);
-  }
-
-  /** `markFree` on frames `[index, index + n)`, in the fast path where there is one. Lock held. */
-  private markFree(index: number, n: number): void {
-    const fast = this.r.fast;
-    if (fast !== undefined) fast.markFree(this.word(index), n);
-    else markFree(this.i32, this.word(index), n);
   }
 
   /** Checked mode: every frame given back must be UNUSED and not already free. */
   private checkFreeable(index: number, n: number): void {
-    const i32 = this.i32;
     for (let k = index; k < index + n; k++) {
-      const w = this.word(k);
-      if (Atomics.load(i32, w + S_REF) !== RC_UNUSED) {
+      const refusal = freeRefusal(this.r, k);
+      if (refusal === FREEABLE) continue;
+      if (refusal === FREE_NOT_UNUSED) {
         throw new AllocError('InvalidArgs', `InvalidArgs: frame ${hex(k * PAGE_SIZE)} is not unused; it cannot be freed`);
       }
-      if ((Atomics.load(i32, w + S_AUX) & AUX_FREE) !== 0) {
-        throw new AllocError('InvalidArgs', `InvalidArgs: frame ${hex(k * PAGE_SIZE)} is already free (double free)`);
-      }
+      throw new AllocError('InvalidArgs', `InvalidArgs: frame ${hex(k * PAGE_SIZE)} is already free (double free)`);
     }
   }
 
@@ -402,32 +354,31 @@ export class BuddyAllocator implements GlobalFrameAllocator {
 
   /** Inserts one free chunk, merging it with free buddies (the kernel's `insert_chunk`). */
   private insertChunk(index: number, order: number): void {
-    const i32 = this.i32;
-    const n = this.r.nframes;
+    const r = this.r;
+    const n = r.nframes;
     while (order + 1 < MAX_ORDER) {
       const size = 1 << order;
       const buddy = index ^ size;
       if (buddy + size > n) break;
-      const bw = this.word(buddy);
-      if (i32[bw + S_AUX] !== (AUX_FREE | AUX_HEAD | order) || i32[bw + S_REF] !== RC_UNUSED) break;
-      this.unlink(buddy, order);
+      if (!isMergeable(r, buddy, order)) break;
+      unlinkChunk(r, buddy, order);
       index = Math.min(index, buddy);
       order++;
     }
-    this.push(index, order);
+    pushChunk(r, index, order);
   }
 
   /** Takes a chunk of exactly `order`, splitting a larger one; -1 if none. Lock held. */
   private allocChunk(order: number): number {
-    const i32 = this.i32;
+    const r = this.r;
     let o = order;
-    while (o < MAX_ORDER && i32[H_BUDDY_HEADS + o] === 0) o++;
+    while (o < MAX_ORDER && freeHead(r, o) === -1) o++;
     if (o === MAX_ORDER) return -1;
-    const index = i32[H_BUDDY_HEADS + o] - 1;
-    this.unlink(index, o);
+    const index = freeHead(r, o);
+    unlinkChunk(r, index, o);
     while (o > order) {
       o--;
-      this.push(index + (1 << o), o);
+      pushChunk(r, index + (1 << o), o);
     }
     return index;
   }
@@ -441,11 +392,9 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    */
   private findRun(n: number, align: number): [number, number] | undefined {
     const chunks: [number, number][] = [];
-    const i32 = this.i32;
+    const r = this.r;
     for (let order = 0; order < MAX_ORDER; order++) {
-      for (let cur = i32[H_BUDDY_HEADS + order]; cur !== 0; cur = i32[this.word(cur - 1) + S_NEXT]) {
-        chunks.push([cur - 1, order]);
-      }
+      for (let cur = freeHead(r, order); cur !== -1; cur = freeNext(r, cur)) chunks.push([cur, order]);
     }
     chunks.sort((a, b) => a[0] - b[0]);
     let runStart = -1;
@@ -460,36 +409,11 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       runEnd = index + (1 << order);
       const start = Math.ceil(runStart / align) * align;
       if (start + n <= runEnd) {
-        for (let j = first; j <= k; j++) this.unlink(chunks[j][0], chunks[j][1]);
+        for (let j = first; j <= k; j++) unlinkChunk(r, chunks[j][0], chunks[j][1]);
         if (start > runStart) this.insertRun(runStart, start - runStart);
         return [start, runEnd];
       }
     }
     return undefined;
-  }
-
-  private push(index: number, order: number): void {
-    const i32 = this.i32;
-    const w = this.word(index);
-    const head = i32[H_BUDDY_HEADS + order];
-    i32[w + S_NEXT] = head;
-    i32[w + S_PREV] = 0;
-    i32[w + S_AUX] = AUX_FREE | AUX_HEAD | order;
-    if (head !== 0) i32[this.word(head - 1) + S_PREV] = index + 1;
-    i32[H_BUDDY_HEADS + order] = index + 1;
-  }
-
-  /** Removes a free chunk head from its list; its frames stay marked free. */
-  private unlink(index: number, order: number): void {
-    const i32 = this.i32;
-    const w = this.word(index);
-    const next = i32[w + S_NEXT];
-    const prev = i32[w + S_PREV];
-    if (prev === 0) i32[H_BUDDY_HEADS + order] = next;
-    else i32[this.word(prev - 1) + S_NEXT] = next;
-    if (next !== 0) i32[this.word(next - 1) + S_PREV] = prev;
-    i32[w + S_NEXT] = 0;
-    i32[w + S_PREV] = 0;
-    i32[w + S_AUX] = AUX_FREE;
   }
 }

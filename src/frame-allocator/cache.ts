@@ -3,12 +3,31 @@
  * 1, 2, 3 and 4 frames, a LIFO stack in this worker's record in shared memory. Only the owner
  * touches its stacks, with plain reads and writes; they are refilled from and flushed to the
  * buddy level in batches, so single frames almost never take the shared lock. Every move is
- * journaled (see `journal.ts`) so that a worker that dies leaves its frames recoverable.
+ * journaled (see `journal.ts`) so that a worker that dies leaves its frames recoverable. This
+ * file is the policy (when to refill half, flush half, ask others to drain; osdk `cache.rs`); the
+ * stacks' words, and the order of each move, are `region/workers.ts`'s.
  */
 import { AllocError, InvariantError, hex } from '../base/errors.js';
 import { AJ_MAX_RUNS, OP_OWNED } from '../region/journal.js';
-import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, S_AUX, S_OWNER } from '../region/meta.js';
-import { CACHE_BASE, CACHE_CAPACITY, WORKER_ATTACHED, W_CACHE, W_DRAIN, W_STATE } from '../region/workers.js';
+import { isFree, isUnused } from '../region/free-lists.js';
+import {
+  CACHE_CAPACITY,
+  cacheCount,
+  cachedFramesOf,
+  cachedRunsOf,
+  clearDrainRequest,
+  drainRequested,
+  isAttached,
+  ownFrame,
+  ownFrames,
+  popCached,
+  popCachedRuns,
+  popOne,
+  pushCached,
+  pushOne,
+  requestDrain,
+  stackRuns,
+} from '../region/workers.js';
 import { MAX_WORKERS } from '../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { nap } from '../shm/wait.js';
@@ -16,8 +35,7 @@ import type { Paddr } from '../base/units.js';
 import type { BuddyAllocator } from './buddy.js';
 import type { Region } from '../region/region.js';
 import { checkCount, type GlobalFrameAllocator } from '../base/global-allocator.js';
-import { clearOp, clearRuns, recordOp, recordRun, recordRuns } from '../region/journal.js';
-import { workerRecord } from '../region/workers.js';
+import { clearOp, clearRuns, recordOp, recordRun } from '../region/journal.js';
 
 
 /** How long `alloc` waits for other workers to give back their cached frames before NoMemory. */
@@ -38,15 +56,8 @@ const DRAIN_WAIT_MS = 5;
  * ```
  */
 export class CachedAllocator implements GlobalFrameAllocator {
-  private readonly i32: Int32Array;
-  /** Word index of this worker's cache area. */
-  private readonly cache: number;
-  /** Word index of the 1-frame stack (its count, then its entries): the hot path's. */
-  private readonly one: number;
   /** The 1-frame stack's capacity: 0 when this worker keeps no cache. */
   private readonly oneCap: number;
-  /** Word index of this worker's drain-request word. */
-  private readonly drainWord: number;
   /** The region's end, for the hot path's argument check. */
   private readonly maxPaddr: number;
 
@@ -66,11 +77,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
     /** False: this worker keeps no cache of its own (it still sees, and asks for, the others'). */
     private readonly enabled = true,
   ) {
-    this.i32 = r.mem.i32;
-    this.cache = r.rec + W_CACHE;
-    this.one = this.cache + CACHE_BASE[1];
     this.oneCap = enabled ? CACHE_CAPACITY[1] : 0;
-    this.drainWord = r.rec + W_DRAIN;
     this.maxPaddr = r.nframes * PAGE_SIZE;
   }
 
@@ -80,19 +87,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
    * `take` does the rest).
    */
   popOne(): number {
-    // Every field in a local first: V8 reloads fields after each store to shared memory.
-    const i32 = this.i32;
-    const one = this.one;
-    const count = i32[one];
-    if (count <= 0 || i32[this.drainWord] !== 0) return -1;
-    const index = i32[one + count];
-    const r = this.r;
-    // ORDER: journaled and owned before it leaves the stack, so it is always in one or the
-    // other, and recovery knows it is this worker's.
-    recordOp(r, OP_OWNED, index, 1);
-    i32[r.metaWord + (index << SLOT_SHIFT) + S_OWNER] = r.workerId;
-    i32[one] = count - 1;
-    return index;
+    return popOne(this.r);
   }
 
   /**
@@ -100,12 +95,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
    * if it is full or a drain was asked for (then `give` does the rest).
    */
   pushOne(index: number): boolean {
-    const i32 = this.i32;
-    const count = i32[this.one];
-    if (count >= this.oneCap || i32[this.drainWord] !== 0) return false;
-    i32[this.one + count + 1] = index;
-    i32[this.one] = count + 1;
-    return true;
+    return pushOne(this.r, index, this.oneCap);
   }
 
   /**
@@ -146,7 +136,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
       checkCount(nframes);
       checkCount(alignFrames, 'alignment');
     }
-    if (this.i32[this.r.rec + W_DRAIN] !== 0) this.serveDrain();
+    if (drainRequested(this.r)) this.serveDrain();
     if (this.enabled && alignFrames === 1 && nframes <= 4) {
       const index = this.pop(nframes);
       if (index >= 0) return index << PAGE_SHIFT >>> 0;
@@ -170,10 +160,9 @@ export class CachedAllocator implements GlobalFrameAllocator {
   dealloc(paddr: Paddr, nframes: number): void {
     if (nframes === 1 && paddr >= 0 && paddr < this.maxPaddr && paddr % PAGE_SIZE === 0) {
       const index = paddr >>> PAGE_SHIFT;
-      // OWNER: raw frames may have come from anywhere; from here they are this worker's to free.
       // No journal entry is needed for one frame: it moves from the caller into the stack with
       // the single store of the stack's count.
-      this.i32[this.r.metaWord + (index << SLOT_SHIFT) + S_OWNER] = this.r.workerId;
+      ownFrame(this.r, index);
       if (this.pushOne(index)) return;
     }
     checkCount(nframes);
@@ -182,8 +171,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
     }
     const index = paddr >>> PAGE_SHIFT;
     recordOp(this.r, OP_OWNED, index, nframes);
-    // OWNER: raw frames may have come from anywhere; from here they are this worker's to free.
-    this.own(index, nframes);
+    ownFrames(this.r, index, nframes);
     this.give(paddr, nframes);
     clearOp(this.r);
   }
@@ -191,7 +179,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
   /** @internal `dealloc` for frames the caller already journaled. */
   give(paddr: Paddr, nframes: number): void {
     if (nframes === 1 && this.pushOne(paddr >>> PAGE_SHIFT)) return;
-    if (this.i32[this.r.rec + W_DRAIN] !== 0) this.serveDrain();
+    if (drainRequested(this.r)) this.serveDrain();
     if (this.enabled && nframes <= 4) this.push(nframes, paddr >>> PAGE_SHIFT);
     else this.buddy.dealloc(paddr, nframes);
   }
@@ -240,10 +228,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
    * ```
    */
   cachedFrames(id: number): number {
-    const at = workerRecord(id) + W_CACHE;
-    let n = 0;
-    for (let k = 1; k <= 4; k++) n += k * Math.max(0, Atomics.load(this.i32, at + CACHE_BASE[k]));
-    return n;
+    return cachedFramesOf(this.r, id);
   }
 
   /**
@@ -277,14 +262,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
    * ```
    */
   cachedRuns(id: number): [number, number][] {
-    const at = workerRecord(id) + W_CACHE;
-    const out: [number, number][] = [];
-    for (let k = 1; k <= 4; k++) {
-      const base = at + CACHE_BASE[k];
-      const count = Math.min(Math.max(this.i32[base], 0), CACHE_CAPACITY[k]);
-      for (let e = 1; e <= count; e++) out.push([this.i32[base + e], k]);
-    }
-    return out;
+    return cachedRunsOf(this.r, id);
   }
 
   /**
@@ -300,19 +278,18 @@ export class CachedAllocator implements GlobalFrameAllocator {
    */
   checkInvariants(): void {
     this.buddy.checkInvariants();
-    const i32 = this.i32;
+    const r = this.r;
     const seen = new Map<number, number>();
     for (let id = 1; id <= MAX_WORKERS; id++) {
       for (const [index, k] of this.cachedRuns(id)) {
         for (let f = index; f < index + k; f++) {
           const where = `cache of worker ${id}: frame ${hex(f * PAGE_SIZE)}`;
-          if (!(f >= 0 && f < this.r.nframes)) throw new InvariantError(where, 'outside the region');
+          if (!(f >= 0 && f < r.nframes)) throw new InvariantError(where, 'outside the region');
           const other = seen.get(f);
           if (other !== undefined) throw new InvariantError(where, `cached twice (also by worker ${other})`);
           seen.set(f, id);
-          const w = this.r.metaWord + (f << SLOT_SHIFT);
-          if (Atomics.load(i32, w) !== RC_UNUSED) throw new InvariantError(where, 'cached but not UNUSED');
-          if ((i32[w + S_AUX] & AUX_FREE) !== 0) throw new InvariantError(where, 'cached and free in the buddy allocator');
+          if (!isUnused(r, f)) throw new InvariantError(where, 'cached but not UNUSED');
+          if (isFree(r, f)) throw new InvariantError(where, 'cached and free in the buddy allocator');
         }
       }
     }
@@ -330,44 +307,24 @@ export class CachedAllocator implements GlobalFrameAllocator {
    * ```
    */
   drainCaches(): number {
+    const r = this.r;
     let moved = 0;
     for (let k = 1; k <= 4; k++) {
-      const base = this.cache + CACHE_BASE[k];
-      while (this.i32[base] > 0) {
-        const count = this.i32[base];
+      for (let count = cacheCount(r, k); count > 0; count = cacheCount(r, k)) {
         const take = Math.min(count, AJ_MAX_RUNS);
         const runs: [number, number][] = [];
-        for (let e = count - take + 1; e <= count; e++) runs.push([this.i32[base + e], k]);
-        recordRuns(this.r, runs);
-        this.i32[base] = count - take;
-        this.buddy.freeRuns(runs, () => clearRuns(this.r));
+        popCachedRuns(r, k, take, runs); // journaled, then off the stack
+        this.buddy.freeRuns(runs, () => clearRuns(r));
         moved += take * k;
       }
     }
     return moved;
   }
 
-  /** Names this worker as the owner (`S_OWNER`) of frames `[index, index + n)`. */
-  private own(index: number, n: number): void {
-    const i32 = this.i32;
-    for (let f = index; f < index + n; f++) i32[this.r.metaWord + (f << SLOT_SHIFT) + S_OWNER] = this.r.workerId;
-  }
-
   /** Pops a run of k frames from the cache (refilling it when empty); -1 if none can be had. */
   private pop(k: number): number {
-    const base = this.cache + CACHE_BASE[k];
-    const i32 = this.i32;
-    const count = i32[base];
-    if (count > 0) {
-      const index = i32[base + count];
-      // ORDER: journaled and owned before it leaves the stack, so it is always in one or the
-      // other, and recovery knows it is this worker's.
-      recordOp(this.r, OP_OWNED, index, k);
-      this.own(index, k);
-      i32[base] = count - 1;
-      return index;
-    }
-    return this.refill(k);
+    const index = popCached(this.r, k); // journaled and owned as it leaves the stack
+    return index >= 0 ? index : this.refill(k);
   }
 
   /**
@@ -379,11 +336,8 @@ export class CachedAllocator implements GlobalFrameAllocator {
     const block = this.buddy.allocJournaled(runs * k, 1, (index, n) => recordRun(this.r, index, n));
     if (block === null) return -1;
     const first = block >>> PAGE_SHIFT;
-    const base = this.cache + CACHE_BASE[k];
-    const i32 = this.i32;
     // Push the runs but the first; the block stays journaled until the count covers them.
-    for (let r = 1; r < runs; r++) i32[base + r] = first + (runs - r) * k;
-    i32[base] = runs - 1;
+    stackRuns(this.r, k, first + k, runs - 1);
     recordOp(this.r, OP_OWNED, first, k);
     clearRuns(this.r);
     return first;
@@ -391,21 +345,12 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /** Pushes a free run of k frames; a full cache first gives half of itself back to the buddy. */
   private push(k: number, index: number): void {
-    const base = this.cache + CACHE_BASE[k];
-    const i32 = this.i32;
-    const count = i32[base];
+    if (pushCached(this.r, k, index)) return;
+    // Full: flush the new run and the top half-capacity - 1 runs, as the kernel flushes 2/3 + 1.
     const cap = CACHE_CAPACITY[k];
-    if (count < cap) {
-      i32[base + count + 1] = index;
-      i32[base] = count + 1;
-      return;
-    }
-    // Flush the new run and the top half-capacity - 1 runs, as the kernel flushes 2/3 + 1.
     const flush = cap >> 1;
     const runs: [number, number][] = [[index, k]];
-    for (let e = count - flush + 2; e <= count; e++) runs.push([i32[base + e], k]);
-    recordRuns(this.r, runs);
-    i32[base] = count - (flush - 1);
+    popCachedRuns(this.r, k, flush - 1, runs); // journaled, then off the stack
     this.buddy.freeRuns(runs, () => clearRuns(this.r));
   }
 
@@ -431,12 +376,12 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /** Asks every other attached worker with cached frames to give them back; false if none has. */
   private requestDrains(): boolean {
+    const r = this.r;
     let asked = false;
     for (let id = 1; id <= MAX_WORKERS; id++) {
-      const rec = workerRecord(id);
-      if (rec === this.r.rec || Atomics.load(this.i32, rec + W_STATE) !== WORKER_ATTACHED) continue;
+      if (id === r.workerId || !isAttached(r, id)) continue;
       if (this.cachedFrames(id) > 0) {
-        Atomics.store(this.i32, rec + W_DRAIN, 1);
+        requestDrain(r, id);
         asked = true;
       }
     }
@@ -445,7 +390,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /** Another worker asked for our cached frames: give them all back. */
   private serveDrain(): void {
-    Atomics.store(this.i32, this.r.rec + W_DRAIN, 0);
+    clearDrainRequest(this.r);
     this.drainCaches();
   }
 }

@@ -5,17 +5,18 @@
  * The frames are judged under the allocator lock; if another worker holds it too long (it has
  * most likely died too), the worker is left `WORKER_EXITED` and the next reclaim finishes it.
  */
-import { AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
-import { CACHE_BASE, WORKER_EXITED, WORKER_FREE, W_CACHE, W_GEN, W_STATE } from '../region/workers.js';
-import { H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_REG_LOCK } from '../region/geometry.js';
+import { RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
+import { WORKER_EXITED, WORKER_FREE, W_GEN, W_STATE } from '../region/workers.js';
+import { H_DEFER_HEAD, H_DEFER_LOCK, H_REG_LOCK } from '../region/geometry.js';
 import { OP_RAW } from '../region/journal.js';
 import { repairList } from '../region/lists.js';
 import { MAX_LISTS, MAX_WORKERS } from '../base/limits.js';
 import type { FrameContext } from './context.js';
-import { forceRelease, lockOwner, lockWithin, unlock } from '../shm/lock.js';
+import { forceRelease, lockOwner } from '../shm/lock.js';
+import { isFree, lockAllocatorWithin, takeOverAllocator, unlockAllocator } from '../region/free-lists.js';
 import { BuddyAllocator } from '../frame-allocator/buddy.js';
 import { journalOf } from '../region/journal.js';
-import { workerRecord, workerToken } from '../region/workers.js';
+import { cachedRunsOf, workerRecord, workerToken } from '../region/workers.js';
 import { slotWord } from './meta.js';
 
 /** What `reclaimWorker` recovered from a worker that died. */
@@ -60,9 +61,9 @@ export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: numbe
   for (const id of dead) {
     const token = workerToken(i32, id);
     const report = reports.get(id)!;
-    if (Atomics.compareExchange(i32, H_BUDDY_LOCK, token, sys._region.token) === token) {
+    if (takeOverAllocator(sys._region, token)) {
       buddy.rebuildLocked();
-      unlock(i32, H_BUDDY_LOCK);
+      unlockAllocator(sys._region);
       report.locks.push('allocator');
     }
     reclaimLists(sys, id, token, report);
@@ -87,7 +88,7 @@ export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: numbe
   }
   const states = dead.map(stateOf);
   const tokens = dead.map((id) => workerToken(i32, id));
-  if (!lockWithin(i32, H_BUDDY_LOCK, sys._region.token, waitMs)) {
+  if (!lockAllocatorWithin(sys._region, waitMs)) {
     dead.forEach((id, k) => {
       // Unless a concurrent reclaim has finished it meanwhile (and a new worker taken its id).
       const at = workerRecord(id) + W_STATE;
@@ -104,7 +105,7 @@ export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: numbe
     todo.push(...leftExited(todo));
     for (const id of todo) reclaimFramesLocked(sys, buddy, id, reports.get(id) ?? { framesFreed: 0, teardowns: 0, leftBusy: 0 });
   } finally {
-    unlock(i32, H_BUDDY_LOCK);
+    unlockAllocator(sys._region);
   }
   return ids.map((id) => reports.get(id)!);
 }
@@ -124,15 +125,8 @@ function reclaimFramesLocked(
   const i32 = sys._region.mem.i32;
   const rec = workerRecord(id);
   const cached = new Set<number>();
-  const cacheRuns: [number, number][] = [];
-  for (let k = 1; k <= 4; k++) {
-    const base = rec + W_CACHE + CACHE_BASE[k];
-    for (let e = 1; e <= i32[base]; e++) {
-      const index = i32[base + e];
-      cacheRuns.push([index, k]);
-      for (let f = index; f < index + k; f++) cached.add(f);
-    }
-  }
+  const cacheRuns = cachedRunsOf(sys._region, id);
+  for (const [index, k] of cacheRuns) for (let f = index; f < index + k; f++) cached.add(f);
   const toFree = new Set<number>();
   reclaimJournaled(sys, i32, rec, id, cached, report, toFree);
   // Everything goes back to the buddy allocator.
@@ -177,7 +171,7 @@ function reclaimJournaled(
         report.teardowns++;
         Atomics.store(i32, w, RC_UNUSED);
         if (kind !== OP_RAW) toFree.add(f);
-      } else if (rc === RC_UNUSED && mine && kind !== OP_RAW && (i32[w + S_AUX] & AUX_FREE) === 0 && !cached.has(f)) {
+      } else if (rc === RC_UNUSED && mine && kind !== OP_RAW && !isFree(sys._region, f) && !cached.has(f)) {
         // Unused, neither free nor cached, and the dead worker's: on its way between the
         // allocator and a handle.
         toFree.add(f);

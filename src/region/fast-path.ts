@@ -6,9 +6,10 @@
  * when there is nothing to write in between); `drop` drops a shared reference and,
  * for the last one of a type with no `onDrop` anywhere, tears the slot down and pushes the frame
  * back on the cache. Each is the same sequence of steps, in the same order, as the JavaScript
- * functions it stands for (`CachedAllocator.popOne`, `claim`, `writeMeta`, `publish`, `dropRef`,
- * `tearDownPlain`, `CachedAllocator.pushOne`; for a segment's frames `claimRange`, `publishRange`
- * and `dropRange`; the buddy allocator's per-frame marks `markTaken` and `markFree`), which
+ * functions it stands for (`popOne` of workers.ts, `claim`, `writeMeta`, `publish`, `dropRef`,
+ * `tearDownPlain`, `pushOne` of workers.ts; for a segment's frames `claimRange`, `publishRange`
+ * and `dropRange`; the buddy allocator's per-frame marks `markTaken` and `markFree` of
+ * free-lists.ts), which
  * remain the path on a plain `SharedArrayBuffer` and for everything the fast path hands back (a
  * status says what is left).
  * In JavaScript every `Atomics` call and shared-memory access costs a builtin call or a bounds
@@ -217,7 +218,7 @@ const dropRun: WasmFunc = {
   ],
 };
 
-// markTaken(w, n): the buddy allocator's `markTaken` (owner, unlinked, not free). Locals: 2 k, 3 slot.
+// markTaken(w, n): free-lists.ts `markTaken` (owner, unlinked, not free). Locals: 2 k, 3 slot.
 const markTaken: WasmFunc = {
   name: 'markTaken',
   params: 2,
@@ -234,7 +235,7 @@ const markTaken: WasmFunc = {
   ],
 };
 
-// markFree(w, n): the buddy allocator's `markFree` (AUX_FREE). Locals: 2 k, 3 slot.
+// markFree(w, n): free-lists.ts `markFree` (AUX_FREE). Locals: 2 k, 3 slot.
 const markFree: WasmFunc = {
   name: 'markFree',
   params: 2,

@@ -30,7 +30,7 @@ export const H_DEFER_HEAD = 11;
 /** The deferred-drop stack's lock (2 words: owner token, sleepers). */
 export const H_DEFER_LOCK = 12;
 
-/** Buddy allocator: lock (2 words), free-frame count, then one list head per order. */
+/** Buddy allocator: lock (2 words), free-frame count, then one list head per order (free-lists.ts). */
 export const H_BUDDY_LOCK = 16;
 export const H_BUDDY_FREE = 18;
 export const H_BUDDY_HEADS = 20;

@@ -2,10 +2,26 @@
  * The worker table: one record of WORKER_WORDS words per attached worker, from H_WORKERS.
  *
  *   record: state | drain | journals (journal.ts) | cache stacks | list journal | … | generation
+ *   stack k (1..4, from W_CACHE + CACHE_BASE[k]): count | frame index of each run of k frames, bottom first
+ *
+ * The cache stacks are the protocol half of `frame-allocator/cache.ts` (`CachedAllocator`, which
+ * decides when to refill and flush): free runs of 1..4 frames, each run's frames UNUSED and this
+ * worker's (their `S_OWNER` names it).
+ *
+ * Who writes: a worker's stacks and journals only that worker, with plain stores (`popOne`,
+ * `pushOne`, `popCached`, `pushCached`, `stackRuns`, `popCachedRuns`), and `reclaimWorker` once
+ * the worker has exited; other workers read them only to count or list them (`cachedFramesOf`,
+ * `cachedRunsOf`: racy snapshots). The drain word is set by any worker (`requestDrain`) and
+ * cleared by the record's worker (`clearDrainRequest`), both atomic stores; the state word is
+ * changed by CAS or atomic store only.
+ *
+ * ORDER: a run leaving a stack is journaled (and owned) before the count stops covering it, and a
+ * run entering one is written before the count that covers it, so a worker that dies anywhere
+ * leaves each run in the stack or in its journal.
  */
 import { H_WORKERS, WORKER_WORDS } from './geometry.js';
-import { W_AJ_RUNS, AJ_MAX_RUNS, OP_OWNED, clearOp, recordOp } from './journal.js';
-import { RC_UNUSED, SLOT_SHIFT, S_OWNER, TAKE_CLAIM_FAILED, setType, slotWord } from './meta.js';
+import { W_AJ_RUNS, AJ_MAX_RUNS, OP_OWNED, clearOp, recordOp, recordRuns } from './journal.js';
+import { RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_OWNER, TAKE_CLAIM_FAILED, setType, slotWord } from './meta.js';
 import type { Region } from './region.js';
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
@@ -34,6 +50,9 @@ export const W_CACHE = W_AJ_RUNS + 2 * AJ_MAX_RUNS;
 export const CACHE_CAPACITY = [0, 32, 8, 8, 8] as const;
 
 export const CACHE_BASE = [0, 0, 33, 42, 51] as const;
+
+/** The 1-frame stack's offset in a record, as one constant for the hot paths. */
+const STACK_ONE = W_CACHE + CACHE_BASE[1];
 
 /** The record's generation, raised on every attach: a lock holds its owner's token
  *  `gen << TOKEN_ID_BITS | id`, so a lock of a dead worker is told apart from one of the worker
@@ -85,7 +104,7 @@ export function claimWorker(head: Int32Array): number {
  * The top of this worker's 1-frame cache stack, journaled (`OP_OWNED`) as the operation in
  * progress and owned by this worker; -1 if the stack is empty or another worker asked this one
  * to drain its caches (then the allocator does the rest). The hot path of a one-frame
- * allocation (`CachedAllocator.popOne`; the fast path's `take` does the same steps).
+ * allocation (`CachedAllocator.popOne` calls it; the fast path's `take` does the same steps).
  *
  * OWNER: a worker's cache stacks are written by that worker only (plain stores), but for a
  * drain by `reclaimWorker` once it has exited. ORDER: journaled and owned before it leaves the
@@ -93,7 +112,7 @@ export function claimWorker(head: Int32Array): number {
  */
 export function popOne(r: Region): number {
   const i32 = r.i32;
-  const one = r.rec + W_CACHE + CACHE_BASE[1];
+  const one = r.rec + STACK_ONE;
   const count = i32[one];
   if (count <= 0 || i32[r.rec + W_DRAIN] !== 0) return -1;
   const index = i32[one + count];
@@ -110,12 +129,147 @@ export function popOne(r: Region): number {
  */
 export function pushOne(r: Region, index: number, capacity: number): boolean {
   const i32 = r.i32;
-  const one = r.rec + W_CACHE + CACHE_BASE[1];
+  const one = r.rec + STACK_ONE;
   const count = i32[one];
   if (count >= capacity || i32[r.rec + W_DRAIN] !== 0) return false;
   i32[one + count + 1] = index;
   i32[one] = count + 1;
   return true;
+}
+
+/** Word index of the class-`k` stack (its count; the entries follow) in the record at `rec`. */
+function stackOf(rec: number, k: number): number {
+  return rec + W_CACHE + CACHE_BASE[k];
+}
+
+/** Whether another worker asked this one to drain its caches (a plain read of its own record). */
+export function drainRequested(r: Region): boolean {
+  return r.i32[r.rec + W_DRAIN] !== 0;
+}
+
+/**
+ * Asks worker `id` to give its cached frames back (it does at its next allocation or free).
+ * ORDER: an atomic store: the word is another worker's, read by it with a plain load at its next
+ * cache call.
+ */
+export function requestDrain(r: Region, id: number): void {
+  Atomics.store(r.i32, workerRecord(id) + W_DRAIN, 1);
+}
+
+/**
+ * Clears this worker's drain request, before it drains its caches.
+ * ORDER: cleared before the drain, so a request made meanwhile is served again, never lost.
+ */
+export function clearDrainRequest(r: Region): void {
+  Atomics.store(r.i32, r.rec + W_DRAIN, 0);
+}
+
+/** Whether worker `id` is attached now (an atomic load of its state). */
+export function isAttached(r: Region, id: number): boolean {
+  return Atomics.load(r.i32, workerRecord(id) + W_STATE) === WORKER_ATTACHED;
+}
+
+/** Runs in this worker's class-`k` stack (its own record: a plain read). */
+export function cacheCount(r: Region, k: number): number {
+  return r.i32[stackOf(r.rec, k)];
+}
+
+/** Frames in the cache stacks of worker `id` (atomic loads: a racy snapshot for another's). */
+export function cachedFramesOf(r: Region, id: number): number {
+  const rec = workerRecord(id);
+  let n = 0;
+  for (let k = 1; k <= 4; k++) n += k * Math.max(0, Atomics.load(r.i32, stackOf(rec, k)));
+  return n;
+}
+
+/** The runs `[frame index, k]` in the cache stacks of worker `id`, bottom first (racy for another's). */
+export function cachedRunsOf(r: Region, id: number): [number, number][] {
+  const i32 = r.i32;
+  const rec = workerRecord(id);
+  const out: [number, number][] = [];
+  for (let k = 1; k <= 4; k++) {
+    const base = stackOf(rec, k);
+    const count = Math.min(Math.max(i32[base], 0), CACHE_CAPACITY[k]);
+    for (let e = 1; e <= count; e++) out.push([i32[base + e], k]);
+  }
+  return out;
+}
+
+/**
+ * Names this worker the owner (`S_OWNER`) of frame `index`, an UNUSED frame it is about to cache
+ * or free (the one-frame hot path of `ownFrames`).
+ * OWNER: raw frames may have come from anywhere; from here they are this worker's to free. The
+ * caller has them alone (just given back by their holder, or journaled as its operation).
+ */
+export function ownFrame(r: Region, index: number): void {
+  r.i32[r.metaWord + (index << SLOT_SHIFT) + S_OWNER] = r.workerId;
+}
+
+/** `ownFrame` for frames `[index, index + n)`. OWNER: as `ownFrame`. */
+export function ownFrames(r: Region, index: number, n: number): void {
+  const i32 = r.i32;
+  const id = r.workerId;
+  for (let w = r.metaWord + (index << SLOT_SHIFT), end = w + (n << SLOT_SHIFT); w < end; w += SLOT_WORDS) i32[w + S_OWNER] = id;
+}
+
+/**
+ * The top run of this worker's class-`k` stack, journaled (`OP_OWNED`) and owned as `popOne`'s;
+ * -1 if the stack is empty (the drain request is the caller's to check).
+ * OWNER and ORDER: as `popOne`.
+ */
+export function popCached(r: Region, k: number): number {
+  const i32 = r.i32;
+  const base = stackOf(r.rec, k);
+  const count = i32[base];
+  if (count <= 0) return -1;
+  const index = i32[base + count];
+  recordOp(r, OP_OWNED, index, k);
+  ownFrames(r, index, k);
+  i32[base] = count - 1;
+  return index;
+}
+
+/**
+ * Pushes the run of `k` frames from `index` (UNUSED, this worker's) on its class-`k` stack; false
+ * if the stack is full (then the caller flushes). OWNER and ORDER: as `pushOne`.
+ */
+export function pushCached(r: Region, k: number, index: number): boolean {
+  const i32 = r.i32;
+  const base = stackOf(r.rec, k);
+  const count = i32[base];
+  if (count >= CACHE_CAPACITY[k]) return false;
+  i32[base + count + 1] = index;
+  i32[base] = count + 1;
+  return true;
+}
+
+/**
+ * Takes the top `m` runs (`m` at most the count) of this worker's class-`k` stack: appends them to
+ * `runs` as `[index, k]`, records all of `runs` in the allocator journal (`recordRuns`, at most
+ * AJ_MAX_RUNS), then lowers the count. The caller frees `runs` and clears the journal
+ * (`clearRuns`) under the allocator lock.
+ * OWNER: as `popOne`. ORDER: journaled before the count stops covering them.
+ */
+export function popCachedRuns(r: Region, k: number, m: number, runs: [number, number][]): void {
+  const i32 = r.i32;
+  const base = stackOf(r.rec, k);
+  const count = i32[base];
+  for (let e = count - m + 1; e <= count; e++) runs.push([i32[base + e], k]);
+  recordRuns(r, runs);
+  i32[base] = count - m;
+}
+
+/**
+ * Fills this worker's empty class-`k` stack with the `m` runs of `k` frames from frame `start`,
+ * the lowest on top (a refill: the caller took them from the allocator, journaled).
+ * OWNER: as `popOne`. ORDER: the entries are written before the count that covers them; the
+ * caller clears the journal after.
+ */
+export function stackRuns(r: Region, k: number, start: number, m: number): void {
+  const i32 = r.i32;
+  const base = stackOf(r.rec, k);
+  for (let e = 1; e <= m; e++) i32[base + e] = start + (m - e) * k;
+  i32[base] = m;
 }
 
 /**

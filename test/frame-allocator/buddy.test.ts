@@ -18,7 +18,7 @@ import {
   type FrameSystem,
   type Paddr,
 } from '../../src/index.js';
-import { greaterOrderOf, lesserOrderOf, maxOrderFrom, splitToChunks } from '../../src/frame-allocator/buddy.js';
+import { greaterOrderOf, lesserOrderOf, maxOrderFrom, splitToChunks } from '../../src/frame-allocator/chunk.js';
 import { AUX_FREE, AUX_HEAD, SLOT_WORDS, S_AUX, S_NEXT, S_PREV } from '../../src/region/meta.js';
 import { H_BUDDY_FREE, H_BUDDY_HEADS, MAX_ORDER } from '../../src/region/geometry.js';
 import { expectAllFree, expectNoChange, firstDifference, makeSystem, MockMeta, snapshot } from '../helpers.js';

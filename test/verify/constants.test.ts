@@ -183,10 +183,10 @@ describe('the models follow the code as fixed for findings F1-F3', () => {
 
   it('F2: reclaim judges and frees the journaled frames, and frees the record, under the allocator lock, as cache.pml', () => {
     const source = read('src/frame/reclaim.ts');
-    order(body(source, 'reclaim'), ['lockWithin(i32, H_BUDDY_LOCK, sys._region.token', 'reclaimFramesLocked(', 'unlock(i32, H_BUDDY_LOCK)']);
+    order(body(source, 'reclaim'), ['lockAllocatorWithin(sys._region, waitMs)', 'reclaimFramesLocked(', 'unlockAllocator(sys._region)']);
     const code = body(source, 'reclaimFramesLocked');
     order(code, ['reclaimJournaled(', 'buddy.freeRunsLocked(', 'WORKER_FREE']);
-    expect(code).not.toMatch(/buddy\.freeRuns\(|unlock\(/);
+    expect(code).not.toMatch(/buddy\.freeRuns\(|unlock(Allocator)?\(/);
     const model = read('verify/cache.pml');
     order(model, ['reclaim: lockWithin(H_BUDDY_LOCK', 'reclaimJournaled: Atomics.load', 'freeRunsLocked(m, V)', 'reclaimFramesLocked: Atomics.store(W_STATE, WORKER_FREE)', 'reclaim: unlock(H_BUDDY_LOCK)']);
   });
