@@ -64,7 +64,7 @@ export class GetFrameError extends Error {
     readonly paddr: number,
     message?: string,
   ) {
-    super(message ?? `${code}: frame at ${hex(paddr)}: ${GET_FRAME_MESSAGES[code]}`);
+    super(`${code}: ${message ?? `frame at ${hex(paddr)}: ${GET_FRAME_MESSAGES[code]}`}`);
   }
 }
 
@@ -150,14 +150,14 @@ export class AllocError extends Error {
      */
     readonly free = 0,
   ) {
-    super(message);
+    super(`${code}: ${message}`);
   }
 
   /** @internal */
   static noMemory(requested: number, free: number): AllocError {
     return new AllocError(
       'NoMemory',
-      `NoMemory: asked for ${requested} frame(s) but only ${free} free` +
+      `asked for ${requested} frame(s) but only ${free} free` +
         (free >= requested ? ' (not contiguous or not aligned as asked)' : ''),
       requested,
       free,
@@ -170,16 +170,19 @@ export class AllocError extends Error {
  * - `Dropped`: use of a handle after `drop`, after it was consumed (`intoRaw`, `intoFrame`,
  *   `tryAs`, `split`, iteration, ...), or a second `drop`.
  * - `Typed`: byte access (`bytes`, `reader`, `writer`, `fill`) on a typed frame.
- * - `BadRange`: an empty or unaligned range, or a split/slice offset where the kernel panics.
+ * - `BadRange`: an empty, unaligned or out-of-bounds range, offset or byte count (a split/slice
+ *   offset where the kernel panics, a read past a reader's end).
  * - `Overflow`: a clone past `REF_COUNT_MAX`.
  * - `InList`: the frame is in a linked list.
  * - `WrongType`: the frame's metadata type is not the one asked for.
  * - `NotHeld`: `fromRaw` (or a drop) of a frame whose slot says no one holds it.
  * - `ReadOnly`: a write to metadata through a shared handle (use `UniqueFrame.metaMut`, or an
  *   atomic field).
- * - `BadValue`: a metadata value that does not fit its field.
- * - `Closed`: the `FrameSystem` was closed in this worker.
- * - `WouldBlock`: a blocking wait on a thread that may not block (a browser's main thread).
+ * - `BadValue`: an argument of the wrong kind: a metadata value that does not fit its field, a
+ *   number that is not an integer, an object that is not the handle or range expected.
+ * - `Closed`: the `FrameSystem`, or the `FrameChannel` object, was closed in this worker.
+ * - `WouldBlock`: the call would have to wait where it may not: a blocking wait on a thread that
+ *   may not block (a browser's main thread), or a list lock this worker holds itself (a cursor).
  * - `TooManyLists`: the region's list table is full (`MAX_LISTS`).
  * - `Contract`: checked mode found a contract of the seed violated (a {@link ContractError}).
  */

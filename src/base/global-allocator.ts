@@ -65,6 +65,6 @@ export interface GlobalFrameAllocator {
 /** Throws `AllocError('InvalidArgs')` unless `n` is a positive integer. */
 export function checkCount(n: number, what = 'frame count'): void {
   if (!Number.isInteger(n) || n <= 0) {
-    throw new AllocError('InvalidArgs', `InvalidArgs: ${what} must be a positive integer, not ${String(n)}`);
+    throw new AllocError('InvalidArgs', `${what} must be a positive integer, not ${String(n)}`);
   }
 }

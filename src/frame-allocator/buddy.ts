@@ -85,7 +85,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     checkCount(nframes);
     checkCount(alignFrames, 'alignment');
     if ((alignFrames & (alignFrames - 1)) !== 0) {
-      throw new AllocError('InvalidArgs', `InvalidArgs: alignment ${alignFrames} is not a power of two`);
+      throw new AllocError('InvalidArgs', `alignment ${alignFrames} is not a power of two`);
     }
     const order = Math.max(greaterOrderOf(nframes), greaterOrderOf(alignFrames));
     const r = this.r;
@@ -152,7 +152,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.r.nframes) {
       throw new AllocError(
         'InvalidArgs',
-        `InvalidArgs: ${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`,
+        `${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`,
       );
     }
     const index = paddr >>> PAGE_SHIFT;
@@ -341,9 +341,9 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       const refusal = freeRefusal(this.r, k);
       if (refusal === FREEABLE) continue;
       if (refusal === FREE_NOT_UNUSED) {
-        throw new AllocError('InvalidArgs', `InvalidArgs: frame ${hex(k * PAGE_SIZE)} is not unused; it cannot be freed`);
+        throw new AllocError('InvalidArgs', `frame ${hex(k * PAGE_SIZE)} is not unused; it cannot be freed`);
       }
-      throw new AllocError('InvalidArgs', `InvalidArgs: frame ${hex(k * PAGE_SIZE)} is already free (double free)`);
+      throw new AllocError('InvalidArgs', `frame ${hex(k * PAGE_SIZE)} is already free (double free)`);
     }
   }
 

@@ -167,7 +167,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
     }
     checkCount(nframes);
     if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.r.nframes) {
-      throw new AllocError('InvalidArgs', `InvalidArgs: ${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`);
+      throw new AllocError('InvalidArgs', `${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`);
     }
     const index = paddr >>> PAGE_SHIFT;
     recordOp(this.r, OP_OWNED, index, nframes);

@@ -59,8 +59,8 @@ abstract class Cursor {
     if (!this.owner._live) {
       throw new FrameUseError('Dropped', `a reader or writer of frame ${hex(this.owner.paddr)} used after its handle was dropped`);
     }
-    if (!(Number.isInteger(n) && n >= 0)) throw new FrameUseError('BadRange', `${String(n)} is not a byte count`);
-    if (n > this.end - this.at) {
+    if (!Number.isSafeInteger(n)) throw new FrameUseError('BadValue', `${String(n)} is not a byte count (an integer)`);
+    if (n < 0 || n > this.end - this.at) {
       throw new FrameUseError('BadRange', `${n} byte(s) asked, ${this.end - this.at} left`);
     }
     const at = this.at;

@@ -8,7 +8,7 @@
  * Each list has a lock with an owner token; a `CursorMut` holds it while it lives (the kernel's
  * `&mut` borrow), and list methods take it per call (re-entrant within the holding worker).
  */
-import { FrameUseError, hex } from '../base/errors.js';
+import { FrameUseError, InvariantError, hex } from '../base/errors.js';
 import { MAX_LISTS } from '../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
 import { ensureListTag } from '../checked/contracts.js';
@@ -448,7 +448,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
           },
         };
         refs.push(new FrameRef(this._sys, slotWord(this._sys, f - 1), paddr, this.metaType, lender));
-        if (refs.length > this._sys.nframes) throw new FrameUseError('BadRange', `linked list ${id} is corrupt (a cycle)`);
+        if (refs.length > this._sys.nframes) throw new InvariantError(`linked list ${id}`, 'broken links (a cycle)');
       }
     } finally {
       if (taken) unlockList(this.r, this.index);
@@ -557,7 +557,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   /** Takes the list's lock for a cursor (or `destroy`): refused if this worker holds it already. */
   private acquire(): void {
     if (holdsList(this.r, this.index)) {
-      throw new FrameUseError('BadRange', `linked list ${this.id} already has a cursor in this worker: release it first`);
+      throw new FrameUseError('WouldBlock', `linked list ${this.id} already has a cursor in this worker: release it first`);
     }
     lockList(this.r, this.index);
   }
@@ -585,7 +585,10 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     if (refusal === LINK_WRONG_TYPE) {
       throw new FrameUseError('WrongType', `frame ${hex(frame.paddr)} holds '${frame.metaType.name}' metadata; ${this} holds '${this.metaType.name}'`);
     }
-    if (!(frame instanceof UniqueFrame) || refusal === LINK_NOT_UNIQUE) {
+    if (!(frame instanceof UniqueFrame)) {
+      throw new FrameUseError('BadValue', `${String(frame)} is not a UniqueFrame: only unique frames enter a list`);
+    }
+    if (refusal === LINK_NOT_UNIQUE) {
       throw new FrameUseError('NotHeld', `frame ${hex(frame.paddr)} is not unique: only unique frames enter a list`);
     }
     frame._end(); // the list owns it from here

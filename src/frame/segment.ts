@@ -528,7 +528,7 @@ class SegmentIterator<M extends AnyMeta> implements IterableIterator<Frame<M>>, 
  */
 export function checkRange(sys: FrameContext, range: PaddrRange, allowEmpty: boolean): void {
   if (range === null || typeof range !== 'object') {
-    throw new FrameUseError('BadRange', 'a range is an object { start, end }');
+    throw new FrameUseError('BadValue', 'a range is an object { start, end }');
   }
   const { start, end } = range;
   if (start % PAGE_SIZE !== 0) throw new GetFrameError('NotAligned', start);

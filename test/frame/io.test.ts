@@ -355,15 +355,15 @@ describe('bounds and values', () => {
     expect(sys.stats().free).toBe(64);
   });
 
-  it('counts that are not non-negative integers are BadRange; the cursor does not move', () => {
+  it('a count that is not an integer is BadValue, a negative one BadRange; the cursor does not move', () => {
     const sys = makeSystem();
     const f = sys.allocFrame();
     const r = f.reader().skip(8);
     const w = f.writer().skip(8);
-    for (const n of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, -0.5]) {
-      expectUseError(() => r.read(n), 'BadRange');
-      expectUseError(() => r.skip(n), 'BadRange');
-      expectUseError(() => w.skip(n), 'BadRange');
+    for (const [n, code] of [[-1, 'BadRange'], [1.5, 'BadValue'], [Number.NaN, 'BadValue'], [Number.POSITIVE_INFINITY, 'BadValue'], [-0.5, 'BadValue']] as const) {
+      expectUseError(() => r.read(n), code);
+      expectUseError(() => r.skip(n), code);
+      expectUseError(() => w.skip(n), code);
     }
     expect(r.remain).toBe(PAGE_SIZE - 8);
     expect(w.avail).toBe(PAGE_SIZE - 8);

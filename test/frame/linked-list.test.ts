@@ -397,6 +397,19 @@ describe('LinkedList', () => {
     expect(sys.stats().free).toBe(64);
   });
 
+  it('a shared Frame is not a UniqueFrame (BadValue); a second cursor here would wait on itself (WouldBlock)', () => {
+    const sys = makeSystem();
+    const list = LinkedList.create(sys, MockUMeta);
+    const shared = sys.allocFrame(MockUMeta, { value: 1 });
+    expectNoChange(sys, () => list.pushBack(shared as unknown as UniqueFrame<U>), FrameUseError, 'BadValue');
+    const c = list.cursorFrontMut();
+    expectNoChange(sys, () => list.cursorBackMut(), FrameUseError, 'WouldBlock');
+    c.release();
+    shared.drop();
+    list.destroy();
+    expect(sys.stats().free).toBe(64);
+  });
+
   it('a frame already in a list cannot be pushed into another, nor again (InList)', () => {
     const sys = makeSystem(); // unchecked: a second fromRaw of one forgotten handle is not caught
     const a = LinkedList.create(sys, MockUMeta);
