@@ -23,12 +23,12 @@ import { Untyped, forgetRegion, typeById, type AnyMeta } from './frame/meta-type
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
-import { claimWorker, workerRecord, workerToken } from './region/workers.js';
+import { claimWorker } from './region/workers.js';
 import { bufferOf, initRegion, readHeader, sharedArrayBufferClass, type FrameSystemHandle, type SharedMemory } from './region/header.js';
 import { fastPath } from './region/fast-path.js';
-import { HEADER_BYTES, H_WORKERS, WORKER_WORDS, computeLayout, type Layout } from './region/geometry.js';
+import { HEADER_BYTES, computeLayout, type Layout } from './region/geometry.js';
 import { SLOT_UNUSED, checkRegion, countSlots, slotState } from './region/census.js';
-import { WORKER_ATTACHED, WORKER_FREE, W_CACHE, W_STATE, CACHE_BASE, CACHE_CAPACITY } from './region/workers.js';
+import { CACHE_CAPACITY, attachedWorkers, openRegion, releaseRecord } from './region/workers.js';
 import { MAX_FRAMES, MAX_WORKERS } from './base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from './base/units.js';
 
@@ -232,9 +232,7 @@ export class FrameSystem implements SlotHost {
     this.maxPaddr = layout.nframes * PAGE_SIZE;
     this.checked = checked;
     this.workerId = workerId;
-    const rec = workerRecord(workerId);
-    const token = workerToken(new Int32Array(buffer, handle.offset, rec + WORKER_WORDS), workerId);
-    this._region = new Region(handle.memory, buffer, handle.offset, layout, workerId, rec, token, checked);
+    this._region = openRegion(handle.memory, buffer, handle.offset, layout, workerId, checked);
     if (checked) this._leaks = new LeakTracker(leakOptions.onLeak, leakOptions.leakStacks ?? true);
     if (allocator !== undefined) {
       this.allocator = allocator;
@@ -245,15 +243,7 @@ export class FrameSystem implements SlotHost {
       this._cache = new CachedAllocator(this._region, buddy, caches);
       this.allocator = caches ? this._cache : buddy;
       if (caches && !checked) {
-        this._region.fast = fastPath({
-          memory: handle.memory,
-          offset: handle.offset,
-          recWord: this._region.rec,
-          stackWord: this._region.rec + W_CACHE + CACHE_BASE[1],
-          metaWord: this._region.metaWord,
-          workerId,
-          capacity: CACHE_CAPACITY[1],
-        });
+        this._region.fast = fastPath(this._region, CACHE_CAPACITY[1]);
       }
     }
   }
@@ -414,13 +404,9 @@ export class FrameSystem implements SlotHost {
    * ```
    */
   workers(): number[] {
-    const head = this._region.mem.i32;
-    const ids: number[] = [];
-    for (let i = 0; i < MAX_WORKERS; i++) {
-      if (Atomics.load(head, H_WORKERS + i * WORKER_WORDS + W_STATE) === WORKER_ATTACHED) ids.push(i + 1);
-    }
-    return ids;
+    return attachedWorkers(this._region);
   }
+
 
   /**
    * Checked mode: the handles of this worker that were garbage-collected while they still held a
@@ -603,7 +589,7 @@ export class FrameSystem implements SlotHost {
     this._cache?.drainCaches();
     this._closed = true;
     this._region.fast = undefined;
-    Atomics.store(this._region.mem.i32, H_WORKERS + (this.workerId - 1) * WORKER_WORDS + W_STATE, WORKER_FREE);
+    releaseRecord(this._region);
     forgetRegion(this._region);
   }
 

@@ -7,11 +7,11 @@ import { checkCount } from '../base/global-allocator.js';
 import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
 import { ensureFromUnused, requireFromUnused } from '../checked/contracts.js';
 import { clearOp, journaledFrame } from '../region/journal.js';
-import { RC_UNIQUE, TAKE_CLAIM_FAILED, countOf, notUnused, publish, slotPaddr, storageByte } from '../region/meta.js';
+import { RC_UNIQUE, TAKE_CLAIM_FAILED, countOf, notUnused, publish, slotPaddr, storageByte, slotWord } from '../region/meta.js';
 import { publishTaken, takeCached } from '../region/workers.js';
 import type { FrameContext } from './context.js';
 import { Frame, type InitOf } from './frame.js';
-import { claimOrThrow, claimedTypeId, slotWord, writeMeta } from './meta.js';
+import { claimOrThrow, claimedTypeId, writeMeta } from './meta.js';
 import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
 import { Segment, claimRange, ensureRange, publishRange } from './segment.js';
 import { UniqueFrame } from './unique.js';
@@ -189,7 +189,7 @@ export class FrameAllocOptions {
       const direct = init === undefined && !this.zeroFill;
       const index = takeCached(r, meta._id, direct ? count : 0);
       if (index >= 0) {
-        const w = slotWord(sys, index);
+        const w = slotWord(sys._region, index);
         if (direct) return w;
         if (init !== undefined) meta._write(r.mem, storageByte(w), init); // OWNER: busy, this worker's alone
         if (this.zeroFill) r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);
@@ -199,11 +199,11 @@ export class FrameAllocOptions {
       if (index === TAKE_CLAIM_FAILED) {
         const frame = journaledFrame(r);
         clearOp(r);
-        throw notUnused(countOf(r, slotWord(sys, frame)), frame * PAGE_SIZE);
+        throw notUnused(countOf(r, slotWord(sys._region, frame)), frame * PAGE_SIZE);
       }
     }
     const paddr = this.take(1);
-    const w = slotWord(sys, paddr >>> PAGE_SHIFT);
+    const w = slotWord(sys._region, paddr >>> PAGE_SHIFT);
     let typeId = 0;
     try {
       if (sys.checked) requireFromUnused(r, w, paddr);

@@ -16,7 +16,8 @@ import { lockTakingOver, unlock } from '../shm/lock.js';
 import { canBlock, sleepOn, sleepOnAsync, wake } from '../shm/wait.js';
 import { tokenAlive } from '../region/workers.js';
 import { Frame, resolveType } from './frame.js';
-import { slotWord, takeForgottenRun } from './meta.js';
+import { takeForgottenRun } from './meta.js';
+import { slotWord } from '../region/meta.js';
 import type { Paddr } from '../base/units.js';
 import { defineMeta } from './define-meta.js';
 import { type AnyMeta } from './meta-type.js';
@@ -557,7 +558,7 @@ export class FrameChannel implements Disposable {
     const sys = this.sys;
     const end = start + n * PAGE_SIZE;
     if (sys.checked || (mixed && meta !== undefined)) return Segment._restore(sys, { start, end }, meta, false);
-    const type = resolveType(sys, slotWord(sys, start / PAGE_SIZE), start, meta);
+    const type = resolveType(sys, slotWord(sys._region, start / PAGE_SIZE), start, meta);
     return new Segment(sys, start, end, type, mixed);
   }
 

@@ -12,8 +12,8 @@ import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from './context.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
-import { checkRawHeld, dropRef, getFromUnused, loadRefCount, slotWord, takeForgottenOrThrow } from './meta.js';
-import { getFromInUse, incRef, storageByte, typeOf } from '../region/meta.js';
+import { checkRawHeld, dropRef, getFromUnused, loadRefCount, takeForgottenOrThrow } from './meta.js';
+import { getFromInUse, incRef, storageByte, typeOf, slotWord } from '../region/meta.js';
 import type { AnyMeta, MetaInit, MetaType, MetaView, Schema } from './meta-type.js';
 import { lookupTypeId, typeById } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
@@ -129,7 +129,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   static fromInUse(sys: FrameContext, paddr: Paddr): Frame<AnyMeta> {
     sys._assertOpen();
-    const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
+    const w = slotWord(sys._region, checkPaddr(paddr, sys.maxPaddr));
     getFromInUse(sys._region, w, paddr);
     return new Frame(sys, w, paddr, typeById(sys._region, typeOf(sys._region, w)));
   }
@@ -161,7 +161,7 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   static _restore<M extends AnyMeta = AnyMeta>(sys: FrameContext, paddr: Paddr, meta: M | undefined, takeRecord: boolean): Frame<M> {
     sys._assertOpen();
-    const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
+    const w = slotWord(sys._region, checkPaddr(paddr, sys.maxPaddr));
     checkRawHeld(sys, w, paddr, false);
     const type = resolveType(sys, w, paddr, meta);
     if (takeRecord && sys.checked) takeForgottenOrThrow(sys, w, paddr);

@@ -37,8 +37,7 @@ import {
 import type { Region } from '../region/region.js';
 import type { FrameContext } from './context.js';
 import { FrameRef, type Lender } from './frame.js';
-import { slotWord } from './meta.js';
-import { storageByte } from '../region/meta.js';
+import { storageByte, slotWord } from '../region/meta.js';
 import type { AnyMeta } from './meta-type.js';
 import { lookupTypeId, typeById, typeIdOf } from './meta-type.js';
 import { UniqueFrame, type MetaMutOf } from './unique.js';
@@ -447,7 +446,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
             throw new FrameUseError('InList', `frame ${hex(paddr)} is owned by linked list ${id}; it cannot be cloned`);
           },
         };
-        refs.push(new FrameRef(this._sys, slotWord(this._sys, f - 1), paddr, this.metaType, lender));
+        refs.push(new FrameRef(this._sys, slotWord(this._sys._region, f - 1), paddr, this.metaType, lender));
         if (refs.length > this._sys.nframes) throw new InvariantError(`linked list ${id}`, 'broken links (a cycle)');
       }
     } finally {
@@ -603,7 +602,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   take(f: number): UniqueFrame<M> | null {
     if (f === 0) return null;
     unlinkFrame(this.r, this.index, f);
-    const w = slotWord(this._sys, f - 1);
+    const w = slotWord(this._sys._region, f - 1);
     const paddr = (f - 1) * PAGE_SIZE;
     if (this._sys.checked) ensureListTag(this._sys._region, w, paddr, 0, 'list_take_ensures');
     return new UniqueFrame(this._sys, w, paddr, this.metaType);
@@ -674,7 +673,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
       const r = this.r;
       const id = this.list.id;
       const owner = { paddr: (f - 1) * PAGE_SIZE, get _live() { return listIdOf(r, f) === id; } };
-      this.view = this.list.metaType._mutView(owner, r.mem, storageByte(slotWord(this.list._sys, f - 1))) as MetaMutOf<M>;
+      this.view = this.list.metaType._mutView(owner, r.mem, storageByte(slotWord(this.list._sys._region, f - 1))) as MetaMutOf<M>;
     }
     return this.view;
   }

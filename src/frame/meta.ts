@@ -14,7 +14,7 @@ import { ContractError } from '../base/errors.js';
 import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
 import { dropRequiresFailed, ensureFromUnused, requireFromUnused } from '../checked/contracts.js';
 import { OP_RAW, clearOp, recordOp } from '../region/journal.js';
-import { DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, RC_UNIQUE, RC_UNUSED, SLOT_SHIFT, addForgotten, claim, countOf, decRef, dropShared, isShared, notHeld, notUnused, publish, setType, stateName, storageByte, takeForgotten, unclaim } from '../region/meta.js';
+import { DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, RC_UNIQUE, RC_UNUSED, slotWord, addForgotten, claim, countOf, decRef, dropShared, isShared, notHeld, notUnused, publish, setType, stateName, storageByte, takeForgotten, unclaim } from '../region/meta.js';
 import type { Region } from '../region/region.js';
 import type { FrameContext } from './context.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
@@ -23,10 +23,6 @@ import { typeIdOf } from './meta-type.js';
 /** What the slot operations need of a region (a `FrameContext`: implemented by `FrameSystem`). */
 export type SlotHost = FrameContext;
 
-/** Word index of the slot of frame `index`. */
-export function slotWord(sys: SlotHost, index: number): number {
-  return sys._region.metaWord + (index << SLOT_SHIFT);
-}
 
 /**
  * Claims the unused slot at `w` (region/meta.ts `claim`), throwing `InUse` / `Busy` / `Unique`
@@ -72,7 +68,7 @@ export function getFromUnused(
   const index = checkPaddr(paddr, sys.maxPaddr);
   type._validate(init);
   const r = sys._region;
-  const w = slotWord(sys, index);
+  const w = slotWord(sys._region, index);
   if (sys.checked) requireFromUnused(r, w, paddr);
   recordOp(r, OP_RAW, index, 1);
   let typeId: number;
@@ -150,9 +146,9 @@ export function takeForgottenRun(sys: SlotHost, start: Paddr, end: Paddr): void 
   const r = sys._region;
   let p = start;
   try {
-    for (; p < end; p += PAGE_SIZE) takeForgottenOrThrow(sys, slotWord(sys, p >>> PAGE_SHIFT), p);
+    for (; p < end; p += PAGE_SIZE) takeForgottenOrThrow(sys, slotWord(sys._region, p >>> PAGE_SHIFT), p);
   } catch (e) {
-    for (let q = start; q < p; q += PAGE_SIZE) addForgotten(r, slotWord(sys, q >>> PAGE_SHIFT));
+    for (let q = start; q < p; q += PAGE_SIZE) addForgotten(r, slotWord(sys._region, q >>> PAGE_SHIFT));
     throw e;
   }
 }

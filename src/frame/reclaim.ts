@@ -5,7 +5,7 @@
  * The frames are judged under the allocator lock; if another worker holds it too long (it has
  * most likely died too), the worker is left `WORKER_EXITED` and the next reclaim finishes it.
  */
-import { RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
+import { slotWord, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
 import { WORKER_EXITED, WORKER_FREE, W_GEN, W_STATE } from '../region/workers.js';
 import { H_DEFER_HEAD, H_DEFER_LOCK, H_REG_LOCK } from '../region/geometry.js';
 import { OP_RAW } from '../region/journal.js';
@@ -17,7 +17,6 @@ import { isFree, lockAllocatorWithin, takeOverAllocator, unlockAllocator } from 
 import { BuddyAllocator } from '../frame-allocator/buddy.js';
 import { journalOf } from '../region/journal.js';
 import { cachedRunsOf, workerRecord, workerToken } from '../region/workers.js';
-import { slotWord } from './meta.js';
 
 /** What `reclaimWorker` recovered from a worker that died. */
 export interface ReclaimReport {
@@ -151,7 +150,7 @@ function reclaimJournaled(
   report: { teardowns: number; leftBusy: number },
   toFree: Set<number>,
 ): void {
-  const slot = (f: number): number => slotWord(sys, f);
+  const slot = (f: number): number => slotWord(sys._region, f);
   const deferred = new Set<number>();
   for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0 && deferred.size <= sys.nframes; cur = i32[slot(cur - 1) + S_NEXT]) {
     deferred.add(cur - 1);

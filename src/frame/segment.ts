@@ -10,9 +10,9 @@ import { clearOp, recordOp } from '../region/journal.js';
 import type { FrameContext } from './context.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from '../base/units.js';
-import { checkRawHeld, claimOrThrow, dropOne, slotWord, takeForgottenRun } from './meta.js';
+import { checkRawHeld, claimOrThrow, dropOne, takeForgottenRun } from './meta.js';
 import { dropRange } from './teardown.js';
-import { SLOT_WORDS, countOf, dropForgotten, claimRun, incRef, notUnused, publishRun, setType, storageByte, unclaim } from '../region/meta.js';
+import { SLOT_WORDS, countOf, dropForgotten, claimRun, incRef, notUnused, publishRun, setType, storageByte, unclaim, slotWord } from '../region/meta.js';
 import { lookupTypeId, typeIdOf } from './meta-type.js';
 import { ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
 import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
@@ -182,7 +182,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     const { start, end } = range;
     let type: AnyMeta | undefined = meta;
     for (let p = start; p < end; p += PAGE_SIZE) {
-      const w = slotWord(sys, p >>> PAGE_SHIFT);
+      const w = slotWord(sys._region, p >>> PAGE_SHIFT);
       checkRawHeld(sys, w, p, false);
       const t = resolveType(sys, w, p, meta);
       type ??= t;
@@ -370,9 +370,9 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
       // All or nothing: a failed check takes back the forgotten references already recorded.
       let p = this.startPaddr;
       try {
-        for (; p < this.endPaddr; p += PAGE_SIZE) forgetChecked(this._sys._region, slotWord(this._sys, p >>> PAGE_SHIFT), p, false);
+        for (; p < this.endPaddr; p += PAGE_SIZE) forgetChecked(this._sys._region, slotWord(this._sys._region, p >>> PAGE_SHIFT), p, false);
       } catch (e) {
-        for (let q = this.startPaddr; q < p; q += PAGE_SIZE) dropForgotten(this._sys._region, slotWord(this._sys, q >>> PAGE_SHIFT));
+        for (let q = this.startPaddr; q < p; q += PAGE_SIZE) dropForgotten(this._sys._region, slotWord(this._sys._region, q >>> PAGE_SHIFT));
         throw e;
       }
     }
@@ -477,7 +477,7 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
       return;
     }
     for (let p = this.startPaddr; p < this.endPaddr; p += PAGE_SIZE) {
-      checkBytes(resolveType(this._sys, slotWord(this._sys, p >>> PAGE_SHIFT), p, undefined), p);
+      checkBytes(resolveType(this._sys, slotWord(this._sys._region, p >>> PAGE_SHIFT), p, undefined), p);
     }
   }
 
@@ -501,7 +501,7 @@ class SegmentIterator<M extends AnyMeta> implements IterableIterator<Frame<M>>, 
     if (this.next_ >= this.end) return { done: true, value: undefined };
     const p = this.next_;
     this.next_ += PAGE_SIZE;
-    const w = slotWord(this.sys, p >>> PAGE_SHIFT);
+    const w = slotWord(this.sys._region, p >>> PAGE_SHIFT);
     const type = this.mixed ? (resolveType(this.sys, w, p, undefined) as M) : this.type;
     return { done: false, value: new Frame(this.sys, w, p, type) };
   }
@@ -556,7 +556,7 @@ export function claimRange<M extends AnyMeta>(
   if (init === undefined && !sys.checked && meta._region === sys._region) {
     // The hot path: one pass over the slots (a slot is a cache line; each pass over a thousand
     // costs microseconds), all or none.
-    const first = slotWord(sys, start >>> PAGE_SHIFT);
+    const first = slotWord(sys._region, start >>> PAGE_SHIFT);
     const n = (end - start) / PAGE_SIZE;
     const claimed = claimRun(r, first, n, meta._id);
     if (claimed < n) throw notUnused(countOf(r, first + claimed * SLOT_WORDS), start + claimed * PAGE_SIZE);
@@ -567,15 +567,15 @@ export function claimRange<M extends AnyMeta>(
     for (; p < end; p += PAGE_SIZE) {
       const values: AnyInit = init?.(p);
       meta._validate(values);
-      const w = slotWord(sys, p >>> PAGE_SHIFT);
+      const w = slotWord(sys._region, p >>> PAGE_SHIFT);
       if (sys.checked) requireFromUnused(r, w, p);
       claimOrThrow(r, w, p);
       meta._write(r.mem, storageByte(w), values); // OWNER: busy, this worker's alone
     }
     const typeId = typeIdOf(sys._region, meta);
-    for (let q = start; q < end; q += PAGE_SIZE) setType(r, slotWord(sys, q >>> PAGE_SHIFT), typeId);
+    for (let q = start; q < end; q += PAGE_SIZE) setType(r, slotWord(sys._region, q >>> PAGE_SHIFT), typeId);
   } catch (e) {
-    for (let q = start; q < p; q += PAGE_SIZE) unclaim(r, slotWord(sys, q >>> PAGE_SHIFT));
+    for (let q = start; q < p; q += PAGE_SIZE) unclaim(r, slotWord(sys._region, q >>> PAGE_SHIFT));
     throw e;
   }
 }
@@ -583,21 +583,21 @@ export function claimRange<M extends AnyMeta>(
 /** Checked mode: `from_unused_ensures` for every frame of a new segment. */
 export function ensureRange(sys: FrameContext, start: Paddr, end: Paddr, meta: AnyMeta): void {
   const typeId = lookupTypeId(sys._region, meta);
-  for (let p = start; p < end; p += PAGE_SIZE) ensureFromUnused(sys._region, slotWord(sys, p >>> PAGE_SHIFT), p, false, typeId);
+  for (let p = start; p < end; p += PAGE_SIZE) ensureFromUnused(sys._region, slotWord(sys._region, p >>> PAGE_SHIFT), p, false, typeId);
 }
 
 /** Publishes claimed slots `[start, end)` with count 1. */
 export function publishRange(sys: FrameContext, start: Paddr, end: Paddr): void {
-  publishRun(sys._region, slotWord(sys, start >>> PAGE_SHIFT), (end - start) / PAGE_SIZE);
+  publishRun(sys._region, slotWord(sys._region, start >>> PAGE_SHIFT), (end - start) / PAGE_SIZE);
 }
 
 /** Adds a reference to every frame of `[start, end)`; on `Overflow` undoes the ones added. */
 function incRange(sys: FrameContext, start: Paddr, end: Paddr): void {
   let p = start;
   try {
-    for (; p < end; p += PAGE_SIZE) incRef(sys._region, slotWord(sys, p >>> PAGE_SHIFT), p);
+    for (; p < end; p += PAGE_SIZE) incRef(sys._region, slotWord(sys._region, p >>> PAGE_SHIFT), p);
   } catch (e) {
-    for (let q = start; q < p; q += PAGE_SIZE) dropOne(sys, slotWord(sys, q >>> PAGE_SHIFT), q);
+    for (let q = start; q < p; q += PAGE_SIZE) dropOne(sys, slotWord(sys._region, q >>> PAGE_SHIFT), q);
     throw e;
   }
 }

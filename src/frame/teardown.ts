@@ -27,11 +27,11 @@ import {
   storageByte,
   takeOwnership,
   typeOf,
+  slotWord,
 } from '../region/meta.js';
 import { hasOnDrop } from '../region/registry.js';
 import type { FrameContext } from './context.js';
 import { FrameRef, TeardownLender } from './frame.js';
-import { slotWord } from './meta.js';
 import { typeById, type AnyMeta } from './meta-type.js';
 
 /**
@@ -212,7 +212,7 @@ function dropFrames(sys: FrameContext, start: Paddr, end: Paddr): void {
   };
   const r = sys._region;
   for (let p = start; p < end; p += PAGE_SIZE) {
-    const w = slotWord(sys, p >>> PAGE_SHIFT);
+    const w = slotWord(sys._region, p >>> PAGE_SHIFT);
     let torn = false;
     // `dropRun` drops, from here, the run of frames whose last reference this is and whose type
     // has no onDrop, and says what it left of the frame that ended the run.

@@ -10,9 +10,9 @@ import type { FrameContext } from './context.js';
 import { Frame, dead, resolveType, type InitOf } from './frame.js';
 import type { MetaViewOf } from './frame.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
-import { checkRawHeld, getFromUnused, slotWord, takeForgottenOrThrow } from './meta.js';
+import { checkRawHeld, getFromUnused, takeForgottenOrThrow } from './meta.js';
 import { dropMetaInPlace, dropUnique, freeCleared } from './teardown.js';
-import { listOf, publish, setType, storageByte, toUnique } from '../region/meta.js';
+import { listOf, publish, setType, storageByte, toUnique, slotWord } from '../region/meta.js';
 import type { AnyMeta, MetaMut, MetaType, Schema } from './meta-type.js';
 import { lookupTypeId, typeIdOf } from './meta-type.js';
 import type { FrameReader, FrameWriter } from './io.js';
@@ -138,7 +138,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    */
   static fromRaw<M extends AnyMeta>(sys: FrameContext, paddr: Paddr, meta: M): UniqueFrame<M> {
     sys._assertOpen();
-    const w = slotWord(sys, checkPaddr(paddr, sys.maxPaddr));
+    const w = slotWord(sys._region, checkPaddr(paddr, sys.maxPaddr));
     checkRawHeld(sys, w, paddr, true);
     const list = listOf(sys._region, w);
     if (list !== 0) throw new FrameUseError('InList', `frame ${hex(paddr)} is owned by linked list ${list}`);

@@ -11,7 +11,7 @@
 import { typeById } from '../frame/meta-type.js';
 import { SLOT_SHARED, SLOT_UNIQUE, SLOT_UNUSED, SlotReading, liveLists, readSlot } from '../region/census.js';
 import { registeredCount } from '../region/registry.js';
-import { workerAttached } from '../region/workers.js';
+import { isAttached } from '../region/workers.js';
 import type { Region } from '../region/region.js';
 import { MAX_WORKERS } from '../base/limits.js';
 import { PAGE_SIZE } from '../base/units.js';
@@ -75,7 +75,7 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
         cached.fill(1, start, start + k);
         cachedFrames += k;
       }
-      const attached = workerAttached(r.i32, id);
+      const attached = isAttached(r, id);
       if (attached || cachedFrames > 0) workers.push({ id, attached, cachedFrames, cachedRuns: runs });
     }
   }

@@ -19,9 +19,9 @@ import { AUX_FREE, DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, DROP_NOT_HELD, RC_UN
 import { H_REGISTRY, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS } from './geometry.js';
 import { OP_DROP, OP_KIND_SHIFT, OP_OWNED, W_OP_COUNT, W_OP_START } from './journal.js';
 import { TYPE_FLAG_ON_DROP, T_FLAGS } from './registry.js';
-import { W_DRAIN } from './workers.js';
+import { CACHE_BASE, W_CACHE, W_DRAIN } from './workers.js';
 import { MAX_TYPES, REF_COUNT_MAX } from '../base/limits.js';
-import type { FastPath } from './region.js';
+import type { FastPath, Region } from './region.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../shm/wasm.js';
 
 
@@ -246,30 +246,21 @@ const markFree: WasmFunc = {
 
 let compiled: WebAssembly.Module | null | undefined;
 
-/** What the fast path needs of a region: word indices, as in `MemoryViews.i32`. */
-export interface FastPathPlace {
-  readonly memory: unknown;
-  /** The region's byte offset in the memory. */
-  readonly offset: number;
-  /** This worker's record, its 1-frame stack (the count word), slot 0. */
-  readonly recWord: number;
-  readonly stackWord: number;
-  readonly metaWord: number;
-  readonly workerId: number;
-  readonly capacity: number;
-}
-
-/** The fast path on `place`, or undefined where its memory is not a shared WebAssembly.Memory. */
-export function fastPath(place: FastPathPlace): FastPath | undefined {
+/**
+ * The fast path of this worker's view `r` of a region, for a 1-frame cache stack of `capacity`
+ * entries; undefined where the memory is not a shared WebAssembly.Memory (or WebAssembly threads
+ * are unavailable).
+ */
+export function fastPath(r: Region, capacity: number): FastPath | undefined {
   const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, takePublished, drop, claimRun, publishRun, dropRun, markTaken, markFree])));
-  const bytes = (w: number): number => place.offset + w * 4;
-  const ex = instantiate(module, place.memory, {
-    b: place.offset,
-    rec: bytes(place.recWord),
-    stack: bytes(place.stackWord),
-    meta: bytes(place.metaWord),
-    worker: place.workerId,
-    cap: place.capacity,
+  const bytes = (w: number): number => r.offset + w * 4;
+  const ex = instantiate(module, r.memory, {
+    b: r.offset,
+    rec: bytes(r.rec),
+    stack: bytes(r.rec + W_CACHE + CACHE_BASE[1]),
+    meta: bytes(r.metaWord),
+    worker: r.workerId,
+    cap: capacity,
     types: bytes(H_REGISTRY - TYPE_ENTRY_WORDS + T_FLAGS),
   }) as unknown as FastPath | null;
   if (ex === null) return undefined;

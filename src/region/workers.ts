@@ -19,10 +19,10 @@
  * run entering one is written before the count that covers it, so a worker that dies anywhere
  * leaves each run in the stack or in its journal.
  */
-import { H_WORKERS, WORKER_WORDS } from './geometry.js';
+import { H_WORKERS, WORKER_WORDS, type Layout } from './geometry.js';
 import { W_AJ_RUNS, AJ_MAX_RUNS, OP_OWNED, clearOp, recordOp, recordRuns } from './journal.js';
 import { RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_OWNER, TAKE_CLAIM_FAILED, setType, slotWord } from './meta.js';
-import type { Region } from './region.js';
+import { Region } from './region.js';
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
 
@@ -73,10 +73,6 @@ export function workerToken(i32: Int32Array, id: number): number {
   return ((Atomics.load(i32, workerRecord(id) + W_GEN) & GEN_MASK) << TOKEN_ID_BITS) | id;
 }
 
-/** Whether worker `id` is attached now (racy: workers attach and close at any time). */
-export function workerAttached(i32: Int32Array, id: number): boolean {
-  return Atomics.load(i32, workerRecord(id) + W_STATE) === WORKER_ATTACHED;
-}
 
 /** Whether the worker that holds lock token `token` is still attached (not reclaimed or closed). */
 export function tokenAlive(i32: Int32Array, token: number): boolean {
@@ -301,4 +297,36 @@ export function publishTaken(r: Region, index: number, count: number): void {
   }
   r.at.store(slotWord(r, index), count); // ORDER: as `publish`
   clearOp(r);
+}
+
+/**
+ * This worker's view of the region at `offset` of `memory` (validated or just initialised), as
+ * worker `workerId`: its record and lock token are read from the worker table.
+ */
+export function openRegion(
+  memory: SharedArrayBuffer | WebAssembly.Memory,
+  buffer: SharedArrayBuffer,
+  offset: number,
+  layout: Layout,
+  workerId: number,
+  checked: boolean,
+): Region {
+  const rec = workerRecord(workerId);
+  const token = workerToken(new Int32Array(buffer, offset, rec + WORKER_WORDS), workerId);
+  return new Region(memory, buffer, offset, layout, workerId, rec, token, checked);
+}
+
+/** Ids of the workers attached now (racy: others attach and close at any time). */
+export function attachedWorkers(r: Region): number[] {
+  const ids: number[] = [];
+  for (let id = 1; id <= MAX_WORKERS; id++) if (isAttached(r, id)) ids.push(id);
+  return ids;
+}
+
+/**
+ * Frees this worker's record at `close` (its caches were drained first). ORDER: an atomic store,
+ * after everything this worker wrote; `claimWorker`'s CAS in another worker reads it.
+ */
+export function releaseRecord(r: Region): void {
+  Atomics.store(r.i32, r.rec + W_STATE, WORKER_FREE);
 }
