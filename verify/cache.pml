@@ -1,6 +1,7 @@
 /*
  * Model (b): the per-worker caches of src/frame-allocator/cache.ts in front of the buddy
- * allocator of src/frame-allocator/buddy.ts, their journals (region/journal.ts), the shared lock with
+ * allocator of src/frame-allocator/buddy.ts, their journals (src/region/journal.ts), the words of both (src/region/free-lists.ts,
+ * src/region/workers.ts), the shared lock with
  * its owner record (src/shm/lock.ts), and reclaimWorker (src/frame/reclaim.ts) when worker V
  * dies at any step.
  *

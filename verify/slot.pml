@@ -1,6 +1,8 @@
 /*
- * Model (a): the MetaSlot state machine of src/frame/meta.ts, src/frame/unique.ts and the
- * frame path of src/frame/allocator.ts, with NW workers sharing NF frames.
+ * Model (a): the MetaSlot state machine of src/region/meta.ts (every count transition is a
+ * function there), as src/frame/unique.ts, src/frame/teardown.ts and the frame path of
+ * src/frame/allocator.ts (with src/region/workers.ts takeCached) use it, with NW workers sharing
+ * NF frames.
  *
  *   UNUSED --claim (CAS)--> 0 --writeMeta, publish--> 1 | UNIQUE
  *   n --fromInUse (CAS) / clone (add)--> n+1;  n --drop (decRef: load + CAS)--> n-1
@@ -29,10 +31,10 @@
  *
  * decRef is the code's CAS loop (fixed for F1): Atomics.load; a count below 1 is NotHeld; only a
  * load of 1 (the last reference) writes S_OWNER; then Atomics.compareExchange(old, old - 1),
- * again on failure. The WebAssembly fast path (src/frame/fast-path.ts: take = popOne + claim +
+ * again on failure. The WebAssembly fast path (src/region/fast-path.ts: take = popOne + claim +
  * type, publish, drop = journal + the decRef loop + teardown + push; claimRun, publishRun and
  * dropRun for segments) performs the same steps in the same order as the functions modelled
- * here, and test/frame/fast-path.test.ts checks that both write the same words.
+ * here, and test/region/fast-path.test.ts checks that both write the same words.
  *
  * reclaim holds the allocator lock (H_BUDDY_LOCK) from its first look at a journaled frame to the
  * freeing and the record (fixed for F2); here the lock only excludes a take from the shared pool,

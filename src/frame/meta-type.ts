@@ -598,6 +598,11 @@ function checkValue(typeName: string, f: FieldLayout, value: unknown): void {
   }
 }
 
+/**
+ * Writes one field of a slot's metadata storage. OWNER: the slot is busy (being set up) or held
+ * by a `UniqueFrame` (`metaMut`): this worker's alone, so plain stores; shared views refuse
+ * writes but to atomic fields, which `makeAtomicCell` writes with `Atomics`.
+ */
 function writeField(m: MemoryViews, at: number, kind: FieldKind, value: unknown): void {
   switch (kind) {
     case 'u8':
@@ -684,6 +689,10 @@ function deadView(v: ViewState): FrameUseError {
   return new FrameUseError('Dropped', `metadata of frame ${hex(v._$h.paddr)} used after its handle was dropped or consumed`);
 }
 
+/**
+ * An atomic field's cell. ORDER: every access is an `Atomics` call, so handles in several
+ * workers may update the field at once (it carries no happens-before edge for other fields).
+ */
 function makeAtomicCell(v: ViewState, arr: Int32Array | Uint32Array, i: number): AtomicCell {
   const live = (): void => {
     if (!v._$h._live) throw deadView(v);

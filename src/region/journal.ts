@@ -103,7 +103,7 @@ export function recordRun(r: Region, index: number, n: number): void {
   i32[r.rec + W_AJ_COUNT] = 1;
 }
 
-/** Ends the allocator journal: the runs are where they belong. */
+/** Ends the allocator journal: the runs are where they belong. OWNER: as `recordOp`. */
 export function clearRuns(r: Region): void {
   r.i32[r.rec + W_AJ_COUNT] = 0;
 }

@@ -258,6 +258,9 @@ export function getFromInUse(r: Region, w: number, paddr: Paddr): void {
  * Adds one reference to a frame the caller holds (the kernel's `inc_ref_count`). Past
  * REF_COUNT_MAX the increment is undone and `Overflow` thrown (the kernel aborts); a slot that
  * is not held is `NotHeld`, unchanged.
+ *
+ * ORDER: one atomic add (the kernel's `fetch_add`); the holder's reference keeps the slot held, so
+ * the count cannot reach 0 meanwhile. The undo is an atomic sub of exactly what was added.
  */
 export function incRef(r: Region, w: number, paddr: Paddr): void {
   const old = r.at.add(w, 1);
@@ -373,6 +376,7 @@ export function freeCleared(r: Region, w: number): void {
  * `(k << 2) | code`, `k` frames done, then for frame `k` (if `k < n`) `RUN_KEPT` (references
  * remain), `DROP_LAST_SLOW` (its last reference: busy, an `onDrop` to run) or `DROP_NOT_HELD`
  * (unchanged). The WebAssembly fast path does the same steps in one call.
+ * ORDER and OWNER: each frame as `decRef`, then `tearDownPlain`.
  */
 export function dropRun(r: Region, first: number, n: number): number {
   const fast = r.fast;
@@ -391,12 +395,15 @@ export function forgottenOf(r: Region, w: number): number {
   return Atomics.load(r.i32, w + S_AUX);
 }
 
-/** Records one forgotten reference of a held slot (checked mode; `intoRaw`); returns how many it has now. */
+/**
+ * Records one forgotten reference of a held slot (checked mode; `intoRaw`); returns how many it
+ * has now. ORDER: an atomic add: two handles of one frame may forget at once, in two workers.
+ */
 export function addForgotten(r: Region, w: number): number {
   return Atomics.add(r.i32, w + S_AUX, 1) + 1;
 }
 
-/** Takes back one forgotten reference recorded by `addForgotten`. */
+/** Takes back one forgotten reference recorded by `addForgotten`. ORDER: an atomic sub, as `addForgotten`. */
 export function dropForgotten(r: Region, w: number): void {
   Atomics.sub(r.i32, w + S_AUX, 1);
 }
@@ -427,6 +434,7 @@ export function takeForgotten(r: Region, w: number): boolean {
  *   run before the teardown; then end the journal entry;
  * - `DROP_NOT_HELD`: the slot was not held, nothing changed; end the journal entry.
  * The WebAssembly fast path does the same steps in one call (and caches a freed frame itself).
+ * ORDER and OWNER: the journal entry first (`recordOp`), then as `decRef` and `tearDownPlain`.
  */
 export function dropShared(r: Region, w: number, index: number): number {
   const fast = r.fast;

@@ -82,7 +82,11 @@ export function tokenAlive(i32: Int32Array, token: number): boolean {
   return Atomics.load(i32, rec + W_STATE) === WORKER_ATTACHED && workerToken(i32, id) === token;
 }
 
-/** Takes a free entry of the worker table; returns its id (index + 1). */
+/**
+ * Takes a free entry of the worker table; returns its id (index + 1).
+ * ORDER: the CAS of the state word makes the entry this worker's (of two attaching at once, one
+ * wins); the generation is raised after it with an atomic store, before the token is read.
+ */
 export function claimWorker(head: Int32Array): number {
   for (let i = 0; i < MAX_WORKERS; i++) {
     const at = H_WORKERS + i * WORKER_WORDS + W_STATE;
@@ -275,6 +279,7 @@ export function stackRuns(r: Region, k: number, start: number, m: number): void 
  * written in between. Returns the frame index; -1 if the cache is empty or must drain (the
  * caller takes a frame from the allocator); `TAKE_CLAIM_FAILED` if the slot was not UNUSED (the
  * journal names the frame: `journaledFrame`). The WebAssembly fast path does it in one call.
+ * ORDER and OWNER: as `popOne` (journaled and owned first), then as `claim` and `publish`.
  */
 export function takeCached(r: Region, typeId: number, count = 0): number {
   const fast = r.fast;

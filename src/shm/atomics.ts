@@ -30,7 +30,11 @@ export interface RegionAtomics {
 /** 64 KiB of zeros: `set` from a zero block is ~7x faster than `fill(0)` on shared memory. */
 const ZERO_BLOCK = new Uint8Array(64 * 1024);
 
-/** JS `Atomics` on the region's `i32` view, and zeroing by `set` from a zero page. */
+/**
+ * JS `Atomics` on the region's `i32` view, and zeroing by `set` from a zero page.
+ * ORDER: each primitive is the sequentially consistent `Atomics` call of its name; `zero` is plain
+ * stores, for bytes its caller owns.
+ */
 export function jsAtomics(i32: Int32Array, u8: Uint8Array): RegionAtomics {
   return {
     kind: 'js',

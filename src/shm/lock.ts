@@ -12,13 +12,17 @@ import { canBlock, sleepOn, wake } from './wait.js';
 
 const SPINS = 64;
 
-/** Takes the lock at word `at` for worker `owner` (>= 1). */
+/**
+ * Takes the lock at word `at` for worker `owner` (>= 1).
+ * ORDER: the CAS that takes the lock reads the 0 stored by the last `unlock`, so the holder sees
+ * everything the previous holder wrote under the lock.
+ */
 export function lock(i32: Int32Array, at: number, owner: number): void {
   if (Atomics.compareExchange(i32, at, 0, owner) === 0) return;
   lockSlow(i32, at, owner, Infinity);
 }
 
-/** `lock`, giving up after about `ms` milliseconds: whether it was taken. */
+/** `lock`, giving up after about `ms` milliseconds: whether it was taken. ORDER: as `lock`. */
 export function lockWithin(i32: Int32Array, at: number, owner: number, ms: number): boolean {
   if (Atomics.compareExchange(i32, at, 0, owner) === 0) return true;
   return lockSlow(i32, at, owner, Date.now() + ms);
@@ -30,12 +34,14 @@ export function lockWithin(i32: Int32Array, at: number, owner: number, ms: numbe
  * from that token, so of two workers that see it gone only one gets it. Only for structures whose
  * every change ends with one final write, so that a holder that died mid-change left them whole
  * (verify/channel.pml; BROKEN_TAKEOVER_LIVE is the same without the `isGone` check).
+ * ORDER: as `lock`; a takeover CAS reads the gone holder's token, after which its writes are seen.
  */
 export function lockTakingOver(i32: Int32Array, at: number, owner: number, isGone: (token: number) => boolean): void {
   if (Atomics.compareExchange(i32, at, 0, owner) === 0) return;
   lockSlow(i32, at, owner, Infinity, isGone);
 }
 
+/** The waiting half of the `lock*` functions. ORDER: as `lock`; a sleeper counts itself (`sleepOn`). */
 function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number, isGone?: (token: number) => boolean): boolean {
   const block = canBlock();
   for (let round = 0; ; round++) {
@@ -67,6 +73,7 @@ export function lockOwner(i32: Int32Array, at: number): number {
 /**
  * Releases a lock held by `deadOwner` (a worker that has exited), after the caller repaired what
  * it protects. Returns false if `deadOwner` did not hold it.
+ * ORDER: as `unlock`: the repairs are written before the CAS that frees the lock.
  */
 export function forceRelease(i32: Int32Array, at: number, deadOwner: number): boolean {
   if (Atomics.compareExchange(i32, at, deadOwner, 0) !== deadOwner) return false;

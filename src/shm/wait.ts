@@ -46,7 +46,7 @@ type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: bo
 /**
  * `sleepOn` without blocking the thread: resolves once word `at` no longer reads `seen`, or
  * after at most `ms`. Where `Atomics.waitAsync` is missing, it polls once a millisecond.
- * ORDER and OWNER as `sleepOn`.
+ * ORDER: as `sleepOn`. OWNER: as `sleepOn`.
  */
 export async function sleepOnAsync(i32: Int32Array, at: number, seen: number, sleepersAt: number, ms: number): Promise<void> {
   Atomics.add(i32, sleepersAt, 1);

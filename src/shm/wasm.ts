@@ -1,5 +1,5 @@
 /**
- * A tiny WebAssembly assembler for pageframe's built-in modules (`atomics.ts`, `frame/fast-path.ts`):
+ * A tiny WebAssembly assembler for pageframe's built-in modules (`atomics.ts`, `region/fast-path.ts`):
  * the opcodes they use and `assemble`, which lays out a module that imports one shared memory
  * (`m.m`, up to 4 GiB) and immutable i32 globals (`m.<name>`), and exports its functions. The
  * modules are a few hundred bytes, built and compiled at run time: nothing to fetch or bundle.
