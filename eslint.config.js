@@ -2,7 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// The layers of src/, lowest first (see docs/design.md, "Layers"). A folder imports only from its
+// The layers of src/, lowest first (see docs/layers.md). A folder imports only from its
 // own layer and those before it; `import type` counts too, so no type-only cycle can form either.
 // system.ts and index.ts sit above every folder but map/, which reads a system.
 const LAYERS = ['base', 'shm', 'region', 'frame-allocator|checked', 'frame', 'workers'];

@@ -70,6 +70,12 @@ export interface FrameSystemOptions {
   /** Checked mode: record where each handle was made, for leak reports (default true; it costs
    *  a few microseconds a handle). */
   leakStacks?: boolean;
+  /**
+   * How long `reclaimWorker` in this worker waits for the allocator lock, in milliseconds, before
+   * it leaves the reclaim pending (`ReclaimReport.pending`) for the next one to finish: the
+   * holder has most likely died too. Default 1000; a number >= 0 or `Infinity`.
+   */
+  reclaimWaitMs?: number;
 }
 
 /**
@@ -92,6 +98,12 @@ export interface AttachOptions {
   onLeak?: (report: LeakReport) => void;
   /** Checked mode: record where each handle was made (default true). */
   leakStacks?: boolean;
+  /**
+   * How long `reclaimWorker` in this worker waits for the allocator lock, in milliseconds, before
+   * it leaves the reclaim pending (`ReclaimReport.pending`) for the next one to finish: the
+   * holder has most likely died too. Default 1000; a number >= 0 or `Infinity`.
+   */
+  reclaimWaitMs?: number;
 }
 
 
@@ -203,11 +215,8 @@ export class FrameSystem implements SlotHost {
 
   /** @internal This worker's view of the region: what the protocol's functions take. */
   readonly _region: Region;
-  /**
-   * @internal How long `reclaimWorker` waits for the allocator lock before it leaves the workers
-   * exited, for the next reclaim to finish (its holder has most likely died too).
-   */
-  _reclaimWaitMs = 1000;
+  /** @internal `reclaimWaitMs` (see `FrameSystemOptions`). */
+  private readonly reclaimWaitMs: number;
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
   /** @internal */
@@ -225,15 +234,16 @@ export class FrameSystem implements SlotHost {
     workerId: number,
     allocator: GlobalFrameAllocator | undefined,
     caches: boolean,
-    leakOptions: { onLeak?: (report: LeakReport) => void; leakStacks?: boolean },
+    options: { onLeak?: (report: LeakReport) => void; leakStacks?: boolean; reclaimWaitMs?: number },
   ) {
+    this.reclaimWaitMs = options.reclaimWaitMs ?? 1000;
     this.handle = handle;
     this.nframes = layout.nframes;
     this.maxPaddr = layout.nframes * PAGE_SIZE;
     this.checked = checked;
     this.workerId = workerId;
     this._region = openRegion(handle.memory, buffer, handle.offset, layout, workerId, checked);
-    if (checked) this._leaks = new LeakTracker(leakOptions.onLeak, leakOptions.leakStacks ?? true);
+    if (checked) this._leaks = new LeakTracker(options.onLeak, options.leakStacks ?? true);
     if (allocator !== undefined) {
       this.allocator = allocator;
     } else {
@@ -265,6 +275,7 @@ export class FrameSystem implements SlotHost {
    */
   static create(options: FrameSystemOptions): FrameSystem {
     const { frames, offset = 0, checked = false } = options ?? ({} as FrameSystemOptions);
+    checkReclaimWait(options?.reclaimWaitMs);
     if (!Number.isInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
       throw new FrameSystemError('BadMemory', `frames must be an integer in 1..${MAX_FRAMES}, not ${String(frames)}`);
     }
@@ -301,6 +312,7 @@ export class FrameSystem implements SlotHost {
    * ```
    */
   static attach(handle: FrameSystemHandle, options: AttachOptions = {}): FrameSystem {
+    checkReclaimWait(options?.reclaimWaitMs);
     if (handle === null || typeof handle !== 'object') {
       throw new FrameSystemError('BadMemory', 'attach needs the handle of a FrameSystem (sys.handle)');
     }
@@ -498,7 +510,7 @@ export class FrameSystem implements SlotHost {
         throw new FrameSystemError('BadWorker', `reclaimWorker(${String(id)}): not another worker's id (1..${MAX_WORKERS})`);
       }
     }
-    return reclaim(this, ids, this._reclaimWaitMs);
+    return reclaim(this, ids, this.reclaimWaitMs);
   }
 
   /**
@@ -633,5 +645,12 @@ export class FrameSystem implements SlotHost {
   /** `FrameSystem(64 frames, worker 1)` (and `, checked` in checked mode), for logs. */
   toString(): string {
     return `FrameSystem(${this.nframes} frames, worker ${this.workerId}${this.checked ? ', checked' : ''})`;
+  }
+}
+
+/** Refuses a bad `reclaimWaitMs` before anything is written (`FrameUseError('BadValue')`). */
+function checkReclaimWait(ms: unknown): void {
+  if (ms !== undefined && (typeof ms !== 'number' || !(ms >= 0))) {
+    throw new FrameUseError('BadValue', `reclaimWaitMs must be a number >= 0 (or Infinity), not ${String(ms)}`);
   }
 }

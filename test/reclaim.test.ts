@@ -206,13 +206,12 @@ describe('reclaimWorker: a dead worker with cached frames', () => {
 describe('reclaimWorker: workers that died together', () => {
   /** Two workers with 16 cached frames each; `a` died holding the allocator lock. */
   function twoDead(): { sys: FrameSystem; i32: Int32Array; a: number; b: number } {
-    const sys = makeSystem({});
+    const sys = makeSystem({ reclaimWaitMs: 20 }); // instead of about a second
     const [a, b] = [FrameSystem.attach(sys.handle), FrameSystem.attach(sys.handle)];
     a.allocFrame().drop();
     b.allocFrame().drop();
     const i32 = sys._region.mem.i32;
     i32[H_BUDDY_LOCK] = a._region.token;
-    sys._reclaimWaitMs = 20; // instead of about a second
     return { sys, i32, a: a.workerId, b: b.workerId };
   }
 

@@ -61,6 +61,19 @@ describe('FrameSystem.create', () => {
     expect(() => FrameSystem.create({ frames: 4, memory: small })).toThrow(/cannot grow/);
   });
 
+  it('refuses a bad reclaimWaitMs before it writes anything (BadValue), in create and in attach', () => {
+    const memory = new SharedArrayBuffer(1 << 20);
+    for (const reclaimWaitMs of [-1, NaN, '5', null]) {
+      expect(() => FrameSystem.create({ frames: 4, memory, reclaimWaitMs: reclaimWaitMs as number })).toThrow(
+        expect.objectContaining({ name: 'FrameUseError', code: 'BadValue' }),
+      );
+    }
+    expect(new Int32Array(memory).every((w) => w === 0)).toBe(true);
+    const sys = FrameSystem.create({ frames: 4, memory, reclaimWaitMs: Infinity });
+    expect(() => FrameSystem.attach(sys.handle, { reclaimWaitMs: -5 })).toThrow(expect.objectContaining({ code: 'BadValue' }));
+    expect(sys.workers()).toEqual([1]);
+  });
+
   it('leaves memory below the offset untouched, and works in a grown shared WebAssembly.Memory', () => {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 1000, shared: true });
     new Uint8Array(memory.buffer).fill(0xee, 0, 65536);
