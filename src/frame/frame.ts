@@ -16,9 +16,8 @@ import { checkRawHeld, dropRef, getFromUnused, loadRefCount, takeForgottenOrThro
 import { getFromInUse, incRef, storageByte, typeOf, slotWord } from '../region/meta.js';
 import type { AnyMeta, MetaInit, MetaType, MetaView, Schema } from './meta-type.js';
 import { lookupTypeId, typeById } from './meta-type.js';
-import type { FrameReader, FrameWriter } from './io.js';
 import { forgetChecked, requireMeta, requirePaddr } from '../checked/contracts.js';
-import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
+import { FrameHandle } from './handle.js';
 
 /**
  * The initial-metadata type of a metadata type: what `allocFrame(meta, init)` and the
@@ -52,7 +51,7 @@ export type InitOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? M
  * frame.drop(); // the last drop frees the frame
  * ```
  */
-export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
+export class Frame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> implements Disposable {
   /** @internal False once dropped or consumed. */
   _live = true;
   /** @internal */
@@ -77,16 +76,11 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     readonly paddr: Paddr,
     /** @internal */ readonly _type: M,
   ) {
+    super();
     if (_sys._leaks !== undefined) {
       requirePaddr(_sys._region, paddr);
-      _sys._leaks.track(this, 'Frame', paddr, 1, _type.name);
+      this._track(_sys._leaks);
     }
-  }
-
-  /** @internal Ends the handle: dropped, or its reference moved elsewhere. */
-  _end(): void {
-    this._live = false;
-    this._sys._leaks?.untrack(this);
   }
 
   /**
@@ -168,17 +162,6 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new Frame(sys, w, paddr, type as M);
   }
 
-  /** @internal */
-  _check(): void {
-    if (!this._live) throw dead('Frame', this.paddr);
-  }
-
-  /** @internal Marks this handle consumed (its reference moved elsewhere). */
-  _consume(): void {
-    this._check();
-    this._end();
-  }
-
   /**
    * Bytes in the frame: PAGE_SIZE.
    *
@@ -258,20 +241,6 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     this._check();
     if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys._region, this._type), false);
     return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
-  }
-
-  /**
-   * The frame's metadata type.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.metaType === Untyped, frame.metaType.name); // true pageframe.untyped
-   * frame.drop();
-   * ```
-   */
-  get metaType(): M {
-    return this._type;
   }
 
   /**
@@ -391,75 +360,9 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new Frame(this._sys, this._w, this.paddr, meta);
   }
 
-  /**
-   * A zero-copy view of the frame's bytes in shared memory: what one worker writes, another reads.
-   * Untyped frames only: a type error on a typed frame, and `FrameUseError('Typed')` at run time
-   * through `AnyMeta`. Do not keep the view past the handle's drop.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * const bytes = frame.bytes();
-   * bytes.set([1, 2, 3]);
-   * console.log(frame.bytes()[2], bytes.length); // 3 4096
-   * frame.drop();
-   * ```
-   */
-  bytes(this: ByteAccess<M, Frame<M>>): Uint8Array {
-    return bytesOf(this as Frame<M>);
-  }
-
-  /**
-   * A reader of the frame's bytes from its start (untyped only, as `bytes`).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * frame.writer().writeU32(7).writeF64(0.5);
-   * const r = frame.reader();
-   * console.log(r.readU32(), r.readF64(), r.remain); // 7 0.5 4084
-   * frame.drop();
-   * ```
-   */
-  reader(this: ByteAccess<M, Frame<M>>): FrameReader {
-    return readerOf(this as Frame<M>);
-  }
-
-  /**
-   * A writer of the frame's bytes from its start (untyped only, as `bytes`).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * const w = frame.writer().writeU16(513).write(new Uint8Array([9]));
-   * console.log(w.avail, frame.bytes().subarray(0, 3)); // 4093 Uint8Array(3) [ 1, 2, 9 ]
-   * frame.drop();
-   * ```
-   */
-  writer(this: ByteAccess<M, Frame<M>>): FrameWriter {
-    return writerOf(this as Frame<M>);
-  }
-
-  /**
-   * Sets every byte of the frame to `byte` (untyped only; `FrameUseError('BadValue')` for a value
-   * outside 0..255).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * frame.fill(0xab);
-   * console.log(frame.bytes()[0], frame.bytes()[4095]); // 171 171
-   * frame.drop();
-   * ```
-   */
-  fill(this: ByteAccess<M, Frame<M>>, byte: number): void {
-    fillOf(this as Frame<M>, byte);
-  }
-
   /** @internal */
-  _checkBytes(): void {
-    this._check();
-    checkBytes(this._type, this.paddr);
+  get _kind(): string {
+    return 'Frame';
   }
 
   /** @internal */
@@ -468,14 +371,9 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
   }
 
   /** `Frame(0x3000)`, for logs. */
-  toString(): string {
+  override toString(): string {
     return `Frame(${hex(this.paddr)})`;
   }
-}
-
-/** The error for any use of a dropped or consumed handle. */
-export function dead(kind: string, paddr: Paddr): FrameUseError {
-  return new FrameUseError('Dropped', `${kind}(${hex(paddr)}) was dropped or consumed`);
 }
 
 /** The type of the slot at `w`, checked against `meta` when given (`WrongType` otherwise). */
@@ -508,7 +406,7 @@ export type MetaViewOf<M extends AnyMeta> = M extends MetaType<infer S, boolean>
  * frame.drop();
  * ```
  */
-export class FrameRef<M extends AnyMeta = AnyMeta> {
+export class FrameRef<M extends AnyMeta = AnyMeta> extends FrameHandle<M> {
   /** @internal */
   _view: MetaViewOf<M> | undefined = undefined;
 
@@ -530,15 +428,17 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
     /** @internal */ readonly _type: M,
     /** @internal Who lent it: whether the borrow is still good, and how to take a real reference. */
     private readonly _lender: Lender<M>,
-  ) {}
+  ) {
+    super(); // a borrow holds no reference: nothing to track
+  }
 
-  /** @internal */
+  /** @internal As good as the lender's handle (or list position, or `onDrop` call). */
   get _live(): boolean {
     return this._lender._live;
   }
 
   /** @internal */
-  _check(): void {
+  override _check(): void {
     if (!this._live) {
       throw new FrameUseError('Dropped', `FrameRef(${hex(this.paddr)}) used after its frame was dropped`);
     }
@@ -558,20 +458,6 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
   get meta(): MetaViewOf<M> {
     this._check();
     return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
-  }
-
-  /**
-   * The frame's metadata type.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.borrow().metaType === Untyped); // true
-   * frame.drop();
-   * ```
-   */
-  get metaType(): M {
-    return this._type;
   }
 
   /**
@@ -625,44 +511,9 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
     return this._lender._shareAgain(); // the lender decides: a Frame, or the error saying why not
   }
 
-
-  /**
-   * A zero-copy view of the frame's bytes (untyped frames only, as `Frame.bytes`).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * frame.borrow().bytes().fill(3, 0, 2);
-   * console.log(frame.bytes().subarray(0, 3)); // Uint8Array(3) [ 3, 3, 0 ]
-   * frame.drop();
-   * ```
-   */
-  bytes(this: ByteAccess<M, FrameRef<M>>): Uint8Array {
-    return bytesOf(this as FrameRef<M>);
-  }
-
-  /**
-   * A reader of the frame's bytes (untyped frames only): how `onDrop` reads the contents.
-   *
-   * @example
-   * ```ts
-   * const Note = defineMeta('app.note', { len: 'u16' }, {
-   *   untyped: true,
-   *   onDrop: (meta, frame) => console.log(new TextDecoder().decode(frame.reader().read(meta.len))), // bye
-   * });
-   * const note = sys.allocFrame(Note, { len: 3 });
-   * note.writer().write(new TextEncoder().encode('bye'));
-   * note.drop();
-   * ```
-   */
-  reader(this: ByteAccess<M, FrameRef<M>>): FrameReader {
-    return readerOf(this as FrameRef<M>);
-  }
-
   /** @internal */
-  _checkBytes(): void {
-    this._check();
-    checkBytes(this._type, this.paddr);
+  get _kind(): string {
+    return 'FrameRef';
   }
 
   /** @internal */
@@ -671,7 +522,7 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
   }
 
   /** `FrameRef(0x3000)`, for logs. */
-  toString(): string {
+  override toString(): string {
     return `FrameRef(${hex(this.paddr)})`;
   }
 }
