@@ -9,15 +9,14 @@
  * `clone()` makes a `Frame`), and the layers allow no import cycle, not even of types.
  */
 import { FrameUseError, hex } from '../base/errors.js';
-import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from './context.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
-import { checkRawHeld, dropRef, getFromUnused, loadRefCount, takeForgottenOrThrow } from './meta.js';
+import { checkRawHeld, dropRef, getFromUnused, takeForgottenOrThrow } from './meta.js';
 import { getFromInUse, incRef, storageByte, typeOf, slotWord } from '../region/meta.js';
 import type { AnyMeta, MetaInit, MetaType, MetaView, Schema } from './meta-type.js';
 import { lookupTypeId, typeById } from './meta-type.js';
-import { forgetChecked, requireMeta, requirePaddr } from '../checked/contracts.js';
-import { FrameHandle } from './handle.js';
+import { forgetChecked, requireMeta } from '../checked/contracts.js';
+import { SingleFrameHandle } from './handle.js';
 
 /**
  * The initial-metadata type of a metadata type: what `allocFrame(meta, init)` and the
@@ -51,7 +50,7 @@ export type InitOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? M
  * frame.drop(); // the last drop frees the frame
  * ```
  */
-export class Frame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> implements Disposable {
+export class Frame<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> implements Disposable {
   /** @internal False once dropped or consumed. */
   _live = true;
   /** @internal */
@@ -77,10 +76,7 @@ export class Frame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> implement
     /** @internal */ readonly _type: M,
   ) {
     super();
-    if (_sys._leaks !== undefined) {
-      requirePaddr(_sys._region, paddr);
-      this._track(_sys._leaks);
-    }
+    if (_sys._leaks !== undefined) this._track(_sys._leaks);
   }
 
   /**
@@ -160,67 +156,6 @@ export class Frame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> implement
     const type = resolveType(sys, w, paddr, meta);
     if (takeRecord && sys.checked) takeForgottenOrThrow(sys, w, paddr);
     return new Frame(sys, w, paddr, type as M);
-  }
-
-  /**
-   * Bytes in the frame: PAGE_SIZE.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.size); // 4096
-   * frame.drop();
-   * ```
-   */
-  get size(): number {
-    return PAGE_SIZE;
-  }
-
-  /**
-   * The level of the page table entry that would map this frame: always 1 (a base page).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.mapLevel); // 1
-   * frame.drop();
-   * ```
-   */
-  get mapLevel(): number {
-    return 1;
-  }
-
-  /**
-   * The address just past the frame: `paddr + PAGE_SIZE`.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.endPaddr - frame.paddr); // 4096
-   * frame.drop();
-   * ```
-   */
-  get endPaddr(): Paddr {
-    return this.paddr + PAGE_SIZE;
-  }
-
-  /**
-   * The number of references to the frame in all workers, now. Racy by nature: another worker
-   * may change it right after.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * const copy = frame.clone();
-   * console.log(frame.referenceCount); // 2
-   * copy.drop();
-   * console.log(frame.referenceCount); // 1
-   * frame.drop();
-   * ```
-   */
-  get referenceCount(): number {
-    this._check();
-    return loadRefCount(this._sys, this._w);
   }
 
   /**
@@ -364,16 +299,6 @@ export class Frame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> implement
   get _kind(): string {
     return 'Frame';
   }
-
-  /** @internal */
-  get _start(): Paddr {
-    return this.paddr;
-  }
-
-  /** `Frame(0x3000)`, for logs. */
-  override toString(): string {
-    return `Frame(${hex(this.paddr)})`;
-  }
 }
 
 /** The type of the slot at `w`, checked against `meta` when given (`WrongType` otherwise). */
@@ -406,7 +331,7 @@ export type MetaViewOf<M extends AnyMeta> = M extends MetaType<infer S, boolean>
  * frame.drop();
  * ```
  */
-export class FrameRef<M extends AnyMeta = AnyMeta> extends FrameHandle<M> {
+export class FrameRef<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> {
   /** @internal */
   _view: MetaViewOf<M> | undefined = undefined;
 
@@ -461,38 +386,6 @@ export class FrameRef<M extends AnyMeta = AnyMeta> extends FrameHandle<M> {
   }
 
   /**
-   * Bytes in the frame: PAGE_SIZE.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.borrow().size); // 4096
-   * frame.drop();
-   * ```
-   */
-  get size(): number {
-    return PAGE_SIZE;
-  }
-
-  /**
-   * The reference count now (racy: other workers may change it at any time). A borrow adds none.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * const ref = frame.borrow();
-   * const copy = ref.clone();
-   * console.log(ref.referenceCount); // 2
-   * copy.drop();
-   * frame.drop();
-   * ```
-   */
-  get referenceCount(): number {
-    this._check();
-    return loadRefCount(this._sys, this._w);
-  }
-
-  /**
    * A new shared handle to the frame (+1 reference). Not allowed in `onDrop` (the frame is being
    * freed: `Dropped`) nor on a frame borrowed from a linked list (the list owns it uniquely:
    * `InList`). A refusal leaves the count untouched.
@@ -514,16 +407,6 @@ export class FrameRef<M extends AnyMeta = AnyMeta> extends FrameHandle<M> {
   /** @internal */
   get _kind(): string {
     return 'FrameRef';
-  }
-
-  /** @internal */
-  get _start(): Paddr {
-    return this.paddr;
-  }
-
-  /** `FrameRef(0x3000)`, for logs. */
-  override toString(): string {
-    return `FrameRef(${hex(this.paddr)})`;
   }
 }
 

@@ -4,7 +4,6 @@
  * (`fromInUse` reports `Unique`), and it may write any metadata field (`metaMut`).
  */
 import { FrameUseError, hex } from '../base/errors.js';
-import { PAGE_SIZE } from '../base/units.js';
 import { REF_COUNT_UNIQUE } from '../base/limits.js';
 import type { FrameContext } from './context.js';
 import { Frame, resolveType, type InitOf } from './frame.js';
@@ -15,8 +14,8 @@ import { dropMetaInPlace, dropUnique, freeCleared } from './teardown.js';
 import { listOf, publish, setType, storageByte, toUnique, slotWord } from '../region/meta.js';
 import type { AnyMeta, MetaMut, MetaType, Schema } from './meta-type.js';
 import { lookupTypeId, typeIdOf } from './meta-type.js';
-import { forgetChecked, requireMeta, requirePaddr, requireUnique } from '../checked/contracts.js';
-import { FrameHandle } from './handle.js';
+import { forgetChecked, requireMeta, requireUnique } from '../checked/contracts.js';
+import { SingleFrameHandle } from './handle.js';
 
 /** The writable metadata view type of a metadata type. */
 export type MetaMutOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? MetaMut<S> : MetaMut<Schema>;
@@ -38,7 +37,7 @@ export type MetaMutOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> 
  * shared.drop();
  * ```
  */
-export class UniqueFrame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> implements Disposable {
+export class UniqueFrame<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> implements Disposable {
   /** @internal False once dropped or consumed. */
   _live = true;
   /** @internal */
@@ -66,10 +65,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> imp
     /** @internal */ readonly _type: M,
   ) {
     super();
-    if (_sys._leaks !== undefined) {
-      requirePaddr(_sys._region, paddr);
-      this._track(_sys._leaks);
-    }
+    if (_sys._leaks !== undefined) this._track(_sys._leaks);
   }
 
   /**
@@ -142,48 +138,6 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> imp
   }
 
   /**
-   * Bytes in the frame: PAGE_SIZE.
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * console.log(unique.size); // 4096
-   * unique.drop();
-   * ```
-   */
-  get size(): number {
-    return PAGE_SIZE;
-  }
-
-  /**
-   * The level of the page table entry that would map this frame: always 1 (a base page).
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * console.log(unique.mapLevel); // 1
-   * unique.drop();
-   * ```
-   */
-  get mapLevel(): number {
-    return 1;
-  }
-
-  /**
-   * The address just past the frame: `paddr + PAGE_SIZE`.
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * console.log(unique.endPaddr - unique.paddr); // 4096
-   * unique.drop();
-   * ```
-   */
-  get endPaddr(): Paddr {
-    return this.paddr + PAGE_SIZE;
-  }
-
-  /**
    * Always `REF_COUNT_UNIQUE` while the handle is alive.
    *
    * @example
@@ -193,7 +147,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> imp
    * unique.drop();
    * ```
    */
-  get referenceCount(): number {
+  override get referenceCount(): number {
     this._check();
     return REF_COUNT_UNIQUE;
   }
@@ -366,15 +320,5 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> extends FrameHandle<M> imp
   /** @internal */
   get _kind(): string {
     return 'UniqueFrame';
-  }
-
-  /** @internal */
-  get _start(): Paddr {
-    return this.paddr;
-  }
-
-  /** `UniqueFrame(0x3000)`, for logs. */
-  override toString(): string {
-    return `UniqueFrame(${hex(this.paddr)})`;
   }
 }
