@@ -24,6 +24,7 @@ export { frameToIndex, frameToMeta, metaToFrame, type Paddr } from './base/units
 export { defineMeta, type DefineMetaOptions, type OnDrop } from './frame/define-meta.js';
 export { MetaType, Untyped, type AnyMeta, type UntypedMeta, type AtomicCell, type FieldKind, type FieldValue, type FieldInit, type MetaInit, type MetaMut, type MetaView, type MetaViewBase, type Schema } from './frame/meta-type.js';
 export type { FrameContext } from './frame/context.js';
+export { FrameHandle, SingleFrameHandle } from './frame/handle.js';
 export { Frame, type InitOf } from './frame/frame.js';
 export { FrameRef, type MetaViewOf } from './frame/frame.js';
 export { UniqueFrame, type MetaMutOf } from './frame/unique.js';

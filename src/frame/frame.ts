@@ -9,16 +9,14 @@
  * `clone()` makes a `Frame`), and the layers allow no import cycle, not even of types.
  */
 import { FrameUseError, hex } from '../base/errors.js';
-import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from './context.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
-import { checkRawHeld, dropRef, getFromUnused, loadRefCount, takeForgottenOrThrow } from './meta.js';
+import { checkRawHeld, dropRef, getFromUnused, takeForgottenOrThrow } from './meta.js';
 import { getFromInUse, incRef, storageByte, typeOf, slotWord } from '../region/meta.js';
 import type { AnyMeta, MetaInit, MetaType, MetaView, Schema } from './meta-type.js';
 import { lookupTypeId, typeById } from './meta-type.js';
-import type { FrameReader, FrameWriter } from './io.js';
-import { forgetChecked, requireMeta, requirePaddr } from '../checked/contracts.js';
-import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
+import { forgetChecked, requireMeta } from '../checked/contracts.js';
+import { SingleFrameHandle } from './handle.js';
 
 /**
  * The initial-metadata type of a metadata type: what `allocFrame(meta, init)` and the
@@ -52,7 +50,7 @@ export type InitOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? M
  * frame.drop(); // the last drop frees the frame
  * ```
  */
-export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
+export class Frame<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> implements Disposable {
   /** @internal False once dropped or consumed. */
   _live = true;
   /** @internal */
@@ -77,16 +75,8 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     readonly paddr: Paddr,
     /** @internal */ readonly _type: M,
   ) {
-    if (_sys._leaks !== undefined) {
-      requirePaddr(_sys._region, paddr);
-      _sys._leaks.track(this, 'Frame', paddr, 1, _type.name);
-    }
-  }
-
-  /** @internal Ends the handle: dropped, or its reference moved elsewhere. */
-  _end(): void {
-    this._live = false;
-    this._sys._leaks?.untrack(this);
+    super();
+    if (_sys._leaks !== undefined) this._track(_sys._leaks);
   }
 
   /**
@@ -168,78 +158,6 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new Frame(sys, w, paddr, type as M);
   }
 
-  /** @internal */
-  _check(): void {
-    if (!this._live) throw dead('Frame', this.paddr);
-  }
-
-  /** @internal Marks this handle consumed (its reference moved elsewhere). */
-  _consume(): void {
-    this._check();
-    this._end();
-  }
-
-  /**
-   * Bytes in the frame: PAGE_SIZE.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.size); // 4096
-   * frame.drop();
-   * ```
-   */
-  get size(): number {
-    return PAGE_SIZE;
-  }
-
-  /**
-   * The level of the page table entry that would map this frame: always 1 (a base page).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.mapLevel); // 1
-   * frame.drop();
-   * ```
-   */
-  get mapLevel(): number {
-    return 1;
-  }
-
-  /**
-   * The address just past the frame: `paddr + PAGE_SIZE`.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.endPaddr - frame.paddr); // 4096
-   * frame.drop();
-   * ```
-   */
-  get endPaddr(): Paddr {
-    return this.paddr + PAGE_SIZE;
-  }
-
-  /**
-   * The number of references to the frame in all workers, now. Racy by nature: another worker
-   * may change it right after.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * const copy = frame.clone();
-   * console.log(frame.referenceCount); // 2
-   * copy.drop();
-   * console.log(frame.referenceCount); // 1
-   * frame.drop();
-   * ```
-   */
-  get referenceCount(): number {
-    this._check();
-    return loadRefCount(this._sys, this._w);
-  }
-
   /**
    * The frame's metadata, read live from shared memory. Read-only except atomic fields (a write
    * is a type error, and `FrameUseError('ReadOnly')` at run time): a `UniqueFrame`'s `metaMut`
@@ -258,20 +176,6 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     this._check();
     if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys._region, this._type), false);
     return (this._view ??= this._type._view(this, this._sys._region.mem, storageByte(this._w)) as MetaViewOf<M>);
-  }
-
-  /**
-   * The frame's metadata type.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.metaType === Untyped, frame.metaType.name); // true pageframe.untyped
-   * frame.drop();
-   * ```
-   */
-  get metaType(): M {
-    return this._type;
   }
 
   /**
@@ -391,91 +295,10 @@ export class Frame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new Frame(this._sys, this._w, this.paddr, meta);
   }
 
-  /**
-   * A zero-copy view of the frame's bytes in shared memory: what one worker writes, another reads.
-   * Untyped frames only: a type error on a typed frame, and `FrameUseError('Typed')` at run time
-   * through `AnyMeta`. Do not keep the view past the handle's drop.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * const bytes = frame.bytes();
-   * bytes.set([1, 2, 3]);
-   * console.log(frame.bytes()[2], bytes.length); // 3 4096
-   * frame.drop();
-   * ```
-   */
-  bytes(this: ByteAccess<M, Frame<M>>): Uint8Array {
-    return bytesOf(this as Frame<M>);
-  }
-
-  /**
-   * A reader of the frame's bytes from its start (untyped only, as `bytes`).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * frame.writer().writeU32(7).writeF64(0.5);
-   * const r = frame.reader();
-   * console.log(r.readU32(), r.readF64(), r.remain); // 7 0.5 4084
-   * frame.drop();
-   * ```
-   */
-  reader(this: ByteAccess<M, Frame<M>>): FrameReader {
-    return readerOf(this as Frame<M>);
-  }
-
-  /**
-   * A writer of the frame's bytes from its start (untyped only, as `bytes`).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * const w = frame.writer().writeU16(513).write(new Uint8Array([9]));
-   * console.log(w.avail, frame.bytes().subarray(0, 3)); // 4093 Uint8Array(3) [ 1, 2, 9 ]
-   * frame.drop();
-   * ```
-   */
-  writer(this: ByteAccess<M, Frame<M>>): FrameWriter {
-    return writerOf(this as Frame<M>);
-  }
-
-  /**
-   * Sets every byte of the frame to `byte` (untyped only; `FrameUseError('BadValue')` for a value
-   * outside 0..255).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * frame.fill(0xab);
-   * console.log(frame.bytes()[0], frame.bytes()[4095]); // 171 171
-   * frame.drop();
-   * ```
-   */
-  fill(this: ByteAccess<M, Frame<M>>, byte: number): void {
-    fillOf(this as Frame<M>, byte);
-  }
-
   /** @internal */
-  _checkBytes(): void {
-    this._check();
-    checkBytes(this._type, this.paddr);
+  get _kind(): string {
+    return 'Frame';
   }
-
-  /** @internal */
-  get _start(): Paddr {
-    return this.paddr;
-  }
-
-  /** `Frame(0x3000)`, for logs. */
-  toString(): string {
-    return `Frame(${hex(this.paddr)})`;
-  }
-}
-
-/** The error for any use of a dropped or consumed handle. */
-export function dead(kind: string, paddr: Paddr): FrameUseError {
-  return new FrameUseError('Dropped', `${kind}(${hex(paddr)}) was dropped or consumed`);
 }
 
 /** The type of the slot at `w`, checked against `meta` when given (`WrongType` otherwise). */
@@ -508,7 +331,7 @@ export type MetaViewOf<M extends AnyMeta> = M extends MetaType<infer S, boolean>
  * frame.drop();
  * ```
  */
-export class FrameRef<M extends AnyMeta = AnyMeta> {
+export class FrameRef<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> {
   /** @internal */
   _view: MetaViewOf<M> | undefined = undefined;
 
@@ -530,15 +353,17 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
     /** @internal */ readonly _type: M,
     /** @internal Who lent it: whether the borrow is still good, and how to take a real reference. */
     private readonly _lender: Lender<M>,
-  ) {}
+  ) {
+    super(); // a borrow holds no reference: nothing to track
+  }
 
-  /** @internal */
+  /** @internal As good as the lender's handle (or list position, or `onDrop` call). */
   get _live(): boolean {
     return this._lender._live;
   }
 
   /** @internal */
-  _check(): void {
+  override _check(): void {
     if (!this._live) {
       throw new FrameUseError('Dropped', `FrameRef(${hex(this.paddr)}) used after its frame was dropped`);
     }
@@ -561,52 +386,6 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
   }
 
   /**
-   * The frame's metadata type.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.borrow().metaType === Untyped); // true
-   * frame.drop();
-   * ```
-   */
-  get metaType(): M {
-    return this._type;
-  }
-
-  /**
-   * Bytes in the frame: PAGE_SIZE.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * console.log(frame.borrow().size); // 4096
-   * frame.drop();
-   * ```
-   */
-  get size(): number {
-    return PAGE_SIZE;
-  }
-
-  /**
-   * The reference count now (racy: other workers may change it at any time). A borrow adds none.
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * const ref = frame.borrow();
-   * const copy = ref.clone();
-   * console.log(ref.referenceCount); // 2
-   * copy.drop();
-   * frame.drop();
-   * ```
-   */
-  get referenceCount(): number {
-    this._check();
-    return loadRefCount(this._sys, this._w);
-  }
-
-  /**
    * A new shared handle to the frame (+1 reference). Not allowed in `onDrop` (the frame is being
    * freed: `Dropped`) nor on a frame borrowed from a linked list (the list owns it uniquely:
    * `InList`). A refusal leaves the count untouched.
@@ -625,54 +404,9 @@ export class FrameRef<M extends AnyMeta = AnyMeta> {
     return this._lender._shareAgain(); // the lender decides: a Frame, or the error saying why not
   }
 
-
-  /**
-   * A zero-copy view of the frame's bytes (untyped frames only, as `Frame.bytes`).
-   *
-   * @example
-   * ```ts
-   * const frame = sys.allocFrame();
-   * frame.borrow().bytes().fill(3, 0, 2);
-   * console.log(frame.bytes().subarray(0, 3)); // Uint8Array(3) [ 3, 3, 0 ]
-   * frame.drop();
-   * ```
-   */
-  bytes(this: ByteAccess<M, FrameRef<M>>): Uint8Array {
-    return bytesOf(this as FrameRef<M>);
-  }
-
-  /**
-   * A reader of the frame's bytes (untyped frames only): how `onDrop` reads the contents.
-   *
-   * @example
-   * ```ts
-   * const Note = defineMeta('app.note', { len: 'u16' }, {
-   *   untyped: true,
-   *   onDrop: (meta, frame) => console.log(new TextDecoder().decode(frame.reader().read(meta.len))), // bye
-   * });
-   * const note = sys.allocFrame(Note, { len: 3 });
-   * note.writer().write(new TextEncoder().encode('bye'));
-   * note.drop();
-   * ```
-   */
-  reader(this: ByteAccess<M, FrameRef<M>>): FrameReader {
-    return readerOf(this as FrameRef<M>);
-  }
-
   /** @internal */
-  _checkBytes(): void {
-    this._check();
-    checkBytes(this._type, this.paddr);
-  }
-
-  /** @internal */
-  get _start(): Paddr {
-    return this.paddr;
-  }
-
-  /** `FrameRef(0x3000)`, for logs. */
-  toString(): string {
-    return `FrameRef(${hex(this.paddr)})`;
+  get _kind(): string {
+    return 'FrameRef';
   }
 }
 

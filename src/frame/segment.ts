@@ -8,7 +8,7 @@ import { OP_RAW } from '../region/journal.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { clearOp, recordOp } from '../region/journal.js';
 import type { FrameContext } from './context.js';
-import { Frame, dead, resolveType, type InitOf } from './frame.js';
+import { Frame, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from '../base/units.js';
 import { checkRawHeld, claimOrThrow, dropOne, takeForgottenRun } from './meta.js';
 import { dropRange } from './teardown.js';
@@ -16,8 +16,8 @@ import { SLOT_WORDS, countOf, dropForgotten, claimRun, incRef, notUnused, publis
 import { lookupTypeId, typeIdOf } from './meta-type.js';
 import { ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
 import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
-import type { FrameReader, FrameWriter } from './io.js';
-import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
+import { FrameHandle } from './handle.js';
+import { checkBytes } from './untyped.js';
 
 /**
  * A range of physical addresses `[start, end)`: what `Segment.fromUnused` and `Segment.fromRaw`
@@ -56,8 +56,8 @@ export interface PaddrRange {
  * tail.drop();
  * ```
  */
-export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterable<Frame<M>> {
-  /** @internal */
+export class Segment<M extends AnyMeta = AnyMeta> extends FrameHandle<M> implements Disposable, Iterable<Frame<M>> {
+  /** @internal False once dropped or consumed. */
   _live = true;
 
   /** @internal */
@@ -91,13 +91,8 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     /** @internal True when frames may be of different types (restored without a type). */
     readonly _mixed = false,
   ) {
-    _sys._leaks?.track(this, 'Segment', startPaddr, (endPaddr - startPaddr) / PAGE_SIZE, _type.name);
-  }
-
-  /** @internal Ends the handle: dropped, or its references moved elsewhere. */
-  _end(): void {
-    this._live = false;
-    this._sys._leaks?.untrack(this);
+    super();
+    if (_sys._leaks !== undefined) this._track(_sys._leaks);
   }
 
   /**
@@ -191,17 +186,6 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     return new Segment(sys, start, end, (type ?? Untyped) as M, meta === undefined);
   }
 
-  /** @internal */
-  _check(): void {
-    if (!this._live) throw dead('Segment', this.startPaddr);
-  }
-
-  /** @internal */
-  _consume(): void {
-    this._check();
-    this._end();
-  }
-
   /**
    * Bytes in the segment: `nframes * PAGE_SIZE`.
    *
@@ -228,20 +212,6 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
    */
   get nframes(): number {
     return (this.endPaddr - this.startPaddr) / PAGE_SIZE;
-  }
-
-  /**
-   * The metadata type of the frames (of the first one, for a segment restored without a type).
-   *
-   * @example
-   * ```ts
-   * const seg = sys.allocSegment(2);
-   * console.log(seg.metaType === Untyped); // true
-   * seg.drop();
-   * ```
-   */
-  get metaType(): M {
-    return this._type;
   }
 
   /**
@@ -400,68 +370,9 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     return new SegmentIterator(this._sys, this.startPaddr, this.endPaddr, this._type, this._mixed);
   }
 
-  /**
-   * A zero-copy view of all bytes of the segment, across its frames (untyped segments only: a
-   * type error on a typed one, `FrameUseError('Typed')` at run time through `AnyMeta`).
-   *
-   * @example
-   * ```ts
-   * const seg = sys.allocSegment(2);
-   * seg.bytes()[PAGE_SIZE] = 1; // the first byte of the second frame
-   * const [first, second] = [...seg]; // the segment's references, a frame each
-   * console.log(first.bytes()[0], second.bytes()[0]); // 0 1
-   * first.drop();
-   * second.drop();
-   * ```
-   */
-  bytes(this: ByteAccess<M, Segment<M>>): Uint8Array {
-    return bytesOf(this as Segment<M>);
-  }
-
-  /**
-   * A reader of all bytes of the segment (untyped segments only).
-   *
-   * @example
-   * ```ts
-   * const seg = sys.allocSegment(2);
-   * seg.fill(1);
-   * const r = seg.reader().skip(PAGE_SIZE - 1);
-   * console.log(r.read(2), r.remain); // Uint8Array(2) [ 1, 1 ] 4095
-   * seg.drop();
-   * ```
-   */
-  reader(this: ByteAccess<M, Segment<M>>): FrameReader {
-    return readerOf(this as Segment<M>);
-  }
-
-  /**
-   * A writer of all bytes of the segment (untyped segments only); writes may cross frames.
-   *
-   * @example
-   * ```ts
-   * const seg = sys.allocSegment(2);
-   * seg.writer().skip(PAGE_SIZE - 2).writeU32(0x04030201);
-   * console.log(seg.bytes().subarray(PAGE_SIZE - 2, PAGE_SIZE + 2)); // Uint8Array(4) [ 1, 2, 3, 4 ]
-   * seg.drop();
-   * ```
-   */
-  writer(this: ByteAccess<M, Segment<M>>): FrameWriter {
-    return writerOf(this as Segment<M>);
-  }
-
-  /**
-   * Sets every byte of the segment to `byte` (untyped segments only).
-   *
-   * @example
-   * ```ts
-   * const seg = sys.allocSegment(16); // 64 KiB
-   * seg.fill(7);
-   * console.log(seg.bytes()[seg.size - 1]); // 7
-   * seg.drop();
-   * ```
-   */
-  fill(this: ByteAccess<M, Segment<M>>, byte: number): void {
-    fillOf(this as Segment<M>, byte);
+  /** @internal */
+  get _kind(): string {
+    return 'Segment';
   }
 
   /** @internal */
@@ -469,20 +380,20 @@ export class Segment<M extends AnyMeta = AnyMeta> implements Disposable, Iterabl
     return this.startPaddr;
   }
 
-  /** @internal */
-  _checkBytes(): void {
-    this._check();
+  /** @internal A segment restored without a type checks each of its frames. */
+  override _checkBytes(): void {
     if (!this._mixed) {
-      checkBytes(this._type, this.startPaddr);
+      super._checkBytes();
       return;
     }
+    this._check();
     for (let p = this.startPaddr; p < this.endPaddr; p += PAGE_SIZE) {
       checkBytes(resolveType(this._sys, slotWord(this._sys._region, p >>> PAGE_SHIFT), p, undefined), p);
     }
   }
 
   /** `Segment(0x3000..0x5000)`, for logs. */
-  toString(): string {
+  override toString(): string {
     return `Segment(${hex(this.startPaddr)}..${hex(this.endPaddr)})`;
   }
 }

@@ -4,10 +4,9 @@
  * (`fromInUse` reports `Unique`), and it may write any metadata field (`metaMut`).
  */
 import { FrameUseError, hex } from '../base/errors.js';
-import { PAGE_SIZE } from '../base/units.js';
 import { REF_COUNT_UNIQUE } from '../base/limits.js';
 import type { FrameContext } from './context.js';
-import { Frame, dead, resolveType, type InitOf } from './frame.js';
+import { Frame, resolveType, type InitOf } from './frame.js';
 import type { MetaViewOf } from './frame.js';
 import { checkPaddr, type Paddr } from '../base/units.js';
 import { checkRawHeld, getFromUnused, takeForgottenOrThrow } from './meta.js';
@@ -15,9 +14,8 @@ import { dropMetaInPlace, dropUnique, freeCleared } from './teardown.js';
 import { listOf, publish, setType, storageByte, toUnique, slotWord } from '../region/meta.js';
 import type { AnyMeta, MetaMut, MetaType, Schema } from './meta-type.js';
 import { lookupTypeId, typeIdOf } from './meta-type.js';
-import type { FrameReader, FrameWriter } from './io.js';
-import { forgetChecked, requireMeta, requirePaddr, requireUnique } from '../checked/contracts.js';
-import { bytesOf, checkBytes, fillOf, readerOf, writerOf, type ByteAccess } from './untyped.js';
+import { forgetChecked, requireMeta, requireUnique } from '../checked/contracts.js';
+import { SingleFrameHandle } from './handle.js';
 
 /** The writable metadata view type of a metadata type. */
 export type MetaMutOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? MetaMut<S> : MetaMut<Schema>;
@@ -39,8 +37,8 @@ export type MetaMutOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> 
  * shared.drop();
  * ```
  */
-export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
-  /** @internal */
+export class UniqueFrame<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> implements Disposable {
+  /** @internal False once dropped or consumed. */
   _live = true;
   /** @internal */
   private _view: MetaViewOf<M> | undefined = undefined;
@@ -66,16 +64,8 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     readonly paddr: Paddr,
     /** @internal */ readonly _type: M,
   ) {
-    if (_sys._leaks !== undefined) {
-      requirePaddr(_sys._region, paddr);
-      _sys._leaks.track(this, 'UniqueFrame', paddr, 1, _type.name);
-    }
-  }
-
-  /** @internal Ends the handle: dropped, or its reference moved elsewhere. */
-  _end(): void {
-    this._live = false;
-    this._sys._leaks?.untrack(this);
+    super();
+    if (_sys._leaks !== undefined) this._track(_sys._leaks);
   }
 
   /**
@@ -147,53 +137,6 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     return new UniqueFrame(sys, w, paddr, meta);
   }
 
-  /** @internal */
-  _check(): void {
-    if (!this._live) throw dead('UniqueFrame', this.paddr);
-  }
-
-  /**
-   * Bytes in the frame: PAGE_SIZE.
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * console.log(unique.size); // 4096
-   * unique.drop();
-   * ```
-   */
-  get size(): number {
-    return PAGE_SIZE;
-  }
-
-  /**
-   * The level of the page table entry that would map this frame: always 1 (a base page).
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * console.log(unique.mapLevel); // 1
-   * unique.drop();
-   * ```
-   */
-  get mapLevel(): number {
-    return 1;
-  }
-
-  /**
-   * The address just past the frame: `paddr + PAGE_SIZE`.
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * console.log(unique.endPaddr - unique.paddr); // 4096
-   * unique.drop();
-   * ```
-   */
-  get endPaddr(): Paddr {
-    return this.paddr + PAGE_SIZE;
-  }
-
   /**
    * Always `REF_COUNT_UNIQUE` while the handle is alive.
    *
@@ -204,7 +147,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
    * unique.drop();
    * ```
    */
-  get referenceCount(): number {
+  override get referenceCount(): number {
     this._check();
     return REF_COUNT_UNIQUE;
   }
@@ -244,20 +187,6 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     this._check();
     if (this._sys.checked) requireMeta(this._sys._region, this._w, this.paddr, lookupTypeId(this._sys._region, this._type), true);
     return (this._mut ??= this._type._mutView(this, this._sys._region.mem, storageByte(this._w)) as MetaMutOf<M>);
-  }
-
-  /**
-   * The frame's metadata type.
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * console.log(unique.metaType === Untyped); // true
-   * unique.drop();
-   * ```
-   */
-  get metaType(): M {
-    return this._type;
   }
 
   /**
@@ -388,79 +317,8 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> implements Disposable {
     dropUnique(this._sys, this._w, this.paddr, false);
   }
 
-  /**
-   * A zero-copy view of the frame's bytes (untyped only, as `Frame.bytes`).
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * unique.bytes()[4095] = 1;
-   * console.log(unique.bytes()[4095]); // 1
-   * unique.drop();
-   * ```
-   */
-  bytes(this: ByteAccess<M, UniqueFrame<M>>): Uint8Array {
-    return bytesOf(this as UniqueFrame<M>);
-  }
-
-  /**
-   * A reader of the frame's bytes from its start (untyped only).
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * unique.writer().writeI32(-2);
-   * console.log(unique.reader().readI32()); // -2
-   * unique.drop();
-   * ```
-   */
-  reader(this: ByteAccess<M, UniqueFrame<M>>): FrameReader {
-    return readerOf(this as UniqueFrame<M>);
-  }
-
-  /**
-   * A writer of the frame's bytes from its start (untyped only).
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * unique.writer().writeU8(1).writeU8(2);
-   * console.log(unique.bytes().subarray(0, 2)); // Uint8Array(2) [ 1, 2 ]
-   * unique.drop();
-   * ```
-   */
-  writer(this: ByteAccess<M, UniqueFrame<M>>): FrameWriter {
-    return writerOf(this as UniqueFrame<M>);
-  }
-
-  /**
-   * Sets every byte of the frame to `byte` (untyped only).
-   *
-   * @example
-   * ```ts
-   * const unique = new FrameAllocOptions(sys).allocUnique(Untyped);
-   * unique.fill(255);
-   * console.log(unique.bytes()[100]); // 255
-   * unique.drop();
-   * ```
-   */
-  fill(this: ByteAccess<M, UniqueFrame<M>>, byte: number): void {
-    fillOf(this as UniqueFrame<M>, byte);
-  }
-
   /** @internal */
-  _checkBytes(): void {
-    this._check();
-    checkBytes(this._type, this.paddr);
-  }
-
-  /** @internal */
-  get _start(): Paddr {
-    return this.paddr;
-  }
-
-  /** `UniqueFrame(0x3000)`, for logs. */
-  toString(): string {
-    return `UniqueFrame(${hex(this.paddr)})`;
+  get _kind(): string {
+    return 'UniqueFrame';
   }
 }

@@ -2,9 +2,10 @@
  * Untyped frames and segments, as the kernel's `untyped` module: only frames whose metadata type
  * is untyped expose their contents, as zero-copy views on the shared memory. The type system
  * rejects byte access on typed frames; frames reached through `AnyMeta` are checked at run time.
+ * The handles' `bytes`, `reader`, `writer` and `fill` are `FrameHandle`'s (`handle.ts`); these are
+ * the checks and byte operations under them.
  */
 import { FrameUseError, hex } from '../base/errors.js';
-import { FrameReader, FrameWriter } from './io.js';
 import type { FrameContext } from './context.js';
 import type { Paddr } from '../base/units.js';
 import type { AnyMeta } from './meta-type.js';
@@ -46,39 +47,4 @@ export function fillBytes(sys: FrameContext, paddr: Paddr, size: number, byte: n
 /** @internal Zeroes `size` bytes from `paddr` (a multiple of PAGE_SIZE in practice). */
 export function zeroBytes(sys: FrameContext, paddr: Paddr, size: number): void {
   sys._region.at.zero(sys._region.frameByte + paddr, size);
-}
-
-/** @internal What the byte accessors need of a handle (a frame, unique frame, borrowed frame or segment). */
-export interface UntypedHandle {
-  readonly _sys: FrameContext;
-  readonly _live: boolean;
-  /** Throws `Dropped` (or `Typed`) unless the handle's bytes may be touched. */
-  _checkBytes(): void;
-  /** The first frame and the byte count. */
-  readonly _start: Paddr;
-  readonly size: number;
-}
-
-/** @internal `handle.bytes()`: a zero-copy view of its bytes. */
-export function bytesOf(h: UntypedHandle): Uint8Array {
-  h._checkBytes();
-  return frameBytes(h._sys, h._start, h.size);
-}
-
-/** @internal `handle.fill(byte)`. */
-export function fillOf(h: UntypedHandle, byte: number): void {
-  h._checkBytes();
-  fillBytes(h._sys, h._start, h.size, byte);
-}
-
-/** @internal `handle.reader()`. */
-export function readerOf(h: UntypedHandle): FrameReader {
-  h._checkBytes();
-  return new FrameReader({ paddr: h._start, get _live() { return h._live; } }, h._sys, h._start, h.size);
-}
-
-/** @internal `handle.writer()`. */
-export function writerOf(h: UntypedHandle): FrameWriter {
-  h._checkBytes();
-  return new FrameWriter({ paddr: h._start, get _live() { return h._live; } }, h._sys, h._start, h.size);
 }

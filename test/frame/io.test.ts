@@ -468,7 +468,7 @@ describe('handles', () => {
     expect(sys.stats().free).toBe(64);
   });
 
-  it('FrameRef reads the frame (reader, bytes) and has no writer', () => {
+  it('FrameRef reads and writes the frame as the frame does (the kernel\'s FrameRef derefs to Frame)', () => {
     const sys = makeSystem();
     const f = sys.allocFrame(MockUMeta, { value: 3 });
     f.writer().writeU32(0x01020304);
@@ -476,14 +476,18 @@ describe('handles', () => {
     expect(ref.reader().readU32()).toBe(0x01020304);
     expect(ref.bytes().byteOffset).toBe(f.bytes().byteOffset);
     expect(ref.referenceCount).toBe(1);
-    expect('writer' in ref).toBe(false);
-    expect('fill' in ref).toBe(false);
-    // @ts-expect-error a FrameRef is read-only: no writer
-    expect(() => ref.writer()).toThrow(TypeError);
+    ref.writer().skip(4).writeU8(7);
+    expect(f.bytes()[4]).toBe(7);
+    ref.fill(9);
+    expect(firstNot(f.bytes(), 9)).toBe(-1);
     const r = ref.reader();
+    const w = ref.writer();
     f.drop();
     expectUseError(() => r.readU8(), 'Dropped');
+    expectUseError(() => w.writeU8(1), 'Dropped');
     expectUseError(() => ref.reader(), 'Dropped');
+    expectUseError(() => ref.writer(), 'Dropped');
+    expectUseError(() => ref.fill(0), 'Dropped');
     expectUseError(() => ref.bytes(), 'Dropped');
   });
 
