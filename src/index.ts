@@ -48,7 +48,7 @@ export {
   type MetaTypeErrorCode,
   type FrameSystemErrorCode,
 } from './base/errors.js';
-export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './frame/channel.js';
+export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './workers/channel.js';
 export type { ReclaimReport } from './frame/reclaim.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
 export type { LeakReport } from './checked/leaks.js';

@@ -1,5 +1,5 @@
 /*
- * Model (c): FrameChannel of src/frame/channel.ts: trySend / take (tryReceive) under the
+ * Model (c): FrameChannel of src/workers/channel.ts: trySend / take (tryReceive) under the
  * channel's lock with its owner token and takeover of a reclaimed holder, and send / receive
  * waiting in `await`: load the counter, re-check, raise the waiter count, Atomics.wait on the
  * counter; the other side bumps the counter and notifies only if the waiter count is positive.

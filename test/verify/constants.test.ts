@@ -141,9 +141,9 @@ describe('the models copy the words of src/region/', () => {
   });
 });
 
-describe('the channel model copies the header of src/frame/channel.ts', () => {
+describe('the channel model copies the header of src/workers/channel.ts', () => {
   it('every C_* word of the model is the code one', () => {
-    const code = read('src/frame/channel.ts');
+    const code = read('src/workers/channel.ts');
     const defs = definesOf(read('verify/channel.pml'));
     const words = [...defs.keys()].filter((k) => /^C_[A-Z_]+$/.test(k) && k !== 'C_WORDS');
     expect(words.length).toBeGreaterThanOrEqual(7);
@@ -192,7 +192,7 @@ describe('the models follow the code as fixed for findings F1-F3', () => {
   });
 
   it('F3: every wait of the channel sleeps at most MAX_SLEEP_MS, which channel.pml models as a timeout', () => {
-    const code = read('src/frame/channel.ts');
+    const code = read('src/workers/channel.ts');
     expect(code).toMatch(/const MAX_SLEEP_MS = \d+;/);
     const waits = [...code.matchAll(/sleepOn(?:Async)?\(i32, [^;]*;/g)].map((m) => m[0]);
     expect(waits.length).toBeGreaterThanOrEqual(2);

@@ -11,18 +11,18 @@
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
-import type { FrameContext } from './context.js';
+import type { FrameContext } from '../frame/context.js';
 import { lockTakingOver, unlock } from '../shm/lock.js';
 import { canBlock, sleepOn, sleepOnAsync, wake } from '../shm/wait.js';
 import { tokenAlive } from '../region/workers.js';
-import { Frame, resolveType } from './frame.js';
-import { takeForgottenRun } from './meta.js';
+import { Frame, resolveType } from '../frame/frame.js';
+import { takeForgottenRun } from '../frame/meta.js';
 import { slotWord } from '../region/meta.js';
 import type { Paddr } from '../base/units.js';
-import { defineMeta } from './define-meta.js';
-import { type AnyMeta } from './meta-type.js';
-import { Segment } from './segment.js';
-import { FrameAllocOptions } from './allocator.js';
+import { defineMeta } from '../frame/define-meta.js';
+import { type AnyMeta } from '../frame/meta-type.js';
+import { Segment } from '../frame/segment.js';
+import { FrameAllocOptions } from '../frame/allocator.js';
 
 /** Words of the channel header, from the start of its first frame: the lock is two words (owner
  *  token, sleepers; `shm/lock.ts`). */
