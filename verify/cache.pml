@@ -2,7 +2,7 @@
  * Model (b): the per-worker caches of src/frame-allocator/cache.ts in front of the buddy
  * allocator of src/frame-allocator/buddy.ts, their journals (src/region/journal.ts), the words of both (src/region/free-lists.ts,
  * src/region/workers.ts), the shared lock with
- * its owner record (src/shm/lock.ts), and reclaimWorker (src/frame/reclaim.ts) when worker V
+ * its owner record (src/shm/lock.ts), and reclaimWorker (src/workers/reclaim.ts) when worker V
  * dies at any step.
  *
  * NF = 4 frames, orders 0..2 (the buddy code's split and merge, for real), one cache class
@@ -389,7 +389,7 @@ proctype Worker(byte me) {
   }
 }
 
-/* reclaim(sys, [V]) of src/frame/reclaim.ts, by whoever saw V exit. */
+/* reclaim(sys, [V]) of src/workers/reclaim.ts, by whoever saw V exit. */
 proctype Reclaimer() {
   byte me, f, k, s, e, c, m, cm, nx, pv, bd, ord, ci, co, ii, nn, fx, rn;
   int rc;

@@ -16,7 +16,7 @@
  * checks the real one): a LIFO cache per worker, as CachedAllocator, in front of a shared pool.
  *
  * With -DDEATH the last worker may be terminated at any step, and a Reclaimer process runs
- * reclaimWorker (src/frame/reclaim.ts, reclaimFramesLocked and reclaimJournaled: the operation
+ * reclaimWorker (src/workers/reclaim.ts, reclaimFramesLocked and reclaimJournaled: the operation
  * journal and the cache).
  *
  * Broken variants (negative tests, each must produce a counterexample):

@@ -182,7 +182,7 @@ describe('the models follow the code as fixed for findings F1-F3', () => {
   });
 
   it('F2: reclaim judges and frees the journaled frames, and frees the record, under the allocator lock, as cache.pml', () => {
-    const source = read('src/frame/reclaim.ts');
+    const source = read('src/workers/reclaim.ts');
     order(body(source, 'reclaim'), ['lockAllocatorWithin(sys._region, waitMs)', 'reclaimFramesLocked(', 'unlockAllocator(sys._region)']);
     const code = body(source, 'reclaimFramesLocked');
     order(code, ['reclaimJournaled(', 'buddy.freeRunsLocked(', 'WORKER_FREE']);

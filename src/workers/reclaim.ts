@@ -11,7 +11,7 @@ import { H_DEFER_HEAD, H_DEFER_LOCK, H_REG_LOCK } from '../region/geometry.js';
 import { OP_RAW } from '../region/journal.js';
 import { repairList } from '../region/lists.js';
 import { MAX_LISTS, MAX_WORKERS } from '../base/limits.js';
-import type { FrameContext } from './context.js';
+import type { FrameContext } from '../frame/context.js';
 import { forceRelease, lockOwner } from '../shm/lock.js';
 import { isFree, lockAllocatorWithin, takeOverAllocator, unlockAllocator } from '../region/free-lists.js';
 import { BuddyAllocator } from '../frame-allocator/buddy.js';
