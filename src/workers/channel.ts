@@ -266,9 +266,10 @@ export class FrameChannel implements Disposable {
    * ```
    */
   send(item: Frame | Segment, timeoutMs = Infinity): boolean {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       if (this.trySend(item)) return true;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
       if (!this.await(true, deadline)) return false;
     }
   }
@@ -328,10 +329,11 @@ export class FrameChannel implements Disposable {
    * ```
    */
   receive<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Frame<M> | null {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const frame = this.tryReceive(meta);
       if (frame !== null) return frame;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
       if (!this.await(false, deadline)) return null;
     }
   }
@@ -350,10 +352,11 @@ export class FrameChannel implements Disposable {
    * ```
    */
   receiveSegment<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Segment<M> | null {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const seg = this.tryReceiveSegment(meta);
       if (seg !== null) return seg;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
       if (!this.await(false, deadline)) return null;
     }
   }
@@ -407,10 +410,11 @@ export class FrameChannel implements Disposable {
    * ```
    */
   async receiveAsync<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Promise<Frame<M> | null> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const frame = this.tryReceive(meta);
       if (frame !== null) return frame;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
       if (!(await this.awaitAsync(deadline))) return null;
     }
   }
@@ -429,10 +433,11 @@ export class FrameChannel implements Disposable {
    * ```
    */
   async receiveSegmentAsync<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Promise<Segment<M> | null> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const seg = this.tryReceiveSegment(meta);
       if (seg !== null) return seg;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
       if (!(await this.awaitAsync(deadline))) return null;
     }
   }
