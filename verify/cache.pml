@@ -450,8 +450,8 @@ proctype Reclaimer() {
         }
         if
         :: s ->
-           rc = W(f, S_REF);              /* reclaimJournaled: Atomics.load(i32, w) */
-           mine = (W(f, S_OWNER) == V);   /* reclaimJournaled: i32[w + S_OWNER] === id */
+           rc = W(f, S_REF);              /* reclaimJournaled: Atomics.load(i32, w) (countOf) */
+           mine = (W(f, S_OWNER) == V);   /* reclaimJournaled: ownerOf(w) === id */
            if
            :: rc == RC_UNUSED && mine ->  /* reclaimJournaled: UNUSED and mine (kind is OP_OWNED) */
 #ifdef BROKEN_RECLAIM_NO_FREE_CHECK
@@ -482,7 +482,7 @@ proctype Reclaimer() {
 #endif
      /* The record: caches and journals emptied, then the id is free. */
      d_step { cnt[V] = 0; opStart[V] = 0; opKind[V] = 0; ajCount[V] = 0; e = 0; f = 0; k = 0; m = 0; cm = 0 }
-     wstate[V] = WORKER_FREE;             /* reclaimFramesLocked: Atomics.store(W_STATE, WORKER_FREE) */
+     wstate[V] = WORKER_FREE;             /* reclaimRecord: Atomics.store(W_STATE, WORKER_FREE) */
 #ifndef BROKEN_RECLAIM_OUTSIDE_LOCK
      UNLOCK()                             /* reclaim: unlock(H_BUDDY_LOCK) */
 #else

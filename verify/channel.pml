@@ -404,7 +404,7 @@ proctype Reclaimer(byte dead) {
   int o; byte id, t, h, q, x;
   bit ok, owe;
   gone;
-  wstate[dead] = WORKER_FREE;              /* reclaimFramesLocked: Atomics.store(W_STATE, FREE) */
+  wstate[dead] = WORKER_FREE;              /* reclaimRecord: Atomics.store(W_STATE, FREE) */
   reclaimed = 1;
 #ifdef RESPAWN
   /* FrameSystem.attach in a new worker: claimWorker takes the id, raises the generation. */

@@ -185,10 +185,11 @@ describe('the models follow the code as fixed for findings F1-F3', () => {
     const source = read('src/workers/reclaim.ts');
     order(body(source, 'reclaim'), ['lockAllocatorWithin(sys._region, waitMs)', 'reclaimFramesLocked(', 'unlockAllocator(sys._region)']);
     const code = body(source, 'reclaimFramesLocked');
-    order(code, ['reclaimJournaled(', 'buddy.freeRunsLocked(', 'WORKER_FREE']);
+    order(code, ['reclaimJournaled(', 'buddy.freeRunsLocked(', 'reclaimRecord(']);
+    order(body(read('src/region/workers.ts'), 'reclaimRecord'), ['i32[rec + k] = 0', 'Atomics.store(i32, rec + W_STATE, WORKER_FREE)']);
     expect(code).not.toMatch(/buddy\.freeRuns\(|unlock(Allocator)?\(/);
     const model = read('verify/cache.pml');
-    order(model, ['reclaim: lockWithin(H_BUDDY_LOCK', 'reclaimJournaled: Atomics.load', 'freeRunsLocked(m, V)', 'reclaimFramesLocked: Atomics.store(W_STATE, WORKER_FREE)', 'reclaim: unlock(H_BUDDY_LOCK)']);
+    order(model, ['reclaim: lockWithin(H_BUDDY_LOCK', 'reclaimJournaled: Atomics.load', 'freeRunsLocked(m, V)', 'reclaimRecord: Atomics.store(W_STATE, WORKER_FREE)', 'reclaim: unlock(H_BUDDY_LOCK)']);
   });
 
   it('F3: every wait of the channel sleeps at most MAX_SLEEP_MS, which channel.pml models as a timeout', () => {
