@@ -49,8 +49,8 @@ export {
   type MetaTypeErrorCode,
   type FrameSystemErrorCode,
 } from './base/errors.js';
-export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './frame/channel.js';
-export type { ReclaimReport } from './frame/reclaim.js';
+export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './workers/channel.js';
+export type { ReclaimReport } from './workers/reclaim.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
 export type { LeakReport } from './checked/leaks.js';
 export * from './map/index.js'; // the frame map: captureFrameMap, renderFrameMap, parseFrameMap, ...

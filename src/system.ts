@@ -11,7 +11,7 @@ import {
 } from './base/errors.js';
 import { BuddyAllocator } from './frame-allocator/buddy.js';
 import { CachedAllocator } from './frame-allocator/cache.js';
-import { reclaim, type ReclaimReport } from './frame/reclaim.js';
+import { reclaim, type ReclaimReport } from './workers/reclaim.js';
 import { LeakTracker, type LeakReport } from './checked/leaks.js';
 import type { GlobalFrameAllocator } from './base/global-allocator.js';
 import { FrameAllocOptions } from './frame/allocator.js';

@@ -2,7 +2,7 @@
  * Model (b): the per-worker caches of src/frame-allocator/cache.ts in front of the buddy
  * allocator of src/frame-allocator/buddy.ts, their journals (src/region/journal.ts), the words of both (src/region/free-lists.ts,
  * src/region/workers.ts), the shared lock with
- * its owner record (src/shm/lock.ts), and reclaimWorker (src/frame/reclaim.ts) when worker V
+ * its owner record (src/shm/lock.ts), and reclaimWorker (src/workers/reclaim.ts) when worker V
  * dies at any step.
  *
  * NF = 4 frames, orders 0..2 (the buddy code's split and merge, for real), one cache class
@@ -389,7 +389,7 @@ proctype Worker(byte me) {
   }
 }
 
-/* reclaim(sys, [V]) of src/frame/reclaim.ts, by whoever saw V exit. */
+/* reclaim(sys, [V]) of src/workers/reclaim.ts, by whoever saw V exit. */
 proctype Reclaimer() {
   byte me, f, k, s, e, c, m, cm, nx, pv, bd, ord, ci, co, ii, nn, fx, rn;
   int rc;
@@ -450,8 +450,8 @@ proctype Reclaimer() {
         }
         if
         :: s ->
-           rc = W(f, S_REF);              /* reclaimJournaled: Atomics.load(i32, w) */
-           mine = (W(f, S_OWNER) == V);   /* reclaimJournaled: i32[w + S_OWNER] === id */
+           rc = W(f, S_REF);              /* reclaimJournaled: Atomics.load(i32, w) (countOf) */
+           mine = (W(f, S_OWNER) == V);   /* reclaimJournaled: ownerOf(w) === id */
            if
            :: rc == RC_UNUSED && mine ->  /* reclaimJournaled: UNUSED and mine (kind is OP_OWNED) */
 #ifdef BROKEN_RECLAIM_NO_FREE_CHECK
@@ -482,7 +482,7 @@ proctype Reclaimer() {
 #endif
      /* The record: caches and journals emptied, then the id is free. */
      d_step { cnt[V] = 0; opStart[V] = 0; opKind[V] = 0; ajCount[V] = 0; e = 0; f = 0; k = 0; m = 0; cm = 0 }
-     wstate[V] = WORKER_FREE;             /* reclaimFramesLocked: Atomics.store(W_STATE, WORKER_FREE) */
+     wstate[V] = WORKER_FREE;             /* reclaimRecord: Atomics.store(W_STATE, WORKER_FREE) */
 #ifndef BROKEN_RECLAIM_OUTSIDE_LOCK
      UNLOCK()                             /* reclaim: unlock(H_BUDDY_LOCK) */
 #else

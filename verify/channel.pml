@@ -1,8 +1,9 @@
 /*
- * Model (c): FrameChannel of src/frame/channel.ts: trySend / take (tryReceive) under the
- * channel's lock with its owner token and takeover of a reclaimed holder, and send / receive
- * waiting in `await`: load the counter, re-check, raise the waiter count, Atomics.wait on the
- * counter; the other side bumps the counter and notifies only if the waiter count is positive.
+ * Model (c): FrameChannel of src/workers/channel.ts over its ring, src/region/channel-ring.ts:
+ * trySend / take (tryReceive) under the ring's lock with its owner token and takeover of a
+ * reclaimed holder, and send / receive waiting in `await`: load the counter, re-check, raise the
+ * waiter count, Atomics.wait on the counter; the other side bumps the counter and notifies only
+ * if the waiter count is positive.
  *
  * Atomics.wait(a, v, MAX_SLEEP_MS) is one step that either returns (the word is not v) or puts
  * the process to sleep until an Atomics.notify on a wakes it or its timeout passes: every wait
@@ -68,7 +69,7 @@
 #define SENDER 1
 #define NP 8               /* process numbers (pids) */
 
-/* The channel header words (channel.ts C_*). */
+/* The channel header words (region/channel-ring.ts C_*). */
 #define C_LOCK 0
 #define C_HEAD 2
 #define C_TAIL 3
@@ -116,7 +117,7 @@ byte wq;                   /* NOTIFY1: the sleeper chosen */
 #define NEXT_POS(p) ((p) + 1 == 2 * CAP -> 0 : (p) + 1)
 #define SIZE_OF(t, h) ((t) >= (h) -> (t) - (h) : (t) + 2 * CAP - (h))
 
-/* ---- lock (FrameChannel.lock / unlock: shm/lock.ts lockTakingOver, unlock) ------------------  */
+/* ---- lock (lockRing / unlockRing: shm/lock.ts lockTakingOver, unlock) -----------------------  */
 inline CLOCK() {
   do
   :: atomic {                              /* lockTakingOver: Atomics.compareExchange(at, 0, me) */
@@ -211,12 +212,12 @@ inline NOTIFY1(w) {
 /* trySend(item): ok = 1 if queued. */
 inline trySend(item) {
   CLOCK();
-  d_step { t = ch[C_TAIL]; h = ch[C_HEAD]; rescued[_pid] = 0 }   /* trySend: tail, this.size (under the lock) */
+  d_step { t = ch[C_TAIL]; h = ch[C_HEAD]; rescued[_pid] = 0 }   /* trySend: ringSize (under the lock) */
   if
   :: SIZE_OF(t, h) >= CAP -> CUNLOCK(); ok = 0
   :: else ->
-     ent[t % CAP] = item;                  /* trySend: i32[at] = item.intoRaw() ... */
-     d_step { ch[C_TAIL] = NEXT_POS(t); sentG[item] = 1; owe = 1 }   /* Atomics.store(C_TAIL, next) */
+     ent[t % CAP] = item;                  /* enqueue: i32[at] = item.intoRaw() ... */
+     d_step { ch[C_TAIL] = NEXT_POS(t); sentG[item] = 1; owe = 1 }   /* enqueue: Atomics.store(C_TAIL, next) */
 #ifdef BROKEN_NOTIFY_BEFORE_COUNT
      CUNLOCK();
      if :: ch[C_RECV_WAITERS] > 0 -> n = 1 :: else -> n = 0 fi;   /* BROKEN: waiters read first */
@@ -224,9 +225,9 @@ inline trySend(item) {
      if :: n -> NOTIFY1(C_SENT) :: else fi;
      n = 0; owe = 0;
 #else
-     ch[C_SENT]++;                         /* Atomics.add(C_SENT, 1) */
+     ch[C_SENT]++;                         /* enqueue: Atomics.add(C_SENT, 1) */
      CUNLOCK();
-     if                                    /* if RECV_WAITERS > 0: Atomics.notify(C_SENT, 1) */
+     if                                    /* wakeReceivers: if RECV_WAITERS > 0: Atomics.notify(C_SENT, 1) */
      :: ch[C_RECV_WAITERS] > 0 -> NOTIFY1(C_SENT)
      :: else
      fi;
@@ -240,20 +241,20 @@ inline trySend(item) {
 /* take(): ok = 1 and the item in x if one was dequeued. */
 inline take() {
   CLOCK();
-  d_step { h = ch[C_HEAD]; t = ch[C_TAIL]; rescued[_pid] = 0 }   /* take: head, tail (under the lock) */
+  d_step { h = ch[C_HEAD]; t = ch[C_TAIL]; rescued[_pid] = 0 }   /* headEntry: head, tail (under the lock) */
   if
   :: h == t -> CUNLOCK(); ok = 0
   :: else ->
-     x = ent[h % CAP];                     /* take: i32[at], Frame.fromRaw (no shared write) */
-     d_step {                              /* Atomics.store(C_HEAD, next) */
+     x = ent[h % CAP];                     /* take: entryStart, entryFrames, Frame._restore (no shared write) */
+     d_step {                              /* dequeue: Atomics.store(C_HEAD, next) */
        ch[C_HEAD] = NEXT_POS(h);
        assert(x >= 1 && x <= ITEMS && sentG[x] && !got[x]);   /* each frame comes out once */
        assert(x == nextOut);                /* in the order sent */
        got[x] = 1; nextOut++; owe = 1
      }
-     ch[C_RECEIVED]++;                     /* Atomics.add(C_RECEIVED, 1) */
+     ch[C_RECEIVED]++;                     /* dequeue: Atomics.add(C_RECEIVED, 1) */
      CUNLOCK();
-     if                                    /* if SEND_WAITERS > 0: Atomics.notify(C_RECEIVED, 1) */
+     if                                    /* wakeSenders: if SEND_WAITERS > 0: Atomics.notify(C_RECEIVED, 1) */
      :: ch[C_SEND_WAITERS] > 0 -> NOTIFY1(C_RECEIVED)
      :: else
      fi;
@@ -265,52 +266,52 @@ inline take() {
 /* take(meta) of a type the head entry is not: ok = 1 if there was an entry, refused. */
 inline takeRefusing() {
   CLOCK();
-  d_step { h = ch[C_HEAD]; t = ch[C_TAIL]; rescued[_pid] = 0 }   /* take: head, tail (under the lock) */
+  d_step { h = ch[C_HEAD]; t = ch[C_TAIL]; rescued[_pid] = 0 }   /* headEntry: head, tail (under the lock) */
   if
   :: h == t -> CUNLOCK(); ok = 0
   :: else ->
-     x = ent[h % CAP];                     /* take: Frame.fromRaw(.., meta) throws WrongType; C_HEAD stays */
+     x = ent[h % CAP];                     /* take: Frame._restore(.., meta) throws WrongType; C_HEAD stays */
 #ifndef BROKEN_NO_PASS_ON
-     if                                    /* take: on the error, if RECV_WAITERS > 0: Atomics.notify(C_SENT, 1) */
+     if                                    /* passWakeUpOn: wakeReceivers: if RECV_WAITERS > 0, Atomics.notify(C_SENT, 1) */
      :: ch[C_RECV_WAITERS] > 0 -> NOTIFY1(C_SENT)
      :: else
      fi;
 #endif
-     CUNLOCK();                            /* take: unlock in its finally; the error leaves receive() */
+     CUNLOCK();                            /* take: unlockRing in its finally; the error leaves receive() */
      x = 0; ok = 1
   fi;
   t = 0; h = 0
 }
 
-/* await(at, waitersAt, ready): the spin polls are ready() checks without side effects. */
-inline awaitSent() {                       /* receive: await(C_SENT, C_RECV_WAITERS, size > 0) */
+/* await(forRoom, deadline): the spin polls are ready() checks without side effects. */
+inline awaitSent() {                       /* receive: await(false): sentCount, sleepOnSent */
 #ifdef BROKEN_SEEN_AFTER_CHECK
   d_step { t = ch[C_TAIL] }; d_step { h = ch[C_HEAD] }
   if
   :: SIZE_OF(t, h) == 0 ->
      seen = ch[C_SENT];
 #else
-  seen = ch[C_SENT];                       /* await: seen = Atomics.load(counter) */
-  d_step { t = ch[C_TAIL] }                /* await: ready(): Atomics.load(C_TAIL) ... */
+  seen = ch[C_SENT];                       /* sentCount: Atomics.load(C_SENT) */
+  d_step { t = ch[C_TAIL] }                /* ringSize: Atomics.load(C_TAIL) ... */
   d_step { h = ch[C_HEAD]; rescued[_pid] = 0 }   /* ... - Atomics.load(C_HEAD) */
   if
   :: SIZE_OF(t, h) == 0 ->
 #endif
-     ch[C_RECV_WAITERS]++;                 /* Atomics.add(waitersAt, 1) */
+     ch[C_RECV_WAITERS]++;                 /* sleepOnSent: sleepOn: Atomics.add(waitersAt, 1) */
      WAIT(C_SENT, seen);                   /* Atomics.wait(counter, seen) */
      ch[C_RECV_WAITERS]--                  /* Atomics.sub(waitersAt, 1) */
   :: else
   fi;
   t = 0; h = 0; seen = 0
 }
-inline awaitReceived() {                   /* send: await(C_RECEIVED, C_SEND_WAITERS, size < cap) */
+inline awaitReceived() {                   /* send: await(true): receivedCount, sleepOnReceived */
 #ifdef BROKEN_SEEN_AFTER_CHECK
   d_step { t = ch[C_TAIL] }; d_step { h = ch[C_HEAD] }
   if
   :: SIZE_OF(t, h) >= CAP ->
      seen = ch[C_RECEIVED];
 #else
-  seen = ch[C_RECEIVED];                   /* await: seen = Atomics.load(counter) */
+  seen = ch[C_RECEIVED];                   /* receivedCount: Atomics.load(C_RECEIVED) */
   d_step { t = ch[C_TAIL] }                /* await: ready(): this.size < this.capacity */
   d_step { h = ch[C_HEAD]; rescued[_pid] = 0 }
   if
@@ -403,7 +404,7 @@ proctype Reclaimer(byte dead) {
   int o; byte id, t, h, q, x;
   bit ok, owe;
   gone;
-  wstate[dead] = WORKER_FREE;              /* reclaimFramesLocked: Atomics.store(W_STATE, FREE) */
+  wstate[dead] = WORKER_FREE;              /* reclaimRecord: Atomics.store(W_STATE, FREE) */
   reclaimed = 1;
 #ifdef RESPAWN
   /* FrameSystem.attach in a new worker: claimWorker takes the id, raises the generation. */

@@ -16,7 +16,7 @@
  * checks the real one): a LIFO cache per worker, as CachedAllocator, in front of a shared pool.
  *
  * With -DDEATH the last worker may be terminated at any step, and a Reclaimer process runs
- * reclaimWorker (src/frame/reclaim.ts, reclaimFramesLocked and reclaimJournaled: the operation
+ * reclaimWorker (src/workers/reclaim.ts, reclaimFramesLocked and reclaimJournaled: the operation
  * journal and the cache).
  *
  * Broken variants (negative tests, each must produce a counterexample):
@@ -407,12 +407,12 @@ proctype Reclaimer() {
      if
      :: s != 0 ->
         f = s - 1;
-        rc = W(f, S_REF);                  /* reclaimJournaled: Atomics.load(i32, w) */
-        mine = (W(f, S_OWNER) == V);       /* reclaimJournaled: i32[w + S_OWNER] === id */
+        rc = W(f, S_REF);                  /* reclaimJournaled: Atomics.load(i32, w) (countOf) */
+        mine = (W(f, S_OWNER) == V);       /* reclaimJournaled: ownerOf(w) === id */
         if
         :: rc == RC_BUSY && mine ->
-           W(f, S_TYPE) = 0;               /* reclaimJournaled: clearBusy */
-           d_step { W(f, S_REF) = RC_UNUSED; pub[f] = 0; CHECK(f) }   /* reclaimJournaled: Atomics.store UNUSED */
+           W(f, S_TYPE) = 0;               /* clearAbandoned: storage, type, list, aux, next */
+           d_step { W(f, S_REF) = RC_UNUSED; pub[f] = 0; CHECK(f) }   /* clearAbandoned: Atomics.store UNUSED */
            dealloc = (k != OP_RAW)
         :: rc == RC_UNUSED && mine && k != OP_RAW ->
            d_step {                        /* reclaimJournaled: (S_AUX & AUX_FREE) === 0 && !cached.has(f) */

@@ -11,7 +11,7 @@
  * the stack is busy, so nothing else writes its words. ORDER: `H_DEFER_HEAD` is read without the
  * lock (`isEmpty`) only as a hint; every decision is made again under the lock.
  */
-import { lock, unlock } from '../shm/lock.js';
+import { forceRelease, lock, lockOwner, unlock } from '../shm/lock.js';
 import { H_DEFER_HEAD, H_DEFER_LOCK } from './geometry.js';
 import { OP_DROP, OP_RAW, recordOp } from './journal.js';
 import { S_AUX, S_NEXT, S_OWNER, S_TYPE, slotIndex, slotWord } from './meta.js';
@@ -78,9 +78,19 @@ export function takeFreeFlag(r: Region, w: number): boolean {
   return free;
 }
 
-/** Calls `fn` with the frame index of every frame on the stack (read-only; for the census). */
+/** Calls `fn` with the frame index of every frame on the stack, at most `limit` + 1 (read-only, without the lock; for the census and `reclaimWorker`). */
 export function forEachDeferred(r: Region, fn: (index: number) => void, limit: number): void {
   const i32 = r.i32;
   let n = 0;
   for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0 && n <= limit; cur = i32[slotWord(r, cur - 1) + S_NEXT], n++) fn(cur - 1);
+}
+
+/**
+ * `reclaimWorker`: releases the stack's lock if the dead worker whose token is `deadToken` held
+ * it; whether it did. A push or an unlink is one final write (the head, or a link), so what a dead
+ * holder left needs no repair.
+ * ORDER: as `forceRelease` (shm/lock.ts): one CAS from the dead token.
+ */
+export function releaseDeferredFrom(r: Region, deadToken: number): boolean {
+  return lockOwner(r.i32, H_DEFER_LOCK) === deadToken && forceRelease(r.i32, H_DEFER_LOCK, deadToken);
 }

@@ -139,6 +139,11 @@ export function listOf(r: Region, w: number): number {
   return r.i32[w + S_LIST];
 }
 
+/** The worker named the owner of the slot at `w` (`S_OWNER`): whose setup or teardown a busy slot is. */
+export function ownerOf(r: Region, w: number): number {
+  return r.i32[w + S_OWNER];
+}
+
 /** Whether the metadata storage of the slot at `w` is all zero (as an UNUSED slot's must be). */
 export function storageIsClear(r: Region, w: number): boolean {
   for (let k = w + S_STORAGE; k < w + SLOT_WORDS; k++) if (r.i32[k] !== 0) return false;
@@ -340,6 +345,24 @@ export function clearSlot(r: Region, w: number): void {
   i32[w + S_LIST] = 0;
   i32[w + S_AUX] = 0;
   i32[w] = RC_UNUSED;
+}
+
+/**
+ * `reclaimWorker`'s end of a busy slot whose owner died halfway through its setup or teardown:
+ * the metadata storage, type, list id, aux and next words are zeroed (without the `onDrop`), and
+ * the count becomes UNUSED. The caller has checked that the slot is busy, not on the deferred
+ * stack, and owned by the dead worker (`ownerOf`); it frees the frame, or leaves it raw.
+ * OWNER: a busy slot is its owner's alone, and its owner is dead; the reclaimer holds the
+ * allocator lock. ORDER: cleared before the atomic store that makes it UNUSED.
+ */
+export function clearAbandoned(r: Region, w: number): void {
+  const i32 = r.i32;
+  for (let k = w + S_STORAGE; k < w + SLOT_WORDS; k++) i32[k] = 0;
+  i32[w + S_TYPE] = 0;
+  i32[w + S_LIST] = 0;
+  i32[w + S_AUX] = 0;
+  i32[w + S_NEXT] = 0;
+  Atomics.store(i32, w, RC_UNUSED);
 }
 
 /**

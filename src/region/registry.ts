@@ -15,7 +15,7 @@
  */
 import { MetaTypeError } from '../base/errors.js';
 import { MAX_TYPES } from '../base/limits.js';
-import { lock, unlock } from '../shm/lock.js';
+import { forceRelease, lock, lockOwner, unlock } from '../shm/lock.js';
 import { H_REGISTRY, H_REG_COUNT, H_REG_LOCK, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS } from './geometry.js';
 import type { Region } from './region.js';
 
@@ -127,4 +127,14 @@ export function registerType(r: Region, descriptor: string, name: string, size: 
   } finally {
     unlock(i32, H_REG_LOCK);
   }
+}
+
+/**
+ * `reclaimWorker`: releases the registry's lock if the dead worker whose token is `deadToken`
+ * held it; whether it did. An entry is complete before the one write that publishes it (see the
+ * module), so what a dead holder left needs no repair.
+ * ORDER: as `forceRelease` (shm/lock.ts): one CAS from the dead token.
+ */
+export function releaseRegistryFrom(r: Region, deadToken: number): boolean {
+  return lockOwner(r.i32, H_REG_LOCK) === deadToken && forceRelease(r.i32, H_REG_LOCK, deadToken);
 }

@@ -169,6 +169,36 @@ export function isAttached(r: Region, id: number): boolean {
   return Atomics.load(r.i32, workerRecord(id) + W_STATE) === WORKER_ATTACHED;
 }
 
+/** The state word of worker `id`'s record (`WORKER_FREE`, `WORKER_ATTACHED`, `WORKER_EXITED`): an atomic load. */
+export function workerState(r: Region, id: number): number {
+  return Atomics.load(r.i32, workerRecord(id) + W_STATE);
+}
+
+/**
+ * `reclaimWorker` could not get the allocator lock: leaves worker `id` `WORKER_EXITED`, if its
+ * state is still `seen` (no concurrent reclaim freed it meanwhile); whether it did.
+ * ORDER: one CAS from the state read before, so a record that a concurrent reclaim freed (and a
+ * new worker may have claimed since) is never marked.
+ */
+export function markExited(r: Region, id: number, seen: number): boolean {
+  return Atomics.compareExchange(r.i32, workerRecord(id) + W_STATE, seen, WORKER_EXITED) === seen;
+}
+
+/**
+ * `reclaimWorker`'s last step for dead worker `id`, once its cached and journaled frames are
+ * back: its caches and journals emptied (the generation stays, so its old lock tokens stay dead),
+ * then the id is free for the next `claimWorker`.
+ * OWNER: the dead worker's record, written only by the reclaimer, which holds the allocator lock
+ * (the id is not free until the last store). ORDER: the state is stored last, with an atomic
+ * store that `claimWorker`'s CAS reads: a new worker with this id sees an empty record.
+ */
+export function reclaimRecord(r: Region, id: number): void {
+  const i32 = r.i32;
+  const rec = workerRecord(id);
+  for (let k = W_STATE + 1; k < W_GEN; k++) i32[rec + k] = 0;
+  Atomics.store(i32, rec + W_STATE, WORKER_FREE);
+}
+
 /** Runs in this worker's class-`k` stack (its own record: a plain read). */
 export function cacheCount(r: Region, k: number): number {
   return r.i32[stackOf(r.rec, k)];

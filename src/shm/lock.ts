@@ -30,19 +30,20 @@ export function lockWithin(i32: Int32Array, at: number, owner: number, ms: numbe
 
 /**
  * `lock` for a lock whose holder may be taken over once it is gone (the channel's): when the
- * holder's token no longer names a live worker (`isGone`), the lock passes to `owner` in one CAS
+ * holder's token no longer names a live worker (`isGone(i32, token)`: a plain function, so that
+ * taking the lock allocates no closure), the lock passes to `owner` in one CAS
  * from that token, so of two workers that see it gone only one gets it. Only for structures whose
  * every change ends with one final write, so that a holder that died mid-change left them whole
  * (verify/channel.pml; BROKEN_TAKEOVER_LIVE is the same without the `isGone` check).
  * ORDER: as `lock`; a takeover CAS reads the gone holder's token, after which its writes are seen.
  */
-export function lockTakingOver(i32: Int32Array, at: number, owner: number, isGone: (token: number) => boolean): void {
+export function lockTakingOver(i32: Int32Array, at: number, owner: number, isGone: (i32: Int32Array, token: number) => boolean): void {
   if (Atomics.compareExchange(i32, at, 0, owner) === 0) return;
   lockSlow(i32, at, owner, Infinity, isGone);
 }
 
 /** The waiting half of the `lock*` functions. ORDER: as `lock`; a sleeper counts itself (`sleepOn`). */
-function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number, isGone?: (token: number) => boolean): boolean {
+function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number, isGone?: (i32: Int32Array, token: number) => boolean): boolean {
   const block = canBlock();
   for (let round = 0; ; round++) {
     for (let i = 0; i < SPINS; i++) {
@@ -51,7 +52,7 @@ function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number, 
     if (deadline !== Infinity && Date.now() >= deadline) return false;
     const holder = Atomics.load(i32, at);
     if (holder === 0) continue;
-    if (isGone !== undefined && isGone(holder) && Atomics.compareExchange(i32, at, holder, owner) === holder) return true;
+    if (isGone !== undefined && isGone(i32, holder) && Atomics.compareExchange(i32, at, holder, owner) === holder) return true;
     // A gone holder never unlocks: sleep briefly, then look again.
     if (block) sleepOn(i32, at, holder, at + 1, round < 4 ? 1 : 10);
   }

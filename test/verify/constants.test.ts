@@ -141,15 +141,15 @@ describe('the models copy the words of src/region/', () => {
   });
 });
 
-describe('the channel model copies the header of src/frame/channel.ts', () => {
+describe('the channel model copies the header of src/region/channel-ring.ts', () => {
   it('every C_* word of the model is the code one', () => {
-    const code = read('src/frame/channel.ts');
+    const code = read('src/region/channel-ring.ts');
     const defs = definesOf(read('verify/channel.pml'));
     const words = [...defs.keys()].filter((k) => /^C_[A-Z_]+$/.test(k) && k !== 'C_WORDS');
     expect(words.length).toBeGreaterThanOrEqual(7);
     for (const w of words) {
       const m = new RegExp(`const ${w} = (\\d+);`).exec(code);
-      expect(m, `channel.ts has no ${w}`).not.toBeNull();
+      expect(m, `channel-ring.ts has no ${w}`).not.toBeNull();
       expect(value(w, defs), w).toBe(Number(m![1]));
     }
   });
@@ -182,22 +182,26 @@ describe('the models follow the code as fixed for findings F1-F3', () => {
   });
 
   it('F2: reclaim judges and frees the journaled frames, and frees the record, under the allocator lock, as cache.pml', () => {
-    const source = read('src/frame/reclaim.ts');
+    const source = read('src/workers/reclaim.ts');
     order(body(source, 'reclaim'), ['lockAllocatorWithin(sys._region, waitMs)', 'reclaimFramesLocked(', 'unlockAllocator(sys._region)']);
     const code = body(source, 'reclaimFramesLocked');
-    order(code, ['reclaimJournaled(', 'buddy.freeRunsLocked(', 'WORKER_FREE']);
+    order(code, ['reclaimJournaled(', 'buddy.freeRunsLocked(', 'reclaimRecord(']);
+    order(body(read('src/region/workers.ts'), 'reclaimRecord'), ['i32[rec + k] = 0', 'Atomics.store(i32, rec + W_STATE, WORKER_FREE)']);
     expect(code).not.toMatch(/buddy\.freeRuns\(|unlock(Allocator)?\(/);
     const model = read('verify/cache.pml');
-    order(model, ['reclaim: lockWithin(H_BUDDY_LOCK', 'reclaimJournaled: Atomics.load', 'freeRunsLocked(m, V)', 'reclaimFramesLocked: Atomics.store(W_STATE, WORKER_FREE)', 'reclaim: unlock(H_BUDDY_LOCK)']);
+    order(model, ['reclaim: lockWithin(H_BUDDY_LOCK', 'reclaimJournaled: Atomics.load', 'freeRunsLocked(m, V)', 'reclaimRecord: Atomics.store(W_STATE, WORKER_FREE)', 'reclaim: unlock(H_BUDDY_LOCK)']);
   });
 
   it('F3: every wait of the channel sleeps at most MAX_SLEEP_MS, which channel.pml models as a timeout', () => {
-    const code = read('src/frame/channel.ts');
+    // The ring's words are slept on in region/channel-ring.ts only; channel.ts calls its sleeps.
+    const code = read('src/region/channel-ring.ts');
+    const api = read('src/workers/channel.ts');
     expect(code).toMatch(/const MAX_SLEEP_MS = \d+;/);
-    const waits = [...code.matchAll(/sleepOn(?:Async)?\(i32, [^;]*;/g)].map((m) => m[0]);
+    const waits = [...code.matchAll(/\bsleepOn(?:Async)?\([^;]*;/g)].map((m) => m[0]);
     expect(waits.length).toBeGreaterThanOrEqual(2);
     for (const w of waits) expect(w).toContain('Math.min(left, MAX_SLEEP_MS)');
-    expect(code).not.toMatch(/Atomics\.wait(Async)?\(/); // every sleep goes through shm/wait.ts
+    for (const text of [code, api]) expect(text).not.toMatch(/Atomics\.wait(Async)?\(/); // every sleep goes through shm/wait.ts
+    expect(api).not.toMatch(/\bsleepOn(Async)?\(/);
     const model = read('verify/channel.pml');
     expect(model).toContain('bit capped = 1;');
     expect(model).toContain('TIME_OUT(q)');

@@ -5,55 +5,52 @@
  * spins briefly, then sleeps (`shm/wait.ts`: `Atomics.wait`, or `Atomics.waitAsync`); it is
  * notified only when it sleeps.
  *
- * The queue lives in frames of the region (metadata type `pageframe.channel`): the lock
- * (`shm/lock.ts`: owner token, sleepers), the head and tail counters, the waiter counts, then
- * one entry per item (its first frame's index + 1, and its frame count). Each queue change is one final write, so a lock whose owner died can be taken over.
+ * The queue lives in frames of the region (metadata type `pageframe.channel`): its words, the
+ * lock, the entries and the waits on them are the protocol of `region/channel-ring.ts`; this file
+ * is the API over it (handles, types, errors, and the spin before a sleep).
  */
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
-import type { FrameContext } from './context.js';
-import { lockTakingOver, unlock } from '../shm/lock.js';
-import { canBlock, sleepOn, sleepOnAsync, wake } from '../shm/wait.js';
-import { tokenAlive } from '../region/workers.js';
-import { Frame, resolveType } from './frame.js';
-import { takeForgottenRun } from './meta.js';
+import type { FrameContext } from '../frame/context.js';
+import { canBlock } from '../shm/wait.js';
+import {
+  countReceived,
+  dequeue,
+  enqueue,
+  entryFrames,
+  entryMixed,
+  entryStart,
+  forEachQueued,
+  headEntry,
+  lockRing,
+  putBackHead,
+  receivedCount,
+  ringAt,
+  ringFrames,
+  ringSize,
+  sentCount,
+  sleepOnReceived,
+  sleepOnSent,
+  sleepOnSentAsync,
+  takeHead,
+  unlockRing,
+  wakeAllReceivers,
+  wakeReceivers,
+  wakeSenders,
+} from '../region/channel-ring.js';
+import type { Region } from '../region/region.js';
+import { Frame, resolveType } from '../frame/frame.js';
+import { takeForgottenRun } from '../frame/meta.js';
 import { slotWord } from '../region/meta.js';
 import type { Paddr } from '../base/units.js';
-import { defineMeta } from './define-meta.js';
-import { type AnyMeta } from './meta-type.js';
-import { Segment } from './segment.js';
-import { FrameAllocOptions } from './allocator.js';
+import { defineMeta } from '../frame/define-meta.js';
+import { type AnyMeta } from '../frame/meta-type.js';
+import { Segment } from '../frame/segment.js';
+import { FrameAllocOptions } from '../frame/allocator.js';
 
-/** Words of the channel header, from the start of its first frame: the lock is two words (owner
- *  token, sleepers; `shm/lock.ts`). */
-const C_LOCK = 0;
-/** Positions of the next entry to receive and to send, in [0, 2 × capacity): equal when empty,
- *  `capacity` apart when full. */
-const C_HEAD = 2;
-const C_TAIL = 3;
-const C_RECV_WAITERS = 4;
-const C_SEND_WAITERS = 5;
-/** Counters bumped by every send and every receive (wrapping at 2^32): what waiters sleep on. */
-const C_SENT = 6;
-const C_RECEIVED = 7;
-const C_ENTRIES = 16;
-const ENTRY_WORDS = 2;
-/** In an entry's count word: the item was sent as a `Segment`; its frames may be of several
- *  types (a segment restored without a type). */
-const SEGMENT_FLAG = 0x4000_0000;
-const MIXED_FLAG = 0x2000_0000;
-const COUNT_MASK = MIXED_FLAG - 1;
 /** Polls of the queue before a waiter goes to sleep (~ tens of microseconds): a sleeping
  *  waiter costs ~25 µs to wake, a spinning one sees the change in well under a microsecond. */
 const SPIN_POLLS = 20_000;
-
-/**
- * The longest a waiter sleeps before it looks at the queue again. A worker that dies between its
- * change of the queue and its notify (it is reclaimed, but a notify is never sent for it) would
- * otherwise leave the other side asleep with the queue ready (found by the SPIN model,
- * verify/channel.pml); the callers' loops re-check the queue after every wake-up.
- */
-const MAX_SLEEP_MS = 100;
 
 /**
  * The largest capacity a channel may have: 2^20 entries (the queue then takes 2049 frames).
@@ -88,8 +85,7 @@ const ChannelMeta = defineMeta(
     onDrop: (meta, ref) => {
       if (meta.capacity === 0) return; // one of the other frames
       const sys = ref._sys;
-      const base = (sys._region.frameByte + ref.paddr) >> 2;
-      const i32 = sys._region.mem.i32;
+      const r = sys._region;
       let error: unknown;
       let failed = false;
       const drop = (paddr: Paddr): void => {
@@ -100,21 +96,18 @@ const ChannelMeta = defineMeta(
           failed = true;
         }
       };
-      for (let pos = i32[base + C_HEAD]; pos !== i32[base + C_TAIL]; pos = nextPos(pos, meta.capacity)) {
-        const at = base + C_ENTRIES + (pos % meta.capacity) * ENTRY_WORDS;
-        const start = (i32[at] - 1) * PAGE_SIZE;
-        const n = i32[at + 1] & COUNT_MASK;
+      forEachQueued(r, ringAt(r, ref.paddr), meta.capacity, (start, n) => {
         for (let k = 0; k < n; k++) drop(start + k * PAGE_SIZE);
-      }
+      });
       for (let k = 1; k < meta.nframes; k++) drop(ref.paddr + k * PAGE_SIZE);
       if (failed) throw error;
     },
   },
 );
 
-/** The position after `pos` in [0, 2 × capacity). */
-function nextPos(pos: number, capacity: number): number {
-  return pos + 1 === 2 * capacity ? 0 : pos + 1;
+/** `receive`'s refusal of a segment of `n` frames (the entry stays queued). */
+function notAFrame(n: number): FrameUseError {
+  return new FrameUseError('WrongType', `the next item is a segment of ${n} frames: take it with receiveSegment`);
 }
 
 /**
@@ -139,9 +132,9 @@ function nextPos(pos: number, capacity: number): number {
  */
 export class FrameChannel implements Disposable {
   private isOpen = true;
-  private readonly i32: Int32Array;
   private readonly sys: FrameContext;
-  /** Word index of the channel header. */
+  private readonly r: Region;
+  /** Word index of the channel's ring (`region/channel-ring.ts`). */
   private readonly base: number;
   /**
    * Entries the queue holds (a frame or a segment each).
@@ -157,8 +150,8 @@ export class FrameChannel implements Disposable {
 
   private constructor(private readonly first: Frame<typeof ChannelMeta>) {
     this.sys = first._sys;
-    this.i32 = this.sys._region.mem.i32;
-    this.base = (this.sys._region.frameByte + first.paddr) >> 2;
+    this.r = this.sys._region;
+    this.base = ringAt(this.r, first.paddr);
     this.capacity = first.meta.capacity;
   }
 
@@ -178,7 +171,7 @@ export class FrameChannel implements Disposable {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CHANNEL_CAPACITY) {
       throw new FrameUseError('BadValue', `a channel's capacity is an integer in 1..${MAX_CHANNEL_CAPACITY}, not ${String(capacity)}`);
     }
-    const nframes = Math.ceil(((C_ENTRIES + capacity * ENTRY_WORDS) * 4) / PAGE_SIZE);
+    const nframes = ringFrames(capacity);
     let first = true;
     const seg = new FrameAllocOptions(sys).allocSegmentWith(nframes, ChannelMeta, () => {
       if (!first) return undefined;
@@ -252,8 +245,7 @@ export class FrameChannel implements Disposable {
    * ```
    */
   get size(): number {
-    const n = Atomics.load(this.i32, this.base + C_TAIL) - Atomics.load(this.i32, this.base + C_HEAD);
-    return n < 0 ? n + 2 * this.capacity : n;
+    return ringSize(this.r, this.base, this.capacity);
   }
 
   /**
@@ -274,10 +266,11 @@ export class FrameChannel implements Disposable {
    * ```
    */
   send(item: Frame | Segment, timeoutMs = Infinity): boolean {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       if (this.trySend(item)) return true;
-      if (!this.await(C_RECEIVED, C_SEND_WAITERS, () => this.size < this.capacity, deadline)) return false;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
+      if (!this.await(true, deadline)) return false;
     }
   }
 
@@ -298,33 +291,23 @@ export class FrameChannel implements Disposable {
     this.check();
     const segment = item instanceof Segment;
     item._check();
-    const other = item._sys.handle;
-    if (item._sys !== this.sys && (other.memory !== this.sys.handle.memory || other.offset !== this.sys.handle.offset)) {
-      throw new FrameUseError('BadValue', `${String(item)} belongs to another region`);
-    }
-    const i32 = this.i32;
+    if (item._sys !== this.sys) this.checkSameRegion(item);
+    const r = this.r;
     const b = this.base;
-    this.lock();
+    lockRing(r, b);
     try {
-      const tail = i32[b + C_TAIL];
-      if (this.size >= this.capacity) return false;
-      const at = b + C_ENTRIES + (tail % this.capacity) * ENTRY_WORDS;
+      if (ringSize(r, b, this.capacity) >= this.capacity) return false;
       if (segment) {
-        const mixed = item._mixed ? MIXED_FLAG : 0;
+        const mixed = item._mixed;
         const { start, end } = item.intoRaw();
-        i32[at] = start / PAGE_SIZE + 1;
-        i32[at + 1] = ((end - start) / PAGE_SIZE) | SEGMENT_FLAG | mixed;
+        enqueue(r, b, this.capacity, start, (end - start) / PAGE_SIZE, true, mixed);
       } else {
-        i32[at] = item.intoRaw() / PAGE_SIZE + 1;
-        i32[at + 1] = 1;
+        enqueue(r, b, this.capacity, item.intoRaw(), 1, false, false);
       }
-      // ORDER: the entry is written before the tail that publishes it.
-      Atomics.store(i32, b + C_TAIL, nextPos(tail, this.capacity));
-      Atomics.add(i32, b + C_SENT, 1);
     } finally {
-      this.unlock();
+      unlockRing(r, b);
     }
-    wake(i32, b + C_SENT, b + C_RECV_WAITERS);
+    wakeReceivers(r, b);
     return true;
   }
 
@@ -346,11 +329,12 @@ export class FrameChannel implements Disposable {
    * ```
    */
   receive<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Frame<M> | null {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const frame = this.tryReceive(meta);
       if (frame !== null) return frame;
-      if (!this.await(C_SENT, C_RECV_WAITERS, () => this.size > 0, deadline)) return null;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
+      if (!this.await(false, deadline)) return null;
     }
   }
 
@@ -368,11 +352,12 @@ export class FrameChannel implements Disposable {
    * ```
    */
   receiveSegment<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Segment<M> | null {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const seg = this.tryReceiveSegment(meta);
       if (seg !== null) return seg;
-      if (!this.await(C_SENT, C_RECV_WAITERS, () => this.size > 0, deadline)) return null;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
+      if (!this.await(false, deadline)) return null;
     }
   }
 
@@ -425,10 +410,11 @@ export class FrameChannel implements Disposable {
    * ```
    */
   async receiveAsync<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Promise<Frame<M> | null> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const frame = this.tryReceive(meta);
       if (frame !== null) return frame;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
       if (!(await this.awaitAsync(deadline))) return null;
     }
   }
@@ -447,10 +433,11 @@ export class FrameChannel implements Disposable {
    * ```
    */
   async receiveSegmentAsync<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Promise<Segment<M> | null> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const seg = this.tryReceiveSegment(meta);
       if (seg !== null) return seg;
+      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
       if (!(await this.awaitAsync(deadline))) return null;
     }
   }
@@ -458,47 +445,30 @@ export class FrameChannel implements Disposable {
   /** Dequeues the head entry as a frame or a segment; null if empty. */
   private take(meta: AnyMeta | undefined, asSegment: boolean): Frame | Segment | null {
     this.check();
-    const i32 = this.i32;
+    const r = this.r;
     const b = this.base;
     let item: Frame | Segment;
-    this.lock();
+    lockRing(r, b);
     try {
-      const head = i32[b + C_HEAD];
-      if (head === i32[b + C_TAIL]) return null;
-      const at = b + C_ENTRIES + (head % this.capacity) * ENTRY_WORDS;
-      const start = (i32[at] - 1) * PAGE_SIZE;
-      const word = i32[at + 1];
-      const n = word & COUNT_MASK;
+      const e = headEntry(r, b, this.capacity);
+      if (e < 0) return null;
+      const start = entryStart(r, e);
+      const n = entryFrames(r, e);
       // The checks (WrongType, ...) come before the head moves: on an error the entry stays.
       try {
-        if (asSegment) item = this.restoreSegment(start, n, (word & MIXED_FLAG) !== 0, meta);
-        else if (n !== 1) {
-          throw new FrameUseError('WrongType', `the next item is a segment of ${n} frames: take it with receiveSegment`);
-        } else item = Frame._restore(this.sys, start, meta, false);
+        if (asSegment) item = this.restoreSegment(start, n, entryMixed(r, e), meta);
+        else if (n !== 1) throw notAFrame(n);
+        else item = Frame._restore(this.sys, start, meta, false);
       } catch (e) {
         this.passWakeUpOn();
         throw e;
       }
-      Atomics.store(i32, b + C_HEAD, nextPos(head, this.capacity));
-      if (this.sys.checked) {
-        // ORDER: checked mode's forgotten-reference records are taken after the head has moved.
-        // A receiver that dies in between holds the item, as one that dies after returning it;
-        // the other order would leave the entry queued with its records gone, and every later
-        // take of it would fail (from_raw_requires).
-        try {
-          takeForgottenRun(this.sys, start, start + n * PAGE_SIZE);
-        } catch (e) {
-          Atomics.store(i32, b + C_HEAD, head); // the entry stays
-          item._consume();
-          this.passWakeUpOn();
-          throw e;
-        }
-      }
-      Atomics.add(i32, b + C_RECEIVED, 1);
+      if (this.sys.checked) this.dequeueChecked(item, start, n);
+      else dequeue(r, b, this.capacity);
     } finally {
-      this.unlock();
+      unlockRing(r, b);
     }
-    wake(i32, b + C_RECEIVED, b + C_SEND_WAITERS);
+    wakeSenders(r, b);
     return item;
   }
 
@@ -520,7 +490,7 @@ export class FrameChannel implements Disposable {
     this.isOpen = false;
     // Wake the waiters (a `receiveAsync` of this object pending in this worker then rejects with
     // `Dropped`; others see a spurious wake-up and wait again) before the queue may be freed.
-    wake(this.i32, this.base + C_SENT, this.base + C_RECV_WAITERS, Infinity);
+    wakeAllReceivers(this.r, this.base);
     this.first.drop();
   }
 
@@ -540,13 +510,50 @@ export class FrameChannel implements Disposable {
     this.close();
   }
 
+  /** `trySend`'s check of an item of another `FrameContext`: it must be of the same region. */
+  private checkSameRegion(item: Frame | Segment): void {
+    const other = item._sys.handle;
+    if (other.memory !== this.sys.handle.memory || other.offset !== this.sys.handle.offset) {
+      throw new FrameUseError('BadValue', `${String(item)} belongs to another region`);
+    }
+  }
+
+  /**
+   * `dequeue` in checked mode: the head entry (`item`, of `n` frames from `start`) leaves the
+   * ring, then the forgotten-reference records of its frames are taken and the receive counted;
+   * if the records are not there, the entry is put back, `item` let go without a drop, and the
+   * error thrown. The caller holds the lock.
+   *
+   * ORDER: checked mode's forgotten-reference records are taken after the head has moved. A
+   * receiver that dies in between holds the item, as one that dies after returning it; the other
+   * order would leave the entry queued with its records gone, and every later take of it would
+   * fail (from_raw_requires).
+   */
+  private dequeueChecked(item: Frame | Segment, start: Paddr, n: number): void {
+    const head = takeHead(this.r, this.base, this.capacity);
+    try {
+      takeForgottenRun(this.sys, start, start + n * PAGE_SIZE);
+    } catch (e) {
+      putBackHead(this.r, this.base, head); // the entry stays
+      item._consume();
+      this.passWakeUpOn();
+      throw e;
+    }
+    countReceived(this.r, this.base);
+  }
+
   private check(): void {
-    if (!this.isOpen) throw new FrameUseError('Dropped', `FrameChannel(${hex(this.first.paddr)}) was closed`);
+    if (!this.isOpen) throw this.closed();
+  }
+
+  /** The error of a call on a closed channel object (out of `check`, which is on every hot path). */
+  private closed(): FrameUseError {
+    return new FrameUseError('Dropped', `FrameChannel(${hex(this.first.paddr)}) was closed`);
   }
 
   /** A receiver that refuses the head entry may have been the one woken for it: wake another. */
   private passWakeUpOn(): void {
-    wake(this.i32, this.base + C_SENT, this.base + C_RECV_WAITERS);
+    wakeReceivers(this.r, this.base);
   }
 
   /**
@@ -563,48 +570,37 @@ export class FrameChannel implements Disposable {
   }
 
   /**
-   * Waits until `ready()` or the deadline (false then): spins on the queue first, then sleeps on
-   * counter `at` (sends for receivers, receives for senders).
+   * Waits until there is room (`forRoom`: a sender) or an entry (a receiver), or the deadline
+   * (false then): spins on the queue first, then sleeps on the ring's counter of the other side's
+   * changes (receives for senders, sends for receivers), at most MAX_SLEEP_MS of the ring.
    */
-  private await(at: number, waitersAt: number, ready: () => boolean, deadline: number): boolean {
+  private await(forRoom: boolean, deadline: number): boolean {
+    const ready = forRoom ? (): boolean => this.size < this.capacity : (): boolean => this.size > 0;
     for (let i = 0; i < SPIN_POLLS; i++) {
       if (ready()) return true;
       if ((i & 1023) === 1023 && Date.now() >= deadline) return false;
     }
-    const i32 = this.i32;
-    const seen = Atomics.load(i32, this.base + at);
+    const r = this.r;
+    const b = this.base;
+    const seen = forRoom ? receivedCount(r, b) : sentCount(r, b);
     if (ready()) return true;
     const left = deadline - Date.now();
     if (left <= 0) return false;
     if (!canBlock()) {
       throw new FrameUseError('WouldBlock', 'this thread cannot block (a browser main thread): use receiveAsync, or a timeout of 0');
     }
-    sleepOn(i32, this.base + at, seen, this.base + waitersAt, Math.min(left, MAX_SLEEP_MS));
+    if (forRoom) sleepOnReceived(r, b, seen, left);
+    else sleepOnSent(r, b, seen, left);
     return true;
   }
 
   /** Waits for a send without blocking the thread; false at the deadline. */
   private async awaitAsync(deadline: number): Promise<boolean> {
-    const i32 = this.i32;
-    const at = this.base + C_SENT;
-    const sent = Atomics.load(i32, at);
+    const sent = sentCount(this.r, this.base);
     if (this.size > 0) return true;
     const left = deadline - Date.now();
     if (left <= 0) return false;
-    await sleepOnAsync(i32, at, sent, this.base + C_RECV_WAITERS, Math.min(left, MAX_SLEEP_MS));
+    await sleepOnSentAsync(this.r, this.base, sent, left);
     return true;
-  }
-
-  /**
-   * The channel's lock. A holder that died and was reclaimed (its token no longer names an
-   * attached worker, even if a new worker took its id) is taken over: each queue change ends
-   * with one final write, so the queue is whole.
-   */
-  private lock(): void {
-    lockTakingOver(this.i32, this.base + C_LOCK, this.sys._region.token, (token) => !tokenAlive(this.i32, token));
-  }
-
-  private unlock(): void {
-    unlock(this.i32, this.base + C_LOCK);
   }
 }

@@ -26,7 +26,7 @@ const expectUseError = (fn: () => unknown, code?: string): FrameUseError => expe
 const CHANNEL = 'pageframe.channel';
 
 /**
- * Frames a channel of `capacity` entries takes, as src/frame/channel.ts lays it out: a 16-word
+ * Frames a channel of `capacity` entries takes, as src/region/channel-ring.ts lays it out: a 16-word
  * header, then two words an entry (start and count, since an entry may be a segment).
  */
 const CHANNEL_FRAMES: Record<number, number> = { 1: 1, 5: 1, 1000: 2, 2000: 4, [MAX_CHANNEL_CAPACITY]: 2049 };
@@ -313,7 +313,7 @@ describe('send and receive', () => {
 
 describe('the ring across the wrap of its positions (white box)', () => {
   // The head and tail are positions in [0, 2 × capacity) (words 2 and 3 of the channel's first
-  // frame, src/frame/channel.ts): equal when empty, capacity apart when full, so that any
+  // frame, src/region/channel-ring.ts): equal when empty, capacity apart when full, so that any
   // capacity works and nothing wraps at 2^32. The test starts both just below the wrap of the
   // positions. (An earlier version counted modulo 2^32 and lost entries for capacities that do
   // not divide 2^32.)

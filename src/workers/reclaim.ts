@@ -5,14 +5,14 @@
  * The frames are judged under the allocator lock; if another worker holds it too long (it has
  * most likely died too), the worker is left `WORKER_EXITED` and the next reclaim finishes it.
  */
-import { slotWord, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from '../region/meta.js';
-import { WORKER_EXITED, WORKER_FREE, W_GEN, W_STATE } from '../region/workers.js';
-import { H_DEFER_HEAD, H_DEFER_LOCK, H_REG_LOCK } from '../region/geometry.js';
+import { RC_UNUSED, clearAbandoned, countOf, ownerOf, slotWord } from '../region/meta.js';
+import { WORKER_EXITED, WORKER_FREE, markExited, reclaimRecord, workerState } from '../region/workers.js';
 import { OP_RAW } from '../region/journal.js';
 import { repairList } from '../region/lists.js';
+import { releaseRegistryFrom } from '../region/registry.js';
+import { forEachDeferred, releaseDeferredFrom } from '../region/deferred.js';
 import { MAX_LISTS, MAX_WORKERS } from '../base/limits.js';
-import type { FrameContext } from './context.js';
-import { forceRelease, lockOwner } from '../shm/lock.js';
+import type { FrameContext } from '../frame/context.js';
 import { isFree, lockAllocatorWithin, takeOverAllocator, unlockAllocator } from '../region/free-lists.js';
 import { BuddyAllocator } from '../frame-allocator/buddy.js';
 import { journalOf } from '../region/journal.js';
@@ -49,7 +49,7 @@ export interface ReclaimReport {
  */
 export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number): ReclaimReport[] {
   const i32 = sys._region.mem.i32;
-  const stateOf = (id: number): number => Atomics.load(i32, workerRecord(id) + W_STATE);
+  const stateOf = (id: number): number => workerState(sys._region, id);
   const dead = ids.filter((id, k) => ids.indexOf(id) === k && stateOf(id) !== WORKER_FREE);
   const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false }]));
   const buddy = new BuddyAllocator(sys._region);
@@ -66,8 +66,8 @@ export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: numbe
       report.locks.push('allocator');
     }
     reclaimLists(sys, id, token, report);
-    if (lockOwner(i32, H_REG_LOCK) === token && forceRelease(i32, H_REG_LOCK, token)) report.locks.push('type registry');
-    if (lockOwner(i32, H_DEFER_LOCK) === token && forceRelease(i32, H_DEFER_LOCK, token)) report.locks.push('deferred drops');
+    if (releaseRegistryFrom(sys._region, token)) report.locks.push('type registry');
+    if (releaseDeferredFrom(sys._region, token)) report.locks.push('deferred drops');
   }
   // 2. Their frames, and those of workers left exited before, under the allocator lock. The
   // allocator's lock is held from the first look at a journaled frame to the freeing: a live
@@ -90,8 +90,7 @@ export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: numbe
   if (!lockAllocatorWithin(sys._region, waitMs)) {
     dead.forEach((id, k) => {
       // Unless a concurrent reclaim has finished it meanwhile (and a new worker taken its id).
-      const at = workerRecord(id) + W_STATE;
-      if (workerToken(i32, id) === tokens[k] && Atomics.compareExchange(i32, at, states[k], WORKER_EXITED) === states[k]) {
+      if (workerToken(i32, id) === tokens[k] && markExited(sys._region, id, states[k])) {
         reports.get(id)!.pending = true;
       }
     });
@@ -121,20 +120,18 @@ function reclaimFramesLocked(
   id: number,
   report: { framesFreed: number; teardowns: number; leftBusy: number },
 ): void {
-  const i32 = sys._region.mem.i32;
   const rec = workerRecord(id);
   const cached = new Set<number>();
   const cacheRuns = cachedRunsOf(sys._region, id);
   for (const [index, k] of cacheRuns) for (let f = index; f < index + k; f++) cached.add(f);
   const toFree = new Set<number>();
-  reclaimJournaled(sys, i32, rec, id, cached, report, toFree);
+  reclaimJournaled(sys, rec, id, cached, report, toFree);
   // Everything goes back to the buddy allocator.
   const runs: [number, number][] = [...cacheRuns, ...[...toFree].map((f) => [f, 1] as [number, number])];
   buddy.freeRunsLocked(runs);
   report.framesFreed = runs.reduce((n, [, k]) => n + k, 0);
   // The record: empty caches and journals (the generation stays), then the id is free.
-  for (let k = 1; k < W_GEN; k++) i32[rec + k] = 0;
-  Atomics.store(i32, rec + W_STATE, WORKER_FREE);
+  reclaimRecord(sys._region, id);
 }
 
 /**
@@ -143,34 +140,30 @@ function reclaimFramesLocked(
  */
 function reclaimJournaled(
   sys: FrameContext,
-  i32: Int32Array,
   rec: number,
   id: number,
   cached: ReadonlySet<number>,
   report: { teardowns: number; leftBusy: number },
   toFree: Set<number>,
 ): void {
-  const slot = (f: number): number => slotWord(sys._region, f);
+  const r = sys._region;
   const deferred = new Set<number>();
-  for (let cur = Atomics.load(i32, H_DEFER_HEAD); cur !== 0 && deferred.size <= sys.nframes; cur = i32[slot(cur - 1) + S_NEXT]) {
-    deferred.add(cur - 1);
-  }
-  for (const { index, n, kind } of journalOf(sys._region, rec)) {
+  forEachDeferred(r, (f) => deferred.add(f), sys.nframes);
+  for (const { index, n, kind } of journalOf(r, rec)) {
     for (let f = index; f < index + n && f < sys.nframes; f++) {
-      const w = slot(f);
-      const rc = Atomics.load(i32, w);
-      const mine = i32[w + S_OWNER] === id;
+      const w = slotWord(r, f);
+      const rc = countOf(r, w);
+      const mine = ownerOf(r, w) === id;
       if (rc === 0 && !deferred.has(f)) {
         // Busy: set up or torn down halfway; only the owner may finish it.
         if (!mine) {
           report.leftBusy++;
           continue;
         }
-        clearBusy(i32, w);
+        clearAbandoned(r, w);
         report.teardowns++;
-        Atomics.store(i32, w, RC_UNUSED);
         if (kind !== OP_RAW) toFree.add(f);
-      } else if (rc === RC_UNUSED && mine && kind !== OP_RAW && !isFree(sys._region, f) && !cached.has(f)) {
+      } else if (rc === RC_UNUSED && mine && kind !== OP_RAW && !isFree(r, f) && !cached.has(f)) {
         // Unused, neither free nor cached, and the dead worker's: on its way between the
         // allocator and a handle.
         toFree.add(f);
@@ -185,13 +178,4 @@ function reclaimLists(sys: FrameContext, id: number, token: number, report: { lo
   for (let index = 0; index < MAX_LISTS; index++) {
     if (repairList(sys._region, index, rec, token)) report.locks.push(`linked list ${index + 1}`);
   }
-}
-
-/** Clears a busy slot's metadata (all of its storage) and links, keeping it busy. */
-function clearBusy(i32: Int32Array, w: number): void {
-  for (let s = S_STORAGE; s < SLOT_WORDS; s++) i32[w + s] = 0;
-  i32[w + S_TYPE] = 0;
-  i32[w + S_LIST] = 0;
-  i32[w + S_AUX] = 0;
-  i32[w + S_NEXT] = 0;
 }
