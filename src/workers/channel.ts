@@ -251,8 +251,8 @@ export class FrameChannel implements Disposable {
   /**
    * Moves the references of `item` (a frame, or a segment: one entry either way) into the
    * queue, waiting up to `timeoutMs` for room. Returns true (the handle is consumed) or false on
-   * timeout (the handle is untouched). `FrameUseError`: `Dropped` for a closed channel or a dead
-   * handle, `BadValue` for a handle of another region, `WouldBlock` for a wait on a browser's
+   * timeout (the handle is untouched). `FrameUseError`: `Closed` for a closed channel, `Dropped`
+   * for a dead handle, `BadValue` for a handle of another region, `WouldBlock` for a wait on a browser's
    * main thread.
    *
    * @example
@@ -397,7 +397,7 @@ export class FrameChannel implements Disposable {
   /**
    * Like `receive`, without blocking the thread: waits with `Atomics.waitAsync` (or, where that
    * is missing, by polling). Resolves to the frame, or null after `timeoutMs`. Rejects with
-   * `FrameUseError('Dropped')` if this channel object is closed meanwhile.
+   * `FrameUseError('Closed')` if this channel object is closed meanwhile.
    *
    * @example
    * ```ts
@@ -475,7 +475,7 @@ export class FrameChannel implements Disposable {
   /**
    * Drops this worker's reference to the channel. When the last reference in any worker goes,
    * the frames still queued are dropped and the channel's frames freed. A `receiveAsync` of this
-   * object still pending rejects with `FrameUseError('Dropped')`. Idempotent.
+   * object still pending rejects with `FrameUseError('Closed')`. Idempotent.
    *
    * @example
    * ```ts
@@ -489,7 +489,7 @@ export class FrameChannel implements Disposable {
     if (!this.isOpen) return;
     this.isOpen = false;
     // Wake the waiters (a `receiveAsync` of this object pending in this worker then rejects with
-    // `Dropped`; others see a spurious wake-up and wait again) before the queue may be freed.
+    // `Closed`; others see a spurious wake-up and wait again) before the queue may be freed.
     wakeAllReceivers(this.r, this.base);
     this.first.drop();
   }
@@ -548,7 +548,7 @@ export class FrameChannel implements Disposable {
 
   /** The error of a call on a closed channel object (out of `check`, which is on every hot path). */
   private closed(): FrameUseError {
-    return new FrameUseError('Dropped', `FrameChannel(${hex(this.first.paddr)}) was closed`);
+    return new FrameUseError('Closed', `FrameChannel(${hex(this.first.paddr)}) was closed`);
   }
 
   /** A receiver that refuses the head entry may have been the one woken for it: wake another. */

@@ -444,11 +444,11 @@ describe('close', () => {
     ch[Symbol.dispose]();
     expectAllFree(sys);
     const f = sys.allocFrame();
-    expectUseError(() => ch.send(f), 'Dropped');
-    expectUseError(() => ch.trySend(f), 'Dropped');
-    expectUseError(() => ch.receive(), 'Dropped');
-    expectUseError(() => ch.tryReceive(), 'Dropped');
-    await expect(ch.receiveAsync()).rejects.toSatisfy((e) => e instanceof FrameUseError && e.code === 'Dropped');
+    expectUseError(() => ch.send(f), 'Closed');
+    expectUseError(() => ch.trySend(f), 'Closed');
+    expectUseError(() => ch.receive(), 'Closed');
+    expectUseError(() => ch.tryReceive(), 'Closed');
+    await expect(ch.receiveAsync()).rejects.toSatisfy((e) => e instanceof FrameUseError && e.code === 'Closed');
     expect(f.referenceCount).toBe(1); // the refused sends left it alone
     f.drop();
     expectAllFree(sys);
@@ -504,7 +504,7 @@ describe('close', () => {
       expect(sys.stats().used).toBe(2);
     }
     expectAllFree(sys);
-    expectUseError(() => escaped.tryReceive(), 'Dropped');
+    expectUseError(() => escaped.tryReceive(), 'Closed');
   });
 });
 
@@ -726,12 +726,12 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 describe('close with a receiver waiting', () => {
-  it('a receiveAsync pending on the closed object rejects with Dropped (and keeps nothing alive)', async () => {
+  it('a receiveAsync pending on the closed object rejects with Closed (and keeps nothing alive)', async () => {
     const sys = makeSystem();
     const ch = FrameChannel.create(sys, 2);
     const pending = ch.receiveAsync();
     ch.close();
-    await expect(pending).rejects.toMatchObject({ name: 'FrameUseError', code: 'Dropped' });
+    await expect(pending).rejects.toMatchObject({ name: 'FrameUseError', code: 'Closed' });
     expect(sys.stats().free).toBe(64);
     sys.checkInvariants();
   });
