@@ -7,6 +7,14 @@ import tseslint from 'typescript-eslint';
 // system.ts and index.ts sit above every folder but map/, which reads a system.
 const LAYERS = ['base', 'shm', 'region', 'frame-allocator|checked', 'frame', 'workers'];
 
+// Only src/region/ names a word of shared memory: a word index constant (S_*, H_*, W_*, L_*, T_*,
+// C_*, the slot and record sizes) imported from region/ anywhere else is an error. Tests may.
+const WORDS = {
+  regex: '(^|/)region/',
+  importNamePattern: '^([SHWLTCJ]_|AUX_|SLOT_WORDS$|SLOT_SHIFT$|STORAGE_BYTE_OFFSET$|CACHE_BASE$|WORKER_WORDS$|TYPE_ENTRY_|LIST_WORDS$)',
+  message: 'only src/region/ names a word of shared memory: call a function of region/ instead.',
+};
+
 const layerRules = LAYERS.map((layer, i) => {
   const above = [...LAYERS.slice(i + 1), 'map'].join('|');
   return {
@@ -20,12 +28,19 @@ const layerRules = LAYERS.map((layer, i) => {
               regex: `(^|/)(${above})/|(^|/)(system|index)\\.js$`,
               message: `src/${layer}/ is layer ${i}: it imports only from ${LAYERS.slice(0, i + 1).join(', ')}.`,
             },
+            ...(layer === 'region' ? [] : [WORDS]),
           ],
         },
       ]),
     },
   };
 });
+
+// Above the layers: system.ts, index.ts and the frame map name no word either.
+const topRules = {
+  files: ['src/*.ts', 'src/map/**/*.ts'],
+  rules: { 'no-restricted-imports': /** @type {['error', object]} */ (['error', { patterns: [WORDS] }]) },
+};
 
 export default tseslint.config(
   { ignores: ['dist/', 'docs/api/', 'coverage/', 'node_modules/', 'test/.doc-examples/'] },
@@ -55,4 +70,5 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  topRules,
 );

@@ -12,7 +12,7 @@ import { Frame, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from '../base/units.js';
 import { checkRawHeld, claimOrThrow, dropOne, takeForgottenRun } from './meta.js';
 import { dropRange } from './teardown.js';
-import { SLOT_WORDS, countOf, dropForgotten, claimRun, incRef, notUnused, publishRun, setType, storageByte, unclaim, slotWord } from '../region/meta.js';
+import { countOf, dropForgotten, claimRun, incRef, notUnused, publishRun, setType, storageByte, unclaim, slotWord } from '../region/meta.js';
 import { lookupTypeId, typeIdOf } from './meta-type.js';
 import { ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
 import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
@@ -470,7 +470,7 @@ export function claimRange<M extends AnyMeta>(
     const first = slotWord(sys._region, start >>> PAGE_SHIFT);
     const n = (end - start) / PAGE_SIZE;
     const claimed = claimRun(r, first, n, meta._id);
-    if (claimed < n) throw notUnused(countOf(r, first + claimed * SLOT_WORDS), start + claimed * PAGE_SIZE);
+    if (claimed < n) throw notUnused(countOf(r, slotWord(r, (start >>> PAGE_SHIFT) + claimed)), start + claimed * PAGE_SIZE);
     return;
   }
   let p = start;

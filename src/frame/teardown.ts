@@ -15,7 +15,6 @@ import { OP_DROP, OP_RAW, clearOp, recordOp, restoreOp, saveOp } from '../region
 import {
   DROP_LAST_SLOW,
   DROP_NOT_HELD,
-  SLOT_WORDS,
   beginUniqueDrop,
   clearSlot,
   countOf,
@@ -222,9 +221,9 @@ function dropFrames(sys: FrameContext, start: Paddr, end: Paddr): void {
     p += k * PAGE_SIZE;
     if (p === end) break;
     const code = res & 3;
-    if (code === DROP_LAST_SLOW) torn = last(w + k * SLOT_WORDS);
+    if (code === DROP_LAST_SLOW) torn = last(slotWord(r, p >>> PAGE_SHIFT));
     else if (code === DROP_NOT_HELD) {
-      const rc = countOf(r, w + k * SLOT_WORDS);
+      const rc = countOf(r, slotWord(r, p >>> PAGE_SHIFT));
       fail(sys.checked ? dropRequiresFailed(p, rc) : notHeld(p, rc));
     }
     if (torn) {
