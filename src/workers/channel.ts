@@ -329,13 +329,7 @@ export class FrameChannel implements Disposable {
    * ```
    */
   receive<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Frame<M> | null {
-    let deadline = NaN; // read the clock only once there is a wait
-    for (;;) {
-      const frame = this.tryReceive(meta);
-      if (frame !== null) return frame;
-      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
-      if (!this.await(false, deadline)) return null;
-    }
+    return this.receiveWaiting(meta, false, timeoutMs) as Frame<M> | null;
   }
 
   /**
@@ -352,10 +346,15 @@ export class FrameChannel implements Disposable {
    * ```
    */
   receiveSegment<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Segment<M> | null {
+    return this.receiveWaiting(meta, true, timeoutMs) as Segment<M> | null;
+  }
+
+  /** `receive` / `receiveSegment`: takes the next item, waiting for one up to `timeoutMs`. */
+  private receiveWaiting(meta: AnyMeta | undefined, asSegment: boolean, timeoutMs: number): Frame | Segment | null {
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
-      const seg = this.tryReceiveSegment(meta);
-      if (seg !== null) return seg;
+      const item = this.take(meta, asSegment);
+      if (item !== null) return item;
       if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
       if (!this.await(false, deadline)) return null;
     }
@@ -410,13 +409,7 @@ export class FrameChannel implements Disposable {
    * ```
    */
   async receiveAsync<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Promise<Frame<M> | null> {
-    let deadline = NaN; // read the clock only once there is a wait
-    for (;;) {
-      const frame = this.tryReceive(meta);
-      if (frame !== null) return frame;
-      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
-      if (!(await this.awaitAsync(deadline))) return null;
-    }
+    return (await this.receiveAwaiting(meta, false, timeoutMs)) as Frame<M> | null;
   }
 
   /**
@@ -433,10 +426,15 @@ export class FrameChannel implements Disposable {
    * ```
    */
   async receiveSegmentAsync<M extends AnyMeta = AnyMeta>(meta?: M, timeoutMs = Infinity): Promise<Segment<M> | null> {
+    return (await this.receiveAwaiting(meta, true, timeoutMs)) as Segment<M> | null;
+  }
+
+  /** `receiveAsync` / `receiveSegmentAsync`: as `receiveWaiting`, without blocking the thread. */
+  private async receiveAwaiting(meta: AnyMeta | undefined, asSegment: boolean, timeoutMs: number): Promise<Frame | Segment | null> {
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
-      const seg = this.tryReceiveSegment(meta);
-      if (seg !== null) return seg;
+      const item = this.take(meta, asSegment);
+      if (item !== null) return item;
       if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
       if (!(await this.awaitAsync(deadline))) return null;
     }
