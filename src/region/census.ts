@@ -42,11 +42,8 @@ import { registeredCount } from './registry.js';
 export type SlotState = typeof SLOT_UNUSED | typeof SLOT_BUSY | typeof SLOT_SHARED | typeof SLOT_UNIQUE | typeof SLOT_ILLEGAL;
 
 export const SLOT_UNUSED = 0;
-
 export const SLOT_BUSY = 1;
-
 export const SLOT_SHARED = 2;
-
 export const SLOT_UNIQUE = 3;
 
 /** A count word no transition writes: only a broken slot (or a stray write) holds one. */

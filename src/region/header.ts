@@ -3,11 +3,14 @@
  * once by `create` (the magic last) and read by every `attach` to validate the region.
  *
  *   words: magic | version | nframes | flags | header bytes | meta offset | frame offset |
- *          slot bytes | page size | next list id | next worker id (unused)
+ *          slot bytes | page size | (two words unused since lists and workers claim their
+ *          entries by CAS; kept so the layout version need not change)
  *
- * Who writes: only `initRegion`, before any other worker can know the region (but the list-id
- * counter, which is `lists.ts`'s). ORDER: the magic is stored last, with `Atomics.store`; attach
- * reads it first, with `Atomics.load`, so a worker that sees it sees the rest.
+ * Who writes: only `initRegion`, before any other worker can know the region. It also sets what
+ * a fresh region holds elsewhere (every slot UNUSED, worker 1's record attached), the one place
+ * another file's words are written, as nobody can see them yet. ORDER: the magic is stored last,
+ * with `Atomics.store`; attach reads it first, with `Atomics.load`, so a worker that sees it sees
+ * the rest.
  */
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_FRAMES, META_SLOT_SIZE } from '../base/limits.js';
@@ -18,27 +21,16 @@ import { WORKER_ATTACHED, W_GEN, W_STATE } from './workers.js';
 
 /** "PFRM" in little-endian. */
 export const MAGIC = 0x4d524650;
-
 export const H_MAGIC = 0;
-
 export const H_VERSION = 1;
-
 export const H_NFRAMES = 2;
-
 export const H_FLAGS = 3;
-
 export const H_HEADER_BYTES = 4;
-
 export const H_META_OFFSET = 5; // bytes from the region start
-
 export const H_FRAME_OFFSET = 6; // bytes from the region start
-
 export const H_SLOT_BYTES = 7; // META_SLOT_SIZE, recorded so attach can check it
-
 export const H_PAGE_SIZE = 8;
-
 export const H_NEXT_LIST_ID = 9;
-
 export const H_NEXT_WORKER_ID = 10;
 
 /** Header flags. */

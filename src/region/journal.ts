@@ -13,11 +13,8 @@ import type { Region } from './region.js';
  * saying what the worker was doing with the frames (see `OP_*`).
  */
 export const W_OP_START = 2;
-
 export const W_OP_COUNT = 3;
-
 export const OP_KIND_SHIFT = 24;
-
 export const OP_COUNT_MASK = (1 << OP_KIND_SHIFT) - 1;
 
 /** Frames this worker owns alone: taken from the allocator (being claimed and published), or
@@ -33,17 +30,13 @@ export const OP_RAW = 3;
 /** The allocator journal: runs of frames moving between this worker's caches and the buddy
  *  allocator. `W_AJ_COUNT` runs of `[index, nframes]` from `W_AJ_RUNS`. */
 export const W_AJ_COUNT = 4;
-
 export const W_AJ_RUNS = 5;
-
 export const AJ_MAX_RUNS = 20;
 
 /** The list journal: the linked-list change in progress (`LOP_*` kind, list index, frame,
  *  prev, next, new size), every write of which is absolute, so `reclaimWorker` can redo it. */
 export const W_LOP = 105;
-
 export const LOP_LINK = 1;
-
 export const LOP_UNLINK = 2;
 
 /**

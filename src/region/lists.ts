@@ -38,11 +38,8 @@ export const L_LOCK = 1;
 
 /** First and last frame (index + 1; 0 when empty), the number of frames, the metadata type id. */
 export const L_FRONT = 3;
-
 export const L_BACK = 4;
-
 export const L_SIZE = 5;
-
 export const L_TYPE = 6;
 
 /** The list journal's words, from W_LOP of the worker's record. */

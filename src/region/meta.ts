@@ -17,11 +17,8 @@ import { hasOnDrop } from './registry.js';
  * keep small counts as small integers, which is what makes them fast). Busy is 0 in both.
  */
 export const RC_UNUSED = -1;
-
 export const RC_UNIQUE = -2;
-
 export const SLOT_WORDS = META_SLOT_SIZE / 4;
-
 export const SLOT_SHIFT = 4; // log2(SLOT_WORDS)
 
 /** The atomic reference count (see `RC_*`). */
@@ -39,9 +36,7 @@ export const S_LIST = 2;
  *  the frame is given back, `S_PREV` records the worker that made it so (`S_OWNER`), which is how
  *  `reclaimWorker` tells the frames a dead worker left half done from other workers' work. */
 export const S_NEXT = 3;
-
 export const S_PREV = 4;
-
 export const S_OWNER = S_PREV;
 
 /** Auxiliary word. While the frame is free in the buddy allocator: `AUX_FREE`, and on the head
@@ -52,7 +47,6 @@ export const S_AUX = 5;
 
 /** First word of the 40-byte metadata storage. */
 export const S_STORAGE = 6;
-
 export const STORAGE_BYTE_OFFSET = S_STORAGE * 4;
 
 /** Flag in `S_AUX` of every frame free in the buddy allocator (the ground truth it is rebuilt
@@ -61,7 +55,6 @@ export const AUX_FREE = 0x4000_0000;
 
 /** Flag in `S_AUX` of the head frame of a free chunk; the low bits hold the chunk's order. */
 export const AUX_HEAD = 0x2000_0000;
-
 export const AUX_ORDER_MASK = 0xff;
 
 // ---------------------------------------------------------------------------------------------

@@ -28,9 +28,7 @@ import { MAX_WORKERS } from '../base/limits.js';
 
 /** Worker record word 0: 0 = free, 1 = attached, 2 = exited (its reclaim is not done yet). */
 export const W_STATE = 0;
-
 export const WORKER_FREE = 0;
-
 export const WORKER_ATTACHED = 1;
 
 /**
@@ -46,9 +44,7 @@ export const W_DRAIN = 1;
 /** Per-worker caches of free runs of 1..4 frames (LIFO stacks of frame indices): for class k,
  *  the count is at `W_CACHE + CACHE_BASE[k]` and the entries follow it. */
 export const W_CACHE = W_AJ_RUNS + 2 * AJ_MAX_RUNS;
-
 export const CACHE_CAPACITY = [0, 32, 8, 8, 8] as const;
-
 export const CACHE_BASE = [0, 0, 33, 42, 51] as const;
 
 /** The 1-frame stack's offset in a record, as one constant for the hot paths. */
@@ -58,9 +54,7 @@ const STACK_ONE = W_CACHE + CACHE_BASE[1];
  *  `gen << TOKEN_ID_BITS | id`, so a lock of a dead worker is told apart from one of the worker
  *  that later attached with the same id. */
 export const W_GEN = WORKER_WORDS - 1;
-
 export const TOKEN_ID_BITS = 7;
-
 export const GEN_MASK = 0xff_ffff;
 
 /** Word index of the record of worker `id`. */
