@@ -23,6 +23,7 @@ import { Untyped, forgetRegion, typeById, type AnyMeta } from './frame/meta-type
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
+import { checkTimeout } from './base/args.js';
 import { claimWorker } from './region/workers.js';
 import { bufferOf, initRegion, readHeader, sharedArrayBufferClass, type FrameSystemHandle, type SharedMemory } from './region/header.js';
 import { fastPath } from './region/fast-path.js';
@@ -275,17 +276,15 @@ export class FrameSystem implements SlotHost {
    */
   static create(options: FrameSystemOptions): FrameSystem {
     const { frames, offset = 0, checked = false } = options ?? ({} as FrameSystemOptions);
-    checkReclaimWait(options?.reclaimWaitMs);
+    if (options?.reclaimWaitMs !== undefined) checkTimeout(options.reclaimWaitMs, 'reclaimWaitMs');
     if (!Number.isInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
       throw new FrameSystemError('BadMemory', `frames must be an integer in 1..${MAX_FRAMES}, not ${String(frames)}`);
     }
-    if (!Number.isInteger(offset) || offset < 0 || offset % 64 !== 0) {
-      throw new FrameSystemError('BadMemory', `offset must be a non-negative multiple of 64, not ${String(offset)}`);
-    }
+    checkOffset(offset);
     const SAB = sharedArrayBufferClass(); // no shared memory of any kind without it
     const layout = computeLayout(frames, offset);
     const needed = offset + layout.totalBytes;
-    const memory = options.memory ?? newWasmMemory(needed) ?? new SAB(needed);
+    const memory = options.memory ?? newWasmMemory(needed) ?? newSharedBuffer(SAB, needed);
     const buffer = bufferOf(memory, needed, true);
     const handle: FrameSystemHandle = { memory, offset };
     initRegion(buffer, offset, layout, checked);
@@ -312,14 +311,12 @@ export class FrameSystem implements SlotHost {
    * ```
    */
   static attach(handle: FrameSystemHandle, options: AttachOptions = {}): FrameSystem {
-    checkReclaimWait(options?.reclaimWaitMs);
+    if (options?.reclaimWaitMs !== undefined) checkTimeout(options.reclaimWaitMs, 'reclaimWaitMs');
     if (handle === null || typeof handle !== 'object') {
       throw new FrameSystemError('BadMemory', 'attach needs the handle of a FrameSystem (sys.handle)');
     }
     const { memory, offset } = handle;
-    if (!Number.isInteger(offset) || offset < 0 || offset % 64 !== 0) {
-      throw new FrameSystemError('BadMemory', `offset must be a non-negative multiple of 64, not ${String(offset)}`);
-    }
+    checkOffset(offset);
     const { buffer, layout, checked } = readHeader(memory, offset);
     const head = new Int32Array(buffer, offset, HEADER_BYTES >> 2);
     const workerId = claimWorker(head);
@@ -648,9 +645,19 @@ export class FrameSystem implements SlotHost {
   }
 }
 
-/** Refuses a bad `reclaimWaitMs` before anything is written (`FrameUseError('BadValue')`). */
-function checkReclaimWait(ms: unknown): void {
-  if (ms !== undefined && (typeof ms !== 'number' || !(ms >= 0))) {
-    throw new FrameUseError('BadValue', `reclaimWaitMs must be a number >= 0 (or Infinity), not ${String(ms)}`);
+
+/** Refuses an offset that is not a safe integer multiple of 64, >= 0 (`FrameSystemError('BadMemory')`). */
+function checkOffset(offset: unknown): void {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || offset % 64 !== 0) {
+    throw new FrameSystemError('BadMemory', `offset must be a non-negative multiple of 64, not ${String(offset)}`);
+  }
+}
+
+/** A new SharedArrayBuffer of `bytes`, or `BadMemory` where the platform cannot make one that large. */
+function newSharedBuffer(SAB: typeof SharedArrayBuffer, bytes: number): SharedArrayBuffer {
+  try {
+    return new SAB(bytes);
+  } catch (e) {
+    throw new FrameSystemError('BadMemory', `cannot allocate ${bytes} bytes of shared memory (${(e as Error).message})`);
   }
 }

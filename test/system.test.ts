@@ -61,6 +61,15 @@ describe('FrameSystem.create', () => {
     expect(() => FrameSystem.create({ frames: 4, memory: small })).toThrow(/cannot grow/);
   });
 
+  it('an offset past 2^53 or a region too large to allocate is BadMemory, never a RangeError (issue #14, item 9)', () => {
+    for (const offset of [2 ** 53, 2 ** 53 + 64, 2 ** 40]) {
+      expect(() => FrameSystem.create({ frames: 4, offset })).toThrow(expect.objectContaining({ name: 'FrameSystemError', code: 'BadMemory' }));
+    }
+    expect(() => FrameSystem.attach({ memory: new SharedArrayBuffer(1 << 16), offset: 2 ** 53 })).toThrow(
+      expect.objectContaining({ name: 'FrameSystemError', code: 'BadMemory' }),
+    );
+  });
+
   it('refuses a bad reclaimWaitMs before it writes anything (BadValue), in create and in attach', () => {
     const memory = new SharedArrayBuffer(1 << 20);
     for (const reclaimWaitMs of [-1, NaN, '5', null]) {

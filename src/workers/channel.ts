@@ -9,6 +9,7 @@
  * lock, the entries and the waits on them are the protocol of `region/channel-ring.ts`; this file
  * is the API over it (handles, types, errors, and the spin before a sleep).
  */
+import { checkTimeout } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from '../frame/context.js';
@@ -252,8 +253,8 @@ export class FrameChannel implements Disposable {
    * Moves the references of `item` (a frame, or a segment: one entry either way) into the
    * queue, waiting up to `timeoutMs` for room. Returns true (the handle is consumed) or false on
    * timeout (the handle is untouched). `FrameUseError`: `Closed` for a closed channel, `Dropped`
-   * for a dead handle, `BadValue` for a handle of another region, `WouldBlock` for a wait on a browser's
-   * main thread.
+   * for a dead handle, `BadValue` for a handle of another region or a timeout that is not a
+   * number >= 0 (or `Infinity`), `WouldBlock` for a wait on a browser's main thread.
    *
    * @example
    * ```ts
@@ -266,6 +267,7 @@ export class FrameChannel implements Disposable {
    * ```
    */
   send(item: Frame | Segment, timeoutMs = Infinity): boolean {
+    checkTimeout(timeoutMs);
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       if (this.trySend(item)) return true;
@@ -315,7 +317,8 @@ export class FrameChannel implements Disposable {
    * Takes the next frame, waiting up to `timeoutMs` (default: forever); null on timeout. With
    * `meta`, the frame must be of that type (`WrongType`, and it stays queued); a segment of more
    * than one frame is `WrongType` too (take it with `receiveSegment`). Blocking is not allowed on
-   * a browser's main thread (`WouldBlock`): use `receiveAsync` there.
+   * a browser's main thread (`WouldBlock`): use `receiveAsync` there. A timeout that is not a
+   * number >= 0 (or `Infinity`) is `BadValue`.
    *
    * @example
    * ```ts
@@ -351,6 +354,7 @@ export class FrameChannel implements Disposable {
 
   /** `receive` / `receiveSegment`: takes the next item, waiting for one up to `timeoutMs`. */
   private receiveWaiting(meta: AnyMeta | undefined, asSegment: boolean, timeoutMs: number): Frame | Segment | null {
+    checkTimeout(timeoutMs);
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const item = this.take(meta, asSegment);
@@ -431,6 +435,7 @@ export class FrameChannel implements Disposable {
 
   /** `receiveAsync` / `receiveSegmentAsync`: as `receiveWaiting`, without blocking the thread. */
   private async receiveAwaiting(meta: AnyMeta | undefined, asSegment: boolean, timeoutMs: number): Promise<Frame | Segment | null> {
+    checkTimeout(timeoutMs);
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       const item = this.take(meta, asSegment);

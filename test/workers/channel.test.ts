@@ -736,3 +736,25 @@ describe('close with a receiver waiting', () => {
     sys.checkInvariants();
   });
 });
+
+describe('bad timeouts (issue #14, item 7)', () => {
+  it('NaN, strings, negative numbers, null and bigints are BadValue at once, in every waiting call, and change nothing', async () => {
+    const sys = makeSystem();
+    const ch = FrameChannel.create(sys, 1);
+    const f = sys.allocFrame();
+    for (const bad of [NaN, '10', -1, null, 5n, {}] as unknown as number[]) {
+      const t0 = Date.now();
+      expectUseError(() => ch.receive(undefined, bad), 'BadValue');
+      expectUseError(() => ch.receiveSegment(undefined, bad), 'BadValue');
+      expectUseError(() => ch.send(f, bad), 'BadValue');
+      await expect(ch.receiveAsync(undefined, bad)).rejects.toMatchObject({ name: 'FrameUseError', code: 'BadValue' });
+      await expect(ch.receiveSegmentAsync(undefined, bad)).rejects.toMatchObject({ name: 'FrameUseError', code: 'BadValue' });
+      expect(Date.now() - t0).toBeLessThan(1000); // refused, not waited on
+    }
+    expect(f.referenceCount).toBe(1); // the refused sends left the handle alone
+    expect(ch.size).toBe(0);
+    f.drop();
+    ch.close();
+    expectAllFree(sys);
+  });
+});
