@@ -3,8 +3,14 @@
  * memory as it was before the call: no partial updates, no lost frames.
  */
 
-/** Why `fromUnused` / `fromInUse` could not get a frame, as the kernel's `GetFrameError`. */
-export type GetFrameErrorCode = 'InUse' | 'Unused' | 'Busy' | 'Unique' | 'OutOfBound' | 'NotAligned';
+/**
+ * Why `fromUnused` / `fromInUse` could not get a frame, as the kernel's `GetFrameError`:
+ * - `InUse`, `Unused`, `Busy`, `Unique`: the slot's state refuses the call;
+ * - `OutOfBound`, `NotAligned`: the address is not a frame of the region;
+ * - `Free`: `fromUnused` of a frame that is free in the allocator (cached by a worker or in the
+ *   buddy lists): only a frame owned raw (`sys.allocator.alloc`, `resetAsUnused`) may be claimed.
+ */
+export type GetFrameErrorCode = 'InUse' | 'Unused' | 'Busy' | 'Unique' | 'OutOfBound' | 'NotAligned' | 'Free';
 
 /**
  * A physical address could not be turned into a frame handle (`Frame.fromUnused`,
@@ -75,6 +81,7 @@ const GET_FRAME_MESSAGES: Record<GetFrameErrorCode, string> = {
   Unique: 'the frame is held by a UniqueFrame (or a linked list)',
   OutOfBound: 'the address is beyond the end of physical memory',
   NotAligned: 'the address is not a multiple of PAGE_SIZE',
+  Free: 'the frame is free in the allocator; claim only frames you own raw (sys.allocator.alloc)',
 };
 
 /** `NoMemory`: more was asked than can be had. `InvalidArgs`: a count of 0, or not an integer. */

@@ -266,6 +266,31 @@ export class CachedAllocator implements GlobalFrameAllocator {
   }
 
   /**
+   * @internal The first frame of `[index, index + n)` that is free here (marked free in the buddy
+   * lists, or in any worker's cache), or -1. Read without the locks (a snapshot): enough to
+   * refuse a `fromUnused` of a free frame before anything changes; a frame owned raw is in
+   * neither.
+   */
+  firstFree(index: number, n: number): number {
+    let first = -1;
+    for (let k = index; k < index + n; k++) {
+      if (isFree(this.r, k)) {
+        first = k;
+        break;
+      }
+    }
+    for (let id = 1; id <= MAX_WORKERS; id++) {
+      for (const [start, len] of cachedRunsOf(this.r, id)) {
+        if (start < index + n && index < start + len) {
+          const k = Math.max(start, index);
+          if (first < 0 || k < first) first = k;
+        }
+      }
+    }
+    return first;
+  }
+
+  /**
    * Checks the buddy allocator and every worker's cache (each cached frame UNUSED, in the region,
    * cached once, not also free in the buddy lists), throwing `InvariantError`.
    * `sys.checkInvariants()` calls it.

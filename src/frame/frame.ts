@@ -82,11 +82,12 @@ export class Frame<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> imp
   /**
    * Gets a frame from a raw, unused page with metadata `meta` initialised from `init` (the
    * kernel's `from_unused`). Throws `GetFrameError` (`NotAligned`, `OutOfBound`, `InUse`,
-   * `Busy`, `Unique`) or, for a bad `init`, `FrameUseError('BadValue')`; then nothing changed.
+   * `Busy`, `Unique`, `Free`) or, for a bad `init`, `FrameUseError('BadValue')`; then nothing
+   * changed.
    *
    * It claims the slot only: use it for frames you own raw (from `sys.allocator.alloc`, or left
-   * by `resetAsUnused`), not for frames that are free in the allocator. Its contents are left as
-   * they are. The last drop gives the frame to the allocator.
+   * by `resetAsUnused`). A frame that is free in the allocator is refused (`Free`; in checked
+   * mode `ContractError('from_unused_requires')`). Its contents are left as they are. The last drop gives the frame to the allocator.
    *
    * @example
    * ```ts

@@ -10,7 +10,7 @@
  * JavaScript atomics are sequentially consistent, so each `ORDER:` note below names the
  * happens-before edge that the kernel gets from its Acquire/Release pair.
  */
-import { ContractError } from '../base/errors.js';
+import { ContractError, GetFrameError } from '../base/errors.js';
 import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
 import { dropRequiresFailed, ensureFromUnused, requireFromUnused } from '../checked/contracts.js';
 import { OP_RAW, clearOp, recordOp } from '../region/journal.js';
@@ -55,6 +55,20 @@ export function writeMeta(r: Region, w: number, typeId: number, type: AnyMeta, i
 }
 
 /**
+ * Refuses a `fromUnused` of frames `[index, index + n)` if one of them is free in the allocator
+ * (the default allocator's caches or buddy lists; a custom allocator is not asked), before
+ * anything changes: `GetFrameError('Free')`, or `ContractError('from_unused_requires')` in
+ * checked mode. Claiming it would leave it both held and free.
+ */
+export function refuseFree(sys: SlotHost, index: number, n: number): void {
+  const free = sys._cache?.firstFree(index, n) ?? -1;
+  if (free < 0) return;
+  const paddr = free * PAGE_SIZE;
+  if (sys.checked) throw new ContractError('from_unused_requires', paddr, 'the frame is free in the allocator, not owned raw');
+  throw new GetFrameError('Free', paddr);
+}
+
+/**
  * `get_from_unused`: NotAligned / OutOfBound / InUse / Busy / Unique, or a published slot.
  * A bad `init` is reported before the slot is touched. Returns the slot word.
  */
@@ -67,6 +81,7 @@ export function getFromUnused(
 ): number {
   const index = checkPaddr(paddr, sys.maxPaddr);
   type._validate(init);
+  refuseFree(sys, index, 1);
   const r = sys._region;
   const w = slotWord(sys._region, index);
   if (sys.checked) requireFromUnused(r, w, paddr);

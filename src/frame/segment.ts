@@ -10,7 +10,7 @@ import { clearOp, recordOp } from '../region/journal.js';
 import type { FrameContext } from './context.js';
 import { Frame, resolveType, type InitOf } from './frame.js';
 import type { Paddr } from '../base/units.js';
-import { checkRawHeld, claimOrThrow, dropOne, takeForgottenRun } from './meta.js';
+import { checkRawHeld, claimOrThrow, dropOne, refuseFree, takeForgottenRun } from './meta.js';
 import { dropRange } from './teardown.js';
 import { countOf, dropForgotten, claimRun, incRef, notUnused, publishRun, setType, storageByte, unclaim, slotWord } from '../region/meta.js';
 import { lookupTypeId, typeIdOf } from './meta-type.js';
@@ -100,7 +100,7 @@ export class Segment<M extends AnyMeta = AnyMeta> extends FrameHandle<M> impleme
    * by `init(paddr)` (the kernel's `Segment::from_unused`). All or nothing: on any error every
    * slot claimed so far is unused again, so the state equals the state before.
    *
-   * Errors: `GetFrameError` (`NotAligned`, `OutOfBound`, `InUse`, `Busy`, `Unique`);
+   * Errors: `GetFrameError` (`NotAligned`, `OutOfBound`, `InUse`, `Busy`, `Unique`, `Free`);
    * `FrameUseError('BadRange')` for an empty range; `BadValue` for bad metadata; whatever `init`
    * throws.
    *
@@ -122,6 +122,7 @@ export class Segment<M extends AnyMeta = AnyMeta> extends FrameHandle<M> impleme
   ): Segment<M> {
     sys._assertOpen();
     checkRange(sys, range, false);
+    refuseFree(sys, range.start >>> PAGE_SHIFT, (range.end - range.start) / PAGE_SIZE);
     recordOp(sys._region, OP_RAW, range.start >>> PAGE_SHIFT, (range.end - range.start) / PAGE_SIZE);
     try {
       claimRange(sys, range.start, range.end, meta, init);

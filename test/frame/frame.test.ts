@@ -9,6 +9,7 @@ import {
   PAGE_SIZE,
   REF_COUNT_MAX,
   Segment,
+  UniqueFrame,
   Untyped,
   defineMeta,
 } from '../../src/index.js';
@@ -108,6 +109,27 @@ describe('Frame (kernel tests mod frame)', () => {
 });
 
 describe('Frame.fromUnused', () => {
+  it('refuses a frame that is free in the allocator, before anything changes: Free, or from_unused_requires when checked (issue #14, item 4)', () => {
+    for (const checked of [false, true]) {
+      const sys = makeSystem({ checked });
+      const cls = checked ? ContractError : GetFrameError;
+      const code = checked ? 'Contract' : 'Free';
+      // At the buddy level (never allocated), and in this worker's cache (allocated, dropped).
+      expectNoChange(sys, () => Frame.fromUnused(sys, 5 * PAGE_SIZE, MockMeta), cls, code);
+      const f = sys.allocFrame();
+      const cached = f.paddr;
+      f.drop();
+      expectNoChange(sys, () => Frame.fromUnused(sys, cached, MockMeta), cls, code);
+      expectNoChange(sys, () => UniqueFrame.fromUnused(sys, cached, MockMeta), cls, code);
+      // A range with one free frame among raw ones: all or nothing.
+      const raw = sys.allocator.alloc(2, 2)!;
+      expectNoChange(sys, () => Segment.fromUnused(sys, { start: raw, end: raw + 3 * PAGE_SIZE }, MockMeta), cls, code);
+      const seg = Segment.fromUnused(sys, { start: raw, end: raw + 2 * PAGE_SIZE }, MockMeta); // raw frames: fine
+      seg.drop();
+      expect(sys.stats().free).toBe(64);
+    }
+  });
+
   it('claims a raw unused frame and reports every GetFrameError code', () => {
     const sys = makeSystem();
     const raw = sys.allocator.alloc(1, 1)!;

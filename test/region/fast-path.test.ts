@@ -11,6 +11,7 @@ import {
   FrameSystem,
   FrameUseError,
   GetFrameError,
+  PAGE_SIZE,
   UniqueFrame,
   Untyped,
   defineMeta,
@@ -21,6 +22,7 @@ import { computeLayout } from '../../src/region/geometry.js';
 import { W_DRAIN } from '../../src/region/workers.js';
 import { W_OP_COUNT, W_OP_START } from '../../src/region/journal.js';
 import { dropRef } from '../../src/frame/meta.js';
+import { RC_UNUSED, claim, countOf, publish, slotWord } from '../../src/region/meta.js';
 import { BuddyAllocator } from '../../src/frame-allocator/buddy.js';
 import { MockMeta, MockUMeta, expectAllFree, expectThrown, firstDifference } from '../helpers.js';
 
@@ -206,11 +208,15 @@ describe('the WebAssembly fast path', () => {
     const f = sys.allocFrame();
     const paddr = f.paddr;
     f.drop(); // now on top of this worker's cache
-    const thief = Frame.fromUnused(sys, paddr, MockMeta, { value: 1 }); // a misuse: it is free
+    // Another worker claims the free frame behind the allocator's back (Frame.fromUnused now
+    // refuses that: 'Free'), as a misbehaving one could, through the slot's own transitions.
+    const r = sys._region;
+    const w = slotWord(r, paddr / PAGE_SIZE);
+    expect(claim(r, w)).toBe(RC_UNUSED);
+    publish(r, w, false);
     expectThrown(() => sys.allocFrame(), GetFrameError, 'InUse');
     expect(journalClear(sys)).toBe(true);
-    thief.drop();
-    sys.checkInvariants();
+    expect(countOf(r, w)).toBe(1); // the thief's claim stands; the allocation changed nothing
   });
 
   it('a buddy-only worker (no caches) still drops through JavaScript', () => {
