@@ -221,7 +221,8 @@ export class FrameSystem implements SlotHost {
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
   /** @internal */
-  private _closed = false;
+  /** @internal Whether `close()` was called (every handle of this system then refuses use). */
+  _closed = false;
   /** @internal Checked mode's leak detector (this worker's handles). */
   readonly _leaks: LeakTracker | undefined;
   /** @internal The zeroed options behind `allocFrame` and `allocSegment`. */
@@ -578,9 +579,13 @@ export class FrameSystem implements SlotHost {
   }
 
   /**
-   * Detaches this worker: its worker-table entry is released and new handles can no longer be
-   * made here (`FrameUseError('Closed')`). Handles still alive may be dropped. The memory and the
-   * other workers' views are not affected. Idempotent.
+   * Detaches this worker: its cached free frames go back to the shared allocator, its
+   * worker-table entry is released, and new handles can no longer be made here
+   * (`FrameUseError('Closed')`). Every use of a handle made through this system (a frame, segment,
+   * borrow, metadata view, reader, list or channel object) is `Closed` too and changes nothing;
+   * the references such handles hold stay in use, as a dead worker's do (drop them before
+   * closing, or hand them on with `intoRaw`). The memory and the other workers' views are not
+   * affected. Idempotent.
    *
    * @example
    * ```ts

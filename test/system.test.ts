@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  FrameAllocOptions,
+  FrameChannel,
   FrameSystem,
   FrameSystemError,
-  FrameUseError,
   InvariantError,
+  LinkedList,
   MAX_FRAMES,
   MAX_WORKERS,
   PAGE_SIZE,
@@ -144,17 +146,53 @@ describe('FrameSystem.attach', () => {
 });
 
 describe('close', () => {
-  it('refuses new handles but lets live ones be dropped', () => {
+  it('closed means closed: every use of its handles is Closed and changes nothing; what they held stays in use, nothing is stranded (issue #14, item 5)', async () => {
     const sys = makeSystem();
-    const f = sys.allocFrame();
+    const other = FrameSystem.attach(sys.handle); // the region lives on in another worker
+    const f = sys.allocFrame(MockMeta, { value: 3 });
+    const u = sys.allocFrame();
+    const seg = sys.allocSegment(2);
+    const view = f.meta;
+    const reader = u.reader();
+    const list = LinkedList.create(sys, MockMeta);
+    const ch = FrameChannel.create(sys, 2);
+    sys.allocFrame().drop(); // a frame in this worker's cache, given back at close
+    const uniq = new FrameAllocOptions(other).allocUnique(MockMeta); // the other worker's
     sys.close();
     sys.close(); // idempotent
     expect(sys.closed).toBe(true);
-    expect(() => sys.allocFrame()).toThrow(expect.objectContaining({ code: 'Closed' }));
-    expect(() => sys.allocSegment(2)).toThrow(FrameUseError);
-    f.drop();
-    const again = FrameSystem.attach(sys.handle);
-    expect(again.stats().free).toBe(64);
+    const before = other.stats();
+    for (const use of [
+      () => sys.allocFrame(),
+      () => sys.allocSegment(2),
+      () => f.drop(),
+      () => f.clone(),
+      () => f.meta,
+      () => view.value,
+      () => f.referenceCount,
+      () => f.borrow(),
+      () => f.intoRaw(),
+      () => u.bytes(),
+      () => reader.readU8(),
+      () => u.writer(),
+      () => seg.drop(),
+      () => seg.split(PAGE_SIZE),
+      () => [...seg],
+      () => list.size,
+      () => list.pushBack(uniq),
+      () => ch.trySend(u),
+      () => ch.tryReceive(),
+    ]) {
+      expect(use).toThrow(expect.objectContaining({ name: 'FrameUseError', code: 'Closed' }));
+    }
+    expect(other.stats()).toEqual(before); // nothing changed, nothing dropped
+    expect(f.paddr).toBeTypeOf('number'); // the address stays readable
+    // The references the closed worker held stay in use (as a dead worker's); its cache was
+    // drained at close, so every other frame is free.
+    expect(before.used).toBe(1 + 1 + 2 + 1 + 1); // f, u, seg, the channel's frame, uniq
+    expect(before.free).toBe(64 - before.used);
+    uniq.drop();
+    other.close();
   });
 });
 

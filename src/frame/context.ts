@@ -47,6 +47,8 @@ export interface FrameContext {
   readonly _leaks: LeakTracker | undefined;
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
+  /** @internal True once the system was closed in this worker: its handles refuse every use. */
+  readonly _closed: boolean;
   /** @internal Throws `FrameUseError('Closed')` once the system was closed in this worker. */
   _assertOpen(): void;
   /** @internal Gives frames back to the allocator (the caller journaled them). */

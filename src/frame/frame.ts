@@ -365,6 +365,7 @@ export class FrameRef<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> 
 
   /** @internal */
   override _check(): void {
+    if (this._sys._closed) this._sys._assertOpen();
     if (!this._live) {
       throw new FrameUseError('Dropped', `FrameRef(${hex(this.paddr)}) used after its frame was dropped`);
     }

@@ -81,8 +81,12 @@ export abstract class FrameHandle<M extends AnyMeta = AnyMeta> {
     this._sys._leaks?.untrack(this);
   }
 
-  /** @internal Throws `Dropped` unless the handle is alive. */
+  /**
+   * @internal Throws `Closed` once its system was closed in this worker, `Dropped` unless the
+   * handle is alive.
+   */
   _check(): void {
+    if (this._sys._closed) this._sys._assertOpen();
     if (!this._live) throw dead(this._kind, this._start);
   }
 
@@ -160,7 +164,7 @@ export abstract class FrameHandle<M extends AnyMeta = AnyMeta> {
   reader(this: ByteAccess<M, FrameHandle<M>>): FrameReader {
     const h = this as FrameHandle<M>;
     h._checkBytes();
-    return new FrameReader({ paddr: h._start, get _live() { return h._live; } }, h._sys, h._start, h.size);
+    return new FrameReader({ paddr: h._start, _sys: h._sys, get _live() { return h._live; } }, h._sys, h._start, h.size);
   }
 
   /**
@@ -182,7 +186,7 @@ export abstract class FrameHandle<M extends AnyMeta = AnyMeta> {
   writer(this: ByteAccess<M, FrameHandle<M>>): FrameWriter {
     const h = this as FrameHandle<M>;
     h._checkBytes();
-    return new FrameWriter({ paddr: h._start, get _live() { return h._live; } }, h._sys, h._start, h.size);
+    return new FrameWriter({ paddr: h._start, _sys: h._sys, get _live() { return h._live; } }, h._sys, h._start, h.size);
   }
 
   /**

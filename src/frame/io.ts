@@ -12,6 +12,8 @@ interface CursorOwner {
   readonly paddr: Paddr;
   /** @internal */
   readonly _live: boolean;
+  /** @internal The system the handle belongs to: closed, it refuses every use. */
+  readonly _sys: { readonly _closed: boolean; _assertOpen(): void };
 }
 
 /** What readers and writers share: the range, the position, the checks. */
@@ -56,6 +58,7 @@ abstract class Cursor {
 
   /** @internal Checks that `n` more bytes exist; returns the address of the first and moves past them. */
   protected claim(n: number): number {
+    if (this.owner._sys._closed) this.owner._sys._assertOpen();
     if (!this.owner._live) {
       throw new FrameUseError('Dropped', `a reader or writer of frame ${hex(this.owner.paddr)} used after its handle was dropped`);
     }

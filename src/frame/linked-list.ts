@@ -519,6 +519,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
 
   /** @internal `Dropped` once the list was destroyed (by any worker). */
   check(): void {
+    if (this._sys._closed) this._sys._assertOpen();
     if (listGen(this.r, this.index) !== this.gen) {
       throw new FrameUseError('Dropped', `linked list ${this.id} was destroyed`);
     }
@@ -672,7 +673,7 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
       const f = this.cur;
       const r = this.r;
       const id = this.list.id;
-      const owner = { paddr: (f - 1) * PAGE_SIZE, get _live() { return listIdOf(r, f) === id; } };
+      const owner = { paddr: (f - 1) * PAGE_SIZE, _sys: this.list._sys, get _live() { return listIdOf(r, f) === id; } };
       this.view = this.list.metaType._mutView(owner, r.mem, storageByte(slotWord(this.list._sys._region, f - 1))) as MetaMutOf<M>;
     }
     return this.view;

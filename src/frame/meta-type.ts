@@ -171,6 +171,8 @@ export interface ViewOwner {
   readonly paddr: Paddr;
   /** @internal */
   readonly _live: boolean;
+  /** @internal The system the handle belongs to: closed, it refuses every use. */
+  readonly _sys: { readonly _closed: boolean };
 }
 
 /** @internal Where a field lives and how it is read and written. */
@@ -686,6 +688,7 @@ function readPlain(m: MemoryViews, at: number, kind: FieldKind): unknown {
 }
 
 function deadView(v: ViewState): FrameUseError {
+  if (v._$h._sys._closed) return new FrameUseError('Closed', `metadata of frame ${hex(v._$h.paddr)} used after its FrameSystem was closed`);
   return new FrameUseError('Dropped', `metadata of frame ${hex(v._$h.paddr)} used after its handle was dropped or consumed`);
 }
 
@@ -695,7 +698,7 @@ function deadView(v: ViewState): FrameUseError {
  */
 function makeAtomicCell(v: ViewState, arr: Int32Array | Uint32Array, i: number): AtomicCell {
   const live = (): void => {
-    if (!v._$h._live) throw deadView(v);
+    if (!v._$h._live || v._$h._sys._closed) throw deadView(v);
   };
   return {
     load: () => (live(), Atomics.load(arr, i)),
@@ -718,18 +721,18 @@ function makeProto(fields: readonly FieldLayout[], writable: boolean): object {
     const atomic = kind === 'atomic-u32' || kind === 'atomic-i32';
     const get = atomic
       ? function (this: ViewState) {
-          if (!this._$h._live) throw deadView(this);
+          if (!this._$h._live || this._$h._sys._closed) throw deadView(this);
           const arr = kind === 'atomic-u32' ? this._$m.u32 : this._$m.i32;
           return makeAtomicCell(this, arr, (this._$b + offset) >> 2);
         }
       : function (this: ViewState) {
-          if (!this._$h._live) throw deadView(this);
+          if (!this._$h._live || this._$h._sys._closed) throw deadView(this);
           return readPlain(this._$m, this._$b + offset, kind);
         };
     const set =
       writable && !atomic
         ? function (this: ViewState, value: unknown) {
-            if (!this._$h._live) throw deadView(this);
+            if (!this._$h._live || this._$h._sys._closed) throw deadView(this);
             checkValue('metadata', f, value);
             writeField(this._$m, this._$b + offset, kind, value);
           }

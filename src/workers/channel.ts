@@ -547,6 +547,7 @@ export class FrameChannel implements Disposable {
 
   private check(): void {
     if (!this.isOpen) throw this.closed();
+    if (this.sys._closed) this.sys._assertOpen();
   }
 
   /** The error of a call on a closed channel object (out of `check`, which is on every hot path). */
