@@ -23,7 +23,7 @@ import { Untyped, forgetRegion, typeById, type AnyMeta } from './frame/meta-type
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
-import { checkTimeout } from './base/args.js';
+import { checkTimeout, describe } from './base/args.js';
 import { claimWorker } from './region/workers.js';
 import { bufferOf, initRegion, readHeader, sharedArrayBufferClass, type FrameSystemHandle, type SharedMemory } from './region/header.js';
 import { fastPath } from './region/fast-path.js';
@@ -279,7 +279,7 @@ export class FrameSystem implements SlotHost {
     const { frames, offset = 0, checked = false } = options ?? ({} as FrameSystemOptions);
     if (options?.reclaimWaitMs !== undefined) checkTimeout(options.reclaimWaitMs, 'reclaimWaitMs');
     if (!Number.isInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
-      throw new FrameSystemError('BadMemory', `frames must be an integer in 1..${MAX_FRAMES}, not ${String(frames)}`);
+      throw new FrameSystemError('BadMemory', `frames must be an integer in 1..${MAX_FRAMES}, not ${describe(frames)}`);
     }
     checkOffset(offset);
     const SAB = sharedArrayBufferClass(); // no shared memory of any kind without it
@@ -505,7 +505,7 @@ export class FrameSystem implements SlotHost {
     this._assertOpen();
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 1 || id > MAX_WORKERS || id === this.workerId) {
-        throw new FrameSystemError('BadWorker', `reclaimWorker(${String(id)}): not another worker's id (1..${MAX_WORKERS})`);
+        throw new FrameSystemError('BadWorker', `reclaimWorker(${describe(id)}): not another worker's id (1..${MAX_WORKERS})`);
       }
     }
     return reclaim(this, ids, this.reclaimWaitMs);
@@ -654,7 +654,7 @@ export class FrameSystem implements SlotHost {
 /** Refuses an offset that is not a safe integer multiple of 64, >= 0 (`FrameSystemError('BadMemory')`). */
 function checkOffset(offset: unknown): void {
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || offset % 64 !== 0) {
-    throw new FrameSystemError('BadMemory', `offset must be a non-negative multiple of 64, not ${String(offset)}`);
+    throw new FrameSystemError('BadMemory', `offset must be a non-negative multiple of 64, not ${describe(offset)}`);
   }
 }
 

@@ -675,7 +675,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
     it('died right after giving back a raw run of more than 4 frames: not freed again once another worker took it', () => {
       const { sys, dead, id } = world({ checked });
       const p = dead.allocator.alloc(8, 1) as Paddr;
-      const died = dieAfter(cacheOf(dead).buddy, 'dealloc');
+      const died = dieAfter(cacheOf(dead).buddy, 'addFreeMemory');
       expect(() => dead.allocator.dealloc(p, 8)).toThrow(died); // back at the buddy level, then died
       const q = sys.allocator.alloc(8, 1) as Paddr; // the survivor takes the same run, raw
       expect(q).toBe(p);

@@ -25,3 +25,28 @@ export function describe(value: unknown): string {
   if (value !== null && typeof value === 'object') return 'an object';
   return String(value);
 }
+
+/**
+ * Refuses an address, offset or count that is not of type number (a string, null, a boolean, a
+ * bigint, a symbol, an object): `FrameUseError('BadValue')`, never a coercion (`'4096'` would
+ * otherwise name frame 1, and `null` frame 0). Numbers go on to the caller's own checks
+ * (alignment, bounds), which answer with their specific codes.
+ */
+export function checkNumber(value: unknown, what: string): asserts value is number {
+  if (typeof value !== 'number') throw new FrameUseError('BadValue', `${what} must be a number, not ${describe(value)}`);
+}
+
+/** Refuses a range that is not an object `{ start, end }` of numbers: `FrameUseError('BadValue')`. */
+export function checkRangeArg(range: unknown, what = 'range'): asserts range is { readonly start: number; readonly end: number } {
+  if (range === null || typeof range !== 'object') {
+    throw new FrameUseError('BadValue', `a ${what} is an object { start, end }, not ${describe(range)}`);
+  }
+  const { start, end } = range as { start: unknown; end: unknown };
+  checkNumber(start, `${what}.start`);
+  checkNumber(end, `${what}.end`);
+}
+
+/** Refuses bytes that are not a `Uint8Array`: `FrameUseError('BadValue')`. */
+export function checkBytesArg(data: unknown, what = 'data'): asserts data is Uint8Array {
+  if (!(data instanceof Uint8Array)) throw new FrameUseError('BadValue', `${what} must be a Uint8Array, not ${describe(data)}`);
+}

@@ -2,7 +2,9 @@
  * The `GlobalFrameAllocator` interface, as the kernel's: what pageframe asks of whatever hands
  * out frames. The default is the buddy allocator in shared memory; a user may plug in another.
  */
-import { AllocError } from './errors.js';
+import { describe } from './args.js';
+import { AllocError, hex } from './errors.js';
+import { PAGE_SIZE } from './units.js';
 import type { Paddr } from './units.js';
 
 /**
@@ -65,6 +67,18 @@ export interface GlobalFrameAllocator {
 /** Throws `AllocError('InvalidArgs')` unless `n` is a positive integer. */
 export function checkCount(n: number, what = 'frame count'): void {
   if (!Number.isInteger(n) || n <= 0) {
-    throw new AllocError('InvalidArgs', `${what} must be a positive integer, not ${String(n)}`);
+    throw new AllocError('InvalidArgs', `${what} must be a positive integer, not ${describe(n)}`);
+  }
+}
+
+/**
+ * Throws `AllocError('InvalidArgs')` unless `[paddr, paddr + nframes frames)` is a page-aligned
+ * run inside a region of `total` frames, `paddr` a number (never coerced) and `nframes` a
+ * positive integer: what `dealloc` and `addFreeMemory` check before they change anything.
+ */
+export function checkRun(paddr: unknown, nframes: number, total: number): asserts paddr is number {
+  checkCount(nframes);
+  if (typeof paddr !== 'number' || paddr % PAGE_SIZE !== 0 || !(paddr >= 0) || paddr / PAGE_SIZE + nframes > total) {
+    throw new AllocError('InvalidArgs', `${nframes} frame(s) at ${typeof paddr === 'number' ? hex(paddr) : describe(paddr)} are not a page-aligned run inside the region`);
   }
 }

@@ -3,6 +3,7 @@
  * `meta::mapping` (`frame_to_index`, `frame_to_meta`, `meta_to_frame`), and the one bounds
  * check (`checkPaddr`) that every paddr-taking entry point uses.
  */
+import { checkNumber } from './args.js';
 import { GetFrameError } from './errors.js';
 import { META_SLOT_SIZE } from './limits.js';
 
@@ -55,6 +56,7 @@ export function metaToFrame(meta: number): Paddr {
  * Returns the frame index.
  */
 export function checkPaddr(paddr: Paddr, maxPaddr: number): number {
+  checkNumber(paddr, 'paddr');
   if (paddr % PAGE_SIZE !== 0) throw new GetFrameError('NotAligned', paddr);
   if (!(paddr >= 0 && paddr < maxPaddr)) throw new GetFrameError('OutOfBound', paddr);
   return paddr >>> PAGE_SHIFT;

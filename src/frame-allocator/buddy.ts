@@ -12,7 +12,7 @@ import { MAX_ORDER } from '../region/geometry.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import type { Paddr } from '../base/units.js';
 import type { Region } from '../region/region.js';
-import { checkCount, type GlobalFrameAllocator } from '../base/global-allocator.js';
+import { checkCount, checkRun, type GlobalFrameAllocator } from '../base/global-allocator.js';
 import { greaterOrderOf, splitToChunks } from './chunk.js';
 import {
   FREE_NOT_UNUSED,
@@ -126,6 +126,8 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * ```
    */
   dealloc(paddr: Paddr, nframes: number): void {
+    checkRun(paddr, nframes, this.r.nframes);
+    this.checkFreeable(paddr >>> PAGE_SHIFT, nframes);
     this.addFreeMemory(paddr, nframes);
   }
 
@@ -148,13 +150,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * ```
    */
   addFreeMemory(paddr: Paddr, nframes: number): void {
-    checkCount(nframes);
-    if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.r.nframes) {
-      throw new AllocError(
-        'InvalidArgs',
-        `${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`,
-      );
-    }
+    checkRun(paddr, nframes, this.r.nframes);
     const index = paddr >>> PAGE_SHIFT;
     const r = this.r;
     if (r.checked) this.checkFreeable(index, nframes);
@@ -335,8 +331,13 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     }
   }
 
-  /** Checked mode: every frame given back must be UNUSED and not already free. */
-  private checkFreeable(index: number, n: number): void {
+  /**
+   * @internal Every frame given back must be UNUSED and not already free in the buddy lists
+   * (`AllocError('InvalidArgs')` otherwise, and nothing changes): the check of a public
+   * `dealloc`, and of every free in checked mode. (A frame another worker caches is not seen
+   * here: that double free is caught by checked mode's invariants.)
+   */
+  checkFreeable(index: number, n: number): void {
     for (let k = index; k < index + n; k++) {
       const refusal = freeRefusal(this.r, k);
       if (refusal === FREEABLE) continue;

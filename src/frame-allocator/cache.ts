@@ -7,7 +7,7 @@
  * file is the policy (when to refill half, flush half, ask others to drain; osdk `cache.rs`); the
  * stacks' words, and the order of each move, are `region/workers.ts`'s.
  */
-import { AllocError, InvariantError, hex } from '../base/errors.js';
+import { InvariantError, hex } from '../base/errors.js';
 import { AJ_MAX_RUNS, OP_OWNED } from '../region/journal.js';
 import { isFree, isUnused } from '../region/free-lists.js';
 import {
@@ -34,7 +34,7 @@ import { nap } from '../shm/wait.js';
 import type { Paddr } from '../base/units.js';
 import type { BuddyAllocator } from './buddy.js';
 import type { Region } from '../region/region.js';
-import { checkCount, type GlobalFrameAllocator } from '../base/global-allocator.js';
+import { checkCount, checkRun, type GlobalFrameAllocator } from '../base/global-allocator.js';
 import { clearOp, clearRuns, recordOp, recordRun } from '../region/journal.js';
 
 
@@ -158,18 +158,17 @@ export class CachedAllocator implements GlobalFrameAllocator {
    * ```
    */
   dealloc(paddr: Paddr, nframes: number): void {
-    if (nframes === 1 && paddr >= 0 && paddr < this.maxPaddr && paddr % PAGE_SIZE === 0) {
+    if (nframes === 1 && typeof paddr === 'number' && paddr >= 0 && paddr < this.maxPaddr && paddr % PAGE_SIZE === 0) {
       const index = paddr >>> PAGE_SHIFT;
+      this.buddy.checkFreeable(index, 1); // a held or free frame is refused, unchanged
       // No journal entry is needed for one frame: it moves from the caller into the stack with
       // the single store of the stack's count.
       ownFrame(this.r, index);
       if (this.pushOne(index)) return;
     }
-    checkCount(nframes);
-    if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr / PAGE_SIZE + nframes > this.r.nframes) {
-      throw new AllocError('InvalidArgs', `${nframes} frame(s) at ${hex(paddr)} are not a page-aligned run inside the region`);
-    }
+    checkRun(paddr, nframes, this.r.nframes);
     const index = paddr >>> PAGE_SHIFT;
+    this.buddy.checkFreeable(index, nframes);
     recordOp(this.r, OP_OWNED, index, nframes);
     ownFrames(this.r, index, nframes);
     this.give(paddr, nframes);
@@ -181,7 +180,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
     if (nframes === 1 && this.pushOne(paddr >>> PAGE_SHIFT)) return;
     if (drainRequested(this.r)) this.serveDrain();
     if (this.enabled && nframes <= 4) this.push(nframes, paddr >>> PAGE_SHIFT);
-    else this.buddy.dealloc(paddr, nframes);
+    else this.buddy.addFreeMemory(paddr, nframes);
   }
 
   /**

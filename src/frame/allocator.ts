@@ -12,7 +12,7 @@ import { publishTaken, takeCached } from '../region/workers.js';
 import type { FrameContext } from './context.js';
 import { Frame, type InitOf } from './frame.js';
 import { claimOrThrow, claimedTypeId, writeMeta } from './meta.js';
-import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
+import { Untyped, checkMeta, type AnyInit, type AnyMeta } from './meta-type.js';
 import { Segment, claimRange, ensureRange, publishRange } from './segment.js';
 import { UniqueFrame } from './unique.js';
 import { zeroBytes } from './untyped.js';
@@ -156,6 +156,7 @@ export class FrameAllocOptions {
   ): Segment<M> {
     const sys = this.sys;
     sys._assertOpen();
+    checkMeta(meta);
     checkCount(nframes);
     const start = this.take(nframes);
     const end = start + nframes * PAGE_SIZE;
@@ -179,6 +180,7 @@ export class FrameAllocOptions {
   private allocOne(meta: AnyMeta, init: AnyInit, unique: boolean): number {
     const sys = this.sys;
     sys._assertOpen();
+    checkMeta(meta);
     if (init !== undefined) meta._validate(init);
     const r = sys._region;
     if (!sys.checked && meta._region === sys._region) {

@@ -14,7 +14,7 @@ import { checkPaddr, type Paddr } from '../base/units.js';
 import { checkRawHeld, dropRef, getFromUnused, takeForgottenOrThrow } from './meta.js';
 import { getFromInUse, incRef, storageByte, typeOf, slotWord } from '../region/meta.js';
 import type { AnyMeta, MetaInit, MetaType, MetaView, Schema } from './meta-type.js';
-import { lookupTypeId, typeById } from './meta-type.js';
+import { checkMeta, lookupTypeId, typeById } from './meta-type.js';
 import { forgetChecked, requireMeta } from '../checked/contracts.js';
 import { SingleFrameHandle } from './handle.js';
 
@@ -291,6 +291,7 @@ export class Frame<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> imp
    */
   tryAs<T extends AnyMeta>(meta: T): Frame<T> | null {
     this._check();
+    checkMeta(meta);
     if (typeOf(this._sys._region, this._w) !== lookupTypeId(this._sys._region, meta)) return null;
     this._end();
     return new Frame(this._sys, this._w, this.paddr, meta);
@@ -306,6 +307,7 @@ export class Frame<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<M> imp
 export function resolveType(sys: FrameContext, w: number, paddr: Paddr, meta: AnyMeta | undefined): AnyMeta {
   const id = typeOf(sys._region, w);
   if (meta === undefined) return typeById(sys._region, id);
+  checkMeta(meta);
   if (lookupTypeId(sys._region, meta) !== id) {
     const actual = id === 0 ? 'none' : typeById(sys._region, id).name;
     throw new FrameUseError('WrongType', `frame ${hex(paddr)} holds '${actual}' metadata, not '${meta.name}'`);

@@ -11,6 +11,7 @@
  * or fields (in a micro-benchmark, 6 to 25 ns a `new` against about 1 ns with an empty base), and a
  * `Frame` is made and dropped on the hottest path.
  */
+import { describe } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE, type Paddr } from '../base/units.js';
 import { requirePaddr } from '../checked/contracts.js';
@@ -334,4 +335,12 @@ export abstract class SingleFrameHandle<M extends AnyMeta = AnyMeta> extends Fra
 /** The error for any use of a dropped or consumed handle. */
 export function dead(kind: string, paddr: Paddr): FrameUseError {
   return new FrameUseError('Dropped', `${kind}(${hex(paddr)}) was dropped or consumed`);
+}
+
+/**
+ * Refuses an argument that is not a handle of the class expected (`Frame`, `UniqueFrame`,
+ * `Segment`, ...): `FrameUseError('BadValue')`, never a raw `TypeError`.
+ */
+export function checkHandle<T>(value: unknown, cls: abstract new (...args: never[]) => T, what: string): asserts value is T {
+  if (!(value instanceof cls)) throw new FrameUseError('BadValue', `${what} must be a ${cls.name}, not ${describe(value)}`);
 }

@@ -3,6 +3,7 @@
  * a cursor over the frame's bytes in shared memory, with bounds-checked reads and writes of
  * bytes and of little-endian numbers. Every call checks that the handle is still alive.
  */
+import { checkBytesArg, describe } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import type { FrameContext } from './context.js';
 import type { Paddr } from '../base/units.js';
@@ -62,7 +63,7 @@ abstract class Cursor {
     if (!this.owner._live) {
       throw new FrameUseError('Dropped', `a reader or writer of frame ${hex(this.owner.paddr)} used after its handle was dropped`);
     }
-    if (!Number.isSafeInteger(n)) throw new FrameUseError('BadValue', `${String(n)} is not a byte count (an integer)`);
+    if (!Number.isSafeInteger(n)) throw new FrameUseError('BadValue', `${describe(n)} is not a byte count (an integer)`);
     if (n < 0 || n > this.end - this.at) {
       throw new FrameUseError('BadRange', `${n} byte(s) asked, ${this.end - this.at} left`);
     }
@@ -136,6 +137,7 @@ export class FrameReader extends Cursor {
       const at = this.claim(what);
       return this.u8.slice(at, at + what);
     }
+    checkBytesArg(what, 'read(into)');
     const at = this.claim(what.length);
     what.set(this.u8.subarray(at, at + what.length));
     return what;
@@ -288,6 +290,7 @@ export class FrameWriter extends Cursor {
    * ```
    */
   write(bytes: Uint8Array): this {
+    checkBytesArg(bytes, 'write(bytes)');
     this.u8.set(bytes, this.claim(bytes.length));
     return this;
   }
@@ -404,7 +407,7 @@ export class FrameWriter extends Cursor {
    * ```
    */
   writeBigU64(v: bigint): this {
-    if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw new FrameUseError('BadValue', `${String(v)} is not a u64 bigint`);
+    if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw new FrameUseError('BadValue', `${describe(v)} is not a u64 bigint`);
     this.dv.setBigUint64(this.claim(8), v, true);
     return this;
   }
@@ -430,6 +433,6 @@ export class FrameWriter extends Cursor {
 
 function checkInt(v: number, min: number, max: number): void {
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new FrameUseError('BadValue', `${String(v)} is not an integer in [${min}, ${max}]`);
+    throw new FrameUseError('BadValue', `${describe(v)} is not an integer in [${min}, ${max}]`);
   }
 }

@@ -39,7 +39,8 @@ import type { FrameContext } from './context.js';
 import { FrameRef, type Lender } from './frame.js';
 import { storageByte, slotWord } from '../region/meta.js';
 import type { AnyMeta } from './meta-type.js';
-import { lookupTypeId, typeById, typeIdOf } from './meta-type.js';
+import { checkHandle } from './handle.js';
+import { checkMeta, lookupTypeId, typeById, typeIdOf } from './meta-type.js';
 import { UniqueFrame, type MetaMutOf } from './unique.js';
 
 /** What `LinkedList.open` needs: structured-cloneable. */
@@ -112,6 +113,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    */
   static create<M extends AnyMeta>(sys: FrameContext, meta: M): LinkedList<M> {
     sys._assertOpen();
+    checkMeta(meta);
     const r = sys._region;
     const index = claimList(r);
     if (index < 0) throw new FrameUseError('TooManyLists', `the region already has ${MAX_LISTS} linked lists`);
@@ -157,6 +159,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     }
     const typeId = listTypeId(sys._region, index);
     const type = typeById(sys._region, typeId);
+    if (meta !== undefined) checkMeta(meta);
     if (meta !== undefined && lookupTypeId(sys._region, meta) !== typeId) {
       throw new FrameUseError('WrongType', `linked list ${handle.id} holds '${type.name}' frames, not '${meta.name}'`);
     }
@@ -572,6 +575,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * the lock is held. Errors as `pushFront`, and then nothing changed.
    */
   insert(frame: UniqueFrame<M>, next: number): void {
+    checkHandle(frame as unknown, UniqueFrame, 'a list item (only unique frames enter a list)');
     frame._check();
     const sys = this._sys;
     if (frame._sys._region.mem.u8.buffer !== sys._region.mem.u8.buffer || frame._sys.handle.offset !== sys.handle.offset) {
@@ -584,9 +588,6 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     }
     if (refusal === LINK_WRONG_TYPE) {
       throw new FrameUseError('WrongType', `frame ${hex(frame.paddr)} holds '${frame.metaType.name}' metadata; ${this} holds '${this.metaType.name}'`);
-    }
-    if (!(frame instanceof UniqueFrame)) {
-      throw new FrameUseError('BadValue', `${String(frame)} is not a UniqueFrame: only unique frames enter a list`);
     }
     if (refusal === LINK_NOT_UNIQUE) {
       throw new FrameUseError('NotHeld', `frame ${hex(frame.paddr)} is not unique: only unique frames enter a list`);

@@ -4,6 +4,7 @@
  * (`meta`) and write (`metaMut`) them in shared memory. This is the kernel's `AnyFrameMeta`
  * (with `on_drop` and `is_untyped`) and its layout check `check_frame_meta_layout!`.
  */
+import { describe } from '../base/args.js';
 import { FrameUseError, InvariantError, MetaTypeError, hex } from '../base/errors.js';
 import { FRAME_METADATA_MAX_SIZE } from '../base/limits.js';
 import { PAGE_SIZE } from '../base/units.js';
@@ -409,6 +410,14 @@ export function typeFromDescriptor(descriptor: string): MetaType {
 }
 
 /**
+ * Refuses a metadata type argument that is not a `MetaType` (made by `defineMeta`):
+ * `FrameUseError('BadValue')`, never a raw `TypeError`.
+ */
+export function checkMeta(meta: unknown, what = 'meta'): asserts meta is AnyMeta {
+  if (!(meta instanceof MetaType)) throw new FrameUseError('BadValue', `${what} must be a metadata type (defineMeta), not ${describe(meta)}`);
+}
+
+/**
  * @internal `defineMeta` without its options: the type named `name` with fields `schema`, the
  * same object for the same name and fields (`Conflict` for other fields; `TooLarge`,
  * `BadSchema` from the layout).
@@ -532,7 +541,7 @@ function layoutFields(typeName: string, schema: Schema): FieldLayout[] {
     if (!Object.prototype.hasOwnProperty.call(KIND_SIZE, schema[n])) {
       throw new MetaTypeError(
         'BadSchema',
-        `'${typeName}.${n}': unknown kind '${String(schema[n])}' (one of ${Object.keys(KIND_SIZE).join(', ')})`,
+        `'${typeName}.${n}': unknown kind '${describe(schema[n])}' (one of ${Object.keys(KIND_SIZE).join(', ')})`,
       );
     }
   }
@@ -567,14 +576,14 @@ function checkValue(typeName: string, f: FieldLayout, value: unknown): void {
   const range = INT_RANGE[f.kind];
   if (range !== undefined) {
     if (!Number.isInteger(value) || (value as number) < range[0] || (value as number) > range[1]) {
-      bad(`${String(value)} is not an integer in [${range[0]}, ${range[1]}]`);
+      bad(`${describe(value)} is not an integer in [${range[0]}, ${range[1]}]`);
     }
     return;
   }
   switch (f.kind) {
     case 'f32':
     case 'f64':
-      if (typeof value !== 'number') bad(`${String(value)} is not a number`);
+      if (typeof value !== 'number') bad(`${describe(value)} is not a number`);
       return;
     case 'u64':
       if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) bad(`not a bigint in u64 range`);
@@ -583,7 +592,7 @@ function checkValue(typeName: string, f: FieldLayout, value: unknown): void {
       if (typeof value !== 'bigint' || value < -(1n << 63n) || value >= 1n << 63n) bad(`not a bigint in i64 range`);
       return;
     case 'bool':
-      if (typeof value !== 'boolean') bad(`${String(value)} is not a boolean`);
+      if (typeof value !== 'boolean') bad(`${describe(value)} is not a boolean`);
       return;
     case 'paddr':
       if (value === null) return;
@@ -594,7 +603,7 @@ function checkValue(typeName: string, f: FieldLayout, value: unknown): void {
         value % PAGE_SIZE !== 0 ||
         value / PAGE_SIZE >= 0xffff_ffff
       ) {
-        bad(`${String(value)} is not null or a page-aligned address`);
+        bad(`${describe(value)} is not null or a page-aligned address`);
       }
       return;
   }

@@ -18,7 +18,7 @@ import { DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, RC_UNIQUE, RC_UNUSED, slotWord
 import type { Region } from '../region/region.js';
 import type { FrameContext } from './context.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
-import { typeIdOf } from './meta-type.js';
+import { checkMeta, typeIdOf } from './meta-type.js';
 
 /** What the slot operations need of a region (a `FrameContext`: implemented by `FrameSystem`). */
 export type SlotHost = FrameContext;
@@ -80,6 +80,7 @@ export function getFromUnused(
   unique: boolean,
 ): number {
   const index = checkPaddr(paddr, sys.maxPaddr);
+  checkMeta(type);
   type._validate(init);
   refuseFree(sys, index, 1);
   const r = sys._region;

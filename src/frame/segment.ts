@@ -3,6 +3,7 @@
  * `Segment<M>`. Creation from unused frames is all or nothing; split, slice and iteration follow
  * the kernel, with its panics turned into `FrameUseError('BadRange')`.
  */
+import { checkNumber, checkRangeArg } from '../base/args.js';
 import { FrameUseError, GetFrameError, hex } from '../base/errors.js';
 import { OP_RAW } from '../region/journal.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
@@ -15,8 +16,8 @@ import { dropRange } from './teardown.js';
 import { countOf, dropForgotten, claimRun, incRef, notUnused, publishRun, setType, storageByte, unclaim, slotWord } from '../region/meta.js';
 import { lookupTypeId, typeIdOf } from './meta-type.js';
 import { ensureFromUnused, forgetChecked, requireFromUnused } from '../checked/contracts.js';
-import { Untyped, type AnyInit, type AnyMeta } from './meta-type.js';
-import { FrameHandle } from './handle.js';
+import { Untyped, checkMeta, type AnyInit, type AnyMeta } from './meta-type.js';
+import { FrameHandle, checkHandle } from './handle.js';
 import { checkBytes } from './untyped.js';
 
 /**
@@ -122,6 +123,7 @@ export class Segment<M extends AnyMeta = AnyMeta> extends FrameHandle<M> impleme
   ): Segment<M> {
     sys._assertOpen();
     checkRange(sys, range, false);
+    checkMeta(meta);
     refuseFree(sys, range.start >>> PAGE_SHIFT, (range.end - range.start) / PAGE_SIZE);
     recordOp(sys._region, OP_RAW, range.start >>> PAGE_SHIFT, (range.end - range.start) / PAGE_SIZE);
     try {
@@ -146,6 +148,7 @@ export class Segment<M extends AnyMeta = AnyMeta> extends FrameHandle<M> impleme
    * ```
    */
   static fromFrame<M extends AnyMeta>(frame: Frame<M>): Segment<M> {
+    checkHandle(frame as unknown, Frame, 'Segment.fromFrame');
     frame._consume();
     return new Segment(frame._sys, frame.paddr, frame.paddr + PAGE_SIZE, frame._type);
   }
@@ -230,6 +233,7 @@ export class Segment<M extends AnyMeta = AnyMeta> extends FrameHandle<M> impleme
    */
   split(offset: number): [Segment<M>, Segment<M>] {
     this._check();
+    checkNumber(offset, 'offset');
     if (offset % PAGE_SIZE !== 0) {
       throw new FrameUseError('BadRange', `split offset ${offset} is not a multiple of PAGE_SIZE`);
     }
@@ -260,6 +264,7 @@ export class Segment<M extends AnyMeta = AnyMeta> extends FrameHandle<M> impleme
    */
   slice(range: PaddrRange): Segment<M> {
     this._check();
+    checkRangeArg(range);
     const { start, end } = range;
     if (start % PAGE_SIZE !== 0 || end % PAGE_SIZE !== 0) {
       throw new FrameUseError('BadRange', `slice ${start}..${end} is not aligned to PAGE_SIZE`);
@@ -439,9 +444,7 @@ class SegmentIterator<M extends AnyMeta> implements IterableIterator<Frame<M>>, 
  * `OutOfBound`, then `BadRange` if empty (unless `allowEmpty`).
  */
 export function checkRange(sys: FrameContext, range: PaddrRange, allowEmpty: boolean): void {
-  if (range === null || typeof range !== 'object') {
-    throw new FrameUseError('BadValue', 'a range is an object { start, end }');
-  }
+  checkRangeArg(range);
   const { start, end } = range;
   if (start % PAGE_SIZE !== 0) throw new GetFrameError('NotAligned', start);
   if (end % PAGE_SIZE !== 0) throw new GetFrameError('NotAligned', end);

@@ -13,9 +13,9 @@ import { checkRawHeld, getFromUnused, takeForgottenOrThrow } from './meta.js';
 import { dropMetaInPlace, dropUnique, freeCleared } from './teardown.js';
 import { listOf, publish, setType, storageByte, toUnique, slotWord } from '../region/meta.js';
 import type { AnyMeta, MetaMut, MetaType, Schema } from './meta-type.js';
-import { lookupTypeId, typeIdOf } from './meta-type.js';
+import { checkMeta, lookupTypeId, typeIdOf } from './meta-type.js';
 import { forgetChecked, requireMeta, requireUnique } from '../checked/contracts.js';
-import { SingleFrameHandle } from './handle.js';
+import { SingleFrameHandle, checkHandle } from './handle.js';
 
 /** The writable metadata view type of a metadata type. */
 export type MetaMutOf<M extends AnyMeta> = M extends MetaType<infer S, boolean> ? MetaMut<S> : MetaMut<Schema>;
@@ -105,6 +105,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<
    * ```
    */
   static tryFrom<M extends AnyMeta>(frame: Frame<M>): UniqueFrame<M> | null {
+    checkHandle(frame as unknown, Frame, 'UniqueFrame.tryFrom');
     frame._check();
     const sys = frame._sys;
     if (!toUnique(sys._region, frame._w)) return null;
@@ -206,6 +207,7 @@ export class UniqueFrame<M extends AnyMeta = AnyMeta> extends SingleFrameHandle<
    */
   repurpose<T extends AnyMeta>(meta: T, init?: InitOf<T>): UniqueFrame<T> {
     this._check();
+    checkMeta(meta);
     if (this._sys.checked) requireUnique(this._sys._region, this._w, this.paddr, 'repurpose_requires');
     meta._validate(init);
     const sys = this._sys;

@@ -5,6 +5,7 @@
  * The handles' `bytes`, `reader`, `writer` and `fill` are `FrameHandle`'s (`handle.ts`); these are
  * the checks and byte operations under them.
  */
+import { describe } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import type { FrameContext } from './context.js';
 import type { Paddr } from '../base/units.js';
@@ -34,7 +35,7 @@ export function frameBytes(sys: FrameContext, paddr: Paddr, size: number): Uint8
 /** @internal Sets `size` bytes from `paddr` to `byte`. */
 export function fillBytes(sys: FrameContext, paddr: Paddr, size: number, byte: number): void {
   if (!Number.isInteger(byte) || byte < 0 || byte > 255) {
-    throw new FrameUseError('BadValue', `fill: ${String(byte)} is not a byte (0..255)`);
+    throw new FrameUseError('BadValue', `fill: ${describe(byte)} is not a byte (0..255)`);
   }
   if (byte === 0) {
     zeroBytes(sys, paddr, size);

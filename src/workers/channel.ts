@@ -9,7 +9,7 @@
  * lock, the entries and the waits on them are the protocol of `region/channel-ring.ts`; this file
  * is the API over it (handles, types, errors, and the spin before a sleep).
  */
-import { checkTimeout } from '../base/args.js';
+import { checkTimeout, describe } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from '../frame/context.js';
@@ -46,6 +46,7 @@ import { slotWord } from '../region/meta.js';
 import type { Paddr } from '../base/units.js';
 import { defineMeta } from '../frame/define-meta.js';
 import { type AnyMeta } from '../frame/meta-type.js';
+import { checkHandle } from '../frame/handle.js';
 import { Segment } from '../frame/segment.js';
 import { FrameAllocOptions } from '../frame/allocator.js';
 
@@ -170,7 +171,7 @@ export class FrameChannel implements Disposable {
    */
   static create(sys: FrameContext, capacity: number): FrameChannel {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CHANNEL_CAPACITY) {
-      throw new FrameUseError('BadValue', `a channel's capacity is an integer in 1..${MAX_CHANNEL_CAPACITY}, not ${String(capacity)}`);
+      throw new FrameUseError('BadValue', `a channel's capacity is an integer in 1..${MAX_CHANNEL_CAPACITY}, not ${describe(capacity)}`);
     }
     const nframes = ringFrames(capacity);
     let first = true;
@@ -292,6 +293,7 @@ export class FrameChannel implements Disposable {
   trySend(item: Frame | Segment): boolean {
     this.check();
     const segment = item instanceof Segment;
+    if (!segment) checkHandle(item as unknown, Frame, 'a channel item (a Frame or a Segment)');
     item._check();
     if (item._sys !== this.sys) this.checkSameRegion(item);
     const r = this.r;
