@@ -10,24 +10,7 @@
 import { InvariantError, hex } from '../base/errors.js';
 import { AJ_MAX_RUNS, OP_OWNED } from '../region/journal.js';
 import { isFree, isUnused } from '../region/free-lists.js';
-import {
-  CACHE_CAPACITY,
-  cacheCount,
-  cachedFramesOf,
-  cachedRunsOf,
-  clearDrainRequest,
-  drainRequested,
-  isAttached,
-  ownFrame,
-  ownFrames,
-  popCached,
-  popCachedRuns,
-  popOne,
-  pushCached,
-  pushOne,
-  requestDrain,
-  stackRuns,
-} from '../region/workers.js';
+import { CACHE_CAPACITY, cacheCount, cachedFramesOf, cachedRunsOf, clearDrainRequest, drainRequested, isAttached, GIVEN, giveBackOne, ownFrames, popCached, popCachedRuns, popOne, pushCached, pushOne, requestDrain, stackRuns } from '../region/workers.js';
 import { MAX_WORKERS } from '../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import { nap } from '../shm/wait.js';
@@ -160,12 +143,15 @@ export class CachedAllocator implements GlobalFrameAllocator {
   dealloc(paddr: Paddr, nframes: number): void {
     if (nframes === 1 && typeof paddr === 'number' && paddr >= 0 && paddr < this.maxPaddr && paddr % PAGE_SIZE === 0) {
       const index = paddr >>> PAGE_SHIFT;
-      this.buddy.checkFreeable(index, 1); // a held or free frame is refused, unchanged
       // No journal entry is needed for one frame: it moves from the caller into the stack with
       // the single store of the stack's count.
-      ownFrame(this.r, index);
-      if (this.pushOne(index)) return;
+      if (giveBackOne(this.r, index, this.oneCap) === GIVEN) return;
     }
+    this.deallocSlow(paddr, nframes);
+  }
+
+  /** `dealloc` of a run, or of a frame the 1-frame stack could not take (or refused). */
+  private deallocSlow(paddr: Paddr, nframes: number): void {
     checkRun(paddr, nframes, this.r.nframes);
     const index = paddr >>> PAGE_SHIFT;
     this.buddy.checkFreeable(index, nframes);

@@ -180,10 +180,12 @@ export class FrameAllocOptions {
   private allocOne(meta: AnyMeta, init: AnyInit, unique: boolean): number {
     const sys = this.sys;
     sys._assertOpen();
-    checkMeta(meta);
-    if (init !== undefined) meta._validate(init);
     const r = sys._region;
-    if (!sys.checked && meta._region === sys._region) {
+    // A type registered here is a MetaType (only they get a region); anything else is checked
+    // before it is touched. `?.` keeps null and primitives from throwing a raw TypeError.
+    if ((meta as AnyMeta | null | undefined)?._region !== r) checkMeta(meta);
+    if (init !== undefined) meta._validate(init);
+    if (!sys.checked && meta._region === r) {
       // The hot path: this worker's cache, a type registered here, no contracts to check. The
       // pop, journal, claim and type are one step (`takeCached`), and so is the publish when
       // there is nothing to write in between.

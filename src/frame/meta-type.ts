@@ -449,9 +449,17 @@ export function defineType<S extends Schema, U extends boolean>(name: string, sc
 /** This worker's types by id, per region (index 0 unused). */
 const localTypes = new WeakMap<Region, (MetaType | undefined)[]>();
 
+/** The last region asked about and its types: a one-entry cache in front of the WeakMap (a
+ *  program mostly uses one region, and `typeById` is on every slow last drop). */
+let lastRegion: Region | undefined;
+let lastTypes: (MetaType | undefined)[] = [];
+
 function typesOf(r: Region): (MetaType | undefined)[] {
+  if (r === lastRegion) return lastTypes;
   let types = localTypes.get(r);
   if (types === undefined) localTypes.set(r, (types = []));
+  lastRegion = r;
+  lastTypes = types;
   return types;
 }
 
@@ -511,6 +519,10 @@ export function forgetRegion(r: Region): void {
     }
   }
   localTypes.delete(r);
+  if (lastRegion === r) {
+    lastRegion = undefined;
+    lastTypes = [];
+  }
 }
 
 /**

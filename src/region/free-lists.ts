@@ -229,6 +229,7 @@ export function isUnused(r: Region, index: number): boolean {
   return Atomics.load(r.i32, slotOf(r, index) + S_REF) === RC_UNUSED;
 }
 
+
 /**
  * Checked mode, before a frame is given back: `FREEABLE`, or `FREE_NOT_UNUSED`, or
  * `FREE_ALREADY_FREE` (in that order). Atomic loads, without the lock (see the module's ORDER).

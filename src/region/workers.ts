@@ -21,7 +21,7 @@
  */
 import { H_WORKERS, WORKER_WORDS, type Layout } from './geometry.js';
 import { W_AJ_RUNS, AJ_MAX_RUNS, OP_OWNED, clearOp, recordOp, recordRuns } from './journal.js';
-import { RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_OWNER, TAKE_CLAIM_FAILED, setType, slotWord } from './meta.js';
+import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_OWNER, S_REF, TAKE_CLAIM_FAILED, setType, slotWord } from './meta.js';
 import { Region } from './region.js';
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
@@ -227,6 +227,26 @@ export function cachedRunsOf(r: Region, id: number): [number, number][] {
  */
 export function ownFrame(r: Region, index: number): void {
   r.i32[r.metaWord + (index << SLOT_SHIFT) + S_OWNER] = r.workerId;
+}
+
+/** `giveBackOne`'s answers. */
+export const GIVEN = 0;
+export const GIVE_REFUSED = 1;
+export const GIVE_STACK_FULL = 2;
+
+/**
+ * A public `dealloc` of one raw frame, in one step for its hot path: `GIVE_REFUSED` (nothing
+ * changed) if the frame is not UNUSED or is marked free in the buddy lists (plain reads: a legal
+ * caller owns the frame, so nothing changes it meanwhile); else it names this worker the owner
+ * and pushes it on the 1-frame stack (`GIVEN`), or answers `GIVE_STACK_FULL` for the allocator to
+ * take it. OWNER and ORDER: as `ownFrame` and `pushOne`.
+ */
+export function giveBackOne(r: Region, index: number, capacity: number): number {
+  const i32 = r.i32;
+  const w = r.metaWord + (index << SLOT_SHIFT);
+  if (i32[w + S_REF] !== RC_UNUSED || (i32[w + S_AUX] & AUX_FREE) !== 0) return GIVE_REFUSED;
+  i32[w + S_OWNER] = r.workerId;
+  return pushOne(r, index, capacity) ? GIVEN : GIVE_STACK_FULL;
 }
 
 /** `ownFrame` for frames `[index, index + n)`. OWNER: as `ownFrame`. */
