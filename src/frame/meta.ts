@@ -118,9 +118,13 @@ export function dropOne(sys: SlotHost, w: number, paddr: Paddr): boolean {
  * here leaves the frame to `reclaimWorker`.
  */
 export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
+  const status = dropShared(sys._region, w, paddr >>> PAGE_SHIFT);
+  if (status !== DROP_DONE) finishDrop(sys, w, paddr, status);
+}
+
+/** What `dropShared` left to do, by its status; then the journal entry ends (kept out of line). */
+function finishDrop(sys: SlotHost, w: number, paddr: Paddr, status: number): void {
   const r = sys._region;
-  const status = dropShared(r, w, paddr >>> PAGE_SHIFT);
-  if (status === DROP_DONE) return;
   try {
     if (status === DROP_DEALLOC) sys._dealloc(paddr, 1);
     else if (status === DROP_LAST_SLOW) sys._dropLast(w, true);
