@@ -183,9 +183,10 @@ export class FrameAllocOptions {
     const r = sys._region;
     // A type registered here is a MetaType (only they get a region); anything else is checked
     // before it is touched. `?.` keeps null and primitives from throwing a raw TypeError.
-    if ((meta as AnyMeta | null | undefined)?._region !== r) checkMeta(meta);
+    const registered = (meta as AnyMeta | null | undefined)?._region === r;
+    if (!registered) checkMeta(meta);
     if (init !== undefined) meta._validate(init);
-    if (!sys.checked && meta._region === r) {
+    if (registered && !sys.checked) {
       // The hot path: this worker's cache, a type registered here, no contracts to check. The
       // pop, journal, claim and type are one step (`takeCached`), and so is the publish when
       // there is nothing to write in between.
@@ -193,7 +194,7 @@ export class FrameAllocOptions {
       const direct = init === undefined && !this.zeroFill;
       const index = takeCached(r, meta._id, direct ? count : 0);
       if (index >= 0) {
-        const w = slotWord(sys._region, index);
+        const w = slotWord(r, index);
         if (direct) return w;
         if (init !== undefined) meta._write(r.mem, storageByte(w), init); // OWNER: busy, this worker's alone
         if (this.zeroFill) r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);

@@ -118,7 +118,7 @@ export function dropOne(sys: SlotHost, w: number, paddr: Paddr): boolean {
  * here leaves the frame to `reclaimWorker`.
  */
 export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
-  const status = dropShared(sys._region, w, paddr >>> PAGE_SHIFT);
+  const status = dropShared(sys._region, w);
   if (status !== DROP_DONE) finishDrop(sys, w, paddr, status);
 }
 

@@ -439,7 +439,7 @@ export function takeForgotten(r: Region, w: number): boolean {
 }
 
 /**
- * A `Frame` handle's drop of one shared reference to frame `index` (slot word `w`), journaled
+ * A `Frame` handle's drop of one shared reference to the frame of slot word `w`, journaled
  * `OP_DROP` so that a worker that dies anywhere in here leaves the frame to `reclaimWorker`.
  * Returns what is left to do:
  * - `DROP_DONE`: nothing (references remain, or the fast path cached the freed frame); the
@@ -452,10 +452,10 @@ export function takeForgotten(r: Region, w: number): boolean {
  * The WebAssembly fast path does the same steps in one call (and caches a freed frame itself).
  * ORDER and OWNER: the journal entry first (`recordOp`), then as `decRef` and `tearDownPlain`.
  */
-export function dropShared(r: Region, w: number, index: number): number {
+export function dropShared(r: Region, w: number): number {
   const fast = r.fast;
   if (fast !== undefined) return fast.drop(w);
-  recordOp(r, OP_DROP, index, 1);
+  recordOp(r, OP_DROP, slotIndex(r, w), 1);
   const old = decRef(r, w);
   if (old === 1) return !r.checked && tearDownPlain(r, w) ? DROP_DEALLOC : DROP_LAST_SLOW;
   if (!isShared(old)) return DROP_NOT_HELD;
