@@ -3,6 +3,8 @@
  * (the SVG with a tooltip on every cell, and tables). This file owns the options and their
  * defaults; `svg.ts` and `html.ts` draw.
  */
+import { describe } from '../base/args.js';
+import { FrameUseError } from '../base/errors.js';
 import { parseFrameMap, type FrameMap } from './format.js';
 import { DEFAULT_COLUMNS, DEFAULT_MAX_CELLS } from './grid.js';
 import { frameMapHtml } from './html.js';
@@ -37,8 +39,8 @@ export interface RenderFrameMapOptions {
 
 /**
  * Draws `map` (from `captureFrameMap`, or `JSON.parse` of a saved one) as SVG or HTML text.
- * Throws `FrameMapFormatError` for a map that is not `pageframe-map/1`, `RangeError` for bad
- * options.
+ * Throws `FrameMapFormatError` for a map that is not `pageframe-map/1`,
+ * `FrameUseError('BadValue')` for bad options.
  *
  * @example
  * ```ts
@@ -50,9 +52,11 @@ export interface RenderFrameMapOptions {
 export function renderFrameMap(map: FrameMap, options: RenderFrameMapOptions): string {
   const checked = parseFrameMap(map);
   const { format, title = 'pageframe frame map', columns = DEFAULT_COLUMNS, maxCells = DEFAULT_MAX_CELLS } = options ?? {};
-  if (format !== 'svg' && format !== 'html') throw new RangeError(`format must be 'svg' or 'html', not ${String(format)}`);
-  if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, not ${String(columns)}`);
-  if (!Number.isInteger(maxCells) || maxCells < 1) throw new RangeError(`maxCells must be a positive integer, not ${String(maxCells)}`);
+  const bad = (what: string, value: unknown): FrameUseError => new FrameUseError('BadValue', `${what}, not ${describe(value)}`);
+  if (format !== 'svg' && format !== 'html') throw bad("format must be 'svg' or 'html'", format);
+  if (!Number.isInteger(columns) || columns < 1) throw bad('columns must be a positive integer', columns);
+  if (!Number.isInteger(maxCells) || maxCells < 1) throw bad('maxCells must be a positive integer', maxCells);
+  if (typeof title !== 'string') throw bad('title must be a string', title);
   const tooltips = options.tooltips ?? format === 'html';
   const svg = frameMapSvg(checked, { title: String(title), columns, maxCells, tooltips, xmlDeclaration: format === 'svg', header: format === 'svg' });
   return format === 'svg' ? svg : frameMapHtml(checked, String(title), svg);

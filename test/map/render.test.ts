@@ -243,9 +243,12 @@ describe('renderFrameMap as SVG', () => {
     expect(byClass(svg, 'cell')).toHaveLength(50);
     expect(planGrid(100, 10, 50)).toEqual({ framesPerCell: 2, cells: 50, columns: 10, rows: 5 });
     expect(planGrid(5)).toEqual({ framesPerCell: 1, cells: 5, columns: 5, rows: 1 });
-    expect(() => renderFrameMap(map, { format: 'png' as 'svg' })).toThrow(RangeError);
-    expect(() => renderFrameMap(map, { format: 'svg', columns: 0 })).toThrow(RangeError);
-    expect(() => renderFrameMap(map, { format: 'svg', maxCells: 1.5 })).toThrow(RangeError);
+    const badValue = expect.objectContaining({ name: 'FrameUseError', code: 'BadValue' });
+    expect(() => renderFrameMap(map, { format: 'png' as 'svg' })).toThrow(badValue);
+    expect(() => renderFrameMap(map, { format: 'svg', columns: 0 })).toThrow(badValue);
+    expect(() => renderFrameMap(map, { format: 'svg', maxCells: 1.5 })).toThrow(badValue);
+    expect(() => renderFrameMap(map, { format: { toString: 0 } as unknown as 'svg' })).toThrow(badValue);
+    expect(() => renderFrameMap(map, { format: 'svg', title: 5 as unknown as string })).toThrow(badValue);
     expect(() => renderFrameMap({ ...map, format: 'other' } as unknown as FrameMap, { format: 'svg' })).toThrow(FrameMapFormatError);
   });
 
