@@ -13,7 +13,7 @@ import { isFree, isUnused } from '../region/free-lists.js';
 import { CACHE_CAPACITY, cacheCount, cachedFramesOf, cachedRunsOf, clearDrainRequest, drainRequested, isAttached, GIVEN, giveBackOne, ownFrames, popCached, popCachedRuns, popOne, pushCached, pushOne, requestDrain, stackRuns } from '../region/workers.js';
 import { MAX_WORKERS } from '../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
-import { nap } from '../shm/wait.js';
+import { nap, now } from '../shm/wait.js';
 import type { Paddr } from '../base/units.js';
 import type { BuddyAllocator } from './buddy.js';
 import type { Region } from '../region/region.js';
@@ -375,8 +375,8 @@ export class CachedAllocator implements GlobalFrameAllocator {
       if (paddr !== null) return paddr;
     }
     if (!this.requestDrains()) return null;
-    const deadline = Date.now() + DRAIN_WAIT_MS;
-    while (Date.now() < deadline) {
+    const deadline = now() + DRAIN_WAIT_MS;
+    while (now() < deadline) {
       nap(0.2);
       paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
       if (paddr !== null) return paddr;

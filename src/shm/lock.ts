@@ -8,7 +8,7 @@
  * of the library: the header's locks, the lists' and the channels' (`lockTakingOver`).
  */
 
-import { canBlock, sleepOn, wake } from './wait.js';
+import { canBlock, now, sleepOn, wake } from './wait.js';
 
 const SPINS = 64;
 
@@ -25,7 +25,7 @@ export function lock(i32: Int32Array, at: number, owner: number): void {
 /** `lock`, giving up after about `ms` milliseconds: whether it was taken. ORDER: as `lock`. */
 export function lockWithin(i32: Int32Array, at: number, owner: number, ms: number): boolean {
   if (Atomics.compareExchange(i32, at, 0, owner) === 0) return true;
-  return lockSlow(i32, at, owner, Date.now() + ms);
+  return lockSlow(i32, at, owner, now() + ms);
 }
 
 /**
@@ -49,7 +49,7 @@ function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number, 
     for (let i = 0; i < SPINS; i++) {
       if (Atomics.load(i32, at) === 0 && Atomics.compareExchange(i32, at, 0, owner) === 0) return true;
     }
-    if (deadline !== Infinity && Date.now() >= deadline) return false;
+    if (deadline !== Infinity && now() >= deadline) return false;
     const holder = Atomics.load(i32, at);
     if (holder === 0) continue;
     if (isGone !== undefined && isGone(i32, holder) && Atomics.compareExchange(i32, at, holder, owner) === holder) return true;

@@ -9,6 +9,14 @@
  * re-check their condition after every return.
  */
 
+/**
+ * The clock of every deadline in the library: monotonic (`performance.now()`), so that a wall
+ * clock set back or forward (`Date.now()`, which NTP may step) neither ends a wait early nor
+ * stretches it. Milliseconds, with a fraction.
+ */
+export const now: () => number =
+  typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now();
+
 let canWaitCache: boolean | undefined;
 
 /** Whether this thread may block in `Atomics.wait` (false on a browser's main thread). */
@@ -50,8 +58,10 @@ type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: bo
  */
 export async function sleepOnAsync(i32: Int32Array, at: number, seen: number, sleepersAt: number, ms: number): Promise<void> {
   Atomics.add(i32, sleepersAt, 1);
-  // A pending Atomics.waitAsync does not keep Node's event loop alive: a timer does.
-  const keepAlive = setTimeout(() => undefined, ms);
+  // A pending Atomics.waitAsync does not keep Node's event loop alive: a timer does, and it must
+  // outlive the wait (timers count whole milliseconds: one of 4.9 ms would fire at 4, and the
+  // loop would end with the wait still pending).
+  const keepAlive = setTimeout(() => undefined, Math.ceil(ms) + 1);
   try {
     const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
     if (waitAsync !== undefined) {

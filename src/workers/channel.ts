@@ -13,7 +13,7 @@ import { checkTimeout, describe } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from '../frame/context.js';
-import { canBlock } from '../shm/wait.js';
+import { canBlock, now } from '../shm/wait.js';
 import {
   countReceived,
   dequeue,
@@ -272,7 +272,7 @@ export class FrameChannel implements Disposable {
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       if (this.trySend(item)) return true;
-      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
+      if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
       if (!this.await(true, deadline)) return false;
     }
   }
@@ -361,7 +361,7 @@ export class FrameChannel implements Disposable {
     for (;;) {
       const item = this.take(meta, asSegment);
       if (item !== null) return item;
-      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
+      if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
       if (!this.await(false, deadline)) return null;
     }
   }
@@ -442,7 +442,7 @@ export class FrameChannel implements Disposable {
     for (;;) {
       const item = this.take(meta, asSegment);
       if (item !== null) return item;
-      if (Number.isNaN(deadline)) deadline = Date.now() + timeoutMs;
+      if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
       if (!(await this.awaitAsync(deadline))) return null;
     }
   }
@@ -584,13 +584,13 @@ export class FrameChannel implements Disposable {
     const ready = forRoom ? (): boolean => this.size < this.capacity : (): boolean => this.size > 0;
     for (let i = 0; i < SPIN_POLLS; i++) {
       if (ready()) return true;
-      if ((i & 1023) === 1023 && Date.now() >= deadline) return false;
+      if ((i & 1023) === 1023 && now() >= deadline) return false;
     }
     const r = this.r;
     const b = this.base;
     const seen = forRoom ? receivedCount(r, b) : sentCount(r, b);
     if (ready()) return true;
-    const left = deadline - Date.now();
+    const left = deadline - now();
     if (left <= 0) return false;
     if (!canBlock()) {
       throw new FrameUseError('WouldBlock', 'this thread cannot block (a browser main thread): use receiveAsync, or a timeout of 0');
@@ -604,7 +604,7 @@ export class FrameChannel implements Disposable {
   private async awaitAsync(deadline: number): Promise<boolean> {
     const sent = sentCount(this.r, this.base);
     if (this.size > 0) return true;
-    const left = deadline - Date.now();
+    const left = deadline - now();
     if (left <= 0) return false;
     await sleepOnSentAsync(this.r, this.base, sent, left);
     return true;
