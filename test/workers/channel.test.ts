@@ -5,6 +5,7 @@
  * entries, receiveAsync, and (white box) the ring when its positions wrap.
  * Blocking across real threads is in test/concurrency.test.ts.
  */
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   ContractError,
@@ -756,5 +757,20 @@ describe('bad timeouts (issue #14, item 7)', () => {
     f.drop();
     ch.close();
     expectAllFree(sys);
+  });
+});
+
+describe('receiveAsync keeps the process alive while it waits', () => {
+  it('a fractional timeout resolves null; Node does not end with the await pending (exit 13)', () => {
+    const dist = new URL('../../dist/index.js', import.meta.url).href;
+    const script = `
+      const { FrameSystem, FrameChannel } = await import(${JSON.stringify(dist)});
+      const sys = FrameSystem.create({ frames: 16 });
+      const ch = FrameChannel.create(sys, 2);
+      for (const t of [0.5, 4.9, 12.3]) if ((await ch.receiveAsync(undefined, t)) !== null) process.exit(2);
+      ch.close();
+      console.log('done');`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(out.trim()).toBe('done');
   });
 });
