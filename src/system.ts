@@ -18,7 +18,7 @@ import { FrameAllocOptions } from './frame/allocator.js';
 import type { Frame, InitOf } from './frame/frame.js';
 import type { Paddr } from './base/units.js';
 import { drainDeferred, dropLast } from './frame/teardown.js';
-import { type SlotHost } from './frame/meta.js';
+import type { FrameContext } from './frame/context.js';
 import { Untyped, forgetRegion, typeById, type AnyMeta } from './frame/meta-type.js';
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
@@ -147,7 +147,7 @@ export interface FrameStats {
  * other.close();
  * ```
  */
-export class FrameSystem implements SlotHost {
+export class FrameSystem implements FrameContext {
   /**
    * Frames in the region.
    *

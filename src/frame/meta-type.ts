@@ -398,7 +398,7 @@ const definedTypes = new Map<string, MetaType>();
  * @internal The local type for a descriptor read from a region's registry: the type defined in
  * this worker under that name, or a new one (with no onDrop) if this worker never defined it.
  */
-export function typeFromDescriptor(descriptor: string): MetaType {
+function typeFromDescriptor(descriptor: string): MetaType {
   const d = JSON.parse(descriptor) as { n: string; u: number; f: [string, FieldKind][] };
   const known = definedTypes.get(d.n);
   if (known !== undefined && known._descriptor === descriptor) return known;

@@ -20,9 +20,6 @@ import type { FrameContext } from './context.js';
 import type { AnyInit, AnyMeta } from './meta-type.js';
 import { checkMeta, typeIdOf } from './meta-type.js';
 
-/** What the slot operations need of a region (a `FrameContext`: implemented by `FrameSystem`). */
-export type SlotHost = FrameContext;
-
 
 /**
  * Claims the unused slot at `w` (region/meta.ts `claim`), throwing `InUse` / `Busy` / `Unique`
@@ -38,7 +35,7 @@ export function claimOrThrow(r: Region, w: number, paddr: Paddr): void {
  * fails (`Conflict`, `RegistryFull`), the slot is unclaimed first, so a failed call changes
  * nothing: a type is registered only by an operation that succeeds.
  */
-export function claimedTypeId(sys: SlotHost, w: number, type: AnyMeta): number {
+export function claimedTypeId(sys: FrameContext, w: number, type: AnyMeta): number {
   if (type._region === sys._region) return type._id;
   try {
     return typeIdOf(sys._region, type);
@@ -60,7 +57,7 @@ export function writeMeta(r: Region, w: number, typeId: number, type: AnyMeta, i
  * anything changes: `GetFrameError('Free')`, or `ContractError('from_unused_requires')` in
  * checked mode. Claiming it would leave it both held and free.
  */
-export function refuseFree(sys: SlotHost, index: number, n: number): void {
+export function refuseFree(sys: FrameContext, index: number, n: number): void {
   const free = sys._cache?.firstFree(index, n) ?? -1;
   if (free < 0) return;
   const paddr = free * PAGE_SIZE;
@@ -73,7 +70,7 @@ export function refuseFree(sys: SlotHost, index: number, n: number): void {
  * A bad `init` is reported before the slot is touched. Returns the slot word.
  */
 export function getFromUnused(
-  sys: SlotHost,
+  sys: FrameContext,
   paddr: Paddr,
   type: AnyMeta,
   init: AnyInit,
@@ -105,7 +102,7 @@ export function getFromUnused(
  * the slot is then busy and the caller must tear it down (`dropLast`). A slot that is not held
  * is reported (`drop_requires` in checked mode, else `NotHeld`), unchanged.
  */
-export function dropOne(sys: SlotHost, w: number, paddr: Paddr): boolean {
+export function dropOne(sys: FrameContext, w: number, paddr: Paddr): boolean {
   const old = decRef(sys._region, w);
   if (old === 1) return true;
   if (isShared(old)) return false;
@@ -117,13 +114,13 @@ export function dropOne(sys: SlotHost, w: number, paddr: Paddr): boolean {
  * the frame down and returns it to the allocator. Journaled, so a worker that dies anywhere in
  * here leaves the frame to `reclaimWorker`.
  */
-export function dropRef(sys: SlotHost, w: number, paddr: Paddr): void {
+export function dropRef(sys: FrameContext, w: number, paddr: Paddr): void {
   const status = dropShared(sys._region, w);
   if (status !== DROP_DONE) finishDrop(sys, w, paddr, status);
 }
 
 /** What `dropShared` left to do, by its status; then the journal entry ends (kept out of line). */
-function finishDrop(sys: SlotHost, w: number, paddr: Paddr, status: number): void {
+function finishDrop(sys: FrameContext, w: number, paddr: Paddr, status: number): void {
   const r = sys._region;
   try {
     if (status === DROP_DEALLOC) sys._dealloc(paddr, 1);
@@ -135,7 +132,7 @@ function finishDrop(sys: SlotHost, w: number, paddr: Paddr, status: number): voi
 }
 
 /** The slot's count as the API reports it (unsigned: UNUSED and UNIQUE as in the kernel). */
-export function loadRefCount(sys: SlotHost, w: number): number {
+export function loadRefCount(sys: FrameContext, w: number): number {
   return countOf(sys._region, w) >>> 0;
 }
 
@@ -143,7 +140,7 @@ export function loadRefCount(sys: SlotHost, w: number): number {
  * The state check of every `fromRaw`: the slot must be held, shared (count 1..MAX) or, for a
  * unique frame, UNIQUE. Otherwise `from_raw_requires` fails (checked mode) or `NotHeld`.
  */
-export function checkRawHeld(sys: SlotHost, w: number, paddr: Paddr, unique: boolean): void {
+export function checkRawHeld(sys: FrameContext, w: number, paddr: Paddr, unique: boolean): void {
   const rc = countOf(sys._region, w);
   if (unique ? rc === RC_UNIQUE : isShared(rc)) return;
   const why = unique ? `the frame is ${stateName(rc)}, not unique` : `the frame is not held (${stateName(rc)})`;
@@ -155,14 +152,14 @@ export function checkRawHeld(sys: SlotHost, w: number, paddr: Paddr, unique: boo
  * Takes back one forgotten reference (checked mode): a `fromRaw` with none to take is the
  * double free that `from_raw_requires` rules out.
  */
-export function takeForgottenOrThrow(sys: SlotHost, w: number, paddr: Paddr): void {
+export function takeForgottenOrThrow(sys: FrameContext, w: number, paddr: Paddr): void {
   if (!takeForgotten(sys._region, w)) {
     throw new ContractError('from_raw_requires', paddr, 'no forgotten reference to restore (no matching intoRaw, or it was already restored)');
   }
 }
 
 /** `takeForgottenOrThrow` for every frame of `[start, end)`, all or none (checked mode). */
-export function takeForgottenRun(sys: SlotHost, start: Paddr, end: Paddr): void {
+export function takeForgottenRun(sys: FrameContext, start: Paddr, end: Paddr): void {
   const r = sys._region;
   let p = start;
   try {

@@ -443,7 +443,7 @@ class SegmentIterator<M extends AnyMeta> implements IterableIterator<Frame<M>>, 
  * Validates a range as the kernel's `Segment::from_unused` does: `NotAligned` (start, then end),
  * `OutOfBound`, then `BadRange` if empty (unless `allowEmpty`).
  */
-export function checkRange(sys: FrameContext, range: PaddrRange, allowEmpty: boolean): void {
+function checkRange(sys: FrameContext, range: PaddrRange, allowEmpty: boolean): void {
   checkRangeArg(range);
   const { start, end } = range;
   if (start % PAGE_SIZE !== 0) throw new GetFrameError('NotAligned', start);

@@ -20,21 +20,21 @@ import { RC_UNUSED, SLOT_WORDS } from './meta.js';
 import { WORKER_ATTACHED, W_GEN, W_STATE } from './workers.js';
 
 /** "PFRM" in little-endian. */
-export const MAGIC = 0x4d524650;
-export const H_MAGIC = 0;
+const MAGIC = 0x4d524650;
+const H_MAGIC = 0;
 export const H_VERSION = 1;
-export const H_NFRAMES = 2;
-export const H_FLAGS = 3;
-export const H_HEADER_BYTES = 4;
-export const H_META_OFFSET = 5; // bytes from the region start
-export const H_FRAME_OFFSET = 6; // bytes from the region start
-export const H_SLOT_BYTES = 7; // META_SLOT_SIZE, recorded so attach can check it
-export const H_PAGE_SIZE = 8;
-export const H_NEXT_LIST_ID = 9;
-export const H_NEXT_WORKER_ID = 10;
+const H_NFRAMES = 2;
+const H_FLAGS = 3;
+const H_HEADER_BYTES = 4;
+const H_META_OFFSET = 5; // bytes from the region start
+const H_FRAME_OFFSET = 6; // bytes from the region start
+const H_SLOT_BYTES = 7; // META_SLOT_SIZE, recorded so attach can check it
+const H_PAGE_SIZE = 8;
+/** Unused since lists claim their entries by CAS (lists.ts); still set to 1, so the layout is unchanged. */
+const H_NEXT_LIST_ID = 9;
 
 /** Header flags. */
-export const FLAG_CHECKED = 1;
+const FLAG_CHECKED = 1;
 
 /**
  * Shared memory a region can live in: a `SharedArrayBuffer`, or a shared `WebAssembly.Memory`

@@ -20,13 +20,13 @@ import { H_REGISTRY, H_REG_COUNT, H_REG_LOCK, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS
 import type { Region } from './region.js';
 
 /** Type entry words: state (0 empty, 1 ready), flags, descriptor length in bytes, storage size. */
-export const T_STATE = 0;
+const T_STATE = 0;
 export const T_FLAGS = 1;
-export const T_DESC_LEN = 2;
-export const T_SIZE = 3;
-export const T_DESC = 4; // first word of the UTF-8 descriptor
-export const TYPE_DESC_MAX = TYPE_ENTRY_BYTES - T_DESC * 4;
-export const TYPE_FLAG_UNTYPED = 1;
+const T_DESC_LEN = 2;
+const T_SIZE = 3;
+const T_DESC = 4; // first word of the UTF-8 descriptor
+const TYPE_DESC_MAX = TYPE_ENTRY_BYTES - T_DESC * 4;
+const TYPE_FLAG_UNTYPED = 1;
 export const TYPE_FLAG_ON_DROP = 2;
 
 /** Word index of the registry entry of type `id` (ids start at 1). */

@@ -219,15 +219,6 @@ export function cachedRunsOf(r: Region, id: number): [number, number][] {
   return out;
 }
 
-/**
- * Names this worker the owner (`S_OWNER`) of frame `index`, an UNUSED frame it is about to cache
- * or free (the one-frame hot path of `ownFrames`).
- * OWNER: raw frames may have come from anywhere; from here they are this worker's to free. The
- * caller has them alone (just given back by their holder, or journaled as its operation).
- */
-export function ownFrame(r: Region, index: number): void {
-  r.i32[r.metaWord + (index << SLOT_SHIFT) + S_OWNER] = r.workerId;
-}
 
 /** `giveBackOne`'s answers. */
 export const GIVEN = 0;
@@ -239,7 +230,8 @@ export const GIVE_STACK_FULL = 2;
  * changed) if the frame is not UNUSED or is marked free in the buddy lists (plain reads: a legal
  * caller owns the frame, so nothing changes it meanwhile); else it names this worker the owner
  * and pushes it on the 1-frame stack (`GIVEN`), or answers `GIVE_STACK_FULL` for the allocator to
- * take it. OWNER and ORDER: as `ownFrame` and `pushOne`.
+ * take it. OWNER: the owner is named before the push, as `popOne` names it before the pop (a
+ * frame is always the stack's or answerable to this worker). ORDER: as `pushOne`.
  */
 export function giveBackOne(r: Region, index: number, capacity: number): number {
   const i32 = r.i32;
@@ -249,7 +241,11 @@ export function giveBackOne(r: Region, index: number, capacity: number): number 
   return pushOne(r, index, capacity) ? GIVEN : GIVE_STACK_FULL;
 }
 
-/** `ownFrame` for frames `[index, index + n)`. OWNER: as `ownFrame`. */
+/**
+ * Names this worker the owner (`S_OWNER`) of frames `[index, index + n)`, UNUSED frames it is
+ * about to cache or free. OWNER: they are this worker's (raw, or just torn down), so no other
+ * worker writes their slots; recovery then knows whose they are.
+ */
 export function ownFrames(r: Region, index: number, n: number): void {
   const i32 = r.i32;
   const id = r.workerId;
