@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { defineMeta, FrameSystem, type FrameSystemOptions } from '../src/index.js';
 import { HEADER_BYTES, H_BUDDY_LOCK, H_REGISTRY, H_REG_LOCK, H_WORKERS } from '../src/region/geometry.js';
-import { RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_PREV, S_STORAGE, S_TYPE } from '../src/region/meta.js';
+import { RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_PREV, S_STORAGE, S_TYPE, isCachedHead } from '../src/region/meta.js';
 import { PAGE_SIZE } from '../src/base/units.js';
 
 /** The kernel tests' `MockFrameMeta { value: u32 }` (typed). */
@@ -35,7 +35,7 @@ export function snapshot(sys: FrameSystem): Int32Array {
   sys.allocator.forEachFree?.((p, n) => free.fill(1, p / PAGE_SIZE, p / PAGE_SIZE + n));
   for (let k = 0; k < sys.nframes; k++) {
     const w = sys._region.metaWord + k * SLOT_WORDS;
-    const rc = i32[w];
+    const rc = isCachedHead(i32[w]) ? RC_UNUSED : i32[w]; // where a free frame is kept is not part of it
     const held = rc !== RC_UNUSED;
     out.push(rc, i32[w + S_TYPE], i32[w + S_LIST], held ? i32[w + S_AUX] : 0);
     out.push(held ? i32[w + S_NEXT] : 0, rc === RC_UNIQUE ? i32[w + S_PREV] : 0);
@@ -84,9 +84,11 @@ export function expectAllFree(sys: FrameSystem): void {
   sys.checkInvariants();
 }
 
-/** The slot's raw count word (-1 UNUSED, -2 UNIQUE, 0 busy, n shared). */
+/** The slot's count word as the kernel's state machine sees it (-1 UNUSED, -2 UNIQUE, 0 busy, n
+ *  shared): the head of a cached run reads as UNUSED (its word also says whose cache holds it). */
 export function rawCount(sys: FrameSystem, paddr: number): number {
-  return sys._region.mem.i32[sys._region.metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS];
+  const rc = sys._region.mem.i32[sys._region.metaWord + (paddr / PAGE_SIZE) * SLOT_WORDS];
+  return isCachedHead(rc) ? RC_UNUSED : rc;
 }
 
 /** Index of the first differing element, or -1. */

@@ -29,7 +29,7 @@ import { journalOf, recordOp, recordRun, recordRuns } from '../src/region/journa
 import { workerRecord } from '../src/region/workers.js';
 import { claimOrThrow, claimedTypeId, writeMeta } from '../src/frame/meta.js';
 import { dropLast } from '../src/frame/teardown.js';
-import { decRef, AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_NEXT, S_OWNER, S_PREV, S_STORAGE, S_TYPE } from '../src/region/meta.js';
+import { decRef, cachedHead, AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_NEXT, S_OWNER, S_PREV, S_STORAGE, S_TYPE } from '../src/region/meta.js';
 import { CACHE_BASE, TOKEN_ID_BITS, WORKER_ATTACHED, WORKER_EXITED, WORKER_FREE, W_GEN, W_CACHE, W_STATE } from '../src/region/workers.js';
 import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_REGISTRY, H_REG_LOCK, MAX_ORDER, TYPE_ENTRY_WORDS } from '../src/region/geometry.js';
 import { OP_DROP, OP_OWNED, OP_RAW } from '../src/region/journal.js';
@@ -296,12 +296,14 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       dead.allocFrame().drop();
       const base = cacheBase(id, 1);
       expect(i32[base]).toBe(16);
-      // As push() flushes: the runs journaled, popped off the stack, then (under the lock) marked
-      // free one by one; it died after marking two of four.
+      // As push() flushes: the runs journaled, popped off the stack, then (under the lock) won
+      // back from the cache (their heads' count words UNUSED) and marked free one by one; it
+      // died after marking two of four.
       const runs: [number, number][] = [16, 15, 14, 13].map((e) => [i32[base + e], 1]);
       recordRuns(dead._region, runs);
       i32[base] = 12;
       i32[H_BUDDY_LOCK] = dead._region.token;
+      for (const [f] of runs) i32[slot(sys, f)] = RC_UNUSED;
       i32[slot(sys, runs[0][0]) + S_AUX] = AUX_FREE;
       i32[slot(sys, runs[1][0]) + S_AUX] = AUX_FREE;
 
@@ -609,7 +611,10 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       const block = cacheOf(dead).buddy.allocJournaled(16, 1, (index, n) => recordRun(dead._region, index, n)) as Paddr;
       const first = block / PAGE_SIZE;
       const base = cacheBase(id, 1);
-      for (let r = 1; r <= 7; r++) i32[base + r] = first + (16 - r);
+      for (let r = 1; r <= 7; r++) {
+        i32[base + r] = first + (16 - r); // as stackRuns: the entry, then the head's mark
+        i32[slot(sys, first + (16 - r))] = cachedHead(id, 1);
+      }
       i32[base] = 7;
       expect(sys.stats().free).toBe(48 + 7);
       expect(sys.reclaimWorker(id)).toEqual(report(id, { framesFreed: 16 }));
@@ -651,7 +656,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       for (let i = 0; i < 32; i++) held[i].drop(); // its cache is full
       // The 33rd drop flushes 16 runs back; the worker dies as the buddy call returns (the lock
       // released, the frames free), before anything after it runs.
-      const died = dieAfter(cacheOf(dead).buddy, 'freeRuns');
+      const died = dieAfter(cacheOf(dead) as unknown as { freeOwnRuns(): number }, 'freeOwnRuns');
       expect(() => held[32].drop()).toThrow(died);
       // A death runs no `finally`: the drop's journal entry stays too.
       recordOp(dead._region, OP_DROP, held[32].paddr / PAGE_SIZE, 1);

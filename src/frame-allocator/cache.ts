@@ -9,27 +9,25 @@
  */
 import { InvariantError, hex } from '../base/errors.js';
 import { AJ_MAX_RUNS, OP_OWNED } from '../region/journal.js';
-import { isFree, isUnused } from '../region/free-lists.js';
-import { CACHE_CAPACITY, cacheCount, cachedFramesOf, cachedRunsOf, clearDrainRequest, drainRequested, isAttached, GIVEN, giveBackOne, ownFrames, popCached, popCachedRuns, popOne, pushCached, pushOne, requestDrain, stackRuns } from '../region/workers.js';
+import { isFree, isUnused, lockAllocator, unlockAllocator } from '../region/free-lists.js';
+import { cachedRun, cachedWorker, countOf, isCachedHead, slotWord } from '../region/meta.js';
+import { CACHE_CAPACITY, cacheCount, cachedFramesOf, cachedRunsOf, forEachStealable, GIVEN, giveBackOne, ownFrames, popCached, popCachedRuns, popOne, pushCached, pushOne, releaseCachedRuns, settleStolen, stackRuns, stealRun } from '../region/workers.js';
 import { MAX_WORKERS } from '../base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
-import { nap, now } from '../shm/wait.js';
+import { RC_UNUSED } from '../region/meta.js';
 import type { Paddr } from '../base/units.js';
 import type { BuddyAllocator } from './buddy.js';
 import type { Region } from '../region/region.js';
 import { checkCount, checkRun, type GlobalFrameAllocator } from '../base/global-allocator.js';
 import { clearOp, clearRuns, recordOp, recordRun } from '../region/journal.js';
 
-
-/** How long `alloc` waits for other workers to give back their cached frames before NoMemory. */
-const DRAIN_WAIT_MS = 5;
-
 /**
  * The default allocator: this worker's caches of free frames (LIFO stacks of runs of 1–4 frames,
  * in its record in shared memory) in front of the shared `BuddyAllocator`, as the kernel's
  * per-CPU caches. Single frames almost never take the shared lock; a frame dropped and allocated
- * again on the same worker comes back at the same address. Before `NoMemory` it gives cached
- * frames back, and asks the other workers to.
+ * again on the same worker comes back at the same address. Before `NoMemory` it gives its own
+ * cached frames back and takes every other worker's (a steal: no help from them is needed, so a
+ * worker idle in its event loop or blocked in a wait keeps nothing from the others).
  *
  * @example
  * ```ts
@@ -66,16 +64,16 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /**
    * @internal The hot path of `take(1)`: the top of this worker's 1-frame stack, journaled as
-   * the operation in progress and owned; -1 if the stack is empty or a drain was asked for (then
+   * the operation in progress, a raw frame of this worker; -1 if the stack holds none (then
    * `take` does the rest).
    */
   popOne(): number {
-    return popOne(this.r);
+    return popOne(this.r, RC_UNUSED);
   }
 
   /**
-   * @internal The hot path of `give(paddr, 1)`: pushes frame `index` on the 1-frame stack; false
-   * if it is full or a drain was asked for (then `give` does the rest).
+   * @internal The hot path of `give(paddr, 1)`: caches frame `index` on the 1-frame stack; false
+   * if it is full (then `give` does the rest).
    */
   pushOne(index: number): boolean {
     return pushOne(this.r, index, this.oneCap);
@@ -119,7 +117,6 @@ export class CachedAllocator implements GlobalFrameAllocator {
       checkCount(nframes);
       checkCount(alignFrames, 'alignment');
     }
-    if (drainRequested(this.r)) this.serveDrain();
     if (this.enabled && alignFrames === 1 && nframes <= 4) {
       const index = this.pop(nframes);
       if (index >= 0) return index << PAGE_SHIFT >>> 0;
@@ -164,7 +161,6 @@ export class CachedAllocator implements GlobalFrameAllocator {
   /** @internal `dealloc` for frames the caller already journaled. */
   give(paddr: Paddr, nframes: number): void {
     if (nframes === 1 && this.pushOne(paddr >>> PAGE_SHIFT)) return;
-    if (drainRequested(this.r)) this.serveDrain();
     if (this.enabled && nframes <= 4) this.push(nframes, paddr >>> PAGE_SHIFT);
     else this.buddy.addFreeMemory(paddr, nframes);
   }
@@ -290,17 +286,26 @@ export class CachedAllocator implements GlobalFrameAllocator {
     this.buddy.checkInvariants();
     const r = this.r;
     const seen = new Map<number, number>();
+    const heads = new Set<number>();
     for (let id = 1; id <= MAX_WORKERS; id++) {
       for (const [index, k] of this.cachedRuns(id)) {
+        heads.add(index);
         for (let f = index; f < index + k; f++) {
           const where = `cache of worker ${id}: frame ${hex(f * PAGE_SIZE)}`;
           if (!(f >= 0 && f < r.nframes)) throw new InvariantError(where, 'outside the region');
           const other = seen.get(f);
           if (other !== undefined) throw new InvariantError(where, `cached twice (also by worker ${other})`);
           seen.set(f, id);
-          if (!isUnused(r, f)) throw new InvariantError(where, 'cached but not UNUSED');
+          if (f > index && !isUnused(r, f)) throw new InvariantError(where, 'in a cached run but not UNUSED');
           if (isFree(r, f)) throw new InvariantError(where, 'cached and free in the buddy allocator');
         }
+      }
+    }
+    // Every frame whose count says "cached" heads a run its worker's stack counts.
+    for (let f = 0; f < r.nframes; f++) {
+      const rc = countOf(r, slotWord(r, f));
+      if (isCachedHead(rc) && !heads.has(f)) {
+        throw new InvariantError(`frame ${hex(f * PAGE_SIZE)}`, `marked cached by worker ${cachedWorker(rc)} (a run of ${cachedRun(rc)}), but no stack of that worker counts it`);
       }
     }
   }
@@ -324,8 +329,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
         const take = Math.min(count, AJ_MAX_RUNS);
         const runs: [number, number][] = [];
         popCachedRuns(r, k, take, runs); // journaled, then off the stack
-        this.buddy.freeRuns(runs, () => clearRuns(r));
-        moved += take * k;
+        moved += this.freeOwnRuns(runs) * k;
       }
     }
     return moved;
@@ -361,7 +365,26 @@ export class CachedAllocator implements GlobalFrameAllocator {
     const flush = cap >> 1;
     const runs: [number, number][] = [[index, k]];
     popCachedRuns(this.r, k, flush - 1, runs); // journaled, then off the stack
-    this.buddy.freeRuns(runs, () => clearRuns(this.r));
+    this.freeOwnRuns(runs, 1);
+  }
+
+  /**
+   * Frees runs this worker journaled (`popCachedRuns`) under one hold of the allocator lock: the
+   * first `raw` of them are its raw frames, and the others it won back first from its cache
+   * (`releaseCachedRuns`; a run stolen meanwhile is another's now); the journal is cleared before
+   * the lock is released. The number of runs freed.
+   */
+  private freeOwnRuns(runs: readonly (readonly [number, number])[], raw = 0): number {
+    const r = this.r;
+    lockAllocator(r);
+    try {
+      const won = [...runs.slice(0, raw), ...releaseCachedRuns(r, runs.slice(raw))];
+      this.buddy.freeRunsLocked(won);
+      clearRuns(r);
+      return won.length;
+    } finally {
+      unlockAllocator(r);
+    }
   }
 
   /** The buddy level, for runs the caches do not serve, and the NoMemory path for all. */
@@ -369,38 +392,55 @@ export class CachedAllocator implements GlobalFrameAllocator {
     const journal = (index: number, n: number): void => recordOp(this.r, OP_OWNED, index, n);
     let paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
     if (paddr !== null) return paddr;
-    // Before NoMemory: this worker's cached frames, then the other workers'.
+    // Before NoMemory: this worker's cached frames, then every other worker's.
     if (this.drainCaches() > 0) {
       paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
       if (paddr !== null) return paddr;
     }
-    if (!this.requestDrains()) return null;
-    const deadline = now() + DRAIN_WAIT_MS;
-    while (now() < deadline) {
-      nap(0.2);
-      paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
-      if (paddr !== null) return paddr;
-    }
-    return null;
+    if (this.stealCaches() > 0) paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
+    return paddr;
   }
 
-  /** Asks every other attached worker with cached frames to give them back; false if none has. */
-  private requestDrains(): boolean {
+  /**
+   * Takes every run the other workers cache (attached or not: a worker that died keeps nothing
+   * from the others either) and frees it to the buddy allocator, under one hold of the allocator
+   * lock, without their help: each run is journaled, then won with one CAS of its head
+   * (`stealRun`; an owner's pop that wins first keeps it), made this worker's (`settleStolen`) and
+   * freed, AJ_MAX_RUNS runs at a time. The number of frames freed.
+   *
+   * @example
+   * ```ts
+   * const other = FrameSystem.attach(sys.handle); // another worker, idle from now on
+   * other.allocFrame().drop(); // one frame cached there, and 15 more from its refill
+   * const cached = sys.allocator as CachedAllocator;
+   * console.log(cached.stealCaches(), cached.cachedFrames(other.workerId)); // 16 0
+   * other.close();
+   * ```
+   */
+  stealCaches(): number {
     const r = this.r;
-    let asked = false;
-    for (let id = 1; id <= MAX_WORKERS; id++) {
-      if (id === r.workerId || !isAttached(r, id)) continue;
-      if (this.cachedFrames(id) > 0) {
-        requestDrain(r, id);
-        asked = true;
+    let stolen = 0;
+    lockAllocator(r);
+    try {
+      let runs: [number, number][] = [];
+      const settle = (): void => {
+        settleStolen(r, runs);
+        this.buddy.freeRunsLocked(runs);
+        clearRuns(r);
+        for (const [, k] of runs) stolen += k;
+        runs = [];
+      };
+      for (let id = 1; id <= MAX_WORKERS; id++) {
+        if (id === r.workerId) continue;
+        forEachStealable(r, id, (index, k) => {
+          if (stealRun(r, id, index, k, runs.length)) runs.push([index, k]);
+          if (runs.length === AJ_MAX_RUNS) settle();
+        });
       }
+      if (runs.length > 0) settle();
+    } finally {
+      unlockAllocator(r);
     }
-    return asked;
-  }
-
-  /** Another worker asked for our cached frames: give them all back. */
-  private serveDrain(): void {
-    clearDrainRequest(this.r);
-    this.drainCaches();
+    return stolen;
   }
 }

@@ -6,8 +6,8 @@ import { AllocError, GetFrameError } from '../base/errors.js';
 import { checkCount } from '../base/global-allocator.js';
 import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
 import { ensureFromUnused, requireFromUnused } from '../checked/contracts.js';
-import { clearOp, journaledFrame } from '../region/journal.js';
-import { RC_UNIQUE, TAKE_CLAIM_FAILED, countOf, notUnused, publish, slotPaddr, storageByte, slotWord } from '../region/meta.js';
+import { clearOp } from '../region/journal.js';
+import { RC_UNIQUE, publish, slotPaddr, storageByte, slotWord } from '../region/meta.js';
 import { publishTaken, takeCached } from '../region/workers.js';
 import type { FrameContext } from './context.js';
 import { Frame, type InitOf } from './frame.js';
@@ -200,11 +200,6 @@ export class FrameAllocOptions {
         if (this.zeroFill) r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);
         publishTaken(r, index, count);
         return w;
-      }
-      if (index === TAKE_CLAIM_FAILED) {
-        const frame = journaledFrame(r);
-        clearOp(r);
-        throw notUnused(countOf(r, slotWord(sys._region, frame)), frame * PAGE_SIZE);
       }
     }
     const paddr = this.take(1);

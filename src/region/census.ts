@@ -5,7 +5,7 @@
  * for `FrameSystem.checkInvariants()`, and reads each frame for the frame map
  * (`map/capture.ts`), so that none of them reads a word of its own.
  *
- *   a slot is  unused (RC_UNUSED) | busy (0) | shared (1..REF_COUNT_MAX) | unique (RC_UNIQUE)
+ *   a slot is  unused (RC_UNUSED, or a cached run's head) | busy (0) | shared (1..REF_COUNT_MAX) | unique (RC_UNIQUE)
  *              | illegal (any other count word: between REF_COUNT_MAX and REF_COUNT_UNIQUE)
  *
  * It takes no lock and writes nothing, so any worker may take a census at any moment; while
@@ -25,6 +25,7 @@ import {
   AUX_FREE,
   RC_UNIQUE,
   RC_UNUSED,
+  isCachedHead,
   SLOT_SHIFT,
   SLOT_WORDS,
   S_AUX,
@@ -58,7 +59,7 @@ function slotAt(r: Region, k: number): number {
 export function stateOfCount(rc: number): SlotState {
   if (rc > 0) return rc <= REF_COUNT_MAX ? SLOT_SHARED : SLOT_ILLEGAL;
   if (rc === 0) return SLOT_BUSY;
-  if (rc === RC_UNUSED) return SLOT_UNUSED;
+  if (rc === RC_UNUSED || isCachedHead(rc)) return SLOT_UNUSED; // a cached run's head is unused too
   return rc === RC_UNIQUE ? SLOT_UNIQUE : SLOT_ILLEGAL;
 }
 

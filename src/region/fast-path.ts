@@ -15,11 +15,11 @@
  * In JavaScript every `Atomics` call and shared-memory access costs a builtin call or a bounds
  * check; here the whole sequence is one call.
  */
-import { AUX_FREE, DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, DROP_NOT_HELD, RC_UNUSED, RUN_KEPT, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE, TAKE_CLAIM_FAILED } from './meta.js';
+import { AUX_FREE, DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, DROP_NOT_HELD, RC_UNUSED, RUN_KEPT, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_OWNER, S_STORAGE, S_TYPE } from './meta.js';
 import { H_REGISTRY, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS } from './geometry.js';
 import { OP_DROP, OP_KIND_SHIFT, OP_OWNED, W_OP_COUNT, W_OP_START } from './journal.js';
 import { TYPE_FLAG_ON_DROP, T_FLAGS } from './registry.js';
-import { CACHE_BASE, W_CACHE, W_DRAIN } from './workers.js';
+import { CACHE_BASE, W_CACHE } from './workers.js';
 import { MAX_TYPES, REF_COUNT_MAX } from '../base/limits.js';
 import type { FastPath, Region } from './region.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../shm/wasm.js';
@@ -27,9 +27,10 @@ import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type Wasm
 
 
 // Globals, by index: the region's base, this worker's record, its 1-frame stack, slot 0 (all
-// byte addresses in the memory), the worker id, the stack's capacity, and the address such that
-// type `id`'s flags are at `types + id * TYPE_ENTRY_BYTES`.
-const GLOBALS = ['b', 'rec', 'stack', 'meta', 'worker', 'cap', 'types'] as const;
+// byte addresses in the memory), the worker id, the stack's capacity, the address such that
+// type `id`'s flags are at `types + id * TYPE_ENTRY_BYTES`, and the count word of a frame on this
+// worker's 1-frame stack (meta.ts `cachedHead(worker, 1)`).
+const GLOBALS = ['b', 'rec', 'stack', 'meta', 'worker', 'cap', 'types', 'cached'] as const;
 const g = (name: (typeof GLOBALS)[number]): number[] => [Op.globalGet, GLOBALS.indexOf(name)];
 const get = (local: number): number[] => [Op.localGet, local];
 const set = (local: number): number[] => [Op.localSet, local];
@@ -62,20 +63,23 @@ const decRef = (slot: number, old: number, notHeld: number[]): number[] => [
 ];
 
 /**
- * `take`'s steps: popOne, journal, owner, claim (CAS UNUSED -> 0), the type word of parameter 0;
- * returns -1 or `TAKE_CLAIM_FAILED` itself. Locals: the stack count, the index, the slot address.
+ * `take`'s steps: `popOne` of workers.ts (entries whose frame was stolen are skipped; the head's
+ * count checked, the journal, then the CAS from the cached head to 0, busy: the claim), then the
+ * type word of parameter 0; returns -1 itself. Locals: the stack count, the index, the slot address.
  */
 const takeSteps = (count: number, index: number, slot: number): number[] => [
-  ...load(g('stack')), ...set(count), // popOne
-  ...returnIf([...get(count), ...constI32(0), Op.i32LeS], -1),
-  ...returnIf(load(g('rec'), W_DRAIN * 4), -1),
+  ...load(g('stack')), ...set(count),
+  Op.block, Op.void, Op.loop, Op.void,
+  ...get(count), ...constI32(0), Op.i32LeS, Op.if, Op.void, ...store(g('stack'), constI32(0)), ...constI32(-1), Op.return, Op.end,
   ...load([...get(count), ...constI32(2), Op.i32Shl, ...g('stack'), Op.i32Add]), ...set(index),
-  ...journal(OP_OWNED, get(index)), // journaled and owned before it leaves the stack
+  ...get(count), ...constI32(1), Op.i32Sub, ...set(count),
   ...slotOf(index), ...set(slot),
-  ...store(get(slot), g('worker'), S_OWNER * 4),
-  ...store(g('stack'), [...get(count), ...constI32(1), Op.i32Sub]),
-  // claim: CAS UNUSED -> 0 (busy)
-  ...returnIf([...get(slot), ...constI32(RC_UNUSED), ...constI32(0), Op.atomic, AtomicOp.cmpxchg, ...word(), ...constI32(RC_UNUSED), Op.i32Ne], TAKE_CLAIM_FAILED),
+  ...get(slot), Op.atomic, AtomicOp.load, ...word(), ...g('cached'), Op.i32Ne, Op.brIf, 0, // stolen since
+  ...journal(OP_OWNED, get(index)), // journaled before the CAS that takes it
+  ...get(slot), ...g('cached'), ...constI32(0), Op.atomic, AtomicOp.cmpxchg, ...word(), ...g('cached'), Op.i32Ne, Op.brIf, 0,
+  Op.br, 1,
+  Op.end, Op.end,
+  ...store(g('stack'), get(count)),
   ...store(get(slot), get(0), S_TYPE * 4), // writeMeta (the type; the caller writes initial values)
 ];
 /** publish: the count (an atomic store after the metadata), then the journal ends. */
@@ -118,12 +122,13 @@ const drop: WasmFunc = {
     ...returnIf([...load([...get(4), ...constI32(TYPE_ENTRY_BYTES), Op.i32Mul, ...g('types'), Op.i32Add]), ...constI32(TYPE_FLAG_ON_DROP), Op.i32And], DROP_LAST_SLOW),
     ...store(get(1), g('worker'), S_OWNER * 4),
     ...clearWords.flatMap((k) => store(get(1), constI32(0), k * 4)),
-    ...store(get(1), constI32(RC_UNUSED)), // a plain store, as clearSlot's
-    // pushOne
+    // pushOne: full, the slot becomes UNUSED (a plain store, as clearSlot's) for the caller to
+    // deallocate; else the entry, then the cached head (an atomic store: from here on another
+    // worker may take it), then the stack's count.
     ...load(g('stack')), ...set(5),
-    ...returnIf([...get(5), ...g('cap'), Op.i32GeS], DROP_DEALLOC),
-    ...returnIf(load(g('rec'), W_DRAIN * 4), DROP_DEALLOC),
+    ...get(5), ...g('cap'), Op.i32GeS, Op.if, Op.void, ...store(get(1), constI32(RC_UNUSED)), ...constI32(DROP_DEALLOC), Op.return, Op.end,
     ...store([...get(5), ...constI32(1), Op.i32Add, ...constI32(2), Op.i32Shl, ...g('stack'), Op.i32Add], get(3)),
+    ...get(1), ...g('cached'), Op.atomic, AtomicOp.store, ...word(),
     ...store(g('stack'), [...get(5), ...constI32(1), Op.i32Add]),
     ...endJournal,
     ...constI32(DROP_DONE),
@@ -262,6 +267,7 @@ export function fastPath(r: Region, capacity: number): FastPath | undefined {
     worker: r.workerId,
     cap: capacity,
     types: bytes(H_REGISTRY - TYPE_ENTRY_WORDS + T_FLAGS),
+    cached: r.cachedOne,
   }) as unknown as FastPath | null;
   if (ex === null) return undefined;
   return {

@@ -96,14 +96,34 @@ export function recordRun(r: Region, index: number, n: number): void {
   i32[r.rec + W_AJ_COUNT] = 1;
 }
 
+/**
+ * Adds run `[index, n]` to the allocator journal, after the `count` runs already in it (a steal
+ * records each run before its CAS). ORDER: the run is written before the count that covers it.
+ */
+export function appendRun(r: Region, count: number, index: number, n: number): void {
+  const i32 = r.i32;
+  const at = r.rec + W_AJ_RUNS + 2 * count;
+  i32[at] = index; // OWNER: as `recordOp`
+  i32[at + 1] = n;
+  i32[r.rec + W_AJ_COUNT] = count + 1;
+}
+
+/** The runs in this worker's allocator journal now, as `[index, n]` (its own record). */
+export function journaledRuns(r: Region): [number, number][] {
+  const i32 = r.i32;
+  const out: [number, number][] = [];
+  for (let k = 0, c = i32[r.rec + W_AJ_COUNT]; k < c; k++) out.push([i32[r.rec + W_AJ_RUNS + 2 * k], i32[r.rec + W_AJ_RUNS + 2 * k + 1]]);
+  return out;
+}
+
+/** Keeps the first `count` runs of the allocator journal. OWNER: as `recordOp`. */
+export function truncateRuns(r: Region, count: number): void {
+  r.i32[r.rec + W_AJ_COUNT] = count;
+}
+
 /** Ends the allocator journal: the runs are where they belong. OWNER: as `recordOp`. */
 export function clearRuns(r: Region): void {
   r.i32[r.rec + W_AJ_COUNT] = 0;
-}
-
-/** The first frame of the operation journaled now (after a `TAKE_CLAIM_FAILED`: the frame taken). */
-export function journaledFrame(r: Region): number {
-  return r.i32[r.rec + W_OP_START] - 1;
 }
 
 /** A journal entry: frames `[index, index + n)` and what the worker was doing with them. */

@@ -18,6 +18,38 @@ import { hasOnDrop } from './registry.js';
  */
 export const RC_UNUSED = -1;
 export const RC_UNIQUE = -2;
+
+/**
+ * The count word of the first frame of a run of `k` (1..4) free frames in worker `worker`'s cache
+ * (`cachedHead`): UNUSED to the kernel's state machine (nobody holds the frame), but marked so
+ * that the cache's owner and any other worker that takes the run (a steal before NoMemory,
+ * `reclaimWorker`) do it with one CAS from this exact value: whoever wins the CAS has the whole
+ * run, and a stack entry whose frame has left the cache since (stolen, or taken and cached again
+ * elsewhere) no longer matches. The other frames of the run stay `RC_UNUSED`.
+ * Encoded as `-(RC_CACHED_TAG | k << 7 | worker)`: -0x1081 .. -0x127f.
+ */
+export const RC_CACHED_TAG = 0x1000;
+const CACHED_MASK = ~0x3ff;
+
+/** The count word of the head of a cached run of `k` frames in worker `worker`'s cache. */
+export function cachedHead(worker: number, k: number): number {
+  return -(RC_CACHED_TAG | (k << 7) | worker);
+}
+
+/** Whether count word `rc` is the head of a cached run (`cachedHead`). */
+export function isCachedHead(rc: number): boolean {
+  return rc < 0 && ((-rc) & CACHED_MASK) === RC_CACHED_TAG;
+}
+
+/** The worker whose cache holds the run headed by count word `rc` (a `cachedHead`). */
+export function cachedWorker(rc: number): number {
+  return -rc & 0x7f;
+}
+
+/** The length of the run headed by count word `rc` (a `cachedHead`). */
+export function cachedRun(rc: number): number {
+  return (-rc >> 7) & 7;
+}
 export const SLOT_WORDS = META_SLOT_SIZE / 4;
 export const SLOT_SHIFT = 4; // log2(SLOT_WORDS)
 
@@ -65,6 +97,9 @@ export const AUX_ORDER_MASK = 0xff;
 //   UNUSED --claim (CAS)--> 0 (busy) --publish--> 1 | UNIQUE
 //   n --incRef / getFromInUse--> n+1;  n --decRef--> n-1;  1 --decRef (last)--> 0 --clearSlot--> UNUSED
 //   1 --toUnique (CAS)--> UNIQUE --publish--> 1;  UNIQUE --beginUniqueDrop--> 0 --clearSlot--> UNUSED
+//   UNUSED (a run's first frame) --cached (region/workers.ts)--> cachedHead(w, k)
+//   cachedHead(w, k) --the cache's pop (CAS)--> 0 (busy, claimed) | UNUSED (raw)
+//   cachedHead(v, k) --a steal or reclaimWorker (CAS)--> cachedHead(t, k) / UNUSED --> the buddy allocator
 //
 // JavaScript atomics are sequentially consistent, so each `ORDER:` note names the happens-before
 // edge that the kernel gets from its Acquire/Release pair. `OWNER:` notes say who may write a
@@ -83,9 +118,6 @@ export const DROP_NOT_HELD = 3;
 
 /** `dropRun`'s code for a frame that still has references after its decrement. */
 export const RUN_KEPT = 2;
-
-/** `take`'s answer when the claim found the slot not UNUSED (the journal names the frame). */
-export const TAKE_CLAIM_FAILED = -2;
 
 /** Word index of the slot of frame `index`. */
 export function slotWord(r: Region, index: number): number {
@@ -109,6 +141,7 @@ export function storageByte(w: number): number {
 
 /** A slot's count word as a word, for messages. */
 export function stateName(rc: number): string {
+  if (isCachedHead(rc)) return `cached (worker ${cachedWorker(rc)}, a run of ${cachedRun(rc)})`;
   return rc === RC_UNUSED ? 'unused' : rc === RC_UNIQUE ? 'unique' : rc === 0 ? 'busy' : `count ${rc >>> 0}`;
 }
 
@@ -145,6 +178,7 @@ export function storageIsClear(r: Region, w: number): boolean {
 
 /** The error `fromUnused` reports for a slot whose count was `rc` instead of UNUSED. */
 export function notUnused(rc: number, paddr: Paddr): GetFrameError {
+  if (isCachedHead(rc)) return new GetFrameError('Free', paddr);
   return new GetFrameError(rc === RC_UNIQUE ? 'Unique' : rc === 0 ? 'Busy' : 'InUse', paddr);
 }
 
@@ -244,7 +278,7 @@ export function getFromInUse(r: Region, w: number, paddr: Paddr): void {
   const at = r.at;
   for (;;) {
     const rc = at.load(w);
-    if (rc === RC_UNUSED) throw new GetFrameError('Unused', paddr);
+    if (rc === RC_UNUSED || isCachedHead(rc)) throw new GetFrameError('Unused', paddr);
     if (rc === RC_UNIQUE) throw new GetFrameError('Unique', paddr);
     if (rc === 0) throw new GetFrameError('Busy', paddr);
     if (rc >= REF_COUNT_MAX || rc < 0) throw overflow(paddr, rc);

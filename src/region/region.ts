@@ -17,7 +17,7 @@ import type { Layout } from './geometry.js';
  * (`fast-path.ts` assembles it; each member names the JavaScript steps it stands for there).
  */
 export interface FastPath {
-  /** The index of a frame popped from the 1-frame cache, claimed, with type `typeId`; -1 if the cache is empty or must drain; `TAKE_CLAIM_FAILED`. */
+  /** The index of a frame popped from the 1-frame cache (`popOne`), claimed, with type `typeId`; -1 if the cache holds none. */
   take(typeId: number): number;
   /** Publishes the claimed frame `index` with count `value` (1 or UNIQUE); ends the journal. */
   publish(index: number, value: number): void;
@@ -51,6 +51,9 @@ export class Region {
    * functions of `meta.ts` and the allocator choose it themselves. Gone at `close`.
    */
   fast: FastPath | undefined = undefined;
+  /** The count word of a frame cached by this worker on its 1-frame stack (meta.ts
+   *  `cachedHead(workerId, 1)`; set by `workers.ts` `openRegion`). */
+  cachedOne = 0;
   /** Word index of frame 0's slot. */
   readonly metaWord: number;
   /** Byte address of frame 0. */

@@ -1,27 +1,31 @@
 /**
  * The worker table: one record of WORKER_WORDS words per attached worker, from H_WORKERS.
  *
- *   record: state | drain | journals (journal.ts) | cache stacks | list journal | … | generation
+ *   record: state | (unused) | journals (journal.ts) | cache stacks | list journal | … | generation
  *   stack k (1..4, from W_CACHE + CACHE_BASE[k]): count | frame index of each run of k frames, bottom first
  *
  * The cache stacks are the protocol half of `frame-allocator/cache.ts` (`CachedAllocator`, which
- * decides when to refill and flush): free runs of 1..4 frames, each run's frames UNUSED and this
- * worker's (their `S_OWNER` names it).
+ * decides when to refill and flush): free runs of 1..4 frames, this worker's (their `S_OWNER`
+ * names it), each run's first frame marked `cachedHead(worker, k)` in its count word (meta.ts)
+ * and the others UNUSED.
  *
- * Who writes: a worker's stacks and journals only that worker, with plain stores (`popOne`,
- * `pushOne`, `popCached`, `pushCached`, `stackRuns`, `popCachedRuns`), and `reclaimWorker` once
- * the worker has exited; other workers read them only to count or list them (`cachedFramesOf`,
- * `cachedRunsOf`: racy snapshots). The drain word is set by any worker (`requestDrain`) and
- * cleared by the record's worker (`clearDrainRequest`), both atomic stores; the state word is
- * changed by CAS or atomic store only.
+ * Who writes: a worker's stacks only that worker, with plain stores (`popOne`, `pushOne`,
+ * `popCached`, `pushCached`, `stackRuns`, `popCachedRuns`), and `reclaimWorker` once the worker
+ * has exited. Who takes a cached run: whoever moves its head's count away from
+ * `cachedHead(owner, k)` with a CAS: the owner's pops, another worker's steal before a NoMemory
+ * (`stealRun`, under the allocator lock, without the owner's help: an owner idle in its event
+ * loop or blocked in a wait keeps nothing from the others), or `reclaimWorker`. An entry whose
+ * run was taken by another stays in the stack, stale, until the owner's next pop skips it: the
+ * head's count, not the stack, says what is cached. The state word is changed by CAS or atomic
+ * store only.
  *
- * ORDER: a run leaving a stack is journaled (and owned) before the count stops covering it, and a
- * run entering one is written before the count that covers it, so a worker that dies anywhere
- * leaves each run in the stack or in its journal.
+ * ORDER: a run leaving a stack is journaled before the CAS that takes it, and a run entering one
+ * is named by an entry before its head says cached, so a worker that dies anywhere leaves each
+ * run findable: in a journal or in a stack entry (counted or not).
  */
 import { H_WORKERS, WORKER_WORDS, type Layout } from './geometry.js';
-import { W_AJ_RUNS, AJ_MAX_RUNS, OP_OWNED, clearOp, recordOp, recordRuns } from './journal.js';
-import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_OWNER, S_REF, TAKE_CLAIM_FAILED, setType, slotWord } from './meta.js';
+import { W_AJ_RUNS, AJ_MAX_RUNS, OP_OWNED, appendRun, clearOp, recordOp, recordRuns, truncateRuns } from './journal.js';
+import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_OWNER, S_REF, cachedHead, setType, slotWord } from './meta.js';
 import { Region } from './region.js';
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
@@ -37,9 +41,6 @@ export const WORKER_ATTACHED = 1;
  * reclaim, in whichever worker. Its id stays taken until then.
  */
 export const WORKER_EXITED = 2;
-
-/** Set by another worker that needs this worker's cached frames back (before NoMemory). */
-export const W_DRAIN = 1;
 
 /** Per-worker caches of free runs of 1..4 frames (LIFO stacks of frame indices): for class k,
  *  the count is at `W_CACHE + CACHE_BASE[k]` and the entries follow it. */
@@ -95,38 +96,52 @@ export function claimWorker(head: Int32Array): number {
 }
 
 /**
- * The top of this worker's 1-frame cache stack, journaled (`OP_OWNED`) as the operation in
- * progress and owned by this worker; -1 if the stack is empty or another worker asked this one
- * to drain its caches (then the allocator does the rest). The hot path of a one-frame
- * allocation (`CachedAllocator.popOne` calls it; the fast path's `take` does the same steps).
+ * The top frame of this worker's 1-frame cache stack that is still its own, journaled
+ * (`OP_OWNED`) as the operation in progress, its count moved from `cachedHead(worker, 1)` to `to`
+ * (0: claimed, busy; `RC_UNUSED`: raw) by one CAS; -1 if the stack holds none. Entries whose
+ * frame left the cache meanwhile (stolen by another worker before a NoMemory, see `stealRun`)
+ * are skipped and dropped. The hot path of a one-frame allocation (`CachedAllocator.popOne`,
+ * `takeCached`; the fast path's `take` does the same steps).
  *
- * OWNER: a worker's cache stacks are written by that worker only (plain stores), but for a
- * drain by `reclaimWorker` once it has exited. ORDER: journaled and owned before it leaves the
- * stack, so it is always in one or the other, and recovery knows it is this worker's.
+ * OWNER: a worker's cache stacks are written by that worker only (plain stores), and by
+ * `reclaimWorker` once it has exited; the frame's `S_OWNER` already names this worker (written
+ * when it was cached). ORDER: the head's count is checked before the journal entry and won by the
+ * CAS after it, so a death anywhere leaves the frame cached, or journaled and this worker's;
+ * another worker's CAS (a steal) and this one cannot both win.
  */
-export function popOne(r: Region): number {
+export function popOne(r: Region, to: number): number {
   const i32 = r.i32;
   const one = r.rec + STACK_ONE;
-  const count = i32[one];
-  if (count <= 0 || i32[r.rec + W_DRAIN] !== 0) return -1;
-  const index = i32[one + count];
-  recordOp(r, OP_OWNED, index, 1);
-  i32[r.metaWord + (index << SLOT_SHIFT) + S_OWNER] = r.workerId;
-  i32[one] = count - 1;
-  return index;
+  const want = r.cachedOne;
+  let count = i32[one];
+  for (; count > 0; count--) {
+    const index = i32[one + count];
+    const w = r.metaWord + (index << SLOT_SHIFT);
+    if (Atomics.load(i32, w) !== want) continue; // stolen since: a stale entry
+    recordOp(r, OP_OWNED, index, 1);
+    if (Atomics.compareExchange(i32, w, want, to) !== want) continue; // stolen just now
+    i32[one] = count - 1;
+    return index;
+  }
+  i32[one] = 0;
+  return -1;
 }
 
 /**
- * Pushes frame `index` (UNUSED, this worker's) on its 1-frame cache stack; false if the stack
- * holds `capacity` frames or a drain was asked for (then the allocator takes it).
- * OWNER: as `popOne`. ORDER: the entry is written before the count that covers it.
+ * Caches frame `index` (UNUSED, this worker's: its `S_OWNER` names this worker) on its 1-frame
+ * stack; false if the stack holds `capacity` entries (then the allocator takes it).
+ * OWNER: as `popOne`. ORDER: the entry is written, then the count word says "cached" (from here
+ * on another worker may take the frame, with a CAS), then the stack's count covers it: a worker
+ * that dies in between leaves a cached frame that its stack names (`reclaimWorker` reads every
+ * entry, not only those under the count).
  */
 export function pushOne(r: Region, index: number, capacity: number): boolean {
   const i32 = r.i32;
   const one = r.rec + STACK_ONE;
   const count = i32[one];
-  if (count >= capacity || i32[r.rec + W_DRAIN] !== 0) return false;
+  if (count >= capacity) return false;
   i32[one + count + 1] = index;
+  Atomics.store(i32, r.metaWord + (index << SLOT_SHIFT), r.cachedOne);
   i32[one] = count + 1;
   return true;
 }
@@ -134,28 +149,6 @@ export function pushOne(r: Region, index: number, capacity: number): boolean {
 /** Word index of the class-`k` stack (its count; the entries follow) in the record at `rec`. */
 function stackOf(rec: number, k: number): number {
   return rec + W_CACHE + CACHE_BASE[k];
-}
-
-/** Whether another worker asked this one to drain its caches (a plain read of its own record). */
-export function drainRequested(r: Region): boolean {
-  return r.i32[r.rec + W_DRAIN] !== 0;
-}
-
-/**
- * Asks worker `id` to give its cached frames back (it does at its next allocation or free).
- * ORDER: an atomic store: the word is another worker's, read by it with a plain load at its next
- * cache call.
- */
-export function requestDrain(r: Region, id: number): void {
-  Atomics.store(r.i32, workerRecord(id) + W_DRAIN, 1);
-}
-
-/**
- * Clears this worker's drain request, before it drains its caches.
- * ORDER: cleared before the drain, so a request made meanwhile is served again, never lost.
- */
-export function clearDrainRequest(r: Region): void {
-  Atomics.store(r.i32, r.rec + W_DRAIN, 0);
 }
 
 /** Whether worker `id` is attached now (an atomic load of its state). */
@@ -193,32 +186,50 @@ export function reclaimRecord(r: Region, id: number): void {
   Atomics.store(i32, rec + W_STATE, WORKER_FREE);
 }
 
-/** Runs in this worker's class-`k` stack (its own record: a plain read). */
+/** Runs in this worker's class-`k` stack, stale entries included (its own record: a plain read). */
 export function cacheCount(r: Region, k: number): number {
   return r.i32[stackOf(r.rec, k)];
 }
 
-/** Frames in the cache stacks of worker `id` (atomic loads: a racy snapshot for another's). */
+/** Frames in the cache stacks of worker `id` (a racy snapshot for another's: see `cachedRunsOf`). */
 export function cachedFramesOf(r: Region, id: number): number {
-  const rec = workerRecord(id);
   let n = 0;
-  for (let k = 1; k <= 4; k++) n += k * Math.max(0, Atomics.load(r.i32, stackOf(rec, k)));
+  for (const [, k] of cachedRunsOf(r, id)) n += k;
   return n;
 }
 
-/** The runs `[frame index, k]` in the cache stacks of worker `id`, bottom first (racy for another's). */
-export function cachedRunsOf(r: Region, id: number): [number, number][] {
+/**
+ * Calls `fn(index, k)` for each entry of worker `id`'s class-`k` stacks whose frame heads a run
+ * that worker caches now (`cachedHead(id, k)`): the entries under each stack's count, or with
+ * `all` every entry the stack has room for (a push in progress writes its entry and the head's
+ * count before the stack's count). A frame named twice is reported twice.
+ */
+function forEachCachedEntry(r: Region, id: number, all: boolean, fn: (index: number, k: number) => void): void {
   const i32 = r.i32;
   const rec = workerRecord(id);
-  const out: [number, number][] = [];
+  const nframes = r.nframes;
   for (let k = 1; k <= 4; k++) {
     const base = stackOf(rec, k);
-    const count = Math.min(Math.max(i32[base], 0), CACHE_CAPACITY[k]);
-    for (let e = 1; e <= count; e++) out.push([i32[base + e], k]);
+    const want = cachedHead(id, k);
+    const count = all ? CACHE_CAPACITY[k] : Math.min(Math.max(Atomics.load(i32, base), 0), CACHE_CAPACITY[k]);
+    for (let e = 1; e <= count; e++) {
+      const index = i32[base + e];
+      if (index >= 0 && index + k <= nframes && Atomics.load(i32, slotWord(r, index)) === want) fn(index, k);
+    }
   }
-  return out;
 }
 
+/** The runs `[frame index, k]` cached by worker `id` (each once, bottom of each stack first; racy for another's). */
+export function cachedRunsOf(r: Region, id: number): [number, number][] {
+  const out: [number, number][] = [];
+  const seen = new Set<number>();
+  forEachCachedEntry(r, id, false, (index, k) => {
+    if (seen.has(index)) return;
+    seen.add(index);
+    out.push([index, k]);
+  });
+  return out;
+}
 
 /** `giveBackOne`'s answers. */
 export const GIVEN = 0;
@@ -228,10 +239,11 @@ export const GIVE_STACK_FULL = 2;
 /**
  * A public `dealloc` of one raw frame, in one step for its hot path: `GIVE_REFUSED` (nothing
  * changed) if the frame is not UNUSED or is marked free in the buddy lists (plain reads: a legal
- * caller owns the frame, so nothing changes it meanwhile); else it names this worker the owner
- * and pushes it on the 1-frame stack (`GIVEN`), or answers `GIVE_STACK_FULL` for the allocator to
- * take it. OWNER: the owner is named before the push, as `popOne` names it before the pop (a
- * frame is always the stack's or answerable to this worker). ORDER: as `pushOne`.
+ * caller owns the frame, so nothing changes it meanwhile; a cached frame's count is a
+ * `cachedHead`, so a second free of it is refused too); else it names this worker the owner and
+ * caches it (`GIVEN`), or answers `GIVE_STACK_FULL` for the allocator to take it. OWNER: the
+ * owner is named before the push (a frame is always the stack's or answerable to this worker).
+ * ORDER: as `pushOne`.
  */
 export function giveBackOne(r: Region, index: number, capacity: number): number {
   const i32 = r.i32;
@@ -243,8 +255,8 @@ export function giveBackOne(r: Region, index: number, capacity: number): number 
 
 /**
  * Names this worker the owner (`S_OWNER`) of frames `[index, index + n)`, UNUSED frames it is
- * about to cache or free. OWNER: they are this worker's (raw, or just torn down), so no other
- * worker writes their slots; recovery then knows whose they are.
+ * about to cache or free. OWNER: they are this worker's (raw, or just torn down, or won by a CAS
+ * of their run's head), so no other worker writes their slots; recovery then knows whose they are.
  */
 export function ownFrames(r: Region, index: number, n: number): void {
   const i32 = r.i32;
@@ -253,24 +265,30 @@ export function ownFrames(r: Region, index: number, n: number): void {
 }
 
 /**
- * The top run of this worker's class-`k` stack, journaled (`OP_OWNED`) and owned as `popOne`'s;
- * -1 if the stack is empty (the drain request is the caller's to check).
- * OWNER and ORDER: as `popOne`.
+ * The top run of this worker's class-`k` stack that is still its own, journaled (`OP_OWNED`),
+ * its head moved from `cachedHead(worker, k)` to UNUSED by one CAS (the run's frames are raw and
+ * this worker's); -1 if the stack holds none. OWNER and ORDER: as `popOne`.
  */
 export function popCached(r: Region, k: number): number {
   const i32 = r.i32;
   const base = stackOf(r.rec, k);
-  const count = i32[base];
-  if (count <= 0) return -1;
-  const index = i32[base + count];
-  recordOp(r, OP_OWNED, index, k);
-  ownFrames(r, index, k);
-  i32[base] = count - 1;
-  return index;
+  const want = cachedHead(r.workerId, k);
+  let count = i32[base];
+  for (; count > 0; count--) {
+    const index = i32[base + count];
+    const w = slotWord(r, index);
+    if (Atomics.load(i32, w) !== want) continue;
+    recordOp(r, OP_OWNED, index, k);
+    if (Atomics.compareExchange(i32, w, want, RC_UNUSED) !== want) continue;
+    i32[base] = count - 1;
+    return index;
+  }
+  i32[base] = 0;
+  return -1;
 }
 
 /**
- * Pushes the run of `k` frames from `index` (UNUSED, this worker's) on its class-`k` stack; false
+ * Caches the run of `k` frames from `index` (UNUSED, this worker's) on its class-`k` stack; false
  * if the stack is full (then the caller flushes). OWNER and ORDER: as `pushOne`.
  */
 export function pushCached(r: Region, k: number, index: number): boolean {
@@ -279,15 +297,17 @@ export function pushCached(r: Region, k: number, index: number): boolean {
   const count = i32[base];
   if (count >= CACHE_CAPACITY[k]) return false;
   i32[base + count + 1] = index;
+  Atomics.store(i32, slotWord(r, index), cachedHead(r.workerId, k));
   i32[base] = count + 1;
   return true;
 }
 
 /**
- * Takes the top `m` runs (`m` at most the count) of this worker's class-`k` stack: appends them to
- * `runs` as `[index, k]`, records all of `runs` in the allocator journal (`recordRuns`, at most
- * AJ_MAX_RUNS), then lowers the count. The caller frees `runs` and clears the journal
- * (`clearRuns`) under the allocator lock.
+ * Takes the top `m` entries (`m` at most the count) of this worker's class-`k` stack: appends
+ * them to `runs` as `[index, k]`, records all of `runs` in the allocator journal (`recordRuns`, at
+ * most AJ_MAX_RUNS), then lowers the count. The caller wins them (`releaseCachedRuns`: an entry
+ * whose run was stolen meanwhile is dropped), frees them and clears the journal under the
+ * allocator lock.
  * OWNER: as `popOne`. ORDER: journaled before the count stops covering them.
  */
 export function popCachedRuns(r: Region, k: number, m: number, runs: [number, number][]): void {
@@ -300,35 +320,120 @@ export function popCachedRuns(r: Region, k: number, m: number, runs: [number, nu
 }
 
 /**
+ * Of `runs` (this worker's cache entries, journaled), keeps those whose head it still caches,
+ * moving each head from `cachedHead(worker, k)` to UNUSED with one CAS; a run stolen since, or
+ * named twice, is dropped. The allocator lock is held. ORDER: the CAS decides between this
+ * worker and a steal or reclaim.
+ */
+export function releaseCachedRuns(r: Region, runs: readonly (readonly [number, number])[]): [number, number][] {
+  const i32 = r.i32;
+  const out: [number, number][] = [];
+  for (const [index, k] of runs) {
+    const w = slotWord(r, index);
+    const want = cachedHead(r.workerId, k);
+    if (Atomics.compareExchange(i32, w, want, RC_UNUSED) === want) out.push([index, k]);
+  }
+  return out;
+}
+
+/**
  * Fills this worker's empty class-`k` stack with the `m` runs of `k` frames from frame `start`,
  * the lowest on top (a refill: the caller took them from the allocator, journaled).
- * OWNER: as `popOne`. ORDER: the entries are written before the count that covers them; the
- * caller clears the journal after.
+ * OWNER: as `popOne`. ORDER: as `pushCached`, for every run; the caller clears the journal after.
  */
 export function stackRuns(r: Region, k: number, start: number, m: number): void {
   const i32 = r.i32;
   const base = stackOf(r.rec, k);
-  for (let e = 1; e <= m; e++) i32[base + e] = start + (m - e) * k;
+  const head = cachedHead(r.workerId, k);
+  for (let e = 1; e <= m; e++) {
+    const index = start + (m - e) * k;
+    i32[base + e] = index;
+    Atomics.store(i32, slotWord(r, index), head);
+  }
   i32[base] = m;
 }
 
 /**
- * The hot path of a one-frame allocation: pops the top of this worker's 1-frame cache
- * (`workers.ts` `popOne`: journaled, owned) and claims its slot with type `typeId`; with `count`
- * (1 or `RC_UNIQUE`) it also publishes it and ends the journal entry, when nothing is to be
- * written in between. Returns the frame index; -1 if the cache is empty or must drain (the
- * caller takes a frame from the allocator); `TAKE_CLAIM_FAILED` if the slot was not UNUSED (the
- * journal names the frame: `journaledFrame`). The WebAssembly fast path does it in one call.
- * ORDER and OWNER: as `popOne` (journaled and owned first), then as `claim` and `publish`.
+ * Before a NoMemory: takes the run `[index, k]` that worker `victim` caches (its head is
+ * `cachedHead(victim, k)`), without the victim's help: records it as run `count` of this
+ * worker's allocator journal, then moves its head to `cachedHead(this worker, k)` with one CAS.
+ * True if the CAS won (the run is this worker's: `settleStolen`); false if the run left the
+ * victim's cache (its own pop won), and then the journal keeps `count` runs. The caller holds the
+ * allocator lock (one thief at a time, and `reclaimWorker` waits).
+ * ORDER: journaled before the CAS, so a thief that dies after it leaves the run findable (and
+ * named as its own by the head); the victim's pop CASes the same word, so one of them wins.
+ */
+export function stealRun(r: Region, victim: number, index: number, k: number, count: number): boolean {
+  const w = slotWord(r, index);
+  const want = cachedHead(victim, k);
+  if (Atomics.load(r.i32, w) !== want) return false;
+  appendRun(r, count, index, k);
+  if (Atomics.compareExchange(r.i32, w, want, cachedHead(r.workerId, k)) === want) return true;
+  truncateRuns(r, count);
+  return false;
+}
+
+/**
+ * Makes the runs this worker stole (`stealRun`) raw frames of its own, ready to be freed: each
+ * frame's `S_OWNER` names it, then the head becomes UNUSED. The allocator lock is held.
+ * OWNER: won by the CAS; no other worker writes these slots. ORDER: the owner before the count,
+ * so recovery after a death in between finds frames named the thief's.
+ */
+export function settleStolen(r: Region, runs: readonly (readonly [number, number])[]): void {
+  for (const [index, k] of runs) {
+    ownFrames(r, index, k);
+    Atomics.store(r.i32, slotWord(r, index), RC_UNUSED);
+  }
+}
+
+/**
+ * Calls `fn(index, k)` for every run worker `victim` caches now (racy: the caller's `stealRun`
+ * decides), reading every entry of its stacks.
+ */
+export function forEachStealable(r: Region, victim: number, fn: (index: number, k: number) => void): void {
+  forEachCachedEntry(r, victim, true, fn);
+}
+
+/**
+ * Takes the run of `k` frames from `index` that worker `id` (dead) caches, with one CAS of its
+ * head to UNUSED; `S_OWNER` of its frames then names that worker (recovery's "mine" rule). False
+ * if the head no longer says so. `reclaimWorker`, under the allocator lock.
+ * OWNER: the dead worker's frames, won by the CAS. ORDER: the CAS decides against a steal or the
+ * same run named twice.
+ */
+export function takeCachedRun(r: Region, index: number, id: number, k: number): boolean {
+  const want = cachedHead(id, k);
+  if (Atomics.compareExchange(r.i32, slotWord(r, index), want, RC_UNUSED) !== want) return false;
+  for (let f = index; f < index + k; f++) r.i32[slotWord(r, f) + S_OWNER] = id;
+  return true;
+}
+
+/**
+ * The runs worker `id` (dead) caches: heads `cachedHead(id, k)` named anywhere in its stacks,
+ * counted or not, each taken with `takeCachedRun`. The allocator lock is held.
+ */
+export function takeCachedRunsOf(r: Region, id: number): [number, number][] {
+  const out: [number, number][] = [];
+  forEachCachedEntry(r, id, true, (index, k) => {
+    if (takeCachedRun(r, index, id, k)) out.push([index, k]);
+  });
+  return out;
+}
+
+/**
+ * The hot path of a one-frame allocation: pops the top of this worker's 1-frame cache and claims
+ * its slot (`popOne` with `to` 0: one CAS from the cached head to busy) with type `typeId`; with
+ * `count` (1 or `RC_UNIQUE`) it also publishes it and ends the journal entry, when nothing is to
+ * be written in between. Returns the frame index; -1 if the cache has none (the caller takes a
+ * frame from the allocator). The WebAssembly fast path does it in one call.
+ * ORDER and OWNER: as `popOne`, then as `claim` and `publish`.
  */
 export function takeCached(r: Region, typeId: number, count = 0): number {
   const fast = r.fast;
   if (fast !== undefined) return count === 0 ? fast.take(typeId) : fast.takePublished(typeId, count);
-  const index = popOne(r);
+  const index = popOne(r, 0);
   if (index < 0) return -1;
-  const w = slotWord(r, index);
-  if (r.at.cas(w, RC_UNUSED, 0) !== RC_UNUSED) return TAKE_CLAIM_FAILED; // claim (popOne named the owner)
-  setType(r, w, typeId);
+  setType(r, slotWord(r, index), typeId);
   if (count !== 0) publishTaken(r, index, count);
   return index;
 }
@@ -358,7 +463,9 @@ export function openRegion(
 ): Region {
   const rec = workerRecord(workerId);
   const token = workerToken(new Int32Array(buffer, offset, rec + WORKER_WORDS), workerId);
-  return new Region(memory, buffer, offset, layout, workerId, rec, token, checked);
+  const r = new Region(memory, buffer, offset, layout, workerId, rec, token, checked);
+  r.cachedOne = cachedHead(workerId, 1);
+  return r;
 }
 
 /** Ids of the workers attached now (racy: others attach and close at any time). */

@@ -5,7 +5,7 @@
  * The frames are judged under the allocator lock; if another worker holds it too long (it has
  * most likely died too), the worker is left `WORKER_EXITED` and the next reclaim finishes it.
  */
-import { RC_UNUSED, clearAbandoned, countOf, ownerOf, slotWord } from '../region/meta.js';
+import { RC_UNUSED, cachedRun, cachedWorker, clearAbandoned, countOf, isCachedHead, ownerOf, slotWord } from '../region/meta.js';
 import { WORKER_EXITED, WORKER_FREE, markExited, reclaimRecord, workerState } from '../region/workers.js';
 import { OP_RAW } from '../region/journal.js';
 import { repairList } from '../region/lists.js';
@@ -16,7 +16,7 @@ import type { FrameContext } from '../frame/context.js';
 import { isFree, lockAllocatorWithin, takeOverAllocator, unlockAllocator } from '../region/free-lists.js';
 import { BuddyAllocator } from '../frame-allocator/buddy.js';
 import { journalOf } from '../region/journal.js';
-import { cachedRunsOf, workerRecord, workerToken } from '../region/workers.js';
+import { takeCachedRun, takeCachedRunsOf, workerRecord, workerToken } from '../region/workers.js';
 
 /** What `reclaimWorker` recovered from a worker that died. */
 export interface ReclaimReport {
@@ -111,8 +111,8 @@ export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: numbe
 /**
  * Frees what worker `id` had cached, and finishes or rolls back what its journals name; then its
  * id is free. The rule is the same for every entry: a frame is the dead worker's to repair only
- * if its slot names it as owner (see `claim` in meta.ts), so work of live workers is never
- * touched. The caller holds the allocator lock.
+ * if its slot names it, as the owner (see `claim` in meta.ts) or in a cached head, so work of
+ * live workers is never touched. The caller holds the allocator lock.
  */
 function reclaimFramesLocked(
   sys: FrameContext,
@@ -121,28 +121,29 @@ function reclaimFramesLocked(
   report: { framesFreed: number; teardowns: number; leftBusy: number },
 ): void {
   const rec = workerRecord(id);
-  const cached = new Set<number>();
-  const cacheRuns = cachedRunsOf(sys._region, id);
-  for (const [index, k] of cacheRuns) for (let f = index; f < index + k; f++) cached.add(f);
   const toFree = new Set<number>();
-  reclaimJournaled(sys, rec, id, cached, report, toFree);
+  // Its caches: every run whose head says it is the dead worker's, counted by its stack or not.
+  for (const [index, k] of takeCachedRunsOf(sys._region, id)) for (let f = index; f < index + k; f++) toFree.add(f);
+  reclaimJournaled(sys, rec, id, report, toFree);
   // Everything goes back to the buddy allocator.
-  const runs: [number, number][] = [...cacheRuns, ...[...toFree].map((f) => [f, 1] as [number, number])];
+  const runs = [...toFree].sort((a, b) => a - b).map((f) => [f, 1] as [number, number]);
   buddy.freeRunsLocked(runs);
-  report.framesFreed = runs.reduce((n, [, k]) => n + k, 0);
+  report.framesFreed = runs.length;
   // The record: empty caches and journals (the generation stays), then the id is free.
   reclaimRecord(sys._region, id);
 }
 
 /**
  * The frames worker `id`'s journals name: finishes busy teardowns it owned and adds to `toFree`
- * the frames it had on their way between the allocator and a handle. The allocator lock is held.
+ * the frames it had on their way between the allocator and a handle, and the runs it was taking
+ * from a cache (its own pop, or a steal) whose head still says cached. A run whose head another
+ * worker's cache holds is skipped whole: its other frames are that run's. The allocator lock is
+ * held.
  */
 function reclaimJournaled(
   sys: FrameContext,
   rec: number,
   id: number,
-  cached: ReadonlySet<number>,
   report: { teardowns: number; leftBusy: number },
   toFree: Set<number>,
 ): void {
@@ -153,6 +154,16 @@ function reclaimJournaled(
     for (let f = index; f < index + n && f < sys.nframes; f++) {
       const w = slotWord(r, f);
       const rc = countOf(r, w);
+      if (isCachedHead(rc)) {
+        // A cached run: the dead worker's (journaled before the CAS that would have taken it)
+        // goes back; another worker's cache keeps its own, and its other frames with it.
+        const k = cachedRun(rc);
+        if (cachedWorker(rc) === id && kind !== OP_RAW && takeCachedRun(r, f, id, k)) {
+          for (let g = f; g < f + k; g++) toFree.add(g);
+        }
+        f += k - 1;
+        continue;
+      }
       const mine = ownerOf(r, w) === id;
       if (rc === 0 && !deferred.has(f)) {
         // Busy: set up or torn down halfway; only the owner may finish it.
@@ -163,9 +174,9 @@ function reclaimJournaled(
         clearAbandoned(r, w);
         report.teardowns++;
         if (kind !== OP_RAW) toFree.add(f);
-      } else if (rc === RC_UNUSED && mine && kind !== OP_RAW && !isFree(r, f) && !cached.has(f)) {
-        // Unused, neither free nor cached, and the dead worker's: on its way between the
-        // allocator and a handle.
+      } else if (rc === RC_UNUSED && mine && kind !== OP_RAW && !isFree(r, f)) {
+        // Unused, not free, and the dead worker's: on its way between the allocator (or a cache)
+        // and a handle.
         toFree.add(f);
       }
     }

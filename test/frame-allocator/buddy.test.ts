@@ -19,7 +19,7 @@ import {
   type Paddr,
 } from '../../src/index.js';
 import { greaterOrderOf, lesserOrderOf, maxOrderFrom, splitToChunks } from '../../src/frame-allocator/chunk.js';
-import { AUX_FREE, AUX_HEAD, SLOT_WORDS, S_AUX, S_NEXT, S_PREV } from '../../src/region/meta.js';
+import { AUX_FREE, AUX_HEAD, RC_UNUSED, SLOT_WORDS, S_AUX, S_NEXT, S_PREV, isCachedHead } from '../../src/region/meta.js';
 import { H_BUDDY_FREE, H_BUDDY_HEADS, MAX_ORDER } from '../../src/region/geometry.js';
 import { expectAllFree, expectNoChange, firstDifference, makeSystem, MockMeta, snapshot } from '../helpers.js';
 
@@ -38,7 +38,8 @@ function slot(sys: FrameSystem, index: number): number {
 
 /** The frame's reference count, unsigned, read without taking a reference. */
 function refCount(sys: FrameSystem, paddr: Paddr): number {
-  return Atomics.load(sys._region.mem.i32, slot(sys, paddr / PAGE_SIZE)) >>> 0;
+  const rc = Atomics.load(sys._region.mem.i32, slot(sys, paddr / PAGE_SIZE));
+  return (isCachedHead(rc) ? RC_UNUSED : rc) >>> 0; // a cached run's head is unused too (its mark says whose cache)
 }
 
 /** The free chunks as `[frame index, frames]`, sorted by index. */

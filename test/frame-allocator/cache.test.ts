@@ -19,8 +19,8 @@ import {
 } from '../../src/index.js';
 import { CachedAllocator } from '../../src/frame-allocator/cache.js';
 import { workerRecord } from '../../src/region/workers.js';
-import { AUX_FREE, SLOT_WORDS, S_AUX } from '../../src/region/meta.js';
-import { CACHE_BASE, CACHE_CAPACITY, W_CACHE, W_DRAIN } from '../../src/region/workers.js';
+import { AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, cachedHead } from '../../src/region/meta.js';
+import { CACHE_BASE, CACHE_CAPACITY, W_CACHE } from '../../src/region/workers.js';
 import { H_BUDDY_LOCK } from '../../src/region/geometry.js';
 import { MockMeta, expectNoChange, makeSystem } from '../helpers.js';
 
@@ -353,8 +353,7 @@ describe('one cache per worker', () => {
     expect(bFrames.map((f) => f.paddr)).toContain(s.startPaddr);
     expect(cachedFrames(sys, b.workerId)).toBe(0);
     expect(buddyFree(sys)).toBe(14);
-    expect(cachedFrames(sys)).toBe(8); // A's cache untouched
-    expect(sys._region.mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0); // and A not asked
+    expect(cachedFrames(sys)).toBe(8); // A's cache untouched: B's own frames sufficed
     s.drop();
     dropAll(aFrames.slice(8));
     b.close();
@@ -362,49 +361,75 @@ describe('one cache per worker', () => {
     sys.checkInvariants();
   });
 
-  for (const serve of ['an allocation', 'a drop'] as const) {
-    it(`frames cached only in A: B gets NoMemory until A makes any allocator call (${serve})`, () => {
+  for (const k of [1, 2, 3, 4]) {
+    it(`frames cached only in an idle worker A (runs of ${k}): B takes them without A's help, never NoMemory while they last`, () => {
       const sys = makeSystem();
       const b = FrameSystem.attach(sys.handle);
-      const aFrames = allocFrames(sys, 64);
-      expect(buddyFree(sys)).toBe(0);
-      dropAll(aFrames.slice(0, 5));
-      const cachedByA = aFrames.slice(0, 5).map((f) => f.paddr);
-      expect(cachedFrames(sys)).toBe(5);
-      // A is idle in this thread: it cannot give them back within B's wait.
-      expectNoChange(b, () => b.allocFrame(), AllocError, 'NoMemory');
-      expect(sys._region.mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(1);
-      expect(cachedFrames(sys)).toBe(5);
-      // A's next allocator call serves the request: its cached frames go to the buddy level.
-      let extra: Frame<Untyped> | undefined;
-      if (serve === 'an allocation') {
-        extra = sys.allocFrame();
-        expect(cachedByA).toContain(extra.paddr);
-        expect(cachedFrames(sys)).toBe(0);
-        expect(buddyFree(sys)).toBe(4);
-      } else {
-        aFrames[5].drop();
-        expect(cachedFrames(sys)).toBe(1); // only the frame just dropped
-        expect(buddyFree(sys)).toBe(5);
+      const aFrames: (Frame<Untyped> | Segment<Untyped>)[] = [];
+      for (;;) {
+        try {
+          aFrames.push(k === 1 ? sys.allocFrame() : sys.allocSegment(k));
+        } catch {
+          break;
+        }
       }
-      expect(sys._region.mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0);
-      const g = b.allocFrame();
-      expect(cachedByA).toContain(g.paddr);
-      g.drop();
-      extra?.drop();
-      dropAll(aFrames.slice(serve === 'a drop' ? 6 : 5));
+      const rest: Paddr[] = []; // what fragmentation left, taken raw from the buddy level
+      for (let p = cachedAllocator(sys).buddy.alloc(1, 1); p !== null; p = cachedAllocator(sys).buddy.alloc(1, 1)) rest.push(p);
+      expect(buddyFree(sys)).toBe(0);
+      expect(cachedFrames(sys)).toBe(0);
+      for (const f of aFrames.slice(0, 3)) f.drop(); // 3 runs of k in A's class-k cache
+      const cachedByA = aFrames.slice(0, 3).map((f) => ('startPaddr' in f ? f.startPaddr : f.paddr));
+      expect(cachedFrames(sys)).toBe(3 * k);
+      // A makes no allocator call from here on (idle in this thread): B still gets every frame.
+      const got = allocFrames(b, 3 * k);
+      expect(got.map((f) => f.paddr).filter((p) => cachedByA.some((q) => p >= q && p < q + k * PAGE_SIZE))).toHaveLength(3 * k);
+      expect(cachedFrames(sys)).toBe(0);
+      sys.checkInvariants();
+      expectNoChange(b, () => b.allocFrame(), AllocError, 'NoMemory'); // now memory is really gone
+      // A's stack still names the stolen runs (stale): its next pops skip them.
+      expect(cacheCount(sys, k)).toBe(3);
+      expect(() => sys.allocFrame()).toThrow(AllocError); // A's own drain before NoMemory drops them
+      expect(cacheCount(sys, k)).toBe(0);
+      dropAll(got);
+      for (const f of aFrames.slice(3)) f.drop();
+      for (const p of rest) cachedAllocator(sys).buddy.dealloc(p, 1);
       b.close();
       expect(sys.stats().free).toBe(64);
       sys.checkInvariants();
     });
   }
 
-  it('NoMemory when memory really is exhausted: nobody is asked to drain', () => {
+  it("a worker's stale entries (runs stolen from it) are skipped, and its cache works on", () => {
+    const sys = makeSystem();
+    const b = FrameSystem.attach(sys.handle);
+    const a = allocFrames(sys, 64);
+    dropAll(a.slice(0, 10)); // A caches 10 frames
+    const stolen = allocFrames(b, 10); // B takes them all (a steal: nothing else is free)
+    expect(cachedFrames(sys)).toBe(0);
+    expect(cacheCount(sys, 1)).toBe(10); // the entries are still there, stale
+    dropAll(stolen); // into B's cache
+    a[10].drop(); // A caches one more, on top of its stale entries
+    expect(cachedFrames(sys)).toBe(1);
+    const g = sys.allocFrame();
+    expect(g.paddr).toBe(a[10].paddr); // the live one
+    const h = sys.allocFrame(); // the stale entries are skipped and dropped; B's cache is stolen from
+    expect(cacheCount(sys, 1)).toBe(0);
+    expect(stolen.map((f) => f.paddr)).toContain(h.paddr);
+    expect(cachedFrames(sys, b.workerId)).toBe(0);
+    sys.checkInvariants();
+    g.drop();
+    h.drop();
+    dropAll(a.slice(11));
+    b.close();
+    expect(sys.stats().free).toBe(64);
+    sys.checkInvariants();
+  });
+
+  it('NoMemory when memory really is exhausted: nothing is stolen, nothing changes', () => {
     const sys = makeSystem({ frames: 16 });
     const b = FrameSystem.attach(sys.handle);
     const held = allocFrames(sys, 16);
     expectNoChange(b, () => b.allocFrame(), AllocError, 'NoMemory');
-    expect(sys._region.mem.i32[workerRecord(sys.workerId) + W_DRAIN]).toBe(0);
     dropAll(held);
     b.close();
     sys.checkInvariants();
@@ -412,101 +437,68 @@ describe('one cache per worker', () => {
 });
 
 describe('checkInvariants on the caches', () => {
-  it('catches a cache entry that is not UNUSED', () => {
+  it('a stale entry (its frame left the cache) is no error; a frame marked cached that no stack counts is', () => {
     const sys = makeSystem();
     const f = sys.allocFrame(); // the cache holds the other 15 of the batch
     sys.checkInvariants();
     const i32 = sys._region.mem.i32;
     const base = cacheBase(sys.workerId, 1);
     const count = i32[base];
-    i32[base + count + 1] = f.paddr / PAGE_SIZE;
+    i32[base + count + 1] = f.paddr / PAGE_SIZE; // names a held frame: stale, skipped
     i32[base] = count + 1;
-    expect(() => sys.checkInvariants()).toThrow(InvariantError);
-    expect(() => sys.checkInvariants()).toThrow(/cache of worker 1: .*cached but not UNUSED/);
-    i32[base] = count;
     sys.checkInvariants();
+    expect(cachedFrames(sys)).toBe(15);
+    i32[base] = count;
+    const raw = sys.allocator.alloc(1, 1)!; // UNUSED, ours
+    const w = sys._region.metaWord + (raw / PAGE_SIZE) * SLOT_WORDS;
+    i32[w] = cachedHead(sys.workerId, 1); // marked cached, but in no stack: lost for ever
+    expect(() => sys.checkInvariants()).toThrow(InvariantError);
+    expect(() => sys.checkInvariants()).toThrow(/marked cached by worker 1 .*no stack of that worker counts it/);
+    i32[w] = RC_UNUSED;
+    sys.checkInvariants();
+    sys.allocator.dealloc(raw, 1);
     f.drop();
   });
 
-  it("catches a cache entry (of any worker's cache) that is also free in the buddy allocator", () => {
+  it("catches a cached run (of any worker's cache) that is also free in the buddy allocator", () => {
     const sys = makeSystem();
     const b = FrameSystem.attach(sys.handle);
     b.allocFrame().drop();
     const chunks: [number, number][] = [];
     cachedAllocator(sys).buddy.forEachFree((p, n) => chunks.push([p / PAGE_SIZE, n]));
     const freeIndex = chunks[0][0];
-    expect(sys._region.mem.i32[sys._region.metaWord + freeIndex * SLOT_WORDS + S_AUX] & AUX_FREE).toBe(AUX_FREE);
     const i32 = sys._region.mem.i32;
+    const w = sys._region.metaWord + freeIndex * SLOT_WORDS;
+    expect(i32[w + S_AUX] & AUX_FREE).toBe(AUX_FREE);
     const base = cacheBase(b.workerId, 3);
     expect(i32[base]).toBe(0);
     i32[base + 1] = freeIndex;
     i32[base] = 1;
+    i32[w] = cachedHead(b.workerId, 3);
     expect(() => sys.checkInvariants()).toThrow(InvariantError);
-    expect(() => sys.checkInvariants()).toThrow(new RegExp(`cache of worker ${b.workerId}: .*cached and free in the buddy allocator`));
+    // The buddy allocator's own check may see it first (a free frame that is not UNUSED).
+    expect(() => sys.checkInvariants()).toThrow(new RegExp(`cache of worker ${b.workerId}: .*cached and free in the buddy allocator|free frame .*not UNUSED|UNUSED`));
+    i32[w] = RC_UNUSED;
     i32[base] = 0;
     sys.checkInvariants();
     b.close();
   });
-  it('catches a frame cached twice, in one cache or in two workers\' caches', () => {
+
+  it('catches cached runs that overlap (a frame in two runs), and a run whose other frames are not UNUSED', () => {
     const sys = makeSystem();
-    const b = FrameSystem.attach(sys.handle);
-    b.allocFrame().drop(); // B's cache: 16 frames
+    const s2 = sys.allocSegment(2);
+    const [x] = [s2.startPaddr / PAGE_SIZE];
+    s2.drop(); // A's class-2 cache: [x, 2] (and the rest of the batch)
+    sys.checkInvariants();
     const i32 = sys._region.mem.i32;
-    const base = cacheBase(b.workerId, 1);
-    const top = i32[base + 16];
-    // The same frame pushed again on B's stack: it would be handed out twice.
-    sys.allocFrame().drop(); // A's cache: 16 other frames
-    i32[base + 17] = top;
-    i32[base] = 17;
+    const base1 = cacheBase(sys.workerId, 1);
+    const w1 = sys._region.metaWord + (x + 1) * SLOT_WORDS;
+    i32[base1 + 1] = x + 1; // x + 1 also heads a run of 1 in A's class-1 stack
+    i32[base1] = 1;
+    i32[w1] = cachedHead(sys.workerId, 1);
     expect(() => sys.checkInvariants()).toThrow(InvariantError);
-    i32[base] = 16;
-    sys.checkInvariants();
-    // ... or on A's stack too.
-    const aBase = cacheBase(sys.workerId, 1);
-    i32[aBase + 17] = top;
-    i32[aBase] = 17;
-    expect(() => sys.checkInvariants()).toThrow(InvariantError);
-    i32[aBase] = 16;
-    sys.checkInvariants();
-    b.close();
-  });
-});
-
-describe('caches: false', () => {
-  it('gives the plain buddy allocator, in create and in attach', () => {
-    const sys = makeSystem({ caches: false });
-    expect(sys.allocator).toBeInstanceOf(BuddyAllocator);
-    expect(sys.allocator).not.toBeInstanceOf(CachedAllocator);
-    const buddy = sys.allocator as BuddyAllocator;
-    const f = sys.allocFrame();
-    expect(buddy.freeFrames()).toBe(63); // one frame, not a batch
-    f.drop();
-    expect(buddy.freeFrames()).toBe(64); // straight back to the buddy level
-    const s = sys.allocSegment(3);
-    expect(buddy.freeFrames()).toBe(61);
-    s.drop();
-    expect(buddy.freeFrames()).toBe(64);
-    expect(sys.drainCaches()).toBe(0);
-    const b = FrameSystem.attach(sys.handle, { caches: false });
-    expect(b.allocator).toBeInstanceOf(BuddyAllocator);
-    expect(b.allocator).not.toBeInstanceOf(CachedAllocator);
-    const g = b.allocFrame();
-    expect(buddy.freeFrames()).toBe(63);
-    g.drop();
-    expect(buddy.freeFrames()).toBe(64);
-    b.close();
-    sys.checkInvariants();
-  });
-
-  it('a worker without caches and one with them share the buddy level', () => {
-    const sys = makeSystem({ caches: false });
-    const b = FrameSystem.attach(sys.handle); // caches by default
-    expect(b.allocator).toBeInstanceOf(CachedAllocator);
-    const f = b.allocFrame();
-    expect((sys.allocator as BuddyAllocator).freeFrames()).toBe(48);
-    f.drop();
-    b.close();
-    expect((sys.allocator as BuddyAllocator).freeFrames()).toBe(64);
+    i32[w1] = RC_UNUSED;
+    i32[base1] = 0;
     sys.checkInvariants();
   });
 
@@ -521,17 +513,15 @@ describe('caches: false', () => {
     b.close();
   });
 
-  it("a worker without caches asks the others for their cached frames before NoMemory", () => {
+  it("a worker without caches takes the others' cached frames before NoMemory", () => {
     const sys = makeSystem({ caches: false });
     const b = FrameSystem.attach(sys.handle);
     const held = allocFrames(b, 64);
     dropAll(held.slice(0, 5)); // free frames exist, but only in B's cache
-    expect(() => sys.allocFrame()).toThrow(AllocError); // B is idle: it cannot answer in time
-    held[5].drop(); // B's next allocator call serves the request
-    const g = sys.allocFrame();
+    const g = sys.allocFrame(); // B is idle: its cached frames are taken without its help
     expect(held.slice(0, 5).map((h) => h.paddr)).toContain(g.paddr);
     g.drop();
-    dropAll(held.slice(6));
+    dropAll(held.slice(5));
     b.close();
     expect((sys.allocator as BuddyAllocator).freeFrames()).toBe(64);
     sys.checkInvariants();

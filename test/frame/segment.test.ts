@@ -23,6 +23,7 @@ import {
   type PaddrRange,
 } from '../../src/index.js';
 import { expectAllFree, expectNoChange, expectThrown, firstDifference, makeSystem, MockMeta, MockUMeta, snapshot } from '../helpers.js';
+import { RC_UNUSED, isCachedHead } from '../../src/region/meta.js';
 
 /** Words in a MetaSlot; the reference count is word 0 of the slot. */
 const SLOT_WORDS = 16;
@@ -34,7 +35,8 @@ function countWord(sys: FrameSystem, paddr: number): number {
 
 /** The frame's reference count as the API reports it (unsigned), read without taking a reference. */
 function refCount(sys: FrameSystem, paddr: number): number {
-  return Atomics.load(sys._region.mem.i32, countWord(sys, paddr)) >>> 0;
+  const rc = Atomics.load(sys._region.mem.i32, countWord(sys, paddr));
+  return (isCachedHead(rc) ? RC_UNUSED : rc) >>> 0; // a cached run's head is unused too (its mark says whose cache)
 }
 
 /** `n` raw frames straight from the allocator: UNUSED, not free, owned by the test. */

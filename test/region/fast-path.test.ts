@@ -5,12 +5,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  AllocError,
   Frame,
   FrameAllocOptions,
   Segment,
   FrameSystem,
   FrameUseError,
-  GetFrameError,
   PAGE_SIZE,
   UniqueFrame,
   Untyped,
@@ -19,10 +19,9 @@ import {
   type GlobalFrameAllocator,
 } from '../../src/index.js';
 import { computeLayout } from '../../src/region/geometry.js';
-import { W_DRAIN } from '../../src/region/workers.js';
 import { W_OP_COUNT, W_OP_START } from '../../src/region/journal.js';
 import { dropRef } from '../../src/frame/meta.js';
-import { RC_UNUSED, claim, countOf, publish, slotWord } from '../../src/region/meta.js';
+import { claim, countOf, isCachedHead, slotWord } from '../../src/region/meta.js';
 import { BuddyAllocator } from '../../src/frame-allocator/buddy.js';
 import { MockMeta, MockUMeta, expectAllFree, expectThrown, firstDifference } from '../helpers.js';
 
@@ -174,21 +173,36 @@ describe('the WebAssembly fast path', () => {
     expectAllFree(sys);
   });
 
-  it('gives frames to the buddy level when the cache is full, and serves a drain request', () => {
+  it('gives frames to the buddy level when the cache is full', () => {
     const sys = FrameSystem.create({ frames: 128 });
     const opts = new FrameAllocOptions(sys).zeroed(false);
     const frames = Array.from({ length: 100 }, () => opts.allocFrame());
     for (const f of frames) f.drop(); // the 1-frame cache holds 32: the rest go to the buddy level
-    expect(sys._cache!.cachedFrames(sys.workerId)).toBeLessThanOrEqual(32);
+    expect(sys._cache!.cachedFrames(sys.workerId)).toBe(32);
+    expect(journalClear(sys)).toBe(true);
+    expectAllFree(sys);
+  });
+
+  it("skips entries whose frame another worker took (a steal), and caches with the head's mark", () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    expect(sys._region.fast).toBeDefined();
+    const other = FrameSystem.attach(sys.handle);
+    const opts = new FrameAllocOptions(sys).zeroed(false);
+    const mine = Array.from({ length: 16 }, () => opts.allocFrame());
+    for (const f of mine.slice(0, 4)) f.drop(); // cached by the fast path's drop
+    const head = (p: number): number => Atomics.load(sys._region.mem.i32, sys._region.metaWord + (p / 4096) * 16);
+    expect(head(mine[0].paddr)).toBe(sys._region.cachedOne);
+    const taken = Array.from({ length: 4 }, () => other.allocFrame()); // stolen: nothing else is free
+    expect(taken.map((f) => f.paddr).sort()).toEqual(mine.slice(0, 4).map((f) => f.paddr).sort());
+    mine[4].drop(); // one live entry on top of four stale ones
+    const f = opts.allocFrame();
+    expect(f.paddr).toBe(mine[4].paddr);
+    expect(() => opts.allocFrame()).toThrow(AllocError); // the stale entries skipped: nothing left
     expect(journalClear(sys)).toBe(true);
     sys.checkInvariants();
-    const f = opts.allocFrame();
-    sys._region.mem.i32[sys._region.rec + W_DRAIN] = 1; // another worker asks for our cached frames
     f.drop();
-    expect(sys._region.mem.i32[sys._region.rec + W_DRAIN]).toBe(0);
-    // The caches went back to the buddy level; only the frame just dropped is cached again.
-    expect(sys._cache!.cachedRuns(sys.workerId)).toEqual([[f.paddr / 4096, 1]]);
-    expect(journalClear(sys)).toBe(true);
+    for (const g of [...mine.slice(5), ...taken]) g.drop();
+    other.close();
     expectAllFree(sys);
   });
 
@@ -203,20 +217,22 @@ describe('the WebAssembly fast path', () => {
     expectAllFree(sys);
   });
 
-  it('an allocation whose cached frame was claimed by someone else is InUse, with the journal cleared', () => {
+  it("a cached frame cannot be claimed behind the allocator's back: its count word says cached", () => {
     const sys = FrameSystem.create({ frames: 8 });
     const f = sys.allocFrame();
     const paddr = f.paddr;
     f.drop(); // now on top of this worker's cache
-    // Another worker claims the free frame behind the allocator's back (Frame.fromUnused now
-    // refuses that: 'Free'), as a misbehaving one could, through the slot's own transitions.
+    // A misbehaving worker tries the slot's own claim on the free frame (Frame.fromUnused
+    // refuses it as 'Free' before that): the CAS from UNUSED fails, nothing changes.
     const r = sys._region;
     const w = slotWord(r, paddr / PAGE_SIZE);
-    expect(claim(r, w)).toBe(RC_UNUSED);
-    publish(r, w, false);
-    expectThrown(() => sys.allocFrame(), GetFrameError, 'InUse');
+    expect(isCachedHead(claim(r, w))).toBe(true);
+    expect(countOf(r, w)).toBe(r.cachedOne);
+    const g = sys.allocFrame(); // the allocator still has it
+    expect(g.paddr).toBe(paddr);
     expect(journalClear(sys)).toBe(true);
-    expect(countOf(r, w)).toBe(1); // the thief's claim stands; the allocation changed nothing
+    g.drop();
+    expectAllFree(sys);
   });
 
   it('a buddy-only worker (no caches) still drops through JavaScript', () => {
