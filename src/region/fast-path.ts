@@ -19,7 +19,7 @@ import { AUX_FREE, DROP_DEALLOC, DROP_DONE, DROP_LAST_SLOW, DROP_NOT_HELD, RC_UN
 import { H_REGISTRY, TYPE_ENTRY_BYTES, TYPE_ENTRY_WORDS } from './geometry.js';
 import { OP_DROP, OP_KIND_SHIFT, OP_OWNED, W_OP_COUNT, W_OP_START } from './journal.js';
 import { TYPE_FLAG_ON_DROP, T_FLAGS } from './registry.js';
-import { CACHE_BASE, W_CACHE } from './workers.js';
+import { CACHE_BASE, GIVEN, GIVE_REFUSED, GIVE_STACK_FULL, W_CACHE } from './workers.js';
 import { MAX_TYPES, REF_COUNT_MAX } from '../base/limits.js';
 import type { FastPath, Region } from './region.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from '../shm/wasm.js';
@@ -63,11 +63,12 @@ const decRef = (slot: number, old: number, notHeld: number[]): number[] => [
 ];
 
 /**
- * `take`'s steps: `popOne` of workers.ts (entries whose frame was stolen are skipped; the head's
- * count checked, the journal, then the CAS from the cached head to 0, busy: the claim), then the
- * type word of parameter 0; returns -1 itself. Locals: the stack count, the index, the slot address.
+ * `popOne`'s steps of workers.ts: entries whose frame was stolen are skipped; the head's count
+ * checked, the journal, then the CAS from the cached head to `to` (0, busy: the claim; or UNUSED:
+ * a raw frame). Returns -1 itself if the stack holds none. Locals: the stack count, the index,
+ * the slot address.
  */
-const takeSteps = (count: number, index: number, slot: number): number[] => [
+const popSteps = (count: number, index: number, slot: number, to: number): number[] => [
   ...load(g('stack')), ...set(count),
   Op.block, Op.void, Op.loop, Op.void,
   ...get(count), ...constI32(0), Op.i32LeS, Op.if, Op.void, ...store(g('stack'), constI32(0)), ...constI32(-1), Op.return, Op.end,
@@ -76,10 +77,14 @@ const takeSteps = (count: number, index: number, slot: number): number[] => [
   ...slotOf(index), ...set(slot),
   ...get(slot), Op.atomic, AtomicOp.load, ...word(), ...g('cached'), Op.i32Ne, Op.brIf, 0, // stolen since
   ...journal(OP_OWNED, get(index)), // journaled before the CAS that takes it
-  ...get(slot), ...g('cached'), ...constI32(0), Op.atomic, AtomicOp.cmpxchg, ...word(), ...g('cached'), Op.i32Ne, Op.brIf, 0,
+  ...get(slot), ...g('cached'), ...constI32(to), Op.atomic, AtomicOp.cmpxchg, ...word(), ...g('cached'), Op.i32Ne, Op.brIf, 0,
   Op.br, 1,
   Op.end, Op.end,
   ...store(g('stack'), get(count)),
+];
+/** `take`'s steps: `popSteps` to busy (the claim), then the type word of parameter 0. */
+const takeSteps = (count: number, index: number, slot: number): number[] => [
+  ...popSteps(count, index, slot, 0),
   ...store(get(slot), get(0), S_TYPE * 4), // writeMeta (the type; the caller writes initial values)
 ];
 /** publish: the count (an atomic store after the metadata), then the journal ends. */
@@ -99,6 +104,32 @@ const takePublished: WasmFunc = {
   results: 1,
   locals: 3,
   body: [...takeSteps(2, 3, 4), ...publishSteps(get(4), get(1)), ...get(3)],
+};
+
+// popRaw(): `popOne(r, RC_UNUSED)`: a raw frame from the 1-frame cache, left journaled; -1 if
+// none. Locals: 0 count, 1 index, 2 slot address.
+const popRaw: WasmFunc = { name: 'popRaw', params: 0, results: 1, locals: 3, body: [...popSteps(0, 1, 2, RC_UNUSED), ...get(1)] };
+
+// giveRaw(index): `giveBackOne` of workers.ts: GIVE_REFUSED if the frame is not UNUSED or is
+// marked free; else the owner, then as `pushOne`: GIVE_STACK_FULL, or the entry, the cached head
+// (an atomic store), the count: GIVEN. Locals: 1 slot address, 2 stack count.
+const giveRaw: WasmFunc = {
+  name: 'giveRaw',
+  params: 1,
+  results: 1,
+  locals: 2,
+  body: [
+    ...slotOf(0), ...set(1),
+    ...returnIf([...load(get(1)), ...constI32(RC_UNUSED), Op.i32Ne], GIVE_REFUSED),
+    ...returnIf([...load(get(1), S_AUX * 4), ...constI32(AUX_FREE), Op.i32And], GIVE_REFUSED),
+    ...store(get(1), g('worker'), S_OWNER * 4),
+    ...load(g('stack')), ...set(2),
+    ...returnIf([...get(2), ...g('cap'), Op.i32GeS], GIVE_STACK_FULL),
+    ...store([...get(2), ...constI32(1), Op.i32Add, ...constI32(2), Op.i32Shl, ...g('stack'), Op.i32Add], get(0)),
+    ...get(1), ...g('cached'), Op.atomic, AtomicOp.store, ...word(),
+    ...store(g('stack'), [...get(2), ...constI32(1), Op.i32Add]),
+    ...constI32(GIVEN),
+  ],
 };
 
 // drop(w): locals 1 slot address, 2 old count, 3 index, 4 type id, 5 stack count.
@@ -257,7 +288,7 @@ let compiled: WebAssembly.Module | null | undefined;
  * are unavailable).
  */
 export function fastPath(r: Region, capacity: number): FastPath | undefined {
-  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, takePublished, drop, claimRun, publishRun, dropRun, markTaken, markFree])));
+  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, takePublished, popRaw, giveRaw, drop, claimRun, publishRun, dropRun, markTaken, markFree])));
   const bytes = (w: number): number => r.offset + w * 4;
   const ex = instantiate(module, r.memory, {
     b: r.offset,
@@ -274,6 +305,8 @@ export function fastPath(r: Region, capacity: number): FastPath | undefined {
     take: ex.take,
     publish: ex.publish,
     takePublished: ex.takePublished,
+    popRaw: ex.popRaw,
+    giveRaw: ex.giveRaw,
     drop: ex.drop,
     claimRun: ex.claimRun,
     publishRun: ex.publishRun,

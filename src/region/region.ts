@@ -23,6 +23,10 @@ export interface FastPath {
   publish(index: number, value: number): void;
   /** `take` then `publish` with count `value`, in one call (nothing to write in between). */
   takePublished(typeId: number, value: number): number;
+  /** A raw frame popped from the 1-frame cache (`popOne` to UNUSED), left journaled; -1 if none. */
+  popRaw(): number;
+  /** `giveBackOne` of frame `index` on the 1-frame cache: a `GIVE*` answer. */
+  giveRaw(index: number): number;
   /** Drops a shared reference to the slot at word `w`; a `DROP_*` status. */
   drop(w: number): number;
   /** Claims `n` slots from word `w` with type `typeId` (as `claimRange`); answers `n`, or the position of a slot that was not UNUSED (the ones before it unclaimed again). */

@@ -101,7 +101,7 @@ export function claimWorker(head: Int32Array): number {
  * (0: claimed, busy; `RC_UNUSED`: raw) by one CAS; -1 if the stack holds none. Entries whose
  * frame left the cache meanwhile (stolen by another worker before a NoMemory, see `stealRun`)
  * are skipped and dropped. The hot path of a one-frame allocation (`CachedAllocator.popOne`,
- * `takeCached`; the fast path's `take` does the same steps).
+ * `takeCached`; the fast path's `take` and `popRaw` do the same steps).
  *
  * OWNER: a worker's cache stacks are written by that worker only (plain stores), and by
  * `reclaimWorker` once it has exited; the frame's `S_OWNER` already names this worker (written
@@ -110,6 +110,7 @@ export function claimWorker(head: Int32Array): number {
  * another worker's CAS (a steal) and this one cannot both win.
  */
 export function popOne(r: Region, to: number): number {
+  if (to === RC_UNUSED && r.fast !== undefined) return r.fast.popRaw();
   const i32 = r.i32;
   const one = r.rec + STACK_ONE;
   const want = r.cachedOne;
@@ -243,9 +244,10 @@ export const GIVE_STACK_FULL = 2;
  * `cachedHead`, so a second free of it is refused too); else it names this worker the owner and
  * caches it (`GIVEN`), or answers `GIVE_STACK_FULL` for the allocator to take it. OWNER: the
  * owner is named before the push (a frame is always the stack's or answerable to this worker).
- * ORDER: as `pushOne`.
+ * ORDER: as `pushOne`. The fast path's `giveRaw` does the same steps.
  */
 export function giveBackOne(r: Region, index: number, capacity: number): number {
+  if (r.fast !== undefined) return r.fast.giveRaw(index);
   const i32 = r.i32;
   const w = r.metaWord + (index << SLOT_SHIFT);
   if (i32[w + S_REF] !== RC_UNUSED || (i32[w + S_AUX] & AUX_FREE) !== 0) return GIVE_REFUSED;
