@@ -25,8 +25,8 @@ import {
   type ReclaimReport,
 } from '../src/index.js';
 import type { CachedAllocator } from '../src/frame-allocator/cache.js';
-import { journalOf, recordOp, recordRun, recordRuns } from '../src/region/journal.js';
-import { workerRecord } from '../src/region/workers.js';
+import { appendRun, journalOf, recordOp, recordRun, recordRuns } from '../src/region/journal.js';
+import { settleStolen, stealRun, workerRecord } from '../src/region/workers.js';
 import { claimOrThrow, claimedTypeId, writeMeta } from '../src/frame/meta.js';
 import { dropLast } from '../src/frame/teardown.js';
 import { decRef, cachedHead, AUX_FREE, RC_UNUSED, SLOT_WORDS, S_AUX, S_NEXT, S_OWNER, S_PREV, S_STORAGE, S_TYPE } from '../src/region/meta.js';
@@ -65,6 +65,11 @@ function cacheBase(id: number, k: number): number {
 
 function report(id: number, r: Partial<ReclaimReport>): ReclaimReport {
   return { workerId: id, locks: [], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false, ...r };
+}
+
+/** `n` single frames allocated by `sys`. */
+function allocN(sys: FrameSystem, n: number): Frame[] {
+  return Array.from({ length: n }, () => sys.allocFrame());
 }
 
 /** The invariant holds, nothing is busy, and `free` frames are free. */
@@ -693,6 +698,98 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
     });
   });
 
+  describe('(j) steals: a worker taking the runs another caches, before NoMemory', () => {
+    /** The survivor caches `n` single frames and holds the rest; returns the cached ones and the held. */
+    function victimCaches(sys: FrameSystem, n: number): { cached: number[]; held: Frame[] } {
+      const held = Array.from({ length: 64 }, () => sys.allocFrame());
+      for (const f of held.slice(0, n)) f.drop();
+      return { cached: held.slice(0, n).map((f) => f.paddr / PAGE_SIZE), held: held.slice(n) };
+    }
+    const release = (held: Frame[]): void => held.forEach((f) => f.drop());
+
+    it('the thief died after journaling a run, before its CAS: the run stays the victim\'s', () => {
+      const { sys, dead, id, i32 } = world({ checked });
+      const { cached, held } = victimCaches(sys, 3);
+      const f = cached[2];
+      i32[H_BUDDY_LOCK] = dead._region.token; // stealCaches holds the allocator lock
+      appendRun(dead._region, 0, f, 1);
+      expect(journalOf(sys._region, workerRecord(id))).toEqual([{ index: f, n: 1, kind: OP_OWNED }]);
+      expect(sys.reclaimWorker(id)).toEqual(report(id, { locks: ['allocator'] }));
+      expect(i32[slot(sys, f)]).toBe(cachedHead(sys.workerId, 1));
+      expect(cacheOf(sys).cachedFrames(sys.workerId)).toBe(3);
+      const g = sys.allocFrame(); // the victim's own pop still has it
+      expect(g.paddr).toBe(f * PAGE_SIZE);
+      g.drop();
+      release(held);
+      expectHealthy(sys, 64);
+    });
+
+    it('the thief died right after its CAS won: the run is its own, and comes back; the victim skips its entry', () => {
+      const { sys, dead, id, i32 } = world({ checked });
+      const { cached, held } = victimCaches(sys, 3);
+      const f = cached[2];
+      i32[H_BUDDY_LOCK] = dead._region.token;
+      expect(stealRun(dead._region, sys.workerId, f, 1, 0)).toBe(true);
+      expect(i32[slot(sys, f)]).toBe(cachedHead(id, 1));
+      expect(cacheOf(sys).cachedFrames(sys.workerId)).toBe(2); // the entry is stale
+      expect(sys.reclaimWorker(id)).toEqual(report(id, { locks: ['allocator'], framesFreed: 1 }));
+      sys.checkInvariants();
+      expect(cacheOf(sys).buddy.freeFrames()).toBe(1);
+      const got = allocN(sys, 3);
+      expect(got.map((g) => g.paddr / PAGE_SIZE).sort()).toEqual([...cached].sort()); // two from the cache, f from the buddy level
+      expect(() => sys.allocFrame()).toThrow(AllocError);
+      release(got);
+      release(held);
+      expectHealthy(sys, 64);
+    });
+
+    it('the thief died after settling its runs, before freeing them: freed once', () => {
+      const { sys, dead, id, i32 } = world({ checked });
+      const { cached, held } = victimCaches(sys, 3);
+      i32[H_BUDDY_LOCK] = dead._region.token;
+      const runs: [number, number][] = [];
+      for (const f of cached) if (stealRun(dead._region, sys.workerId, f, 1, runs.length)) runs.push([f, 1]);
+      expect(runs).toHaveLength(3);
+      settleStolen(dead._region, runs);
+      i32[slot(sys, cached[0]) + S_AUX] = AUX_FREE; // freeRunsLocked marked one free, then died
+      expect(sys.reclaimWorker(id)).toEqual(report(id, { locks: ['allocator'], framesFreed: 2 }));
+      sys.checkInvariants();
+      expect(cacheOf(sys).buddy.freeFrames()).toBe(3);
+      release(held);
+      expectHealthy(sys, 64);
+    });
+
+    it('the victim died with a pop journaled, its CAS lost to a live thief: the frame is the thief\'s, not freed again', () => {
+      const { sys, dead, id, i32 } = world({ checked });
+      const held = Array.from({ length: 48 }, () => sys.allocFrame());
+      const mine = allocN(dead, 16); // the dead worker's batch
+      for (const f of mine) f.drop(); // 16 cached by the dead worker
+      const f = mine[15].paddr / PAGE_SIZE; // its top
+      recordOp(dead._region, OP_OWNED, f, 1); // its pop journaled the top, then it died
+      const stolen = allocN(sys, 16); // the survivor runs out and takes all 16, f among them
+      expect(stolen.map((g) => g.paddr / PAGE_SIZE)).toContain(f);
+      expect(i32[slot(sys, f)]).toBe(1);
+      expect(sys.reclaimWorker(id)).toEqual(report(id, {})); // nothing left to free, f untouched
+      expect(i32[slot(sys, f)]).toBe(1);
+      sys.checkInvariants();
+      release([...held, ...stolen]);
+      expectHealthy(sys, 64);
+    });
+
+    it('a dead worker\'s cache is taken by a live worker before its reclaim; the reclaim then frees only the rest', () => {
+      const { sys, dead, id } = world({ checked });
+      const held = Array.from({ length: 48 }, () => sys.allocFrame());
+      const mine = allocN(dead, 16);
+      for (const f of mine.slice(0, 10)) f.drop(); // 10 cached, 6 still held by the dead worker
+      const stolen = allocN(sys, 10);
+      expect(cacheOf(sys).cachedFrames(id)).toBe(0);
+      expect(sys.reclaimWorker(id)).toEqual(report(id, {}));
+      sys.checkInvariants();
+      release([...held, ...stolen]);
+      expectHealthy(sys, 64 - 6); // its 6 handles die with it, by design
+    });
+  });
+
   describe('the deferred-drop stack', () => {
     it('a frame on the deferred-drop stack is never torn down by reclaim', () => {
       const { sys, dead, id, i32 } = world({ checked });
@@ -744,6 +841,36 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
       expect(sys.drainDeferred()).toBe(0);
       expectHealthy(sys, 64);
     });
+  });
+});
+
+describe('reclaimWorker: a real worker stopped at a named step of a steal, then terminated', () => {
+  it('died after winning and settling the runs, before freeing them (allocator lock held): the lock is taken over, the runs freed once', async () => {
+    const sys = FrameSystem.create({ frames: 64 });
+    const held = Array.from({ length: 64 }, () => sys.allocFrame());
+    for (const f of held.slice(0, 20)) f.drop(); // 20 frames cached here; this thread then idles
+    const worker = new Worker(new URL('./workers/steal-death.worker.js', import.meta.url), { workerData: { handle: sys.handle } });
+    try {
+      const [msg] = (await once(worker, 'message')) as [{ step: string; workerId: number; raw: number[]; runs: [number, number][] }];
+      expect(msg.step).toMatch(/^steal: /);
+      expect(msg.raw).toEqual([]); // nothing else was free: the very first allocation stole
+      expect(msg.runs.reduce((n, [, k]) => n + k, 0)).toBe(20);
+      await worker.terminate();
+      // The thief held the allocator lock; the stolen runs are named the thief's, UNUSED, in its journal.
+      expect(sys._region.mem.i32[H_BUDDY_LOCK]).not.toBe(0);
+      expect(cacheOf(sys).cachedFrames(sys.workerId)).toBe(0); // this thread's entries are stale
+      expect(sys.reclaimWorker(msg.workerId)).toEqual(report(msg.workerId, { locks: ['allocator'], framesFreed: 20 }));
+      expect(sys._region.mem.i32[H_BUDDY_LOCK]).toBe(0);
+      sys.checkInvariants();
+      // Every frame is this thread's to allocate again (its stale entries are skipped).
+      const again = Array.from({ length: 20 }, () => sys.allocFrame());
+      expect(new Set(again.map((f) => f.paddr))).toEqual(new Set(held.slice(0, 20).map((f) => f.paddr)));
+      expect(() => sys.allocFrame()).toThrow(AllocError);
+      for (const f of [...again, ...held.slice(20)]) f.drop();
+      expectHealthy(sys, 64);
+    } finally {
+      await worker.terminate();
+    }
   });
 });
 

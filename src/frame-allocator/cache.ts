@@ -4,7 +4,7 @@
  * touches its stacks, with plain reads and writes; they are refilled from and flushed to the
  * buddy level in batches, so single frames almost never take the shared lock. Every move is
  * journaled (see `journal.ts`) so that a worker that dies leaves its frames recoverable. This
- * file is the policy (when to refill half, flush half, ask others to drain; osdk `cache.rs`); the
+ * file is the policy (when to refill half, flush half, take others' runs; osdk `cache.rs`); the
  * stacks' words, and the order of each move, are `region/workers.ts`'s.
  */
 import { InvariantError, hex } from '../base/errors.js';

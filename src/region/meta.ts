@@ -111,7 +111,7 @@ export const AUX_ORDER_MASK = 0xff;
 export const DROP_DONE = 0;
 /** The last reference of a type with an `onDrop` (or unknown): the slot is busy, journaled. */
 export const DROP_LAST_SLOW = 1;
-/** Torn down, UNUSED, but the cache is full or asked to drain: deallocate it, end the journal. */
+/** Torn down, UNUSED, but the cache is full: deallocate it, end the journal. */
 export const DROP_DEALLOC = 2;
 /** The frame was not held (the count is unchanged): end the journal, report `NotHeld`. */
 export const DROP_NOT_HELD = 3;

@@ -1,8 +1,8 @@
 /**
  * Waiting in shared memory, in one place: whether this thread may block, a sleep on a word
  * that counts its sleepers (so that a waker notifies only when someone sleeps), its
- * non-blocking twin on `Atomics.waitAsync`, and a plain nap. The lock (`lock.ts`), the
- * allocator's drain requests and the channel all wait through these.
+ * non-blocking twin on `Atomics.waitAsync`, and a plain nap. The lock (`lock.ts`) and the
+ * channel wait through these.
  *
  * Every sleep here is bounded by its caller's `ms`: a waker that dies between its change and its
  * notify must never leave a sleeper asleep for ever (verify/channel.pml found that case); callers
