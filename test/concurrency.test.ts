@@ -507,3 +507,42 @@ describe('a worker that dies holding a channel\'s lock', () => {
     await cleanUp(sys, ch, paddr, [6]);
   });
 });
+
+describe('NoMemory only when memory is gone', () => {
+  it('three workers churn single frames, 20 held at most each (60 of 64): no allocation ever fails, however the free frames sit in the others\' caches', async () => {
+    for (const checked of [false, true]) {
+      const sys = FrameSystem.create({ frames: 64, checked });
+      const workers = [1, 2, 3].map(
+        (k) =>
+          new Worker(new URL('./workers/steal-churn.worker.js', import.meta.url), {
+            workerData: { handle: sys.handle, limit: 20, iterations: checked ? 20_000 : 100_000, seed: k * 7919 + (checked ? 1 : 0) },
+          }),
+      );
+      try {
+        const results = await Promise.all(
+          workers.map(
+            (w) =>
+              new Promise<{ noMemory: number; allocs: number }>((resolve, reject) => {
+                w.once('message', resolve);
+                w.once('error', reject);
+              }),
+          ),
+        );
+        for (const r of results) expect(r).toEqual(expect.objectContaining({ noMemory: 0 }));
+        expect(results.reduce((n, r) => n + r.allocs, 0)).toBeGreaterThan(0);
+        sys.checkInvariants(); // the workers idle, their caches as they left them
+        expect(sys.stats()).toEqual(expect.objectContaining({ free: 64, used: 0 }));
+        await Promise.all(
+          workers.map((w) => {
+            const closed = new Promise((resolve) => w.once('message', resolve));
+            w.postMessage('close');
+            return closed;
+          }),
+        );
+        expectAllFree(sys);
+      } finally {
+        await Promise.all(workers.map((w) => w.terminate()));
+      }
+    }
+  });
+});
