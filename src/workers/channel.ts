@@ -45,7 +45,7 @@ import { takeForgottenRun } from '../frame/meta.js';
 import { slotWord } from '../region/meta.js';
 import type { Paddr } from '../base/units.js';
 import { defineMeta } from '../frame/define-meta.js';
-import { type AnyMeta } from '../frame/meta-type.js';
+import { checkMeta, type AnyMeta } from '../frame/meta-type.js';
 import { checkHandle } from '../frame/handle.js';
 import { Segment } from '../frame/segment.js';
 import { FrameAllocOptions } from '../frame/allocator.js';
@@ -450,6 +450,7 @@ export class FrameChannel implements Disposable {
   /** Dequeues the head entry as a frame or a segment; null if empty. */
   private take(meta: AnyMeta | undefined, asSegment: boolean): Frame | Segment | null {
     this.check();
+    if (meta !== undefined) checkMeta(meta); // refused whether or not an item is queued
     const r = this.r;
     const b = this.base;
     let item: Frame | Segment;

@@ -276,6 +276,20 @@ describe('send and receive', () => {
     expectAllFree(sys);
   });
 
+  it('a receive with a value that is no metadata type is BadValue, with an item queued or none', () => {
+    const sys = makeSystem();
+    const ch = FrameChannel.create(sys, 2);
+    const bad = {} as unknown as typeof Untyped;
+    expectNoChange(sys, () => ch.tryReceive(bad), FrameUseError, 'BadValue'); // empty: still refused
+    expectNoChange(sys, () => ch.tryReceiveSegment(bad), FrameUseError, 'BadValue');
+    expectNoChange(sys, () => ch.receive(bad, 0), FrameUseError, 'BadValue');
+    ch.send(sys.allocFrame());
+    expectNoChange(sys, () => ch.tryReceive(bad), FrameUseError, 'BadValue');
+    ch.tryReceive()!.drop();
+    ch.close();
+    expectAllFree(sys);
+  });
+
   it('refuses a frame of another region, leaving both regions unchanged', () => {
     const sys = makeSystem();
     const other = makeSystem();
