@@ -344,7 +344,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
       if (refusal === FREE_NOT_UNUSED) {
         throw new AllocError('InvalidArgs', `frame ${hex(k * PAGE_SIZE)} is not unused; it cannot be freed`);
       }
-      throw new AllocError('InvalidArgs', `frame ${hex(k * PAGE_SIZE)} is already free (double free)`);
+      throw new AllocError('InvalidArgs', `frame ${hex(k * PAGE_SIZE)} is already free, in the allocator or a worker's cache (double free)`);
     }
   }
 

@@ -7,7 +7,7 @@
  * file is the policy (when to refill half, flush half, take others' runs; osdk `cache.rs`); the
  * stacks' words, and the order of each move, are `region/workers.ts`'s.
  */
-import { InvariantError, hex } from '../base/errors.js';
+import { AllocError, InvariantError, hex } from '../base/errors.js';
 import { AJ_MAX_RUNS, OP_OWNED } from '../region/journal.js';
 import { isFree, isUnused, lockAllocator, unlockAllocator } from '../region/free-lists.js';
 import { cachedRun, cachedWorker, countOf, isCachedHead, slotWord } from '../region/meta.js';
@@ -138,6 +138,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
    * ```
    */
   dealloc(paddr: Paddr, nframes: number): void {
+    if (this.r.checked) this.refuseCached(paddr, nframes);
     if (nframes === 1 && typeof paddr === 'number' && paddr >= 0 && paddr < this.maxPaddr && paddr % PAGE_SIZE === 0) {
       const index = paddr >>> PAGE_SHIFT;
       // No journal entry is needed for one frame: it moves from the caller into the stack with
@@ -145,6 +146,17 @@ export class CachedAllocator implements GlobalFrameAllocator {
       if (giveBackOne(this.r, index, this.oneCap) === GIVEN) return;
     }
     this.deallocSlow(paddr, nframes);
+  }
+
+  /**
+   * Checked mode: a frame of `[paddr, paddr + nframes)` in a worker's cache (any frame of a cached
+   * run: the first one's count word says so, the others' only the stacks do) is a double free,
+   * `AllocError('InvalidArgs')`, before anything changes.
+   */
+  private refuseCached(paddr: Paddr, nframes: number): void {
+    checkRun(paddr, nframes, this.r.nframes);
+    const free = this.firstFree(paddr >>> PAGE_SHIFT, nframes);
+    if (free >= 0) throw new AllocError('InvalidArgs', `frame ${hex(free * PAGE_SIZE)} is already free, in the allocator or a worker's cache (double free)`);
   }
 
   /** `dealloc` of a run, or of a frame the 1-frame stack could not take (or refused). */

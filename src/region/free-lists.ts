@@ -32,7 +32,7 @@
  */
 import { lock, lockWithin, unlock } from '../shm/lock.js';
 import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, MAX_ORDER } from './geometry.js';
-import { AUX_FREE, AUX_HEAD, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_NEXT, S_PREV, S_REF } from './meta.js';
+import { AUX_FREE, AUX_HEAD, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_NEXT, S_PREV, S_REF, isCachedHead } from './meta.js';
 import type { Region } from './region.js';
 
 /** What `freeRefusal` answers: the frame may be freed, or why not. */
@@ -236,7 +236,9 @@ export function isUnused(r: Region, index: number): boolean {
  */
 export function freeRefusal(r: Region, index: number): number {
   const w = slotOf(r, index);
-  if (Atomics.load(r.i32, w + S_REF) !== RC_UNUSED) return FREE_NOT_UNUSED;
+  const rc = Atomics.load(r.i32, w + S_REF);
+  if (isCachedHead(rc)) return FREE_ALREADY_FREE; // in a worker's cache
+  if (rc !== RC_UNUSED) return FREE_NOT_UNUSED;
   if ((Atomics.load(r.i32, w + S_AUX) & AUX_FREE) !== 0) return FREE_ALREADY_FREE;
   return FREEABLE;
 }

@@ -436,6 +436,26 @@ describe('one cache per worker', () => {
   });
 });
 
+describe('a second free of a frame another worker caches', () => {
+  for (const checked of [false, true]) {
+    it(`is refused, changing nothing: a cached frame${checked ? ', and any frame of a cached run (checked mode)' : ' (its count word says cached)'}`, () => {
+      const sys = makeSystem({ checked });
+      const b = FrameSystem.attach(sys.handle);
+      const p = b.allocator.alloc(1, 1)!;
+      b.allocator.dealloc(p, 1); // cached by B
+      expectNoChange(sys, () => sys.allocator.dealloc(p, 1), AllocError, 'InvalidArgs');
+      const s = b.allocSegment(2);
+      const q = s.startPaddr;
+      s.drop(); // a run of 2 cached by B
+      expectNoChange(sys, () => sys.allocator.dealloc(q, 2), AllocError, 'InvalidArgs');
+      if (checked) expectNoChange(sys, () => sys.allocator.dealloc(q + PAGE_SIZE, 1), AllocError, 'InvalidArgs');
+      b.close();
+      expect(sys.stats().free).toBe(64);
+      sys.checkInvariants();
+    });
+  }
+});
+
 describe('checkInvariants on the caches', () => {
   it('a stale entry (its frame left the cache) is no error; a frame marked cached that no stack counts is', () => {
     const sys = makeSystem();
