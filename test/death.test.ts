@@ -331,3 +331,59 @@ describe('a channel receive stopped mid-way', () => {
     },
   );
 });
+
+describe("a channel's lock held by a stopped worker (alive and idle, then dead and not yet reclaimed)", () => {
+  /** A worker stopped holding the channel's lock, with its item written (the tail published). */
+  async function lockedBy(sys: FrameSystem, ch: FrameChannel, tag: number): Promise<{ dying: Peer; paddr: number }> {
+    const { dying, at } = await stopAt<{ paddr: number }>(sys, { cmd: 'send', step: 'send:written', ch: ch.handle, word: ringWord(sys, ch, 'C_SENT'), tag });
+    expect(ch.size).toBe(1);
+    return { dying, paddr: at.paddr };
+  }
+
+  // Fails without the bound on the lock's wait (take and trySend waited for the ring's lock as
+  // long as it took, whatever the timeout): the receive and the send would not answer until the
+  // holder was terminated and reclaimed, which happens here only after they answer.
+  it('a receive or a send with a timeout gives up at its deadline; once the holder is reclaimed the item comes', async () => {
+    const sys = FrameSystem.create({ frames: 64 });
+    const ch = FrameChannel.create(sys, 4);
+    const { dying, paddr } = await lockedBy(sys, ch, 0x66);
+    const survivor = await Peer.start(SURVIVOR, sys);
+    await survivor.ask({ cmd: 'receive', ch: ch.handle, timeout: 300 });
+    const none = await survivor.next<{ paddr: number | null; elapsed: number }>(3000);
+    expect(none.paddr).toBeNull();
+    expect(none.elapsed).toBeGreaterThanOrEqual(290);
+    expect(none.elapsed).toBeLessThan(2000);
+    await survivor.ask({ cmd: 'send', ch: ch.handle, tag: 0x77, timeout: 300 });
+    const unsent = await survivor.next<{ sent: boolean; elapsed: number }>(3000);
+    expect(unsent.sent).toBe(false); // and the survivor dropped its frame
+    expect(unsent.elapsed).toBeGreaterThanOrEqual(290);
+    expect(unsent.elapsed).toBeLessThan(2000);
+
+    // Dead now, and not reclaimed yet: a timed receive still gives up at its deadline.
+    await dying.stop();
+    await survivor.ask({ cmd: 'receive', ch: ch.handle, timeout: 100 });
+    expect(await survivor.next(3000)).toEqual(expect.objectContaining({ paddr: null }));
+    expect(sys.reclaimWorker(dying.id)).toEqual(expect.objectContaining({ pending: false, leftBusy: 0 }));
+    await survivor.ask({ cmd: 'receive', ch: ch.handle, timeout: 10_000 });
+    expect(await survivor.next()).toEqual(expect.objectContaining({ paddr, byte: 0x66, count: 1 }));
+    await finish(sys, ch, [survivor], [ch.handle.paddr]);
+  });
+
+  // Fails without the asynchronous wait for the lock (receiveAsync took the ring's lock as
+  // receive does, blocking its thread until the holder was reclaimed): the survivor would answer
+  // neither the ping nor the request to reclaim the holder, which only it is asked to do: its
+  // receiveAsync would never end.
+  it("receiveAsync waits for the lock without blocking its thread: that thread can reclaim the holder, then receives", async () => {
+    const sys = FrameSystem.create({ frames: 64 });
+    const ch = FrameChannel.create(sys, 4);
+    const { dying, paddr } = await lockedBy(sys, ch, 0x67);
+    const survivor = await Peer.start(SURVIVOR, sys);
+    await survivor.ask({ cmd: 'receiveAsync', ch: ch.handle, timeout: 10_000 }, 2000);
+    expect(await survivor.ask({ cmd: 'ping', k: 1 }, 2000)).toEqual({ pong: 1 });
+    await dying.stop(); // not reclaimed here: the survivor does it, on the thread its receive waits on
+    const { reclaimed } = await survivor.ask<{ reclaimed: { workerId: number; pending: boolean } }>({ cmd: 'reclaim', id: dying.id }, 2000);
+    expect(reclaimed).toEqual(expect.objectContaining({ workerId: dying.id, pending: false }));
+    expect(await survivor.next()).toEqual(expect.objectContaining({ paddr, byte: 0x67, count: 1 }));
+    await finish(sys, ch, [survivor], [ch.handle.paddr]);
+  });
+});
