@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Frame, FrameChannel, FrameSystem, PAGE_SIZE } from '../src/index.js';
+import { Frame, FrameChannel, FrameSystem, PAGE_SIZE, type ReclaimReport } from '../src/index.js';
 import { ringAt } from '../src/region/channel-ring.js';
 import { H_BUDDY_LOCK, H_DEFER_LOCK, H_REG_LOCK } from '../src/region/geometry.js';
 import { expectAllFree, rawCount } from './helpers.js';
@@ -147,7 +147,7 @@ async function stopAt<T extends object>(sys: FrameSystem, msg: { cmd: string; st
 }
 
 /** Terminates `dying` where it stopped and reclaims it from the main thread. */
-async function killAndReclaim(sys: FrameSystem, dying: Peer): Promise<ReturnType<FrameSystem['reclaimWorker']>> {
+async function killAndReclaim(sys: FrameSystem, dying: Peer): Promise<ReclaimReport> {
   await dying.stop();
   const report = sys.reclaimWorker(dying.id);
   expect(report.pending).toBe(false);
@@ -381,7 +381,7 @@ describe("a channel's lock held by a stopped worker (alive and idle, then dead a
     await survivor.ask({ cmd: 'receiveAsync', ch: ch.handle, timeout: 10_000 }, 2000);
     expect(await survivor.ask({ cmd: 'ping', k: 1 }, 2000)).toEqual({ pong: 1 });
     await dying.stop(); // not reclaimed here: the survivor does it, on the thread its receive waits on
-    const { reclaimed } = await survivor.ask<{ reclaimed: { workerId: number; pending: boolean } }>({ cmd: 'reclaim', id: dying.id }, 2000);
+    const { reclaimed } = await survivor.ask<{ reclaimed: ReclaimReport }>({ cmd: 'reclaim', id: dying.id }, 2000);
     expect(reclaimed).toEqual(expect.objectContaining({ workerId: dying.id, pending: false }));
     expect(await survivor.next()).toEqual(expect.objectContaining({ paddr, byte: 0x67, count: 1 }));
     await finish(sys, ch, [survivor], [ch.handle.paddr]);
