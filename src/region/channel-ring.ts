@@ -22,10 +22,11 @@
  * waiter's spin): they are stored with `Atomics.store` after the entry they publish or free. A
  * waiter loads the counter it sleeps on before its last look at the queue, and a changer bumps
  * the counter before it reads the waiter count (`sleepOn` / `wake`); every sleep is capped at
- * MAX_SLEEP_MS (finding F3: a changer that dies before its notify).
+ * MAX_SLEEP_MS (finding F3: a changer that dies before its notify), and so is an asynchronous
+ * wait for the lock (`sleepOnRingLockAsync`: a lock holder that dies never unlocks).
  */
 import { PAGE_SIZE, type Paddr } from '../base/units.js';
-import { lockTakingOver, unlock } from '../shm/lock.js';
+import { lockOwner, lockTakingOver, sleepOnLockAsync, unlock } from '../shm/lock.js';
 import { sleepOn, sleepOnAsync, wake } from '../shm/wait.js';
 import type { Region } from './region.js';
 import { tokenAlive } from './workers.js';
@@ -85,12 +86,26 @@ export function ringSize(r: Region, b: number, capacity: number): number {
 }
 
 /**
- * Takes the ring's lock for this worker (`r.token`). A holder that died and was reclaimed (its
- * token no longer names an attached worker, even if a new worker took its id) is taken over:
- * each queue change ends with one final write, so the queue is whole.
+ * Takes the ring's lock for this worker (`r.token`), waiting at most about `ms` (default: as long
+ * as it takes): whether it was taken. A holder that died and was reclaimed (its token no longer
+ * names an attached worker, even if a new worker took its id) is taken over: each queue change
+ * ends with one final write, so the queue is whole. One that died and is not reclaimed yet holds
+ * it until it is: `ms` bounds the wait then.
  */
-export function lockRing(r: Region, b: number): void {
-  lockTakingOver(r.i32, b + C_LOCK, r.token, tokenGone);
+export function lockRing(r: Region, b: number, ms = Infinity): boolean {
+  return lockTakingOver(r.i32, b + C_LOCK, r.token, tokenGone, ms);
+}
+
+/**
+ * Waits without blocking the thread while the ring's lock is held (the caller's `lockRing` with
+ * a short `ms` just failed), at most `left` ms and never more than MAX_SLEEP_MS: a holder that
+ * died and is reclaimed meanwhile notifies nobody, and the caller takes the lock over at its
+ * next try. Resolves at once if the lock is free now.
+ */
+export function sleepOnRingLockAsync(r: Region, b: number, left: number): Promise<void> {
+  const holder = lockOwner(r.i32, b + C_LOCK);
+  if (holder === 0) return Promise.resolve();
+  return sleepOnLockAsync(r.i32, b + C_LOCK, holder, Math.min(left, MAX_SLEEP_MS));
 }
 
 /** Whether lock token `token` names no attached worker (`lockRing`'s takeover test). */

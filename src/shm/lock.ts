@@ -4,11 +4,12 @@
  *
  * Two words: `[owner, sleepers]`. `owner` is 0 when free, else the holder's lock token (its
  * worker id and record generation, >= 1). A waiter spins briefly, then sleeps (`wait.ts`) where
- * the platform allows it (not on a browser's main thread, where it keeps spinning). The one lock
- * of the library: the header's locks, the lists' and the channels' (`lockTakingOver`).
+ * the platform allows it (not on a browser's main thread, where it keeps spinning), or awaits
+ * (`sleepOnLockAsync`). The one lock of the library: the header's locks, the lists' and the
+ * channels' (`lockTakingOver`). docs/waits.md lists who waits for which, and for how long.
  */
 
-import { canBlock, now, sleepOn, wake } from './wait.js';
+import { canBlock, now, sleepOn, sleepOnAsync, wake } from './wait.js';
 
 const SPINS = 64;
 
@@ -35,11 +36,29 @@ export function lockWithin(i32: Int32Array, at: number, owner: number, ms: numbe
  * from that token, so of two workers that see it gone only one gets it. Only for structures whose
  * every change ends with one final write, so that a holder that died mid-change left them whole
  * (verify/channel.pml; BROKEN_TAKEOVER_LIVE is the same without the `isGone` check).
+ * Gives up after about `ms` milliseconds (default: never): whether it was taken. A gone holder's
+ * lock is taken over even by a waiter whose time is up (`ms` 0: a CAS, spins and that look).
  * ORDER: as `lock`; a takeover CAS reads the gone holder's token, after which its writes are seen.
  */
-export function lockTakingOver(i32: Int32Array, at: number, owner: number, isGone: (i32: Int32Array, token: number) => boolean): void {
-  if (Atomics.compareExchange(i32, at, 0, owner) === 0) return;
-  lockSlow(i32, at, owner, Infinity, isGone);
+export function lockTakingOver(
+  i32: Int32Array,
+  at: number,
+  owner: number,
+  isGone: (i32: Int32Array, token: number) => boolean,
+  ms = Infinity,
+): boolean {
+  if (Atomics.compareExchange(i32, at, 0, owner) === 0) return true;
+  return lockSlow(i32, at, owner, now() + ms, isGone);
+}
+
+/**
+ * Waits without blocking the thread (`Atomics.waitAsync`, or polling) while the lock at `at` is
+ * held by `holder` (the caller saw it held by `holder` after its last try), at most `ms`; the
+ * caller then tries again. A gone holder never unlocks: `ms` bounds the wait then.
+ * ORDER and OWNER: as `sleepOnAsync` (wait.ts); counted as a sleeper, which `unlock` wakes.
+ */
+export function sleepOnLockAsync(i32: Int32Array, at: number, holder: number, ms: number): Promise<void> {
+  return sleepOnAsync(i32, at, holder, at + 1, ms);
 }
 
 /** The waiting half of the `lock*` functions. ORDER: as `lock`; a sleeper counts itself (`sleepOn`). */
@@ -49,12 +68,15 @@ function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number, 
     for (let i = 0; i < SPINS; i++) {
       if (Atomics.load(i32, at) === 0 && Atomics.compareExchange(i32, at, 0, owner) === 0) return true;
     }
-    if (deadline !== Infinity && now() >= deadline) return false;
     const holder = Atomics.load(i32, at);
-    if (holder === 0) continue;
-    if (isGone !== undefined && isGone(i32, holder) && Atomics.compareExchange(i32, at, holder, owner) === holder) return true;
-    // A gone holder never unlocks: sleep briefly, then look again.
-    if (block) sleepOn(i32, at, holder, at + 1, round < 4 ? 1 : 10);
+    if (holder !== 0 && isGone !== undefined && isGone(i32, holder) && Atomics.compareExchange(i32, at, holder, owner) === holder) return true;
+    let left = Infinity;
+    if (deadline !== Infinity) {
+      left = deadline - now();
+      if (left <= 0) return false;
+    }
+    // A gone holder never unlocks: sleep briefly (never past the deadline), then look again.
+    if (holder !== 0 && block) sleepOn(i32, at, holder, at + 1, Math.min(round < 4 ? 1 : 10, left));
   }
 }
 

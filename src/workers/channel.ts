@@ -3,7 +3,8 @@
  * handle's references into the queue and `receive` / `receiveSegment` move them out to another
  * worker, without `postMessage`: only the address is written. A waiting receiver (or sender)
  * spins briefly, then sleeps (`shm/wait.ts`: `Atomics.wait`, or `Atomics.waitAsync`); it is
- * notified only when it sleeps.
+ * notified only when it sleeps. A timeout bounds the whole call, the wait for the queue's lock
+ * included (held for one queue change by a live worker; until `reclaimWorker` by one that died).
  *
  * The queue lives in frames of the region (metadata type `pageframe.channel`): its words, the
  * lock, the entries and the waits on them are the protocol of `region/channel-ring.ts`; this file
@@ -31,6 +32,7 @@ import {
   ringSize,
   sentCount,
   sleepOnReceived,
+  sleepOnRingLockAsync,
   sleepOnSent,
   sleepOnSentAsync,
   takeHead,
@@ -252,10 +254,11 @@ export class FrameChannel implements Disposable {
 
   /**
    * Moves the references of `item` (a frame, or a segment: one entry either way) into the
-   * queue, waiting up to `timeoutMs` for room. Returns true (the handle is consumed) or false on
-   * timeout (the handle is untouched). `FrameUseError`: `Closed` for a closed channel, `Dropped`
-   * for a dead handle, `BadValue` for a handle of another region or a timeout that is not a
-   * number >= 0 (or `Infinity`), `WouldBlock` for a wait on a browser's main thread.
+   * queue, waiting up to `timeoutMs` for room (and for the queue's lock). Returns true (the
+   * handle is consumed) or false on timeout (the handle is untouched). `FrameUseError`: `Closed`
+   * for a closed channel, `Dropped` for a dead handle, `BadValue` for a handle of another region
+   * or a timeout that is not a number >= 0 (or `Infinity`), `WouldBlock` for a wait on a
+   * browser's main thread.
    *
    * @example
    * ```ts
@@ -271,14 +274,18 @@ export class FrameChannel implements Disposable {
     checkTimeout(timeoutMs);
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
-      if (this.trySend(item)) return true;
+      // The first try waits for the lock a few spins only, the next ones up to the deadline.
+      const sent = this.put(item, Number.isNaN(deadline) ? 0 : deadline - now());
+      if (sent === true) return true;
       if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
-      if (!this.await(true, deadline)) return false;
+      else if (sent === undefined) return false; // the lock stayed held to the deadline
+      if (sent === false && !this.await(true, deadline)) return false;
     }
   }
 
   /**
-   * Sends if there is room now; false otherwise (the handle untouched). Errors as `send`.
+   * Sends if there is room now; false otherwise (the handle untouched). Errors as `send`. It
+   * waits for the queue's lock as long as it takes (`send` with a timeout bounds that too).
    *
    * @example
    * ```ts
@@ -291,6 +298,14 @@ export class FrameChannel implements Disposable {
    * ```
    */
   trySend(item: Frame | Segment): boolean {
+    return this.put(item, Infinity) === true;
+  }
+
+  /**
+   * `trySend`, waiting at most about `lockMs` for the queue's lock: true if sent, false if there
+   * was no room, undefined if the lock could not be had in time (the handle untouched).
+   */
+  private put(item: Frame | Segment, lockMs: number): boolean | undefined {
     this.check();
     const segment = item instanceof Segment;
     if (!segment) checkHandle(item as unknown, Frame, 'a channel item (a Frame or a Segment)');
@@ -298,7 +313,7 @@ export class FrameChannel implements Disposable {
     if (item._sys !== this.sys) this.checkSameRegion(item);
     const r = this.r;
     const b = this.base;
-    lockRing(r, b);
+    if (!lockRing(r, b, lockMs)) return undefined;
     try {
       if (ringSize(r, b, this.capacity) >= this.capacity) return false;
       if (segment) {
@@ -316,11 +331,11 @@ export class FrameChannel implements Disposable {
   }
 
   /**
-   * Takes the next frame, waiting up to `timeoutMs` (default: forever); null on timeout. With
-   * `meta`, the frame must be of that type (`WrongType`, and it stays queued); a segment of more
-   * than one frame is `WrongType` too (take it with `receiveSegment`). Blocking is not allowed on
-   * a browser's main thread (`WouldBlock`): use `receiveAsync` there. A timeout that is not a
-   * number >= 0 (or `Infinity`) is `BadValue`.
+   * Takes the next frame, waiting up to `timeoutMs` (default: forever; the wait for the queue's
+   * lock included); null on timeout. With `meta`, the frame must be of that type (`WrongType`,
+   * and it stays queued); a segment of more than one frame is `WrongType` too (take it with
+   * `receiveSegment`). Blocking is not allowed on a browser's main thread (`WouldBlock`): use
+   * `receiveAsync` there. A timeout that is not a number >= 0 (or `Infinity`) is `BadValue`.
    *
    * @example
    * ```ts
@@ -359,15 +374,18 @@ export class FrameChannel implements Disposable {
     checkTimeout(timeoutMs);
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
-      const item = this.take(meta, asSegment);
-      if (item !== null) return item;
+      // The first try waits for the lock a few spins only, the next ones up to the deadline.
+      const item = this.take(meta, asSegment, Number.isNaN(deadline) ? 0 : deadline - now());
+      if (item !== null && item !== undefined) return item;
       if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
-      if (!this.await(false, deadline)) return null;
+      else if (item === undefined) return null; // the lock stayed held to the deadline
+      if (item === null && !this.await(false, deadline)) return null;
     }
   }
 
   /**
-   * Takes the next frame if there is one now, else null. Errors as `receive`.
+   * Takes the next frame if there is one now, else null. Errors as `receive`. It waits for the
+   * queue's lock as long as it takes (`receive` with a timeout bounds that too).
    *
    * @example
    * ```ts
@@ -379,7 +397,7 @@ export class FrameChannel implements Disposable {
    * ```
    */
   tryReceive<M extends AnyMeta = AnyMeta>(meta?: M): Frame<M> | null {
-    return this.take(meta, false) as Frame<M> | null;
+    return (this.take(meta, false, Infinity) ?? null) as Frame<M> | null;
   }
 
   /**
@@ -396,13 +414,14 @@ export class FrameChannel implements Disposable {
    * ```
    */
   tryReceiveSegment<M extends AnyMeta = AnyMeta>(meta?: M): Segment<M> | null {
-    return this.take(meta, true) as Segment<M> | null;
+    return (this.take(meta, true, Infinity) ?? null) as Segment<M> | null;
   }
 
   /**
    * Like `receive`, without blocking the thread: waits with `Atomics.waitAsync` (or, where that
-   * is missing, by polling). Resolves to the frame, or null after `timeoutMs`. Rejects with
-   * `FrameUseError('Closed')` if this channel object is closed meanwhile.
+   * is missing, by polling), for an entry and for the queue's lock alike. Resolves to the frame,
+   * or null after `timeoutMs`. Rejects with `FrameUseError('Closed')` if this channel object is
+   * closed meanwhile.
    *
    * @example
    * ```ts
@@ -440,21 +459,26 @@ export class FrameChannel implements Disposable {
     checkTimeout(timeoutMs);
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
-      const item = this.take(meta, asSegment);
-      if (item !== null) return item;
+      // A few spins for the lock at most: a lock held longer (by a worker that died, until it is
+      // reclaimed: perhaps by this thread) is awaited, never waited for with the thread blocked.
+      const item = this.take(meta, asSegment, 0);
+      if (item !== null && item !== undefined) return item;
       if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
-      if (!(await this.awaitAsync(deadline))) return null;
+      if (!(await (item === null ? this.awaitAsync(deadline) : this.awaitLockAsync(deadline)))) return null;
     }
   }
 
-  /** Dequeues the head entry as a frame or a segment; null if empty. */
-  private take(meta: AnyMeta | undefined, asSegment: boolean): Frame | Segment | null {
+  /**
+   * Dequeues the head entry as a frame or a segment; null if empty, undefined if the queue's
+   * lock could not be had within about `lockMs`.
+   */
+  private take(meta: AnyMeta | undefined, asSegment: boolean, lockMs: number): Frame | Segment | null | undefined {
     this.check();
     if (meta !== undefined) checkMeta(meta); // refused whether or not an item is queued
     const r = this.r;
     const b = this.base;
     let item: Frame | Segment;
-    lockRing(r, b);
+    if (!lockRing(r, b, lockMs)) return undefined;
     try {
       const e = headEntry(r, b, this.capacity);
       if (e < 0) return null;
@@ -598,6 +622,14 @@ export class FrameChannel implements Disposable {
     }
     if (forRoom) sleepOnReceived(r, b, seen, left);
     else sleepOnSent(r, b, seen, left);
+    return true;
+  }
+
+  /** Waits for the queue's lock without blocking the thread; false at the deadline. */
+  private async awaitLockAsync(deadline: number): Promise<boolean> {
+    const left = deadline - now();
+    if (left <= 0) return false;
+    await sleepOnRingLockAsync(this.r, this.base, left);
     return true;
   }
 
