@@ -123,7 +123,7 @@ describe('docs/waits.md names every wait of the source', () => {
       'region/free-lists.ts: lockAllocator',
       'region/channel-ring.ts: sleepOnSent',
       'frame-allocator/buddy.ts: allocJournaled',
-      'frame-allocator/cache.ts: fromBuddy',
+      'frame-allocator/cache.ts: stealCaches',
       'workers/channel.ts: receiveAwaiting',
       'workers/reclaim.ts: reclaim',
     ]) {

@@ -36,10 +36,10 @@
  * Broken variants:
  *   BROKEN_LOCK_NO_OWNER     the lock word says "held" (1), not who holds it -> deadlock
  *   BROKEN_POP_BEFORE_JOURNAL pop leaves the stack before the journal names the frame -> lost
- *   BROKEN_EARLY_CLEAR_RUNS  freeRuns clears the journal before marking frames free -> lost
+ *   BROKEN_EARLY_CLEAR_RUNS  freeOwnRuns clears the journal before marking frames free -> lost
  *   BROKEN_RECLAIM_NO_FREE_CHECK reclaim frees journaled frames without the AUX_FREE check -> double free
  *   BROKEN_RECLAIM_OUTSIDE_LOCK  reclaim judges the journaled frames without the allocator lock and
- *                                frees them with freeRuns, as before the fix of finding F2
+ *                                frees them in a second lock hold, as before the fix of finding F2
  *                                -> a frame a live worker took is freed again
  *
  * reclaim is the fixed code: it takes the allocator lock (lockWithin(H_BUDDY_LOCK)) before its
@@ -212,7 +212,7 @@ inline freeRunsLocked(m_, owner) {
 }
 /* buddy.freeRuns(runs, done): lock, freeRunsLocked, done?.(), unlock; `clear` means done = clearRuns. */
 inline freeRuns(m_, owner, clear) {
-  LOCK();                                 /* freeRuns: lock(H_BUDDY_LOCK, token) */
+  LOCK();                                 /* freeOwnRuns: lockAllocator */
 #ifdef BROKEN_EARLY_CLEAR_RUNS
   if :: clear -> ajCount[me] = 0 :: else fi;   /* BROKEN: the journal cleared first */
 #endif
@@ -245,7 +245,7 @@ inline drainCaches() {
        od;
        e = 0
      }
-     freeRuns(m, me, 1)                   /* buddy.freeRuns(runs, clearRuns) */
+     freeRuns(m, me, 1)                   /* freeOwnRuns(runs) */
   :: else -> m = 0
   fi;
   c = 0
@@ -342,7 +342,7 @@ inline dealloc(fr) {
      d_step { AJ(me, 0) = fr; ajCount[me] = 1 }   /* recordRuns: the runs, then their count */
      cnt[me] = c - ((CAP >> 1) - 1);      /* push: i32[base] = count - (flush - 1) */
      m = 1 << fr;
-     freeRuns(m, me, 1);                  /* buddy.freeRuns(runs, clearRuns) */
+     freeRuns(m, me, 1);                  /* freeOwnRuns(runs) */
      m = 0
   fi;
   d_step { opStart[me] = 0; opKind[me] = 0; c = 0 }   /* clearOp */
@@ -478,7 +478,7 @@ proctype Reclaimer() {
 #ifndef BROKEN_RECLAIM_OUTSIDE_LOCK
      freeRunsLocked(m, V);
 #else
-     if :: m != 0 -> freeRuns(m, V, 0) :: else fi;   /* BROKEN: buddy.freeRuns after the judging */
+     if :: m != 0 -> freeRuns(m, V, 0) :: else fi;   /* BROKEN: freed in a second lock hold after the judging */
 #endif
      /* The record: caches and journals emptied, then the id is free. */
      d_step { cnt[V] = 0; opStart[V] = 0; opKind[V] = 0; ajCount[V] = 0; e = 0; f = 0; k = 0; m = 0; cm = 0 }

@@ -167,24 +167,12 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   }
 
   /**
-   * @internal Frees several runs `[index, n]` (frame indices) under one lock: a cache flush. `done` runs
-   * before the lock is released (it clears the caller's journal: once the frames are free,
-   * another worker may take them, and a journal naming them would make recovery free them twice).
-   */
-  freeRuns(runs: readonly (readonly [number, number])[], done?: () => void): void {
-    lockAllocator(this.r);
-    try {
-      this.freeRunsLocked(runs);
-      done?.();
-    } finally {
-      unlockAllocator(this.r);
-    }
-  }
-
-  /**
-   * @internal `freeRuns` for a caller that holds the lock: `reclaimWorker`, which must decide
-   * which frames to free and free them under one lock (a worker refilling its cache in between
-   * would take a frame that reclaim then frees again).
+   * @internal Frees several runs `[index, n]` (frame indices, UNUSED) for a caller that holds the
+   * allocator lock: a cache's flush or drain, a steal (which win their runs under the lock first,
+   * and clear their journal before the unlock: once the frames are free another worker may take
+   * them, and a journal naming them would make recovery free them twice), and `reclaimWorker`
+   * (which must decide which frames to free and free them under one lock: a worker refilling its
+   * cache in between would take a frame that reclaim then frees again).
    */
   freeRunsLocked(runs: readonly (readonly [number, number])[]): void {
     const r = this.r;
