@@ -16,10 +16,10 @@
  * a store in `destroyList` (odd to even); the rest of a claimed entry, by its creator in
  * `initList`, before the list's handle leaves the worker; from then on the links, the size and the
  * modification count only by the holder of the entry's lock, and only through `linkFrame` /
- * `unlinkFrame` (`applyListOp`), which record
- * the change in the list journal first, so `repairList` can redo a change that a dead worker left
- * half done. Every write in a change is absolute, so redoing it is the same as doing it once, but
- * for the modification count, which every change (a redo too) bumps first.
+ * `unlinkFrame` (`applyListOp`), which record the change in the list journal first, so
+ * `repairList` can redo a change that a dead worker left half done. Every write in a change is
+ * absolute, so redoing it is the same as doing it once, but for the modification count, which
+ * every change (a redo too) bumps first.
  *
  * The modification count (`L_MOD`) is what makes a `CursorMut` fail-fast: a cursor holds no lock
  * between its calls; it remembers the count it saw (and the one its own changes left), and each
