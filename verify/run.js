@@ -51,6 +51,10 @@ const P = {
   sendAsleep: /waitOn\[q\]==\(7\+1\).*\|\|capped\)/, // a sender asleep for ever (no timeout) while there is room
   recheck: /rescued\[q\]/, // asleep again after a timeout without looking at the queue
   mutex: /incs==1/,
+  staleWrite: /&&gstale\[/, // list: a cursor's change while another's change made it stale
+  secondOwner: /\(0==own\[/, // list: the frame a change takes out is the list's (else a second owner)
+  listBroken: /\(ended&&/, // list final: well formed, exactly the frames the ghost says it owns, lock free
+  viewFresh: /\(cur==0\)\|\|\(\(own\[cur\]==0\)/, // list: a lock-free count check passes only on a frame still in the list
 };
 
 /** @type {Run[]} */
@@ -128,6 +132,22 @@ const RUNS = [
     property: P.mutex, what: 'lock tokens without the generation: a reused id steals the lock' },
   { name: 'channel/broken-takeover-live/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3', 'BROKEN_TAKEOVER_LIVE'], expect: 'fail',
     property: P.mutex, what: 'lock takeover without the tokenAlive check' },
+
+  // (d) linked lists: fail-fast cursors, the list journal and repairList
+  { name: 'list/code/w2', model: 'list.pml', workers: 2, defines: ['OPS_C=4', 'OPS_M=3'], expect: 'pass', big: true,
+    what: 'a cursor (moveNext/takeCurrent/insertBefore/current, the lock per call, the count checked) against popFront/pushBack in another worker' },
+  { name: 'list/code+death/w2', model: 'list.pml', workers: 2, defines: ['OPS_C=4', 'OPS_M=3', 'DEATH'], expect: 'pass', big: true,
+    what: 'the same; the list worker may die at any step (journal, half a change), repairList redoes and releases' },
+  { name: 'list/code+cursor-m+death/w2', model: 'list.pml', workers: 2, defines: ['OPS_C=4', 'OPS_M=3', 'CURSOR_M', 'DEATH'], expect: 'pass', big: true,
+    what: 'the other worker pops through a cursor of its own: two cursors change the list; it may die at any step' },
+  { name: 'list/broken-no-mod-check/w2', model: 'list.pml', workers: 2, defines: ['OPS_C=4', 'OPS_M=3', 'BROKEN_NO_MOD_CHECK'], expect: 'fail',
+    property: P.staleWrite, what: 'cursor calls without the count check (the cursor before issue #14): a stale cursor changes the list' },
+  { name: 'list/broken-no-mod-check+owners-only/w2', model: 'list.pml', workers: 2, defines: ['OPS_C=4', 'OPS_M=3', 'BROKEN_NO_MOD_CHECK', 'OWNERS_ONLY'], expect: 'fail',
+    property: P.secondOwner, what: 'the same, only the owner ghost asserted: takeCurrent takes a popped frame again, a second owner (item 1)' },
+  { name: 'list/broken-no-journal+death/w2', model: 'list.pml', workers: 2, defines: ['OPS_C=4', 'OPS_M=3', 'DEATH', 'BROKEN_NO_JOURNAL'], expect: 'fail',
+    property: P.listBroken, what: 'changes without the list journal: a death mid-change leaves the list broken, repairList cannot redo' },
+  { name: 'list/broken-mod-last/w2', model: 'list.pml', workers: 2, defines: ['OPS_C=4', 'OPS_M=3', 'BROKEN_MOD_LAST'], expect: 'fail',
+    property: P.viewFresh, what: 'applyListOp bumps the count after the links: current passes its check on a frame being taken out' },
 ];
 
 /**

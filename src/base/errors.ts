@@ -188,8 +188,11 @@ export class AllocError extends Error {
  * - `BadValue`: an argument of the wrong kind: a metadata value that does not fit its field, a
  *   number that is not an integer, an object that is not the handle or range expected.
  * - `Closed`: the `FrameSystem`, or the `FrameChannel` object, was closed in this worker.
+ * - `Stale`: a `CursorMut` whose list was changed by something other than that cursor (a list
+ *   method, another cursor, another worker) since its last call; it did nothing, and refuses
+ *   every later use but `release()`.
  * - `WouldBlock`: the call would have to wait where it may not: a blocking wait on a thread that
- *   may not block (a browser's main thread), or a list lock this worker holds itself (a cursor).
+ *   may not block (a browser's main thread).
  * - `TooManyLists`: the region's list table is full (`MAX_LISTS`).
  * - `Contract`: checked mode found a contract of the seed violated (a {@link ContractError}).
  */
@@ -204,6 +207,7 @@ export type FrameUseErrorCode =
   | 'ReadOnly'
   | 'BadValue'
   | 'Closed'
+  | 'Stale'
   | 'WouldBlock'
   | 'TooManyLists'
   | 'Contract';

@@ -5,8 +5,12 @@
  * reports `Unique`). This is the API half; the words, the journal and the repair after a death
  * are `region/lists.ts`'s.
  *
- * Each list has a lock with an owner token; a `CursorMut` holds it while it lives (the kernel's
- * `&mut` borrow), and list methods take it per call (re-entrant within the holding worker).
+ * Each list has a lock with an owner token, which every call takes for that call only: list
+ * methods and `CursorMut` methods alike, so no object holds it between calls and a forgotten
+ * cursor blocks nobody. A cursor is fail-fast instead (the kernel's `&mut` borrow, checked at run
+ * time): the list's modification count in shared memory tells it whether anything but itself
+ * changed the list since its last call; if so it is stale and refuses every use (`Stale`).
+ * No user code (`onDrop`) runs while a list's lock is held, so no call ever waits on its own lock.
  */
 import { FrameUseError, InvariantError, hex } from '../base/errors.js';
 import { MAX_LISTS } from '../base/limits.js';
@@ -18,7 +22,6 @@ import {
   LINK_WRONG_TYPE,
   claimList,
   destroyList,
-  holdsList,
   initList,
   linkFrame,
   linkRefusal,
@@ -26,6 +29,7 @@ import {
   listFront,
   listGen,
   listIdOf,
+  listMod,
   listSize,
   listTypeId,
   listedNext,
@@ -38,7 +42,7 @@ import type { Region } from '../region/region.js';
 import type { FrameContext } from './context.js';
 import { FrameRef, type Lender } from './frame.js';
 import { storageByte, slotWord } from '../region/meta.js';
-import type { AnyMeta } from './meta-type.js';
+import type { AnyMeta, ViewOwner } from './meta-type.js';
 import { checkHandle } from './handle.js';
 import { checkMeta, lookupTypeId, typeById, typeIdOf } from './meta-type.js';
 import { UniqueFrame, type MetaMutOf } from './unique.js';
@@ -55,8 +59,9 @@ export interface LinkedListHandle {
  * An intrusive doubly linked list of unique frames, as the kernel's `linked_list`: the links live
  * in the frames' metadata slots and the head in the region, so a list costs no memory per frame
  * and any worker can open it (`LinkedList.open(sys, list.handle)`). The list owns its frames: they
- * stay unique while in it (`fromInUse` reports `Unique`). A `CursorMut` walks and edits it under
- * the list's lock; the other methods take the lock per call.
+ * stay unique while in it (`fromInUse` reports `Unique`). Every method, and every method of a
+ * `CursorMut` that walks and edits it, takes the list's lock for that call only. A change made by
+ * a method (a push or a pop) makes every cursor of the list stale (`CursorMut`).
  *
  * @example
  * ```ts
@@ -244,11 +249,13 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   pushFront(frame: UniqueFrame<M>): void {
-    const taken = this.enter();
+    this.check();
+    this.checkItem(frame);
+    this.enter();
     try {
       this.insert(frame, listFront(this.r, this.index));
     } finally {
-      if (taken) unlockList(this.r, this.index);
+      this.leave();
     }
   }
 
@@ -266,11 +273,13 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   pushBack(frame: UniqueFrame<M>): void {
-    const taken = this.enter();
+    this.check();
+    this.checkItem(frame);
+    this.enter();
     try {
       this.insert(frame, 0);
     } finally {
-      if (taken) unlockList(this.r, this.index);
+      this.leave();
     }
   }
 
@@ -290,11 +299,11 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   popFront(): UniqueFrame<M> | null {
-    const taken = this.enter();
+    this.enter();
     try {
       return this.take(listFront(this.r, this.index));
     } finally {
-      if (taken) unlockList(this.r, this.index);
+      this.leave();
     }
   }
 
@@ -311,11 +320,11 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   popBack(): UniqueFrame<M> | null {
-    const taken = this.enter();
+    this.enter();
     try {
       return this.take(listBack(this.r, this.index));
     } finally {
-      if (taken) unlockList(this.r, this.index);
+      this.leave();
     }
   }
 
@@ -339,8 +348,10 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
 
   /**
    * A cursor at the first frame (at the ghost position past the end if the list is empty). It
-   * holds the list's lock until `release()` (or `using`): release it. Other workers wait for the
-   * lock meanwhile; this worker's list calls go through.
+   * holds no lock: the list's lock is taken to read the front, and again by each of the cursor's
+   * calls for that call only. Any number of cursors may exist at once, in any worker; a change of
+   * the list made by anything but a cursor itself makes that cursor stale (`Stale`). `Dropped`
+   * for a destroyed list.
    *
    * @example
    * ```ts
@@ -356,14 +367,17 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   cursorFrontMut(): CursorMut<M> {
-    this.check();
-    this.acquire();
-    return new CursorMut(this, listFront(this.r, this.index));
+    this.enter();
+    try {
+      return new CursorMut(this, listFront(this.r, this.index), listMod(this.r, this.index));
+    } finally {
+      this.leave();
+    }
   }
 
   /**
-   * A cursor at the last frame (or the ghost position if the list is empty); holds the list's
-   * lock until `release()`.
+   * A cursor at the last frame (or the ghost position if the list is empty). As
+   * `cursorFrontMut`, it holds no lock between its calls.
    *
    * @example
    * ```ts
@@ -380,14 +394,17 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   cursorBackMut(): CursorMut<M> {
-    this.check();
-    this.acquire();
-    return new CursorMut(this, listBack(this.r, this.index));
+    this.enter();
+    try {
+      return new CursorMut(this, listBack(this.r, this.index), listMod(this.r, this.index));
+    } finally {
+      this.leave();
+    }
   }
 
   /**
-   * A cursor at the frame at `paddr`, or null if it is not in this list; holds the list's lock
-   * until `release()`.
+   * A cursor at the frame at `paddr`, or null if it is not in this list (also for any bad
+   * address). As `cursorFrontMut`, it holds no lock between its calls.
    *
    * @example
    * ```ts
@@ -406,13 +423,13 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   cursorMutAt(paddr: Paddr): CursorMut<M> | null {
     this.check();
     if (this.listed(paddr) === 0) return null;
-    this.acquire();
-    const f = this.listed(paddr); // looked at again under the lock
-    if (f === 0) {
-      this.releaseLock();
-      return null;
+    this.enter();
+    try {
+      const f = this.listed(paddr); // looked at again under the lock
+      return f === 0 ? null : new CursorMut(this, f, listMod(this.r, this.index));
+    } finally {
+      this.leave();
     }
-    return new CursorMut(this, f);
   }
 
   /**
@@ -432,7 +449,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   [Symbol.iterator](): IterableIterator<FrameRef<M>> {
-    const taken = this.enter();
+    this.enter();
     const refs: FrameRef<M>[] = [];
     try {
       const r = this.r;
@@ -453,15 +470,16 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
         if (refs.length > this._sys.nframes) throw new InvariantError(`linked list ${id}`, 'broken links (a cycle)');
       }
     } finally {
-      if (taken) unlockList(this.r, this.index);
+      this.leave();
     }
     return refs[Symbol.iterator]();
   }
 
   /**
    * Drops every frame of the list and frees the list's head; every handle of it, in every worker,
-   * is then stale (`Dropped`). If an `onDrop` throws, the rest are dropped all the same and the
-   * first error rethrown.
+   * is then stale (`Dropped`), its cursors too. The frames are taken out and the head freed under
+   * the list's lock; they are dropped after it is given back, so an `onDrop` may use any list. If
+   * an `onDrop` throws, the rest are dropped all the same and the first error rethrown.
    *
    * @example
    * ```ts
@@ -476,24 +494,27 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```
    */
   destroy(): void {
-    this.check();
-    this.acquire();
+    this.enter();
     let error: unknown;
     let failed = false;
+    const taken: UniqueFrame<M>[] = [];
     try {
-      for (;;) {
-        const u = this.take(listFront(this.r, this.index));
-        if (u === null) break;
-        try {
-          u.drop();
-        } catch (e) {
-          if (!failed) error = e;
-          failed = true;
-        }
-      }
+      for (let u = this.take(listFront(this.r, this.index)); u !== null; u = this.take(listFront(this.r, this.index))) taken.push(u);
       destroyList(this.r, this.index, this.gen);
+    } catch (e) {
+      failed = true;
+      error = e;
     } finally {
-      this.releaseLock();
+      this.leave();
+    }
+    // The user's code (onDrop) runs with no list lock held: it may use this worker's lists.
+    for (const u of taken) {
+      try {
+        u.drop();
+      } catch (e) {
+        if (!failed) error = e;
+        failed = true;
+      }
     }
     if (failed) throw error;
   }
@@ -540,13 +561,12 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
   }
 
   /**
-   * Takes the list's lock for one call, unless this worker holds it already (a cursor's: the
-   * call then runs inside it). Whether it took it, so that the caller gives it back. `Dropped`
-   * for a destroyed list, also one destroyed while this worker waited for the lock.
+   * @internal Takes the list's lock for one call (the caller gives it back with `leave`, in a
+   * `finally`). `Dropped` for a destroyed list, also one destroyed while this worker waited for
+   * the lock. Never called with the lock held: nothing that runs under it calls back into a list.
    */
-  private enter(): boolean {
+  enter(): void {
     this.check();
-    if (holdsList(this.r, this.index)) return false;
     lockList(this.r, this.index);
     try {
       this.check(); // destroyed while we waited?
@@ -554,33 +574,33 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
       unlockList(this.r, this.index);
       throw e;
     }
-    return true;
   }
 
-  /** Takes the list's lock for a cursor (or `destroy`): refused if this worker holds it already. */
-  private acquire(): void {
-    if (holdsList(this.r, this.index)) {
-      throw new FrameUseError('WouldBlock', `linked list ${this.id} already has a cursor in this worker: release it first`);
-    }
-    lockList(this.r, this.index);
-  }
-
-  /** @internal Gives a cursor's lock back. */
-  releaseLock(): void {
+  /** @internal Gives back the lock `enter` took. */
+  leave(): void {
     unlockList(this.r, this.index);
   }
 
   /**
-   * @internal Links `frame` before frame number `next` (0: at the back) and consumes the handle;
-   * the lock is held. Errors as `pushFront`, and then nothing changed.
+   * @internal The checks of a frame about to enter the list that need no lock: `BadValue` for
+   * what is no `UniqueFrame` or one of another region, `Closed` / `Dropped` for a dead handle.
    */
-  insert(frame: UniqueFrame<M>, next: number): void {
+  checkItem(frame: UniqueFrame<M>): void {
     checkHandle(frame as unknown, UniqueFrame, 'a list item (only unique frames enter a list)');
     frame._check();
     const sys = this._sys;
     if (frame._sys._region.mem.u8.buffer !== sys._region.mem.u8.buffer || frame._sys.handle.offset !== sys.handle.offset) {
       throw new FrameUseError('BadValue', `${frame} belongs to another region`);
     }
+  }
+
+  /**
+   * @internal Links `frame` (which passed `checkItem`) before frame number `next` (0: at the
+   * back) and consumes the handle; the lock is held. Errors as `pushFront`, and then nothing
+   * changed.
+   */
+  insert(frame: UniqueFrame<M>, next: number): void {
+    const sys = this._sys;
     const f = (frame.paddr >>> PAGE_SHIFT) + 1;
     const refusal = linkRefusal(this.r, this.index, f);
     if (refusal === LINK_IN_LIST) {
@@ -614,8 +634,17 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
 /**
  * A cursor over a `LinkedList` that may edit it, as the kernel's `CursorMut`: it points at a frame
  * or at the "ghost" position past the end (between the last frame and the first), reads and
- * writes the current frame's metadata, takes frames out and links frames in. It holds the list's
- * lock from `cursorFrontMut` / `cursorBackMut` / `cursorMutAt` until `release()` (or `using`).
+ * writes the current frame's metadata, takes frames out and links frames in.
+ *
+ * It holds no lock between its calls: each method takes the list's lock for that call only, so a
+ * cursor never blocks another worker, and a cursor that is never released blocks nobody. It is
+ * fail-fast instead, the kernel's `&mut` borrow checked at run time: a change of the list made by
+ * anything but this cursor (a list method, another cursor, any worker, a `reclaimWorker` that
+ * repairs the list after a death) makes it stale, and its next call throws
+ * `FrameUseError('Stale')` and changes nothing. A stale cursor stays stale: every later use,
+ * `current` included, throws `Stale`, except `release()`. Make a new cursor then. Its own edits
+ * (`takeCurrent`, `insertBefore`) keep it fresh. Any number of cursors may exist at once;
+ * `release()` (or `using`) ends one early, after which every use is `Dropped`.
  *
  * @example
  * ```ts
@@ -628,31 +657,51 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
  *   if (cursor.current.key % 2 === 0) cursor.takeCurrent()!.drop(); // moves on to the next
  *   else cursor.moveNext();
  * }
+ * list.popFront()!.drop(); // a change the cursor did not make
+ * try {
+ *   cursor.moveNext();
+ * } catch (e) {
+ *   console.log((e as FrameUseError).code, [...list].map((ref) => ref.meta.key)); // 'Stale' [ 3 ]
+ * }
  * cursor.release();
- * console.log([...list].map((ref) => ref.meta.key)); // [ 1, 3 ]
  * list.destroy();
  * ```
  */
 export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
   private view: MetaMutOf<M> | undefined;
   private released = false;
+  /** Set once a change made by something else is seen; never cleared. */
+  private stale = false;
   /** The region, as the protocol's functions take it. */
   private readonly r: Region;
   /** The list's entry index (its id - 1). */
   private readonly index: number;
+  /** The generation of the list's entry: another one means the list was destroyed. */
+  private readonly gen: number;
 
-  /** @internal Made by `LinkedList`'s cursor methods, which took the list's lock for it. */
+  /** @internal Made by `LinkedList`'s cursor methods, which read `cur` and `expected` under the list's lock. */
   constructor(
     private readonly list: LinkedList<M>,
     /** Frame index + 1 of the current frame; 0 at the ghost position. */
     private cur: number,
+    /** The list's modification count as this cursor left it: any other value means another change. */
+    private expected: number,
   ) {
     this.r = list._sys._region;
     this.index = list.id - 1;
+    this.gen = list.handle.gen;
   }
 
   /**
    * The current frame's metadata, writable (the list owns it), or null at the ghost position.
+   * `Stale` if the list changed since the cursor's last call.
+   *
+   * The view works while the cursor is fresh and the frame in the list; once the cursor is stale
+   * or released, or the frame left the list, each use of it throws (`Stale` or `Dropped`). That
+   * check, like this getter's, reads the modification count without the list's lock: it says
+   * that no change had begun when it looked, so a use that races with another worker's change
+   * can still land just before that change takes the frame. It catches misuse early (fail-fast);
+   * it is no lock, and a write through it is no list operation.
    *
    * @example
    * ```ts
@@ -660,28 +709,42 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    * const list = LinkedList.create(sys, Entry);
    * list.pushBack(new FrameAllocOptions(sys).allocUnique(Entry, { key: 1 }));
    * const cursor = list.cursorFrontMut();
-   * cursor.current!.key = 42;
+   * const meta = cursor.current!;
+   * meta.key = 42;
    * cursor.moveNext(); // to the ghost
    * console.log(cursor.current, [...list][0].meta.key); // null 42
+   * list.popFront()!.drop(); // the cursor is stale now, and so is its view
+   * try {
+   *   meta.key = 7;
+   * } catch (e) {
+   *   console.log((e as FrameUseError).code); // 'Stale'
+   * }
    * cursor.release();
    * list.destroy();
    * ```
    */
   get current(): MetaMutOf<M> | null {
-    this.check();
+    this.checkFresh();
     if (this.cur === 0) return null;
     if (this.view === undefined) {
       const f = this.cur;
-      const r = this.r;
-      const id = this.list.id;
-      const owner = { paddr: (f - 1) * PAGE_SIZE, _sys: this.list._sys, get _live() { return listIdOf(r, f) === id; } };
-      this.view = this.list.metaType._mutView(owner, r.mem, storageByte(slotWord(this.list._sys._region, f - 1))) as MetaMutOf<M>;
+      const live = (): boolean => this.viewLive(f);
+      const owner: ViewOwner = {
+        paddr: (f - 1) * PAGE_SIZE,
+        _sys: this.list._sys,
+        get _live() {
+          return live();
+        },
+        _deadError: () => this.viewError(f),
+      };
+      this.view = this.list.metaType._mutView(owner, this.r.mem, storageByte(slotWord(this.r, f - 1))) as MetaMutOf<M>;
     }
     return this.view;
   }
 
   /**
-   * The current frame's address, or null at the ghost position.
+   * The current frame's address, or null at the ghost position. `Stale` if the list changed
+   * since the cursor's last call.
    *
    * @example
    * ```ts
@@ -696,12 +759,13 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    * ```
    */
   get currentPaddr(): Paddr | null {
-    this.check();
+    this.checkFresh();
     return this.cur === 0 ? null : (this.cur - 1) * PAGE_SIZE;
   }
 
   /**
    * Moves to the next frame (from the last one to the ghost; from the ghost to the first).
+   * `Stale` if the list changed since the cursor's last call; then it stays where it was.
    *
    * @example
    * ```ts
@@ -717,12 +781,17 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    * ```
    */
   moveNext(): void {
-    this.check();
-    this.moveTo(this.cur === 0 ? listFront(this.r, this.index) : listedNext(this.r, this.cur));
+    this.begin();
+    try {
+      this.moveTo(this.cur === 0 ? listFront(this.r, this.index) : listedNext(this.r, this.cur));
+    } finally {
+      this.list.leave();
+    }
   }
 
   /**
    * Moves to the previous frame (from the first one to the ghost; from the ghost to the last).
+   * `Stale` if the list changed since the cursor's last call; then it stays where it was.
    *
    * @example
    * ```ts
@@ -739,13 +808,18 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    * ```
    */
   movePrev(): void {
-    this.check();
-    this.moveTo(this.cur === 0 ? listBack(this.r, this.index) : listedPrev(this.r, this.cur));
+    this.begin();
+    try {
+      this.moveTo(this.cur === 0 ? listBack(this.r, this.index) : listedPrev(this.r, this.cur));
+    } finally {
+      this.list.leave();
+    }
   }
 
   /**
    * Takes the current frame out of the list (the cursor moves to the next); null at the ghost.
-   * The caller owns the frame again.
+   * The caller owns the frame again, and the cursor stays fresh. `Stale` if the list changed
+   * since the cursor's last call; then nothing is taken.
    *
    * @example
    * ```ts
@@ -762,18 +836,25 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    * ```
    */
   takeCurrent(): UniqueFrame<M> | null {
-    this.check();
-    const f = this.cur;
-    if (f === 0) return null;
-    const next = listedNext(this.r, f);
-    const frame = this.list.take(f);
-    this.moveTo(next);
-    return frame;
+    this.begin();
+    try {
+      const f = this.cur;
+      if (f === 0) return null;
+      const next = listedNext(this.r, f);
+      const frame = this.list.take(f);
+      this.expected = listMod(this.r, this.index); // this cursor's own change
+      this.moveTo(next);
+      return frame;
+    } finally {
+      this.list.leave();
+    }
   }
 
   /**
-   * Links `frame` before the current frame (at the ghost: at the back); the cursor stays. The
-   * handle is consumed. Errors as `LinkedList.pushFront`.
+   * Links `frame` before the current frame (at the ghost: at the back); the cursor stays, and
+   * stays fresh. The handle is consumed. `Stale` if the list changed since the cursor's last
+   * call; other errors as `LinkedList.pushFront`; after any error the frame is still the
+   * caller's and nothing changed.
    *
    * @example
    * ```ts
@@ -789,12 +870,21 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    * ```
    */
   insertBefore(frame: UniqueFrame<M>): void {
-    this.check();
-    this.list.insert(frame, this.cur);
+    this.checkFresh(); // a stale cursor says so before anything is said about the frame
+    this.list.checkItem(frame);
+    this.begin();
+    try {
+      this.list.insert(frame, this.cur);
+      this.expected = listMod(this.r, this.index); // this cursor's own change
+    } finally {
+      this.list.leave();
+    }
   }
 
   /**
-   * The list this cursor walks (its methods may be called while the cursor holds the lock).
+   * The list this cursor walks. A change made through it (`pushBack`, `popFront`, ...) is not
+   * the cursor's: it makes the cursor stale. `Stale` if the list changed since the cursor's last
+   * call.
    *
    * @example
    * ```ts
@@ -806,18 +896,22 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    * ```
    */
   asList(): LinkedList<M> {
-    this.check();
+    this.checkFresh();
     return this.list;
   }
 
   /**
-   * Gives the list's lock back; the cursor is then unusable (`Dropped`). Idempotent.
+   * Ends the cursor: every later use is `Dropped`, and so is any use of a view `current` gave.
+   * It holds no lock, so this frees nothing another worker waits for; it never throws, and a
+   * second call does nothing (also on a stale cursor, or one of a destroyed list or a closed
+   * system).
    *
    * @example
    * ```ts
    * const list = LinkedList.create(sys, Untyped);
    * const cursor = list.cursorFrontMut();
-   * cursor.release(); // other workers may use the list again
+   * cursor.release();
+   * cursor.release(); // idempotent
    * try {
    *   cursor.moveNext();
    * } catch (e) {
@@ -827,9 +921,8 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
    * ```
    */
   release(): void {
-    if (this.released) return;
     this.released = true;
-    this.list.releaseLock();
+    this.view = undefined;
   }
 
   /**
@@ -855,8 +948,67 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
     this.view = undefined;
   }
 
-  private check(): void {
-    if (this.released) throw new FrameUseError('Dropped', 'the cursor was released');
+  /**
+   * The checks every use makes first, in this order: `Dropped` once released, `Closed` once the
+   * system is closed, `Stale` once stale, `Dropped` once the list is destroyed, and `Stale` if
+   * the modification count (read without the lock) is not the one this cursor expects.
+   */
+  private checkFresh(): void {
+    if (this.released) throw new FrameUseError('Dropped', `the cursor of linked list ${this.list.id} was released`);
+    const sys = this.list._sys;
+    if (sys._closed) sys._assertOpen();
+    if (this.stale) throw this.staleError();
     this.list.check();
+    if (listMod(this.r, this.index) !== this.expected) this.goStale();
+  }
+
+  /**
+   * Takes the list's lock for one call and checks, under it, that the list is still as this
+   * cursor left it (else `Stale`, and the lock is given back). The caller gives it back with
+   * `list.leave()` in a `finally`.
+   */
+  private begin(): void {
+    this.checkFresh(); // fail fast, without waiting for the lock
+    this.list.enter();
+    if (listMod(this.r, this.index) !== this.expected) {
+      this.list.leave();
+      this.goStale();
+    }
+  }
+
+  private goStale(): never {
+    this.stale = true;
+    this.view = undefined;
+    throw this.staleError();
+  }
+
+  private staleError(): FrameUseError {
+    return new FrameUseError(
+      'Stale',
+      `the cursor of linked list ${this.list.id} is stale: the list was changed by something other than this cursor ` +
+        '(a list method, another cursor, another worker) since its last call, and it did nothing. ' +
+        'Release it and make a new one (cursorFrontMut, cursorBackMut, cursorMutAt)',
+    );
+  }
+
+  /** Whether a view of frame `f` that `current` gave still works (without the lock: best effort). */
+  private viewLive(f: number): boolean {
+    if (this.released || this.stale) return false;
+    const r = this.r;
+    if (listGen(r, this.index) !== this.gen) return false;
+    if (listMod(r, this.index) !== this.expected) {
+      this.stale = true;
+      return false;
+    }
+    return listIdOf(r, f) === this.list.id;
+  }
+
+  /** Why a view of frame `f` stopped working (its system is open: `Closed` is said before). */
+  private viewError(f: number): FrameUseError {
+    const paddr = hex((f - 1) * PAGE_SIZE);
+    if (this.released) return new FrameUseError('Dropped', `metadata of frame ${paddr} used after its cursor was released`);
+    if (this.stale) return this.staleError();
+    if (listGen(this.r, this.index) !== this.gen) return new FrameUseError('Dropped', `linked list ${this.list.id} was destroyed`);
+    return new FrameUseError('Dropped', `metadata of frame ${paddr} used after the frame left linked list ${this.list.id}`);
   }
 }

@@ -174,6 +174,8 @@ export interface ViewOwner {
   readonly _live: boolean;
   /** @internal The system the handle belongs to: closed, it refuses every use. */
   readonly _sys: { readonly _closed: boolean };
+  /** @internal Why the view stopped working, when `Dropped` does not say it (a stale cursor's). */
+  readonly _deadError?: () => FrameUseError;
 }
 
 /** @internal Where a field lives and how it is read and written. */
@@ -710,6 +712,7 @@ function readPlain(m: MemoryViews, at: number, kind: FieldKind): unknown {
 
 function deadView(v: ViewState): FrameUseError {
   if (v._$h._sys._closed) return new FrameUseError('Closed', `metadata of frame ${hex(v._$h.paddr)} used after its FrameSystem was closed`);
+  if (v._$h._deadError !== undefined) return v._$h._deadError();
   return new FrameUseError('Dropped', `metadata of frame ${hex(v._$h.paddr)} used after its handle was dropped or consumed`);
 }
 

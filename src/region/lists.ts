@@ -5,6 +5,7 @@
  * nor the list journal.
  *
  *   entry:   gen (odd while the list exists) | lock owner | lock sleepers | front | back | size | type id
+ *            | modification count
  *   slot:    next | prev | list id               (S_NEXT, S_PREV, S_LIST of region/meta.ts)
  *   journal: kind | list index | frame | prev | next | new size     (W_LOP of the worker record, journal.ts)
  *
@@ -13,13 +14,24 @@
  *
  * Who writes: the generation, by CAS in `claimList` (even to odd: of two creators one wins) and by
  * a store in `destroyList` (odd to even); the rest of a claimed entry, by its creator in
- * `initList`, before the list's handle leaves the worker; from then on the links and the size only
- * by the holder of the entry's lock, and only through `linkFrame` / `unlinkFrame`, which record
- * the change in the list journal first, so `repairList` can redo a change that a dead worker left
- * half done. Every write in a change is absolute: redoing it is the same as doing it once.
+ * `initList`, before the list's handle leaves the worker; from then on the links, the size and the
+ * modification count only by the holder of the entry's lock, and only through `linkFrame` /
+ * `unlinkFrame` (`applyListOp`), which record the change in the list journal first, so
+ * `repairList` can redo a change that a dead worker left half done. Every write in a change is
+ * absolute, so redoing it is the same as doing it once, but for the modification count, which
+ * every change (a redo too) bumps first.
+ *
+ * The modification count (`L_MOD`) is what makes a `CursorMut` fail-fast: a cursor holds no lock
+ * between its calls; it remembers the count it saw (and the one its own changes left), and each
+ * call compares it under the lock, so a change made by anything but the cursor itself makes it
+ * stale. It is an Int32 that wraps around: a cursor that sleeps through exactly a multiple of 2^32
+ * changes would be taken for fresh, which needs billions of changes between two of its calls.
  *
  * ORDER: `size` is the one link word read without the lock (`LinkedList.size`); it is stored with
- * `Atomics.store` after the links it counts. The generation is read without the lock by every
+ * `Atomics.store` after the links it counts. The modification count is read without the lock too
+ * (a cursor's `current`); it is stored with `Atomics.store` before the first link write of a
+ * change, so a worker that still loads the value it expects knows no change had begun when it
+ * looked (verify/list.pml, BROKEN_MOD_LAST). The generation is read without the lock by every
  * call on a list (a destroyed list's handle is refused) and stored only with atomics.
  */
 import { MAX_LISTS } from '../base/limits.js';
@@ -41,6 +53,9 @@ export const L_FRONT = 3;
 export const L_BACK = 4;
 export const L_SIZE = 5;
 export const L_TYPE = 6;
+
+/** The modification count: bumped by every change of the list's links (see the module's note). */
+export const L_MOD = 7;
 
 /** The list journal's words, from W_LOP of the worker's record. */
 const J_KIND = 0; // LOP_LINK, LOP_UNLINK, or 0: no change in progress
@@ -100,7 +115,9 @@ export function initList(r: Region, index: number, typeId: number): void {
   i32[e + L_FRONT] = 0;
   i32[e + L_BACK] = 0;
   i32[e + L_TYPE] = typeId;
-  // ORDER: the size is read without the lock; stored last, as in every change.
+  // ORDER: the count and the size are read without the lock; stored with atomics. The count may
+  // start anywhere: a cursor of an earlier list in this entry is refused by the generation.
+  Atomics.store(i32, e + L_MOD, 0);
   Atomics.store(i32, e + L_SIZE, 0);
 }
 
@@ -129,6 +146,15 @@ export function listTypeId(r: Region, index: number): number {
 /** Frames in list `index` now; the one count read without the lock (see the module's ORDER). */
 export function listSize(r: Region, index: number): number {
   return Atomics.load(r.i32, entryWord(index) + L_SIZE);
+}
+
+/**
+ * List `index`'s modification count now: a cursor compares it with the count it expects. Under
+ * the list's lock it is exact; without it, a value that matches says that no change had begun
+ * when it was read (see the module's ORDER note).
+ */
+export function listMod(r: Region, index: number): number {
+  return Atomics.load(r.i32, entryWord(index) + L_MOD);
 }
 
 /** The first frame (number) of list `index`, 0 if it is empty. Read under the list's lock. */
@@ -164,11 +190,6 @@ export function lockList(r: Region, index: number): void {
 /** Gives list `index`'s lock back (its ORDER note is `unlock`'s, in shm/lock.ts). */
 export function unlockList(r: Region, index: number): void {
   unlock(r.i32, entryWord(index) + L_LOCK);
-}
-
-/** Whether this worker holds list `index`'s lock. */
-export function holdsList(r: Region, index: number): boolean {
-  return lockOwner(r.i32, entryWord(index) + L_LOCK) === r.token;
 }
 
 /**
@@ -224,15 +245,19 @@ function journaled(r: Region, kind: number, index: number, x: number, prev: numb
 
 /**
  * Applies a journaled list change (`LOP_LINK` or `LOP_UNLINK` of frame `x` between `prev` and
- * `next`, leaving `size` frames in list `index`). Every write is absolute, so applying it twice
- * (a redo after a death) is the same as once; link and unlink with the same frame and neighbours
- * are inverse. The caller holds the list's lock, or is `repairList` (the lock still names its dead
- * holder, so no live worker has it).
+ * `next`, leaving `size` frames in list `index`). Every link write is absolute, so applying it
+ * twice (a redo after a death) leaves the links as once; link and unlink with the same frame and
+ * neighbours are inverse. The modification count goes up by one each time, a redo included, so
+ * every cursor that saw the list before is stale after. The caller holds the list's lock, or is
+ * `repairList` (the lock still names its dead holder, so no live worker has it).
  */
 export function applyListOp(r: Region, kind: number, index: number, x: number, prev: number, next: number, size: number): void {
   const i32 = r.i32;
   const e = entryWord(index);
   const xw = slotOf(r, x);
+  // ORDER: the count is read without the lock (a cursor's `current`): bumped before the first link
+  // write, so a reader that still sees the value it expects knows that no change had begun.
+  Atomics.store(i32, e + L_MOD, (i32[e + L_MOD] + 1) | 0);
   // OWNER: every write below is the lock holder's alone: the entry, and the slots of the frames
   // in the list (the list owns them) and of `x` (the caller's unique frame, or the list's).
   if (kind === LOP_LINK) {
@@ -261,6 +286,11 @@ export function applyListOp(r: Region, kind: number, index: number, x: number, p
  * `deadToken`) held its lock, a change it journaled for this list is applied as a link (a link is
  * redone; an unlink undone), so the list is whole and keeps the frame rather than losing it with
  * the dead worker; then the lock is released. Whether the dead worker held the lock.
+ *
+ * The redo bumps the modification count (`applyListOp`), so every cursor that saw the list before
+ * the dead worker's change is stale, whatever part of the change the dead worker had done. With
+ * no change journaled the list is as the count says (a change is journaled before its first
+ * write and cleared after its last), and the count is left alone: cursors of that state stay good.
  */
 export function repairList(r: Region, index: number, deadRec: number, deadToken: number): boolean {
   const i32 = r.i32;

@@ -29,10 +29,10 @@ import {
 } from '../../src/index.js';
 import { H_LISTS, LIST_WORDS } from '../../src/region/geometry.js';
 import { LOP_LINK, LOP_UNLINK, W_LOP } from '../../src/region/journal.js';
-import { L_BACK, L_FRONT, L_GEN, L_LOCK, L_SIZE } from '../../src/region/lists.js';
+import { L_BACK, L_FRONT, L_GEN, L_LOCK, L_MOD, L_SIZE } from '../../src/region/lists.js';
 import { SLOT_WORDS, S_LIST, S_NEXT, S_PREV } from '../../src/region/meta.js';
 import { lock } from '../../src/shm/lock.js';
-import { expectNoChange, expectThrown, makeSystem, MockMeta, MockUMeta } from '../helpers.js';
+import { expectAllFree, expectNoChange, expectThrown, makeSystem, MockMeta, MockUMeta, rawCount } from '../helpers.js';
 
 /** Expects `fn` to throw a FrameUseError (with `code`), returns it. */
 const expectUseError = (fn: () => unknown, code?: string): FrameUseError => expectThrown(fn, FrameUseError, code);
@@ -397,13 +397,15 @@ describe('LinkedList', () => {
     expect(sys.stats().free).toBe(64);
   });
 
-  it('a shared Frame is not a UniqueFrame (BadValue); a second cursor here would wait on itself (WouldBlock)', () => {
+  it('a shared Frame is not a UniqueFrame (BadValue), through the list or a cursor', () => {
     const sys = makeSystem();
     const list = LinkedList.create(sys, MockUMeta);
     const shared = sys.allocFrame(MockUMeta, { value: 1 });
     expectNoChange(sys, () => list.pushBack(shared as unknown as UniqueFrame<U>), FrameUseError, 'BadValue');
     const c = list.cursorFrontMut();
-    expectNoChange(sys, () => list.cursorBackMut(), FrameUseError, 'WouldBlock');
+    expectNoChange(sys, () => c.insertBefore(shared as unknown as UniqueFrame<U>), FrameUseError, 'BadValue');
+    expectNoChange(sys, () => c.insertBefore({} as unknown as UniqueFrame<U>), FrameUseError, 'BadValue');
+    expect(c.current).toBeNull(); // a refused insert changed nothing: the cursor is still good
     c.release();
     shared.drop();
     list.destroy();
@@ -515,20 +517,17 @@ describe('LinkedList', () => {
     expect(sys.stats().free).toBe(64);
   });
 
-  it('a second cursor in the same worker is refused while one is held; a released cursor is dead', () => {
+  it('any number of cursors at once, none holding the lock; a released cursor is dead (Dropped), release idempotent', () => {
     const sys = makeSystem();
     const list = LinkedList.create(sys, MockUMeta);
     list.pushBack(alloc(sys, 1));
     const p = [...list][0].paddr;
     const c = list.cursorFrontMut();
-    expectNoChange(sys, () => list.cursorFrontMut(), FrameUseError);
-    expectNoChange(sys, () => list.cursorBackMut(), FrameUseError);
-    expectNoChange(sys, () => list.cursorMutAt(p), FrameUseError);
-    expectNoChange(sys, () => list.destroy(), FrameUseError);
-    // The same list opened again in this worker shares the lock.
-    const again = LinkedList.open(sys, list.handle, MockUMeta);
-    expectNoChange(sys, () => again.cursorBackMut(), FrameUseError);
-    expect(c.current!.value).toBe(1); // the held cursor still works
+    const d = list.cursorBackMut();
+    const at = list.cursorMutAt(p)!;
+    const again = LinkedList.open(sys, list.handle, MockUMeta).cursorBackMut();
+    expect(sys._region.mem.i32[entryOf(list) + L_LOCK]).toBe(0); // no cursor holds the lock
+    for (const cursor of [c, d, at, again]) expect(cursor.current!.value).toBe(1);
     c.release();
     c.release(); // idempotent
     for (const use of [() => c.current, () => c.moveNext(), () => c.movePrev(), () => c.takeCurrent(), () => c.asList(), () => c.currentPaddr]) {
@@ -539,46 +538,16 @@ describe('LinkedList', () => {
     expect(u.meta.value).toBe(2);
     u.drop();
     {
-      using d = list.cursorBackMut(); // free again
-      expect(d.current!.value).toBe(1);
+      using e = list.cursorBackMut();
+      expect(e.current!.value).toBe(1);
     }
-    list.cursorMutAt(p)!.release(); // `using` released it
-    list.destroy();
+    for (const cursor of [d, at, again]) expect(cursor.currentPaddr).toBe(p); // the others are untouched
+    list.destroy(); // with cursors left unreleased
+    for (const cursor of [d, at, again]) {
+      expectUseError(() => cursor.current, 'Dropped');
+      cursor.release();
+    }
     expect(sys.stats().free).toBe(64);
-  });
-
-  it('list methods work while this worker holds a cursor (re-entrant), and the cursor sees them', () => {
-    const sys = makeSystem();
-    const list = LinkedList.create(sys, MockUMeta);
-    list.pushBack(alloc(sys, 1));
-    list.pushBack(alloc(sys, 2));
-    const c = list.cursorFrontMut(); // at 1
-    list.pushBack(alloc(sys, 3));
-    list.pushFront(alloc(sys, 0));
-    expect(list.size).toBe(4);
-    expect(values(list)).toEqual([0, 1, 2, 3]);
-    expect(list.contains([...list][0].paddr)).toBe(true);
-    sys.checkInvariants();
-    c.movePrev();
-    expect(c.current!.value).toBe(0);
-    const last = list.popBack()!;
-    expect(last.meta.value).toBe(3);
-    last.drop();
-    c.moveNext();
-    c.moveNext();
-    expect(c.current!.value).toBe(2);
-    c.moveNext();
-    expect(c.current).toBeNull(); // 3 is gone
-    const p = list.popFront()!;
-    expect(p.meta.value).toBe(0);
-    p.drop();
-    c.moveNext();
-    expect(c.current!.value).toBe(1);
-    c.release();
-    expect(values(list)).toEqual([1, 2]);
-    list.destroy();
-    expect(sys.stats().free).toBe(64);
-    sys.checkInvariants();
   });
 
   it('destroy drops every frame (onDrop runs, front to back) and frees the head', () => {
@@ -709,27 +678,235 @@ describe('LinkedList', () => {
   });
 });
 
-// --- Model-based: a list against a plain array -----------------------------------------------
+// --- Fail-fast cursors (issue #14 items 1 and 2) ----------------------------------------------
+
+/** What a failed call must leave as it was, besides the region (`expectNoChange`): the stats. */
+function expectStale(sys: FrameSystem, use: () => unknown): void {
+  const stats = sys.stats();
+  expectNoChange(sys, use, FrameUseError, 'Stale');
+  expect(sys.stats()).toEqual(stats);
+}
+
+describe.each([{ checked: false }, { checked: true }])('fail-fast cursors (checked: $checked)', ({ checked }) => {
+  it('issue #14 item 1: popFront in the cursor’s worker takes its frame; takeCurrent is Stale, not a second owner, and so is every later use', () => {
+    const sys = makeSystem({ checked });
+    const list = LinkedList.create(sys, MockUMeta);
+    for (const v of [1, 2, 3]) list.pushBack(alloc(sys, v));
+    const cursor = list.cursorFrontMut(); // at A (value 1)
+    const a = list.popFront()!; // the same worker takes A
+    expect(a.meta.value).toBe(1);
+    expectStale(sys, () => cursor.takeCurrent()); // was: a second UniqueFrame of A
+    expect(list.size).toBe(2);
+    expect(values(list)).toEqual([2, 3]);
+    const loose = alloc(sys, 9);
+    for (const use of [
+      () => cursor.takeCurrent(),
+      () => cursor.moveNext(),
+      () => cursor.movePrev(),
+      () => cursor.insertBefore(loose),
+      () => cursor.current,
+      () => cursor.currentPaddr,
+      () => cursor.asList(),
+    ]) {
+      expectStale(sys, use);
+    }
+    expect(loose.meta.value).toBe(9); // not consumed
+    expect(a.referenceCount).toBe(REF_COUNT_UNIQUE);
+    expect(values(list)).toEqual([2, 3]);
+    cursor.release();
+    cursor.release(); // idempotent, also on a stale cursor
+    expectUseError(() => cursor.takeCurrent(), 'Dropped');
+    a.drop();
+    loose.drop();
+    list.destroy();
+    expectAllFree(sys);
+  });
+
+  it('a change from another worker (another attached view) makes the cursor stale, and back', () => {
+    const sys = makeSystem({ checked });
+    const other = FrameSystem.attach(sys.handle);
+    const list = LinkedList.create(sys, MockUMeta);
+    for (const v of [1, 2]) list.pushBack(alloc(sys, v));
+    const there = LinkedList.open(other, list.handle, MockUMeta);
+    const mine = list.cursorFrontMut();
+    const theirs = there.cursorBackMut();
+    there.pushBack(alloc(other, 3)); // the other worker changes the list
+    expectStale(sys, () => mine.moveNext());
+    expectStale(sys, () => theirs.moveNext()); // a list method's change, even in the cursor's worker
+    const fresh = there.cursorBackMut();
+    expect(fresh.current!.value).toBe(3);
+    list.popFront()!.drop(); // this worker changes it
+    expectStale(sys, () => fresh.current);
+    expectUseError(() => mine.current, 'Stale'); // stays stale
+    // Reading the list changes nothing: size, contains, iteration, cursors made and released.
+    const reader = list.cursorFrontMut();
+    void [there.size, there.contains(0), [...there], there.cursorBackMut(), list.isEmpty];
+    there.cursorFrontMut().release();
+    expect(reader.current!.value).toBe(2);
+    for (const c of [mine, theirs, fresh, reader]) c.release();
+    other.close();
+    list.destroy();
+    expectAllFree(sys);
+  });
+
+  it('another cursor’s change makes a cursor stale; its own takes and inserts do not', () => {
+    const sys = makeSystem({ checked });
+    const list = LinkedList.create(sys, MockUMeta);
+    for (const v of [1, 2, 3, 4]) list.pushBack(alloc(sys, v));
+    const c = list.cursorFrontMut();
+    const d = list.cursorFrontMut();
+    // A sequence of this cursor's own edits keeps it fresh (and its view of the current frame).
+    c.moveNext(); // at 2
+    const view = c.current!;
+    c.insertBefore(alloc(sys, 10)); // [1, 10, 2, 3, 4], still at 2
+    expect(view.value).toBe(2);
+    view.value = 20;
+    const two = c.takeCurrent()!; // at 3
+    expect(two.meta.value).toBe(20);
+    expectUseError(() => view.value, 'Dropped'); // its frame left the list
+    c.movePrev(); // at 10
+    c.insertBefore(alloc(sys, 5)); // [1, 5, 10, 3, 4]
+    c.movePrev();
+    c.movePrev();
+    expect(c.current!.value).toBe(1);
+    const one = c.takeCurrent()!;
+    expect(c.current!.value).toBe(5);
+    expect(values(list)).toEqual([5, 10, 3, 4]);
+    sys.checkInvariants();
+    // Every one of those edits made the other cursor stale.
+    expectStale(sys, () => d.current);
+    // And a move, a read or a refused insert by c changed nothing: a cursor made after c's last
+    // edit stays fresh through them.
+    const e = list.cursorBackMut();
+    c.moveNext();
+    c.movePrev();
+    void c.current;
+    const typed = new FrameAllocOptions(sys).allocUnique(MockMeta, { value: 1 });
+    expectNoChange(sys, () => c.insertBefore(typed as unknown as UniqueFrame<U>), FrameUseError, 'WrongType');
+    expect(e.current!.value).toBe(4);
+    const five = c.takeCurrent()!; // and c is still fresh
+    expect(five.meta.value).toBe(5);
+    expectStale(sys, () => e.takeCurrent());
+    expect(values(list)).toEqual([10, 3, 4]);
+    for (const u of [one, two, five, typed]) u.drop();
+    for (const x of [c, d, e]) x.release();
+    list.destroy();
+    expectAllFree(sys);
+  });
+
+  it('a view from current stops working once its cursor is stale or released (Stale, Dropped)', () => {
+    const sys = makeSystem({ checked });
+    const list = LinkedList.create(sys, MockUMeta);
+    for (const v of [1, 2]) list.pushBack(alloc(sys, v));
+    const c = list.cursorBackMut();
+    const view = c.current!;
+    expect(view.value).toBe(2);
+    list.pushFront(alloc(sys, 0)); // not the cursor's change
+    expectUseError(() => view.value, 'Stale');
+    expectUseError(() => {
+      view.value = 5;
+    }, 'Stale');
+    c.release();
+    expectUseError(() => view.value, 'Dropped'); // released wins over stale
+    const d = list.cursorFrontMut();
+    const first = d.current!;
+    d.release();
+    expectUseError(() => first.value, 'Dropped');
+    expect(values(list)).toEqual([0, 1, 2]);
+    list.destroy();
+    expectAllFree(sys);
+  });
+
+  it('cursors made in a loop and never released (as the kernel’s tests make them) all work, and block nothing', () => {
+    const sys = makeSystem({ checked });
+    const list = LinkedList.create(sys, MockUMeta);
+    for (const v of [1, 2, 3]) list.pushBack(alloc(sys, v));
+    const p = [...list][1].paddr;
+    for (let i = 0; i < 2000; i++) {
+      const c = i % 3 === 0 ? list.cursorFrontMut() : i % 3 === 1 ? list.cursorBackMut() : list.cursorMutAt(p)!;
+      c.moveNext();
+      void c.current; // read, not changed: the next cursor is as good
+    }
+    for (let i = 0; i < 200; i++) {
+      const c = list.cursorFrontMut(); // each takes the front and puts it back at the end
+      const u = c.takeCurrent()!;
+      c.moveNext();
+      c.moveNext(); // past the last: the ghost
+      c.insertBefore(u); // at the back
+    }
+    expect(values(list)).toEqual([3, 1, 2]); // 200 rotations of 3
+    list.pushBack(alloc(sys, 4)); // the list's lock is free
+    const three = list.popFront()!;
+    expect(three.meta.value).toBe(3);
+    three.drop();
+    sys.checkInvariants();
+    list.destroy();
+    expectAllFree(sys);
+  });
+
+  it('destroy drops its frames with no list lock held: an onDrop may use lists, this one’s cursor is Dropped', () => {
+    const other: LinkedList<U>[] = [];
+    const seen: string[] = [];
+    const Reentrant = defineMeta(
+      `test.list.reentrant.${String(checked)}`,
+      { value: 'u32' },
+      {
+        onDrop: (meta) => {
+          seen.push(`drop ${meta.value}: other list ${other[0].size}`);
+          other[0].pushBack(alloc(other[0]._sys as FrameSystem, meta.value)); // a list call inside onDrop
+        },
+      },
+    );
+    const sys = makeSystem({ checked });
+    other.push(LinkedList.create(sys, MockUMeta));
+    const list = LinkedList.create(sys, Reentrant);
+    for (const v of [1, 2]) list.pushBack(new FrameAllocOptions(sys).allocUnique(Reentrant, { value: v }));
+    const c = list.cursorFrontMut();
+    list.destroy();
+    expect(seen).toEqual(['drop 1: other list 0', 'drop 2: other list 1']);
+    expect(values(other[0])).toEqual([1, 2]);
+    expectUseError(() => c.current, 'Dropped');
+    other[0].destroy();
+    expectAllFree(sys);
+  });
+});
+
+// --- Model-based: a list and its cursors against a plain array -------------------------------
 
 /** Most frames the model keeps in the list (the region has 48; 2 are in a decoy list). */
 const CAP = 40;
 const MODEL_FRAMES = 48;
 const DECOY = 2;
+/** Cursor slots: each holds a cursor (fresh, stale or released) or none. */
+const CURSORS = 2;
+/** The two views of the region: this worker's (0) and another attached one (1), as another worker. */
+type View = 0 | 1;
+
+interface CursorModel {
+  /** The value of the frame it is at, or 'ghost'. */
+  at: number | 'ghost';
+  /** Changed by anything but itself since its last call (and then for ever). */
+  stale: boolean;
+  released: boolean;
+}
 
 interface ListModel {
   /** Values of the list's frames, front to back; each value names one frame. */
   items: number[];
-  /** The cursor: the value it is at, 'ghost', or null when no cursor is held. */
-  cursor: number | 'ghost' | null;
+  cursors: (CursorModel | null)[];
   next: number;
 }
 
 interface ListReal {
   sys: FrameSystem;
-  list: LinkedList<U>;
+  other: FrameSystem;
+  /** The list as each view opened it. */
+  lists: [LinkedList<U>, LinkedList<U>];
   decoy: LinkedList<U>;
   decoyPaddrs: Paddr[];
-  cursor: CursorMut<U> | null;
+  cursors: (CursorMut<U> | null)[];
+  /** The view each cursor was made in. */
+  cursorView: View[];
   paddrOf: Map<number, Paddr>;
   /** Every address a frame of the model's list ever had. */
   seen: Paddr[];
@@ -742,81 +919,102 @@ function hit(label: string): void {
   coverage.set(label, (coverage.get(label) ?? 0) + 1);
 }
 
+const sysOf = (r: ListReal, v: View): FrameSystem => (v === 0 ? r.sys : r.other);
+
+/** The list changed, by a list method (`by` undefined) or by cursor `by`: every other cursor is stale. */
+function changed(m: ListModel, by?: number): void {
+  m.cursors.forEach((c, k) => {
+    if (c !== null && k !== by && !c.released) c.stale = true;
+  });
+}
+
 function verify(m: ListModel, r: ListReal): void {
-  const refs = [...r.list];
+  const refs = [...r.lists[0]];
   expect(refs.map((x) => x.meta.value)).toEqual(m.items);
   expect(refs.map((x) => x.paddr)).toEqual(m.items.map((v) => r.paddrOf.get(v)));
-  expect(r.list.size).toBe(m.items.length);
-  expect(r.list.isEmpty).toBe(m.items.length === 0);
-  if (m.cursor === null) {
-    expect(r.cursor).toBeNull();
-  } else {
-    const c = r.cursor!;
-    if (m.cursor === 'ghost') {
-      expect(c.current).toBeNull();
-      expect(c.currentPaddr).toBeNull();
-    } else {
-      expect(c.current!.value).toBe(m.cursor);
-      expect(c.currentPaddr).toBe(r.paddrOf.get(m.cursor));
-    }
+  for (const list of r.lists) {
+    expect(list.size).toBe(m.items.length);
+    expect(list.isEmpty).toBe(m.items.length === 0);
   }
+  m.cursors.forEach((mc, k) => {
+    const c = r.cursors[k];
+    if (mc === null || mc.released) return;
+    if (mc.stale) {
+      expectUseError(() => c!.current, 'Stale');
+    } else if (mc.at === 'ghost') {
+      expect(c!.current).toBeNull();
+      expect(c!.currentPaddr).toBeNull();
+    } else {
+      expect(c!.current!.value).toBe(mc.at);
+      expect(c!.currentPaddr).toBe(r.paddrOf.get(mc.at));
+    }
+  });
   expect(r.sys.stats().unique).toBe(m.items.length + DECOY);
   r.sys.checkInvariants();
 }
 
-function indexOfCursor(m: ListModel): number {
-  return m.cursor === 'ghost' || m.cursor === null ? m.items.length : m.items.indexOf(m.cursor);
-}
-
 class PushCmd implements ListCmd {
-  constructor(readonly front: boolean) {}
+  constructor(
+    readonly front: boolean,
+    readonly view: View,
+  ) {}
   check(m: Readonly<ListModel>): boolean {
     return m.items.length < CAP;
   }
   run(m: ListModel, r: ListReal): void {
     const v = m.next++;
-    const u = alloc(r.sys, v);
+    const u = alloc(sysOf(r, this.view), v);
     r.paddrOf.set(v, u.paddr);
     r.seen.push(u.paddr);
-    if (this.front) r.list.pushFront(u);
-    else r.list.pushBack(u);
+    const list = r.lists[this.view];
+    if (this.front) list.pushFront(u);
+    else list.pushBack(u);
     expectUseError(() => u.meta, 'Dropped');
     if (this.front) m.items.unshift(v);
     else m.items.push(v);
-    hit(`push ${this.front ? 'front' : 'back'}${m.cursor === null ? '' : ' under a cursor'}`);
+    const under = m.cursors.some((c) => c !== null && !c.released && !c.stale) ? ' under a fresh cursor' : '';
+    hit(`push ${this.front ? 'front' : 'back'}${under}`);
+    changed(m);
     verify(m, r);
   }
   toString(): string {
-    return `push${this.front ? 'Front' : 'Back'}`;
+    return `push${this.front ? 'Front' : 'Back'}(view ${this.view})`;
   }
 }
 
 class PopCmd implements ListCmd {
-  constructor(readonly front: boolean) {}
-  check(m: Readonly<ListModel>): boolean {
-    // The kernel's cursor borrows the list: popping the frame a cursor stands on cannot happen.
-    const end = this.front ? m.items[0] : m.items[m.items.length - 1];
-    return m.cursor === null || m.cursor === 'ghost' || m.cursor !== end;
+  constructor(
+    readonly front: boolean,
+    readonly view: View,
+  ) {}
+  check(): boolean {
+    return true;
   }
   run(m: ListModel, r: ListReal): void {
-    const u = this.front ? r.list.popFront() : r.list.popBack();
+    const list = r.lists[this.view];
+    const u = this.front ? list.popFront() : list.popBack();
     if (m.items.length === 0) {
-      expect(u).toBeNull();
+      expect(u).toBeNull(); // no change: no cursor goes stale
       hit('pop empty');
     } else {
       const v = (this.front ? m.items.shift() : m.items.pop())!;
       expect(u).not.toBeNull();
+      expect(u!._sys).toBe(sysOf(r, this.view));
       expect(u!.meta.value).toBe(v);
       expect(u!.paddr).toBe(r.paddrOf.get(v));
-      expect(r.list.contains(u!.paddr)).toBe(false);
+      expect(list.contains(u!.paddr)).toBe(false);
+      // The frame a fresh cursor stands on: the kernel's borrow rules this out; here the cursor
+      // goes stale instead of handing the frame out a second time.
+      if (m.cursors.some((c) => c !== null && !c.released && !c.stale && c.at === v)) hit('pop the frame a fresh cursor is at');
       u!.drop();
       r.paddrOf.delete(v);
       hit(`pop ${this.front ? 'front' : 'back'}`);
+      changed(m);
     }
     verify(m, r);
   }
   toString(): string {
-    return `pop${this.front ? 'Front' : 'Back'}`;
+    return `pop${this.front ? 'Front' : 'Back'}(view ${this.view})`;
   }
 }
 
@@ -851,16 +1049,16 @@ class ContainsCmd implements ListCmd {
       expected = m.items.find((v) => r.paddrOf.get(v) === p) ?? null;
       hit(expected === null ? 'contains any: no' : 'contains any: yes');
     }
-    expect(r.list.contains(p)).toBe(expected !== null);
-    if (m.cursor === null) {
-      const c = r.list.cursorMutAt(p);
-      if (expected === null) {
-        expect(c).toBeNull();
-      } else {
-        expect(c!.current!.value).toBe(expected);
-        expect(c!.currentPaddr).toBe(p);
-        c!.release();
-      }
+    expect(r.lists[0].contains(p)).toBe(expected !== null);
+    expect(r.lists[1].contains(p)).toBe(expected !== null);
+    // A cursor made and released there changes nothing: no cursor goes stale.
+    const c = r.lists[this.pick % 2].cursorMutAt(p);
+    if (expected === null) {
+      expect(c).toBeNull();
+    } else {
+      expect(c!.current!.value).toBe(expected);
+      expect(c!.currentPaddr).toBe(p);
+      c!.release();
     }
     verify(m, r);
   }
@@ -871,188 +1069,244 @@ class ContainsCmd implements ListCmd {
 
 class OpenCmd implements ListCmd {
   constructor(
+    readonly k: number,
     readonly where: 'front' | 'back' | 'at',
     readonly pick: number,
+    readonly view: View,
+    /** What becomes of the cursor in the slot: released, or forgotten (never released). */
+    readonly forget: boolean,
   ) {}
-  check(m: Readonly<ListModel>): boolean {
-    return m.cursor === null;
+  check(): boolean {
+    return true;
   }
   run(m: ListModel, r: ListReal): void {
+    const list = r.lists[this.view];
+    const old = m.cursors[this.k];
+    if (old !== null && !old.released) {
+      if (this.forget) hit('forget a cursor');
+      else r.cursors[this.k]!.release();
+    }
+    let at: number | 'ghost';
     if (this.where === 'front') {
-      r.cursor = r.list.cursorFrontMut();
-      m.cursor = m.items.length > 0 ? m.items[0] : 'ghost';
+      r.cursors[this.k] = list.cursorFrontMut();
+      at = m.items.length > 0 ? m.items[0] : 'ghost';
     } else if (this.where === 'back') {
-      r.cursor = r.list.cursorBackMut();
-      m.cursor = m.items.length > 0 ? m.items[m.items.length - 1] : 'ghost';
+      r.cursors[this.k] = list.cursorBackMut();
+      at = m.items.length > 0 ? m.items[m.items.length - 1] : 'ghost';
     } else if (m.items.length === 0) {
-      expect(r.list.cursorMutAt(this.pick % MODEL_FRAMES * PAGE_SIZE)).toBeNull();
+      expect(list.cursorMutAt((this.pick % MODEL_FRAMES) * PAGE_SIZE)).toBeNull();
+      r.cursors[this.k] = null;
+      m.cursors[this.k] = null;
       hit('open at: empty');
       verify(m, r);
       return;
     } else {
       const v = m.items[this.pick % m.items.length];
-      r.cursor = r.list.cursorMutAt(r.paddrOf.get(v)!)!;
-      m.cursor = v;
+      r.cursors[this.k] = list.cursorMutAt(r.paddrOf.get(v)!)!;
+      at = v;
     }
-    hit(`open ${this.where}${m.cursor === 'ghost' ? ' (ghost)' : ''}`);
-    if (this.pick % 4 === 0) {
-      expectNoChange(r.sys, () => r.list.cursorFrontMut(), FrameUseError);
-      hit('second cursor refused');
-    }
+    r.cursorView[this.k] = this.view;
+    m.cursors[this.k] = { at, stale: false, released: false };
+    hit(`open ${this.where}${at === 'ghost' ? ' (ghost)' : ''}`);
+    if (m.cursors.every((c) => c !== null && !c.released && !c.stale)) hit('two fresh cursors');
     verify(m, r);
   }
   toString(): string {
-    return `open(${this.where}, ${this.pick})`;
+    return `open${this.k}(${this.where}, ${this.pick}, view ${this.view}${this.forget ? ', forget the old one' : ''})`;
   }
 }
 
+/**
+ * A call on cursor `k`: released, it is `Dropped`; stale, `Stale`; both change nothing. Returns
+ * whether it was refused so (the caller then verifies); if not, the cursor is fresh, and the
+ * caller makes the call and updates the model.
+ */
+function refused(m: ListModel, r: ListReal, k: number, call: () => unknown, what: string): boolean {
+  const mc = m.cursors[k]!;
+  if (mc.released) {
+    expectNoChange(r.sys, call, FrameUseError, 'Dropped');
+    hit(`${what} after release`);
+  } else if (mc.stale) {
+    const stats = r.sys.stats();
+    expectNoChange(r.sys, call, FrameUseError, 'Stale');
+    expect(r.sys.stats()).toEqual(stats);
+    hit(`${what} stale`);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 class MoveCmd implements ListCmd {
-  constructor(readonly forward: boolean) {}
+  constructor(
+    readonly k: number,
+    readonly forward: boolean,
+  ) {}
   check(m: Readonly<ListModel>): boolean {
-    return m.cursor !== null;
+    return m.cursors[this.k] !== null;
   }
   run(m: ListModel, r: ListReal): void {
-    const from = m.cursor;
-    const i = indexOfCursor(m);
+    const c = r.cursors[this.k]!;
+    const move = (): void => (this.forward ? c.moveNext() : c.movePrev());
+    if (refused(m, r, this.k, move, 'move')) return verify(m, r);
+    const mc = m.cursors[this.k]!;
+    const from = mc.at;
     const n = m.items.length;
-    let to: number | undefined;
-    if (this.forward) {
-      r.cursor!.moveNext();
-      to = i === n ? m.items[0] : m.items[i + 1];
-    } else {
-      r.cursor!.movePrev();
-      to = i === n ? m.items[n - 1] : m.items[i - 1];
-    }
-    m.cursor = to ?? 'ghost';
+    const i = from === 'ghost' ? n : m.items.indexOf(from);
+    move();
+    const to = this.forward ? (i === n ? m.items[0] : m.items[i + 1]) : i === n ? m.items[n - 1] : m.items[i - 1];
+    mc.at = to ?? 'ghost';
     const fromGhost = from === 'ghost' ? ' from the ghost' : '';
     const toGhost = to === undefined ? ' to the ghost' : '';
     hit(`move ${this.forward ? 'next' : 'prev'}${fromGhost}${toGhost}`);
     verify(m, r);
   }
   toString(): string {
-    return this.forward ? 'moveNext' : 'movePrev';
+    return `${this.forward ? 'moveNext' : 'movePrev'}${this.k}`;
   }
 }
 
 class TakeCmd implements ListCmd {
+  constructor(readonly k: number) {}
   check(m: Readonly<ListModel>): boolean {
-    return m.cursor !== null;
+    return m.cursors[this.k] !== null;
   }
   run(m: ListModel, r: ListReal): void {
-    const u = r.cursor!.takeCurrent();
-    if (m.cursor === 'ghost') {
+    const c = r.cursors[this.k]!;
+    if (refused(m, r, this.k, () => c.takeCurrent(), 'take')) return verify(m, r);
+    const mc = m.cursors[this.k]!;
+    const u = c.takeCurrent();
+    if (mc.at === 'ghost') {
       expect(u).toBeNull();
       hit('take at the ghost');
     } else {
-      const v = m.cursor!;
+      const v = mc.at;
       const i = m.items.indexOf(v);
       expect(u!.meta.value).toBe(v);
       expect(u!.paddr).toBe(r.paddrOf.get(v));
+      expect(u!._sys).toBe(sysOf(r, r.cursorView[this.k]));
       m.items.splice(i, 1);
-      m.cursor = i < m.items.length ? m.items[i] : 'ghost';
+      mc.at = i < m.items.length ? m.items[i] : 'ghost';
       u!.drop();
       r.paddrOf.delete(v);
-      hit(m.cursor === 'ghost' ? 'take the last' : 'take');
+      hit(mc.at === 'ghost' ? 'take the last' : 'take');
+      changed(m, this.k);
     }
     verify(m, r);
   }
   toString(): string {
-    return 'takeCurrent';
+    return `takeCurrent${this.k}`;
   }
 }
 
 class InsertCmd implements ListCmd {
+  constructor(readonly k: number) {}
   check(m: Readonly<ListModel>): boolean {
-    return m.cursor !== null && m.items.length < CAP;
+    return m.cursors[this.k] !== null && m.items.length < CAP;
   }
   run(m: ListModel, r: ListReal): void {
+    const c = r.cursors[this.k]!;
     const v = m.next++;
-    const u = alloc(r.sys, v);
+    const u = alloc(sysOf(r, r.cursorView[this.k]), v);
+    if (refused(m, r, this.k, () => c.insertBefore(u), 'insert')) {
+      expect(u.meta.value).toBe(v); // still the caller's
+      u.drop();
+      return verify(m, r);
+    }
     r.paddrOf.set(v, u.paddr);
     r.seen.push(u.paddr);
-    r.cursor!.insertBefore(u);
-    if (m.cursor === 'ghost') {
+    c.insertBefore(u);
+    const mc = m.cursors[this.k]!;
+    if (mc.at === 'ghost') {
       m.items.push(v);
       hit('insert at the ghost');
     } else {
-      const i = m.items.indexOf(m.cursor!);
+      const i = m.items.indexOf(mc.at);
       m.items.splice(i, 0, v);
       hit(i === 0 ? 'insert before the first' : 'insert before');
     }
+    changed(m, this.k);
     verify(m, r);
   }
   toString(): string {
-    return 'insertBefore';
+    return `insertBefore${this.k}`;
   }
 }
 
 class SetMetaCmd implements ListCmd {
+  constructor(readonly k: number) {}
   check(m: Readonly<ListModel>): boolean {
-    return m.cursor !== null && m.cursor !== 'ghost';
+    const mc = m.cursors[this.k];
+    return mc !== null && mc.at !== 'ghost';
   }
   run(m: ListModel, r: ListReal): void {
-    const old = m.cursor as number;
+    const c = r.cursors[this.k]!;
+    if (refused(m, r, this.k, () => c.current, 'current')) return verify(m, r);
+    const mc = m.cursors[this.k]!;
+    const old = mc.at as number;
     const v = m.next++;
-    r.cursor!.current!.value = v;
+    c.current!.value = v; // metadata, not the list: no cursor goes stale
     r.paddrOf.set(v, r.paddrOf.get(old)!);
     r.paddrOf.delete(old);
     m.items[m.items.indexOf(old)] = v;
-    m.cursor = v;
+    for (const other of m.cursors) if (other !== null && other.at === old) other.at = v;
     hit('set metadata');
     verify(m, r);
   }
   toString(): string {
-    return 'current.value = …';
+    return `current${this.k}.value = …`;
   }
 }
 
 class ReleaseCmd implements ListCmd {
+  constructor(readonly k: number) {}
   check(m: Readonly<ListModel>): boolean {
-    return m.cursor !== null;
+    return m.cursors[this.k] !== null;
   }
   run(m: ListModel, r: ListReal): void {
-    const c = r.cursor!;
-    c.release();
+    const c = r.cursors[this.k]!;
+    const mc = m.cursors[this.k]!;
+    hit(mc.released ? 'release again' : mc.stale ? 'release a stale cursor' : 'release');
+    c.release(); // never throws, idempotent
+    mc.released = true;
     expectUseError(() => c.current, 'Dropped');
-    r.cursor = null;
-    m.cursor = null;
-    hit('release');
     verify(m, r);
   }
   toString(): string {
-    return 'release';
+    return `release${this.k}`;
   }
 }
 
+const slot = fc.nat(CURSORS - 1);
+const view = fc.constantFrom(0 as const, 1 as const);
 const LIST_COMMANDS: fc.Arbitrary<ListCmd>[] = [
-  fc.boolean().map((front) => new PushCmd(front)),
-  fc.boolean().map((front) => new PushCmd(front)),
-  fc.boolean().map((front) => new PushCmd(front)),
-  fc.boolean().map((front) => new PopCmd(front)),
-  fc.boolean().map((front) => new PopCmd(front)),
+  fc.tuple(fc.boolean(), view).map(([front, v]) => new PushCmd(front, v)),
+  fc.tuple(fc.boolean(), view).map(([front, v]) => new PushCmd(front, v)),
+  fc.tuple(fc.boolean(), view).map(([front, v]) => new PopCmd(front, v)),
   fc.tuple(fc.nat(1000), fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const, 4 as const)).map(([p, k]) => new ContainsCmd(p, k)),
-  fc.tuple(fc.constantFrom('front' as const, 'back' as const, 'at' as const), fc.nat(1000)).map(([w, p]) => new OpenCmd(w, p)),
-  fc.tuple(fc.constantFrom('front' as const, 'back' as const, 'at' as const), fc.nat(1000)).map(([w, p]) => new OpenCmd(w, p)),
-  fc.boolean().map((f) => new MoveCmd(f)),
-  fc.boolean().map((f) => new MoveCmd(f)),
-  fc.boolean().map((f) => new MoveCmd(f)),
-  fc.boolean().map((f) => new MoveCmd(f)),
-  fc.constant(new TakeCmd()),
-  fc.constant(new TakeCmd()),
-  fc.constant(new InsertCmd()),
-  fc.constant(new InsertCmd()),
-  fc.constant(new SetMetaCmd()),
-  fc.constant(new ReleaseCmd()),
+  fc.tuple(slot, fc.constantFrom('front' as const, 'back' as const, 'at' as const), fc.nat(1000), view, fc.boolean()).map(([k, w, p, v, f]) => new OpenCmd(k, w, p, v, f)),
+  fc.tuple(slot, fc.constantFrom('front' as const, 'back' as const, 'at' as const), fc.nat(1000), view, fc.boolean()).map(([k, w, p, v, f]) => new OpenCmd(k, w, p, v, f)),
+  fc.tuple(slot, fc.boolean()).map(([k, f]) => new MoveCmd(k, f)),
+  fc.tuple(slot, fc.boolean()).map(([k, f]) => new MoveCmd(k, f)),
+  fc.tuple(slot, fc.boolean()).map(([k, f]) => new MoveCmd(k, f)),
+  fc.tuple(slot, fc.boolean()).map(([k, f]) => new MoveCmd(k, f)),
+  slot.map((k) => new TakeCmd(k)),
+  slot.map((k) => new TakeCmd(k)),
+  slot.map((k) => new InsertCmd(k)),
+  slot.map((k) => new InsertCmd(k)),
+  slot.map((k) => new SetMetaCmd(k)),
+  slot.map((k) => new ReleaseCmd(k)),
 ];
 
 const REQUIRED_LABELS = [
   'push front',
   'push back',
-  'push front under a cursor',
-  'push back under a cursor',
+  'push front under a fresh cursor',
+  'push back under a fresh cursor',
   'pop front',
   'pop back',
   'pop empty',
+  'pop the frame a fresh cursor is at',
   'contains listed',
   'contains decoy',
   'contains bad',
@@ -1063,25 +1317,36 @@ const REQUIRED_LABELS = [
   'open back',
   'open at',
   'open front (ghost)',
-  'second cursor refused',
+  'two fresh cursors',
+  'forget a cursor',
   'move next',
   'move prev',
   'move next to the ghost',
   'move prev to the ghost',
   'move next from the ghost',
   'move prev from the ghost',
+  'move stale',
+  'move after release',
   'take',
   'take the last',
   'take at the ghost',
+  'take stale',
+  'take after release',
   'insert before',
   'insert before the first',
   'insert at the ghost',
+  'insert stale',
+  'insert after release',
   'set metadata',
+  'current stale',
   'release',
+  'release a stale cursor',
+  'release again',
 ];
 
-function setupModel(): { model: ListModel; real: ListReal } {
-  const sys = makeSystem({ frames: MODEL_FRAMES });
+function setupModel(checked: boolean): { model: ListModel; real: ListReal } {
+  const sys = makeSystem({ frames: MODEL_FRAMES, checked });
+  const other = FrameSystem.attach(sys.handle);
   const decoy = LinkedList.create(sys, MockUMeta);
   const decoyPaddrs: Paddr[] = [];
   for (let k = 0; k < DECOY; k++) {
@@ -1090,35 +1355,51 @@ function setupModel(): { model: ListModel; real: ListReal } {
     decoy.pushBack(u);
   }
   const list = LinkedList.create(sys, MockUMeta);
+  const there = LinkedList.open(other, list.handle, MockUMeta);
   return {
-    model: { items: [], cursor: null, next: 1 },
-    real: { sys, list, decoy, decoyPaddrs, cursor: null, paddrOf: new Map(), seen: [] },
+    model: { items: [], cursors: Array<CursorModel | null>(CURSORS).fill(null), next: 1 },
+    real: {
+      sys,
+      other,
+      lists: [list, there],
+      decoy,
+      decoyPaddrs,
+      cursors: Array<CursorMut<U> | null>(CURSORS).fill(null),
+      cursorView: Array<View>(CURSORS).fill(0),
+      paddrOf: new Map(),
+      seen: [],
+    },
   };
 }
 
 function teardownModel(m: ListModel, r: ListReal): void {
-  r.cursor?.release();
   expect([...r.decoy].map((x) => x.paddr)).toEqual(r.decoyPaddrs); // never touched
-  r.list.destroy();
+  r.lists[0].destroy();
+  m.cursors.forEach((mc, k) => {
+    // A destroyed list's cursors are Dropped (a stale one stays Stale); release never throws.
+    if (mc !== null && !mc.released) expectUseError(() => r.cursors[k]!.moveNext(), mc.stale ? 'Stale' : 'Dropped');
+    r.cursors[k]?.release();
+  });
   r.decoy.destroy();
+  r.other.close();
   expect(r.sys.stats().free).toBe(MODEL_FRAMES);
   r.sys.checkInvariants();
   expect(m.next).toBeGreaterThan(0);
 }
 
-describe('model-based: a linked list against an array', () => {
-  it('random pushes, pops, contains, cursor moves, takes, inserts and metadata writes agree with the model', () => {
+describe.each([{ checked: false }, { checked: true }])('model-based: a linked list and its cursors against an array (checked: $checked)', ({ checked }) => {
+  it('random list calls from two views and cursor calls agree with the model; a stale cursor throws Stale exactly when the model says so, and changes nothing', () => {
     coverage.clear();
     fc.assert(
       fc.property(fc.commands(LIST_COMMANDS, { maxCommands: 60, size: 'max' }), (cmds) => {
-        const state = setupModel();
+        const state = setupModel(checked);
         fc.modelRun(() => state, cmds);
         teardownModel(state.model, state.real);
       }),
-      { numRuns: 150 },
+      { numRuns: checked ? 100 : 200 },
     );
     expect(REQUIRED_LABELS.filter((l) => !coverage.has(l)), 'commands no run reached').toEqual([]);
-  }, 30_000);
+  }, 60_000);
 });
 
 // --- Real workers ----------------------------------------------------------------------------
@@ -1129,8 +1410,9 @@ const DIST = new URL('../../dist/index.js', import.meta.url).href;
  * The worker: attaches, opens the list by handle, waits for the start signal, then pushes
  * `count` frames (role 'push': seq = 0, 1, ...; every third through a cursor at the ghost) or
  * pops until it has `count` (role 'pop': every fourth through a cursor at the front), checks each
- * frame's contents, drops it, and answers with what it saw. Inline (a data: URL module) so that
- * the test needs no file of its own; it runs the built package.
+ * frame's contents, drops it, and answers with what it saw. A cursor the other worker's change
+ * made stale between two of its calls (`Stale`, nothing done) is made again. Inline (a data: URL
+ * module) so that the test needs no file of its own; it runs the built package.
  */
 const LIST_WORKER = `
 import { parentPort, workerData } from 'node:worker_threads';
@@ -1148,6 +1430,7 @@ try {
   if (role === 'push') {
     const options = new FrameAllocOptions(sys);
     let retries = 0;
+    let stale = 0;
     for (let i = 0; i < count; i++) {
       let u;
       for (;;) {
@@ -1164,25 +1447,44 @@ try {
       b[0] = i & 0xff;
       b[4095] = (i >>> 8) & 0xff;
       if (i % 3 === 2) {
-        const c = list.cursorBackMut();
-        c.moveNext();
-        c.insertBefore(u);
-        c.release();
+        for (;;) {
+          const c = list.cursorBackMut();
+          try {
+            c.moveNext();
+            c.insertBefore(u);
+            break;
+          } catch (e) {
+            if (e.code !== 'Stale') throw e;
+            stale++;
+          } finally {
+            c.release();
+          }
+        }
       } else {
         list.pushBack(u);
       }
     }
-    result = { pushed: count, retries };
+    result = { pushed: count, retries, stale };
   } else {
     const got = [];
     let empty = 0;
+    let stale = 0;
     let bad = 0;
     while (got.length < count) {
       let u;
       if (got.length % 4 === 3) {
-        const c = list.cursorFrontMut();
-        u = c.takeCurrent();
-        c.release();
+        for (;;) {
+          const c = list.cursorFrontMut();
+          try {
+            u = c.takeCurrent();
+            break;
+          } catch (e) {
+            if (e.code !== 'Stale') throw e;
+            stale++;
+          } finally {
+            c.release();
+          }
+        }
       } else {
         u = list.popFront();
       }
@@ -1196,7 +1498,7 @@ try {
       got.push(seq);
       u.drop();
     }
-    result = { got, empty, bad };
+    result = { got, empty, bad, stale };
   }
 } catch (e) {
   result = { error: String((e && e.stack) || e) };
@@ -1211,7 +1513,7 @@ afterEach(async () => {
 });
 
 describe('workers', () => {
-  it('one worker pushes while another pops under the list lock: every frame arrives once, in order', async () => {
+  it('one worker pushes while another pops, each call under the list lock: every frame arrives once, in order', async () => {
     const FRAMES = 96;
     const COUNT = 3000;
     const sys = FrameSystem.create({ frames: FRAMES });
@@ -1250,16 +1552,122 @@ describe('workers', () => {
   }, 20_000);
 });
 
+/** test/workers/list.worker.js: a worker that churns on a list, or stops inside a cursor's call. */
+const LIST_WORKER_FILE = new URL('../workers/list.worker.js', import.meta.url);
+
+/** `promise`, or an error once `ms` milliseconds passed. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('workers and fail-fast cursors', () => {
+  it('issue #14 item 2: a cursor this thread never releases blocks no worker; the worker’s changes make it Stale', async () => {
+    const sys = makeSystem();
+    const list = LinkedList.create(sys, MockUMeta);
+    for (const v of [1, 2]) list.pushBack(alloc(sys, v));
+    const forgotten = list.cursorFrontMut(); // never released
+    expect(forgotten.current!.value).toBe(1);
+    const ROUNDS = 500;
+    const w = new Worker(LIST_WORKER_FILE, { workerData: { handle: sys.handle, list: list.handle, meta: MockUMeta.name, role: 'churn', count: ROUNDS } });
+    workers.push(w);
+    const errors: unknown[] = [];
+    w.on('error', (e) => errors.push(e));
+    const messages = once(w, 'message').then(async ([hello]) => [hello, ...(await once(w, 'message'))] as [{ workerId: number }, { done: number; ms: number }]);
+    const [hello, done] = await within(messages, 5000, 'the worker pushing and popping while a cursor lives here');
+    expect(errors).toEqual([]);
+    expect(done.done).toBe(ROUNDS);
+    await once(w, 'exit');
+    expect(values(list)).toEqual([1000 + ROUNDS - 2, 1000 + ROUNDS - 1]);
+    expectStale(sys, () => forgotten.moveNext());
+    expectUseError(() => forgotten.current, 'Stale');
+    forgotten.release();
+    sys.reclaimWorker(hello.workerId); // it exited without close: its cached frames come back
+    list.destroy();
+    expectAllFree(sys);
+  }, 20_000);
+
+  describe.each([{ checked: false }, { checked: true }])('a worker terminated inside a cursor’s call (checked: $checked)', ({ checked }) => {
+    for (const op of ['take', 'insert'] as const) {
+      for (const when of ['before', 'after'] as const) {
+        it(`stopped in ${op} (${when} its work), terminated, reclaimed: the list is whole, its lock free, nothing lost but what the dead worker held`, async () => {
+          const sys = makeSystem({ checked });
+          const list = LinkedList.create(sys, MockUMeta);
+          for (const v of [1, 2, 3]) list.pushBack(alloc(sys, v));
+          const mine = list.cursorBackMut(); // this thread's cursor, made before
+          const w = new Worker(LIST_WORKER_FILE, { workerData: { handle: sys.handle, list: list.handle, meta: MockUMeta.name, role: 'stop', op, when } });
+          workers.push(w);
+          const errors: unknown[] = [];
+          w.on('error', (e) => errors.push(e));
+          const messages = once(w, 'message').then(async ([hello]) => [hello, ...(await once(w, 'message'))] as [{ workerId: number }, { stopped: string; paddr: Paddr | null }]);
+          const [hello, stopped] = await within(messages, 5000, `the worker stopping in ${op}`);
+          expect(stopped.stopped).toBe(`${op} ${when}`);
+          const i32 = sys._region.mem.i32;
+          expect(i32[entryOf(list) + L_LOCK], 'it holds the list’s lock').not.toBe(0);
+          await w.terminate();
+          expect(errors).toEqual([]);
+
+          const report = sys.reclaimWorker(hello.workerId);
+          expect(report.locks).toEqual([`linked list ${list.id}`]);
+          expect(report.pending).toBe(false);
+          expect(i32[entryOf(list) + L_LOCK], 'the lock is free').toBe(0);
+          sys.checkInvariants();
+          const done = when === 'after';
+          const expected = op === 'take' ? (done ? [2, 3] : [1, 2, 3]) : done ? [77, 1, 2, 3] : [1, 2, 3];
+          expect(values(list)).toEqual(expected);
+          // The frame the dead worker held through a UniqueFrame handle when it died (the one its
+          // take had taken out, or the one it was about to insert) stays unique for ever: by
+          // design nobody can tell a handle of a dead worker from one alive, so reclaim leaves
+          // held frames alone, as it does a dead worker's Frames. Every other frame is in the
+          // list or free (its cache went back to the allocator).
+          const held = (op === 'take') === done;
+          if (held) {
+            expect(stopped.paddr).not.toBeNull();
+            expect(rawCount(sys, stopped.paddr!)).toBe(REF_COUNT_UNIQUE | 0);
+            expect(list.contains(stopped.paddr!)).toBe(false);
+            expectNoChange(sys, () => Frame.fromInUse(sys, stopped.paddr!), GetFrameError, 'Unique');
+          } else if (op === 'insert') {
+            expect(list.contains(stopped.paddr!)).toBe(true);
+          }
+          const heldCount = held ? 1 : 0;
+          expect(sys.stats()).toEqual(
+            expect.objectContaining({ unique: expected.length + heldCount, used: expected.length + heldCount, busy: 0, free: 64 - expected.length - heldCount }),
+          );
+          // This thread's cursor is stale exactly when the dead worker changed the list.
+          if (done) expectStale(sys, () => mine.current);
+          else expect(mine.current!.value).toBe(3);
+          mine.release();
+          // The list works: pushes, a cursor's take, pops.
+          list.pushBack(alloc(sys, 50));
+          const c = list.cursorBackMut();
+          c.takeCurrent()!.drop();
+          for (let u = list.popFront(); u !== null; u = list.popFront()) u.drop();
+          list.destroy();
+          sys.checkInvariants();
+          expect(sys.stats().free).toBe(64 - heldCount);
+        }, 20_000);
+      }
+    }
+  });
+});
+
 // --- Recovery: a worker died holding a list's lock ----------------------------------------------
 
 type Position = 'front' | 'middle' | 'back' | 'only';
 /** How far the dead worker got: the journal written but not made valid ('journal'), its kind
- *  written and the first `k` writes of the change done (0..6), or all done and the journal
+ *  written and the first `k` writes of the change done (0..7), or all done and the journal
  *  cleared ('cleared'), each time still holding the lock. */
 type Cut = 'journal' | number | 'cleared';
-const CUTS: Cut[] = ['journal', 0, 1, 2, 3, 4, 5, 6, 'cleared'];
+const CUTS: Cut[] = ['journal', 0, 1, 2, 3, 4, 5, 6, 7, 'cleared'];
 
-/** The writes of `applyListOp` (src/region/lists.ts), in its order. */
+/** The writes of `applyListOp` (src/region/lists.ts), in its order: the modification count first. */
 function listWrites(
   sys: FrameSystem,
   list: LinkedList<U>,
@@ -1272,8 +1680,10 @@ function listWrites(
   const e = entryOf(list);
   const slot = (f: number): number => sys._region.metaWord + (f - 1) * SLOT_WORDS;
   const xw = slot(x);
+  const mod: [number, number] = [e + L_MOD, (sys._region.mem.i32[e + L_MOD] + 1) | 0];
   if (kind === LOP_LINK) {
     return [
+      mod,
       [xw + S_NEXT, next],
       [xw + S_PREV, prev],
       prev !== 0 ? [slot(prev) + S_NEXT, x] : [e + L_FRONT, x],
@@ -1283,6 +1693,7 @@ function listWrites(
     ];
   }
   return [
+    mod,
     prev !== 0 ? [slot(prev) + S_NEXT, next] : [e + L_FRONT, next],
     next !== 0 ? [slot(next) + S_PREV, prev] : [e + L_BACK, prev],
     [xw + S_NEXT, 0],
@@ -1330,6 +1741,7 @@ function dieInListOp(kind: 'link' | 'unlink', position: Position, cut: Cut) {
     done = initial.filter((_, k) => k !== at);
   }
   sys.checkInvariants();
+  const cursor = list.cursorFrontMut(); // the survivor's, made before the dead worker's change
   // The dead worker takes the list's lock with its token and journals the change as `apply` does.
   lock(i32, entryOf(list) + L_LOCK, dead._region.token);
   const j = dead._region.rec + W_LOP;
@@ -1351,24 +1763,25 @@ function dieInListOp(kind: 'link' | 'unlink', position: Position, cut: Cut) {
   const applied = kind === 'link' ? cut !== 'journal' : cut === 'cleared';
   const expected = applied ? done : initial;
   const lost = (kind === 'link') !== applied ? 1 : 0;
-  return { sys, dead, list, expected, lost, x };
+  return { sys, dead, list, expected, lost, x, cursor };
 }
 
 describe('reclaimWorker: a worker died holding a list’s lock', () => {
-  it('a dead worker holding a cursor: the lock is taken back, the list untouched', () => {
+  it('a dead worker’s cursors hold no lock: nothing to take back, the list and other cursors untouched', () => {
     const sys = makeSystem();
     const list = LinkedList.create(sys, MockUMeta);
     for (const v of [1, 2]) list.pushBack(alloc(sys, v));
+    const mine = list.cursorFrontMut();
     const dead = FrameSystem.attach(sys.handle);
-    LinkedList.open(dead, list.handle, MockUMeta).cursorFrontMut(); // held when it died
-    expect(sys._region.mem.i32[entryOf(list) + L_LOCK]).toBe(dead._region.token);
-    const report = sys.reclaimWorker(dead.workerId);
-    expect(report.locks).toContain(`linked list ${list.id}`);
+    const theirs = LinkedList.open(dead, list.handle, MockUMeta).cursorFrontMut(); // alive when it died
+    theirs.moveNext();
     expect(sys._region.mem.i32[entryOf(list) + L_LOCK]).toBe(0);
+    const report = sys.reclaimWorker(dead.workerId);
+    expect(report.locks).toEqual([]);
     sys.checkInvariants();
+    expect(mine.current!.value).toBe(1); // a cursor's moves are no change
     using c = list.cursorBackMut();
     expect(c.current!.value).toBe(2);
-    c.release();
     list.destroy();
     expect(sys.stats().free).toBe(64);
   });
@@ -1378,9 +1791,10 @@ describe('reclaimWorker: a worker died holding a list’s lock', () => {
       it(`dies mid-${kind} at the ${position}, at every step: reclaim leaves the list whole`, () => {
         for (const cut of CUTS) {
           const label = `${kind} ${position} cut ${cut}`;
-          const { sys, dead, list, expected, lost, x } = dieInListOp(kind, position, cut);
-          // Half done, the list is broken (a link is visible from its third write on).
-          const broken = typeof cut === 'number' && cut < 6 && cut >= (kind === 'link' ? 3 : 1);
+          const { sys, dead, list, expected, lost, x, cursor } = dieInListOp(kind, position, cut);
+          // Half done, the list is broken (after the count, a link is visible from its third
+          // write on, an unlink from its first).
+          const broken = typeof cut === 'number' && cut < 7 && cut >= (kind === 'link' ? 4 : 2);
           if (broken) expect(() => sys.checkInvariants(), label).toThrow(InvariantError);
           const report = sys.reclaimWorker(dead.workerId);
           expect(report.locks, label).toContain(`linked list ${list.id}`);
@@ -1396,6 +1810,10 @@ describe('reclaimWorker: a worker died holding a list’s lock', () => {
           const inList = kind === 'link' ? cut !== 'journal' : cut !== 'cleared';
           expect(list.contains(xPaddr), label).toBe(inList);
           if (inList) expect(i32[slotOf(sys, xPaddr) + S_LIST], label).toBe(list.id);
+          // A cursor of the list as it was before: stale once the change was journaled (a redo
+          // bumps the count, whatever the dead worker had done), good if it never began.
+          if (cut === 'journal') expect(cursor.current?.value, label).toBe(expected[0]);
+          else expectUseError(() => cursor.current, 'Stale');
           // The list works: a cursor, a push and pops.
           list.cursorFrontMut().release();
           list.pushBack(alloc(sys, 50));

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as limits from '../../src/base/limits.js';
 import * as geometry from '../../src/region/geometry.js';
 import * as journal from '../../src/region/journal.js';
+import * as lists from '../../src/region/lists.js';
 import * as meta from '../../src/region/meta.js';
 import * as workers from '../../src/region/workers.js';
 import { workerRecord, workerToken } from '../../src/region/workers.js';
@@ -17,6 +18,7 @@ import { workerRecord, workerToken } from '../../src/region/workers.js';
 const regionFiles: Record<string, Record<string, unknown>> = {
   'region/geometry.ts': geometry,
   'region/journal.ts': journal,
+  'region/lists.ts': lists,
   'region/meta.ts': meta,
   'region/workers.ts': workers,
 };
@@ -102,7 +104,7 @@ describe('the models copy the words of src/region/', () => {
     for (const n of [
       'RC_UNUSED', 'RC_UNIQUE', 'S_REF', 'S_TYPE', 'S_LIST', 'S_NEXT', 'S_PREV', 'S_OWNER', 'S_AUX', 'S_STORAGE',
       'AUX_FREE', 'AUX_HEAD', 'OP_OWNED', 'OP_DROP', 'OP_RAW', 'TOKEN_ID_BITS', 'WORKER_FREE', 'WORKER_ATTACHED',
-      'CACHE_CAPACITY',
+      'CACHE_CAPACITY', 'LOP_LINK', 'LOP_UNLINK', 'L_FRONT', 'L_BACK', 'L_SIZE', 'L_MOD', 'LIST_WORDS',
     ]) {
       expect(names.has(n), `no model constant mirrors region/ ${n}`).toBe(true);
     }
@@ -205,6 +207,43 @@ describe('the models follow the code as fixed for findings F1-F3', () => {
     const model = read('verify/channel.pml');
     expect(model).toContain('bit capped = 1;');
     expect(model).toContain('TIME_OUT(q)');
+  });
+});
+
+describe('the list model follows the code of fail-fast cursors', () => {
+  /** The text of a top-level `function name` or (method) of a class method `name(`, up to the next of either. */
+  const body = (source: string, name: string, method = false): string => {
+    const start = source.search(new RegExp(method ? `\\n  (private )?${name}\\(` : `function ${name}\\(`));
+    expect(start, `no function ${name}`).toBeGreaterThanOrEqual(0);
+    const next = source.slice(start + 1).search(method ? /\n {2}(private |get |static )?\w+\(/ : /\n(export )?function /);
+    return next < 0 ? source.slice(start) : source.slice(start, start + 1 + next);
+  };
+  const order = (text: string, parts: readonly string[]): void => {
+    let at = -1;
+    for (const p of parts) {
+      const k = text.indexOf(p, at + 1);
+      expect(k, `${p} (after ${parts.slice(0, parts.indexOf(p)).join(', ') || 'the start'})`).toBeGreaterThan(at);
+      at = k;
+    }
+  };
+
+  it('applyListOp bumps the count before its first link write and stores the size last; repairList redoes through it (list.pml, BROKEN_MOD_LAST)', () => {
+    const code = read('src/region/lists.ts');
+    order(body(code, 'applyListOp'), ['Atomics.store(i32, e + L_MOD', 'i32[xw + S_NEXT] = next', 'Atomics.store(i32, e + L_SIZE, size)']);
+    order(body(code, 'repairList'), ['lockOwner(i32, at) !== deadToken', 'applyListOp(r, LOP_LINK', 'i32[j + J_KIND] = 0', 'forceRelease(i32, at, deadToken)']);
+    order(body(code, 'journaled'), ['i32[j + J_KIND] = kind', 'applyListOp(', 'i32[j + J_KIND] = 0']);
+    const model = read('verify/list.pml');
+    order(model, ['applyListOp: Atomics.store(L_MOD, mod + 1)', 'applyListOp: i32[xw + S_NEXT] = next', 'applyListOp: Atomics.store(L_SIZE, size)']);
+  });
+
+  it('a cursor call takes the lock, then compares the count (begin), and records the count its own change left (list.pml, BROKEN_NO_MOD_CHECK)', () => {
+    const code = read('src/frame/linked-list.ts');
+    order(body(code, 'begin', true), ['this.list.enter()', 'listMod(this.r, this.index) !== this.expected', 'this.list.leave()', 'this.goStale()']);
+    order(body(code, 'takeCurrent', true), ['this.begin()', 'listedNext(', 'this.list.take(f)', 'this.expected = listMod(', 'this.list.leave()']);
+    order(body(code, 'insertBefore', true), ['this.begin()', 'this.list.insert(frame, this.cur)', 'this.expected = listMod(', 'this.list.leave()']);
+    expect(code).not.toMatch(/holdsList|releaseLock/); // no cursor keeps the lock between calls
+    const model = read('verify/list.pml');
+    order(model, ['begin: list.enter()', 'begin: listMod(...) !== this.expected', 'begin: list.leave(); goStale()']);
   });
 });
 
