@@ -18,6 +18,9 @@ export {
   type FrameSystemOptions,
   type AttachOptions,
   type FrameStats,
+  type WatchTarget,
+  type WatchableWorker,
+  type WatchablePool,
 } from './system.js';
 export type { FrameSystemHandle, SharedMemory } from './region/header.js';
 export { frameToIndex, frameToMeta, metaToFrame, type Paddr } from './base/units.js';

@@ -24,7 +24,8 @@ import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
 import { checkTimeout, describe } from './base/args.js';
-import { claimWorker } from './region/workers.js';
+import { claimWorker, recordThread, threadOf, workerState, WORKER_FREE } from './region/workers.js';
+import { threadId } from './shm/thread.js';
 import { bufferOf, initRegion, readHeader, sharedArrayBufferClass, type FrameSystemHandle, type SharedMemory } from './region/header.js';
 import { fastPath } from './region/fast-path.js';
 import { HEADER_BYTES, computeLayout, type Layout } from './region/geometry.js';
@@ -107,6 +108,67 @@ export interface AttachOptions {
   reclaimWaitMs?: number;
 }
 
+
+/**
+ * What `FrameSystem.watch` watches: a `worker_threads` Worker (or anything with a `threadId` and
+ * an `'exit'` event), or a pool of them (`WatchablePool`).
+ *
+ * @example
+ * ```ts
+ * import { Worker } from 'node:worker_threads';
+ * const targets: WatchTarget[] = [new Worker('', { eval: true })]; // or a piscina pool
+ * for (const t of targets) sys.watch(t);
+ * console.log(targets.length); // 1
+ * ```
+ */
+export type WatchTarget = WatchableWorker | WatchablePool;
+
+/**
+ * A thread `FrameSystem.watch` can watch: a `worker_threads` Worker has both members.
+ *
+ * @example
+ * ```ts
+ * import { Worker } from 'node:worker_threads';
+ * const worker: WatchableWorker = new Worker('', { eval: true });
+ * sys.watch(worker);
+ * console.log(worker.threadId > 0); // true
+ * ```
+ */
+export interface WatchableWorker {
+  /** The thread's id, as `worker_threads` numbers threads. */
+  readonly threadId: number;
+  /** Subscribes to the thread's exit. */
+  once(event: 'exit', listener: () => void): unknown;
+}
+
+/**
+ * A pool `FrameSystem.watch` can watch: piscina and tinypool have both members.
+ *
+ * @example
+ * ```ts
+ * import { EventEmitter } from 'node:events';
+ * // A pool of one's own: its Workers in `threads`, and 'workerCreate' when it adds one.
+ * const pool: WatchablePool = Object.assign(new EventEmitter(), { threads: [] });
+ * sys.watch(pool);
+ * console.log(pool.threads.length); // 0
+ * ```
+ */
+export interface WatchablePool {
+  /** The pool's Workers now. */
+  readonly threads: readonly unknown[];
+  /** Subscribes to the creation of a Worker. */
+  on(event: 'workerCreate', listener: (...args: unknown[]) => void): unknown;
+}
+
+function isWatchableWorker(x: unknown): x is WatchableWorker {
+  const w = x as Partial<WatchableWorker> | null;
+  return typeof w === 'object' && w !== null && typeof w.threadId === 'number' && Number.isSafeInteger(w.threadId) && typeof w.once === 'function';
+}
+
+function isWatchablePool(x: unknown): x is WatchablePool {
+  const p = x as Partial<WatchablePool> | null;
+  return typeof p === 'object' && p !== null && Array.isArray(p.threads) && typeof p.on === 'function';
+}
 
 /** A snapshot of the region (racy while other workers run). */
 export interface FrameStats {
@@ -289,6 +351,7 @@ export class FrameSystem implements FrameContext {
     const buffer = bufferOf(memory, needed, true);
     const handle: FrameSystemHandle = { memory, offset };
     initRegion(buffer, offset, layout, checked);
+    recordThread(new Int32Array(buffer, offset, HEADER_BYTES >> 2), 1, threadId());
     const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator, options.caches ?? true, options);
     sys.allocator.addFreeMemory(0, frames);
     return sys;
@@ -321,6 +384,7 @@ export class FrameSystem implements FrameContext {
     const { buffer, layout, checked } = readHeader(memory, offset);
     const head = new Int32Array(buffer, offset, HEADER_BYTES >> 2);
     const workerId = claimWorker(head);
+    recordThread(head, workerId, threadId());
     return new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true, options);
   }
 
@@ -509,6 +573,90 @@ export class FrameSystem implements FrameContext {
       }
     }
     return reclaim(this, ids, this.reclaimWaitMs);
+  }
+
+  /**
+   * `reclaimWorkers` for every worker that thread `thread` attached (its id as the platform gives
+   * it: `worker.threadId` of a `worker_threads` Worker, the thread's `threadId` inside it). The
+   * caller vouches that the thread has exited, as for `reclaimWorker`; `watch` does it for you.
+   * Returns a report per worker (none if the thread attached nothing that is still attached).
+   * `FrameSystemError('BadWorker')` for a value that is not a thread id, or for this thread's own.
+   *
+   * @example
+   * ```ts
+   * // worker.on('exit', () => sys.reclaimThread(worker.threadId)), or sys.watch(worker)
+   * console.log(sys.reclaimThread(4242)); // []: no worker of this region came from thread 4242
+   * ```
+   */
+  reclaimThread(thread: number): ReclaimReport[] {
+    this._assertOpen();
+    if (typeof thread !== 'number' || !Number.isSafeInteger(thread) || thread < 0) {
+      throw new FrameSystemError('BadWorker', `reclaimThread(${describe(thread)}): not a thread id (an integer >= 0)`);
+    }
+    if (thread === threadId()) {
+      throw new FrameSystemError('BadWorker', `reclaimThread(${thread}): that is this thread; a thread cannot reclaim its own workers (close them)`);
+    }
+    const r = this._region;
+    const ids: number[] = [];
+    for (let id = 1; id <= MAX_WORKERS; id++) {
+      if (id !== this.workerId && workerState(r, id) !== WORKER_FREE && threadOf(r, id) === thread) ids.push(id);
+    }
+    return ids.length === 0 ? [] : this.reclaimWorkers(ids);
+  }
+
+  /**
+   * Reclaims, automatically, the workers a thread attached once that thread has exited:
+   * `target` is a `worker_threads` Worker (its `'exit'` event), or a pool that keeps its Workers
+   * in `threads` and announces new ones with `'workerCreate'` (piscina, tinypool): every thread it
+   * has and every thread it creates later is watched. A pool that recycles its threads for hours
+   * then never runs out of worker ids. `onReclaim(thread, reports)`, if given, is called after
+   * each reclaim (in the watching thread, from the exit event). Nothing happens once this system
+   * is closed. `FrameUseError('BadValue')` for a target that is neither.
+   *
+   * @example
+   * ```ts
+   * import { Worker } from 'node:worker_threads';
+   * const worker = new Worker('process.exit(0)', { eval: true }); // a worker that would attach
+   * const thread = worker.threadId; // (Node sets it to -1 once the thread has exited)
+   * sys.watch(worker, (t, reports) => console.log(t === thread, reports.length)); // true 0
+   * await new Promise((resolve) => worker.once('exit', resolve));
+   * ```
+   */
+  watch(target: WatchTarget, onReclaim?: (thread: number, reports: ReclaimReport[]) => void): void {
+    this._assertOpen();
+    if (onReclaim !== undefined && typeof onReclaim !== 'function') {
+      throw new FrameUseError('BadValue', `watch: onReclaim must be a function, not ${describe(onReclaim)}`);
+    }
+    const watchWorker = (worker: WatchableWorker): void => {
+      const thread = worker.threadId; // Node sets it to -1 once the thread has exited
+      worker.once('exit', () => {
+        if (this._closed || thread === threadId()) return;
+        const reports = this.reclaimThread(thread);
+        onReclaim?.(thread, reports);
+      });
+    };
+    if (isWatchableWorker(target)) {
+      if (target.threadId < 0) {
+        throw new FrameUseError('BadValue', 'watch: this Worker has exited already (its threadId is -1); call reclaimThread with the threadId it had');
+      }
+      watchWorker(target);
+      return;
+    }
+    if (isWatchablePool(target)) {
+      const watched = new WeakSet<object>();
+      const watchNew = (): void => {
+        for (const w of target.threads) {
+          if (isWatchableWorker(w) && w.threadId >= 0 && !watched.has(w)) {
+            watched.add(w);
+            watchWorker(w);
+          }
+        }
+      };
+      watchNew();
+      target.on('workerCreate', watchNew);
+      return;
+    }
+    throw new FrameUseError('BadValue', `watch needs a worker_threads Worker or a pool with threads and a 'workerCreate' event (piscina, tinypool), not ${describe(target)}`);
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The worker table: one record of WORKER_WORDS words per attached worker, from H_WORKERS.
  *
- *   record: state | (unused) | journals (journal.ts) | cache stacks | list journal | … | generation
+ *   record: state | thread | journals (journal.ts) | cache stacks | list journal | … | generation
  *   stack k (1..4, from W_CACHE + CACHE_BASE[k]): count | frame index of each run of k frames, bottom first
  *
  * The cache stacks are the protocol half of `frame-allocator/cache.ts` (`CachedAllocator`, which
@@ -29,6 +29,12 @@ import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_OWNER, S_REF, cac
 import { Region } from './region.js';
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
+
+/**
+ * Worker record word 1: the id of the thread that attached (`shm/thread.ts` `threadId`) + 1, 0 if
+ * unknown; written once at attach (`recordThread`), read by `FrameSystem.reclaimThread`.
+ */
+export const W_THREAD = 1;
 
 /** Worker record word 0: 0 = free, 1 = attached, 2 = exited (its reclaim is not done yet). */
 export const W_STATE = 0;
@@ -93,6 +99,20 @@ export function claimWorker(head: Int32Array): number {
     }
   }
   throw new FrameSystemError('TooManyWorkers', `all ${MAX_WORKERS} worker ids of the region are taken`);
+}
+
+/**
+ * Records that worker `id`'s record was claimed from thread `thread` (`shm/thread.ts`).
+ * OWNER: the record was just claimed by this thread (`claimWorker`'s CAS, or `initRegion` for
+ * worker 1); ORDER: an atomic store, read with an atomic load by `threadOf` in any worker.
+ */
+export function recordThread(i32: Int32Array, id: number, thread: number): void {
+  Atomics.store(i32, workerRecord(id) + W_THREAD, thread + 1);
+}
+
+/** The thread that attached worker `id` (`recordThread`), or -1 if unknown. */
+export function threadOf(r: Region, id: number): number {
+  return Atomics.load(r.i32, workerRecord(id) + W_THREAD) - 1;
 }
 
 /**

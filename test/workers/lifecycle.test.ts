@@ -1,0 +1,133 @@
+/**
+ * Worker lifecycle: each worker record knows the thread that attached it; `reclaimThread` takes
+ * back what an exited thread attached; `watch` does it by itself for a Worker or a pool that
+ * recycles its threads (piscina), so a long-running pool never runs out of worker ids.
+ */
+import { once } from 'node:events';
+import { Worker, threadId } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { describe, expect, it } from 'vitest';
+import { FrameSystem, FrameSystemError, FrameUseError, MAX_WORKERS, type ReclaimReport } from '../../src/index.js';
+import { threadOf } from '../../src/region/workers.js';
+import { expectAllFree, expectThrown } from '../helpers.js';
+
+const LIFECYCLE = new URL('./lifecycle.worker.js', import.meta.url);
+
+/**
+ * Starts the lifecycle worker (`then` runs at once, before it can exit) and waits for its first
+ * message. Node sets `worker.threadId` to -1 once the thread has exited: `thread` keeps it.
+ */
+async function startWorker(
+  sys: FrameSystem,
+  exit = false,
+  then?: (worker: Worker) => void,
+): Promise<{ worker: Worker; thread: number; msg: { threadId: number; workerIds: number[]; held: number } }> {
+  const worker = new Worker(LIFECYCLE, { workerData: { handle: sys.handle, exit } });
+  const thread = worker.threadId;
+  then?.(worker);
+  const [msg] = (await once(worker, 'message')) as [{ threadId: number; workerIds: number[]; held: number }];
+  return { worker, thread, msg };
+}
+
+/** Resolves when `cond()` holds, polling; rejects after `ms`. */
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('worker records know their thread', () => {
+  it('create and attach record the attaching thread', async () => {
+    const sys = FrameSystem.create({ frames: 64 });
+    expect(threadOf(sys._region, sys.workerId)).toBe(threadId);
+    const { worker, thread, msg } = await startWorker(sys);
+    expect(msg.threadId).toBe(thread);
+    expect(threadOf(sys._region, msg.workerIds[0])).toBe(thread);
+    await worker.terminate();
+    sys.reclaimThread(thread);
+    sys.close();
+  });
+});
+
+describe('reclaimThread', () => {
+  it("takes back every worker an exited thread attached: its ids and cached frames (a frame it held stays in use, by design)", async () => {
+    const sys = FrameSystem.create({ frames: 64 });
+    const { worker, thread, msg } = await startWorker(sys);
+    expect(sys.workers()).toEqual([1, ...msg.workerIds]);
+    await worker.terminate();
+    const reports = sys.reclaimThread(thread);
+    expect(reports.map((r: ReclaimReport) => r.workerId)).toEqual(msg.workerIds);
+    expect(reports[0].framesFreed).toBeGreaterThan(0);
+    expect(sys.workers()).toEqual([1]);
+    expect(sys.stats()).toEqual(expect.objectContaining({ free: 63, used: 1 }));
+    expect(sys.reclaimThread(thread)).toEqual([]); // nothing left
+    sys.checkInvariants();
+  });
+
+  it("refuses what is not a thread id, and this thread's own ('BadWorker'); nothing changes", () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    for (const bad of [-1, 1.5, NaN, Infinity, '3', null, undefined, 2 ** 53, 1n]) {
+      expectThrown(() => sys.reclaimThread(bad as number), FrameSystemError, 'BadWorker');
+    }
+    expectThrown(() => sys.reclaimThread(threadId), FrameSystemError, 'BadWorker');
+    expect(sys.workers()).toEqual([1]);
+    expectAllFree(sys);
+  });
+});
+
+describe('watch', () => {
+  it('a Worker: once it exits (terminated or on its own), what its thread attached is reclaimed, by itself', async () => {
+    for (const exit of [false, true]) {
+      const sys = FrameSystem.create({ frames: 64 });
+      const seen: number[] = [];
+      const { worker, thread, msg } = await startWorker(sys, exit, (w) => sys.watch(w, (t, reports) => seen.push(t, ...reports.map((r) => r.workerId))));
+      if (!exit) await worker.terminate();
+      await until(() => seen.length > 0);
+      expect(seen).toEqual([thread, ...msg.workerIds]);
+      expect(sys.workers()).toEqual([1]);
+      expect(sys.stats()).toEqual(expect.objectContaining({ free: 63, used: 1 }));
+      sys.checkInvariants();
+    }
+  });
+
+  it('refuses a target that is neither a Worker nor a pool, and an onReclaim that is no function', () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    for (const bad of [null, undefined, 1, 'w', {}, { threadId: 1 }, { threads: [] }, { on() {} }]) {
+      expectThrown(() => sys.watch(bad as never), FrameUseError, 'BadValue');
+    }
+    const worker = { threadId: 7, once: () => undefined };
+    expectThrown(() => sys.watch(worker, 5 as never), FrameUseError, 'BadValue');
+  });
+
+  it(`a piscina pool that recycles its threads (minThreads 0, idleTimeout 1 ms) through hundreds of threads: never TooManyWorkers, no id or frame leaks`, async () => {
+    const sys = FrameSystem.create({ frames: 256 });
+    const pool = new Piscina({
+      filename: new URL('./pool-task.js', import.meta.url).href,
+      workerData: { handle: sys.handle },
+      minThreads: 0,
+      maxThreads: 4,
+      idleTimeout: 1,
+    });
+    let reclaimed = 0;
+    let created = 0;
+    sys.watch(pool, (_thread, reports) => (reclaimed += reports.length));
+    pool.on('workerCreate', () => created++);
+    const ROUNDS = 50;
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        const ids = await Promise.all([1, 2, 3, 4].map(() => pool.run(null) as Promise<number>));
+        for (const id of ids) expect(id).toBeGreaterThan(1);
+        // Let the idle threads time out and exit; the next round starts new ones.
+        await until(() => pool.threads.length === 0, 5000);
+      }
+    } finally {
+      await pool.destroy();
+    }
+    expect(created).toBeGreaterThan(MAX_WORKERS * 2); // far more threads than worker ids
+    await until(() => sys.workers().length === 1);
+    expect(reclaimed).toBe(created); // one record a thread, each reclaimed
+    expectAllFree(sys);
+  }, 120_000);
+});

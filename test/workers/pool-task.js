@@ -1,0 +1,14 @@
+// A piscina task for the recycling test: the region is attached once per pool thread (module
+// scope); each task allocates and drops a few frames (leaving some in the thread's cache) and
+// answers the thread's worker id.
+import { workerData } from 'node:worker_threads';
+import { FrameSystem } from '../../dist/index.js';
+
+const sys = FrameSystem.attach(workerData.handle);
+
+/** @returns {number} */
+export default function task() {
+  const frames = [sys.allocFrame(), sys.allocFrame(), sys.allocSegment(3)];
+  for (const f of frames) f.drop();
+  return sys.workerId;
+}
