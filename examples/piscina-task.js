@@ -7,8 +7,7 @@ const Samples = defineMeta('example.samples', { count: 'u32' }, { untyped: true 
 const sys = FrameSystem.attach(workerData.handle);
 
 /**
- * Squares the samples of the frame at `paddr` in place and returns their sum (and which worker
- * did it); drops the frame.
+ * Squares the samples of the frame at `paddr` in place and returns their sum; drops the frame.
  * @param {{ paddr: number }} task
  */
 export default function square({ paddr }) {
@@ -21,5 +20,5 @@ export default function square({ paddr }) {
     sum += samples[i];
   }
   frame.drop(); // the last reference: back to this worker's cache, then the shared allocator
-  return { sum, workerId: sys.workerId };
+  return { sum };
 }

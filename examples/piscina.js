@@ -1,5 +1,7 @@
 // pageframe with a piscina worker pool: the pool's workers attach to the region once, and each
 // task carries only frame addresses; the data stays in shared memory and is processed in place.
+// sys.watch(pool) gives back what each pool thread attached when the pool ends that thread (an
+// idle timeout, a crash, pool.destroy()): no bookkeeping, however many threads the pool recycles.
 //
 //   node examples/piscina.js        (after npm run build)
 import { Piscina } from 'piscina';
@@ -13,7 +15,12 @@ const pool = new Piscina({
   filename: new URL('./piscina-task.js', import.meta.url).href,
   workerData: { handle: sys.handle }, // each pool worker attaches once, at start-up
   maxThreads: 2,
+  idleTimeout: 50, // idle threads end, and new ones start when work comes: each attaches anew
 });
+let reclaimed = 0;
+sys.watch(pool, (_thread, reports) => (reclaimed += reports.length)); // the one line the pool needs
+let threads = 0;
+pool.on('workerCreate', () => threads++); // (only to report it below)
 
 // 64 frames of float32 samples; each task squares the samples of one frame in place and returns
 // their sum. The frame's reference travels with the task (intoRaw here, fromRaw there).
@@ -24,14 +31,13 @@ for (let k = 0; k < 64; k++) {
   for (let i = 0; i < 1024; i++) samples[i] = (i % 7) - 3;
   tasks.push(pool.run({ paddr: frame.intoRaw() }));
 }
-const results = /** @type {{ sum: number, workerId: number }[]} */ (await Promise.all(tasks));
+const results = /** @type {{ sum: number }[]} */ (await Promise.all(tasks));
 const sums = results.map((r) => r.sum);
 const expected = [...Array(1024).keys()].reduce((s, i) => s + ((i % 7) - 3) ** 2, 0);
 console.log(`${sums.length} frames squared in place by the pool; every sum is ${expected}:`, sums.every((s) => s === expected));
-await pool.destroy();
-// The pool terminated its threads: give their share of the region (ids, cached free frames) back.
-const reports = sys.reclaimWorkers([...new Set(results.map((r) => r.workerId))]);
-console.log(`reclaimed ${reports.length} pool worker(s): ${reports.reduce((n, r) => n + r.framesFreed, 0)} cached frames back to the shared allocator`);
+await pool.destroy(); // its threads exit; watch reclaims what each attached (ids, cached frames)
+while (sys.workers().length > 1) await new Promise((resolve) => setTimeout(resolve, 5));
+console.log(`reclaimed ${reclaimed} pool worker(s) of ${threads} thread(s), by watch`);
 const stats = sys.stats();
 console.log('frames free again:', stats.free === stats.total, JSON.stringify(stats));
 sys.checkInvariants();
