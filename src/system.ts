@@ -26,7 +26,7 @@ import { Region } from './region/region.js';
 import { checkTimeout, describe } from './base/args.js';
 import { claimWorker, recordThread, threadOf, workerState, WORKER_FREE } from './region/workers.js';
 import { threadId } from './shm/thread.js';
-import { bufferOf, initRegion, readHeader, sharedArrayBufferClass, type FrameSystemHandle, type SharedMemory } from './region/header.js';
+import { bufferOf, initRegion, readHeader, regionId, sharedArrayBufferClass, type FrameSystemHandle, type SharedMemory } from './region/header.js';
 import { fastPath } from './region/fast-path.js';
 import { HEADER_BYTES, computeLayout, type Layout } from './region/geometry.js';
 import { SLOT_UNUSED, checkRegion, countSlots, slotState } from './region/census.js';
@@ -86,7 +86,8 @@ export interface FrameSystemOptions {
  * @example
  * ```ts
  * const options: AttachOptions = { caches: false }; // a worker that allocates little
- * const other = FrameSystem.attach(sys.handle, options);
+ * // (separate: here, in the thread that made `sys`, the attach stands for another worker's)
+ * const other = FrameSystem.attach(sys.handle, { ...options, separate: true });
  * other.allocFrame().drop(); // straight back to the shared allocator
  * other.close();
  * ```
@@ -106,6 +107,32 @@ export interface AttachOptions {
    * holder has most likely died too. Default 1000; a number >= 0 or `Infinity`.
    */
   reclaimWaitMs?: number;
+  /**
+   * Attach as a worker of its own (a new worker id) even if this thread has this region already:
+   * for tests and simulations that stand for another worker in one thread. Default false: a
+   * second attach on a thread returns the system it has.
+   */
+  separate?: boolean;
+}
+
+/**
+ * The systems of this thread, by region (`regionId`): a second `attach` of a region on the same
+ * thread returns the one it has, and `close` closes it when every attach of it is closed.
+ */
+const thisThread = new Map<string, { sys: FrameSystem; attaches: number; options: AttachOptions }>();
+
+/**
+ * Whether `options` asks for nothing that `had` (the options the thread's system was made with)
+ * set otherwise.
+ */
+function sameOptions(options: AttachOptions, had: AttachOptions): boolean {
+  return (
+    (options.allocator === undefined || options.allocator === had.allocator) &&
+    (options.caches === undefined || options.caches === (had.caches ?? true)) &&
+    (options.onLeak === undefined || options.onLeak === had.onLeak) &&
+    (options.leakStacks === undefined || options.leakStacks === (had.leakStacks ?? true)) &&
+    (options.reclaimWaitMs === undefined || options.reclaimWaitMs === (had.reclaimWaitMs ?? 1000))
+  );
 }
 
 
@@ -193,15 +220,16 @@ export interface FrameStats {
 
 /**
  * One region of shared physical memory as one worker sees it: the frames, their metadata slots,
- * the allocator, the worker table. `FrameSystem.create` makes a region; every other worker (or the
- * same one again) calls `FrameSystem.attach(sys.handle)` and sees the same frames. It allocates
- * (`allocFrame`, `allocSegment`) and answers for the whole region (`stats`, `checkInvariants`).
+ * the allocator, the worker table. `FrameSystem.create` makes a region; every other worker calls
+ * `FrameSystem.attach(handle)` with the handle posted to it, and sees the same frames (a thread has
+ * one system a region: a second attach there returns it). It allocates (`allocFrame`,
+ * `allocSegment`) and answers for the whole region (`stats`, `checkInvariants`).
  *
  * @example
  * ```ts
  * const sys = FrameSystem.create({ frames: 1024 }); // 4 MiB of frames
  * const frame = sys.allocFrame();
- * const other = FrameSystem.attach(sys.handle); // as a worker would (postMessage the handle)
+ * const other = FrameSystem.attach(sys.handle, { separate: true }); // as a worker would (postMessage the handle)
  * const same = Frame.fromInUse(other, frame.paddr); // the same frame, seen through `other`
  * console.log(same.referenceCount, other.workerId); // 2 2
  * same.drop();
@@ -235,7 +263,7 @@ export class FrameSystem implements FrameContext {
    * @example
    * ```ts
    * const sys = FrameSystem.create({ frames: 16, checked: true });
-   * console.log(sys.checked, FrameSystem.attach(sys.handle).checked); // true true
+   * console.log(sys.checked, FrameSystem.attach(sys.handle, { separate: true }).checked); // true true
    * ```
    */
   readonly checked: boolean;
@@ -245,7 +273,7 @@ export class FrameSystem implements FrameContext {
    *
    * @example
    * ```ts
-   * const other = FrameSystem.attach(sys.handle);
+   * const other = FrameSystem.attach(sys.handle, { separate: true });
    * console.log(sys.workerId, other.workerId); // 1 2
    * other.close();
    * ```
@@ -283,6 +311,8 @@ export class FrameSystem implements FrameContext {
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
   /** @internal */
+  /** @internal This thread's key for the region (`regionId`), if it is the thread's system for it (not a `separate` attach). */
+  key: string | undefined = undefined;
   /** @internal Whether `close()` was called (every handle of this system then refuses use). */
   _closed = false;
   /** @internal Checked mode's leak detector (this worker's handles). */
@@ -354,38 +384,66 @@ export class FrameSystem implements FrameContext {
     recordThread(new Int32Array(buffer, offset, HEADER_BYTES >> 2), 1, threadId());
     const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator, options.caches ?? true, options);
     sys.allocator.addFreeMemory(0, frames);
+    sys.key = regionId(buffer, offset);
+    thisThread.set(sys.key, { sys, attaches: 1, options });
     return sys;
   }
 
   /**
-   * Attaches to a region created elsewhere (another worker, or the same memory again), taking a
-   * new worker id. Throws `FrameSystemError`: `BadHeader` for a header that is missing or
+   * Attaches to a region created elsewhere (another worker), taking a new worker id and recording
+   * this thread's id in it (`reclaimThread`, `watch`). A thread has one system a region: a second
+   * attach on the same thread (or an attach on the thread that created the region) returns the
+   * system it has, which `close` closes once every attach of it is closed; with other `options`
+   * than that system's it is `FrameUseError('BadValue')`, unless `options.separate` asks for a
+   * worker of its own. Throws `FrameSystemError`: `BadHeader` for a header that is missing or
    * corrupt, `Version` for another layout version, `TooManyWorkers` when MAX_WORKERS are attached,
    * `BadMemory` for a handle that is not one. A region made with a custom allocator needs it here
    * too (`options.allocator`).
    *
    * @example
    * ```ts
-   * // In a worker: FrameSystem.attach(workerData.handle). Here, in the same thread:
-   * const other = FrameSystem.attach(sys.handle);
+   * // In a worker: const sys = FrameSystem.attach(workerData.handle). On one thread, one system:
+   * console.log(FrameSystem.attach(sys.handle) === sys); // true
+   * sys.close(); // that attach's close: sys stays open
+   * const other = FrameSystem.attach(sys.handle, { separate: true }); // a worker of its own, here
    * const frame = other.allocFrame(); // from the same region
-   * console.log(sys.stats().used, other.workerId); // 1 2
+   * console.log(sys.closed, sys.stats().used, other.workerId); // false 1 2
    * frame.drop();
    * other.close();
    * ```
    */
   static attach(handle: FrameSystemHandle, options: AttachOptions = {}): FrameSystem {
     if (options?.reclaimWaitMs !== undefined) checkTimeout(options.reclaimWaitMs, 'reclaimWaitMs');
+    if (options?.separate !== undefined && typeof options.separate !== 'boolean') {
+      throw new FrameUseError('BadValue', `attach: separate must be a boolean, not ${describe(options.separate)}`);
+    }
     if (handle === null || typeof handle !== 'object') {
       throw new FrameSystemError('BadMemory', 'attach needs the handle of a FrameSystem (sys.handle)');
     }
     const { memory, offset } = handle;
     checkOffset(offset);
     const { buffer, layout, checked } = readHeader(memory, offset);
+    const key = regionId(buffer, offset);
+    const had = options.separate === true ? undefined : thisThread.get(key);
+    if (had !== undefined && !had.sys._closed) {
+      if (!sameOptions(options, had.options)) {
+        throw new FrameUseError(
+          'BadValue',
+          `this thread has attached this region already (worker ${had.sys.workerId}) with other options; use that system, close it first, or attach with { separate: true }`,
+        );
+      }
+      had.attaches++;
+      return had.sys;
+    }
     const head = new Int32Array(buffer, offset, HEADER_BYTES >> 2);
     const workerId = claimWorker(head);
     recordThread(head, workerId, threadId());
-    return new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true, options);
+    const sys = new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true, options);
+    if (options.separate !== true) {
+      sys.key = key;
+      thisThread.set(key, { sys, attaches: 1, options });
+    }
+    return sys;
   }
 
   /**
@@ -472,7 +530,7 @@ export class FrameSystem implements FrameContext {
    *
    * @example
    * ```ts
-   * const other = FrameSystem.attach(sys.handle);
+   * const other = FrameSystem.attach(sys.handle, { separate: true });
    * console.log(sys.workers()); // [ 1, 2 ]
    * other.close();
    * ```
@@ -539,7 +597,7 @@ export class FrameSystem implements FrameContext {
    * @example
    * ```ts
    * // With a real worker: worker.on('exit', () => sys.reclaimWorker(id)), id being its workerId.
-   * const other = FrameSystem.attach(sys.handle); // stands for a worker that dies
+   * const other = FrameSystem.attach(sys.handle, { separate: true }); // stands for a worker that dies
    * other.allocFrame().drop(); // leaves free frames in its cache
    * const report = sys.reclaimWorker(other.workerId);
    * console.log(report.workerId, report.framesFreed > 0, sys.workers()); // 2 true [ 1 ]
@@ -557,8 +615,8 @@ export class FrameSystem implements FrameContext {
    *
    * @example
    * ```ts
-   * const a = FrameSystem.attach(sys.handle); // two workers that die together
-   * const b = FrameSystem.attach(sys.handle);
+   * const a = FrameSystem.attach(sys.handle, { separate: true }); // two workers that die together
+   * const b = FrameSystem.attach(sys.handle, { separate: true });
    * a.allocFrame().drop();
    * b.allocFrame().drop();
    * const reports = sys.reclaimWorkers([a.workerId, b.workerId]);
@@ -727,8 +785,9 @@ export class FrameSystem implements FrameContext {
   }
 
   /**
-   * Detaches this worker: its cached free frames go back to the shared allocator, its
-   * worker-table entry is released, and new handles can no longer be made here
+   * Detaches this worker (once every `attach` of it on this thread is closed: until then this
+   * ends one attach and changes nothing else): its cached free frames go back to the shared
+   * allocator, its worker-table entry is released, and new handles can no longer be made here
    * (`FrameUseError('Closed')`). Every use of a handle made through this system (a frame, segment,
    * borrow, metadata view, reader, list or channel object) is `Closed` too and changes nothing;
    * the references such handles hold stay in use, as a dead worker's do (drop them before
@@ -737,7 +796,7 @@ export class FrameSystem implements FrameContext {
    *
    * @example
    * ```ts
-   * const other = FrameSystem.attach(sys.handle);
+   * const other = FrameSystem.attach(sys.handle, { separate: true });
    * other.close(); // its cached frames go back to the shared allocator, its id is free
    * try {
    *   other.allocFrame();
@@ -748,6 +807,11 @@ export class FrameSystem implements FrameContext {
    */
   close(): void {
     if (this._closed) return;
+    const entry = this.key === undefined ? undefined : thisThread.get(this.key);
+    if (entry !== undefined && entry.sys === this) {
+      if (--entry.attaches > 0) return; // another attach of this thread still uses it
+      thisThread.delete(this.key!);
+    }
     this._cache?.drainCaches();
     this._closed = true;
     this._region.fast = undefined;
@@ -760,7 +824,7 @@ export class FrameSystem implements FrameContext {
    *
    * @example
    * ```ts
-   * const other = FrameSystem.attach(sys.handle);
+   * const other = FrameSystem.attach(sys.handle, { separate: true });
    * other.close();
    * console.log(sys.closed, other.closed); // false true
    * ```

@@ -43,7 +43,7 @@ const Counted = defineMeta('test.reclaim.counted', { value: 'u32' }, { onDrop: (
 /** A region (worker 1, the survivor) and a second worker that is about to die. */
 function world(options: Partial<FrameSystemOptions> = {}): { sys: FrameSystem; dead: FrameSystem; id: number; i32: Int32Array } {
   const sys = makeSystem(options);
-  const dead = FrameSystem.attach(sys.handle);
+  const dead = FrameSystem.attach(sys.handle, { separate: true });
   onDropCalls.length = 0;
   return { sys, dead, id: dead.workerId, i32: sys._region.mem.i32 };
 }
@@ -111,7 +111,7 @@ function dieAfter<T extends object, K extends keyof T>(obj: T, method: K): Error
 describe('reclaimWorker: which ids', () => {
   it("refuses its own id, 0, MAX_WORKERS + 1 and non-integers ('BadWorker'), changing nothing", () => {
     const sys = makeSystem();
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     for (const [who, id] of [
       [sys, 1],
       [other, other.workerId],
@@ -139,7 +139,7 @@ describe('reclaimWorker: which ids', () => {
 
   it('a worker id that is not attached: a no-op report', () => {
     const sys = makeSystem();
-    const closed = FrameSystem.attach(sys.handle);
+    const closed = FrameSystem.attach(sys.handle, { separate: true });
     closed.allocFrame().drop();
     closed.close();
     const f = sys.allocFrame();
@@ -180,7 +180,7 @@ describe('reclaimWorker: a dead worker with cached frames', () => {
     expect(sys.reclaimWorker(id)).toEqual(report(id, {}));
     expectHealthy(sys, 127);
 
-    const next = FrameSystem.attach(sys.handle);
+    const next = FrameSystem.attach(sys.handle, { separate: true });
     expect(next.workerId).toBe(id);
     expect(next._region.token).not.toBe(dead._region.token); // a new generation
     expect(i32[rec + W_GEN]).not.toBe(gen);
@@ -212,7 +212,7 @@ describe('reclaimWorker: workers that died together', () => {
   /** Two workers with 16 cached frames each; `a` died holding the allocator lock. */
   function twoDead(): { sys: FrameSystem; i32: Int32Array; a: number; b: number } {
     const sys = makeSystem({ reclaimWaitMs: 20 }); // instead of about a second
-    const [a, b] = [FrameSystem.attach(sys.handle), FrameSystem.attach(sys.handle)];
+    const [a, b] = [FrameSystem.attach(sys.handle, { separate: true }), FrameSystem.attach(sys.handle, { separate: true })];
     a.allocFrame().drop();
     b.allocFrame().drop();
     const i32 = sys._region.mem.i32;
@@ -245,7 +245,7 @@ describe('reclaimWorker: workers that died together', () => {
     expect(sys.workers()).toEqual([1]);
     expectHealthy(sys, 64);
     // Both ids are free again.
-    const next = [FrameSystem.attach(sys.handle), FrameSystem.attach(sys.handle)];
+    const next = [FrameSystem.attach(sys.handle, { separate: true }), FrameSystem.attach(sys.handle, { separate: true })];
     expect(next.map((w) => w.workerId).sort()).toEqual([a, b].sort());
     for (const w of next) w.close();
     expectAllocatable(sys, 64);
@@ -253,7 +253,7 @@ describe('reclaimWorker: workers that died together', () => {
 
   it('pending because a live holder was slow: any later reclaim finishes it, and a second one changes nothing', () => {
     const { sys, i32, a, b } = twoDead();
-    const slow = FrameSystem.attach(sys.handle);
+    const slow = FrameSystem.attach(sys.handle, { separate: true });
     i32[H_BUDDY_LOCK] = slow._region.token; // a live worker holds it (a has died without it)
     expect(sys.reclaimWorker(b)).toEqual(report(b, { pending: true }));
     i32[H_BUDDY_LOCK] = 0; // it lets go
@@ -597,7 +597,7 @@ describe.each([{ checked: false }, { checked: true }])('reclaimWorker: deaths in
 
     it("locks held by a live worker are not touched", () => {
       const { sys, id, i32 } = world({ checked });
-      const live = FrameSystem.attach(sys.handle);
+      const live = FrameSystem.attach(sys.handle, { separate: true });
       i32[H_REG_LOCK] = live._region.token;
       i32[H_DEFER_LOCK] = live._region.token;
       expect(sys.reclaimWorker(id)).toEqual(report(id, {}));

@@ -95,7 +95,7 @@ describe('FrameSystem.create', () => {
     f.drop();
     const below = new Uint8Array(memory.buffer, 0, 65536);
     expect(below.every((b) => b === 0xee)).toBe(true);
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     expect(other.nframes).toBe(16);
     other.close();
   });
@@ -104,7 +104,7 @@ describe('FrameSystem.create', () => {
 describe('FrameSystem.attach', () => {
   it('sees the same frames, with its own worker id, and inherits checked mode', () => {
     const sys = makeSystem({ checked: true });
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     expect(other.workerId).toBe(2);
     expect(other.checked).toBe(true);
     expect(sys.workers()).toEqual([1, 2]);
@@ -126,29 +126,29 @@ describe('FrameSystem.attach', () => {
     );
     const i32 = sys._region.mem.i32;
     i32[H_VERSION] = 999;
-    expect(() => FrameSystem.attach(sys.handle)).toThrow(expect.objectContaining({ code: 'Version' }));
+    expect(() => FrameSystem.attach(sys.handle, { separate: true })).toThrow(expect.objectContaining({ code: 'Version' }));
     i32[H_VERSION] = LAYOUT_VERSION;
     const nframes = i32[2];
     i32[2] = nframes + 1; // frame count that no longer matches the recorded layout
-    expect(() => FrameSystem.attach(sys.handle)).toThrow(expect.objectContaining({ code: 'BadHeader' }));
+    expect(() => FrameSystem.attach(sys.handle, { separate: true })).toThrow(expect.objectContaining({ code: 'BadHeader' }));
     i32[2] = nframes;
-    FrameSystem.attach(sys.handle).close();
+    FrameSystem.attach(sys.handle, { separate: true }).close();
   });
 
   it('refuses more than MAX_WORKERS attached workers, and reuses closed ids', () => {
     const sys = makeSystem({ frames: 2 });
     const views = [];
-    for (let i = 1; i < MAX_WORKERS; i++) views.push(FrameSystem.attach(sys.handle));
-    expect(() => FrameSystem.attach(sys.handle)).toThrow(expect.objectContaining({ code: 'TooManyWorkers' }));
+    for (let i = 1; i < MAX_WORKERS; i++) views.push(FrameSystem.attach(sys.handle, { separate: true }));
+    expect(() => FrameSystem.attach(sys.handle, { separate: true })).toThrow(expect.objectContaining({ code: 'TooManyWorkers' }));
     views[4].close();
-    expect(FrameSystem.attach(sys.handle).workerId).toBe(6);
+    expect(FrameSystem.attach(sys.handle, { separate: true }).workerId).toBe(6);
   });
 });
 
 describe('close', () => {
   it('closed means closed: every use of its handles is Closed and changes nothing; what they held stays in use, nothing is stranded (issue #14, item 5)', async () => {
     const sys = makeSystem();
-    const other = FrameSystem.attach(sys.handle); // the region lives on in another worker
+    const other = FrameSystem.attach(sys.handle, { separate: true }); // the region lives on in another worker
     const f = sys.allocFrame(MockMeta, { value: 3 });
     const u = sys.allocFrame();
     const seg = sys.allocSegment(2);

@@ -261,7 +261,7 @@ describe('a shared WebAssembly.Memory as physical memory', () => {
 
   it('another view attached from the handle sees the module’s writes', () => {
     const { wasm, sys } = setup();
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     const f = sys.allocFrame();
     const g = Frame.fromInUse(other, f.paddr);
     expect(g.bytes().byteOffset).toBe(f.bytes().byteOffset);
@@ -298,7 +298,7 @@ describe('a shared WebAssembly.Memory as physical memory', () => {
     for (let k = 0; k < frames / 4; k++) list.pushBack(new FrameAllocOptions(sys).allocUnique(Meta, { v: 1000 + k }));
     for (const f of all) f.fill(0xff);
     wasm.fill(addressOf(seg), seg.size, 0xee);
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     const peek = Frame.fromInUse(other, all[3].paddr);
     expect(peek.bytes()[0]).toBe(0xff);
     peek.drop();

@@ -101,7 +101,7 @@ export const MAX_FRAMES = 1 << 20;
  * ```ts
  * const others: FrameSystem[] = [];
  * try {
- *   for (;;) others.push(FrameSystem.attach(sys.handle));
+ *   for (;;) others.push(FrameSystem.attach(sys.handle, { separate: true }));
  * } catch (e) {
  *   console.log((e as FrameSystemError).code, others.length + 1 === MAX_WORKERS); // 'TooManyWorkers' true
  * }

@@ -422,7 +422,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
    *
    * @example
    * ```ts
-   * const other = FrameSystem.attach(sys.handle); // another worker, idle from now on
+   * const other = FrameSystem.attach(sys.handle, { separate: true }); // another worker, idle from now on
    * other.allocFrame().drop(); // one frame cached there, and 15 more from its refill
    * const cached = sys.allocator as CachedAllocator;
    * console.log(cached.stealCaches(), cached.cachedFrames(other.workerId)); // 16 0

@@ -145,7 +145,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
    * ```ts
    * const Entry = defineMeta('app.entry', { key: 'u32' });
    * const list = LinkedList.create(sys, Entry);
-   * const other = FrameSystem.attach(sys.handle); // as a worker would, with list.handle posted to it
+   * const other = FrameSystem.attach(sys.handle, { separate: true }); // as a worker would, with list.handle posted to it
    * const there = LinkedList.open(other, list.handle, Entry);
    * there.pushBack(new FrameAllocOptions(other).allocUnique(Entry, { key: 9 }));
    * console.log(list.size, [...list][0].meta.key); // 1 9

@@ -3,8 +3,8 @@
  * once by `create` (the magic last) and read by every `attach` to validate the region.
  *
  *   words: magic | version | nframes | flags | header bytes | meta offset | frame offset |
- *          slot bytes | page size | (two words unused since lists and workers claim their
- *          entries by CAS; kept so the layout version need not change)
+ *          slot bytes | page size | region id (two words, random: what tells a thread that two
+ *          handles name the same region, `regionId`)
  *
  * Who writes: only `initRegion`, before any other worker can know the region. It also sets what
  * a fresh region holds elsewhere (every slot UNUSED, worker 1's record attached), the one place
@@ -30,8 +30,8 @@ const H_META_OFFSET = 5; // bytes from the region start
 const H_FRAME_OFFSET = 6; // bytes from the region start
 const H_SLOT_BYTES = 7; // META_SLOT_SIZE, recorded so attach can check it
 const H_PAGE_SIZE = 8;
-/** Unused since lists claim their entries by CAS (lists.ts); still set to 1, so the layout is unchanged. */
-const H_NEXT_LIST_ID = 9;
+/** The region's id: two random words written by `create` (they held counters no version read). */
+export const H_REGION_ID = 9;
 
 /** Header flags. */
 const FLAG_CHECKED = 1;
@@ -114,11 +114,24 @@ export function initRegion(buffer: SharedArrayBuffer, offset: number, layout: La
   i32[H_FRAME_OFFSET] = layout.frameOffset;
   i32[H_SLOT_BYTES] = META_SLOT_SIZE;
   i32[H_PAGE_SIZE] = PAGE_SIZE;
-  i32[H_NEXT_LIST_ID] = 1;
+  const id = new Int32Array(2);
+  globalThis.crypto.getRandomValues(id);
+  i32[H_REGION_ID] = id[0] | 1; // never 0
+  i32[H_REGION_ID + 1] = id[1];
   i32[H_WORKERS + W_STATE] = WORKER_ATTACHED; // the creator is worker 1, generation 1
   i32[H_WORKERS + W_GEN] = 1;
   // ORDER: everything above is written before the magic; attach reads the magic first.
   Atomics.store(i32, H_MAGIC, MAGIC);
+}
+
+/**
+ * The region's id (`create` draws it at random), as a string: two handles with the same id name
+ * the same region (a copy of its bytes elsewhere would too, but nobody copies a live region). Reads
+ * a header `readHeader` validated; written once before the magic, so a plain read.
+ */
+export function regionId(buffer: SharedArrayBuffer, offset: number): string {
+  const head = new Int32Array(buffer, offset, HEADER_BYTES >> 2);
+  return `${head[H_REGION_ID] >>> 0}.${head[H_REGION_ID + 1] >>> 0}`;
 }
 
 /**

@@ -196,7 +196,7 @@ export class FrameChannel implements Disposable {
    * @example
    * ```ts
    * const ch = FrameChannel.create(sys, 4);
-   * const other = FrameSystem.attach(sys.handle); // as a worker would, with the handles posted to it
+   * const other = FrameSystem.attach(sys.handle, { separate: true }); // as a worker would, with the handles posted to it
    * const there = FrameChannel.open(other, ch.handle);
    * there.send(other.allocFrame());
    * const frame = ch.receive()!;

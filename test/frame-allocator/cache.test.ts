@@ -269,7 +269,7 @@ describe('draining and counting', () => {
 
   it('close() gives the worker its cached frames back to the buddy level', () => {
     const sys = makeSystem();
-    const b = FrameSystem.attach(sys.handle);
+    const b = FrameSystem.attach(sys.handle, { separate: true });
     const f = b.allocFrame();
     const s = b.allocSegment(3);
     f.drop();
@@ -306,7 +306,7 @@ describe('draining and counting', () => {
 describe('one cache per worker', () => {
   it('a frame dropped by worker B is not reused by worker A', () => {
     const sys = makeSystem();
-    const b = FrameSystem.attach(sys.handle);
+    const b = FrameSystem.attach(sys.handle, { separate: true });
     const f = b.allocFrame();
     const p = f.paddr;
     f.drop();
@@ -325,7 +325,7 @@ describe('one cache per worker', () => {
 
   it('a frame goes to the cache of the worker that drops it last', () => {
     const sys = makeSystem();
-    const b = FrameSystem.attach(sys.handle);
+    const b = FrameSystem.attach(sys.handle, { separate: true });
     const f = b.allocFrame();
     const p = f.intoRaw(); // handed to A by address
     Frame.fromRaw(sys, p).drop();
@@ -339,7 +339,7 @@ describe('one cache per worker', () => {
 
   it('with all frames taken, B drains its own cache before NoMemory, not asking A', () => {
     const sys = makeSystem();
-    const b = FrameSystem.attach(sys.handle);
+    const b = FrameSystem.attach(sys.handle, { separate: true });
     const bFrames = allocFrames(b, 16);
     const aFrames = allocFrames(sys, 48);
     expect(buddyFree(sys)).toBe(0);
@@ -364,7 +364,7 @@ describe('one cache per worker', () => {
   for (const k of [1, 2, 3, 4]) {
     it(`frames cached only in an idle worker A (runs of ${k}): B takes them without A's help, never NoMemory while they last`, () => {
       const sys = makeSystem();
-      const b = FrameSystem.attach(sys.handle);
+      const b = FrameSystem.attach(sys.handle, { separate: true });
       const aFrames: (Frame<Untyped> | Segment<Untyped>)[] = [];
       for (;;) {
         try {
@@ -401,7 +401,7 @@ describe('one cache per worker', () => {
 
   it("a worker's stale entries (runs stolen from it) are skipped, and its cache works on", () => {
     const sys = makeSystem();
-    const b = FrameSystem.attach(sys.handle);
+    const b = FrameSystem.attach(sys.handle, { separate: true });
     const a = allocFrames(sys, 64);
     dropAll(a.slice(0, 10)); // A caches 10 frames
     const stolen = allocFrames(b, 10); // B takes them all (a steal: nothing else is free)
@@ -427,7 +427,7 @@ describe('one cache per worker', () => {
 
   it('NoMemory when memory really is exhausted: nothing is stolen, nothing changes', () => {
     const sys = makeSystem({ frames: 16 });
-    const b = FrameSystem.attach(sys.handle);
+    const b = FrameSystem.attach(sys.handle, { separate: true });
     const held = allocFrames(sys, 16);
     expectNoChange(b, () => b.allocFrame(), AllocError, 'NoMemory');
     dropAll(held);
@@ -440,7 +440,7 @@ describe('a second free of a frame another worker caches', () => {
   for (const checked of [false, true]) {
     it(`is refused, changing nothing: a cached frame${checked ? ', and any frame of a cached run (checked mode)' : ' (its count word says cached)'}`, () => {
       const sys = makeSystem({ checked });
-      const b = FrameSystem.attach(sys.handle);
+      const b = FrameSystem.attach(sys.handle, { separate: true });
       const p = b.allocator.alloc(1, 1)!;
       b.allocator.dealloc(p, 1); // cached by B
       expectNoChange(sys, () => sys.allocator.dealloc(p, 1), AllocError, 'InvalidArgs');
@@ -482,7 +482,7 @@ describe('checkInvariants on the caches', () => {
 
   it("catches a cached run (of any worker's cache) that is also free in the buddy allocator", () => {
     const sys = makeSystem();
-    const b = FrameSystem.attach(sys.handle);
+    const b = FrameSystem.attach(sys.handle, { separate: true });
     b.allocFrame().drop();
     const chunks: [number, number][] = [];
     cachedAllocator(sys).buddy.forEachFree((p, n) => chunks.push([p / PAGE_SIZE, n]));
@@ -524,7 +524,7 @@ describe('checkInvariants on the caches', () => {
 
   it("stats() of a worker without caches counts the other workers' cached frames as free, not raw", () => {
     const sys = makeSystem({ caches: false });
-    const b = FrameSystem.attach(sys.handle);
+    const b = FrameSystem.attach(sys.handle, { separate: true });
     const f = b.allocFrame(); // B's cache: the other 15 of the batch
     // The region is the same from every worker: 63 free, 1 held, nothing raw.
     expect(b.stats()).toEqual(expect.objectContaining({ free: 63, shared: 1, raw: 0 }));
@@ -535,7 +535,7 @@ describe('checkInvariants on the caches', () => {
 
   it("a worker without caches takes the others' cached frames before NoMemory", () => {
     const sys = makeSystem({ caches: false });
-    const b = FrameSystem.attach(sys.handle);
+    const b = FrameSystem.attach(sys.handle, { separate: true });
     const held = allocFrames(b, 64);
     dropAll(held.slice(0, 5)); // free frames exist, but only in B's cache
     const g = sys.allocFrame(); // B is idle: its cached frames are taken without its help

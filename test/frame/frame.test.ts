@@ -200,7 +200,7 @@ describe('Frame.fromInUse', () => {
     const sys = makeSystem();
     const T = defineMeta('test.frame.registry-read', { a: 'u16', b: 'f64' });
     const f = sys.allocFrame(T, { a: 9, b: 0.5 });
-    const other = FrameSystem.attach(sys.handle); // a view with no local ids: the registry must answer
+    const other = FrameSystem.attach(sys.handle, { separate: true }); // a view with no local ids: the registry must answer
     const g = Frame.fromInUse(other, f.paddr);
     expect(g.metaType.name).toBe('test.frame.registry-read');
     expect(g.meta).toEqual(expect.objectContaining({ a: 9, b: 0.5 }));

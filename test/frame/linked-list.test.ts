@@ -300,7 +300,7 @@ describe('LinkedList', () => {
     const sys = makeSystem();
     const list = LinkedList.create(sys, MockUMeta);
     list.pushBack(alloc(sys, 1));
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     const handle = structuredClone(list.handle); // what postMessage carries
     const there = LinkedList.open(other, handle, MockUMeta);
     expect(there.id).toBe(list.id);
@@ -724,7 +724,7 @@ describe.each([{ checked: false }, { checked: true }])('fail-fast cursors (check
 
   it('a change from another worker (another attached view) makes the cursor stale, and back', () => {
     const sys = makeSystem({ checked });
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     const list = LinkedList.create(sys, MockUMeta);
     for (const v of [1, 2]) list.pushBack(alloc(sys, v));
     const there = LinkedList.open(other, list.handle, MockUMeta);
@@ -1346,7 +1346,7 @@ const REQUIRED_LABELS = [
 
 function setupModel(checked: boolean): { model: ListModel; real: ListReal } {
   const sys = makeSystem({ frames: MODEL_FRAMES, checked });
-  const other = FrameSystem.attach(sys.handle);
+  const other = FrameSystem.attach(sys.handle, { separate: true });
   const decoy = LinkedList.create(sys, MockUMeta);
   const decoyPaddrs: Paddr[] = [];
   for (let k = 0; k < DECOY; k++) {
@@ -1712,7 +1712,7 @@ function listWrites(
  */
 function dieInListOp(kind: 'link' | 'unlink', position: Position, cut: Cut) {
   const sys = makeSystem();
-  const dead = FrameSystem.attach(sys.handle);
+  const dead = FrameSystem.attach(sys.handle, { separate: true });
   const list = LinkedList.create(sys, MockUMeta);
   const initial = position === 'only' ? (kind === 'link' ? [] : [1]) : [1, 2, 3];
   for (const v of initial) list.pushBack(alloc(sys, v));
@@ -1772,7 +1772,7 @@ describe('reclaimWorker: a worker died holding a list’s lock', () => {
     const list = LinkedList.create(sys, MockUMeta);
     for (const v of [1, 2]) list.pushBack(alloc(sys, v));
     const mine = list.cursorFrontMut();
-    const dead = FrameSystem.attach(sys.handle);
+    const dead = FrameSystem.attach(sys.handle, { separate: true });
     const theirs = LinkedList.open(dead, list.handle, MockUMeta).cursorFrontMut(); // alive when it died
     theirs.moveNext();
     expect(sys._region.mem.i32[entryOf(list) + L_LOCK]).toBe(0);

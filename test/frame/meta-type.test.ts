@@ -76,7 +76,7 @@ describe('the region type registry', () => {
   it('gives a type the same id in every view of the region', () => {
     const T = defineMeta('test.meta.registry-ids', { v: 'u32' });
     const sys = makeSystem();
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     const f = sys.allocFrame(T, { v: 4 });
     const g = Frame.fromInUse(other, f.paddr);
     expect(g.metaType).toBe(T);

@@ -179,7 +179,7 @@ describe('captureFrameMap', () => {
 
   it("reads another worker's cached frames, attached or not", () => {
     const sys = makeSystem({ frames: 64 });
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     const f = other.allocFrame();
     const paddr = f.paddr;
     f.drop(); // into worker 2's cache

@@ -19,6 +19,7 @@ import {
   type GlobalFrameAllocator,
 } from '../../src/index.js';
 import { computeLayout } from '../../src/region/geometry.js';
+import { H_REGION_ID } from '../../src/region/header.js';
 import { W_OP_COUNT, W_OP_START } from '../../src/region/journal.js';
 import { dropRef } from '../../src/frame/meta.js';
 import { claim, countOf, isCachedHead, slotWord } from '../../src/region/meta.js';
@@ -33,8 +34,11 @@ function onSab(frames: number, options: { checked?: boolean } = {}): FrameSystem
 }
 
 /** The header and the metadata region, word for word (the frames' bytes are not compared). */
+/** The region's header and slots, but for its random id (two regions differ there). */
 function metadataWords(sys: FrameSystem): Int32Array {
-  return sys._region.mem.i32.slice(0, sys._region.frameByte >> 2);
+  const words = sys._region.mem.i32.slice(0, sys._region.frameByte >> 2);
+  words.fill(0, H_REGION_ID, H_REGION_ID + 2);
+  return words;
 }
 
 function journalClear(sys: FrameSystem): boolean {
@@ -46,7 +50,7 @@ describe('the WebAssembly fast path', () => {
   it('is used only on a shared WebAssembly.Memory, unchecked, with the default allocator and caches', () => {
     const sys = FrameSystem.create({ frames: 16 });
     expect(sys._region.fast).toBeDefined();
-    expect(FrameSystem.attach(sys.handle)._region.fast).toBeDefined();
+    expect(FrameSystem.attach(sys.handle, { separate: true })._region.fast).toBeDefined();
     expect(FrameSystem.create({ frames: 16, checked: true })._region.fast).toBeUndefined();
     expect(FrameSystem.create({ frames: 16, caches: false })._region.fast).toBeUndefined();
     expect(onSab(16)._region.fast).toBeUndefined();
@@ -186,7 +190,7 @@ describe('the WebAssembly fast path', () => {
   it("skips entries whose frame another worker took (a steal), and caches with the head's mark", () => {
     const sys = FrameSystem.create({ frames: 16 });
     expect(sys._region.fast).toBeDefined();
-    const other = FrameSystem.attach(sys.handle);
+    const other = FrameSystem.attach(sys.handle, { separate: true });
     const opts = new FrameAllocOptions(sys).zeroed(false);
     const mine = Array.from({ length: 16 }, () => opts.allocFrame());
     for (const f of mine.slice(0, 4)) f.drop(); // cached by the fast path's drop

@@ -97,8 +97,8 @@ describe('region atomics', () => {
     const onWasm = FrameSystem.create({ frames: 8, memory: mem, offset: 65536 });
     expect(onWasm._region.at.kind).toBe('wasm');
     // A worker attaching to either gets the same kind (the handle carries the memory).
-    expect(FrameSystem.attach(made.handle)._region.at.kind).toBe('wasm');
-    expect(FrameSystem.attach(onSab.handle)._region.at.kind).toBe('js');
+    expect(FrameSystem.attach(made.handle, { separate: true })._region.at.kind).toBe('wasm');
+    expect(FrameSystem.attach(onSab.handle, { separate: true })._region.at.kind).toBe('js');
     // Frames zeroed through memory.fill, at the region's offset.
     const f = onWasm.allocFrame();
     f.fill(7);

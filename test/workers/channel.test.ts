@@ -382,7 +382,7 @@ describe('the ring across the wrap of its positions (white box)', () => {
 describe('open', () => {
   it('another attached view sees the same queue; the channel lives until the last close', () => {
     const sys = makeSystem();
-    const view = FrameSystem.attach(sys.handle);
+    const view = FrameSystem.attach(sys.handle, { separate: true });
     expect(view.workerId).not.toBe(sys.workerId);
     const ch = FrameChannel.create(sys, 8);
     const ch2 = FrameChannel.open(view, structuredClone(ch.handle));
@@ -526,7 +526,7 @@ describe('close', () => {
 describe('checked mode', () => {
   it('send and receive pair up as intoRaw and fromRaw: no ContractError, all freed', () => {
     const sys = FrameSystem.create({ frames: 64, checked: true });
-    const view = FrameSystem.attach(sys.handle);
+    const view = FrameSystem.attach(sys.handle, { separate: true });
     expect(view.checked).toBe(true);
     const ch = FrameChannel.create(sys, 2000);
     const ch2 = FrameChannel.open(view, ch.handle);

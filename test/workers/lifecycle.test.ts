@@ -51,6 +51,67 @@ describe('worker records know their thread', () => {
   });
 });
 
+describe('one system a region on a thread', () => {
+  it('attach on the thread that created the region returns that system; it closes when every attach is closed', () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    const again = FrameSystem.attach(sys.handle);
+    expect(again).toBe(sys);
+    expect(FrameSystem.attach({ memory: sys.handle.memory, offset: sys.handle.offset })).toBe(sys); // another handle object, the same region
+    expect(sys.workers()).toEqual([1]);
+    sys.close();
+    sys.close(); // two of the three attaches closed: still open
+    expect(sys.closed).toBe(false);
+    sys.allocFrame().drop();
+    sys.close();
+    expect(sys.closed).toBe(true);
+    const next = FrameSystem.attach(sys.handle); // a closed system is not returned: a new worker
+    expect(next).not.toBe(sys);
+    expect(next.workerId).toBe(1); // the id the closed one freed
+    next.close();
+  });
+
+  it('two regions in one memory are two systems; separate: true gives a worker of its own', () => {
+    const memory = new SharedArrayBuffer(4 << 20);
+    const a = FrameSystem.create({ frames: 16, memory });
+    const b = FrameSystem.create({ frames: 16, memory, offset: 2 << 20 });
+    expect(FrameSystem.attach(b.handle)).toBe(b);
+    expect(FrameSystem.attach(a.handle)).toBe(a);
+    const own = FrameSystem.attach(a.handle, { separate: true });
+    expect(own).not.toBe(a);
+    expect(own.workerId).toBe(2);
+    expect(FrameSystem.attach(a.handle)).toBe(a); // still the thread's system
+    own.close();
+  });
+
+  it('a second attach with other options than the thread\'s system is BadValue, and changes nothing', () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    expectThrown(() => FrameSystem.attach(sys.handle, { caches: false }), FrameUseError, 'BadValue');
+    expectThrown(() => FrameSystem.attach(sys.handle, { reclaimWaitMs: 5 }), FrameUseError, 'BadValue');
+    expectThrown(() => FrameSystem.attach(sys.handle, { separate: 'yes' as never }), FrameUseError, 'BadValue');
+    expect(FrameSystem.attach(sys.handle, { caches: true, reclaimWaitMs: 1000 })).toBe(sys); // the same options
+    expect(sys.workers()).toEqual([1]);
+    sys.close();
+    expect(sys.closed).toBe(false);
+  });
+
+  it('in a worker thread too: two attaches, one worker id', async () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       import(workerData.dist).then(({ FrameSystem }) => {
+         const a = FrameSystem.attach(workerData.handle);
+         const b = FrameSystem.attach(workerData.handle);
+         parentPort.postMessage([a === b, a.workerId]);
+       });`,
+      { eval: true, workerData: { handle: sys.handle, dist: new URL('../../dist/index.js', import.meta.url).href } },
+    );
+    const [[same, id]] = (await once(worker, 'message')) as [[boolean, number]];
+    expect(same).toBe(true);
+    expect(sys.workers()).toEqual([1, id]);
+    await worker.terminate();
+  });
+});
+
 describe('reclaimThread', () => {
   it("takes back every worker an exited thread attached: its ids and cached frames (a frame it held stays in use, by design)", async () => {
     const sys = FrameSystem.create({ frames: 64 });
