@@ -224,6 +224,11 @@ export function sleepOnSentAsync(r: Region, b: number, seen: number, left: numbe
   return sleepOnAsync(r.i32, b + C_SENT, seen, b + C_RECV_WAITERS, Math.min(left, MAX_SLEEP_MS));
 }
 
+/** `sleepOnReceived` without blocking the thread (`Atomics.waitAsync`, or polling): a sender's await. */
+export function sleepOnReceivedAsync(r: Region, b: number, seen: number, left: number): Promise<void> {
+  return sleepOnAsync(r.i32, b + C_RECEIVED, seen, b + C_SEND_WAITERS, Math.min(left, MAX_SLEEP_MS));
+}
+
 /** Wakes a receive waiter, if any sleeps: after a send, or a refusal of the head entry (the
  *  wake-up is passed on). */
 export function wakeReceivers(r: Region, b: number): void {

@@ -32,6 +32,7 @@ import {
   ringSize,
   sentCount,
   sleepOnReceived,
+  sleepOnReceivedAsync,
   sleepOnRingLockAsync,
   sleepOnSent,
   sleepOnSentAsync,
@@ -280,6 +281,37 @@ export class FrameChannel implements Disposable {
       if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
       else if (sent === undefined) return false; // the lock stayed held to the deadline
       if (sent === false && !this.await(true, deadline)) return false;
+    }
+  }
+
+  /**
+   * `send` without blocking the thread: waits for room with `Atomics.waitAsync` (or a timer where
+   * that is missing), so the event loop keeps running meanwhile: a producer on a main thread sees
+   * its consumers' `'error'` and `'exit'` events, and can stop, even when they died with the queue
+   * full. Resolves true once queued (the handle is consumed), or false after `timeoutMs` (the
+   * handle untouched, still the caller's). Rejects with the errors of `send` (but never
+   * `WouldBlock`: it never blocks), and with `Closed` if this channel object is closed meanwhile.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 1);
+   * console.log(await ch.sendAsync(sys.allocFrame())); // true: there was room
+   * const extra = sys.allocFrame();
+   * setTimeout(() => ch.tryReceive()?.drop(), 5); // as a consumer would, later
+   * console.log(await ch.sendAsync(extra, 1000)); // true (once the consumer made room)
+   * ch.tryReceive()?.drop();
+   * ch.close();
+   * ```
+   */
+  async sendAsync(item: Frame | Segment, timeoutMs = Infinity): Promise<boolean> {
+    checkTimeout(timeoutMs);
+    let deadline = NaN; // read the clock only once there is a wait
+    for (;;) {
+      // A few spins for the lock at most: a lock held longer is awaited, as in receiveAsync.
+      const sent = this.put(item, 0);
+      if (sent === true) return true;
+      if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
+      if (!(await (sent === false ? this.awaitRoomAsync(deadline) : this.awaitLockAsync(deadline)))) return false;
     }
   }
 
@@ -630,6 +662,16 @@ export class FrameChannel implements Disposable {
     const left = deadline - now();
     if (left <= 0) return false;
     await sleepOnRingLockAsync(this.r, this.base, left);
+    return true;
+  }
+
+  /** Waits for room (a receive) without blocking the thread; false at the deadline. */
+  private async awaitRoomAsync(deadline: number): Promise<boolean> {
+    const received = receivedCount(this.r, this.base);
+    if (this.size < this.capacity) return true;
+    const left = deadline - now();
+    if (left <= 0) return false;
+    await sleepOnReceivedAsync(this.r, this.base, received, left);
     return true;
   }
 
