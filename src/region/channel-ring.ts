@@ -4,7 +4,7 @@
  * keeps the API (handles, types, errors, the spin before a sleep): nothing else names these words.
  *
  *   header: lock owner | lock sleepers | head | tail | receive waiters | send waiters | sent |
- *           received | (unused to word 16) | entries, ENTRY_WORDS words each
+ *           received | ended | (unused to word 16) | entries, ENTRY_WORDS words each
  *   entry:  first frame's index + 1 | frame count, with SEGMENT_FLAG and MIXED_FLAG
  *
  * Head and tail are positions in [0, 2 × capacity): equal when empty, `capacity` apart when full,
@@ -43,6 +43,8 @@ const C_SEND_WAITERS = 5;
 /** Counters bumped by every send and every receive (wrapping at 2^32): what waiters sleep on. */
 const C_SENT = 6;
 const C_RECEIVED = 7;
+/** 1 once `FrameChannel.end` was called: no more sends; receivers get what is queued, then null. */
+const C_ENDED = 8;
 const C_ENTRIES = 16;
 const ENTRY_WORDS = 2;
 /** In an entry's count word: the item was sent as a `Segment`; its frames may be of several
@@ -154,6 +156,25 @@ export function entryFrames(r: Region, e: number): number {
   return r.i32[e + 1] & COUNT_MASK;
 }
 
+/** Whether the entry at word `e` was sent as a `Segment` (else as a `Frame`). */
+export function entrySegment(r: Region, e: number): boolean {
+  return (r.i32[e + 1] & SEGMENT_FLAG) !== 0;
+}
+
+/**
+ * Ends the ring: no send is queued after this (`put` looks under the lock). The caller holds the
+ * lock, then wakes every waiter of both sides. ORDER: an atomic store under the lock: a sender's
+ * look under the lock sees it, and so does a receiver's (an empty ring that is ended stays empty).
+ */
+export function endRing(r: Region, b: number): void {
+  Atomics.store(r.i32, b + C_ENDED, 1);
+}
+
+/** Whether the ring was ended (`endRing`); exact under the lock, a snapshot without it. */
+export function ringEnded(r: Region, b: number): boolean {
+  return Atomics.load(r.i32, b + C_ENDED) !== 0;
+}
+
 /** Whether the entry at word `e` is a segment whose frames may be of several types. */
 export function entryMixed(r: Region, e: number): boolean {
   return (r.i32[e + 1] & MIXED_FLAG) !== 0;
@@ -238,6 +259,11 @@ export function wakeReceivers(r: Region, b: number): void {
 /** Wakes every receive waiter (at a close). */
 export function wakeAllReceivers(r: Region, b: number): void {
   wake(r.i32, b + C_SENT, b + C_RECV_WAITERS, Infinity);
+}
+
+/** Wakes every send waiter (at an end). */
+export function wakeAllSenders(r: Region, b: number): void {
+  wake(r.i32, b + C_RECEIVED, b + C_SEND_WAITERS, Infinity);
 }
 
 /** Wakes a send waiter, if any sleeps: after a receive. */

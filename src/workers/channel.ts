@@ -21,6 +21,9 @@ import {
   enqueue,
   entryFrames,
   entryMixed,
+  entrySegment,
+  endRing,
+  ringEnded,
   entryStart,
   forEachQueued,
   headEntry,
@@ -39,6 +42,7 @@ import {
   takeHead,
   unlockRing,
   wakeAllReceivers,
+  wakeAllSenders,
   wakeReceivers,
   wakeSenders,
 } from '../region/channel-ring.js';
@@ -347,6 +351,7 @@ export class FrameChannel implements Disposable {
     const b = this.base;
     if (!lockRing(r, b, lockMs)) return undefined;
     try {
+      if (ringEnded(r, b)) throw new FrameUseError('Closed', 'this FrameChannel was ended (end()): it takes no more sends');
       if (ringSize(r, b, this.capacity) >= this.capacity) return false;
       if (segment) {
         const mixed = item._mixed;
@@ -408,6 +413,7 @@ export class FrameChannel implements Disposable {
     for (;;) {
       // The first try waits for the lock a few spins only, the next ones up to the deadline.
       const item = this.take(meta, asSegment, Number.isNaN(deadline) ? 0 : deadline - now());
+      if (item === false) return null; // ended, and nothing left
       if (item !== null && item !== undefined) return item;
       if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
       else if (item === undefined) return null; // the lock stayed held to the deadline
@@ -429,7 +435,7 @@ export class FrameChannel implements Disposable {
    * ```
    */
   tryReceive<M extends AnyMeta = AnyMeta>(meta?: M): Frame<M> | null {
-    return (this.take(meta, false, Infinity) ?? null) as Frame<M> | null;
+    return (this.take(meta, false, Infinity) || null) as Frame<M> | null;
   }
 
   /**
@@ -446,7 +452,7 @@ export class FrameChannel implements Disposable {
    * ```
    */
   tryReceiveSegment<M extends AnyMeta = AnyMeta>(meta?: M): Segment<M> | null {
-    return (this.take(meta, true, Infinity) ?? null) as Segment<M> | null;
+    return (this.take(meta, true, Infinity) || null) as Segment<M> | null;
   }
 
   /**
@@ -487,13 +493,14 @@ export class FrameChannel implements Disposable {
   }
 
   /** `receiveAsync` / `receiveSegmentAsync`: as `receiveWaiting`, without blocking the thread. */
-  private async receiveAwaiting(meta: AnyMeta | undefined, asSegment: boolean, timeoutMs: number): Promise<Frame | Segment | null> {
+  private async receiveAwaiting(meta: AnyMeta | undefined, asSegment: boolean | 'any', timeoutMs: number): Promise<Frame | Segment | null> {
     checkTimeout(timeoutMs);
     let deadline = NaN; // read the clock only once there is a wait
     for (;;) {
       // A few spins for the lock at most: a lock held longer (by a worker that died, until it is
       // reclaimed: perhaps by this thread) is awaited, never waited for with the thread blocked.
       const item = this.take(meta, asSegment, 0);
+      if (item === false) return null; // ended, and nothing left
       if (item !== null && item !== undefined) return item;
       if (Number.isNaN(deadline)) deadline = now() + timeoutMs;
       if (!(await (item === null ? this.awaitAsync(deadline) : this.awaitLockAsync(deadline)))) return null;
@@ -501,10 +508,11 @@ export class FrameChannel implements Disposable {
   }
 
   /**
-   * Dequeues the head entry as a frame or a segment; null if empty, undefined if the queue's
-   * lock could not be had within about `lockMs`.
+   * Dequeues the head entry as a frame or a segment (`'any'`: as it was sent); null if empty,
+   * false if empty and ended (`end`), undefined if the queue's lock could not be had within about
+   * `lockMs`.
    */
-  private take(meta: AnyMeta | undefined, asSegment: boolean, lockMs: number): Frame | Segment | null | undefined {
+  private take(meta: AnyMeta | undefined, asSegment: boolean | 'any', lockMs: number): Frame | Segment | null | undefined | false {
     this.check();
     if (meta !== undefined) checkMeta(meta); // refused whether or not an item is queued
     const r = this.r;
@@ -513,12 +521,12 @@ export class FrameChannel implements Disposable {
     if (!lockRing(r, b, lockMs)) return undefined;
     try {
       const e = headEntry(r, b, this.capacity);
-      if (e < 0) return null;
+      if (e < 0) return ringEnded(r, b) ? false : null; // empty and ended (looked at under the lock): for good
       const start = entryStart(r, e);
       const n = entryFrames(r, e);
       // The checks (WrongType, ...) come before the head moves: on an error the entry stays.
       try {
-        if (asSegment) item = this.restoreSegment(start, n, entryMixed(r, e), meta);
+        if (asSegment === true || (asSegment === 'any' && entrySegment(r, e))) item = this.restoreSegment(start, n, entryMixed(r, e), meta);
         else if (n !== 1) throw notAFrame(n);
         else item = Frame._restore(this.sys, start, meta, false);
       } catch (e) {
@@ -532,6 +540,83 @@ export class FrameChannel implements Disposable {
     }
     wakeSenders(r, b);
     return item;
+  }
+
+  /**
+   * Ends the stream, for every worker: no more sends (`send`, `trySend`, `sendAsync` after it,
+   * and those waiting for room, are `FrameUseError('Closed')`); receivers still get every item
+   * queued, then `receive*` returns null at once (whatever its timeout), `receiveAsync` resolves
+   * null, and `for await` over the channel ends. Any worker may call it; a second call does
+   * nothing. The channel object stays open (`close` it as usual).
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * ch.send(sys.allocFrame());
+   * ch.end(); // the producer is done
+   * const last = ch.receive(); // what was queued still comes out
+   * console.log(last !== null, ch.receive(), ch.ended); // true null true
+   * last?.drop();
+   * ch.close();
+   * ```
+   */
+  end(): void {
+    this.check();
+    const r = this.r;
+    const b = this.base;
+    lockRing(r, b);
+    try {
+      endRing(r, b);
+    } finally {
+      unlockRing(r, b);
+    }
+    wakeAllReceivers(r, b);
+    wakeAllSenders(r, b);
+  }
+
+  /**
+   * Whether `end()` was called (in any worker).
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * console.log(ch.ended); // false
+   * ch.end();
+   * console.log(ch.ended); // true
+   * ch.close();
+   * ```
+   */
+  get ended(): boolean {
+    this.check();
+    return ringEnded(this.r, this.base);
+  }
+
+  /**
+   * `for await (const item of ch)`: every item as it was sent (a `Frame`, or a `Segment`), until
+   * `end()` and the queue is empty; waits without blocking the thread. Each item is the loop's to
+   * drop. Rejects as `receiveAsync` (`Closed` if this object is closed meanwhile).
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * ch.send(sys.allocFrame());
+   * ch.send(sys.allocSegment(2));
+   * ch.end();
+   * const kinds: string[] = [];
+   * for await (const item of ch) {
+   *   kinds.push(item instanceof Segment ? `segment of ${item.nframes}` : 'frame');
+   *   item.drop();
+   * }
+   * console.log(kinds); // [ 'frame', 'segment of 2' ]
+   * ch.close();
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Frame | Segment, void, undefined> {
+    for (;;) {
+      const item = await this.receiveAwaiting(undefined, 'any', Infinity);
+      if (item === null) return;
+      yield item;
+    }
   }
 
   /**

@@ -400,10 +400,10 @@ let pongs = 0;
  */
 async function recvAsync(msg) {
   const ch = FrameChannel.open(sys, msg.ch);
+  const t0 = performance.now(); // before the call: its timeout runs from there
   const pending = ch.receiveAsync(undefined, msg.timeout ?? Infinity);
   const before = pongs;
   parentPort.postMessage({ waiting: true });
-  const t0 = performance.now();
   const f = await pending;
   const elapsed = performance.now() - t0;
   let byte = -1;

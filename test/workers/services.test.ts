@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { FrameChannel, FrameSystem, FrameUseError } from '../../src/index.js';
+import { FrameChannel, FrameSystem, FrameUseError, Segment } from '../../src/index.js';
 import { expectAllFree } from '../helpers.js';
 
 describe('sendAsync', () => {
@@ -74,6 +74,101 @@ describe('sendAsync', () => {
     f.drop();
     await expect(other.sendAsync(f)).rejects.toMatchObject({ code: 'Dropped' });
     other.close();
+    expectAllFree(sys);
+  });
+});
+
+describe.each([{ checked: false }, { checked: true }])('end of stream (checked: $checked)', ({ checked }) => {
+  it('queued items are still delivered, then receive returns null at once and sends are Closed, for every worker', async () => {
+    const sys = FrameSystem.create({ frames: 32, checked });
+    const ch = FrameChannel.create(sys, 4);
+    const view = FrameChannel.open(FrameSystem.attach(sys.handle, { separate: true }), ch.handle); // another worker's object
+    const a = sys.allocFrame();
+    const pa = a.paddr;
+    ch.send(a);
+    ch.send(sys.allocSegment(2));
+    expect(view.ended).toBe(false);
+    view.end(); // from the other worker
+    view.end(); // idempotent
+    expect(ch.ended).toBe(true);
+    const late = sys.allocFrame();
+    for (const send of [() => ch.send(late), () => ch.trySend(late), () => ch.send(late, 5)]) {
+      expect(send).toThrow(expect.objectContaining({ code: 'Closed' }));
+    }
+    await expect(ch.sendAsync(late)).rejects.toMatchObject({ code: 'Closed' });
+    expect(late.referenceCount).toBe(1); // untouched
+    late.drop();
+    const first = ch.receive();
+    expect(first?.paddr).toBe(pa);
+    first?.drop();
+    ch.receiveSegment()?.drop();
+    const t0 = performance.now();
+    expect(ch.receive()).toBeNull(); // no timeout given: null at once, the stream is over
+    expect(ch.receiveSegment(undefined, Infinity)).toBeNull();
+    expect(await ch.receiveAsync()).toBeNull();
+    expect(ch.tryReceive()).toBeNull();
+    expect(performance.now() - t0).toBeLessThan(500);
+    view.close();
+    ch.close();
+    expectAllFree(sys);
+  });
+
+  it('for await yields every item as it was sent (Frame or Segment), in order, and ends at end()', async () => {
+    const sys = FrameSystem.create({ frames: 32, checked });
+    const ch = FrameChannel.create(sys, 2);
+    const sent: string[] = [];
+    const producer = (async () => {
+      for (let k = 0; k < 6; k++) {
+        const item = k % 2 === 0 ? sys.allocFrame() : sys.allocSegment(k);
+        sent.push(item instanceof Segment ? `s${item.nframes}` : 'f');
+        expect(await ch.sendAsync(item)).toBe(true); // back-pressure: 2 in flight at most
+        expect(ch.size).toBeLessThanOrEqual(2);
+      }
+      ch.end();
+    })();
+    const got: string[] = [];
+    for await (const item of ch) {
+      got.push(item instanceof Segment ? `s${item.nframes}` : 'f');
+      item.drop();
+    }
+    await producer;
+    expect(got).toEqual(sent);
+    ch.close();
+    expectAllFree(sys);
+  });
+});
+
+describe('end of stream with real workers', () => {
+  it('a worker blocked in receive() with no timeout is woken by end() and gets null promptly', async () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    const ch = FrameChannel.create(sys, 2);
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       import(workerData.dist).then(({ FrameChannel, FrameSystem }) => {
+         const sys = FrameSystem.attach(workerData.handle);
+         const ch = FrameChannel.open(sys, workerData.channel);
+         parentPort.postMessage('waiting');
+         const t0 = performance.now();
+         const item = ch.receive(); // blocks: no timeout
+         parentPort.postMessage({ item: item === null ? null : item.paddr, waited: performance.now() - t0 });
+         ch.close();
+         sys.close();
+       });`,
+      { eval: true, workerData: { handle: sys.handle, channel: ch.handle, dist: new URL('../../dist/index.js', import.meta.url).href } },
+    );
+    try {
+      await once(worker, 'message');
+      await new Promise((resolve) => setTimeout(resolve, 50)); // let it fall asleep
+      const t0 = performance.now();
+      ch.end();
+      const [msg] = (await once(worker, 'message')) as [{ item: number | null; waited: number }];
+      expect(msg.item).toBeNull();
+      expect(performance.now() - t0).toBeLessThan(1000);
+      await once(worker, 'exit');
+    } finally {
+      await worker.terminate();
+    }
+    ch.close();
     expectAllFree(sys);
   });
 });
