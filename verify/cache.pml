@@ -42,12 +42,17 @@
  * that V can take all of them and leave worker 1 with NoMemory, and V runs out and steals in
  * turn once worker 1 caches frames. With THIEF_V, OWNER0 = worker 1 and V is the thief from the
  * start: it runs out at its second allocation and steals from worker 1 while worker 1 pops and
- * pushes, and V may die at any step of its steal. With CAP = 4 a refill takes 2 frames and
- * stacks one (flushes are then out of reach). NO_DEATH: V does not die.
+ * pushes, and V may die at any step of its steal; V's stack names frame 3 above its count (a
+ * stale entry: V cached frame 3 once), so that when V dies after its CAS won frame 3, worker 1,
+ * running out in turn, finds frame 3 marked CACHED(V) through that entry and steals it from the
+ * dead thief (which is safe: its CAS takes the mark, and reclaim then finds it gone). With
+ * CAP = 4 a refill takes 2 frames and stacks one (flushes are then out of reach). NO_DEATH: V
+ * does not die.
  *
  * Ghost gl[f]: where frame f is: BUDDY, CACHED(w) (its head says cachedHead(w) and w's stack
  * names it), OUT(w) (on its way, in an operation of w that its journals name) or HELD(w)
- * (handed to w's caller: a raw frame). Every move asserts where the frame comes from, so a frame
+ * (handed to w's caller: a raw frame). A head marked CACHED(w) is in w's cache (CACHED(w)), or
+ * won by w's steal and not settled yet (OUT(w)). Every move asserts where the frame comes from, so a frame
  * handed out twice, freed twice or freed by someone who does not own it fails an assertion; and
  * at the end a frame may be out of the allocator only in the hands of the dead worker's caller
  * (lost by design: nobody knows it), never OUT, and a frame is marked cached exactly when a
@@ -495,7 +500,10 @@ inline stealRun() {
 #else
      d_step {                             /* stealRun: Atomics.compareExchange(r.i32, w, want, cachedHead(me, k)) */
        if
-       :: W(sf, S_REF) == CACHED_HEAD(vi) -> W(sf, S_REF) = CACHED_HEAD(me); assert(gl[sf] == CACHED(vi)); MOVE(sf, OUT(me)); ok = 1
+       :: W(sf, S_REF) == CACHED_HEAD(vi) ->
+          W(sf, S_REF) = CACHED_HEAD(me);
+          assert(gl[sf] == CACHED(vi) || (gl[sf] == OUT(vi) && killed[vi]));   /* cached by vi, or won by vi's own steal before it died */
+          MOVE(sf, OUT(me)); ok = 1
        :: else -> ok = 0
        fi
      }
@@ -828,6 +836,9 @@ init {
     W(2, S_OWNER) = OWNER0; W(3, S_OWNER) = OWNER0;
     W(2, S_REF) = CACHED_HEAD(OWNER0); W(3, S_REF) = CACHED_HEAD(OWNER0);
     cnt[OWNER0] = 2; ENT(OWNER0, 1) = 3; ENT(OWNER0, 2) = 2; gl[2] = CACHED(OWNER0); gl[3] = CACHED(OWNER0);
+#ifdef THIEF_V
+    ENT(V, 1) = 3;                        /* a stale entry of V: V cached frame 3 once */
+#endif
     w = 1;
     do
     :: w <= NW -> wstate[w] = WORKER_ATTACHED; run Worker(w); w++
