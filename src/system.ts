@@ -561,8 +561,8 @@ export class FrameSystem implements FrameContext {
 
   /**
    * Gives this worker's cached free frames back to the shared buddy allocator (it does so by
-   * itself when another worker runs short, at its next allocation, and on `close`). Returns how
-   * many frames it gave back.
+   * itself before a NoMemory, and on `close`; another worker that runs short takes them without
+   * it). Returns how many frames it gave back.
    *
    * @example
    * ```ts

@@ -44,6 +44,9 @@ const P = {
   frameLost: /lostR\[f\]/, // final: every frame free, or held by the dead worker's handles
   allocOwner: /gl\[fx\]==\(8\+/, // cache: a frame freed only by the worker that owns it
   cacheLost: /gl\[f\]==100/, // cache final: every frame in exactly one place
+  popTwice: /\(gl\[f\]==me\)/, // cache: the owner's pop takes a frame its cache still holds
+  stealTwice: /\(gl\[sf\]==vi\)/, // cache: a steal takes a frame the victim's cache still holds
+  noMemory: /touch\[fx\]/, // cache: NoMemory only if no frame was free all along since the steal began
   deadlock: /invalid end state/,
   recvWakeup: /waitOn\[q\]==\(6\+1\).*\|\|diedOwing\)/, // a receiver asleep on C_SENT, the queue not empty, nobody died owing a notify
   sendWakeup: /waitOn\[q\]==\(7\+1\).*\|\|diedOwing\)/, // a sender asleep on C_RECEIVED with room, nobody died owing a notify
@@ -81,21 +84,41 @@ const RUNS = [
   { name: 'slot/broken-no-owner+death/w2', model: 'slot.pml', workers: 2, defines: ['NF=2', 'OPS=2', 'DEATH', 'BROKEN_NO_OWNER'], expect: 'fail',
     property: P.noDoubleFree, what: 'drops record no owner (S_OWNER): reclaim frees twice' },
 
-  // (b) the per-worker caches, the buddy allocator, the lock and reclaimWorker
-  { name: 'cache/code/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2'], expect: 'pass', big: true,
-    what: 'refill/pop/push/flush/drain, buddy split+merge, lock takeover; worker 2 may die at any step, reclaim under the lock' },
+  // (b) the per-worker caches, the buddy allocator, the lock, the steal and reclaimWorker
+  { name: 'cache/code/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'DRAIN_OP'], expect: 'pass', big: true,
+    what: 'refill/pop/push/flush/drain, buddy split+merge; worker 1 runs out and steals from V while V pops, pushes or drains; V may die at any step, reclaim under the lock' },
+  { name: 'cache/code+thief-v/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'THIEF_V'], expect: 'pass', big: true,
+    what: 'V runs out and steals from worker 1 while it pops and pushes; V may die at any step, its steal too' },
+  { name: 'cache/code+refill-2/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'CAP=4'], expect: 'pass', big: true,
+    what: 'capacity 4: a refill takes 2 frames and stacks one; a steal takes a run the refill\'s journal still names' },
   { name: 'cache/code/w3', model: 'cache.pml', workers: 3, defines: ['OPS=1', 'OPS_V=0'], expect: 'pass', big: true,
-    what: 'the same, 3 workers (1 op each; the dying one only gives its frame back)' },
-  { name: 'cache/broken-reclaim-outside-lock/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_RECLAIM_OUTSIDE_LOCK'], expect: 'fail',
+    what: 'the same, 3 workers (1 op each: two thieves; the dying one only gives its frame back, a flush)' },
+  { name: 'cache/code+nomem-check/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'DRAIN_OP', 'NOMEM_CHECK'], expect: 'pass', big: true,
+    what: 'NoMemory only when memory is gone (the buddy tried again after every steal: the fix of F4); V may die at any step' },
+  { name: 'cache/code+nomem-check+thief-v/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'THIEF_V', 'NOMEM_CHECK'], expect: 'pass', big: true,
+    what: 'the same, V the thief' },
+  { name: 'cache/broken-nomem-no-retry+nomem-check/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'THIEF_V', 'NO_DEATH', 'NOMEM_CHECK', 'BROKEN_NOMEM_NO_RETRY'], expect: 'fail',
+    property: P.noMemory, what: 'finding F4, the code before its fix: a steal that finds nothing answers NoMemory without looking at the buddy again, where a frame freed since sits' },
+  { name: 'cache/broken-steal-no-cas/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_STEAL_NO_CAS'], expect: 'fail',
+    property: P.stealTwice, what: 'the steal takes a run with a load and a plain store: the victim\'s pop in between, and both have the frame' },
+  { name: 'cache/broken-steal-cas-before-journal+thief-v/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'THIEF_V', 'BROKEN_STEAL_CAS_BEFORE_JOURNAL'], expect: 'fail',
+    property: P.cacheLost, what: 'the steal\'s CAS before its journal entry: a thief that dies in between loses the run' },
+  { name: 'cache/broken-pop-no-cas/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_POP_NO_CAS'], expect: 'fail',
+    property: P.popTwice, what: 'the pop checks the head with a load and stores UNUSED: a steal in between, and both have the frame' },
+  { name: 'cache/broken-pop-before-journal/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_POP_BEFORE_JOURNAL'], expect: 'fail',
+    property: P.cacheLost, what: 'the pop\'s CAS takes the frame before the journal names it' },
+  { name: 'cache/broken-release-no-cas+drain/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'DRAIN_OP', 'BROKEN_RELEASE_NO_CAS'], expect: 'fail', big: true,
+    property: P.allocOwner, what: 'a drain frees the runs it popped without releaseCachedRuns\' CAS: a run stolen meanwhile is freed twice' },
+  { name: 'cache/broken-reclaim-counted-only/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_RECLAIM_COUNTED_ONLY'], expect: 'fail',
+    property: P.cacheLost, what: 'reclaim takes only the entries under the count: a push that died before its count loses the frame' },
+  { name: 'cache/broken-early-clear-runs+drain/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'DRAIN_OP', 'BROKEN_EARLY_CLEAR_RUNS'], expect: 'fail', big: true,
+    property: P.cacheLost, what: 'freeOwnRuns clears the journal before marking the frames free' },
+  { name: 'cache/broken-reclaim-no-free-check/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_RECLAIM_NO_FREE_CHECK'], expect: 'fail',
+    property: P.allocOwner, what: 'reclaim frees journaled frames without the AUX_FREE check' },
+  { name: 'cache/broken-reclaim-outside-lock/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_RECLAIM_OUTSIDE_LOCK'], expect: 'fail', big: true,
     property: P.allocOwner, what: 'reclaim before the fix (F2): judged without the lock, it frees a frame a live worker took' },
   { name: 'cache/broken-lock-no-owner/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_LOCK_NO_OWNER'], expect: 'fail',
     property: P.deadlock, what: 'the lock records no owner: a dead holder blocks everyone' },
-  { name: 'cache/broken-pop-before-journal/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_POP_BEFORE_JOURNAL'], expect: 'fail',
-    property: P.cacheLost, what: 'pop takes the frame off the stack before journaling it' },
-  { name: 'cache/broken-early-clear-runs/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_EARLY_CLEAR_RUNS'], expect: 'fail',
-    property: P.cacheLost, what: 'freeRuns clears the journal before marking the frames free' },
-  { name: 'cache/broken-reclaim-no-free-check/w2', model: 'cache.pml', workers: 2, defines: ['OPS=3', 'OPS_V=2', 'BROKEN_RECLAIM_NO_FREE_CHECK'], expect: 'fail',
-    property: P.allocOwner, what: 'reclaim frees journaled frames without the AUX_FREE check' },
 
   // (c) FrameChannel
   { name: 'channel/code/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3'], expect: 'pass',

@@ -322,8 +322,9 @@ export class BuddyAllocator implements GlobalFrameAllocator {
   /**
    * @internal Every frame given back must be UNUSED and not already free in the buddy lists
    * (`AllocError('InvalidArgs')` otherwise, and nothing changes): the check of a public
-   * `dealloc`, and of every free in checked mode. (A frame another worker caches is not seen
-   * here: that double free is caught by checked mode's invariants.)
+   * `dealloc`, and of every free in checked mode. A cached run's first frame is refused too (its
+   * count word is a cached mark); its other frames only checked mode sees
+   * (`CachedAllocator.dealloc` looks at the caches first).
    */
   checkFreeable(index: number, n: number): void {
     for (let k = index; k < index + n; k++) {

@@ -141,8 +141,8 @@ export class CachedAllocator implements GlobalFrameAllocator {
     if (this.r.checked) this.refuseCached(paddr, nframes);
     if (nframes === 1 && typeof paddr === 'number' && paddr >= 0 && paddr < this.maxPaddr && paddr % PAGE_SIZE === 0) {
       const index = paddr >>> PAGE_SHIFT;
-      // No journal entry is needed for one frame: it moves from the caller into the stack with
-      // the single store of the stack's count.
+      // No journal entry is needed for one frame: it is the caller's until its cached mark is
+      // stored, and named by its stack entry from then on (workers.ts pushOne).
       if (giveBackOne(this.r, index, this.oneCap) === GIVEN) return;
     }
     this.deallocSlow(paddr, nframes);
@@ -409,8 +409,10 @@ export class CachedAllocator implements GlobalFrameAllocator {
       paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
       if (paddr !== null) return paddr;
     }
-    if (this.stealCaches() > 0) paddr = this.buddy.allocJournaled(nframes, alignFrames, journal);
-    return paddr;
+    // Whatever the steal got: a frame freed since the last try may sit in the buddy allocator
+    // (finding F4 of docs/verification.md: without this try, NoMemory with that frame free).
+    this.stealCaches();
+    return this.buddy.allocJournaled(nframes, alignFrames, journal);
   }
 
   /**

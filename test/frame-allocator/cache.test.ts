@@ -436,6 +436,38 @@ describe('one cache per worker', () => {
   });
 });
 
+describe('NoMemory after a steal that got nothing (finding F4 of verify/cache.pml)', () => {
+  it('the buddy allocator is tried again: a frame another worker freed there meanwhile is found', () => {
+    const sys = makeSystem({ frames: 16 });
+    const held = allocFrames(sys, 16);
+    const buddy = cachedAllocator(sys).buddy;
+    const raw = buddy.alloc(1, 1); // nothing free anywhere...
+    expect(raw).toBeNull();
+    sys.drainCaches();
+    const last = held.pop()!;
+    const lastPaddr = last.paddr;
+    // ... until, while this worker steals (and finds nothing), another worker frees a frame
+    // straight to the buddy level (a flush of its full cache, or a reclaim).
+    const cache = cachedAllocator(sys) as unknown as { stealCaches(): number };
+    const steal = cache.stealCaches.bind(cache);
+    Object.defineProperty(cache, 'stealCaches', {
+      configurable: true,
+      value: () => {
+        const got = steal();
+        last.drop();
+        sys.drainCaches(); // it lands at the buddy level
+        return got;
+      },
+    });
+    const g = sys.allocFrame(); // the old fromBuddy: NoMemory here
+    expect(g.paddr).toBe(lastPaddr);
+    delete (cache as { stealCaches?: unknown }).stealCaches;
+    g.drop();
+    dropAll(held);
+    sys.checkInvariants();
+  });
+});
+
 describe('a second free of a frame another worker caches', () => {
   for (const checked of [false, true]) {
     it(`is refused, changing nothing: a cached frame${checked ? ', and any frame of a cached run (checked mode)' : ' (its count word says cached)'}`, () => {

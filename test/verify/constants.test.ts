@@ -130,6 +130,15 @@ describe('the models copy the words of src/region/', () => {
     expect(apply('TOKEN', [1, 3], defs)).not.toBe(apply('TOKEN', [2, 3], defs));
   });
 
+  it('a cached head in the cache model is cachedHead(w, 1), as meta.ts encodes it', () => {
+    for (const w of [1, 2, 3, 64, limits.MAX_WORKERS]) {
+      const rc = apply('CACHED_HEAD', [w], defs);
+      expect(rc, `CACHED_HEAD(${w})`).toBe(meta.cachedHead(w, 1));
+      expect(meta.isCachedHead(rc) && meta.cachedWorker(rc) === w && meta.cachedRun(rc) === 1).toBe(true);
+      expect([value('RC_UNUSED', defs), value('RC_UNIQUE', defs), value('RC_BUSY', defs)]).not.toContain(rc);
+    }
+  });
+
   it('the cache model keeps the code refill and flush rules on a scaled-down capacity', () => {
     const cacheModel = read('verify/cache.pml');
     const cacheCode = read('src/frame-allocator/cache.ts');
