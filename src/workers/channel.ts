@@ -620,6 +620,76 @@ export class FrameChannel implements Disposable {
   }
 
   /**
+   * The channel as a WHATWG `ReadableStream` of its items (each a `Frame`, or a `Segment`, as it
+   * was sent; with `meta`, of that type, else the stream errors with `WrongType`), ending at
+   * `end()`. It pulls one item per read (`highWaterMark` 0): nothing is taken off the channel
+   * before the reader asks, so the channel's capacity is the back-pressure. Each item read is the
+   * reader's to drop. Cancelling the stream leaves the channel and what is queued as they are.
+   * In Node, `Readable.fromWeb(ch.readable())` makes it a Node stream.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * ch.send(sys.allocFrame());
+   * ch.end();
+   * const reader = ch.readable(Untyped).getReader();
+   * let n = 0;
+   * for (let r = await reader.read(); !r.done; r = await reader.read()) {
+   *   n += 1;
+   *   r.value.drop();
+   * }
+   * console.log(n); // 1
+   * ch.close();
+   * ```
+   */
+  readable<M extends AnyMeta = AnyMeta>(meta?: M): ReadableStream<Frame<M> | Segment<M>> {
+    this.check();
+    if (meta !== undefined) checkMeta(meta);
+    return new ReadableStream<Frame<M> | Segment<M>>(
+      {
+        pull: async (controller) => {
+          const item = await this.receiveAwaiting(meta, 'any', Infinity);
+          if (item === null) controller.close();
+          else controller.enqueue(item as Frame<M> | Segment<M>);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  /**
+   * The channel as a WHATWG `WritableStream`: each chunk written (a `Frame` or a `Segment`,
+   * consumed) is sent with `sendAsync`, so a write resolves once the item is queued, and the
+   * writer's `ready` waits while the channel is full (`highWaterMark` 1: besides the item being
+   * sent, at most one waits in the stream, so `pipeTo` flows and nothing piles up). Closing the
+   * stream (or aborting it) ends the channel (`end()`): the readers get what is queued, then the
+   * end.
+   *
+   * @example
+   * ```ts
+   * const ch = FrameChannel.create(sys, 4);
+   * const writer = ch.writable().getWriter();
+   * await writer.write(sys.allocFrame());
+   * await writer.close(); // ends the channel
+   * console.log(ch.size, ch.ended); // 1 true
+   * ch.close(); // drops what is queued
+   * ```
+   */
+  writable(): WritableStream<Frame | Segment> {
+    this.check();
+    return new WritableStream<Frame | Segment>(
+      {
+        write: async (item) => {
+          await this.sendAsync(item);
+        },
+        close: () => this.end(),
+        abort: () => this.end(),
+      },
+      { highWaterMark: 1 }, // 0 would never be 'ready': pipeTo waits for a positive desiredSize
+    );
+  }
+
+  /**
    * Drops this worker's reference to the channel. When the last reference in any worker goes,
    * the frames still queued are dropped and the channel's frames freed. A `receiveAsync` of this
    * object still pending rejects with `FrameUseError('Closed')`. Idempotent.
