@@ -169,22 +169,25 @@ export interface WatchableWorker {
 }
 
 /**
- * A pool `FrameSystem.watch` can watch: piscina and tinypool have both members.
+ * A pool `FrameSystem.watch` can watch: piscina and tinypool keep their Workers in `threads`
+ * (piscina also says `'workerCreate'`); workerpool keeps handlers, each with its `worker`, in
+ * `workers`.
  *
  * @example
  * ```ts
- * import { EventEmitter } from 'node:events';
- * // A pool of one's own: its Workers in `threads`, and 'workerCreate' when it adds one.
- * const pool: WatchablePool = Object.assign(new EventEmitter(), { threads: [] });
+ * // A pool of one's own: its Workers in `threads`.
+ * const pool: WatchablePool = { threads: [] };
  * sys.watch(pool);
- * console.log(pool.threads.length); // 0
+ * console.log(pool.threads?.length); // 0
  * ```
  */
 export interface WatchablePool {
-  /** The pool's Workers now. */
-  readonly threads: readonly unknown[];
-  /** Subscribes to the creation of a Worker. */
-  on(event: 'workerCreate', listener: (...args: unknown[]) => void): unknown;
+  /** The pool's Workers now (piscina, tinypool). */
+  readonly threads?: readonly unknown[];
+  /** The pool's worker handlers now, each with its `worker` (workerpool). */
+  readonly workers?: readonly unknown[];
+  /** Subscribes to the creation of a Worker (piscina's 'workerCreate'), where the pool has one. */
+  on?(event: 'workerCreate', listener: (...args: unknown[]) => void): unknown;
 }
 
 function isWatchableWorker(x: unknown): x is WatchableWorker {
@@ -194,7 +197,19 @@ function isWatchableWorker(x: unknown): x is WatchableWorker {
 
 function isWatchablePool(x: unknown): x is WatchablePool {
   const p = x as Partial<WatchablePool> | null;
-  return typeof p === 'object' && p !== null && Array.isArray(p.threads) && typeof p.on === 'function';
+  return typeof p === 'object' && p !== null && (Array.isArray(p.threads) || Array.isArray(p.workers));
+}
+
+/** The Workers of pool `p` now: its `threads`, or its handlers' `worker`s. */
+function poolWorkers(p: WatchablePool): unknown[] {
+  if (Array.isArray(p.threads)) return [...p.threads];
+  return (p.workers ?? []).map((h) => (typeof h === 'object' && h !== null ? (h as { worker?: unknown }).worker : undefined));
+}
+
+/** Node's `process`, where there is one: it says `'worker'` for every Worker this thread creates. */
+function nodeProcess(): { on(event: 'worker', fn: (w: unknown) => void): unknown; off(event: 'worker', fn: (w: unknown) => void): unknown } | undefined {
+  const p = (globalThis as { process?: { on?: unknown; off?: unknown } }).process;
+  return typeof p?.on === 'function' && typeof p.off === 'function' ? (p as never) : undefined;
 }
 
 /** A snapshot of the region (racy while other workers run). */
@@ -311,6 +326,10 @@ export class FrameSystem implements FrameContext {
   /** @internal The default allocator's caches, when in use. */
   readonly _cache: CachedAllocator | undefined;
   /** @internal */
+  /** Workers `watch` watches already (each once). */
+  private readonly watched = new WeakSet<object>();
+  /** Stops the watch of the Workers this thread creates (`watch` of a pool); at `close`. */
+  private unwatchProcess: (() => void) | undefined = undefined;
   /** @internal This thread's key for the region (`regionId`), if it is the thread's system for it (not a `separate` attach). */
   key: string | undefined = undefined;
   /** @internal Whether `close()` was called (every handle of this system then refuses use). */
@@ -664,9 +683,10 @@ export class FrameSystem implements FrameContext {
 
   /**
    * Reclaims, automatically, the workers a thread attached once that thread has exited:
-   * `target` is a `worker_threads` Worker (its `'exit'` event), or a pool that keeps its Workers
-   * in `threads` and announces new ones with `'workerCreate'` (piscina, tinypool): every thread it
-   * has and every thread it creates later is watched. A pool that recycles its threads for hours
+   * `target` is a `worker_threads` Worker (its `'exit'` event), or a pool: its threads now (in
+   * `threads`: piscina, tinypool; or its handlers' `worker` in `workers`: workerpool) and every
+   * Worker this thread creates from then on (Node's `process` `'worker'` event, and piscina's
+   * `'workerCreate'`; reclaiming what an exited thread attached is right whoever made it). A pool that recycles its threads for hours
    * then never runs out of worker ids. `onReclaim(thread, reports)`, if given, is called after
    * each reclaim (in the watching thread, from the exit event). Nothing happens once this system
    * is closed. `FrameUseError('BadValue')` for a target that is neither.
@@ -701,20 +721,25 @@ export class FrameSystem implements FrameContext {
       return;
     }
     if (isWatchablePool(target)) {
-      const watched = new WeakSet<object>();
-      const watchNew = (): void => {
-        for (const w of target.threads) {
-          if (isWatchableWorker(w) && w.threadId >= 0 && !watched.has(w)) {
-            watched.add(w);
-            watchWorker(w);
-          }
+      const watchOnce = (w: unknown): void => {
+        if (isWatchableWorker(w) && w.threadId >= 0 && !this.watched.has(w)) {
+          this.watched.add(w);
+          watchWorker(w);
         }
       };
-      watchNew();
-      target.on('workerCreate', watchNew);
+      for (const w of poolWorkers(target)) watchOnce(w);
+      // Threads the pool starts later: piscina says so; every pool's are Workers this thread
+      // creates, which Node's process announces at once (before they can exit). Reclaiming what
+      // an exited thread attached is right whoever made the thread, so all of them are watched.
+      if (typeof target.on === 'function') target.on('workerCreate', () => poolWorkers(target).forEach(watchOnce));
+      const proc = nodeProcess();
+      if (proc !== undefined && this.unwatchProcess === undefined) {
+        proc.on('worker', watchOnce);
+        this.unwatchProcess = () => proc.off('worker', watchOnce);
+      }
       return;
     }
-    throw new FrameUseError('BadValue', `watch needs a worker_threads Worker or a pool with threads and a 'workerCreate' event (piscina, tinypool), not ${describe(target)}`);
+    throw new FrameUseError('BadValue', `watch needs a worker_threads Worker, or a pool with its Workers in threads (piscina, tinypool) or workers (workerpool), not ${describe(target)}`);
   }
 
   /**
@@ -812,6 +837,8 @@ export class FrameSystem implements FrameContext {
       if (--entry.attaches > 0) return; // another attach of this thread still uses it
       thisThread.delete(this.key!);
     }
+    this.unwatchProcess?.();
+    this.unwatchProcess = undefined;
     this._cache?.drainCaches();
     this._closed = true;
     this._region.fast = undefined;

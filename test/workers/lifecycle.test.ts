@@ -6,8 +6,11 @@
 import { once } from 'node:events';
 import { Worker, threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import Tinypool from 'tinypool';
+import workerpool from 'workerpool';
 import { describe, expect, it } from 'vitest';
-import { FrameSystem, FrameSystemError, FrameUseError, MAX_WORKERS, type ReclaimReport } from '../../src/index.js';
+import { fileURLToPath } from 'node:url';
+import { FrameSystem, FrameSystemError, FrameUseError, MAX_WORKERS, type ReclaimReport, type WatchablePool } from '../../src/index.js';
 import { threadOf } from '../../src/region/workers.js';
 import { expectAllFree, expectThrown } from '../helpers.js';
 
@@ -155,7 +158,7 @@ describe('watch', () => {
 
   it('refuses a target that is neither a Worker nor a pool, and an onReclaim that is no function', () => {
     const sys = FrameSystem.create({ frames: 16 });
-    for (const bad of [null, undefined, 1, 'w', {}, { threadId: 1 }, { threads: [] }, { on() {} }]) {
+    for (const bad of [null, undefined, 1, 'w', {}, { threadId: 1 }, { threads: 'no' }, { on() {} }]) {
       expectThrown(() => sys.watch(bad as never), FrameUseError, 'BadValue');
     }
     const worker = { threadId: 7, once: () => undefined };
@@ -191,4 +194,57 @@ describe('watch', () => {
     expect(reclaimed).toBe(created); // one record a thread, each reclaimed
     expectAllFree(sys);
   }, 120_000);
+
+  it('a tinypool pool that recycles its threads (no event for new threads: Node says each Worker this thread makes)', async () => {
+    const sys = FrameSystem.create({ frames: 256 });
+    const pool = new Tinypool({
+      filename: new URL('./pool-task.js', import.meta.url).href,
+      workerData: { handle: sys.handle },
+      minThreads: 0,
+      maxThreads: 4,
+      idleTimeout: 1,
+    });
+    let created = 0;
+    const count = (): void => {
+      created++;
+    };
+    process.on('worker', count);
+    let reclaimed = 0;
+    sys.watch(pool, (_thread, reports) => (reclaimed += reports.length));
+    try {
+      for (let round = 0; round < 20; round++) {
+        const ids = await Promise.all([1, 2, 3, 4].map(() => pool.run(null) as Promise<number>));
+        for (const id of ids) expect(id).toBeGreaterThan(1);
+        await until(() => pool.threads.length === 0, 5000);
+      }
+    } finally {
+      process.off('worker', count);
+      await pool.destroy();
+    }
+    expect(created).toBeGreaterThan(MAX_WORKERS); // more threads than worker ids
+    await until(() => sys.workers().length === 1);
+    expect(reclaimed).toBe(created);
+    expectAllFree(sys);
+    sys.close();
+  }, 120_000);
+
+  it('a workerpool pool of threads: what each attached comes back when the pool ends them', async () => {
+    const sys = FrameSystem.create({ frames: 256 });
+    const pool = workerpool.pool(fileURLToPath(new URL('./workerpool-task.js', import.meta.url)), {
+      workerType: 'thread',
+      maxWorkers: 2,
+      workerThreadOpts: { workerData: { handle: sys.handle } },
+    });
+    sys.watch(pool as unknown as WatchablePool);
+    try {
+      const ids = await Promise.all(Array.from({ length: 8 }, () => pool.exec('task', []) as Promise<number>));
+      expect(new Set(ids).size).toBeGreaterThanOrEqual(1);
+      expect(sys.workers().length).toBeGreaterThan(1);
+    } finally {
+      await pool.terminate();
+    }
+    await until(() => sys.workers().length === 1);
+    expectAllFree(sys);
+    sys.close();
+  }, 60_000);
 });
