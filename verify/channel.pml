@@ -30,6 +30,22 @@
  *                (receive(meta)): it refuses the first frame it finds (WrongType: the entry stays
  *                queued, the wake-up it may have taken is passed on) and ends, or waits for ever
  *                once worker 2 has taken them all. Worker 2 receives every frame.
+ *   END          end of stream: the sender, after its ITEMS, calls end() (lock, store C_ENDED,
+ *                unlock, wake all receivers, wake all senders); receivers receive until take,
+ *                under the lock, finds the ring empty and ended (receive returns null), then
+ *                finish (NW = 3: workers 2 and 3; NW = 2: worker 2). With DEATH, worker 2 receives
+ *                so and worker 3 dies or not as above. LATE: worker NW (3: one receiver, or 4: two)
+ *                sends one more item, ITEMS + 1, around the end: put looks at C_ENDED
+ *                under the lock and either enqueues it (before the end: it must be received)
+ *                or throws Closed (after it), also when it waited for room.
+ *                Properties: a receiver that returns "ended" leaves the queue empty with the
+ *                ring ended (nothing queued is missed, nothing can follow); no put enqueues
+ *                after the end; every item enqueued is received exactly once; once nobody is
+ *                asleep, everyone finished (or, with DEATH, all but the dying worker).
+ *                END_WAKEUP adds: nobody sleeps on a counter of a ring that is ended (the end
+ *                wakes every waiter; finding F5: the code fails it, see docs/verification.md),
+ *                and FIX_END_BUMP is the proposed fix (end bumps C_SENT and C_RECEIVED under the
+ *                lock, and await's ready() is also true once the ring is ended).
  * With a death, pan runs with -E: a receiver asleep on an empty queue at the end is fine, and the
  * Checker below says what is not.
  * A Checker runs whenever nothing else can move (Promela `timeout`). No process may then wait
@@ -54,6 +70,11 @@
  *                                                                              -> re-check
  *   BROKEN_NO_PASS_ON           (PICKY) a receiver that refuses a frame does not pass on the
  *                               wake-up it took                                -> lost wake-up
+ *   BROKEN_END_OUTSIDE_LOCK     (END) take finds the ring empty under the lock, unlocks, then
+ *                               reads C_ENDED: a send and the end in between   -> ended, item queued
+ *   BROKEN_PUT_NO_END_CHECK     (END, LATE) put does not look at C_ENDED      -> enqueued after the end
+ *   BROKEN_END_NO_WAKE          (END, FIX_END_BUMP, END_WAKEUP) end() wakes nobody: safe, as every
+ *                               sleep is capped, but a sleeper waits its timeout -> end wake-up
  */
 #include "common.pml"
 
@@ -77,7 +98,8 @@
 #define C_SEND_WAITERS 5
 #define C_SENT 6
 #define C_RECEIVED 7
-#define C_WORDS 8
+#define C_ENDED 8
+#define C_WORDS 9
 
 int ch[C_WORDS];           /* positions in [0, 2 CAP); counters never wrap here */
 byte ent[CAP];             /* entries: item number (the frame index + 1 in the code) */
@@ -97,8 +119,8 @@ bit capped = 1;            /* Atomics.wait(..., Math.min(left, MAX_SLEEP_MS)) */
 
 /* Ghosts */
 byte incs;                 /* processes inside the lock's critical section */
-bit got[ITEMS + 1];        /* items received */
-bit sentG[ITEMS + 1];      /* items in the queue or received (published by a TAIL store) */
+bit got[ITEMS + 2];        /* items received (ITEMS + 1: LATE's item) */
+bit sentG[ITEMS + 2];      /* items in the queue or received (published by a TAIL store) */
 byte nextOut = 1;          /* FIFO: the item the next receive must return (one sender) */
 bit killed, gone, reclaimed, respawned;
 bit diedOwing;             /* the dead worker died between its queue write and its notify */
@@ -208,14 +230,34 @@ inline NOTIFY1(w) {
   }
 }
 
+inline NOTIFYALL(w) {
+  d_step {                                 /* Atomics.notify(counter, Infinity): wakes every sleeper */
+    q = 0;
+    do
+    :: q < NP -> if :: waitOn[q] == w + 1 -> waitOn[q] = 0 :: else fi; q++
+    :: else -> break
+    od;
+    q = 0
+  }
+}
+
 /* ---- FrameChannel ------------------------------------------------------------------------- */
+#ifdef BROKEN_PUT_NO_END_CHECK
+#define PUT_OPEN 1                         /* BROKEN: put does not look at C_ENDED */
+#else
+#define PUT_OPEN (ch[C_ENDED] == 0)
+#endif
 /* trySend(item): ok = 1 if queued. */
 inline trySend(item) {
   CLOCK();
   d_step { t = ch[C_TAIL]; h = ch[C_HEAD]; rescued[_pid] = 0 }   /* trySend: ringSize (under the lock) */
   if
-  :: SIZE_OF(t, h) >= CAP -> CUNLOCK(); ok = 0
-  :: else ->
+#if defined(END) && !defined(BROKEN_PUT_NO_END_CHECK)
+  :: ch[C_ENDED] != 0 -> CUNLOCK(); ok = 0; closed = 1   /* put: ringEnded (under the lock): throw Closed, unlockRing in its finally */
+#endif
+  :: PUT_OPEN && SIZE_OF(t, h) >= CAP -> CUNLOCK(); ok = 0
+  :: PUT_OPEN && SIZE_OF(t, h) < CAP ->
+     assert(ch[C_ENDED] == 0);             /* no send is enqueued after the end */
      ent[t % CAP] = item;                  /* enqueue: i32[at] = item.intoRaw() ... */
      d_step { ch[C_TAIL] = NEXT_POS(t); sentG[item] = 1; owe = 1 }   /* enqueue: Atomics.store(C_TAIL, next) */
 #ifdef BROKEN_NOTIFY_BEFORE_COUNT
@@ -238,19 +280,30 @@ inline trySend(item) {
   t = 0; h = 0
 }
 
-/* take(): ok = 1 and the item in x if one was dequeued. */
+/* take(): ok = 1 and the item in x if one was dequeued; with END, fin = 1 if the ring was
+ * empty and ended (take returns false). */
 inline take() {
   CLOCK();
   d_step { h = ch[C_HEAD]; t = ch[C_TAIL]; rescued[_pid] = 0 }   /* headEntry: head, tail (under the lock) */
   if
-  :: h == t -> CUNLOCK(); ok = 0
+  :: h == t ->
+#if defined(END) && defined(BROKEN_END_OUTSIDE_LOCK)
+     CUNLOCK();                            /* BROKEN: unlockRing first ... */
+     if :: ch[C_ENDED] != 0 -> fin = 1 :: else fi;   /* BROKEN: ... then ringEnded, outside the lock */
+#elif defined(END)
+     if :: ch[C_ENDED] != 0 -> fin = 1 :: else fi;   /* take: ringEnded (under the lock)? then false: empty for good */
+     CUNLOCK();
+#else
+     CUNLOCK();
+#endif
+     ok = 0
   :: else ->
      x = ent[h % CAP];                     /* take: entryStart, entryFrames, Frame._restore (no shared write) */
      d_step {                              /* dequeue: Atomics.store(C_HEAD, next) */
        ch[C_HEAD] = NEXT_POS(h);
-       assert(x >= 1 && x <= ITEMS && sentG[x] && !got[x]);   /* each frame comes out once */
-       assert(x == nextOut);                /* in the order sent */
-       got[x] = 1; nextOut++; owe = 1
+       assert(x >= 1 && x <= ITEMS + 1 && sentG[x] && !got[x]);   /* each frame comes out once */
+       assert(x == nextOut || x == ITEMS + 1);   /* in the order sent (LATE's item: another sender) */
+       got[x] = 1; if :: x != ITEMS + 1 -> nextOut++ :: else fi; owe = 1
      }
      ch[C_RECEIVED]++;                     /* dequeue: Atomics.add(C_RECEIVED, 1) */
      CUNLOCK();
@@ -294,6 +347,9 @@ inline awaitSent() {                       /* receive: await(false): sentCount, 
   seen = ch[C_SENT];                       /* sentCount: Atomics.load(C_SENT) */
   d_step { t = ch[C_TAIL] }                /* ringSize: Atomics.load(C_TAIL) ... */
   d_step { h = ch[C_HEAD]; rescued[_pid] = 0 }   /* ... - Atomics.load(C_HEAD) */
+#ifdef FIX_END_BUMP
+  if :: ch[C_ENDED] != 0 -> t = h + 1 :: else fi;   /* FIX: await: ready() also if ringEnded */
+#endif
   if
   :: SIZE_OF(t, h) == 0 ->
 #endif
@@ -314,6 +370,9 @@ inline awaitReceived() {                   /* send: await(true): receivedCount, 
   seen = ch[C_RECEIVED];                   /* receivedCount: Atomics.load(C_RECEIVED) */
   d_step { t = ch[C_TAIL] }                /* await: ready(): this.size < this.capacity */
   d_step { h = ch[C_HEAD]; rescued[_pid] = 0 }
+#ifdef FIX_END_BUMP
+  if :: ch[C_ENDED] != 0 -> t = h :: else fi;   /* FIX: await: ready() also if ringEnded */
+#endif
   if
   :: SIZE_OF(t, h) >= CAP ->
 #endif
@@ -325,22 +384,67 @@ inline awaitReceived() {                   /* send: await(true): receivedCount, 
   t = 0; h = 0; seen = 0
 }
 
-/* send(item) with the default timeout (forever): the loop re-checks after every wake-up. */
+/* send(item) with the default timeout (forever): the loop re-checks after every wake-up; with
+ * END, closed = 1 if put threw Closed. */
 inline send(item) {
   do
-  :: trySend(item); if :: ok -> ok = 0; break :: else fi; awaitReceived()
+  :: trySend(item);
+     if
+     :: ok -> ok = 0; break
+#ifdef END
+     :: closed -> break                    /* send: FrameUseError('Closed') leaves it */
+#endif
+     :: else
+     fi;
+     awaitReceived()
   od
 }
-/* receive() with the default timeout (forever): the loop re-checks after every wake-up. */
+/* receive() with the default timeout (forever): the loop re-checks after every wake-up; with
+ * END, fin = 1 if it returned null for the end. */
 inline receive() {
   do
-  :: take(); if :: ok -> ok = 0; break :: else fi; awaitSent()
+  :: take();
+     if
+     :: ok -> ok = 0; break
+#ifdef END
+     :: fin ->                             /* receiveWaiting: take returned false: return null */
+        assert(ch[C_TAIL] == ch[C_HEAD] && ch[C_ENDED] == 1);   /* returned "ended": nothing queued, nothing to follow */
+        break
+#endif
+     :: else
+     fi;
+     awaitSent()
   od
 }
 
+#ifdef END
+/* end(): under the ring's lock, then every waiter of both sides is woken. */
+inline endCh() {
+  CLOCK();                                 /* end: lockRing */
+  ch[C_ENDED] = 1;                         /* end: endRing: Atomics.store(C_ENDED, 1) */
+#ifdef FIX_END_BUMP
+  ch[C_SENT]++;                            /* FIX: end: Atomics.add(C_SENT, 1) */
+  ch[C_RECEIVED]++;                        /* FIX: end: Atomics.add(C_RECEIVED, 1) */
+#endif
+  CUNLOCK();                               /* end: unlockRing */
+#ifndef BROKEN_END_NO_WAKE
+  if                                       /* wakeAllReceivers: if RECV_WAITERS > 0: Atomics.notify(C_SENT, Infinity) */
+  :: ch[C_RECV_WAITERS] > 0 -> NOTIFYALL(C_SENT)
+  :: else
+  fi;
+  if                                       /* wakeAllSenders: if SEND_WAITERS > 0: Atomics.notify(C_RECEIVED, Infinity) */
+  :: ch[C_SEND_WAITERS] > 0 -> NOTIFYALL(C_RECEIVED)
+  :: else
+  fi
+#else
+  skip
+#endif
+}
+#endif
+
 proctype Sender(byte id) {
   int o; byte t, h, n, q, seen, k;
-  bit ok, owe;
+  bit ok, owe, closed;
   k = 1;
 #ifdef DEATH_SENDER
   {
@@ -349,6 +453,9 @@ proctype Sender(byte id) {
   :: k <= ITEMS -> send(k); k++
   :: else -> break
   od;
+#ifdef END
+  endCh();
+#endif
   finished++
 #ifdef DEATH_SENDER
   } unless { killed; d_step { if :: ch[C_LOCK] == MY_TOKEN -> incs-- :: else fi; inLock[_pid] = 0; waitOn[_pid] = 0; diedOwing = owe; gone = 1 } }   /* the sender dies */
@@ -359,9 +466,14 @@ proctype Sender(byte id) {
  * items it gets depends on what the dying worker took). */
 proctype Receiver(byte id; byte n) {
   int o; byte t, h, q, seen, x, k;
-  bit ok, owe;
+  bit ok, owe, fin;
   do
+#ifdef END
+  :: fin -> break                          /* receive returned null: the stream ended */
+  :: !fin && (n == 0 || k < n) -> receive(); k++; x = 0
+#else
   :: n == 0 || k < n -> receive(); k++; x = 0
+#endif
   :: else -> break
   od;
   finished++
@@ -371,7 +483,7 @@ proctype Receiver(byte id; byte n) {
 /* The receiver that may die at any step: two tryReceive calls. */
 proctype Dier(byte id) {
   int o; byte t, h, q, x, k;
-  bit ok, owe;
+  bit ok, owe, fin;
   {
     do
     :: k < 2 -> take(); x = 0; ok = 0; k++
@@ -390,7 +502,7 @@ proctype Dier(byte id) {
  * WrongType error leaves receive); or it waits on an empty queue for ever. */
 proctype Picky(byte id) {
   int o; byte t, h, q, seen, x;
-  bit ok, owe;
+  bit ok, owe, fin;
   do
   :: takeRefusing(); if :: ok -> break :: else fi; awaitSent()
   od;
@@ -398,11 +510,21 @@ proctype Picky(byte id) {
 }
 #endif
 
+#ifdef LATE
+/* Worker 4 sends one item, ITEMS + 1, around the end: queued (before it) or Closed (after it). */
+proctype Late(byte id) {
+  int o; byte t, h, n, q, seen;
+  bit ok, owe, closed;
+  send(ITEMS + 1);
+  finished++
+}
+#endif
+
 #if defined(DEATH) || defined(DEATH_SENDER)
 /* reclaimWorker: the dead worker's record is freed (the channel is not touched). */
 proctype Reclaimer(byte dead) {
   int o; byte id, t, h, q, x;
-  bit ok, owe;
+  bit ok, owe, fin;
   gone;
   wstate[dead] = WORKER_FREE;              /* reclaimRecord: Atomics.store(W_STATE, FREE) */
   reclaimed = 1;
@@ -446,7 +568,17 @@ end:
           q++
        :: else -> break
        od;
-#if defined(PICKY)
+#if defined(END_WAKEUP)
+       /* the end woke every waiter: nobody sleeps on a counter of an ended ring */
+       assert(!(waitOn[0] + waitOn[1] + waitOn[2] + waitOn[3] + waitOn[4] + waitOn[5] + waitOn[6] + waitOn[7] > 0 && ch[C_ENDED] == 1));
+#endif
+#if defined(END) && defined(DEATH)
+       /* once the sleepers woke: the sender and worker 2 finished, every item came out (nextOut: in order) */
+       assert(ASLEEP || (finished >= NW - 1 && nextOut == ITEMS + 1));
+#elif defined(END)
+       /* once the sleepers woke: everyone finished, every item enqueued came out */
+       assert(ASLEEP || (finished == NW && nextOut == ITEMS + 1 && got[ITEMS + 1] == sentG[ITEMS + 1]));
+#elif defined(PICKY)
        /* the sender and the receiver of every frame finished (the picky one may wait) */
        assert(finished == NW - 1);
 #elif !defined(DEATH) && !defined(DEATH_SENDER)
@@ -509,6 +641,17 @@ init {
     run Receiver(3, 0);
 #endif
     run Reclaimer(SENDER);
+#elif defined(END) && defined(LATE)
+    run Receiver(2, 0);                    /* until the end */
+#if NW == 4
+    run Receiver(3, 0);
+#endif
+    run Late(NW);                          /* the second sender: worker NW */
+#elif defined(END)
+    run Receiver(2, 0);                    /* until the end */
+#if NW == 3
+    run Receiver(3, 0);
+#endif
 #elif defined(PICKY)
     run Receiver(2, ITEMS);                /* NW = 3: worker 3 is the picky receiver */
     run Picky(3);

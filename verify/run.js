@@ -54,6 +54,9 @@ const P = {
   sendAsleep: /waitOn\[q\]==\(7\+1\).*\|\|capped\)/, // a sender asleep for ever (no timeout) while there is room
   recheck: /rescued\[q\]/, // asleep again after a timeout without looking at the queue
   mutex: /incs==1/,
+  endedEarly: /\(ch\[3\]==ch\[2\]\)&&\(ch\[8\]==1\)/, // channel END: a receive returned "ended" with an item queued (or before the end)
+  putAfterEnd: /\(ch\[8\]==0\)/, // channel END: put enqueues after the end
+  endWakeup: /waitOn\[7\]\)>0\)&&\(ch\[8\]==1\)/, // channel END_WAKEUP: asleep on a counter of an ended ring
   staleWrite: /&&gstale\[/, // list: a cursor's change while another's change made it stale
   secondOwner: /\(0==own\[/, // list: the frame a change takes out is the list's (else a second owner)
   listBroken: /\(ended&&/, // list final: well formed, exactly the frames the ghost says it owns, lock free
@@ -139,6 +142,24 @@ const RUNS = [
     what: 'a receiver dies, its id is reused; a wait may time out at any step' },
   { name: 'channel/code+picky/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'PICKY'], expect: 'pass', pan: ['-E'],
     what: 'a receiver of another type refuses a frame (WrongType) and passes its wake-up on; notify wakes any sleeper' },
+  { name: 'channel/code+end/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3', 'END'], expect: 'pass',
+    what: 'end of stream: the sender sends 3 frames and calls end(); the receiver receives until take, under the lock, finds the ring empty and ended' },
+  { name: 'channel/code+end/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=3', 'END'], expect: 'pass',
+    what: 'the same, 2 receivers: each returns "ended" only with the queue empty for good; every frame once, in order; everyone finishes' },
+  { name: 'channel/code+end+late/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'END', 'LATE'], expect: 'pass',
+    what: 'a second sender sends around the end: put sees C_ENDED under the lock (Closed, also after waiting for room) or its frame is received' },
+  { name: 'channel/code+end+early-timeout/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=3', 'END', 'EARLY_TIMEOUT'], expect: 'pass',
+    what: 'end of stream; a wait may time out at any step' },
+  { name: 'channel/code+end+death-receiver/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'END', 'DEATH'], expect: 'pass', pan: ['-E'],
+    what: 'end of stream; a receiver dies at any step (lock takeover): the sender ends, the other receiver finishes' },
+  { name: 'channel/code+end+death-receiver+respawn/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'END', 'DEATH', 'RESPAWN'], expect: 'pass', pan: ['-E'],
+    what: 'the same, and a new worker takes the dead one\'s id' },
+  { name: 'channel/code+end+end-wakeup/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=3', 'END', 'END_WAKEUP'], expect: 'fail',
+    property: P.endWakeup, what: 'finding F5, the code as it is: a receiver between its counter load and its Atomics.wait when end() runs sleeps to its timeout (end bumps no counter)' },
+  { name: 'channel/fix-end-bump+end+end-wakeup/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=3', 'END', 'END_WAKEUP', 'FIX_END_BUMP'], expect: 'pass',
+    what: 'the proposed fix of F5: end bumps C_SENT and C_RECEIVED under the lock, await\'s ready() is true once ended: the end wakes every waiter' },
+  { name: 'channel/fix-end-bump+end+late+end-wakeup/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'END', 'LATE', 'END_WAKEUP', 'FIX_END_BUMP'], expect: 'pass',
+    what: 'the same with a second sender, which may wait for room when the end comes' },
   { name: 'channel/broken-unbounded-wait+death-sender/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=2', 'DEATH_SENDER', 'BROKEN_UNBOUNDED_WAIT'], expect: 'fail', pan: ['-E'],
     property: P.recvAsleep, what: 'waits before the fix (F3): a sender that dies before its notify leaves a receiver asleep' },
   { name: 'channel/broken-unbounded-wait+death-receiver/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'BROKEN_UNBOUNDED_WAIT'], expect: 'fail', pan: ['-E'],
@@ -153,6 +174,12 @@ const RUNS = [
     property: P.recvWakeup, what: 'a receiver that refuses a frame keeps the wake-up it took: the other receiver sleeps with a frame queued' },
   { name: 'channel/broken-token-no-gen/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'DEATH', 'RESPAWN', 'BROKEN_TOKEN_NO_GEN'], expect: 'fail', pan: ['-E'],
     property: P.mutex, what: 'lock tokens without the generation: a reused id steals the lock' },
+  { name: 'channel/broken-end-outside-lock+end/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=3', 'END', 'BROKEN_END_OUTSIDE_LOCK'], expect: 'fail',
+    property: P.endedEarly, what: 'take reads C_ENDED after unlocking: the last send and the end in between, and a receiver returns "ended" with a frame queued' },
+  { name: 'channel/broken-put-no-end-check+end+late/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=2', 'END', 'LATE', 'BROKEN_PUT_NO_END_CHECK'], expect: 'fail',
+    property: P.putAfterEnd, what: 'put without its look at C_ENDED: a send is enqueued after the end' },
+  { name: 'channel/broken-end-no-wake+fix-end-bump+end+end-wakeup/w3', model: 'channel.pml', workers: 3, defines: ['CAP=1', 'ITEMS=3', 'END', 'END_WAKEUP', 'FIX_END_BUMP', 'BROKEN_END_NO_WAKE'], expect: 'fail',
+    property: P.endWakeup, what: 'end() wakes nobody (on top of the fix): safe and everyone finishes, by timeouts; only the end wake-up property fails' },
   { name: 'channel/broken-takeover-live/w2', model: 'channel.pml', workers: 2, defines: ['CAP=1', 'ITEMS=3', 'BROKEN_TAKEOVER_LIVE'], expect: 'fail',
     property: P.mutex, what: 'lock takeover without the tokenAlive check' },
 
