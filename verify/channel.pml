@@ -43,9 +43,9 @@
  *                after the end; every item enqueued is received exactly once; once nobody is
  *                asleep, everyone finished (or, with DEATH, all but the dying worker).
  *                END_WAKEUP adds: nobody sleeps on a counter of a ring that is ended (the end
- *                wakes every waiter; finding F5: the code fails it, see docs/verification.md),
- *                and FIX_END_BUMP is the proposed fix (end bumps C_SENT and C_RECEIVED under the
- *                lock, and await's ready() is also true once the ring is ended).
+ *                wakes every waiter): end bumps C_SENT and C_RECEIVED under the lock, and
+ *                await's ready() is also true once the ring is ended (the fix of finding F5,
+ *                docs/verification.md; BROKEN_END_NO_BUMP is the code before it).
  * With a death, pan runs with -E: a receiver asleep on an empty queue at the end is fine, and the
  * Checker below says what is not.
  * A Checker runs whenever nothing else can move (Promela `timeout`). No process may then wait
@@ -73,7 +73,7 @@
  *   BROKEN_END_OUTSIDE_LOCK     (END) take finds the ring empty under the lock, unlocks, then
  *                               reads C_ENDED: a send and the end in between   -> ended, item queued
  *   BROKEN_PUT_NO_END_CHECK     (END, LATE) put does not look at C_ENDED      -> enqueued after the end
- *   BROKEN_END_NO_WAKE          (END, FIX_END_BUMP, END_WAKEUP) end() wakes nobody: safe, as every
+ *   BROKEN_END_NO_WAKE          (END, END_WAKEUP) end() wakes nobody: safe, as every
  *                               sleep is capped, but a sleeper waits its timeout -> end wake-up
  */
 #include "common.pml"
@@ -347,7 +347,7 @@ inline awaitSent() {                       /* receive: await(false): sentCount, 
   seen = ch[C_SENT];                       /* sentCount: Atomics.load(C_SENT) */
   d_step { t = ch[C_TAIL] }                /* ringSize: Atomics.load(C_TAIL) ... */
   d_step { h = ch[C_HEAD]; rescued[_pid] = 0 }   /* ... - Atomics.load(C_HEAD) */
-#ifdef FIX_END_BUMP
+#ifndef BROKEN_END_NO_BUMP
   if :: ch[C_ENDED] != 0 -> t = h + 1 :: else fi;   /* FIX: await: ready() also if ringEnded */
 #endif
   if
@@ -370,7 +370,7 @@ inline awaitReceived() {                   /* send: await(true): receivedCount, 
   seen = ch[C_RECEIVED];                   /* receivedCount: Atomics.load(C_RECEIVED) */
   d_step { t = ch[C_TAIL] }                /* await: ready(): this.size < this.capacity */
   d_step { h = ch[C_HEAD]; rescued[_pid] = 0 }
-#ifdef FIX_END_BUMP
+#ifndef BROKEN_END_NO_BUMP
   if :: ch[C_ENDED] != 0 -> t = h :: else fi;   /* FIX: await: ready() also if ringEnded */
 #endif
   if
@@ -422,7 +422,7 @@ inline receive() {
 inline endCh() {
   CLOCK();                                 /* end: lockRing */
   ch[C_ENDED] = 1;                         /* end: endRing: Atomics.store(C_ENDED, 1) */
-#ifdef FIX_END_BUMP
+#ifndef BROKEN_END_NO_BUMP
   ch[C_SENT]++;                            /* FIX: end: Atomics.add(C_SENT, 1) */
   ch[C_RECEIVED]++;                        /* FIX: end: Atomics.add(C_RECEIVED, 1) */
 #endif

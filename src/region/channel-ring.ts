@@ -165,9 +165,14 @@ export function entrySegment(r: Region, e: number): boolean {
  * Ends the ring: no send is queued after this (`put` looks under the lock). The caller holds the
  * lock, then wakes every waiter of both sides. ORDER: an atomic store under the lock: a sender's
  * look under the lock sees it, and so does a receiver's (an empty ring that is ended stays empty).
+ * Both counters then move, so that a waiter that loaded one before the end and sleeps on it
+ * after the wake-up does not sleep its full MAX_SLEEP_MS (finding F5 of verify/channel.pml); a
+ * waiter that loads it after sees the end in its own look (`ringEnded`).
  */
 export function endRing(r: Region, b: number): void {
   Atomics.store(r.i32, b + C_ENDED, 1);
+  Atomics.add(r.i32, b + C_SENT, 1);
+  Atomics.add(r.i32, b + C_RECEIVED, 1);
 }
 
 /** Whether the ring was ended (`endRing`); exact under the lock, a snapshot without it. */

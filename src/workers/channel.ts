@@ -793,13 +793,14 @@ export class FrameChannel implements Disposable {
    * changes (receives for senders, sends for receivers), at most MAX_SLEEP_MS of the ring.
    */
   private await(forRoom: boolean, deadline: number): boolean {
-    const ready = forRoom ? (): boolean => this.size < this.capacity : (): boolean => this.size > 0;
+    const r = this.r;
+    const b = this.base;
+    // Ready also once the ring is ended: the caller's next try says so at once (F5).
+    const ready = forRoom ? (): boolean => this.size < this.capacity || ringEnded(r, b) : (): boolean => this.size > 0 || ringEnded(r, b);
     for (let i = 0; i < SPIN_POLLS; i++) {
       if (ready()) return true;
       if ((i & 1023) === 1023 && now() >= deadline) return false;
     }
-    const r = this.r;
-    const b = this.base;
     const seen = forRoom ? receivedCount(r, b) : sentCount(r, b);
     if (ready()) return true;
     const left = deadline - now();
@@ -823,7 +824,7 @@ export class FrameChannel implements Disposable {
   /** Waits for room (a receive) without blocking the thread; false at the deadline. */
   private async awaitRoomAsync(deadline: number): Promise<boolean> {
     const received = receivedCount(this.r, this.base);
-    if (this.size < this.capacity) return true;
+    if (this.size < this.capacity || ringEnded(this.r, this.base)) return true;
     const left = deadline - now();
     if (left <= 0) return false;
     await sleepOnReceivedAsync(this.r, this.base, received, left);
@@ -833,7 +834,7 @@ export class FrameChannel implements Disposable {
   /** Waits for a send without blocking the thread; false at the deadline. */
   private async awaitAsync(deadline: number): Promise<boolean> {
     const sent = sentCount(this.r, this.base);
-    if (this.size > 0) return true;
+    if (this.size > 0 || ringEnded(this.r, this.base)) return true;
     const left = deadline - now();
     if (left <= 0) return false;
     await sleepOnSentAsync(this.r, this.base, sent, left);
