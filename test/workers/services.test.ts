@@ -163,15 +163,30 @@ describe('end of stream with real workers', () => {
        });`,
       { eval: true, workerData: { handle: sys.handle, channel: ch.handle, dist: new URL('../../dist/index.js', import.meta.url).href } },
     );
+    // Every message and the exit are recorded from the start: no event can pass unseen between
+    // two awaits, and each wait is bounded (a failure says what was seen).
+    const messages: unknown[] = [];
+    let exited = false;
+    worker.on('message', (m: unknown) => messages.push(m));
+    worker.on('exit', () => (exited = true));
+    const waitFor = async (cond: () => boolean, what: string): Promise<void> => {
+      const deadline = performance.now() + 10_000;
+      while (!cond()) {
+        if (performance.now() > deadline) throw new Error(`${what}: not within 10 s (messages: ${JSON.stringify(messages)}, exited: ${exited})`);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    };
     try {
-      await once(worker, 'message');
+      await waitFor(() => messages.length >= 1, 'the worker waiting');
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay)); // let it fall asleep
+      expect(messages).toEqual(['waiting']); // still blocked in receive()
       const t0 = performance.now();
       ch.end();
-      const [msg] = (await once(worker, 'message')) as [{ item: number | null; waited: number }];
-      expect(msg.item).toBeNull();
-      expect(performance.now() - t0).toBeLessThan(50); // before the fix of F5: a 100 ms sleep
-      await once(worker, 'exit');
+      await waitFor(() => messages.length >= 2, 'the answer after end()');
+      const elapsed = performance.now() - t0;
+      expect((messages[1] as { item: number | null }).item).toBeNull();
+      expect(elapsed).toBeLessThan(50); // before the fix of F5: a 100 ms sleep
+      await waitFor(() => exited, 'the worker exiting');
     } finally {
       await worker.terminate();
     }
