@@ -328,6 +328,8 @@ export class FrameSystem implements FrameContext {
   /** @internal */
   /** Workers `watch` watches already (each once). */
   private readonly watched = new WeakSet<object>();
+  /** The `onReclaim` callbacks given to `watch`: each is told of every reclaim it makes. */
+  private readonly onReclaims = new Set<(thread: number, reports: ReclaimReport[]) => void>();
   /** Stops the watch of the Workers this thread creates (`watch` of a pool); at `close`. */
   private unwatchProcess: (() => void) | undefined = undefined;
   /** @internal This thread's key for the region (`regionId`), if it is the thread's system for it (not a `separate` attach). */
@@ -686,7 +688,9 @@ export class FrameSystem implements FrameContext {
    * `target` is a `worker_threads` Worker (its `'exit'` event), or a pool: its threads now (in
    * `threads`: piscina, tinypool; or its handlers' `worker` in `workers`: workerpool) and every
    * Worker this thread creates from then on (Node's `process` `'worker'` event, and piscina's
-   * `'workerCreate'`; reclaiming what an exited thread attached is right whoever made it). A pool that recycles its threads for hours
+   * `'workerCreate'`; reclaiming what an exited thread attached is right whoever made it). Each
+   * Worker is watched once, however many times it is given; every `onReclaim` given to `watch`
+   * hears of every reclaim `watch` makes. A pool that recycles its threads for hours
    * then never runs out of worker ids. `onReclaim(thread, reports)`, if given, is called after
    * each reclaim (in the watching thread, from the exit event). Nothing happens once this system
    * is closed. `FrameUseError('BadValue')` for a target that is neither.
@@ -705,19 +709,23 @@ export class FrameSystem implements FrameContext {
     if (onReclaim !== undefined && typeof onReclaim !== 'function') {
       throw new FrameUseError('BadValue', `watch: onReclaim must be a function, not ${describe(onReclaim)}`);
     }
+    if (onReclaim !== undefined) this.onReclaims.add(onReclaim);
     const watchWorker = (worker: WatchableWorker): void => {
       const thread = worker.threadId; // Node sets it to -1 once the thread has exited
       worker.once('exit', () => {
         if (this._closed || thread === threadId()) return;
         const reports = this.reclaimThread(thread);
-        onReclaim?.(thread, reports);
+        for (const fn of this.onReclaims) fn(thread, reports);
       });
     };
     if (isWatchableWorker(target)) {
       if (target.threadId < 0) {
         throw new FrameUseError('BadValue', 'watch: this Worker has exited already (its threadId is -1); call reclaimThread with the threadId it had');
       }
-      watchWorker(target);
+      if (!this.watched.has(target)) {
+        this.watched.add(target);
+        watchWorker(target);
+      }
       return;
     }
     if (isWatchablePool(target)) {
@@ -727,6 +735,8 @@ export class FrameSystem implements FrameContext {
           watchWorker(w);
         }
       };
+      // (Every watch of this system shares one set of watched Workers and one process listener;
+      // each reclaim is told to every onReclaim given to any watch.)
       for (const w of poolWorkers(target)) watchOnce(w);
       // Threads the pool starts later: piscina says so; every pool's are Workers this thread
       // creates, which Node's process announces at once (before they can exit). Reclaiming what

@@ -156,6 +156,22 @@ describe('watch', () => {
     }
   });
 
+  it('a Worker watched twice is reclaimed once, and every onReclaim hears of it once', async () => {
+    const sys = FrameSystem.create({ frames: 64 });
+    const heard: string[] = [];
+    const { worker, msg } = await startWorker(sys, false, (w) => {
+      sys.watch(w, (_t, reports) => heard.push(`a${reports.length}`));
+      sys.watch(w, (_t, reports) => heard.push(`b${reports.length}`));
+    });
+    await worker.terminate();
+    await until(() => heard.length >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // nothing more comes
+    expect(heard.sort()).toEqual(['a1', 'b1']);
+    expect(msg.workerIds).toHaveLength(1);
+    expect(sys.workers()).toEqual([1]);
+    sys.close();
+  });
+
   it('refuses a target that is neither a Worker nor a pool, and an onReclaim that is no function', () => {
     const sys = FrameSystem.create({ frames: 16 });
     for (const bad of [null, undefined, 1, 'w', {}, { threadId: 1 }, { threads: 'no' }, { on() {} }]) {
