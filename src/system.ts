@@ -117,9 +117,27 @@ export interface AttachOptions {
 
 /**
  * The systems of this thread, by region (`regionId`): a second `attach` of a region on the same
- * thread returns the one it has, and `close` closes it when every attach of it is closed.
+ * thread returns the one it has, and `close` closes it when every attach of it is closed. Held
+ * weakly: a system nobody uses any more (never closed) is not kept alive, nor its memory, by
+ * this table; its entry goes at the next `register`.
  */
-const thisThread = new Map<string, { sys: FrameSystem; attaches: number; options: AttachOptions }>();
+const thisThread = new Map<string, { ref: WeakRef<FrameSystem>; attaches: number; options: AttachOptions }>();
+
+/** The live system of this thread for region `key`, if any (not closed, not collected). */
+function threadSystem(key: string): { sys: FrameSystem; entry: { attaches: number; options: AttachOptions } } | undefined {
+  const entry = thisThread.get(key);
+  const sys = entry?.ref.deref();
+  if (entry === undefined || sys === undefined || sys._closed) return undefined;
+  return { sys, entry };
+}
+
+/** Makes `sys` this thread's system for region `key` (and forgets the collected ones). */
+function register(key: string, sys: FrameSystem, options: AttachOptions): void {
+  for (const [k, e] of thisThread) if (e.ref.deref() === undefined) thisThread.delete(k);
+  // The options that `sameOptions` compares, and nothing else (not the memory of `create`'s).
+  const { allocator, caches, onLeak, leakStacks, reclaimWaitMs } = options;
+  thisThread.set(key, { ref: new WeakRef(sys), attaches: 1, options: { allocator, caches, onLeak, leakStacks, reclaimWaitMs } });
+}
 
 /**
  * Whether `options` asks for nothing that `had` (the options the thread's system was made with)
@@ -406,7 +424,7 @@ export class FrameSystem implements FrameContext {
     const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator, options.caches ?? true, options);
     sys.allocator.addFreeMemory(0, frames);
     sys.key = regionId(buffer, offset);
-    thisThread.set(sys.key, { sys, attaches: 1, options });
+    register(sys.key, sys, options);
     return sys;
   }
 
@@ -445,15 +463,15 @@ export class FrameSystem implements FrameContext {
     checkOffset(offset);
     const { buffer, layout, checked } = readHeader(memory, offset);
     const key = regionId(buffer, offset);
-    const had = options.separate === true ? undefined : thisThread.get(key);
-    if (had !== undefined && !had.sys._closed) {
-      if (!sameOptions(options, had.options)) {
+    const had = options.separate === true ? undefined : threadSystem(key);
+    if (had !== undefined) {
+      if (!sameOptions(options, had.entry.options)) {
         throw new FrameUseError(
           'BadValue',
           `this thread has attached this region already (worker ${had.sys.workerId}) with other options; use that system, close it first, or attach with { separate: true }`,
         );
       }
-      had.attaches++;
+      had.entry.attaches++;
       return had.sys;
     }
     const head = new Int32Array(buffer, offset, HEADER_BYTES >> 2);
@@ -462,7 +480,7 @@ export class FrameSystem implements FrameContext {
     const sys = new FrameSystem({ memory, offset }, buffer, layout, checked, workerId, options.allocator, options.caches ?? true, options);
     if (options.separate !== true) {
       sys.key = key;
-      thisThread.set(key, { sys, attaches: 1, options });
+      register(key, sys, options);
     }
     return sys;
   }
@@ -843,7 +861,7 @@ export class FrameSystem implements FrameContext {
   close(): void {
     if (this._closed) return;
     const entry = this.key === undefined ? undefined : thisThread.get(this.key);
-    if (entry !== undefined && entry.sys === this) {
+    if (entry !== undefined && entry.ref.deref() === this) {
       if (--entry.attaches > 0) return; // another attach of this thread still uses it
       thisThread.delete(this.key!);
     }

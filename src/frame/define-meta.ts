@@ -5,7 +5,7 @@
  */
 import { markOnDrop } from '../region/registry.js';
 import type { FrameRef } from './frame.js';
-import { defineType, type AnyOnDrop, type MetaType, type MetaView, type Schema } from './meta-type.js';
+import { defineType, idsOf, type AnyOnDrop, type MetaType, type MetaView, type Schema } from './meta-type.js';
 
 /**
  * Called on the last drop of a frame of this type (the kernel's `on_drop`), while the slot is
@@ -79,7 +79,7 @@ export function defineMeta<const S extends Schema, U extends boolean = false>(
     type._onDrop = options.onDrop as AnyOnDrop;
     // Regions where the type is registered already learn that it has an onDrop now, so a last
     // drop in a worker without it defers the frame instead of skipping the callback.
-    for (const [r, id] of type._ids) markOnDrop(r, id);
+    for (const [r, id] of idsOf(type)) markOnDrop(r, id);
   }
   return type;
 }

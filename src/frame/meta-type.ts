@@ -240,8 +240,11 @@ export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
   _region: Region | undefined = undefined;
   /** @internal */
   _id = 0;
-  /** @internal The regions this worker knows this type in, and its id in each. */
-  readonly _ids = new Map<Region, number>();
+  /** @internal The regions this worker knows this type in, and its id in each (held weakly: a
+   *  region nobody uses any more is not kept alive by its types). */
+  readonly _ids = new WeakMap<Region, number>();
+  /** @internal The same regions, weakly, to visit them (`defineMeta` with an `onDrop`). */
+  readonly _regions = new Set<WeakRef<Region>>();
   /** @internal Prototypes of the read-only and the mutable views. */
   readonly _viewProto: object;
   /** @internal */
@@ -467,7 +470,7 @@ function typesOf(r: Region): (MetaType | undefined)[] {
 
 /** Caches `id` as `type`'s id in `r` (both ways). */
 function remember(r: Region, type: MetaType, id: number): number {
-  if (!type._ids.has(r)) type._ids.set(r, id);
+  if (!type._ids.has(r)) rememberId(type, r, id);
   typesOf(r)[id] ??= type;
   type._region = r;
   type._id = id;
@@ -505,9 +508,27 @@ export function typeById(r: Region, id: number): MetaType {
   const descriptor = registeredDescriptor(r, id);
   if (descriptor === undefined) throw new InvariantError('type registry', `no metadata type with id ${id} in this region`);
   const type = typeFromDescriptor(descriptor);
-  if (!type._ids.has(r)) type._ids.set(r, id);
+  if (!type._ids.has(r)) rememberId(type, r, id);
   typesOf(r)[id] = type;
   return type;
+}
+
+/** Records type `type`'s id `id` in region `r` (weakly; dead entries of the visit set go now). */
+function rememberId(type: MetaType, r: Region, id: number): void {
+  type._ids.set(r, id);
+  for (const ref of type._regions) if (ref.deref() === undefined) type._regions.delete(ref);
+  type._regions.add(new WeakRef(r));
+}
+
+/** The live regions type `type` has an id in, with the id. */
+export function idsOf(type: MetaType): [Region, number][] {
+  const out: [Region, number][] = [];
+  for (const ref of type._regions) {
+    const r = ref.deref();
+    const id = r === undefined ? undefined : type._ids.get(r);
+    if (r !== undefined && id !== undefined) out.push([r, id]);
+  }
+  return out;
 }
 
 /** Forgets region `r` (closed in this worker): its types' ids there. */
@@ -515,6 +536,7 @@ export function forgetRegion(r: Region): void {
   for (const type of typesOf(r)) {
     if (type === undefined) continue;
     type._ids.delete(r);
+    for (const ref of type._regions) if (ref.deref() === r) type._regions.delete(ref);
     if (type._region === r) {
       type._region = undefined;
       type._id = 0;

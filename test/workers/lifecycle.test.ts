@@ -3,6 +3,7 @@
  * back what an exited thread attached; `watch` does it by itself for a Worker or a pool that
  * recycles its threads (piscina), so a long-running pool never runs out of worker ids.
  */
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker, threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -71,6 +72,25 @@ describe('one system a region on a thread', () => {
     expect(next).not.toBe(sys);
     expect(next.workerId).toBe(1); // the id the closed one freed
     next.close();
+  });
+
+  it('regions made and forgotten (never closed, a frame still held) do not keep their memory: the thread\'s table and the types hold them weakly', () => {
+    // (A WeakRef keeps its target for the rest of the job that made or read it: the loop yields.)
+    const script = `
+      const { FrameSystem } = await import(${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)});
+      for (let i = 0; i < 40; i++) {
+        FrameSystem.create({ frames: 4096, memory: new SharedArrayBuffer(24 << 20) }).allocFrame(); // 24 MiB each, never closed
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        globalThis.gc();
+      }
+      for (let k = 0; k < 3; k++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        globalThis.gc();
+      }
+      console.log(JSON.stringify({ mib: Math.round(process.memoryUsage().arrayBuffers / 2 ** 20) }));`;
+    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const { mib } = JSON.parse(out.trim().split('\n').pop()!) as { mib: number };
+    expect(mib).toBeLessThan(200); // 40 x 24 MiB = 960 MiB if anything kept them (MetaType._ids did)
   });
 
   it('two regions in one memory are two systems; separate: true gives a worker of its own', () => {
