@@ -54,9 +54,6 @@ export const W_CACHE = W_AJ_RUNS + 2 * AJ_MAX_RUNS;
 export const CACHE_CAPACITY = [0, 32, 8, 8, 8] as const;
 export const CACHE_BASE = [0, 0, 33, 42, 51] as const;
 
-/** The 1-frame stack's offset in a record, as one constant for the hot paths. */
-const STACK_ONE = W_CACHE + CACHE_BASE[1];
-
 /** The record's generation, raised on every attach: a lock holds its owner's token
  *  `gen << TOKEN_ID_BITS | id`, so a lock of a dead worker is told apart from one of the worker
  *  that later attached with the same id. */
@@ -131,20 +128,25 @@ export function threadOf(r: Region, id: number): number {
  */
 export function popOne(r: Region, to: number): number {
   if (to === RC_UNUSED && r.fast !== undefined) return r.fast.popRaw();
+  return popRun(r, 1, to);
+}
+
+/** `popOne` and `popCached` for the class-`k` stack: the head's count goes to `to`. OWNER and ORDER: as `popOne`. */
+function popRun(r: Region, k: number, to: number): number {
   const i32 = r.i32;
-  const one = r.rec + STACK_ONE;
-  const want = r.cachedOne;
-  let count = i32[one];
+  const base = stackOf(r.rec, k);
+  const want = k === 1 ? r.cachedOne : cachedHead(r.workerId, k);
+  let count = i32[base];
   for (; count > 0; count--) {
-    const index = i32[one + count];
+    const index = i32[base + count];
     const w = r.metaWord + (index << SLOT_SHIFT);
     if (Atomics.load(i32, w) !== want) continue; // stolen since: a stale entry
-    recordOp(r, OP_OWNED, index, 1);
+    recordOp(r, OP_OWNED, index, k);
     if (Atomics.compareExchange(i32, w, want, to) !== want) continue; // stolen just now
-    i32[one] = count - 1;
+    i32[base] = count - 1;
     return index;
   }
-  i32[one] = 0;
+  i32[base] = 0;
   return -1;
 }
 
@@ -157,13 +159,18 @@ export function popOne(r: Region, to: number): number {
  * entry, not only those under the count).
  */
 export function pushOne(r: Region, index: number, capacity: number): boolean {
+  return pushRun(r, 1, index, capacity);
+}
+
+/** `pushOne` and `pushCached` for the class-`k` stack of `capacity` entries. OWNER and ORDER: as `pushOne`. */
+function pushRun(r: Region, k: number, index: number, capacity: number): boolean {
   const i32 = r.i32;
-  const one = r.rec + STACK_ONE;
-  const count = i32[one];
+  const base = stackOf(r.rec, k);
+  const count = i32[base];
   if (count >= capacity) return false;
-  i32[one + count + 1] = index;
-  Atomics.store(i32, r.metaWord + (index << SLOT_SHIFT), r.cachedOne);
-  i32[one] = count + 1;
+  i32[base + count + 1] = index;
+  Atomics.store(i32, r.metaWord + (index << SLOT_SHIFT), k === 1 ? r.cachedOne : cachedHead(r.workerId, k));
+  i32[base] = count + 1;
   return true;
 }
 
@@ -292,21 +299,7 @@ export function ownFrames(r: Region, index: number, n: number): void {
  * this worker's); -1 if the stack holds none. OWNER and ORDER: as `popOne`.
  */
 export function popCached(r: Region, k: number): number {
-  const i32 = r.i32;
-  const base = stackOf(r.rec, k);
-  const want = cachedHead(r.workerId, k);
-  let count = i32[base];
-  for (; count > 0; count--) {
-    const index = i32[base + count];
-    const w = slotWord(r, index);
-    if (Atomics.load(i32, w) !== want) continue;
-    recordOp(r, OP_OWNED, index, k);
-    if (Atomics.compareExchange(i32, w, want, RC_UNUSED) !== want) continue;
-    i32[base] = count - 1;
-    return index;
-  }
-  i32[base] = 0;
-  return -1;
+  return popRun(r, k, RC_UNUSED);
 }
 
 /**
@@ -314,14 +307,7 @@ export function popCached(r: Region, k: number): number {
  * if the stack is full (then the caller flushes). OWNER and ORDER: as `pushOne`.
  */
 export function pushCached(r: Region, k: number, index: number): boolean {
-  const i32 = r.i32;
-  const base = stackOf(r.rec, k);
-  const count = i32[base];
-  if (count >= CACHE_CAPACITY[k]) return false;
-  i32[base + count + 1] = index;
-  Atomics.store(i32, slotWord(r, index), cachedHead(r.workerId, k));
-  i32[base] = count + 1;
-  return true;
+  return pushRun(r, k, index, CACHE_CAPACITY[k]);
 }
 
 /**
