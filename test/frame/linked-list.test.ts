@@ -1423,6 +1423,19 @@ const Item = defineMeta('test.list.item', { seq: 'u32' }, { untyped: true });
 const list = LinkedList.open(sys, listHandle, Item);
 const signal = new Int32Array(go);
 const nap = () => Atomics.wait(signal, 1, 0, 0.05);
+/** use(a new cursor) until it is not Stale (another worker changed the list): its value, and how many were stale. */
+const withCursor = (make, use) => {
+  for (let stale = 0; ; stale++) {
+    const c = make();
+    try {
+      return { value: use(c), stale };
+    } catch (e) {
+      if (e.code !== 'Stale') throw e;
+    } finally {
+      c.release();
+    }
+  }
+};
 parentPort.postMessage({ ready: sys.workerId });
 while (Atomics.load(signal, 0) === 0) Atomics.wait(signal, 0, 0, 20);
 let result;
@@ -1447,19 +1460,10 @@ try {
       b[0] = i & 0xff;
       b[4095] = (i >>> 8) & 0xff;
       if (i % 3 === 2) {
-        for (;;) {
-          const c = list.cursorBackMut();
-          try {
-            c.moveNext();
-            c.insertBefore(u);
-            break;
-          } catch (e) {
-            if (e.code !== 'Stale') throw e;
-            stale++;
-          } finally {
-            c.release();
-          }
-        }
+        stale += withCursor(() => list.cursorBackMut(), (c) => {
+          c.moveNext();
+          c.insertBefore(u);
+        }).stale;
       } else {
         list.pushBack(u);
       }
@@ -1473,18 +1477,9 @@ try {
     while (got.length < count) {
       let u;
       if (got.length % 4 === 3) {
-        for (;;) {
-          const c = list.cursorFrontMut();
-          try {
-            u = c.takeCurrent();
-            break;
-          } catch (e) {
-            if (e.code !== 'Stale') throw e;
-            stale++;
-          } finally {
-            c.release();
-          }
-        }
+        const r = withCursor(() => list.cursorFrontMut(), (c) => c.takeCurrent());
+        u = r.value;
+        stale += r.stale;
       } else {
         u = list.popFront();
       }

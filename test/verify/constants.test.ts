@@ -83,6 +83,27 @@ function apply(name: string, args: readonly number[], defs: Map<string, Define>)
   return evaluate(body, defs);
 }
 
+/**
+ * The text of the top-level `function name` in `source` (up to the next top-level function), or
+ * with `method` of the class method `name(` (up to the next member).
+ */
+function body(source: string, name: string, method = false): string {
+  const start = source.search(new RegExp(method ? `\\n  (private )?${name}\\(` : `function ${name}\\b`));
+  expect(start, `no function ${name}`).toBeGreaterThanOrEqual(0);
+  const next = source.slice(start + 1).search(method ? /\n {2}(private |get |static )?\w+\(/ : /\n(export )?(async )?function /);
+  return next < 0 ? source.slice(start) : source.slice(start, start + 1 + next);
+}
+
+/** Expects `parts` in `text` in that order. */
+function order(text: string, parts: readonly string[]): void {
+  let at = -1;
+  for (const p of parts) {
+    const k = text.indexOf(p, at + 1);
+    expect(k, `${p} (after ${parts.slice(0, parts.indexOf(p)).join(', ') || 'the start'})`).toBeGreaterThan(at);
+    at = k;
+  }
+}
+
 describe('the models copy the words of src/region/', () => {
   const defs = allDefines();
   const mirrored = [...defs].filter(([, d]) => MIRROR.test(d.comment));
@@ -167,21 +188,6 @@ describe('the channel model copies the header of src/region/channel-ring.ts', ()
 });
 
 describe('the models follow the code as fixed for findings F1-F3', () => {
-  /** The text of `function name(...) {...}` in `source` (up to the next top-level function). */
-  const body = (source: string, name: string): string => {
-    const start = source.search(new RegExp(`function ${name}\\b`));
-    expect(start, `no function ${name}`).toBeGreaterThanOrEqual(0);
-    const next = source.slice(start + 1).search(/\n(export )?(async )?function /);
-    return next < 0 ? source.slice(start) : source.slice(start, start + 1 + next);
-  };
-  const order = (text: string, parts: readonly string[]): void => {
-    let at = -1;
-    for (const p of parts) {
-      const k = text.indexOf(p, at + 1);
-      expect(k, `${p} (after ${parts.slice(0, parts.indexOf(p)).join(', ') || 'the start'})`).toBeGreaterThan(at);
-      at = k;
-    }
-  };
 
   it('F1: decRef is a load + CAS loop that writes S_OWNER only on a count of 1, as slot.pml', () => {
     const code = body(read('src/region/meta.ts'), 'decRef');
@@ -220,21 +226,6 @@ describe('the models follow the code as fixed for findings F1-F3', () => {
 });
 
 describe('the list model follows the code of fail-fast cursors', () => {
-  /** The text of a top-level `function name` or (method) of a class method `name(`, up to the next of either. */
-  const body = (source: string, name: string, method = false): string => {
-    const start = source.search(new RegExp(method ? `\\n  (private )?${name}\\(` : `function ${name}\\(`));
-    expect(start, `no function ${name}`).toBeGreaterThanOrEqual(0);
-    const next = source.slice(start + 1).search(method ? /\n {2}(private |get |static )?\w+\(/ : /\n(export )?function /);
-    return next < 0 ? source.slice(start) : source.slice(start, start + 1 + next);
-  };
-  const order = (text: string, parts: readonly string[]): void => {
-    let at = -1;
-    for (const p of parts) {
-      const k = text.indexOf(p, at + 1);
-      expect(k, `${p} (after ${parts.slice(0, parts.indexOf(p)).join(', ') || 'the start'})`).toBeGreaterThan(at);
-      at = k;
-    }
-  };
 
   it('applyListOp bumps the count before its first link write and stores the size last; repairList redoes through it (list.pml, BROKEN_MOD_LAST)', () => {
     const code = read('src/region/lists.ts');

@@ -42,6 +42,19 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+/**
+ * Runs `rounds` rounds of 4 tasks on `pool` (each answers a worker id of a pool thread, not the
+ * creator's 1), each round waiting for the idle threads to time out and exit, so that the next
+ * one starts new threads.
+ */
+async function recycle(pool: { run(task: null): Promise<unknown>; readonly threads: readonly unknown[] }, rounds: number): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const ids = await Promise.all([1, 2, 3, 4].map(() => pool.run(null) as Promise<number>));
+    for (const id of ids) expect(id).toBeGreaterThan(1);
+    await until(() => pool.threads.length === 0, 5000);
+  }
+}
+
 describe('worker records know their thread', () => {
   it('create and attach record the attaching thread', async () => {
     const sys = FrameSystem.create({ frames: 64 });
@@ -216,12 +229,7 @@ describe('watch', () => {
     pool.on('workerCreate', () => created++);
     const ROUNDS = 50;
     try {
-      for (let round = 0; round < ROUNDS; round++) {
-        const ids = await Promise.all([1, 2, 3, 4].map(() => pool.run(null) as Promise<number>));
-        for (const id of ids) expect(id).toBeGreaterThan(1);
-        // Let the idle threads time out and exit; the next round starts new ones.
-        await until(() => pool.threads.length === 0, 5000);
-      }
+      await recycle(pool, ROUNDS);
     } finally {
       await pool.destroy();
     }
@@ -248,11 +256,7 @@ describe('watch', () => {
     let reclaimed = 0;
     sys.watch(pool, (_thread, reports) => (reclaimed += reports.length));
     try {
-      for (let round = 0; round < 20; round++) {
-        const ids = await Promise.all([1, 2, 3, 4].map(() => pool.run(null) as Promise<number>));
-        for (const id of ids) expect(id).toBeGreaterThan(1);
-        await until(() => pool.threads.length === 0, 5000);
-      }
+      await recycle(pool, 20);
     } finally {
       process.off('worker', count);
       await pool.destroy();
