@@ -108,14 +108,6 @@ export function appendRun(r: Region, count: number, index: number, n: number): v
   i32[r.rec + W_AJ_COUNT] = count + 1;
 }
 
-/** The runs in this worker's allocator journal now, as `[index, n]` (its own record). */
-export function journaledRuns(r: Region): [number, number][] {
-  const i32 = r.i32;
-  const out: [number, number][] = [];
-  for (let k = 0, c = i32[r.rec + W_AJ_COUNT]; k < c; k++) out.push([i32[r.rec + W_AJ_RUNS + 2 * k], i32[r.rec + W_AJ_RUNS + 2 * k + 1]]);
-  return out;
-}
-
 /** Keeps the first `count` runs of the allocator journal. OWNER: as `recordOp`. */
 export function truncateRuns(r: Region, count: number): void {
   r.i32[r.rec + W_AJ_COUNT] = count;
