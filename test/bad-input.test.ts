@@ -92,6 +92,9 @@ describe.each([false, true])('bad input (checked: %s)', (checked) => {
     ['list.cursorMutAt(x)', (x) => list.cursorMutAt(x as number)?.release()],
     ['ch.trySend(x)', (x) => ch.trySend(x as Frame)],
     ['ch.tryReceive(x)', (x) => ch.tryReceive(x as typeof MockMeta)],
+    ['ch.readable(x)', (x) => void ch.readable(x as typeof MockMeta)],
+    ['sys.reclaimThread(x)', (x) => sys.reclaimThread(x as number)],
+    ['sys.watch(x)', (x) => sys.watch(x as never)],
     ['ch.receive(undefined, x)', (x) => ((typeof x === 'number' && x > 10) || x === undefined ? null : ch.receive(undefined, x as number))], // undefined is the default: wait for ever
   ];
 
