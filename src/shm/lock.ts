@@ -9,6 +9,7 @@
  * channels' (`lockTakingOver`). docs/waits.md lists who waits for which, and for how long.
  */
 
+import { SpinBudget } from './spin.js';
 import { canBlock, now, sleepOn, sleepOnAsync, wake } from './wait.js';
 
 const SPINS = 64;
@@ -61,22 +62,31 @@ export function sleepOnLockAsync(i32: Int32Array, at: number, holder: number, ms
   return sleepOnAsync(i32, at, holder, at + 1, ms);
 }
 
+/** This thread's polling budget before it sleeps on a held lock (`spin.ts`): one for every lock. */
+const budget = new SpinBudget();
+
 /** The waiting half of the `lock*` functions. ORDER: as `lock`; a sleeper counts itself (`sleepOn`). */
 function lockSlow(i32: Int32Array, at: number, owner: number, deadline: number, isGone?: (i32: Int32Array, token: number) => boolean): boolean {
   const block = canBlock();
+  const free = (): boolean => Atomics.load(i32, at) === 0 && Atomics.compareExchange(i32, at, 0, owner) === 0;
   for (let round = 0; ; round++) {
-    for (let i = 0; i < SPINS; i++) {
-      if (Atomics.load(i32, at) === 0 && Atomics.compareExchange(i32, at, 0, owner) === 0) return true;
-    }
+    for (let i = 0; i < SPINS; i++) if (free()) return true;
     const holder = Atomics.load(i32, at);
     if (holder !== 0 && isGone !== undefined && isGone(i32, holder) && Atomics.compareExchange(i32, at, holder, owner) === holder) return true;
+    // Poll for up to the budget (a live holder keeps it for one short change), then sleep.
+    if (holder !== 0 && budget.spin(free, deadline)) return true;
     let left = Infinity;
     if (deadline !== Infinity) {
       left = deadline - now();
       if (left <= 0) return false;
     }
     // A gone holder never unlocks: sleep briefly (never past the deadline), then look again.
-    if (holder !== 0 && block) sleepOn(i32, at, holder, at + 1, Math.min(round < 4 ? 1 : 10, left));
+    const seen = Atomics.load(i32, at);
+    if (seen !== 0 && block) {
+      const t0 = now();
+      sleepOn(i32, at, seen, at + 1, Math.min(round < 4 ? 1 : 10, left));
+      budget.slept(now() - t0);
+    }
   }
 }
 

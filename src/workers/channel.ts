@@ -15,6 +15,7 @@ import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from '../frame/context.js';
 import { canBlock, now } from '../shm/wait.js';
+import { SpinBudget } from '../shm/spin.js';
 import {
   countReceived,
   dequeue,
@@ -56,10 +57,6 @@ import { checkMeta, type AnyMeta } from '../frame/meta-type.js';
 import { checkHandle } from '../frame/handle.js';
 import { Segment } from '../frame/segment.js';
 import { FrameAllocOptions } from '../frame/allocator.js';
-
-/** Polls of the queue before a waiter goes to sleep (~ tens of microseconds): a sleeping
- *  waiter costs ~25 µs to wake, a spinning one sees the change in well under a microsecond. */
-const SPIN_POLLS = 20_000;
 
 /**
  * The largest capacity a channel may have: 2^20 entries (the queue then takes 2049 frames).
@@ -141,6 +138,9 @@ function notAFrame(n: number): FrameUseError {
  */
 export class FrameChannel implements Disposable {
   private isOpen = true;
+  /** This worker's polling budgets before a sleep, for a receive and for room (`shm/spin.ts`). */
+  private readonly receiveSpin = new SpinBudget();
+  private readonly sendSpin = new SpinBudget();
   private readonly sys: FrameContext;
   private readonly r: Region;
   /** Word index of the channel's ring (`region/channel-ring.ts`). */
@@ -797,10 +797,8 @@ export class FrameChannel implements Disposable {
     const b = this.base;
     // Ready also once the ring is ended: the caller's next try says so at once (F5).
     const ready = forRoom ? (): boolean => this.size < this.capacity || ringEnded(r, b) : (): boolean => this.size > 0 || ringEnded(r, b);
-    for (let i = 0; i < SPIN_POLLS; i++) {
-      if (ready()) return true;
-      if ((i & 1023) === 1023 && now() >= deadline) return false;
-    }
+    const spin = forRoom ? this.sendSpin : this.receiveSpin;
+    if (spin.spin(ready, deadline)) return true;
     const seen = forRoom ? receivedCount(r, b) : sentCount(r, b);
     if (ready()) return true;
     const left = deadline - now();
@@ -808,8 +806,11 @@ export class FrameChannel implements Disposable {
     if (!canBlock()) {
       throw new FrameUseError('WouldBlock', 'this thread cannot block (a browser main thread): use receiveAsync, or a timeout of 0');
     }
+    const t0 = now();
     if (forRoom) sleepOnReceived(r, b, seen, left);
     else sleepOnSent(r, b, seen, left);
+    // More than one change came while this waiter slept: its partner went on without it.
+    spin.slept(now() - t0, forRoom ? this.capacity - this.size >= 2 : this.size >= 2);
     return true;
   }
 
