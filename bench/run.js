@@ -9,7 +9,8 @@ import { Bench } from 'tinybench';
 import { FrameAllocOptions, FrameSystem, META_SLOT_SIZE, PAGE_SIZE } from '../dist/index.js';
 import { chart } from './chart.js';
 import { atomicsFloor } from './floor.js';
-import { handoff, scaling } from './workers.js';
+import { streams } from './streams.js';
+import { handoff, roundTrip, scaling } from './workers.js';
 
 const INNER = 1000; // operations per timed sample: ns-scale work needs batching to beat timer overhead
 const quick = process.argv.includes('--quick');
@@ -148,6 +149,40 @@ for (const [label, bytes, trips] of /** @type {[string, number, number][]} */ ([
   rows.push([`hand-off ${label}: FrameChannel (round trip)`, () => {}, 1, copy]);
 }
 
+// Round trips one at a time, idle and with a busy worker: the median and the 99th percentile.
+/** @type {Record<string, { medianNs: number, p99Ns: number }>} */
+const trips = {};
+for (const busy of [0, 1]) {
+  const label = busy === 0 ? 'idle' : 'a busy worker on the other core';
+  const t = await roundTrip({ trips: quick ? 5000 : 20_000, busy });
+  trips[busy === 0 ? 'idle' : 'busy'] = t;
+  const mid = `FrameChannel 4 KiB round trip, ${label}: median`;
+  medianNs.set(mid, t.medianNs);
+  medianNs.set(`FrameChannel 4 KiB round trip, ${label}: 99th percentile`, t.p99Ns);
+  rows.push([mid, () => {}, 1, null]);
+  rows.push([`FrameChannel 4 KiB round trip, ${label}: 99th percentile`, () => {}, 1, mid]);
+}
+
+// Streams: a producer worker to a consumer worker (bench/streams.js); per-message time, each
+// against postMessage with a transfer in the same run.
+const STREAM_SIZES = /** @type {const} */ ([[256, '256 B'], [4096, '4 KiB'], [65536, '64 KiB'], [1 << 20, '1 MiB']]);
+const WORK = { set: 'written with set, every byte read', fill: 'written with fill, every byte read', none: 'hand-off only' };
+const TRANSPORT = { channel: 'FrameChannel', transfer: 'postMessage transfer', ringbuf: 'ringbuf.js' };
+const stream = await streams({ sizes: STREAM_SIZES.map(([n]) => n), total: quick ? 32 << 20 : 128 << 20, minMessages: quick ? 128 : 512, rounds: quick ? 3 : 5 });
+/** @param {number} size @param {string} transport @param {string} work */
+const streamRow = (size, transport, work) => {
+  const label = STREAM_SIZES.find(([n]) => n === size)?.[1];
+  return `stream ${label}: ${TRANSPORT[/** @type {keyof typeof TRANSPORT} */ (transport)]}, ${WORK[/** @type {keyof typeof WORK} */ (work)]}`;
+};
+for (const r of stream) {
+  const name = streamRow(r.size, r.transport, r.work);
+  medianNs.set(name, r.nsPerMessage);
+  const baseline = r.transport === 'transfer' ? null : streamRow(r.size, 'transfer', r.work === 'none' ? 'none' : 'set');
+  rows.push([name, () => {}, 1, baseline]);
+}
+/** @param {number} size @param {string} transport @param {string} work */
+const streamOf = (size, transport, work) => /** @type {(typeof stream)[number]} */ (stream.find((r) => r.size === size && r.transport === transport && r.work === work));
+
 const results = rows.map(([name, , , baseline]) => {
   const ns = median(name);
   return {
@@ -184,6 +219,17 @@ const out = {
   machineScaling2Workers: Number(scale.machineScaling.toFixed(3)),
   /** How many times faster a 1 MiB round trip is through a FrameChannel than a postMessage copy (goal >= 100). */
   handoff1MiBVsCopy: Number((hand['1 MiB'].copyNs / hand['1 MiB'].channelNs).toFixed(1)),
+  /** A FrameChannel stream's throughput over postMessage with a transfer's, 64 KiB messages
+   *  written with `set` and read whole (goal >= 1). */
+  streamVsTransfer64KiB: Number((streamOf(65536, 'channel', 'set').mbPerS / streamOf(65536, 'transfer', 'set').mbPerS).toFixed(3)),
+  /** A FrameChannel's per-message hand-off cost over postMessage with a transfer's, 64 KiB,
+   *  nothing written or read (goal <= 0.2). */
+  handoffVsTransfer64KiB: Number((streamOf(65536, 'channel', 'none').nsPerMessage / streamOf(65536, 'transfer', 'none').nsPerMessage).toFixed(3)),
+  /** Every stream row: message size, transport, work, ns per message and MB/s. */
+  streams: stream.map((r) => ({ ...r, nsPerMessage: Number(r.nsPerMessage.toFixed(1)), mbPerS: Number(r.mbPerS.toFixed(0)) })),
+  /** 4 KiB round trips through two FrameChannels: median and 99th percentile (ns), idle and with a
+   *  busy worker (goal: p99 under load < 50 µs). */
+  roundTrip4KiB: trips,
 };
 writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 writeFileSync(new URL('./results.svg', import.meta.url), chart(results, `pageframe bench: ${out.node}, ${out.cpus}`));
@@ -200,6 +246,8 @@ console.log(
   `memory: ${out.overhead.slotBytesPerFrame} B of metadata per ${PAGE_SIZE} B frame + ${out.overhead.fixedBytes} B fixed (header and padding)`,
 );
 console.log(`2 workers / 1 worker throughput: ${out.scaling2Workers}× (a plain loop sharing nothing: ${out.machineScaling2Workers}×); 1 MiB hand-off, FrameChannel vs postMessage copy: ${out.handoff1MiBVsCopy}× faster`);
+console.log(`streams, 64 KiB: FrameChannel throughput / postMessage transfer: ${out.streamVsTransfer64KiB}×; hand-off cost / postMessage transfer: ${out.handoffVsTransfer64KiB}×`);
+for (const r of out.streams) console.log(`  stream ${String(r.size).padStart(7)} B ${r.transport.padEnd(8)} ${r.work.padEnd(4)} ${String(r.mbPerS).padStart(7)} MB/s`);
 shared.drop();
 checkedShared.drop();
 if (sink === -1) console.log(sink);

@@ -42,6 +42,11 @@ if (mode === 'churn') {
     if (seg === null || seg.nframes === 0) break;
     output.send(seg);
   }
+} else if (mode === 'busy') {
+  // A CPU-bound loop that shares nothing, until terminated: load on the machine.
+  parentPort.postMessage({ ready: true });
+  let x = 0;
+  for (;;) x = (x * 1103515245 + 12345) | 0;
 } else if (mode === 'post-echo') {
   // Sends back whatever arrives: a copy (structured clone) or a transfer.
   parentPort.on('message', (/** @type {{ data: Uint8Array, transfer: boolean }} */ msg) => {

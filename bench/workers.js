@@ -121,3 +121,37 @@ export async function handoff({ bytes, rounds, trips }) {
   await poster.terminate();
   return { channelNs: median(viaChannel), copyNs: median(viaCopy), transferNs: median(viaTransfer) };
 }
+
+/**
+ * Latency of a 4 KiB round trip through two FrameChannels (this thread → an echo worker → this
+ * thread), one trip at a time: the median and the 99th percentile, on an otherwise idle machine
+ * and with `busy` other workers running a CPU-bound loop meanwhile (on a 2-core machine, one busy
+ * worker leaves the two channel threads one core between them).
+ * @param {{ trips: number, busy: number }} o
+ */
+export async function roundTrip({ trips, busy }) {
+  const sys = FrameSystem.create({ frames: 256 });
+  const input = FrameChannel.create(sys, 4);
+  const output = FrameChannel.create(sys, 4);
+  const echo = await start({ mode: 'channel-echo', handle: sys.handle, input: input.handle, output: output.handle });
+  const spinners = [];
+  for (let i = 0; i < busy; i++) spinners.push(await start({ mode: 'busy' }));
+  /** @type {import('../dist/index.js').Frame} */
+  let held = sys.allocFrame();
+  const ns = new Float64Array(trips);
+  for (let i = -Math.min(1000, trips); i < trips; i++) {
+    const t0 = process.hrtime.bigint();
+    input.send(held);
+    const back = output.receive();
+    if (back === null) throw new Error('no echo');
+    held = back;
+    if (i >= 0) ns[i] = Number(process.hrtime.bigint() - t0);
+  }
+  await Promise.all([echo, ...spinners].map((w) => w.terminate()));
+  held.drop();
+  input.close();
+  output.close();
+  sys.close();
+  ns.sort();
+  return { medianNs: ns[trips >> 1], p99Ns: ns[Math.floor(trips * 0.99)] };
+}
