@@ -385,9 +385,7 @@ export class FrameSystem implements FrameContext {
       const buddy = new BuddyAllocator(this._region);
       this._cache = new CachedAllocator(this._region, buddy, caches);
       this.allocator = caches ? this._cache : buddy;
-      if (caches && !checked) {
-        this._region.fast = fastPath(this._region, CACHE_CAPACITY[1]);
-      }
+      if (caches) this._region.fast = fastPath(this._region, CACHE_CAPACITY[1]);
     }
   }
 

@@ -176,6 +176,15 @@ export function storageIsClear(r: Region, w: number): boolean {
   return true;
 }
 
+/**
+ * Whether the slot at `w` is clean: in no list, no type, metadata storage all zero (what
+ * `from_unused_requires` asks of an unused slot besides its count). Plain reads: the slot is
+ * unused or cached, so no other worker writes it before taking it with a CAS.
+ */
+export function slotIsClean(r: Region, w: number): boolean {
+  return r.i32[w + S_LIST] === 0 && r.i32[w + S_TYPE] === 0 && storageIsClear(r, w);
+}
+
 /** The error `fromUnused` reports for a slot whose count was `rc` instead of UNUSED. */
 export function notUnused(rc: number, paddr: Paddr): GetFrameError {
   if (isCachedHead(rc)) return new GetFrameError('Free', paddr);

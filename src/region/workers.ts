@@ -25,7 +25,7 @@
  */
 import { H_WORKERS, WORKER_WORDS, type Layout } from './geometry.js';
 import { W_AJ_RUNS, AJ_MAX_RUNS, OP_OWNED, appendRun, clearOp, recordOp, recordRuns, truncateRuns } from './journal.js';
-import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_OWNER, S_REF, cachedHead, setType, slotWord } from './meta.js';
+import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_OWNER, S_REF, cachedHead, setType, slotIsClean, slotWord } from './meta.js';
 import { Region } from './region.js';
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
@@ -141,12 +141,13 @@ function popRun(r: Region, k: number, to: number): number {
     const index = i32[base + count];
     const w = r.metaWord + (index << SLOT_SHIFT);
     if (Atomics.load(i32, w) !== want) continue; // stolen since: a stale entry
+    if (to === 0 && r.checked && !slotIsClean(r, w)) break; // left cached: see `takeCached`
     recordOp(r, OP_OWNED, index, k);
     if (Atomics.compareExchange(i32, w, want, to) !== want) continue; // stolen just now
     i32[base] = count - 1;
     return index;
   }
-  i32[base] = 0;
+  i32[base] = count; // 0, or the dirty head left for the caller's checks
   return -1;
 }
 
@@ -433,7 +434,9 @@ export function takeCachedRunsOf(r: Region, id: number): [number, number][] {
  * its slot (`popOne` with `to` 0: one CAS from the cached head to busy) with type `typeId`; with
  * `count` (1 or `RC_UNIQUE`) it also publishes it and ends the journal entry, when nothing is to
  * be written in between. Returns the frame index; -1 if the cache has none (the caller takes a
- * frame from the allocator). The WebAssembly fast path does it in one call.
+ * frame from the allocator). The WebAssembly fast path does it in one call. In a checked region
+ * a head whose slot is not clean (`slotIsClean`) is left cached and -1 returned: the caller's
+ * other path takes it as a raw frame, and checked mode's `from_unused_requires` reports it.
  * ORDER and OWNER: as `popOne`, then as `claim` and `publish`.
  */
 export function takeCached(r: Region, typeId: number, count = 0): number {
