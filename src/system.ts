@@ -69,8 +69,9 @@ export interface FrameSystemOptions {
   caches?: boolean;
   /** Checked mode: called when a handle is garbage-collected without `drop` (see `leaks()`). */
   onLeak?: (report: LeakReport) => void;
-  /** Checked mode: record where each handle was made, for leak reports (default true; it costs
-   *  a few microseconds a handle). */
+  /** Checked mode: record where each handle was made, for leak reports (default true). The stack
+   *  walk costs 1 to 4 microseconds a handle; without it, checked mode costs about twice what an
+   *  unchecked allocation does. */
   leakStacks?: boolean;
   /**
    * How long `reclaimWorker` in this worker waits for the allocator lock, in milliseconds, before

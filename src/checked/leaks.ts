@@ -78,7 +78,8 @@ export class LeakTracker {
 
   constructor(
     private readonly onLeak?: (report: LeakReport) => void,
-    /** Whether to capture the stack where each handle is made (~2.5 µs a handle in V8). */
+    /** Whether to capture the stack where each handle is made (1 to 4 µs a handle in V8: the
+     *  stack walk, dearest through optimised frames). */
     private readonly stacks = true,
   ) {}
 
