@@ -69,8 +69,9 @@ export interface FrameSystemOptions {
   caches?: boolean;
   /** Checked mode: called when a handle is garbage-collected without `drop` (see `leaks()`). */
   onLeak?: (report: LeakReport) => void;
-  /** Checked mode: record where each handle was made, for leak reports (default true; it costs
-   *  a few microseconds a handle). */
+  /** Checked mode: record where each handle was made, for leak reports (default true). The stack
+   *  walk costs 1 to 4 microseconds a handle; without it, checked mode costs about twice what an
+   *  unchecked allocation does. */
   leakStacks?: boolean;
   /**
    * How long `reclaimWorker` in this worker waits for the allocator lock, in milliseconds, before
@@ -385,9 +386,7 @@ export class FrameSystem implements FrameContext {
       const buddy = new BuddyAllocator(this._region);
       this._cache = new CachedAllocator(this._region, buddy, caches);
       this.allocator = caches ? this._cache : buddy;
-      if (caches && !checked) {
-        this._region.fast = fastPath(this._region, CACHE_CAPACITY[1]);
-      }
+      if (caches) this._region.fast = fastPath(this._region, CACHE_CAPACITY[1]);
     }
   }
 

@@ -186,19 +186,22 @@ export class FrameAllocOptions {
     const registered = (meta as AnyMeta | null | undefined)?._region === r;
     if (!registered) checkMeta(meta);
     if (init !== undefined) meta._validate(init);
-    if (registered && !sys.checked) {
-      // The hot path: this worker's cache, a type registered here, no contracts to check. The
-      // pop, journal, claim and type are one step (`takeCached`), and so is the publish when
-      // there is nothing to write in between.
+    if (registered) {
+      // The hot path: this worker's cache, a type registered here. The pop, journal, claim and
+      // type are one step (`takeCached`), and so is the publish when there is nothing to write
+      // in between. Checked, `takeCached` claims only a clean slot (`from_unused_requires`; a
+      // dirty one is left for the path below, which reports it), and the ensures follow.
       const count = unique ? RC_UNIQUE : 1;
       const direct = init === undefined && !this.zeroFill;
       const index = takeCached(r, meta._id, direct ? count : 0);
       if (index >= 0) {
         const w = slotWord(r, index);
-        if (direct) return w;
-        if (init !== undefined) meta._write(r.mem, storageByte(w), init); // OWNER: busy, this worker's alone
-        if (this.zeroFill) r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);
-        publishTaken(r, index, count);
+        if (!direct) {
+          if (init !== undefined) meta._write(r.mem, storageByte(w), init); // OWNER: busy, this worker's alone
+          if (this.zeroFill) r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);
+          publishTaken(r, index, count);
+        }
+        if (sys.checked) ensureFromUnused(r, w, index * PAGE_SIZE, unique, meta._id);
         return w;
       }
     }

@@ -73,7 +73,7 @@ export abstract class FrameHandle<M extends AnyMeta = AnyMeta> {
    * all tracking costs.
    */
   _track(leaks: LeakTracker): void {
-    leaks.track(this, this._kind, this._start, this.size / PAGE_SIZE, this._type.name);
+    leaks.track(this);
   }
 
   /** @internal Ends the handle: dropped, or its references moved elsewhere. */

@@ -1,11 +1,11 @@
 /**
  * The fast path of the commonest operations, one frame through this worker's cache, as a
- * WebAssembly module on the region's shared `WebAssembly.Memory` (unchecked mode, default
- * allocator with caches): `take` pops a frame from the 1-frame cache, journals it and claims its
- * slot; `publish` publishes it and ends the journal entry (`takePublished` does both in one call
- * when there is nothing to write in between); `drop` drops a shared reference and,
- * for the last one of a type with no `onDrop` anywhere, tears the slot down and pushes the frame
- * back on the cache. Each is the same sequence of steps, in the same order, as the JavaScript
+ * WebAssembly module on the region's shared `WebAssembly.Memory` (default allocator with
+ * caches): `take` pops a frame from the 1-frame cache, journals it and claims its slot; `publish`
+ * publishes it and ends the journal entry (`takePublished` does both in one call when there is
+ * nothing to write in between); `drop` drops a shared reference and, for the last one of a type
+ * with no `onDrop` anywhere, tears the slot down and pushes the frame back on the cache. In
+ * checked mode a variant leaves to JavaScript what the contracts must see (see `fastPath`). Each is the same sequence of steps, in the same order, as the JavaScript
  * functions it stands for (`popOne` of workers.ts, `claim`, `writeMeta`, `publish`, `dropRef`,
  * `tearDownPlain`, `pushOne` of workers.ts; for a segment's frames `claimRange`, `publishRange`
  * and `dropRange`; the buddy allocator's per-frame marks `markTaken` and `markFree` of
@@ -62,13 +62,20 @@ const decRef = (slot: number, old: number, notHeld: number[]): number[] => [
   Op.end, Op.end,
 ];
 
+/** Nonzero unless the slot at address `slot` is clean: in no list, no type, zero metadata (`slotIsClean`). */
+const dirty = (slot: number): number[] => [
+  ...load(get(slot), S_LIST * 4), ...load(get(slot), S_TYPE * 4), Op.i32Or,
+  ...Array.from({ length: SLOT_WORDS - S_STORAGE }, (_, k) => [...load(get(slot), (S_STORAGE + k) * 4), Op.i32Or]).flat(),
+];
+
 /**
  * `popOne`'s steps of workers.ts: entries whose frame was stolen are skipped; the head's count
  * checked, the journal, then the CAS from the cached head to `to` (0, busy: the claim; or UNUSED:
- * a raw frame). Returns -1 itself if the stack holds none. Locals: the stack count, the index,
- * the slot address.
+ * a raw frame). Returns -1 itself if the stack holds none. With `clean` (checked mode's claim), a
+ * head whose slot is not clean is left on the stack and -1 returned, as `popRun` does. Locals:
+ * the stack count, the index, the slot address.
  */
-const popSteps = (count: number, index: number, slot: number, to: number): number[] => [
+const popSteps = (count: number, index: number, slot: number, to: number, clean = false): number[] => [
   ...load(g('stack')), ...set(count),
   Op.block, Op.void, Op.loop, Op.void,
   ...get(count), ...constI32(0), Op.i32LeS, Op.if, Op.void, ...store(g('stack'), constI32(0)), ...constI32(-1), Op.return, Op.end,
@@ -76,6 +83,7 @@ const popSteps = (count: number, index: number, slot: number, to: number): numbe
   ...get(count), ...constI32(1), Op.i32Sub, ...set(count),
   ...slotOf(index), ...set(slot),
   ...get(slot), Op.atomic, AtomicOp.load, ...word(), ...g('cached'), Op.i32Ne, Op.brIf, 0, // stolen since
+  ...(clean ? [...dirty(slot), Op.if, Op.void, ...store(g('stack'), [...get(count), ...constI32(1), Op.i32Add]), ...constI32(-1), Op.return, Op.end] : []),
   ...journal(OP_OWNED, get(index)), // journaled before the CAS that takes it
   ...get(slot), ...g('cached'), ...constI32(to), Op.atomic, AtomicOp.cmpxchg, ...word(), ...g('cached'), Op.i32Ne, Op.brIf, 0,
   Op.br, 1,
@@ -83,28 +91,28 @@ const popSteps = (count: number, index: number, slot: number, to: number): numbe
   ...store(g('stack'), get(count)),
 ];
 /** `take`'s steps: `popSteps` to busy (the claim), then the type word of parameter 0. */
-const takeSteps = (count: number, index: number, slot: number): number[] => [
-  ...popSteps(count, index, slot, 0),
+const takeSteps = (count: number, index: number, slot: number, checked: boolean): number[] => [
+  ...popSteps(count, index, slot, 0, checked),
   ...store(get(slot), get(0), S_TYPE * 4), // writeMeta (the type; the caller writes initial values)
 ];
 /** publish: the count (an atomic store after the metadata), then the journal ends. */
 const publishSteps = (slot: number[], value: number[]): number[] => [...slot, ...value, Op.atomic, AtomicOp.store, ...word(), ...endJournal];
 
 // take(typeId): locals 1 count, 2 index, 3 slot address.
-const take: WasmFunc = { name: 'take', params: 1, results: 1, locals: 3, body: [...takeSteps(1, 2, 3), ...get(2)] };
+const take = (checked: boolean): WasmFunc => ({ name: 'take', params: 1, results: 1, locals: 3, body: [...takeSteps(1, 2, 3, checked), ...get(2)] });
 
 // publish(index, value)
 const publish: WasmFunc = { name: 'publish', params: 2, results: 0, body: publishSteps(slotOf(0), get(1)) };
 
 // takePublished(typeId, value): take and publish in one call, for a frame with nothing to write
 // in between (no initial values, not zeroed). Locals: 2 count, 3 index, 4 slot address.
-const takePublished: WasmFunc = {
+const takePublished = (checked: boolean): WasmFunc => ({
   name: 'takePublished',
   params: 2,
   results: 1,
   locals: 3,
-  body: [...takeSteps(2, 3, 4), ...publishSteps(get(4), get(1)), ...get(3)],
-};
+  body: [...takeSteps(2, 3, 4, checked), ...publishSteps(get(4), get(1)), ...get(3)],
+});
 
 // popRaw(): `popOne(r, RC_UNUSED)`: a raw frame from the 1-frame cache, left journaled; -1 if
 // none. Locals: 0 count, 1 index, 2 slot address.
@@ -132,10 +140,12 @@ const giveRaw: WasmFunc = {
   ],
 };
 
-// drop(w): locals 1 slot address, 2 old count, 3 index, 4 type id, 5 stack count.
+// drop(w): locals 1 slot address, 2 old count, 3 index, 4 type id, 5 stack count. Checked, a
+// last reference leaves the slot to JavaScript (DROP_LAST_SLOW) unless it is busy and in no
+// list (`drop_last_in_place_requires`, which JavaScript then reports).
 const clearWords = [S_TYPE, S_LIST, S_AUX];
 for (let k = S_STORAGE; k < SLOT_WORDS; k++) clearWords.unshift(k);
-const drop: WasmFunc = {
+const drop = (checked: boolean): WasmFunc => ({
   name: 'drop',
   params: 1,
   results: 1,
@@ -146,6 +156,7 @@ const drop: WasmFunc = {
     ...journal(OP_DROP, get(3)),
     ...decRef(1, 2, [...constI32(DROP_NOT_HELD), Op.return]),
     ...get(2), ...constI32(1), Op.i32GtS, Op.if, Op.void, ...endJournal, ...constI32(DROP_DONE), Op.return, Op.end,
+    ...(checked ? returnIf([...get(1), Op.atomic, AtomicOp.load, ...word(), ...load(get(1), S_LIST * 4), Op.i32Or], DROP_LAST_SLOW) : []),
     // The last reference: tearDownPlain, if the type has no onDrop in any worker.
     ...load(get(1), S_TYPE * 4), ...set(4),
     ...returnIf([...get(4), ...constI32(0), Op.i32LeS], DROP_LAST_SLOW),
@@ -164,7 +175,7 @@ const drop: WasmFunc = {
     ...endJournal,
     ...constI32(DROP_DONE),
   ],
-};
+});
 
 // The same for runs of frames (a segment's), one slot after the other. `w` and `n`: the first
 // slot's word index and the number of frames.
@@ -225,12 +236,12 @@ const publishRun: WasmFunc = {
 };
 
 // dropRun(w, n): drops one reference to each of n frames, tearing down (as `tearDownPlain`) those
-// whose last reference it was, while their type has no onDrop; stops after the first frame that
-// is otherwise. Answers (k << 2) | code: k frames torn down, then code DROP_DONE (k = n), or
+// whose last reference it was, while their type has no onDrop (checked: none, so that the
+// contracts run, as the JavaScript `dropRun`); stops after the first frame that is otherwise. Answers (k << 2) | code: k frames torn down, then code DROP_DONE (k = n), or
 // for frame k: RUN_KEPT (references remain), DROP_LAST_SLOW, DROP_NOT_HELD (unchanged).
 // Locals: 2 slot, 3 k, 4 old count, 5 type id.
 const answer = (code: number): number[] => [...get(3), ...constI32(2), Op.i32Shl, ...constI32(code), Op.i32Or, Op.return];
-const dropRun: WasmFunc = {
+const dropRun = (checked: boolean): WasmFunc => ({
   name: 'dropRun',
   params: 2,
   results: 1,
@@ -240,6 +251,7 @@ const dropRun: WasmFunc = {
     ...forEach(3, [
       ...decRef(2, 4, answer(DROP_NOT_HELD)),
       ...get(4), ...constI32(1), Op.i32GtS, Op.if, Op.void, ...answer(RUN_KEPT), Op.end,
+      ...(checked ? answer(DROP_LAST_SLOW) : []),
       ...load(get(2), S_TYPE * 4), ...set(5),
       ...get(5), ...constI32(0), Op.i32LeS, Op.if, Op.void, ...answer(DROP_LAST_SLOW), Op.end,
       ...get(5), ...constI32(MAX_TYPES), Op.i32GtS, Op.if, Op.void, ...answer(DROP_LAST_SLOW), Op.end,
@@ -252,7 +264,7 @@ const dropRun: WasmFunc = {
     ]),
     ...get(3), ...constI32(2), Op.i32Shl, // DROP_DONE
   ],
-};
+});
 
 // markTaken(w, n): free-lists.ts `markTaken` (owner, unlinked, not free). Locals: 2 k, 3 slot.
 const markTaken: WasmFunc = {
@@ -280,15 +292,19 @@ const markFree: WasmFunc = {
   body: [...firstSlot, ...set(3), ...forEach(2, [...store(get(3), constI32(AUX_FREE), S_AUX * 4), ...next(3, 2)])],
 };
 
-let compiled: WebAssembly.Module | null | undefined;
+/** The module, unchecked and checked (compiled on first use; null where there is no WebAssembly). */
+const compiled: (WebAssembly.Module | null | undefined)[] = [undefined, undefined];
 
 /**
  * The fast path of this worker's view `r` of a region, for a 1-frame cache stack of `capacity`
  * entries; undefined where the memory is not a shared WebAssembly.Memory (or WebAssembly threads
- * are unavailable).
+ * are unavailable). In a checked region its `take`, `takePublished`, `drop` and `dropRun` leave
+ * to JavaScript what checked mode's contracts must see: a claim of a slot that is not clean, a
+ * last drop of one that is not busy or is in a list, every last drop of a run.
  */
 export function fastPath(r: Region, capacity: number): FastPath | undefined {
-  const module = (compiled ??= compile(assemble(GLOBALS, [take, publish, takePublished, popRaw, giveRaw, drop, claimRun, publishRun, dropRun, markTaken, markFree])));
+  const c = r.checked ? 1 : 0;
+  const module = (compiled[c] ??= compile(assemble(GLOBALS, [take(r.checked), publish, takePublished(r.checked), popRaw, giveRaw, drop(r.checked), claimRun, publishRun, dropRun(r.checked), markTaken, markFree])));
   const bytes = (w: number): number => r.offset + w * 4;
   const ex = instantiate(module, r.memory, {
     b: r.offset,

@@ -9,7 +9,7 @@ import { FrameUseError, GetFrameError, hex } from '../base/errors.js';
 import { META_SLOT_SIZE, REF_COUNT_MAX } from '../base/limits.js';
 import { PAGE_SHIFT, type Paddr } from '../base/units.js';
 import { OP_DROP, clearOp, recordOp } from './journal.js';
-import type { Region } from './region.js';
+import type { FastPath, Region } from './region.js';
 import { hasOnDrop } from './registry.js';
 
 /**
@@ -174,6 +174,15 @@ export function ownerOf(r: Region, w: number): number {
 export function storageIsClear(r: Region, w: number): boolean {
   for (let k = w + S_STORAGE; k < w + SLOT_WORDS; k++) if (r.i32[k] !== 0) return false;
   return true;
+}
+
+/**
+ * Whether the slot at `w` is clean: in no list, no type, metadata storage all zero (what
+ * `from_unused_requires` asks of an unused slot besides its count). Plain reads: the slot is
+ * unused or cached, so no other worker writes it before taking it with a CAS.
+ */
+export function slotIsClean(r: Region, w: number): boolean {
+  return r.i32[w + S_LIST] === 0 && r.i32[w + S_TYPE] === 0 && storageIsClear(r, w);
 }
 
 /** The error `fromUnused` reports for a slot whose count was `rc` instead of UNUSED. */
@@ -473,6 +482,15 @@ export function takeForgotten(r: Region, w: number): boolean {
 }
 
 /**
+ * `dropShared` in a checked region, from a call site of its own: a site that has seen two
+ * regions' functions is not inlined (see workers.ts `takeCheckedFast`). ORDER and OWNER: as
+ * `dropShared`.
+ */
+function dropCheckedFast(fast: FastPath, w: number): number {
+  return fast.drop(w);
+}
+
+/**
  * A `Frame` handle's drop of one shared reference to the frame of slot word `w`, journaled
  * `OP_DROP` so that a worker that dies anywhere in here leaves the frame to `reclaimWorker`.
  * Returns what is left to do:
@@ -488,7 +506,7 @@ export function takeForgotten(r: Region, w: number): boolean {
  */
 export function dropShared(r: Region, w: number): number {
   const fast = r.fast;
-  if (fast !== undefined) return fast.drop(w);
+  if (fast !== undefined) return r.checked ? dropCheckedFast(fast, w) : fast.drop(w);
   recordOp(r, OP_DROP, slotIndex(r, w), 1);
   const old = decRef(r, w);
   if (old === 1) return !r.checked && tearDownPlain(r, w) ? DROP_DEALLOC : DROP_LAST_SLOW;

@@ -51,7 +51,7 @@ export class Region {
   readonly at: RegionAtomics;
   /**
    * The WebAssembly twin of the commonest steps (`fast-path.ts`), when this worker uses it
-   * (unchecked mode, the default allocator with caches, a shared WebAssembly.Memory); the
+   * (the default allocator with caches, a shared WebAssembly.Memory); the
    * functions of `meta.ts` and the allocator choose it themselves. Gone at `close`.
    */
   fast: FastPath | undefined = undefined;

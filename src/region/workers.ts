@@ -25,8 +25,8 @@
  */
 import { H_WORKERS, WORKER_WORDS, type Layout } from './geometry.js';
 import { W_AJ_RUNS, AJ_MAX_RUNS, OP_OWNED, appendRun, clearOp, recordOp, recordRuns, truncateRuns } from './journal.js';
-import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_OWNER, S_REF, cachedHead, setType, slotWord } from './meta.js';
-import { Region } from './region.js';
+import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_OWNER, S_REF, cachedHead, setType, slotIsClean, slotWord } from './meta.js';
+import { Region, type FastPath } from './region.js';
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
 
@@ -141,12 +141,13 @@ function popRun(r: Region, k: number, to: number): number {
     const index = i32[base + count];
     const w = r.metaWord + (index << SLOT_SHIFT);
     if (Atomics.load(i32, w) !== want) continue; // stolen since: a stale entry
+    if (to === 0 && r.checked && !slotIsClean(r, w)) break; // left cached: see `takeCached`
     recordOp(r, OP_OWNED, index, k);
     if (Atomics.compareExchange(i32, w, want, to) !== want) continue; // stolen just now
     i32[base] = count - 1;
     return index;
   }
-  i32[base] = 0;
+  i32[base] = count; // 0, or the dirty head left for the caller's checks
   return -1;
 }
 
@@ -433,12 +434,17 @@ export function takeCachedRunsOf(r: Region, id: number): [number, number][] {
  * its slot (`popOne` with `to` 0: one CAS from the cached head to busy) with type `typeId`; with
  * `count` (1 or `RC_UNIQUE`) it also publishes it and ends the journal entry, when nothing is to
  * be written in between. Returns the frame index; -1 if the cache has none (the caller takes a
- * frame from the allocator). The WebAssembly fast path does it in one call.
+ * frame from the allocator). The WebAssembly fast path does it in one call. In a checked region
+ * a head whose slot is not clean (`slotIsClean`) is left cached and -1 returned: the caller's
+ * other path takes it as a raw frame, and checked mode's `from_unused_requires` reports it.
  * ORDER and OWNER: as `popOne`, then as `claim` and `publish`.
  */
 export function takeCached(r: Region, typeId: number, count = 0): number {
   const fast = r.fast;
-  if (fast !== undefined) return count === 0 ? fast.take(typeId) : fast.takePublished(typeId, count);
+  if (fast !== undefined) {
+    if (r.checked) return takeCheckedFast(fast, typeId, count);
+    return count === 0 ? fast.take(typeId) : fast.takePublished(typeId, count);
+  }
   const index = popOne(r, 0);
   if (index < 0) return -1;
   setType(r, slotWord(r, index), typeId);
@@ -446,15 +452,32 @@ export function takeCached(r: Region, typeId: number, count = 0): number {
   return index;
 }
 
+/**
+ * `takeCached` in a checked region: the same calls, from call sites of their own. V8 inlines a
+ * call from JavaScript into WebAssembly only at a call site that has seen one function; each
+ * region has its own instance (its own functions), so a process that uses a checked region and
+ * an unchecked one (a benchmark, a test suite) would otherwise slow the unchecked region's calls.
+ * ORDER and OWNER: as `takeCached`.
+ */
+function takeCheckedFast(fast: FastPath, typeId: number, count: number): number {
+  return count === 0 ? fast.take(typeId) : fast.takePublished(typeId, count);
+}
+
 /** Publishes frame `index` taken by `takeCached` with count `count` and ends the journal entry. */
 export function publishTaken(r: Region, index: number, count: number): void {
   const fast = r.fast;
   if (fast !== undefined) {
-    fast.publish(index, count);
+    if (r.checked) publishCheckedFast(fast, index, count);
+    else fast.publish(index, count);
     return;
   }
   r.at.store(slotWord(r, index), count); // ORDER: as `publish`
   clearOp(r);
+}
+
+/** `publishTaken` in a checked region, from a call site of its own (see `takeCheckedFast`). ORDER: as `publish`. */
+function publishCheckedFast(fast: FastPath, index: number, count: number): void {
+  fast.publish(index, count);
 }
 
 /**

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ContractError, Frame, FrameAllocOptions, PAGE_SIZE, UniqueFrame, defineMeta } from '../../src/index.js';
 import { RC_UNUSED, S_AUX, S_LIST, S_STORAGE, S_TYPE } from '../../src/region/meta.js';
+import { computeLayout } from '../../src/region/geometry.js';
 import { MockMeta, makeSystem } from '../helpers.js';
 
 const Other = defineMeta('test.contracts.other', { x: 'u16' });
@@ -38,6 +39,32 @@ describe('checked mode contracts', () => {
     sys._region.mem.i32[w + S_STORAGE] = 0;
     Frame.fromUnused(sys, raw, MockMeta).drop();
     sys.checkInvariants();
+  });
+
+  it.each([
+    ['a shared WebAssembly.Memory (the fast path)', () => makeSystem({ checked: true })],
+    ['a SharedArrayBuffer', () => makeSystem({ checked: true, memory: new SharedArrayBuffer(computeLayout(64, 0).totalBytes) })],
+  ])('from_unused_requires: a cached frame whose slot is not clean is not taken from the cache unchecked (%s)', (_, make) => {
+    const sys = make();
+    sys.allocFrame(MockMeta).drop(); // registers the type: its allocations take the cache's fast path
+    const raw = new FrameAllocOptions(sys).zeroed(false);
+    const allocs = [() => raw.allocFrameWith(MockMeta), () => raw.allocUnique(MockMeta, { value: 1 }), () => sys.allocFrame(MockMeta)];
+    for (const [word, value] of [[S_STORAGE + 3, 9], [S_TYPE, 1], [S_LIST, 2]]) {
+      for (const alloc of allocs) {
+        const f = sys.allocFrame();
+        const paddr = f.paddr;
+        f.drop(); // on top of this worker's cache
+        const w = slot(sys, paddr);
+        sys._region.mem.i32[w + word] = value; // a stray write to a free frame's slot
+        broken(alloc, 'from_unused_requires', paddr);
+        expect(sys._region.mem.i32[w]).toBe(RC_UNUSED); // not claimed: left raw
+        sys._region.mem.i32[w + word] = 0;
+        Frame.fromUnused(sys, paddr, MockMeta).drop(); // clean again: the raw frame goes back
+        alloc().drop();
+      }
+    }
+    sys.checkInvariants();
+    expect(sys.stats().free).toBe(64);
   });
 
   it('from_unused_ensures: metadata written outside its storage (a broken type) is caught', () => {
@@ -132,6 +159,12 @@ describe('checked mode contracts', () => {
     const w = slot(sys, f.paddr);
     sys._region.mem.i32[w + S_LIST] = 4;
     broken(() => f.drop(), 'drop_last_in_place_requires', f.paddr);
+    // A segment's frames: the run's drop (the fast path's `dropRun` too) leaves each last
+    // reference to the contracts.
+    const seg = sys.allocSegment(3);
+    const middle = seg.startPaddr + PAGE_SIZE;
+    sys._region.mem.i32[slot(sys, middle) + S_LIST] = 4;
+    broken(() => seg.drop(), 'drop_last_in_place_requires', middle);
   });
 
   it('the unique frame contracts: into_frame, repurpose, reset_as_unused and drop need UNIQUE', () => {

@@ -8,6 +8,7 @@ const sys = FrameSystem.create({ frames: 16, checked: true });
 const seen = [];
 const unchecked = FrameSystem.create({ frames: 16 });
 const light = FrameSystem.create({ frames: 16, checked: true, leakStacks: false });
+const many = FrameSystem.create({ frames: 1024, checked: true });
 
 /** Allocates and forgets to drop: the leak the detector should name. */
 function leakSomeFrames() {
@@ -26,12 +27,29 @@ function dropEverything() {
   return raw;
 }
 
+/**
+ * Makes more handles than the tracker lists before it registers them, drops all but one, out of
+ * order (first made, first dropped), and one that was registered meanwhile: only the one left is
+ * a leak.
+ */
+function leakOneOfMany() {
+  const early = many.allocFrame(); // registered once the list fills up, dropped after
+  const frames = Array.from({ length: 600 }, () => many.allocFrame());
+  const kept = frames.splice(300, 1)[0];
+  for (const f of frames) f.drop();
+  const copy = early.clone();
+  early.drop();
+  copy.drop();
+  return kept.paddr;
+}
+
 const leaked = leakSomeFrames();
+const leakedOfMany = leakOneOfMany();
 const forgotten = dropEverything();
 const gc = /** @type {() => void} */ (globalThis.gc);
-for (let i = 0; i < 20 && (sys.leaks().length < 2 || light.leaks().length < 1); i++) {
+for (let i = 0; i < 20 && (sys.leaks().length < 2 || light.leaks().length < 1 || many.leaks().length < 1); i++) {
   gc();
   await new Promise((resolve) => setTimeout(resolve, 10));
 }
 seen.push(...sys.leaks());
-console.log(JSON.stringify({ leaked, forgotten, reports: seen, unchecked: unchecked.leaks().length, light: light.leaks(), stats: sys.stats() }));
+console.log(JSON.stringify({ leaked, forgotten, reports: seen, unchecked: unchecked.leaks().length, light: light.leaks(), leakedOfMany, many: many.leaks(), stats: sys.stats() }));

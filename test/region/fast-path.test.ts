@@ -47,11 +47,12 @@ function journalClear(sys: FrameSystem): boolean {
 }
 
 describe('the WebAssembly fast path', () => {
-  it('is used only on a shared WebAssembly.Memory, unchecked, with the default allocator and caches', () => {
+  it('is used only on a shared WebAssembly.Memory, with the default allocator and caches (checked or not)', () => {
     const sys = FrameSystem.create({ frames: 16 });
     expect(sys._region.fast).toBeDefined();
     expect(FrameSystem.attach(sys.handle, { separate: true })._region.fast).toBeDefined();
-    expect(FrameSystem.create({ frames: 16, checked: true })._region.fast).toBeUndefined();
+    expect(FrameSystem.create({ frames: 16, checked: true })._region.fast).toBeDefined();
+    expect(onSab(16, { checked: true })._region.fast).toBeUndefined();
     expect(FrameSystem.create({ frames: 16, caches: false })._region.fast).toBeUndefined();
     expect(onSab(16)._region.fast).toBeUndefined();
     // A plugged-in allocator (single frames on a stack) keeps every operation in JavaScript.
@@ -71,7 +72,7 @@ describe('the WebAssembly fast path', () => {
     expect(sys._region.fast).toBeUndefined();
   });
 
-  it('writes the same words as the JavaScript path, for any sequence of one-frame operations', () => {
+  it.each([false, true])('writes the same words as the JavaScript path, for any sequence of one-frame operations (checked: %s)', (checked) => {
     type Cmd =
       | { op: 'alloc'; type: number; unique: boolean; init: number | null }
       | { op: 'segment'; type: number; n: number; init: boolean }
@@ -87,7 +88,7 @@ describe('the WebAssembly fast path', () => {
     fc.assert(
       fc.property(fc.array(cmd, { maxLength: 120 }), fc.boolean(), (cmds, zeroed) => {
         const frames = 48; // more than the 1-frame cache holds: refills and flushes happen
-        const systems = [FrameSystem.create({ frames }), onSab(frames)];
+        const systems = [FrameSystem.create({ frames, checked }), onSab(frames, { checked })];
         expect(systems[0]._region.fast).toBeDefined();
         expect(systems[1]._region.fast).toBeUndefined();
         const handles: (Frame<AnyMeta> | UniqueFrame<AnyMeta> | Segment<AnyMeta>)[][] = [[], []];
@@ -133,7 +134,7 @@ describe('the WebAssembly fast path', () => {
         handles.forEach((live) => live.forEach((h) => h.drop()));
         for (const sys of systems) expectAllFree(sys);
       }),
-      { numRuns: 150 },
+      { numRuns: checked ? 60 : 150 },
     );
   });
 
