@@ -8,7 +8,7 @@ import { MemPool } from '@thi.ng/malloc';
 import { Bench } from 'tinybench';
 import { FrameAllocOptions, FrameSystem, META_SLOT_SIZE, PAGE_SIZE } from '../dist/index.js';
 import { chart } from './chart.js';
-import { atomicsFloor } from './floor.js';
+import { atomicsFloor, folioFloor } from './floor.js';
 import { streams } from './streams.js';
 import { handoff, roundTrip, scaling } from './workers.js';
 
@@ -38,6 +38,8 @@ const lightRaw = new FrameAllocOptions(lightSys).zeroed(false);
 let sink = 0;
 const FLOOR = '1000 × (CAS, atomic store, CAS) on 64-B slots (WebAssembly)';
 const floor1000 = atomicsFloor(1000);
+const FOLIO = 'folio-style floor: 1 × (CAS, store, CAS) + 2 × 999 plain stores (WebAssembly)';
+const folio1000 = folioFloor(1000);
 
 /**
  * Rows: name, the timed function, operations per call, and the baseline row's name (null for a
@@ -70,6 +72,7 @@ const rows = [
     sink += new ArrayBuffer(1000 * PAGE_SIZE).byteLength;
   }, 1, null],
   [FLOOR, floor1000, 1, null],
+  [FOLIO, folio1000, 1, FLOOR],
   ['allocator alloc+dealloc 1 frame (raw address)', () => {
     const a = sys.allocator;
     for (let i = 0; i < INNER; i++) a.dealloc(/** @type {number} */ (a.alloc(1, 1)), 1);

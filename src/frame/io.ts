@@ -27,6 +27,8 @@ abstract class Cursor {
   protected readonly u8: Uint8Array;
   /** @internal */
   protected readonly dv: DataView;
+  /** @internal The region's bulk fill (WebAssembly `memory.fill` where it can). */
+  protected readonly fillAt: (at: number, byte: number, length: number) => void;
 
   /** @internal Made by `reader()` / `writer()` of a frame, unique frame or segment. */
   constructor(
@@ -37,6 +39,7 @@ abstract class Cursor {
   ) {
     this.u8 = sys._region.mem.u8;
     this.dv = sys._region.dataView();
+    this.fillAt = sys._region.at.fill;
     this.at = sys._region.frameByte + paddr;
     this.end = this.at + size;
   }
@@ -426,7 +429,7 @@ export class FrameWriter extends Cursor {
   fill(byte: number): this {
     checkInt(byte, 0, 0xff);
     const at = this.claim(this.end - this.at);
-    this.u8.fill(byte, at, this.end);
+    this.fillAt(at, byte, this.end - at);
     return this;
   }
 }

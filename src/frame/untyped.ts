@@ -37,12 +37,7 @@ export function fillBytes(sys: FrameContext, paddr: Paddr, size: number, byte: n
   if (!Number.isInteger(byte) || byte < 0 || byte > 255) {
     throw new FrameUseError('BadValue', `fill: ${describe(byte)} is not a byte (0..255)`);
   }
-  if (byte === 0) {
-    zeroBytes(sys, paddr, size);
-    return;
-  }
-  const at = sys._region.frameByte + paddr;
-  sys._region.mem.u8.fill(byte, at, at + size);
+  sys._region.at.fill(sys._region.frameByte + paddr, byte, size);
 }
 
 /** @internal Zeroes `size` bytes from `paddr` (a multiple of PAGE_SIZE in practice). */

@@ -12,7 +12,8 @@ type Op =
   | { op: 'load'; w: number }
   | { op: 'store' | 'add' | 'sub'; w: number; v: number }
   | { op: 'cas'; w: number; expected: number; v: number }
-  | { op: 'zero'; at: number; length: number };
+  | { op: 'zero'; at: number; length: number }
+  | { op: 'fill'; at: number; byte: number; length: number };
 
 const word = fc.integer({ min: 0, max: WORDS - 1 });
 const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
@@ -22,6 +23,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('cas' as const), w: word, expected: fc.oneof(int32, fc.constantFrom(0, -1, 1)), v: int32 }),
   fc.integer({ min: 0, max: WORDS * 4 }).chain((at) =>
     fc.record({ op: fc.constant('zero' as const), at: fc.constant(at), length: fc.integer({ min: 0, max: WORDS * 4 - at }) }),
+  ),
+  fc.integer({ min: 0, max: WORDS * 4 }).chain((at) =>
+    fc.record({ op: fc.constant('fill' as const), at: fc.constant(at), byte: fc.integer({ min: 0, max: 255 }), length: fc.integer({ min: 0, max: WORDS * 4 - at }) }),
   ),
 );
 
@@ -41,6 +45,9 @@ function apply(a: RegionAtomics, o: Op): number | undefined {
     case 'zero':
       a.zero(o.at, o.length);
       return undefined;
+    case 'fill':
+      a.fill(o.at, o.byte, o.length);
+      return undefined;
   }
 }
 
@@ -55,6 +62,25 @@ function wasmRegion(offset: number): { a: RegionAtomics; i32: Int32Array; whole:
 }
 
 describe('region atomics', () => {
+  it('fill: JS (from a private block, refilled when the byte changes) and WebAssembly leave the same bytes, past 64 KiB too', () => {
+    const BYTES = 200 * 1024;
+    const memory = newWasmMemory(BYTES);
+    if (memory === null) throw new Error('WebAssembly threads are unavailable here');
+    const wasmU8 = new Uint8Array(memory.buffer as unknown as SharedArrayBuffer, 0, BYTES);
+    const wasm = regionAtomics(memory, 0, new Int32Array(memory.buffer as unknown as SharedArrayBuffer, 0, BYTES / 4), wasmU8);
+    const sab = new SharedArrayBuffer(BYTES);
+    const jsU8 = new Uint8Array(sab);
+    const js = jsAtomics(new Int32Array(sab), jsU8);
+    for (const [at, byte, length] of [[0, 7, BYTES], [100, 9, 70_000], [65_536 + 3, 9, 65_536], [5, 0, 300], [1000, 255, 255], [4096, 1, 4096]]) {
+      wasm.fill(at, byte, length);
+      js.fill(at, byte, length);
+      expect(jsU8[at]).toBe(byte);
+      expect(jsU8[at + length - 1]).toBe(byte);
+      expect(Buffer.compare(Buffer.from(wasmU8), Buffer.from(jsU8))).toBe(0);
+    }
+  });
+
+
   it('the WebAssembly primitives and JS Atomics agree on every answer and on memory', () => {
     fc.assert(
       fc.property(fc.constantFrom(0, 64, 4096, 65536 + 128), fc.array(int32, { minLength: WORDS, maxLength: WORDS }), fc.array(opArb, { maxLength: 60 }), (offset, init, ops) => {
