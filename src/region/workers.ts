@@ -127,8 +127,15 @@ export function threadOf(r: Region, id: number): number {
  * another worker's CAS (a steal) and this one cannot both win.
  */
 export function popOne(r: Region, to: number): number {
-  if (to === RC_UNUSED && r.fast !== undefined) return r.fast.popRaw();
+  const fast = r.fast;
+  if (to === RC_UNUSED && fast !== undefined) return r.checked ? popRawCheckedFast(fast) : fast.popRaw();
   return popRun(r, 1, to);
+}
+
+/** `popOne`'s raw pop in a checked region, from a call site of its own (see `takeCheckedFast`).
+ *  ORDER and OWNER: as `popOne`. */
+function popRawCheckedFast(fast: FastPath): number {
+  return fast.popRaw();
 }
 
 /** `popOne` and `popCached` for the class-`k` stack: the head's count goes to `to`. OWNER and ORDER: as `popOne`. */
@@ -275,7 +282,8 @@ export const GIVE_STACK_FULL = 2;
  * ORDER: as `pushOne`. The fast path's `giveRaw` does the same steps.
  */
 export function giveBackOne(r: Region, index: number, capacity: number): number {
-  if (r.fast !== undefined) return r.fast.giveRaw(index);
+  const fast = r.fast;
+  if (fast !== undefined) return r.checked ? giveRawCheckedFast(fast, index) : fast.giveRaw(index);
   const i32 = r.i32;
   const w = r.metaWord + (index << SLOT_SHIFT);
   if (i32[w + S_REF] !== RC_UNUSED || (i32[w + S_AUX] & AUX_FREE) !== 0) return GIVE_REFUSED;
@@ -473,6 +481,12 @@ export function publishTaken(r: Region, index: number, count: number): void {
   }
   r.at.store(slotWord(r, index), count); // ORDER: as `publish`
   clearOp(r);
+}
+
+/** `giveBackOne` in a checked region, from a call site of its own (see `takeCheckedFast`).
+ *  ORDER and OWNER: as `giveBackOne`. */
+function giveRawCheckedFast(fast: FastPath, index: number): number {
+  return fast.giveRaw(index);
 }
 
 /** `publishTaken` in a checked region, from a call site of its own (see `takeCheckedFast`). ORDER: as `publish`. */
