@@ -26,12 +26,13 @@ import { Region } from './region/region.js';
 import { checkTimeout, describe } from './base/args.js';
 import { claimWorker, recordThread, threadOf, workerState, WORKER_FREE } from './region/workers.js';
 import { threadId } from './shm/thread.js';
-import { bufferOf, initRegion, readHeader, regionId, sharedArrayBufferClass, type FrameSystemHandle, type SharedMemory } from './region/header.js';
+import { autoGrowOf, bufferOf, initRegion, isGrowable, mayGrowTo, readHeader, regionId, sharedArrayBufferClass, syncFrames, type FrameSystemHandle, type SharedMemory } from './region/header.js';
+import { autoGrowBy, growRegion } from './frame-allocator/grow.js';
 import { fastPath } from './region/fast-path.js';
 import { HEADER_BYTES, computeLayout, type Layout } from './region/geometry.js';
 import { SLOT_UNUSED, checkRegion, countSlots, slotState } from './region/census.js';
 import { CACHE_CAPACITY, attachedWorkers, openRegion, releaseRecord } from './region/workers.js';
-import { MAX_FRAMES, MAX_WORKERS } from './base/limits.js';
+import { MAX_FRAMES, MAX_WORKERS, META_SLOT_SIZE } from './base/limits.js';
 import { PAGE_SHIFT, PAGE_SIZE } from './base/units.js';
 
 /**
@@ -60,6 +61,20 @@ export interface FrameSystemOptions {
   /** Byte offset where the region starts (a multiple of 64), so that memory below it (a
    *  WebAssembly module's data and heap) stays untouched. Default 0. */
   offset?: number;
+  /**
+   * The most frames the region may grow to (`grow`, `autoGrow`): frames..MAX_FRAMES, default
+   * `frames` (it never grows). Its metadata room (64 B a frame) is reserved at creation; a memory
+   * pageframe makes can grow that far (a shared WebAssembly.Memory with that `maximum`, or a
+   * growable SharedArrayBuffer); a memory passed in must be able to (`FrameSystem.bytesFor`), else
+   * `FrameSystemError('CannotGrow')`. Attaching workers inherit it.
+   */
+  maxFrames?: number;
+  /**
+   * When an allocation would be NoMemory, the allocating worker grows the region first, up to
+   * `maxFrames`: `true` by what it needs and at least 1/8 of the region, a number `n` by `n`
+   * frames (or what it needs, if more); default false. Attaching workers inherit it.
+   */
+  autoGrow?: boolean | number;
   /** Check the seed's contracts at run time (see `ContractError`). Attaching workers inherit it. */
   checked?: boolean;
   /** Another allocator instead of the shared buddy allocator (see `GlobalFrameAllocator`). */
@@ -273,23 +288,44 @@ export interface FrameStats {
  */
 export class FrameSystem implements FrameContext {
   /**
-   * Frames in the region.
+   * Frames in the region now: live in every worker (a `grow` in any worker raises it here too).
    *
    * @example
    * ```ts
    * console.log(sys.nframes, sys.stats().total); // 64 64
    * ```
    */
-  readonly nframes: number;
+  get nframes(): number {
+    syncFrames(this._region);
+    return this._region.nframes;
+  }
+
   /**
-   * `nframes * PAGE_SIZE`: the first address past the frame region. Every paddr is below it.
+   * `nframes * PAGE_SIZE`: the first address past the frame region now. Every paddr is below it.
    *
    * @example
    * ```ts
    * console.log(sys.maxPaddr === sys.nframes * PAGE_SIZE); // true
    * ```
    */
-  readonly maxPaddr: number;
+  get maxPaddr(): number {
+    syncFrames(this._region);
+    return this._region.maxPaddr;
+  }
+
+  /**
+   * The most frames the region may grow to (`create({ maxFrames })`; default: its first size).
+   *
+   * @example
+   * ```ts
+   * const big = FrameSystem.create({ frames: 16, maxFrames: 1024 });
+   * console.log(big.nframes, big.maxFrames); // 16 1024
+   * big.close();
+   * ```
+   */
+  get maxFrames(): number {
+    return this._region.maxFrames;
+  }
   /**
    * Whether the seed's contracts are checked at run time (`create({ checked: true })`; workers
    * that attach inherit it).
@@ -372,8 +408,6 @@ export class FrameSystem implements FrameContext {
   ) {
     this.reclaimWaitMs = options.reclaimWaitMs ?? 1000;
     this.handle = handle;
-    this.nframes = layout.nframes;
-    this.maxPaddr = layout.nframes * PAGE_SIZE;
     this.checked = checked;
     this.workerId = workerId;
     this._region = openRegion(handle.memory, buffer, handle.offset, layout, workerId, checked);
@@ -411,14 +445,26 @@ export class FrameSystem implements FrameContext {
     if (!Number.isInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
       throw new FrameSystemError('BadMemory', `frames must be an integer in 1..${MAX_FRAMES}, not ${describe(frames)}`);
     }
+    const maxFrames = options.maxFrames ?? frames;
+    if (!Number.isInteger(maxFrames) || maxFrames < frames || maxFrames > MAX_FRAMES) {
+      throw new FrameSystemError('BadMemory', `maxFrames must be an integer in frames..${MAX_FRAMES} (${frames}..${MAX_FRAMES}), not ${describe(maxFrames)}`);
+    }
+    const autoGrow = autoGrowSetting(options.autoGrow);
     checkOffset(offset);
     const SAB = sharedArrayBufferClass(); // no shared memory of any kind without it
-    const layout = computeLayout(frames, offset);
+    const layout = computeLayout(frames, offset, maxFrames);
     const needed = offset + layout.totalBytes;
-    const memory = options.memory ?? newWasmMemory(needed) ?? newSharedBuffer(SAB, needed);
+    const most = offset + layout.maxBytes;
+    if (options.memory !== undefined && maxFrames > frames && !mayGrowTo(options.memory, most)) {
+      throw new FrameSystemError(
+        'CannotGrow',
+        `the memory passed in cannot grow to the ${most} bytes maxFrames ${maxFrames} needs: pass a growable SharedArrayBuffer (maxByteLength >= FrameSystem.bytesFor(...).maximum) or a WebAssembly.Memory with that maximum`,
+      );
+    }
+    const memory = options.memory ?? newWasmMemory(needed, most) ?? newSharedBuffer(SAB, needed, maxFrames > frames ? most : undefined);
     const buffer = bufferOf(memory, needed, true);
     const handle: FrameSystemHandle = { memory, offset };
-    initRegion(buffer, offset, layout, checked);
+    initRegion(buffer, offset, layout, checked, autoGrow);
     recordThread(new Int32Array(buffer, offset, HEADER_BYTES >> 2), 1, threadId());
     const sys = new FrameSystem(handle, buffer, layout, checked, 1, options.allocator, options.caches ?? true, options);
     sys.allocator.addFreeMemory(0, frames);
@@ -798,6 +844,7 @@ export class FrameSystem implements FrameContext {
    * ```
    */
   stats(): FrameStats {
+    const total = this.nframes; // brought up to date first: a grow in another worker counts
     const c = countSlots(this._region);
     const byType: Record<string, number> = {};
     for (let id = 1; id < c.byType.length; id++) if (c.byType[id] > 0) byType[typeById(this._region, id).name] = c.byType[id];
@@ -805,7 +852,106 @@ export class FrameSystem implements FrameContext {
     // An illegal count word (a broken slot, which checkInvariants reports) is shown busy, as the
     // frame map shows it, so the two agree.
     const busy = c.busy + c.illegal;
-    return { total: this.nframes, free, used: this.nframes - free, shared: c.shared, unique: c.unique, busy, raw: c.unused - free, byType };
+    return { total, free, used: total - free, shared: c.shared, unique: c.unique, busy, raw: c.unused - free, byType };
+  }
+
+  /**
+   * Grows the region by `nframes` frames at its end, from any worker (the kernel's
+   * `add_free_memory`): the memory grows, then the new frames go to the allocator; every worker
+   * sees them (`nframes`, `stats().total`, frames past the old end) at its next call. Returns the
+   * new frame count. Concurrent grows each add exactly their frames. `FrameUseError('BadValue')`
+   * for a count that is not a positive safe integer; `FrameSystemError('CannotGrow')` past
+   * `maxFrames` or when the memory cannot grow (then nothing changed).
+   *
+   * @example
+   * ```ts
+   * const sys = FrameSystem.create({ frames: 16, maxFrames: 64 });
+   * console.log(sys.grow(16), sys.stats().free); // 32 32
+   * try {
+   *   sys.grow(64);
+   * } catch (e) {
+   *   console.log((e as FrameSystemError).code); // 'CannotGrow'
+   * }
+   * sys.close();
+   * ```
+   */
+  grow(nframes: number): number {
+    this._assertOpen();
+    if (!Number.isSafeInteger(nframes) || nframes < 1) {
+      throw new FrameUseError('BadValue', `grow: the number of frames is a positive safe integer, not ${describe(nframes)}`);
+    }
+    return growRegion(this._region, nframes, this.buddy(), this.allocator);
+  }
+
+  /** @internal `autoGrow` for an allocation of `needed` frames that found none: whether it grew. */
+  _autoGrow(needed: number): boolean {
+    const r = this._region;
+    syncFrames(r);
+    const before = r.nframes;
+    const by = autoGrowBy(autoGrowOf(r), needed, before, r.maxFrames);
+    if (by === 0) return false;
+    try {
+      growRegion(r, by, this.buddy(), this.allocator);
+      return true;
+    } catch (e) {
+      // Another worker's grow took the room meanwhile: the allocation looks again if it added any.
+      if (e instanceof FrameSystemError && e.code === 'CannotGrow') return r.nframes > before;
+      throw e;
+    }
+  }
+
+  /** The shared buddy allocator the region's frames go to, unless a custom allocator is in use. */
+  private buddy(): BuddyAllocator | undefined {
+    if (this._cache !== undefined) return this._cache.buddy;
+    return this.allocator instanceof BuddyAllocator ? this.allocator : undefined;
+  }
+
+  /**
+   * The region's memory use now, in bytes from its offset: `committed` (header, metadata room for
+   * `maxFrames`, the frames it has) and `reserved` (the same at `maxFrames`: what the memory may
+   * grow to), and of that the metadata room (`metadata`, 64 B a frame up to maxFrames).
+   *
+   * @example
+   * ```ts
+   * const sys = FrameSystem.create({ frames: 16, maxFrames: 1024 });
+   * const m = sys.memory();
+   * console.log(m.committed < m.reserved, m.metadata); // true 65536
+   * sys.close();
+   * ```
+   */
+  memory(): { readonly committed: number; readonly reserved: number; readonly metadata: number } {
+    const r = this._region;
+    syncFrames(r);
+    return { committed: r.frameByte + r.maxPaddr, reserved: r.frameByte + r.maxFrames * PAGE_SIZE, metadata: r.maxFrames * META_SLOT_SIZE };
+  }
+
+  /**
+   * The bytes a memory passed to `create` needs for a region of `frames` frames that may grow to
+   * `maxFrames` (default `frames`) at byte `offset` (default 0): `initial` now, `maximum` at
+   * maxFrames (a growable SharedArrayBuffer's `maxByteLength`, or a WebAssembly.Memory's maximum
+   * in 64 KiB pages, rounded up).
+   *
+   * @example
+   * ```ts
+   * const { initial, maximum } = FrameSystem.bytesFor({ frames: 16, maxFrames: 256 });
+   * const memory = new SharedArrayBuffer(initial, { maxByteLength: maximum });
+   * const sys = FrameSystem.create({ frames: 16, maxFrames: 256, memory });
+   * console.log(sys.grow(240)); // 256
+   * sys.close();
+   * ```
+   */
+  static bytesFor(options: { frames: number; maxFrames?: number; offset?: number }): { initial: number; maximum: number } {
+    const { frames, offset = 0 } = options ?? ({} as { frames: number });
+    const maxFrames = options?.maxFrames ?? frames;
+    if (!Number.isInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
+      throw new FrameSystemError('BadMemory', `frames must be an integer in 1..${MAX_FRAMES}, not ${describe(frames)}`);
+    }
+    if (!Number.isInteger(maxFrames) || maxFrames < frames || maxFrames > MAX_FRAMES) {
+      throw new FrameSystemError('BadMemory', `maxFrames must be an integer in frames..${MAX_FRAMES}, not ${describe(maxFrames)}`);
+    }
+    checkOffset(offset);
+    const layout = computeLayout(frames, offset, maxFrames);
+    return { initial: offset + layout.totalBytes, maximum: offset + layout.maxBytes };
   }
 
   /**
@@ -826,6 +972,7 @@ export class FrameSystem implements FrameContext {
    */
   checkInvariants(): void {
     const r = this._region;
+    syncFrames(r); // every frame the region has now, grown ones included
     checkRegion(r);
     const allocator = this._cache ?? this.allocator;
     allocator.checkInvariants?.();
@@ -924,11 +1071,28 @@ function checkOffset(offset: unknown): void {
   }
 }
 
-/** A new SharedArrayBuffer of `bytes`, or `BadMemory` where the platform cannot make one that large. */
-function newSharedBuffer(SAB: typeof SharedArrayBuffer, bytes: number): SharedArrayBuffer {
+/** `autoGrow` as the header keeps it (0 off, -1 true, n), or `BadMemory` for a bad value. */
+function autoGrowSetting(v: unknown): number {
+  if (v === undefined || v === false) return 0;
+  if (v === true) return -1;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_FRAMES) return v;
+  throw new FrameSystemError('BadMemory', `autoGrow must be a boolean or an integer in 1..${MAX_FRAMES}, not ${describe(v)}`);
+}
+
+/**
+ * A new SharedArrayBuffer of `bytes` (growable to `maxBytes` when given), or `BadMemory` where the
+ * platform cannot make one that large (or a growable one: then `CannotGrow`).
+ */
+function newSharedBuffer(SAB: typeof SharedArrayBuffer, bytes: number, maxBytes?: number): SharedArrayBuffer {
   try {
+    if (maxBytes !== undefined) {
+      const b = new (SAB as unknown as new (n: number, o: { maxByteLength: number }) => SharedArrayBuffer)(bytes, { maxByteLength: maxBytes });
+      if (!isGrowable(b)) throw new FrameSystemError('CannotGrow', 'this platform has no growable SharedArrayBuffer: create the region without maxFrames, or in a WebAssembly.Memory');
+      return b;
+    }
     return new SAB(bytes);
   } catch (e) {
+    if (e instanceof FrameSystemError) throw e;
     throw new FrameSystemError('BadMemory', `cannot allocate ${bytes} bytes of shared memory (${(e as Error).message})`);
   }
 }

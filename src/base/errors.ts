@@ -443,8 +443,10 @@ export class MetaTypeError extends Error {
  * - `Version`: the header was written by another layout version of pageframe.
  * - `TooManyWorkers`: the worker table is full (`MAX_WORKERS`).
  * - `BadWorker`: `reclaimWorker` of this worker's own id, or of no worker's id.
+ * - `CannotGrow`: `grow` (or `autoGrow`) past the region's `maxFrames`, or of a memory that cannot
+ *   grow that far; at `create`, a memory passed in that cannot grow to `maxFrames`.
  */
-export type FrameSystemErrorCode = 'BadMemory' | 'BadHeader' | 'Version' | 'TooManyWorkers' | 'BadWorker';
+export type FrameSystemErrorCode = 'BadMemory' | 'BadHeader' | 'Version' | 'TooManyWorkers' | 'BadWorker' | 'CannotGrow';
 
 /**
  * A region could not be created or attached, or a worker not reclaimed; `code` says why (see

@@ -10,6 +10,7 @@ import { ContractError } from '../base/errors.js';
 import { PAGE_SIZE, type Paddr } from '../base/units.js';
 import { RC_UNIQUE, RC_UNUSED, addForgotten, countOf, dropForgotten, forgottenOf, isShared, listOf, stateName, storageIsClear, typeOf } from '../region/meta.js';
 import type { Region } from '../region/region.js';
+import { syncFrames } from '../region/header.js';
 
 /**
  * `from_unused_requires`: the slot is UNUSED with a clean slot owner (in no list, no type, no
@@ -67,6 +68,7 @@ export function requireMeta(r: Region, w: number, paddr: Paddr, typeId: number, 
 
 /** `start_paddr` / `Frame::inv`: the address is page-aligned and inside the region. */
 export function requirePaddr(r: Region, paddr: Paddr): void {
+  if (!(paddr < r.maxPaddr)) syncFrames(r); // a frame of a grow this worker has not seen yet
   if (!(paddr % PAGE_SIZE === 0 && paddr >= 0 && paddr < r.maxPaddr)) {
     throw new ContractError('start_paddr_requires', paddr, 'not a page-aligned address inside the region');
   }

@@ -13,6 +13,7 @@ import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
 import type { Paddr } from '../base/units.js';
 import type { Region } from '../region/region.js';
 import { checkCount, checkRun, type GlobalFrameAllocator } from '../base/global-allocator.js';
+import { reachFrames } from '../region/header.js';
 import { greaterOrderOf, splitToChunks } from './chunk.js';
 import {
   FREE_NOT_UNUSED,
@@ -126,6 +127,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * ```
    */
   dealloc(paddr: Paddr, nframes: number): void {
+    if (typeof paddr === 'number') reachFrames(this.r, paddr + nframes * PAGE_SIZE); // a frame of a grow elsewhere
     checkRun(paddr, nframes, this.r.nframes);
     this.checkFreeable(paddr >>> PAGE_SHIFT, nframes);
     this.addFreeMemory(paddr, nframes);
@@ -150,6 +152,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
    * ```
    */
   addFreeMemory(paddr: Paddr, nframes: number): void {
+    if (typeof paddr === 'number') reachFrames(this.r, paddr + nframes * PAGE_SIZE); // a frame of a grow elsewhere
     checkRun(paddr, nframes, this.r.nframes);
     const index = paddr >>> PAGE_SHIFT;
     const r = this.r;

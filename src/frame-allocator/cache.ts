@@ -19,6 +19,7 @@ import type { Paddr } from '../base/units.js';
 import type { BuddyAllocator } from './buddy.js';
 import type { Region } from '../region/region.js';
 import { checkCount, checkRun, type GlobalFrameAllocator } from '../base/global-allocator.js';
+import { reachFrames } from '../region/header.js';
 import { clearOp, clearRuns, recordOp, recordRun } from '../region/journal.js';
 
 /**
@@ -39,8 +40,6 @@ import { clearOp, clearRuns, recordOp, recordRun } from '../region/journal.js';
 export class CachedAllocator implements GlobalFrameAllocator {
   /** The 1-frame stack's capacity: 0 when this worker keeps no cache. */
   private readonly oneCap: number;
-  /** The region's end, for the hot path's argument check. */
-  private readonly maxPaddr: number;
 
   /** @internal Made by `FrameSystem` for its region and worker. */
   constructor(
@@ -59,7 +58,6 @@ export class CachedAllocator implements GlobalFrameAllocator {
     private readonly enabled = true,
   ) {
     this.oneCap = enabled ? CACHE_CAPACITY[1] : 0;
-    this.maxPaddr = r.nframes * PAGE_SIZE;
   }
 
   /**
@@ -139,7 +137,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
    */
   dealloc(paddr: Paddr, nframes: number): void {
     if (this.r.checked) this.refuseCached(paddr, nframes);
-    if (nframes === 1 && typeof paddr === 'number' && paddr >= 0 && paddr < this.maxPaddr && paddr % PAGE_SIZE === 0) {
+    if (nframes === 1 && typeof paddr === 'number' && paddr >= 0 && paddr < this.r.maxPaddr && paddr % PAGE_SIZE === 0) {
       const index = paddr >>> PAGE_SHIFT;
       // No journal entry is needed for one frame: it is the caller's until its cached mark is
       // stored, and named by its stack entry from then on (workers.ts pushOne).
@@ -154,6 +152,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
    * `AllocError('InvalidArgs')`, before anything changes.
    */
   private refuseCached(paddr: Paddr, nframes: number): void {
+    if (typeof paddr === 'number') reachFrames(this.r, paddr + nframes * PAGE_SIZE); // a frame of a grow elsewhere
     checkRun(paddr, nframes, this.r.nframes);
     const free = this.firstFree(paddr >>> PAGE_SHIFT, nframes);
     if (free >= 0) throw new AllocError('InvalidArgs', `frame ${hex(free * PAGE_SIZE)} is already free, in the allocator or a worker's cache (double free)`);
@@ -161,6 +160,7 @@ export class CachedAllocator implements GlobalFrameAllocator {
 
   /** `dealloc` of a run, or of a frame the 1-frame stack could not take (or refused). */
   private deallocSlow(paddr: Paddr, nframes: number): void {
+    if (typeof paddr === 'number') reachFrames(this.r, paddr + nframes * PAGE_SIZE); // a frame of a grow elsewhere
     checkRun(paddr, nframes, this.r.nframes);
     const index = paddr >>> PAGE_SHIFT;
     this.buddy.checkFreeable(index, nframes);

@@ -2,6 +2,7 @@
  * `FrameAllocOptions`: allocation of frames, unique frames and segments from the region's
  * allocator, zeroed or not, as the kernel's `FrameAllocOptions`.
  */
+import { syncFrames } from '../region/header.js';
 import { AllocError, GetFrameError } from '../base/errors.js';
 import { checkCount } from '../base/global-allocator.js';
 import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
@@ -198,7 +199,10 @@ export class FrameAllocOptions {
         const w = slotWord(r, index);
         if (!direct) {
           if (init !== undefined) meta._write(r.mem, storageByte(w), init); // OWNER: busy, this worker's alone
-          if (this.zeroFill) r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);
+          if (this.zeroFill) {
+          if (index >= r.nframes) syncFrames(r); // a frame of a grow elsewhere: views that reach it
+          r.at.zero(r.frameByte + index * PAGE_SIZE, PAGE_SIZE);
+        }
           publishTaken(r, index, count);
         }
         if (sys.checked) ensureFromUnused(r, w, index * PAGE_SIZE, unique, meta._id);
@@ -236,6 +240,8 @@ export class FrameAllocOptions {
     }
     let paddr = sys._take(n);
     if (paddr === null && sys.drainDeferred() > 0) paddr = sys._take(n);
+    // autoGrow: this worker grows the region first (each grow adds room, up to maxFrames).
+    while (paddr === null && sys._autoGrow(n)) paddr = sys._take(n);
     if (paddr === null) throw AllocError.noMemory(n, sys.freeFrames());
     // A plugged-in allocator is not trusted to answer inside the region.
     if (paddr % PAGE_SIZE !== 0 || paddr < 0 || paddr + n * PAGE_SIZE > sys.maxPaddr) {

@@ -61,4 +61,6 @@ export interface FrameContext {
   _dropLast(w: number, free: boolean, deallocNow?: boolean): boolean;
   /** @internal Takes frames from the allocator, leaving them in the operation journal. */
   _take(nframes: number): Paddr | null;
+  /** @internal `autoGrow` for an allocation of `needed` frames that found none: whether the region grew. */
+  _autoGrow(needed: number): boolean;
 }

@@ -3,6 +3,7 @@
  * a cursor over the frame's bytes in shared memory, with bounds-checked reads and writes of
  * bytes and of little-endian numbers. Every call checks that the handle is still alive.
  */
+import { reachFrames } from '../region/header.js';
 import { checkBytesArg, describe } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import type { FrameContext } from './context.js';
@@ -37,6 +38,7 @@ abstract class Cursor {
     paddr: Paddr,
     size: number,
   ) {
+    reachFrames(sys._region, paddr + size); // views that reach a frame of a grow elsewhere
     this.u8 = sys._region.mem.u8;
     this.dv = sys._region.dataView();
     this.fillAt = sys._region.at.fill;

@@ -589,7 +589,7 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     checkHandle(frame as unknown, UniqueFrame, 'a list item (only unique frames enter a list)');
     frame._check();
     const sys = this._sys;
-    if (frame._sys._region.mem.u8.buffer !== sys._region.mem.u8.buffer || frame._sys.handle.offset !== sys.handle.offset) {
+    if (frame._sys.handle.memory !== sys.handle.memory || frame._sys.handle.offset !== sys.handle.offset) {
       throw new FrameUseError('BadValue', `${frame} belongs to another region`);
     }
   }

@@ -8,6 +8,7 @@
 import { describe } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import type { FrameContext } from './context.js';
+import { reachFrames } from '../region/header.js';
 import type { Paddr } from '../base/units.js';
 import type { AnyMeta } from './meta-type.js';
 
@@ -29,7 +30,9 @@ export function checkBytes(type: AnyMeta, paddr: Paddr): void {
 
 /** @internal A zero-copy view of `size` bytes of the frame region from `paddr`. */
 export function frameBytes(sys: FrameContext, paddr: Paddr, size: number): Uint8Array {
-  return new Uint8Array(sys._region.mem.u8.buffer, sys._region.mem.u8.byteOffset + sys._region.frameByte + paddr, size);
+  const r = sys._region;
+  reachFrames(r, paddr + size);
+  return new Uint8Array(r.mem.u8.buffer, r.mem.u8.byteOffset + r.frameByte + paddr, size);
 }
 
 /** @internal Sets `size` bytes from `paddr` to `byte`. */
@@ -37,10 +40,12 @@ export function fillBytes(sys: FrameContext, paddr: Paddr, size: number, byte: n
   if (!Number.isInteger(byte) || byte < 0 || byte > 255) {
     throw new FrameUseError('BadValue', `fill: ${describe(byte)} is not a byte (0..255)`);
   }
+  reachFrames(sys._region, paddr + size);
   sys._region.at.fill(sys._region.frameByte + paddr, byte, size);
 }
 
 /** @internal Zeroes `size` bytes from `paddr` (a multiple of PAGE_SIZE in practice). */
 export function zeroBytes(sys: FrameContext, paddr: Paddr, size: number): void {
+  reachFrames(sys._region, paddr + size);
   sys._region.at.zero(sys._region.frameByte + paddr, size);
 }

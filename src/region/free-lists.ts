@@ -31,6 +31,7 @@
  * racy as a double free across workers is).
  */
 import { lock, lockWithin, unlock } from '../shm/lock.js';
+import { syncFrames } from './header.js';
 import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, MAX_ORDER } from './geometry.js';
 import { AUX_FREE, AUX_HEAD, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_NEXT, S_PREV, S_REF, isCachedHead } from './meta.js';
 import type { Region } from './region.js';
@@ -54,11 +55,14 @@ function slotOf(r: Region, index: number): number {
 /** Takes the allocator lock for this worker (`r.token`), waiting as long as it takes. */
 export function lockAllocator(r: Region): void {
   lock(r.i32, H_BUDDY_LOCK, r.token);
+  syncFrames(r); // the region grows only under this lock: from here on r.nframes is exact
 }
 
 /** `lockAllocator`, giving up after about `ms` milliseconds: whether it was taken. */
 export function lockAllocatorWithin(r: Region, ms: number): boolean {
-  return lockWithin(r.i32, H_BUDDY_LOCK, r.token, ms);
+  if (!lockWithin(r.i32, H_BUDDY_LOCK, r.token, ms)) return false;
+  syncFrames(r); // as `lockAllocator`
+  return true;
 }
 
 /** Gives the allocator lock back (its ORDER note is `unlock`'s, in shm/lock.ts). */

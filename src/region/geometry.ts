@@ -2,9 +2,10 @@
  * Where everything of a region lies: the memory map, and the table of contents of the header.
  *
  * A region starts at `offset` in a shared buffer and is laid out as
- * `[ header | metadata region (one 64-byte MetaSlot per frame) | padding | frame region ]`.
+ * `[ header | metadata region (one 64-byte MetaSlot per frame, for maxFrames) | padding | frame region ]`.
  * The frame region starts on a 4 KiB boundary of the buffer, so frames are page-aligned for
- * WebAssembly too. Everything a worker needs to use the region is in the region itself.
+ * WebAssembly too. The metadata region has room for the most frames the region may grow to
+ * (`maxFrames`), so that growing only appends frames at the end of the memory. Everything a worker needs to use the region is in the region itself.
  *
  * Word indices are in units of `Int32Array` elements from the region start. This file says only
  * where each header structure begins; the words inside each one, and who writes them, are in the
@@ -12,6 +13,7 @@
  *
  *   words  0..10   identity and layout            header.ts
  *   words 11..13   the deferred-drop stack        deferred.ts
+ *   words 14..15   growth: maxFrames, autoGrow    header.ts
  *   words 16..40   the buddy allocator's heads    free-lists.ts
  *   words 48..50   the type registry's lock/count registry.ts
  *   H_WORKERS      the worker table               workers.ts (journals: journal.ts)
@@ -23,7 +25,7 @@ import { MAX_LISTS, MAX_TYPES, MAX_WORKERS, META_SLOT_SIZE } from '../base/limit
 import { PAGE_SIZE, alignUp } from '../base/units.js';
 
 /** Bumped whenever the layout changes; attach refuses another version. */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 /** Head of the deferred-drop stack (frame index + 1; 0 when empty), guarded by H_DEFER_LOCK. */
 export const H_DEFER_HEAD = 11;
@@ -59,19 +61,31 @@ export const HEADER_BYTES = alignUp((H_LISTS + MAX_LISTS * LIST_WORDS) * 4, PAGE
 
 /** Where each part of a region lies, in bytes from the region start. */
 export interface Layout {
+  /** Frames the region has now (committed). */
   readonly nframes: number;
+  /** The most frames it may grow to: its metadata region has a slot for each. */
+  readonly maxFrames: number;
   readonly metaOffset: number;
   readonly frameOffset: number;
+  /** Bytes from the region start to the end of its last frame now. */
   readonly totalBytes: number;
+  /** The same at `maxFrames`. */
+  readonly maxBytes: number;
 }
 
 /**
- * Computes the layout of a region of `nframes` frames that starts at byte `offset` of its
- * buffer. The frame region is aligned to PAGE_SIZE in the buffer (not just in the region).
+ * Computes the layout of a region of `nframes` frames (room for `maxFrames`, default `nframes`)
+ * that starts at byte `offset` of its buffer. The frame region is aligned to PAGE_SIZE in the
+ * buffer (not just in the region).
  */
-export function computeLayout(nframes: number, offset: number): Layout {
+export function computeLayout(nframes: number, offset: number, maxFrames = nframes): Layout {
   const metaOffset = HEADER_BYTES;
-  const metaEnd = metaOffset + nframes * META_SLOT_SIZE;
+  const metaEnd = metaOffset + maxFrames * META_SLOT_SIZE;
   const frameOffset = alignUp(offset + metaEnd, PAGE_SIZE) - offset;
-  return { nframes, metaOffset, frameOffset, totalBytes: frameOffset + nframes * PAGE_SIZE };
+  return { nframes, maxFrames, metaOffset, frameOffset, totalBytes: frameOffset + nframes * PAGE_SIZE, maxBytes: frameOffset + maxFrames * PAGE_SIZE };
+}
+
+/** The same layout with `nframes` frames committed (a region that grew). */
+export function withFrames(layout: Layout, nframes: number): Layout {
+  return { ...layout, nframes, totalBytes: layout.frameOffset + nframes * PAGE_SIZE };
 }

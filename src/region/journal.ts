@@ -27,6 +27,10 @@ export const OP_DROP = 2;
 /** Raw-owned frames being claimed or reset (`fromUnused`, `resetAsUnused`): never freed. */
 export const OP_RAW = 3;
 
+/** Frames `[old, old + n)` being added at the end of the region by a grow (`grow.ts`): only
+ *  while the allocator lock is held, so `reclaimWorker` finishes it when it takes the lock over. */
+export const OP_GROW = 4;
+
 /** The allocator journal: runs of frames moving between this worker's caches and the buddy
  *  allocator. `W_AJ_COUNT` runs of `[index, nframes]` from `W_AJ_RUNS`. */
 export const W_AJ_COUNT = 4;

@@ -10,7 +10,7 @@
 import { PAGE_SIZE } from '../base/units.js';
 import { regionAtomics, type RegionAtomics } from '../shm/atomics.js';
 import { makeViews, type MemoryViews } from '../shm/views.js';
-import type { Layout } from './geometry.js';
+import { withFrames, type Layout } from './geometry.js';
 
 /**
  * The WebAssembly twin of the commonest protocol steps, one frame through this worker's cache
@@ -43,12 +43,13 @@ export interface FastPath {
 
 /** One worker's view of a region (see the module). */
 export class Region {
-  /** The region's typed views, all from its first byte. */
-  readonly mem: MemoryViews;
+  /** The region's typed views, all from its first byte, to the end of the frames this worker
+   *  knows of (`resize` makes new ones when the region grew; the old ones stay valid). */
+  mem: MemoryViews;
   /** `mem.i32`, the view of every protocol word. */
-  readonly i32: Int32Array;
+  i32: Int32Array;
   /** The atomic primitives and zeroing of the hot paths (WebAssembly or JS). */
-  readonly at: RegionAtomics;
+  at: RegionAtomics;
   /**
    * The WebAssembly twin of the commonest steps (`fast-path.ts`), when this worker uses it
    * (the default allocator with caches, a shared WebAssembly.Memory); the
@@ -62,10 +63,14 @@ export class Region {
   readonly metaWord: number;
   /** Byte address of frame 0. */
   readonly frameByte: number;
-  /** Frames in the region. */
-  readonly nframes: number;
-  /** `nframes * PAGE_SIZE`: every paddr is below it. */
-  readonly maxPaddr: number;
+  /** Frames in the region, as this worker last looked (`header.ts` `syncFrames`: a grow in
+   *  another worker raises it at this worker's next look). */
+  nframes: number;
+  /** `nframes * PAGE_SIZE`: every paddr this worker knows of is below it. */
+  maxPaddr: number;
+  /** The most frames the region may grow to. */
+  readonly maxFrames: number;
+  private layout: Layout;
   private dv: DataView | undefined;
 
   constructor(
@@ -84,6 +89,7 @@ export class Region {
     /** Whether the seed's contracts are checked (the header's flag). */
     readonly checked: boolean,
   ) {
+    this.layout = layout;
     this.mem = makeViews(buffer, offset, layout.totalBytes);
     this.i32 = this.mem.i32;
     this.at = regionAtomics(memory, offset, this.i32, this.mem.u8);
@@ -91,6 +97,29 @@ export class Region {
     this.frameByte = layout.frameOffset;
     this.nframes = layout.nframes;
     this.maxPaddr = layout.nframes * PAGE_SIZE;
+    this.maxFrames = layout.maxFrames;
+  }
+
+  /**
+   * Makes this worker's views cover `nframes` frames (the region grew to that many: the memory
+   * is long enough, see `header.ts` `setCommittedFrames`). Views taken before stay valid for
+   * what they covered.
+   */
+  resize(nframes: number): void {
+    if (nframes <= this.nframes) return;
+    const buffer = this.memory instanceof SharedArrayBuffer ? this.memory : (this.memory.buffer as unknown as SharedArrayBuffer);
+    this.layout = withFrames(this.layout, nframes);
+    this.mem = makeViews(buffer, this.offset, this.layout.totalBytes);
+    this.i32 = this.mem.i32;
+    if (this.at.kind === 'js') this.at = regionAtomics(this.memory, this.offset, this.i32, this.mem.u8);
+    this.dv = undefined;
+    this.nframes = nframes;
+    this.maxPaddr = nframes * PAGE_SIZE;
+  }
+
+  /** The end, in bytes from the region start, of what this worker's views cover. */
+  get viewEnd(): number {
+    return this.frameByte + this.maxPaddr;
   }
 
   /** A DataView of the region (little-endian access), made on first use. */

@@ -243,7 +243,7 @@ export function cachedFramesOf(r: Region, id: number): number {
 function forEachCachedEntry(r: Region, id: number, all: boolean, fn: (index: number, k: number) => void): void {
   const i32 = r.i32;
   const rec = workerRecord(id);
-  const nframes = r.nframes;
+  const nframes = r.maxFrames; // every slot exists; a run past this worker's view is the region's still
   for (let k = 1; k <= 4; k++) {
     const base = stackOf(rec, k);
     const want = cachedHead(id, k);

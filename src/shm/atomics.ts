@@ -112,14 +112,16 @@ export function regionAtomics(memory: unknown, offset: number, i32: Int32Array, 
 }
 
 /**
- * A new shared `WebAssembly.Memory` of at least `bytes` bytes (its maximum is its size), or null
- * where WebAssembly threads are unavailable or `bytes` is past wasm32's 4 GiB.
+ * A new shared `WebAssembly.Memory` of at least `bytes` bytes that may grow to `maxBytes`
+ * (default: its size), or null where WebAssembly threads are unavailable or `maxBytes` is past
+ * wasm32's 4 GiB.
  */
-export function newWasmMemory(bytes: number): WebAssembly.Memory | null {
+export function newWasmMemory(bytes: number, maxBytes = bytes): WebAssembly.Memory | null {
   const pages = Math.ceil(bytes / 65536);
-  if (pages > 65536 || wasmModule() === null) return null;
+  const maximum = Math.ceil(maxBytes / 65536);
+  if (maximum > 65536 || wasmModule() === null) return null;
   try {
-    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    return new WebAssembly.Memory({ initial: pages, maximum, shared: true });
   } catch {
     return null;
   }

@@ -51,6 +51,7 @@ import type { Region } from '../region/region.js';
 import { Frame, resolveType } from '../frame/frame.js';
 import { takeForgottenRun } from '../frame/meta.js';
 import { slotWord } from '../region/meta.js';
+import { reachFrames } from '../region/header.js';
 import type { Paddr } from '../base/units.js';
 import { defineMeta } from '../frame/define-meta.js';
 import { checkMeta, type AnyMeta } from '../frame/meta-type.js';
@@ -160,6 +161,9 @@ export class FrameChannel implements Disposable {
   private constructor(private readonly first: Frame<typeof ChannelMeta>) {
     this.sys = first._sys;
     this.r = this.sys._region;
+    // The ring's words are in the channel's frames: this worker's views must reach them (a
+    // channel made in frames of a grow elsewhere).
+    reachFrames(this.r, first.paddr + first.meta.nframes * PAGE_SIZE);
     this.base = ringAt(this.r, first.paddr);
     this.capacity = first.meta.capacity;
   }

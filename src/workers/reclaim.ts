@@ -7,7 +7,9 @@
  */
 import { RC_UNUSED, cachedRun, cachedWorker, clearAbandoned, countOf, isCachedHead, ownerOf, slotWord } from '../region/meta.js';
 import { WORKER_EXITED, WORKER_FREE, markExited, reclaimRecord, workerState } from '../region/workers.js';
-import { OP_RAW } from '../region/journal.js';
+import { OP_GROW, OP_RAW } from '../region/journal.js';
+import { completeGrowOf } from '../region/grow.js';
+import { syncFrames } from '../region/header.js';
 import { repairList } from '../region/lists.js';
 import { releaseRegistryFrom } from '../region/registry.js';
 import { forEachDeferred, releaseDeferredFrom } from '../region/deferred.js';
@@ -61,6 +63,10 @@ export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: numbe
     const token = workerToken(i32, id);
     const report = reports.get(id)!;
     if (takeOverAllocator(sys._region, token)) {
+      syncFrames(sys._region);
+      // A grow it was in (it holds the lock from its journal entry to its end): finished first,
+      // so that the rebuild lists the new frames.
+      if (completeGrowOf(sys._region, workerRecord(id))) report.locks.push('allocator (a grow, completed)');
       buddy.rebuildLocked();
       unlockAllocator(sys._region);
       report.locks.push('allocator');
@@ -151,6 +157,7 @@ function reclaimJournaled(
   const deferred = new Set<number>();
   forEachDeferred(r, (f) => deferred.add(f), sys.nframes);
   for (const { index, n, kind } of journalOf(r, rec)) {
+    if (kind === OP_GROW) continue; // only ever journaled under the allocator lock: see `reclaim`
     for (let f = index; f < index + n && f < sys.nframes; f++) {
       const w = slotWord(r, f);
       const rc = countOf(r, w);
