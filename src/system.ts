@@ -445,7 +445,7 @@ export class FrameSystem implements FrameContext {
     if (!Number.isInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
       throw new FrameSystemError('BadMemory', `frames must be an integer in 1..${MAX_FRAMES}, not ${describe(frames)}`);
     }
-    const maxFrames = options.maxFrames ?? frames;
+    const maxFrames = options.maxFrames === undefined ? frames : options.maxFrames;
     if (!Number.isInteger(maxFrames) || maxFrames < frames || maxFrames > MAX_FRAMES) {
       throw new FrameSystemError('BadMemory', `maxFrames must be an integer in frames..${MAX_FRAMES} (${frames}..${MAX_FRAMES}), not ${describe(maxFrames)}`);
     }
@@ -942,7 +942,7 @@ export class FrameSystem implements FrameContext {
    */
   static bytesFor(options: { frames: number; maxFrames?: number; offset?: number }): { initial: number; maximum: number } {
     const { frames, offset = 0 } = options ?? ({} as { frames: number });
-    const maxFrames = options?.maxFrames ?? frames;
+    const maxFrames = options?.maxFrames === undefined ? frames : options.maxFrames;
     if (!Number.isInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
       throw new FrameSystemError('BadMemory', `frames must be an integer in 1..${MAX_FRAMES}, not ${describe(frames)}`);
     }

@@ -90,7 +90,7 @@ export class BuddyAllocator implements GlobalFrameAllocator {
     }
     const order = Math.max(greaterOrderOf(nframes), greaterOrderOf(alignFrames));
     const r = this.r;
-    if (nframes > r.nframes) return null;
+    if (nframes > r.maxFrames) return null; // r.nframes may be behind a grow elsewhere until the lock
     lockAllocator(r);
     try {
       let index = order < MAX_ORDER ? this.allocChunk(order) : -1;
