@@ -61,6 +61,10 @@ const P = {
   secondOwner: /\(0==own\[/, // list: the frame a change takes out is the list's (else a second owner)
   listBroken: /\(ended&&/, // list final: well formed, exactly the frames the ghost says it owns, lock free
   viewFresh: /\(cur==0\)\|\|\(\(own\[cur\]==0\)/, // list: a lock-free count check passes only on a frame still in the list
+  growCount: /\(n<=mem\)/, // grow: a count read without the lock is addressable
+  growStale: /\(f<view\)&&\(f<mem\)/, // grow: the bytes of a frame taken are reachable (no stale view)
+  growEarly: /\(f<hdr\)&&\(f<mem\)/, // grow: no frame handed out past the count or the memory
+  growFinal: /hdr==\(|freeF\[f\]\|\|held/, // grow final: the count is what the grows added; every frame below it free or held
 };
 
 /** @type {Run[]} */
@@ -198,6 +202,21 @@ const RUNS = [
     property: P.listBroken, what: 'changes without the list journal: a death mid-change leaves the list broken, repairList cannot redo' },
   { name: 'list/broken-mod-last/w2', model: 'list.pml', workers: 2, defines: ['OPS_C=4', 'OPS_M=3', 'BROKEN_MOD_LAST'], expect: 'fail',
     property: P.viewFresh, what: 'applyListOp bumps the count after the links: current passes its check on a frame being taken out' },
+  // (e) growth: the grow step against allocations, views and a death mid-grow
+  { name: 'grow/code/w4', model: 'grow.pml', workers: 4, defines: [], expect: 'pass',
+    what: 'two growers (by 2, by 1) from 1 frame to 4, an allocator taking 2 frames, a reader of the count' },
+  { name: 'grow/code+death/w5', model: 'grow.pml', workers: 5, defines: ['DEATH'], expect: 'pass',
+    what: 'the first grower may die at any step holding the lock; reclaimWorker takes it over and completes the grow' },
+  { name: 'grow/code+death/n2/w5', model: 'grow.pml', workers: 5, defines: ['DEATH', 'N0=2', 'MAXF=5'], expect: 'pass',
+    what: 'the same from 2 frames to 5' },
+  { name: 'grow/broken-count-first/w4', model: 'grow.pml', workers: 4, defines: ['BROKEN_COUNT_FIRST'], expect: 'fail',
+    property: P.growCount, what: 'the count raised before the memory grows: a worker reads a count it cannot address' },
+  { name: 'grow/broken-no-sync/w4', model: 'grow.pml', workers: 4, defines: ['BROKEN_NO_SYNC'], expect: 'fail',
+    property: P.growStale, what: 'a worker keeps its view (no syncFrames/reachFrames): a stale view, as emnapi#217' },
+  { name: 'grow/broken-free-first/w3', model: 'grow.pml', workers: 3, defines: ['BROKEN_FREE_FIRST', 'ONE_GROWER'], expect: 'fail',
+    property: P.growEarly, what: 'the new frames freed (and the lock let go) before the memory grows: one is handed out early' },
+  { name: 'grow/broken-no-complete+death/w5', model: 'grow.pml', workers: 5, defines: ['DEATH', 'BROKEN_NO_COMPLETE'], expect: 'fail',
+    property: P.growFinal, what: 'reclaim rebuilds without finishing the dead grower\'s grow: its frames are lost' },
 ];
 
 /**
