@@ -10,7 +10,8 @@ import { FrameSystem, defineMeta } from 'pageframe';
 /** An untyped frame of samples, with how many it holds. */
 const Samples = defineMeta('example.samples', { count: 'u32' }, { untyped: true });
 
-const sys = FrameSystem.create({ frames: 256 });
+// Nothing to size: the region starts at 16 frames and grows as the tasks need (up to 1 GiB).
+const sys = FrameSystem.create({ frames: 16, maxFrames: 1 << 18, autoGrow: true });
 const pool = new Piscina({
   filename: new URL('./piscina-task.js', import.meta.url).href,
   workerData: { handle: sys.handle }, // each pool worker attaches once, at start-up

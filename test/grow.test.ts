@@ -17,6 +17,9 @@ import {
   FrameUseError,
   MAX_FRAMES,
   PAGE_SIZE,
+  captureFrameMap,
+  parseFrameMap,
+  renderFrameMap,
   type Segment,
 } from '../src/index.js';
 import { lockAllocator, unlockAllocator } from '../src/region/free-lists.js';
@@ -99,6 +102,23 @@ describe('create with maxFrames, grow', () => {
     expect(sys.memory().committed - a.committed).toBe(100 * PAGE_SIZE);
     const memory = sys.handle.memory as WebAssembly.Memory;
     expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(sys.memory().committed);
+    sys.close();
+  });
+});
+
+describe('the frame map of a region that may grow', () => {
+  it('says how far it may grow and how much is reserved; a map of a fixed region does not', () => {
+    const sys = FrameSystem.create({ frames: 16, maxFrames: 64 });
+    sys.grow(8);
+    const map = parseFrameMap(JSON.parse(JSON.stringify(captureFrameMap(sys))));
+    expect([map.nframes, map.maxFrames]).toEqual([24, 64]);
+    expect(renderFrameMap(map, { format: 'html' })).toContain('may grow to 64 frames (40 reserved, not in the memory yet)');
+    expect(() => parseFrameMap({ ...map, maxFrames: 10 })).toThrow(/maxFrames/);
+    const fixed = FrameSystem.create({ frames: 16 });
+    const fixedMap = captureFrameMap(fixed);
+    expect(fixedMap.maxFrames).toBeUndefined();
+    expect(renderFrameMap(fixedMap, { format: 'svg' })).not.toContain('may grow');
+    fixed.close();
     sys.close();
   });
 });

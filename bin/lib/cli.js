@@ -55,7 +55,8 @@ captured at the run's busiest moment (the most frames queued; mid-run if the que
 Options:
   -n, --frames <N>    frames to send (default 20000)
   -w, --workers <N>   consumer workers, 1..32 (default 2)
-      --region <N>    frames in the region, 64..1048576 (default 1024)
+      --region <N>    the most frames the region may grow to, 64..1048576 (default 1024); it
+                      starts at 16 frames and grows as the frames in flight need
   -m, --map <file>    where to write the frame map: .svg or .html (default demo-map.svg)
       --no-map        write no frame map
   -h, --help          show this help

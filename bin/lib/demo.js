@@ -17,7 +17,7 @@ import { Progress } from './progress.js';
  * @typedef {object} DemoOptions
  * @property {number} frames frames to send
  * @property {number} workers consumer workers
- * @property {number} region frames in the region
+ * @property {number} region the most frames the region may grow to (it starts at 16 and grows as needed)
  * @property {string | null} map where to write the frame map (.svg or .html), or null for none
  * @property {{ write(s: string): unknown, isTTY?: boolean }} out where to print
  */
@@ -28,10 +28,11 @@ import { Progress } from './progress.js';
  */
 export async function runDemo(o) {
   const print = (/** @type {string} */ s) => o.out.write(`${s}\n`);
-  const sys = FrameSystem.create({ frames: o.region });
+  // Nothing sized by hand: the region starts small and grows (from any worker) as frames are needed.
+  const sys = FrameSystem.create({ frames: 16, maxFrames: o.region, autoGrow: true });
   const channel = FrameChannel.create(sys, Math.min(256, o.region >> 2));
   print(`pageframe demo: ${o.frames} frames of 4 KiB through a FrameChannel to ${o.workers} consumer worker${o.workers === 1 ? '' : 's'}`);
-  print(`region: ${sys.nframes} frames (${(sys.maxPaddr / 2 ** 20).toFixed(0)} MiB); channel: ${channel.capacity} entries; this is worker ${sys.workerId}`);
+  print(`region: ${sys.nframes} frames now, growing as needed up to ${sys.maxFrames} (${(sys.maxFrames / 256).toFixed(0)} MiB); channel: ${channel.capacity} entries; this is worker ${sys.workerId}`);
 
   /** @type {Progress | undefined} */
   let progress;
@@ -97,7 +98,7 @@ export async function runDemo(o) {
   await Promise.all(exits);
   channel.close();
   const stats = sys.stats();
-  print(`memory at the end: ${JSON.stringify(stats)}`);
+  print(`memory at the end: ${JSON.stringify(stats)} (the region grew to ${stats.total} frames: ${JSON.stringify(sys.memory())} bytes)`);
   sys.checkInvariants();
   print(`region invariant holds; every frame is back in the allocator: ${stats.free === stats.total}`);
 

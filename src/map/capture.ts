@@ -172,6 +172,7 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
     capturedAt: new Date().toISOString(),
     capturedBy: sys.workerId,
     nframes: n,
+    ...(sys.maxFrames > n ? { maxFrames: sys.maxFrames } : {}),
     pageSize: PAGE_SIZE,
     checked: sys.checked,
     allocator: defaultAllocator ? 'default' : 'custom',

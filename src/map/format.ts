@@ -143,6 +143,10 @@ export interface FrameMap {
   readonly capturedBy: number;
   /** Frames in the region; frame `i` is at paddr `i * pageSize`. */
   readonly nframes: number;
+  /** The most frames the region may grow to (`create({ maxFrames })`): frames `nframes..maxFrames`
+   *  are reserved (their metadata room exists) but not in the memory yet. Absent in maps of
+   *  regions that cannot grow, and in maps saved before growth. */
+  readonly maxFrames?: number;
   readonly pageSize: number;
   /** Whether the region runs in checked mode (only then are forgotten references recorded). */
   readonly checked: boolean;
@@ -227,6 +231,9 @@ export function parseFrameMap(value: unknown): FrameMap {
   const n = m.nframes;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail('nframes is not a positive integer');
   const nframes = n as number;
+  if (m.maxFrames !== undefined && (typeof m.maxFrames !== 'number' || !Number.isInteger(m.maxFrames) || m.maxFrames < nframes)) {
+    fail('maxFrames is not an integer >= nframes');
+  }
   if (typeof m.pageSize !== 'number' || !(m.pageSize > 0)) fail('pageSize is not a positive number');
   if (typeof m.capturedAt !== 'string') fail('capturedAt is not a string');
   if (typeof m.checked !== 'boolean') fail('checked is not a boolean');

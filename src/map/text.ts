@@ -72,7 +72,11 @@ export function totalsLine(map: FrameMap): string {
 export function captureLine(map: FrameMap): string {
   const mode = map.checked ? 'checked mode' : 'unchecked mode';
   const alloc = map.allocator === 'default' ? 'buddy allocator with per-worker caches' : 'custom allocator';
-  return `captured ${map.capturedAt} by worker ${map.capturedBy} \u00b7 ${mode} \u00b7 ${alloc} \u00b7 ${map.format}`;
+  const growth =
+    map.maxFrames !== undefined && map.maxFrames > map.nframes
+      ? ` \u00b7 may grow to ${map.maxFrames} frames (${map.maxFrames - map.nframes} reserved, not in the memory yet)`
+      : '';
+  return `captured ${map.capturedAt} by worker ${map.capturedBy} \u00b7 ${mode} \u00b7 ${alloc}${growth} \u00b7 ${map.format}`;
 }
 
 /** The fragmentation numbers in one sentence. */
