@@ -10,7 +10,7 @@ import { FrameAllocOptions, FrameSystem, META_SLOT_SIZE, PAGE_SIZE } from '../di
 import { chart } from './chart.js';
 import { atomicsFloor, folioFloor } from './floor.js';
 import { streams } from './streams.js';
-import { handoff, roundTrip, scaling } from './workers.js';
+import { growth, handoff, roundTrip, scaling } from './workers.js';
 
 const INNER = 1000; // operations per timed sample: ns-scale work needs batching to beat timer overhead
 const quick = process.argv.includes('--quick');
@@ -151,6 +151,15 @@ for (const [label, bytes, trips] of /** @type {[string, number, number][]} */ ([
   rows.push([`hand-off ${label}: postMessage transfer (round trip)`, () => {}, 1, copy]);
   rows.push([`hand-off ${label}: FrameChannel (round trip)`, () => {}, 1, copy]);
 }
+
+// Growth, in a worker of its own: grow per frame added, and alloc+drop before and after a grow.
+const grew = await growth({ rounds: quick ? 5 : 11, iterations: quick ? 200_000 : 1_000_000, growBy: 256, grows: quick ? 50 : 200 });
+medianNs.set('sys.grow(256): per frame added', grew.growNsPerFrame);
+rows.push(['sys.grow(256): per frame added', () => {}, 1, 'new ArrayBuffer(4096)']);
+medianNs.set('frame alloc+drop, not zeroed, in a region before it grows (own worker)', grew.before);
+medianNs.set('frame alloc+drop, not zeroed, after it grew (frames past the old end)', grew.after);
+rows.push(['frame alloc+drop, not zeroed, in a region before it grows (own worker)', () => {}, 1, null]);
+rows.push(['frame alloc+drop, not zeroed, after it grew (frames past the old end)', () => {}, 1, 'frame alloc+drop, not zeroed, in a region before it grows (own worker)']);
 
 // Round trips one at a time, idle and with a busy worker: the median and the 99th percentile.
 /** @type {Record<string, { medianNs: number, p99Ns: number }>} */

@@ -42,6 +42,36 @@ if (mode === 'churn') {
     if (seg === null || seg.nframes === 0) break;
     output.send(seg);
   }
+} else if (mode === 'grow') {
+  // Growth, in a worker of its own (one region in the thread, as in an application): the cost of
+  // grow per frame added, and single-frame alloc+drop in a region before and after it grew.
+  const { rounds, iterations, growBy, grows } = workerData;
+  const sys = FrameSystem.create({ frames: 1024, maxFrames: 1024 + growBy * grows });
+  const options = new FrameAllocOptions(sys).zeroed(false);
+  /** ns per alloc+drop, median of `rounds` loops of `iterations` */
+  const churn = () => {
+    const out = [];
+    for (let r = 0; r < rounds; r++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < iterations; i++) options.allocFrame().drop();
+      out.push(Number(process.hrtime.bigint() - t0) / iterations);
+    }
+    return out.sort((a, b) => a - b)[out.length >> 1];
+  };
+  churn(); // warm-up
+  const before = churn();
+  const perFrame = [];
+  for (let g = 0; g < grows; g++) {
+    const t0 = process.hrtime.bigint();
+    sys.grow(growBy);
+    perFrame.push(Number(process.hrtime.bigint() - t0) / growBy);
+  }
+  // Frames past the old end in use from here on: the caches are refilled from the grown part.
+  const spread = [];
+  for (let i = 0; i < 2048; i++) spread.push(options.allocFrame());
+  for (const f of spread) f.drop();
+  const after = churn();
+  parentPort.postMessage({ before, after, growNsPerFrame: perFrame.sort((a, b) => a - b)[perFrame.length >> 1], nframes: sys.nframes });
 } else if (mode === 'busy') {
   // A CPU-bound loop that shares nothing, until terminated: load on the machine.
   parentPort.postMessage({ ready: true });

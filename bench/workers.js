@@ -155,3 +155,16 @@ export async function roundTrip({ trips, busy }) {
   ns.sort();
   return { medianNs: ns[trips >> 1], p99Ns: ns[Math.floor(trips * 0.99)] };
 }
+
+/**
+ * Growth in a worker of its own: `sys.grow(growBy)` `grows` times (the median time per frame
+ * added), and single-frame alloc+drop (not zeroed) before and after the region grew (medians of
+ * `rounds` loops of `iterations`).
+ * @param {{ rounds: number, iterations: number, growBy: number, grows: number }} o
+ */
+export async function growth(o) {
+  const w = new Worker(WORKER, { workerData: { mode: 'grow', ...o } });
+  const [msg] = await once(w, 'message');
+  await w.terminate();
+  return /** @type {{ before: number, after: number, growNsPerFrame: number, nframes: number }} */ (msg);
+}
