@@ -333,8 +333,14 @@ async function runWorker(handle: unknown, task: Record<string, unknown>): Promis
 }
 
 describe('real workers', () => {
-  it('a worker attached before a grow allocates and writes frames past the old end; this thread reads them', async () => {
-    const sys = FrameSystem.create({ frames: 8, maxFrames: 256 });
+  it.each([
+    ['a shared WebAssembly.Memory', undefined],
+    ['a growable SharedArrayBuffer', (): SharedArrayBuffer => {
+      const { initial, maximum } = FrameSystem.bytesFor({ frames: 8, maxFrames: 256 });
+      return new SharedArrayBuffer(initial, { maxByteLength: maximum });
+    }],
+  ])('a worker attached before a grow allocates and writes frames past the old end; this thread reads them (%s)', async (_name, make) => {
+    const sys = FrameSystem.create({ frames: 8, maxFrames: 256, memory: make?.() });
     const w = new Worker(WORKER, { workerData: { handle: sys.handle, task: 'wait-then-fill' } });
     await once(w, 'message'); // attached, knows 8 frames
     sys.grow(200);
