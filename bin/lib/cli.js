@@ -55,7 +55,7 @@ captured at the run's busiest moment (the most frames queued; mid-run if the que
 Options:
   -n, --frames <N>    frames to send (default 20000)
   -w, --workers <N>   consumer workers, 1..32 (default 2)
-      --region <N>    the most frames the region may grow to, 64..1048576 (default 1024); it
+      --region <N>    the most frames the region may grow to, 64..1048576 (default 262144: 1 GiB); it
                       starts at 16 frames and grows as the frames in flight need
   -m, --map <file>    where to write the frame map: .svg or .html (default demo-map.svg)
       --no-map        write no frame map
@@ -73,7 +73,7 @@ Exit status 1 if a checksum fails, a frame is lost or the invariant does not hol
     run: async (v, io) => {
       const frames = integer(v.frames, '--frames', 20000, 1, 2 ** 31, 'demo');
       const workers = integer(v.workers, '--workers', 2, 1, 32, 'demo');
-      const region = integer(v.region, '--region', 1024, 64, 1 << 20, 'demo');
+      const region = integer(v.region, '--region', 1 << 18, 64, 1 << 20, 'demo');
       if (v['no-map'] === true && v.map !== undefined) throw new UsageError('--map and --no-map exclude each other', 'demo');
       const map = v['no-map'] === true ? null : stringValue(v.map) ?? 'demo-map.svg';
       if (map !== null) {
