@@ -483,3 +483,21 @@ describe('a custom GlobalFrameAllocator', () => {
     refused(() => sys.allocFrame(), 'NotAligned');
   });
 });
+
+describe('a custom allocator in a region that grows', () => {
+  it('gets the new frames through addFreeMemory, from grow and from autoGrow', () => {
+    const list = new ListAllocator();
+    const sys = FrameSystem.create({ frames: 4, maxFrames: 32, autoGrow: 4, allocator: list });
+    expect(list.calls).toEqual([`addFreeMemory(0, 4)`]);
+    expect(sys.grow(8)).toBe(12);
+    expect(list.calls.at(-1)).toBe(`addFreeMemory(${4 * PAGE_SIZE}, 8)`);
+    const held = [sys.allocSegment(12)]; // all of them
+    held.push(sys.allocFrame()); // none left: autoGrow by 4, into the custom allocator
+    expect(list.calls).toContain(`addFreeMemory(${12 * PAGE_SIZE}, 4)`);
+    expect(sys.nframes).toBe(16);
+    for (const h of held) h.drop();
+    expect(list.free.size).toBe(16);
+    sys.checkInvariants();
+    sys.close();
+  });
+});
