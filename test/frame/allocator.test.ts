@@ -491,7 +491,7 @@ describe('a custom allocator in a region that grows', () => {
     expect(list.calls).toEqual([`addFreeMemory(0, 4)`]);
     expect(sys.grow(8)).toBe(12);
     expect(list.calls.at(-1)).toBe(`addFreeMemory(${4 * PAGE_SIZE}, 8)`);
-    const held = [sys.allocSegment(12)]; // all of them
+    const held: { drop(): void }[] = [sys.allocSegment(12)]; // all of them
     held.push(sys.allocFrame()); // none left: autoGrow by 4, into the custom allocator
     expect(list.calls).toContain(`addFreeMemory(${12 * PAGE_SIZE}, 4)`);
     expect(sys.nframes).toBe(16);
