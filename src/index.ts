@@ -56,4 +56,5 @@ export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './w
 export type { ReclaimReport } from './workers/reclaim.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
 export type { LeakReport } from './checked/leaks.js';
+export { runtimeSupport, type RuntimeSupport } from './shm/probe.js';
 export * from './map/index.js'; // the frame map: captureFrameMap, renderFrameMap, parseFrameMap, ...

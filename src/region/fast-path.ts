@@ -303,6 +303,7 @@ const compiled: (WebAssembly.Module | null | undefined)[] = [undefined, undefine
  * last drop of one that is not busy or is in a list, every last drop of a run.
  */
 export function fastPath(r: Region, capacity: number): FastPath | undefined {
+  if (r.at.kind !== 'wasm') return undefined; // the runtime's probes chose JS (shm/probe.ts): so does the fast path
   const c = r.checked ? 1 : 0;
   const module = (compiled[c] ??= compile(assemble(GLOBALS, [take(r.checked), publish, takePublished(r.checked), popRaw, giveRaw, drop(r.checked), claimRun, publishRun, dropRun(r.checked), markTaken, markFree])));
   const bytes = (w: number): number => r.offset + w * 4;

@@ -9,6 +9,7 @@
  *
  * Words are addressed as in `MemoryViews.i32`: index `w` is the region's byte `4 * w`.
  */
+import { sameThroughWasm, wasmWritesShared } from './probe.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from './wasm.js';
 
 /** The atomic primitives of one region. */
@@ -98,28 +99,33 @@ function wasmModule(): WebAssembly.Module | null {
   return (compiled ??= compile(assemble(['b'], FUNCS)));
 }
 
+/** Words at the start of a region that an instance must read as JS does (`sameThroughWasm`). */
+const SAME_WORDS = 8;
+
 /**
  * The primitives of a region that starts at byte `offset` of `memory`: the wasm module's when
  * `memory` is a shared `WebAssembly.Memory` and the module can be instantiated, JS `Atomics`
- * otherwise.
+ * otherwise. Also JS `Atomics` where this runtime failed the WebAssembly probe (probe.ts), or
+ * where the instance does not read the region's first words as JS does.
  */
 export function regionAtomics(memory: unknown, offset: number, i32: Int32Array, u8: Uint8Array): RegionAtomics {
-  const memoryOk = typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory;
+  const memoryOk = typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory && wasmWritesShared();
   // A memory the module cannot import (e.g. not shared) gets the JS primitives, which work on any.
   const ex = memoryOk ? (instantiate(wasmModule(), memory, { b: offset }) as unknown as WasmExports | null) : null;
-  if (ex === null) return jsAtomics(i32, u8);
+  if (ex === null || !sameThroughWasm(ex.load, i32, SAME_WORDS)) return jsAtomics(i32, u8);
   return { kind: 'wasm', load: ex.load, store: ex.store, add: ex.add, sub: ex.sub, cas: ex.cas, zero: ex.zero, fill: ex.fill };
 }
 
 /**
  * A new shared `WebAssembly.Memory` of at least `bytes` bytes that may grow to `maxBytes`
- * (default: its size), or null where WebAssembly threads are unavailable or `maxBytes` is past
+ * (default: its size), or null where WebAssembly threads are unavailable, failed the probe
+ * (probe.ts), or `maxBytes` is past
  * wasm32's 4 GiB.
  */
 export function newWasmMemory(bytes: number, maxBytes = bytes): WebAssembly.Memory | null {
   const pages = Math.ceil(bytes / 65536);
   const maximum = Math.ceil(maxBytes / 65536);
-  if (maximum > 65536 || wasmModule() === null) return null;
+  if (maximum > 65536 || wasmModule() === null || !wasmWritesShared()) return null;
   try {
     return new WebAssembly.Memory({ initial: pages, maximum, shared: true });
   } catch {

@@ -1,13 +1,16 @@
 /**
  * Waiting in shared memory, in one place: whether this thread may block, a sleep on a word
  * that counts its sleepers (so that a waker notifies only when someone sleeps), its
- * non-blocking twin on `Atomics.waitAsync`, and a plain nap. The lock (`lock.ts`) and the
+ * non-blocking twin on `Atomics.waitAsync` (or a timer, where probe.ts found it missing or
+ * wrong), and a plain nap. The lock (`lock.ts`) and the
  * channel wait through these.
  *
  * Every sleep here is bounded by its caller's `ms`: a waker that dies between its change and its
  * notify must never leave a sleeper asleep for ever (verify/channel.pml found that case); callers
  * re-check their condition after every return.
  */
+
+import { canBlock, nativeWaitAsync, waitAsyncOverran } from './probe.js';
 
 /**
  * The clock of every deadline in the library: monotonic (`performance.now()`), so that a wall
@@ -17,20 +20,9 @@
 export const now: () => number =
   typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now();
 
-let canWaitCache: boolean | undefined;
-
-/** Whether this thread may block in `Atomics.wait` (false on a browser's main thread). */
-export function canBlock(): boolean {
-  if (canWaitCache === undefined) {
-    try {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
-      canWaitCache = true;
-    } catch {
-      canWaitCache = false;
-    }
-  }
-  return canWaitCache;
-}
+// canBlock is a probe of the runtime, kept with the others (probe.ts); re-exported here, where
+// every wait has always found it.
+export { canBlock };
 
 /**
  * Sleeps at most `ms` while word `at` still reads `seen`, counted in the sleeper word
@@ -48,30 +40,42 @@ export function sleepOn(i32: Int32Array, at: number, seen: number, sleepersAt: n
   Atomics.sub(i32, sleepersAt, 1);
 }
 
-/** `Atomics.waitAsync` (ES2024; not yet in every TypeScript lib, nor in every runtime). */
-type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string };
+/** How long past its timeout a native `Atomics.waitAsync` may still end before this thread stops using it (probe.ts). */
+const OVERRUN_GRACE_MS = 50;
 
 /**
  * `sleepOn` without blocking the thread: resolves once word `at` no longer reads `seen`, or
- * after at most `ms`. Where `Atomics.waitAsync` is missing, it polls once a millisecond.
+ * after at most `ms`. It waits with `Atomics.waitAsync` where that passed its probe (probe.ts),
+ * else it polls once a millisecond. A native wait that has not ended by its timeout is not
+ * awaited any longer (the bound holds on a runtime whose waits never end); one that has not
+ * ended `OVERRUN_GRACE_MS` later either makes this thread poll from then on.
  * ORDER: as `sleepOn`. OWNER: as `sleepOn`.
  */
 export async function sleepOnAsync(i32: Int32Array, at: number, seen: number, sleepersAt: number, ms: number): Promise<void> {
   Atomics.add(i32, sleepersAt, 1);
   // A pending Atomics.waitAsync does not keep Node's event loop alive: a timer does, and it must
   // outlive the wait (timers count whole milliseconds: one of 4.9 ms would fire at 4, and the
-  // loop would end with the wait still pending).
-  const keepAlive = setTimeout(() => undefined, Math.ceil(ms) + 1);
+  // loop would end with the wait still pending). It also ends a native wait that overruns.
+  let keepAlive: ReturnType<typeof setTimeout> | undefined;
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const timer = new Promise<false>((resolve) => (keepAlive = setTimeout(() => resolve(false), Math.ceil(ms) + 1)));
   try {
-    const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
-    if (waitAsync !== undefined) {
+    const waitAsync = nativeWaitAsync();
+    if (waitAsync !== null) {
       const r = waitAsync(i32, at, seen, ms);
-      if (r.async) await r.value;
+      if (r.async) {
+        const ended = (r.value as Promise<string>).then(() => true);
+        if (!(await Promise.race([ended, timer]))) {
+          const late = new Promise<false>((resolve) => (grace = setTimeout(() => resolve(false), OVERRUN_GRACE_MS)));
+          if (!(await Promise.race([ended, late]))) waitAsyncOverran();
+        }
+      }
     } else {
       await new Promise((resolve) => setTimeout(resolve, Math.min(ms, 1)));
     }
   } finally {
     clearTimeout(keepAlive);
+    clearTimeout(grace);
     Atomics.sub(i32, sleepersAt, 1);
   }
 }

@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type ConsoleMessage } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PageResult, Scenario } from './page.js';
-import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, fillPattern, seen, type Seen } from './common.js';
+import type { PageResult } from './page.js';
+import { expectIsolatedRun, expectNotIsolatedRun } from './expect.js';
 import { startServer, stopServer, type RunningServer } from './server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -111,90 +111,6 @@ async function run(server: RunningServer | undefined, query = ''): Promise<{ res
   }
 }
 
-/**
- * Stops at the first sign of trouble with everything the browser said, before any value is
- * compared: the scenario's own error (with its step), errors from the worker, console errors.
- */
-function expectClean(result: PageResult, problems: string[]): void {
-  const trouble = {
-    step: result.error === null ? null : result.step,
-    // A V8 stack starts with the name and the message.
-    error: result.error === null ? null : (result.error.stack ?? `${result.error.name}: ${result.error.message}`),
-    workerErrors: result.workerErrors,
-    problems,
-  };
-  expect(trouble).toEqual({ step: null, error: null, workerErrors: [], problems: [] });
-}
-
-/** What a side that reads a whole frame with pattern `seed` must report. */
-function expected(seed: number): Seen {
-  const bytes = new Uint8Array(4096);
-  fillPattern(bytes, seed);
-  return seen(bytes, seed);
-}
-
-function expectScenario(s: Scenario, checked: boolean): void {
-  expect(s.workerId).toBe(1);
-  expect(s.checked).toBe(checked);
-
-  // Shared memory of either kind (FrameSystem.create picks one); the handle brings the same kind.
-  expect(['SharedArrayBuffer', 'shared WebAssembly.Memory']).toContain(s.memory);
-
-  // The worker attached to the page's region: its own id, the same frames, checked inherited.
-  expect(s.attach).toEqual({ workerId: 2, workers: [1, 2], nframes: 64, checked, crossOriginIsolated: true, memory: s.memory });
-  expect(s.workersAfterAttach).toEqual([1, 2]);
-
-  // 1. By address to the worker and back; the page kept a clone all along.
-  const h = s.handover;
-  expect(h.countBeforeSend).toBe(2);
-  expect(h.worker.countOnArrival).toBe(2); // the page's clone + the reference taken over
-  expect(h.worker.countWithClone).toBe(3);
-  expect(h.worker.seen).toEqual(expected(PAGE_SEED)); // every byte the page wrote, read in place
-  expect(h.worker.seen.head).toEqual([153, 212, 15, 74, 133, 192, 251, 54]);
-  expect(h.worker.backPaddr).toBe(h.paddr);
-  expect(h.replyViaClone).toEqual(expected(REPLY_SEED)); // the worker's writes, seen by the page
-  expect(h.replyViaClone.hash).not.toBe(h.worker.seen.hash);
-  expect(h.backSamePaddr).toBe(true);
-  expect(h.countWithBack).toBe(2);
-  expect(h.countAfterBackDrop).toBe(1);
-
-  // 2. The last drop happens in the worker; the page sees the frame free.
-  const d = s.dropInWorker;
-  expect(d.worker.countOnArrival).toBe(1);
-  expect(d.worker.seen).toEqual(expected(DROP_SEED));
-  expect(d.worker.fromInUseAfterDrop).toBe('Unused');
-  expect(d.usedAfter).toBe(d.usedBefore - 1);
-
-  // 3. Typed frames (one type, defined in both) through a channel to the worker's receiveAsync.
-  const n = s.notes;
-  expect(n.worker.capacity).toBe(4);
-  expect(n.worker.received).toEqual([
-    { seq: 1, count: 2, hitsOnArrival: 1, type: 'browser-test.note' },
-    { seq: 2, count: 1, hitsOnArrival: 1, type: 'browser-test.note' },
-    { seq: 3, count: 1, hitsOnArrival: 1, type: 'browser-test.note' },
-  ]);
-  expect(n.worker.drops).toEqual([2, 3]); // last drops in the worker ran the worker's onDrop
-  expect(n.byTypeWhileKept).toEqual({ 'browser-test.note': 1, 'pageframe.channel': 1 });
-  expect(n.keptCount).toBe(1);
-  expect(n.keptHits).toBe(11); // the page's +1 and the worker's +10, on one atomic field
-  expect(n.pageDrops).toEqual([1]); // and the page's last drop ran the page's onDrop
-
-  // 4. Back through the worker's channel: the main thread may not block, receiveAsync works.
-  const c = s.channelBack;
-  expect(c.blockingReceive).toMatchObject({ name: 'FrameUseError', code: 'WouldBlock' });
-  expect(c.sent.countAfterSend).toBe(2);
-  expect(c.samePaddr).toBe(true);
-  expect(c.seen).toEqual(expected(CHANNEL_SEED));
-  expect(c.count).toBe(2);
-  expect(c.worker).toEqual({ keptCountBeforeDrop: 2, workersBeforeClose: [1, 2] });
-  expect(c.countAfterWorkerDrop).toBe(1);
-
-  // Everything dropped, the worker detached: all frames free, the invariant holds.
-  expect(s.workersAtEnd).toEqual([1]);
-  expect(s.stats).toEqual({ total: 64, free: 64, used: 0, shared: 0, unique: 0, busy: 0, raw: 0, byType: {} });
-  expect(s.invariants).toBeNull();
-}
-
 describe('in headless Chromium', () => {
   it('the server sends the isolation headers and JavaScript MIME types (and leaves them out when asked)', async () => {
     if (isolated === undefined || plain === undefined) throw new Error('the servers did not start');
@@ -220,25 +136,12 @@ describe('in headless Chromium', () => {
   for (const checked of [false, true]) {
     it(`a page and a module worker share a region${checked ? ' (checked mode)' : ''}`, async () => {
       const { result, problems } = await run(isolated, checked ? '?checked=1' : '');
-      expectClean(result, problems);
-      expect(result.crossOriginIsolated).toBe(true);
-      expect(result.sharedArrayBuffer).toBe('function');
-      expect(result.mode).toBe('scenario');
-      expect(result.scenario).not.toBeNull();
-      expectScenario(result.scenario as Scenario, checked);
+      expectIsolatedRun(result, problems, checked);
     });
   }
 
   it('without COOP/COEP there is no SharedArrayBuffer and FrameSystem.create throws FrameSystemError(BadMemory)', async () => {
     const { result, problems } = await run(plain);
-    expectClean(result, problems);
-    expect(result.crossOriginIsolated).toBe(false);
-    expect(result.sharedArrayBuffer).toBe('undefined');
-    expect(result.mode).toBe('no-shared-memory');
-    expect(result.scenario).toBeNull();
-    expect(result.create?.isFrameSystemError).toBe(true);
-    expect(result.create?.error).toMatchObject({ name: 'FrameSystemError', code: 'BadMemory' });
-    expect(result.create?.error?.message).toContain('SharedArrayBuffer is not available');
-    expect(result.create?.error?.message).toContain('Cross-Origin-Embedder-Policy: require-corp');
+    expectNotIsolatedRun(result, problems);
   });
 });

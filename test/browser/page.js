@@ -9,7 +9,7 @@
 // Everything it saw goes into `window.__result` (a PageResult), which browser.test.ts reads.
 // `?checked=1` runs the scenario in checked mode.
 /* global window, document, Worker */
-import { Frame, FrameChannel, FrameSystem, FrameSystemError, FrameUseError, Untyped, defineMeta } from '../../dist/index.js';
+import { Frame, FrameChannel, FrameSystem, FrameSystemError, FrameUseError, Untyped, defineMeta, runtimeSupport } from '../../dist/index.js';
 import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPattern, info, seen, sleep } from './common.js';
 
 /**
@@ -47,6 +47,8 @@ import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPat
  * @typedef {object} PageResult
  * @property {boolean} crossOriginIsolated
  * @property {string} sharedArrayBuffer `typeof SharedArrayBuffer`
+ * @property {import('../../dist/index.js').RuntimeSupport} support what pageframe found the
+ *   page's main thread can do (`runtimeSupport`)
  * @property {'scenario' | 'no-shared-memory'} mode
  * @property {{ error: ErrorInfo | null, isFrameSystemError: boolean } | null} create
  *   no-shared-memory mode: what `FrameSystem.create` threw
@@ -65,6 +67,7 @@ const ASK_TIMEOUT = 20_000;
 const result = {
   crossOriginIsolated: window.crossOriginIsolated,
   sharedArrayBuffer: typeof SharedArrayBuffer,
+  support: runtimeSupport(),
   mode: window.crossOriginIsolated ? 'scenario' : 'no-shared-memory',
   create: null,
   scenario: null,

@@ -3,7 +3,7 @@
 // one at a time: `{ id, cmd, ...args }` is answered with `{ id, ok: true, value }` or
 // `{ id, ok: false, error }`. Errors outside a command are posted as `{ fatal }`.
 /* global self */
-import { Frame, FrameChannel, FrameSystem, defineMeta } from '../../dist/index.js';
+import { Frame, FrameChannel, FrameSystem, defineMeta, runtimeSupport } from '../../dist/index.js';
 import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPattern, info, seen, sleep } from './common.js';
 
 /**
@@ -17,6 +17,8 @@ import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPat
  * @property {boolean} checked inherited from the region
  * @property {boolean} crossOriginIsolated the worker's own flag
  * @property {string} memory the kind of memory the handle arrived with (`describeMemory`)
+ * @property {import('../../dist/index.js').RuntimeSupport} support what pageframe found this
+ *   worker's thread can do (`runtimeSupport`)
  *
  * @typedef {object} TakeReply
  * @property {number} countOnArrival the frame's reference count after `Frame.fromRaw`
@@ -84,6 +86,7 @@ const commands = {
       checked: sys.checked,
       crossOriginIsolated: self.crossOriginIsolated,
       memory: describeMemory(msg.handle.memory),
+      support: runtimeSupport(),
     };
   },
 

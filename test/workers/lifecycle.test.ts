@@ -3,7 +3,6 @@
  * back what an exited thread attached; `watch` does it by itself for a Worker or a pool that
  * recycles its threads (piscina), so a long-running pool never runs out of worker ids.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker, threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -14,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { FrameSystem, FrameSystemError, FrameUseError, MAX_WORKERS, type ReclaimReport, type WatchablePool } from '../../src/index.js';
 import { threadOf } from '../../src/region/workers.js';
 import { expectAllFree, expectThrown } from '../helpers.js';
+import { RUNTIME, runModule } from '../runtimes/current.js';
 
 const LIFECYCLE = new URL('./lifecycle.worker.js', import.meta.url);
 
@@ -91,8 +91,12 @@ describe('one system a region on a thread', () => {
     // (A WeakRef keeps its target for the rest of the job that made or read it: the loop yields.)
     const script = `
       const { FrameSystem } = await import(${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)});
+      let collected = 0;
+      const registry = new FinalizationRegistry(() => collected++);
       for (let i = 0; i < 40; i++) {
-        FrameSystem.create({ frames: 4096, memory: new SharedArrayBuffer(24 << 20) }).allocFrame(); // 24 MiB each, never closed
+        const memory = new SharedArrayBuffer(24 << 20);
+        registry.register(memory, i);
+        FrameSystem.create({ frames: 4096, memory }).allocFrame(); // 24 MiB each, never closed
         await new Promise((resolve) => setTimeout(resolve, 0));
         globalThis.gc();
       }
@@ -100,10 +104,11 @@ describe('one system a region on a thread', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
         globalThis.gc();
       }
-      console.log(JSON.stringify({ mib: Math.round(process.memoryUsage().arrayBuffers / 2 ** 20) }));`;
-    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
-    const { mib } = JSON.parse(out.trim().split('\n').pop()!) as { mib: number };
-    expect(mib).toBeLessThan(200); // 40 x 24 MiB = 960 MiB if anything kept them (MetaType._ids did)
+      console.log(JSON.stringify({ mib: Math.round(process.memoryUsage().arrayBuffers / 2 ** 20), collected }));`;
+    const out = runModule(script, { exposeGc: true });
+    const { mib, collected } = JSON.parse(out.trim().split('\n').pop()!) as { mib: number; collected: number };
+    expect(mib).toBeLessThan(200); // 40 x 24 MiB = 960 MiB if anything kept them (MetaType._ids did); Deno counts 0 here
+    expect(collected).toBeGreaterThanOrEqual(30); // and the memories themselves were collected (every runtime says so)
   });
 
   it('two regions in one memory are two systems; separate: true gives a worker of its own', () => {
@@ -268,7 +273,9 @@ describe('watch', () => {
     sys.close();
   }, 120_000);
 
-  it('a workerpool pool of threads: what each attached comes back when the pool ends them', async () => {
+  // workerpool 10's thread workers never answer a task on Bun 1.4, without pageframe too (a
+  // pool of one `return 42` task hangs): nothing of pageframe's to test there.
+  it.skipIf(RUNTIME === 'bun')('a workerpool pool of threads: what each attached comes back when the pool ends them', async () => {
     const sys = FrameSystem.create({ frames: 256 });
     const pool = workerpool.pool(fileURLToPath(new URL('./workerpool-task.js', import.meta.url)), {
       workerType: 'thread',
