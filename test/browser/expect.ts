@@ -89,7 +89,12 @@ export function expectScenario(s: Scenario, checked: boolean): void {
 
   // Everything dropped, the worker detached: all frames free, the invariant holds.
   expect(s.workersAtEnd).toEqual([1]);
-  expect(s.stats).toEqual({ total: 64, free: 64, used: 0, shared: 0, unique: 0, busy: 0, raw: 0, byType: {} });
+  // Growth: the page grew 64 -> 192; the worker, attached at 64, saw it and filled frames past the old end.
+  expect([s.growth.nframesBefore, s.growth.nframesAfter, s.growth.worker.nframesSeen]).toEqual([64, 192, 192]);
+  expect(s.growth.worker.paddrs).toHaveLength(150);
+  expect(s.growth.pastOldEnd).toBeGreaterThan(0);
+  expect(s.growth.allRead).toBe(true);
+  expect(s.stats).toEqual({ total: 192, free: 192, used: 0, shared: 0, unique: 0, busy: 0, raw: 0, byType: {} });
   expect(s.invariants).toBeNull();
 }
 

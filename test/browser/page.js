@@ -21,6 +21,7 @@ import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPat
  * @typedef {import('./worker.js').NotesReply} NotesReply
  * @typedef {import('./worker.js').SendBackReply} SendBackReply
  * @typedef {import('./worker.js').CloseReply} CloseReply
+ * @typedef {import('./worker.js').GrowFillReply} GrowFillReply
  * @typedef {import('../../dist/index.js').FrameStats} FrameStats
  *
  * @typedef {object} Scenario
@@ -40,6 +41,9 @@ import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPat
  * @property {{ blockingReceive: ErrorInfo | null, sent: SendBackReply, seen: Seen, count: number,
  *   samePaddr: boolean, countAfterWorkerDrop: number, worker: CloseReply }} channelBack
  *   a frame sent worker → page, received with receiveAsync on the main thread
+ * @property {{ nframesBefore: number, nframesAfter: number, worker: GrowFillReply, pastOldEnd: number, allRead: boolean }} growth
+ *   the page grows the region; the worker, attached before, allocates and writes frames past the
+ *   old end, and the page reads them
  * @property {number[]} workersAtEnd
  * @property {FrameStats} stats at the end, after every handle was dropped
  * @property {ErrorInfo | null} invariants what `checkInvariants` threw (null: it passed)
@@ -155,7 +159,7 @@ async function scenario(checked) {
   const Note = defineMeta('browser-test.note', { seq: 'u32', hits: 'atomic-u32' }, { onDrop: (meta) => void pageDrops.push(meta.seq) });
 
   result.step = 'create';
-  const sys = FrameSystem.create({ frames: 64, checked });
+  const sys = FrameSystem.create({ frames: 64, maxFrames: 256, checked });
   const { worker, ask } = startWorker();
   try {
     result.step = 'attach';
@@ -235,6 +239,22 @@ async function scenario(checked) {
     const gotBytes = seen(got.bytes(), CHANNEL_SEED);
     const count = got.referenceCount;
     const samePaddr = got.paddr === sent.paddr;
+    // 5. Growth: the page grows the region; the worker (attached at 64 frames) fills frames past
+    // the old end, and the page reads them.
+    result.step = 'growth';
+    const nframesBefore = sys.nframes;
+    const nframesAfter = sys.grow(128);
+    /** @type {GrowFillReply} */
+    const filled = await ask('growFill', { n: 150 });
+    let allRead = true;
+    for (const p of filled.paddrs) {
+      const f = Frame.fromRaw(sys, p);
+      const b = f.bytes();
+      if (b[0] !== ((p / 4096) & 0xff) || b[4095] !== 0x5a) allRead = false;
+      f.drop();
+    }
+    const growth = { nframesBefore, nframesAfter, worker: filled, pastOldEnd: filled.paddrs.filter((p) => p >= nframesBefore * 4096).length, allRead };
+
     /** @type {CloseReply} */
     const closed = await ask('close');
     const countAfterWorkerDrop = got.referenceCount;
@@ -263,6 +283,7 @@ async function scenario(checked) {
       dropInWorker,
       notes,
       channelBack,
+      growth,
       workersAtEnd,
       stats,
       invariants,

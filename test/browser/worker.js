@@ -51,6 +51,10 @@ import { CHANNEL_SEED, DROP_SEED, PAGE_SEED, REPLY_SEED, describeMemory, fillPat
  * @property {number} keptCountBeforeDrop the count of the frame sent back, seen by its last
  *   clone here just before dropping it
  * @property {number[]} workersBeforeClose
+ *
+ * @typedef {object} GrowFillReply
+ * @property {number} nframesSeen the region's frames as this worker saw them (after the page's grow)
+ * @property {number[]} paddrs the frames it filled, forgotten for the page
  */
 
 /** @type {FrameSystem | undefined} */
@@ -154,6 +158,21 @@ const commands = {
     const paddr = frame.paddr;
     if (!ch.send(frame, 5_000)) throw new Error('the reply channel stayed full');
     return { paddr, countAfterSend: kept.referenceCount };
+  },
+
+  /** Allocates `n` frames (some past the end it knew: the page grew the region), writes each, and hands them over by address. @returns {GrowFillReply} */
+  growFill(msg) {
+    const s = region();
+    const nframesSeen = s.nframes;
+    const paddrs = [];
+    for (let k = 0; k < msg.n; k++) {
+      const f = s.allocFrame();
+      const b = f.bytes();
+      b[0] = (f.paddr / 4096) & 0xff;
+      b[4095] = 0x5a;
+      paddrs.push(f.intoRaw());
+    }
+    return { nframesSeen, paddrs };
   },
 
   /** Drops what this worker still holds and detaches. @returns {CloseReply} */
