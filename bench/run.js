@@ -1,7 +1,8 @@
 // pageframe micro-benchmarks: each row is timed with tinybench in this process, next to its
 // baseline, and reported as the median time per operation and its ratio to the baseline.
 // Writes bench/results.json, bench/results.svg (a chart) and prints a table. Run: npm run bench
-// (`-- --quick` for a shorter run). See bench/README.md for what each row measures.
+// (`-- --quick` for a shorter run). Runs on Deno and Bun too (`pageframe bench --runtime deno`),
+// which write results-deno.json / results-bun.json instead. See bench/README.md for what each row measures.
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { MemPool } from '@thi.ng/malloc';
@@ -11,6 +12,13 @@ import { chart } from './chart.js';
 import { atomicsFloor, folioFloor } from './floor.js';
 import { streams } from './streams.js';
 import { growth, handoff, roundTrip, scaling } from './workers.js';
+
+/** The runtime running the benchmarks: Node writes results.json and .svg; Deno and Bun write
+ *  results-deno.json / results-bun.json (and .svg) beside them (`pageframe bench --runtime`). */
+const g = /** @type {{ Deno?: { version: { deno: string } }, Bun?: { version: string } }} */ (/** @type {unknown} */ (globalThis));
+const RUNTIME = g.Deno !== undefined ? 'deno' : g.Bun !== undefined ? 'bun' : 'node';
+const RUNTIME_VERSION = g.Deno !== undefined ? `Deno ${g.Deno.version.deno}` : g.Bun !== undefined ? `Bun ${g.Bun.version}` : `Node ${process.version}`;
+const SUFFIX = RUNTIME === 'node' ? '' : `-${RUNTIME}`;
 
 const INNER = 1000; // operations per timed sample: ns-scale work needs batching to beat timer overhead
 const quick = process.argv.includes('--quick');
@@ -211,7 +219,8 @@ const region = FrameSystem.create({ frames: 1024 });
 const regionBytes = /** @type {{ _region: { mem: { u8: Uint8Array } } }} */ (/** @type {unknown} */ (region))._region.mem.u8.byteLength;
 const out = {
   date: new Date().toISOString(),
-  node: process.version,
+  runtime: RUNTIME_VERSION,
+  node: process.version, // what the runtime says it is compatible with, on Deno and Bun
   cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
   rows: results,
   /** Memory overhead: one 64-byte slot per 4 KiB frame plus a fixed header (and padding to the
@@ -243,12 +252,12 @@ const out = {
    *  busy worker (goal: p99 under load < 50 µs). */
   roundTrip4KiB: trips,
 };
-writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
-writeFileSync(new URL('./results.svg', import.meta.url), chart(results, `pageframe bench: ${out.node}, ${out.cpus}`));
+writeFileSync(new URL(`./results${SUFFIX}.json`, import.meta.url), JSON.stringify(out, null, 2) + '\n');
+writeFileSync(new URL(`./results${SUFFIX}.svg`, import.meta.url), chart(results, `pageframe bench: ${out.runtime}, ${out.cpus}`));
 
 /** @param {unknown} s @param {number} n */
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`pageframe bench — ${out.node}, ${out.cpus}; medians per operation`);
+console.log(`pageframe bench — ${out.runtime}, ${out.cpus}; medians per operation`);
 console.log(pad('row', 72) + pad('median', 12) + pad('ratio', 10) + 'baseline');
 for (const r of results) {
   const t = r.medianNs >= 1000 ? `${(r.medianNs / 1000).toFixed(2)} µs` : `${r.medianNs.toFixed(1)} ns`;

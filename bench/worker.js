@@ -32,7 +32,7 @@ if (mode === 'churn') {
   });
   parentPort.postMessage({ ready: true });
 } else if (mode === 'channel-echo') {
-  // Takes each segment from one channel and sends it back on the other.
+  // Takes each segment from one channel and sends it back on the other, until the input ends.
   const sys = FrameSystem.attach(workerData.handle);
   const input = FrameChannel.open(sys, workerData.input);
   const output = FrameChannel.open(sys, workerData.output);
@@ -73,10 +73,13 @@ if (mode === 'churn') {
   const after = churn();
   parentPort.postMessage({ before, after, growNsPerFrame: perFrame.sort((a, b) => a - b)[perFrame.length >> 1], nframes: sys.nframes });
 } else if (mode === 'busy') {
-  // A CPU-bound loop that shares nothing, until terminated: load on the machine.
+  // A CPU-bound loop that shares nothing, until its stop word is set: load on the machine. (It
+  // stops by itself: Deno's terminate() does not stop a thread that never yields.)
+  const stop = new Int32Array(workerData.stop);
   parentPort.postMessage({ ready: true });
   let x = 0;
-  for (;;) x = (x * 1103515245 + 12345) | 0;
+  while (Atomics.load(stop, 0) === 0) for (let i = 0; i < 100_000; i++) x = (x * 1103515245 + 12345) | 0;
+  parentPort.postMessage({ x });
 } else if (mode === 'post-echo') {
   // Sends back whatever arrives: a copy (structured clone) or a transfer.
   parentPort.on('message', (/** @type {{ data: Uint8Array, transfer: boolean }} */ msg) => {

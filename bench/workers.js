@@ -94,6 +94,7 @@ export async function handoff({ bytes, rounds, trips }) {
   channelRound();
   const viaChannel = [];
   for (let r = 0; r < rounds; r++) viaChannel.push(channelRound());
+  input.end(); // the echo leaves its blocking receive (Deno's terminate() would not stop it there)
   await echo.terminate();
   held.drop();
   input.close();
@@ -135,7 +136,8 @@ export async function roundTrip({ trips, busy }) {
   const output = FrameChannel.create(sys, 4);
   const echo = await start({ mode: 'channel-echo', handle: sys.handle, input: input.handle, output: output.handle });
   const spinners = [];
-  for (let i = 0; i < busy; i++) spinners.push(await start({ mode: 'busy' }));
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < busy; i++) spinners.push(await start({ mode: 'busy', stop: stop.buffer }));
   /** @type {import('../dist/index.js').Frame} */
   let held = sys.allocFrame();
   const ns = new Float64Array(trips);
@@ -147,6 +149,9 @@ export async function roundTrip({ trips, busy }) {
     held = back;
     if (i >= 0) ns[i] = Number(process.hrtime.bigint() - t0);
   }
+  // Both stop by themselves first: Deno's terminate() does not stop a thread that never yields.
+  Atomics.store(stop, 0, 1);
+  input.end();
   await Promise.all([echo, ...spinners].map((w) => w.terminate()));
   held.drop();
   input.close();

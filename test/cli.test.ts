@@ -5,7 +5,7 @@
  * the progress indicator on a terminal and in a log.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,7 @@ describe('pageframe: help, version, usage errors', () => {
     }
     expect(run(['demo', '--help']).stdout).toContain('--workers <N>');
     expect(run(['bench', '--help']).stdout).toContain('--quick');
+    expect(run(['bench', '--help']).stdout).toContain('--runtime NAME');
   });
 
   it('--version prints the version of package.json', () => {
@@ -233,6 +234,25 @@ describe('pageframe bench, when it cannot run', () => {
     const r = run(['bench', '--quick'], { bin });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^pageframe: the benchmarks need development dependencies that are not installed: pageframe-test-missing-dep; run npm ci \(or npm install\) in /);
+  });
+
+  it('--runtime: an unknown runtime, or one whose binary is not installed, is refused with what to do; deno and bun run bench/run.js themselves', () => {
+    const bin = fakePackage('runtimes', "console.log(JSON.stringify({ deno: typeof Deno, bun: typeof Bun }));\n");
+    const unknown = run(['bench', '--runtime', 'firefox'], { bin });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toBe('pageframe: --runtime firefox: one of node, deno, bun\n');
+    const missing = run(['bench', '--runtime', 'deno'], { bin });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^pageframe: --runtime deno: .*node_modules\/\.bin\/deno is missing; run npm ci \(or npm install\) in /);
+    // With the repository's own binaries in the fake package's node_modules/.bin:
+    mkdirSync(join(tmp, 'runtimes', 'node_modules', '.bin'), { recursive: true });
+    for (const rt of ['deno', 'bun']) symlinkSync(join(ROOT, 'node_modules', '.bin', rt), join(tmp, 'runtimes', 'node_modules', '.bin', rt));
+    const deno = run(['bench', '--runtime', 'deno', '--quick'], { bin });
+    expect(deno.status).toBe(0);
+    expect(deno.stdout).toContain('{"deno":"object","bun":"undefined"}');
+    const bun = run(['bench', '--runtime', 'bun'], { bin });
+    expect(bun.status).toBe(0);
+    expect(bun.stdout).toContain('{"deno":"undefined","bun":"object"}');
   });
 
   it('outside the repository (an installed package has no bench/), or before the build', () => {

@@ -13,6 +13,17 @@ import { parseArgs } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * The runtimes `pageframe bench --runtime` runs bench/run.js on: this Node, or the repository's
+ * pinned Deno and Bun (dev dependencies; their binaries come from the npm registry).
+ * @type {Record<string, { bin?: string, args: string[] }>}
+ */
+const BENCH_RUNTIMES = {
+  node: { args: [] },
+  deno: { bin: 'node_modules/.bin/deno', args: ['run', '-A'] },
+  bun: { bin: 'node_modules/.bin/bun', args: [] },
+};
+
 /** A mistake in the command line: reported with the usage, exit status 2. */
 export class UsageError extends Error {
   /** @param {string} message @param {string} [command] */
@@ -95,10 +106,14 @@ the development dependencies (tinybench, @thi.ng/malloc): run it in a clone of t
 after npm ci. Uses the current build (dist/): run npm run build after changing src/.
 
 Options:
-      --quick   a shorter run
-  -h, --help    show this help`,
+      --quick            a shorter run
+      --runtime NAME     node (the default: this Node), deno or bun (the repository's pinned
+                         dev dependencies, node_modules/.bin/deno and bun); deno and bun write
+                         bench/results-deno.json and results-bun.json (and .svg) instead
+  -h, --help             show this help`,
     options: {
       quick: { type: 'boolean' },
+      runtime: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     run: async (v, io) => {
@@ -117,8 +132,13 @@ Options:
             `run npm ci (or npm install) in ${ROOT}`,
         );
       }
-      io.stdout.write(`running ${script}${v.quick === true ? ' --quick' : ''}\n`);
-      const child = spawn(process.execPath, [script, ...(v.quick === true ? ['--quick'] : [])], { stdio: 'inherit', cwd: ROOT });
+      const runtime = typeof v.runtime === 'string' ? v.runtime : 'node';
+      const runner = BENCH_RUNTIMES[runtime];
+      if (runner === undefined) throw new CliError(`--runtime ${runtime}: one of ${Object.keys(BENCH_RUNTIMES).join(', ')}`);
+      const bin = runner.bin === undefined ? process.execPath : resolve(ROOT, runner.bin);
+      if (!existsSync(bin)) throw new CliError(`--runtime ${runtime}: ${bin} is missing; run npm ci (or npm install) in ${ROOT}`);
+      io.stdout.write(`running ${script}${v.quick === true ? ' --quick' : ''} on ${runtime}\n`);
+      const child = spawn(bin, [...runner.args, script, ...(v.quick === true ? ['--quick'] : [])], { stdio: 'inherit', cwd: ROOT });
       const [code, signal] = await new Promise((done) => child.on('exit', (c, s) => done([c, s])));
       if (signal !== null) throw new CliError(`bench/run.js was stopped by ${signal}`);
       return code ?? 1;

@@ -139,3 +139,20 @@ describe('a runtime whose Atomics.waitAsync is missing or wrong (simulated in a 
     expectWorked(r);
   });
 });
+
+describe('a runtime without shared memory (simulated: no SharedArrayBuffer, as in a page without COOP/COEP)', () => {
+  it('runtimeSupport says so, and create and attach throw FrameSystemError(BadMemory) naming the two headers', async () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    type Thrown = { isFrameSystemError: boolean; name: string; code: string; message: string } | null;
+    const r = await run<{ support: RuntimeSupport; create: Thrown; attach: Thrown }>({ role: 'no-shared-memory', handle: sys.handle });
+    expect(r.support).toEqual({ sharedMemory: false, blocking: false, wasm: false, waitAsync: 'timer' });
+    for (const t of [r.create, r.attach]) {
+      expect(t).toMatchObject({ isFrameSystemError: true, name: 'FrameSystemError', code: 'BadMemory' });
+      expect(t?.message).toContain('SharedArrayBuffer is not available');
+      expect(t?.message).toContain("'Cross-Origin-Opener-Policy: same-origin'");
+      expect(t?.message).toContain("'Cross-Origin-Embedder-Policy: require-corp'");
+    }
+    expect(sys.workers()).toEqual([1]); // the failed attach took no worker id
+    sys.close();
+  });
+});

@@ -17,6 +17,7 @@ const { role, fault } = workerData;
  * Makes this thread's runtime wrong in the way `fault` names.
  * - 'wasm-copy': the memory another agent receives does not see WebAssembly's writes (what
  *   oven-sh/bun#25677 reports): a structured clone of a WebAssembly.Memory is a copy.
+ * - 'no-shared-memory': no SharedArrayBuffer (a browser page that is not cross-origin isolated).
  * - 'waitAsync-missing': no Atomics.waitAsync (Firefox before 145).
  * - 'waitAsync-never': an Atomics.waitAsync whose waits never end and that parks nothing
  *   (denoland/deno#14786, #15358: waits that notify and timeouts do not end).
@@ -33,6 +34,8 @@ function install(f) {
       new Uint8Array(copy.buffer).set(new Uint8Array(value.buffer));
       return copy;
     };
+  } else if (f === 'no-shared-memory') {
+    Object.defineProperty(globalThis, 'SharedArrayBuffer', { value: undefined, configurable: true, writable: true });
   } else if (f === 'waitAsync-missing') {
     Object.defineProperty(Atomics, 'waitAsync', { value: undefined, configurable: true, writable: true });
   } else if (f === 'waitAsync-never') {
@@ -181,8 +184,30 @@ async function faultyPeer() {
   });
 }
 
+/** Without shared memory: what the probes say, and what create and attach throw. */
+async function noSharedMemory() {
+  const handle = workerData.handle; // a real region's handle, made by the test's thread
+  install('no-shared-memory');
+  const { FrameSystem, FrameSystemError, runtimeSupport } = await import('../../dist/index.js');
+  /** @param {() => unknown} fn */
+  const thrown = (fn) => {
+    try {
+      fn();
+      return null;
+    } catch (e) {
+      return { isFrameSystemError: e instanceof FrameSystemError, name: /** @type {Error} */ (e).name, code: /** @type {{ code?: string }} */ (e).code, message: /** @type {Error} */ (e).message };
+    }
+  };
+  parentPort.postMessage({
+    support: runtimeSupport(),
+    create: thrown(() => FrameSystem.create({ frames: 16 })),
+    attach: thrown(() => FrameSystem.attach(handle)),
+  });
+}
+
 try {
   if (role === 'look') await look();
+  else if (role === 'no-shared-memory') await noSharedMemory();
   else if (role === 'faulty') await faulty();
   else if (role === 'faulty-peer') await faultyPeer();
   else throw new Error(`unknown role ${role}`);
