@@ -55,7 +55,7 @@ describe('sendAsync', () => {
     const took = performance.now() - t0;
     clearInterval(timer);
     expect(took).toBeGreaterThanOrEqual(25);
-    expect(ticks).toBeGreaterThan(3); // the event loop kept running while it waited
+    expect(ticks).toBeGreaterThan(0); // the event loop ran while it waited (a blocking wait leaves 0; under load a 1 ms timer may fire only a few times)
     expect(extra.referenceCount).toBe(1);
     setTimeout(() => ch.tryReceive()?.drop(), 5);
     expect(await ch.sendAsync(extra, 2000)).toBe(true);
