@@ -149,51 +149,60 @@ describe('end of stream with real workers', () => {
     ['while it spins', 0],
     ['once it sleeps', 50],
   ])('a worker blocked in receive() with no timeout is woken by end() (%s) and gets null within 50 ms, not a sleep later (F5)', async (_when, delay) => {
-    const sys = FrameSystem.create({ frames: 16 });
-    const ch = FrameChannel.create(sys, 2);
-    const worker = new Worker(
-      `const { parentPort, workerData } = require('node:worker_threads');
-       import(workerData.dist).then(({ FrameChannel, FrameSystem }) => {
-         const sys = FrameSystem.attach(workerData.handle);
-         const ch = FrameChannel.open(sys, workerData.channel);
-         parentPort.postMessage('waiting');
-         const t0 = performance.now();
-         const item = ch.receive(); // blocks: no timeout
-         parentPort.postMessage({ item: item === null ? null : item.paddr, waited: performance.now() - t0 });
-         ch.close();
-         sys.close();
-       });`,
-      { eval: true, workerData: { handle: sys.handle, channel: ch.handle, dist: new URL('../../dist/index.js', import.meta.url).href } },
-    );
-    // Every message and the exit are recorded from the start: no event can pass unseen between
-    // two awaits, and each wait is bounded (a failure says what was seen).
-    const messages: unknown[] = [];
-    let exited = false;
-    worker.on('message', (m: unknown) => messages.push(m));
-    worker.on('exit', () => (exited = true));
-    const waitFor = async (cond: () => boolean, what: string): Promise<void> => {
-      const deadline = performance.now() + 10_000;
-      while (!cond()) {
-        if (performance.now() > deadline) throw new Error(`${what}: not within 10 s (messages: ${JSON.stringify(messages)}, exited: ${exited})`);
-        await new Promise((resolve) => setTimeout(resolve, 1));
+    // One attempt: the time from end() to the worker's null. A machine under load may delay a
+    // correct wake-up past 50 ms now and then, but the bug (F5) delays every one by its 100 ms
+    // sleep: the test passes on the first of three attempts under 50 ms.
+    const attempt = async (): Promise<number> => {
+      const sys = FrameSystem.create({ frames: 16 });
+      const ch = FrameChannel.create(sys, 2);
+      const worker = new Worker(
+        `const { parentPort, workerData } = require('node:worker_threads');
+         import(workerData.dist).then(({ FrameChannel, FrameSystem }) => {
+           const sys = FrameSystem.attach(workerData.handle);
+           const ch = FrameChannel.open(sys, workerData.channel);
+           parentPort.postMessage('waiting');
+           const t0 = performance.now();
+           const item = ch.receive(); // blocks: no timeout
+           parentPort.postMessage({ item: item === null ? null : item.paddr, waited: performance.now() - t0 });
+           ch.close();
+           sys.close();
+         });`,
+        { eval: true, workerData: { handle: sys.handle, channel: ch.handle, dist: new URL('../../dist/index.js', import.meta.url).href } },
+      );
+      // Every message and the exit are recorded from the start: no event can pass unseen between
+      // two awaits, and each wait is bounded (a failure says what was seen).
+      const messages: unknown[] = [];
+      let exited = false;
+      worker.on('message', (m: unknown) => messages.push(m));
+      worker.on('exit', () => (exited = true));
+      const waitFor = async (cond: () => boolean, what: string): Promise<void> => {
+        const deadline = performance.now() + 10_000;
+        while (!cond()) {
+          if (performance.now() > deadline) throw new Error(`${what}: not within 10 s (messages: ${JSON.stringify(messages)}, exited: ${exited})`);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      };
+      let elapsed: number;
+      try {
+        await waitFor(() => messages.length >= 1, 'the worker waiting');
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay)); // let it fall asleep
+        expect(messages).toEqual(['waiting']); // still blocked in receive()
+        const t0 = performance.now();
+        ch.end();
+        await waitFor(() => messages.length >= 2, 'the answer after end()');
+        elapsed = performance.now() - t0;
+        expect((messages[1] as { item: number | null }).item).toBeNull();
+        await waitFor(() => exited, 'the worker exiting');
+      } finally {
+        await worker.terminate();
       }
+      ch.close();
+      expectAllFree(sys);
+      return elapsed;
     };
-    try {
-      await waitFor(() => messages.length >= 1, 'the worker waiting');
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay)); // let it fall asleep
-      expect(messages).toEqual(['waiting']); // still blocked in receive()
-      const t0 = performance.now();
-      ch.end();
-      await waitFor(() => messages.length >= 2, 'the answer after end()');
-      const elapsed = performance.now() - t0;
-      expect((messages[1] as { item: number | null }).item).toBeNull();
-      expect(elapsed).toBeLessThan(50); // before the fix of F5: a 100 ms sleep
-      await waitFor(() => exited, 'the worker exiting');
-    } finally {
-      await worker.terminate();
-    }
-    ch.close();
-    expectAllFree(sys);
+    const times: number[] = [];
+    for (let k = 0; k < 3 && !(times.at(-1)! < 50); k++) times.push(await attempt());
+    expect(Math.min(...times), `end() to null, ms, per attempt: ${times.map((t) => t.toFixed(1)).join(', ')}`).toBeLessThan(50); // before the fix of F5: a 100 ms sleep
   });
 });
 
