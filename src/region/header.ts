@@ -213,10 +213,13 @@ export function readHeader(memory: SharedMemory, offset: number): { buffer: Shar
   ) {
     throw new FrameSystemError('BadHeader', `the header at offset ${offset} is corrupt`);
   }
-  if (buffer.byteLength < offset + layout.totalBytes) {
+  // ORDER: the count was read first (a grow raises it only once the memory is long enough), and
+  // the memory is looked at again now: a buffer taken before a grow elsewhere may be shorter.
+  const current = currentBuffer(memory);
+  if (current.byteLength < offset + layout.totalBytes) {
     throw new FrameSystemError('BadHeader', `the header says ${layout.totalBytes} bytes but the memory is shorter`);
   }
-  return { buffer, layout, checked: (head[H_FLAGS] & FLAG_CHECKED) !== 0 };
+  return { buffer: current, layout, checked: (head[H_FLAGS] & FLAG_CHECKED) !== 0 };
 }
 
 /** Frames the region has now (raised by a grow in any worker; never lowered). */
