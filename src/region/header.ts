@@ -93,7 +93,11 @@ export function bufferOf(memory: SharedMemory, needed: number, grow: boolean): S
     const have = current.byteLength;
     if (have < needed && grow) {
       try {
-        memory.grow(Math.ceil((needed - have) / 65536));
+        // In pages, from the memory's own size now (`grow(0)`), not from a buffer this thread took
+        // before another thread grew it: a grow by too much could pass the memory's maximum.
+        const pages = memory.grow(0);
+        const want = Math.ceil(needed / 65536);
+        if (want > pages) memory.grow(want - pages);
       } catch {
         throw new FrameSystemError('BadMemory', `the WebAssembly.Memory cannot grow to the ${needed} bytes the region needs`);
       }
