@@ -150,7 +150,13 @@ export function growMemory(memory: SharedMemory, needed: number): boolean {
 
 /** The SharedArrayBuffer of `memory` as it is now (a grown WebAssembly.Memory has a new one). */
 export function currentBuffer(memory: SharedMemory): SharedArrayBuffer {
-  return typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory ? (memory.buffer as unknown as SharedArrayBuffer) : (memory as SharedArrayBuffer);
+  if (typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory) {
+    // A grow in another thread reaches this thread's `buffer` only when it handles the engine's
+    // notice of it (seen late on Deno); `grow(0)` brings it up to the memory's size at once.
+    memory.grow(0);
+    return memory.buffer as unknown as SharedArrayBuffer;
+  }
+  return memory as SharedArrayBuffer;
 }
 
 /** Writes a fresh header and marks every slot UNUSED (for maxFrames); the magic goes last. */

@@ -107,7 +107,12 @@ export class Region {
    */
   resize(nframes: number): void {
     if (nframes <= this.nframes) return;
-    const buffer = this.memory instanceof SharedArrayBuffer ? this.memory : (this.memory.buffer as unknown as SharedArrayBuffer);
+    let buffer: SharedArrayBuffer;
+    if (this.memory instanceof SharedArrayBuffer) buffer = this.memory;
+    else {
+      this.memory.grow(0); // brings this thread's buffer up to the memory's size (see header.ts currentBuffer)
+      buffer = this.memory.buffer as unknown as SharedArrayBuffer;
+    }
     this.layout = withFrames(this.layout, nframes);
     this.mem = makeViews(buffer, this.offset, this.layout.totalBytes);
     this.i32 = this.mem.i32;
