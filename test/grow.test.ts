@@ -26,6 +26,7 @@ import { lockAllocator, unlockAllocator } from '../src/region/free-lists.js';
 import { growLocked } from '../src/region/grow.js';
 import { OP_GROW, recordOp } from '../src/region/journal.js';
 import { expectThrown } from './helpers.js';
+import { RUNTIME } from './runtimes/current.js';
 
 const WORKER = new URL('./workers/grow.worker.js', import.meta.url);
 
@@ -380,7 +381,9 @@ describe('real workers', () => {
     sys.close();
   });
 
-  it('churn with autoGrow in two workers, one killed at random, reclaimed: the region stays whole', async () => {
+  // Deno's terminate() fires 'exit' but does not stop a worker that keeps running (reclaim.test.ts,
+  // runtimes/facts.test.ts): the "killed" worker would go on churning in a region being reclaimed.
+  it.skipIf(RUNTIME === 'deno')('churn with autoGrow in two workers, one killed at random, reclaimed: the region stays whole', async () => {
     for (let round = 0; round < 3; round++) {
       const sys = FrameSystem.create({ frames: 8, maxFrames: 512, autoGrow: 4 });
       const workers = [0, 1].map((k) => new Worker(WORKER, { workerData: { handle: sys.handle, task: 'churn', seed: round * 2 + k } }));
