@@ -25,24 +25,11 @@ import {
 import { lockAllocator, unlockAllocator } from '../src/region/free-lists.js';
 import { growLocked } from '../src/region/grow.js';
 import { OP_GROW, recordOp } from '../src/region/journal.js';
-import { expectThrown } from './helpers.js';
+import { expectAllocatable, expectThrown } from './helpers.js';
 import { RUNTIME } from './runtimes/current.js';
 
 const WORKER = new URL('./workers/grow.worker.js', import.meta.url);
 
-/** Every frame of `sys` allocated once (then dropped): the region hands out exactly `n` frames. */
-function expectAllocatable(sys: FrameSystem, n: number): void {
-  const got: Frame[] = [];
-  const seen = new Set<number>();
-  for (let k = 0; k < n; k++) {
-    const f = sys.allocFrame();
-    expect(seen.has(f.paddr)).toBe(false);
-    seen.add(f.paddr);
-    got.push(f);
-  }
-  expectThrown(() => sys.allocFrame(), AllocError, 'NoMemory');
-  for (const f of got) f.drop();
-}
 
 describe('create with maxFrames, grow', () => {
   it('grows by exactly what is asked, from its old end; the new frames are allocatable, writable and checked', () => {

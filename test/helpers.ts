@@ -3,7 +3,7 @@
  * call left the region exactly as it was.
  */
 import { expect } from 'vitest';
-import { defineMeta, FrameSystem, type FrameSystemOptions } from '../src/index.js';
+import { AllocError, defineMeta, FrameSystem, type FrameSystemOptions } from '../src/index.js';
 import { HEADER_BYTES, H_BUDDY_LOCK, H_REGISTRY, H_REG_LOCK, H_WORKERS } from '../src/region/geometry.js';
 import { RC_UNIQUE, RC_UNUSED, SLOT_WORDS, S_AUX, S_LIST, S_NEXT, S_PREV, S_STORAGE, S_TYPE, isCachedHead } from '../src/region/meta.js';
 import { PAGE_SIZE } from '../src/base/units.js';
@@ -96,4 +96,22 @@ export function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): num
   if (a.length !== b.length) return Math.min(a.length, b.length);
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
   return -1;
+}
+
+/**
+ * Exactly `n` more single frames can be allocated, each once (then `NoMemory`); gives them back
+ * and checks the region invariant.
+ */
+export function expectAllocatable(sys: FrameSystem, n: number): void {
+  const got: { readonly paddr: number; drop(): void }[] = [];
+  const seen = new Set<number>();
+  for (let k = 0; k < n; k++) {
+    const f = sys.allocFrame();
+    expect(seen.has(f.paddr)).toBe(false);
+    seen.add(f.paddr);
+    got.push(f);
+  }
+  expectThrown(() => sys.allocFrame(), AllocError, 'NoMemory');
+  for (const f of got) f.drop();
+  sys.checkInvariants();
 }

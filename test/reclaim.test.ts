@@ -34,7 +34,7 @@ import { CACHE_BASE, TOKEN_ID_BITS, WORKER_ATTACHED, WORKER_EXITED, WORKER_FREE,
 import { H_BUDDY_FREE, H_BUDDY_HEADS, H_BUDDY_LOCK, H_DEFER_HEAD, H_DEFER_LOCK, H_REGISTRY, H_REG_LOCK, MAX_ORDER, TYPE_ENTRY_WORDS } from '../src/region/geometry.js';
 import { OP_DROP, OP_OWNED, OP_RAW } from '../src/region/journal.js';
 import { TYPE_FLAG_ON_DROP, T_FLAGS } from '../src/region/registry.js';
-import { MockMeta, firstDifference, makeSystem, snapshot } from './helpers.js';
+import { MockMeta, expectAllocatable, firstDifference, makeSystem, snapshot } from './helpers.js';
 import { RUNTIME } from './runtimes/current.js';
 
 /** Metadata whose onDrop calls are recorded. */
@@ -79,20 +79,6 @@ function expectHealthy(sys: FrameSystem, free: number): void {
   expect(sys.stats()).toEqual(expect.objectContaining({ free, busy: 0 }));
 }
 
-/** Exactly `n` more single frames can be allocated (then NoMemory); gives them back. */
-function expectAllocatable(sys: FrameSystem, n: number): void {
-  const got = [];
-  const seen = new Set<number>();
-  for (let i = 0; i < n; i++) {
-    const f = sys.allocFrame();
-    expect(seen.has(f.paddr)).toBe(false);
-    seen.add(f.paddr);
-    got.push(f);
-  }
-  expect(() => sys.allocFrame()).toThrow(AllocError);
-  for (const f of got) f.drop();
-  sys.checkInvariants();
-}
 
 /**
  * Makes `obj[method]` (on this instance only) do its work and then throw, as if the worker died
