@@ -19,6 +19,7 @@ import { PAGE_SIZE } from '../base/units.js';
 import { HEADER_BYTES, H_WORKERS, LAYOUT_VERSION, computeLayout, type Layout } from './geometry.js';
 import { RC_UNUSED, SLOT_WORDS } from './meta.js';
 import type { Region } from './region.js';
+import { currentBuffer } from '../shm/views.js';
 import { WORKER_ATTACHED, W_GEN, W_STATE } from './workers.js';
 
 /** "PFRM" in little-endian. */
@@ -148,16 +149,6 @@ export function growMemory(memory: SharedMemory, needed: number): boolean {
   }
 }
 
-/** The SharedArrayBuffer of `memory` as it is now (a grown WebAssembly.Memory has a new one). */
-export function currentBuffer(memory: SharedMemory): SharedArrayBuffer {
-  if (typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory) {
-    // A grow in another thread reaches this thread's `buffer` only when it handles the engine's
-    // notice of it (seen late on Deno); `grow(0)` brings it up to the memory's size at once.
-    memory.grow(0);
-    return memory.buffer as unknown as SharedArrayBuffer;
-  }
-  return memory as SharedArrayBuffer;
-}
 
 /** Writes a fresh header and marks every slot UNUSED (for maxFrames); the magic goes last. */
 export function initRegion(buffer: SharedArrayBuffer, offset: number, layout: Layout, checked: boolean, autoGrow = 0): void {

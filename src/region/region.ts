@@ -9,8 +9,9 @@
  */
 import { PAGE_SIZE } from '../base/units.js';
 import { regionAtomics, type RegionAtomics } from '../shm/atomics.js';
-import { makeViews, type MemoryViews } from '../shm/views.js';
+import { currentBuffer, makeViews, type MemoryViews } from '../shm/views.js';
 import { withFrames, type Layout } from './geometry.js';
+
 
 /**
  * The WebAssembly twin of the commonest protocol steps, one frame through this worker's cache
@@ -107,12 +108,7 @@ export class Region {
    */
   resize(nframes: number): void {
     if (nframes <= this.nframes) return;
-    let buffer: SharedArrayBuffer;
-    if (this.memory instanceof SharedArrayBuffer) buffer = this.memory;
-    else {
-      this.memory.grow(0); // brings this thread's buffer up to the memory's size (see header.ts currentBuffer)
-      buffer = this.memory.buffer as unknown as SharedArrayBuffer;
-    }
+    const buffer = currentBuffer(this.memory);
     this.layout = withFrames(this.layout, nframes);
     this.mem = makeViews(buffer, this.offset, this.layout.totalBytes);
     this.i32 = this.mem.i32;

@@ -31,3 +31,14 @@ export function makeViews(buffer: SharedArrayBuffer | ArrayBuffer, offset: numbe
     i64: new BigInt64Array(buffer, offset, bytes >> 3),
   };
 }
+
+/** The SharedArrayBuffer of `memory` as it is now (a grown WebAssembly.Memory has a new one). */
+export function currentBuffer(memory: SharedArrayBuffer | WebAssembly.Memory): SharedArrayBuffer {
+  if (typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory) {
+    // A grow in another thread reaches this thread's `buffer` only when it handles the engine's
+    // notice of it (seen late on Deno); `grow(0)` brings it up to the memory's size at once.
+    memory.grow(0);
+    return memory.buffer as unknown as SharedArrayBuffer;
+  }
+  return memory as SharedArrayBuffer;
+}
