@@ -231,6 +231,7 @@ describe('streams', () => {
        });`,
       { eval: true, workerData: { handle: sys.handle, out: out.handle, back: back.handle, dist: new URL('../../dist/index.js', import.meta.url).href } },
     );
+    const exited = once(worker, 'exit'); // listened for first: it may exit before the reads below end
     sys.watch(worker);
     let maxUsed = 0;
     const sampler = setInterval(() => (maxUsed = Math.max(maxUsed, sys.stats().used)), 1);
@@ -262,7 +263,7 @@ describe('streams', () => {
       // Two channels of 4, an item in each sink and transform, a file chunk (4 frames) being cut:
       // a bound of the pipeline's making, not of the file's 514 frames (the region has 256).
       expect(maxUsed).toBeLessThanOrEqual(2 * CAP + 12);
-      await once(worker, 'exit');
+      await exited;
     } finally {
       clearInterval(sampler);
       await worker.terminate();
