@@ -53,6 +53,7 @@ export {
   type FrameSystemErrorCode,
 } from './base/errors.js';
 export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './workers/channel.js';
+export { FrameTopic, TopicSubscription, MAX_TOPIC_SUBSCRIBERS, type FrameTopicHandle, type FrameTopicOptions } from './workers/topic.js';
 export type { ReclaimReport } from './workers/reclaim.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
 export type { LeakReport } from './checked/leaks.js';

@@ -11,7 +11,7 @@ import {
 } from './base/errors.js';
 import { BuddyAllocator } from './frame-allocator/buddy.js';
 import { CachedAllocator } from './frame-allocator/cache.js';
-import { reclaim, type ReclaimReport } from './workers/reclaim.js';
+import { reclaimWorkers, type ReclaimReport } from './workers/reclaim.js';
 import { LeakTracker, type LeakReport } from './checked/leaks.js';
 import type { GlobalFrameAllocator } from './base/global-allocator.js';
 import { FrameAllocOptions } from './frame/allocator.js';
@@ -714,7 +714,7 @@ export class FrameSystem implements FrameContext {
         throw new FrameSystemError('BadWorker', `reclaimWorker(${describe(id)}): not another worker's id (1..${MAX_WORKERS})`);
       }
     }
-    return reclaim(this, ids, this.reclaimWaitMs);
+    return reclaimWorkers(this, ids, this.reclaimWaitMs);
   }
 
   /**

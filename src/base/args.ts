@@ -15,6 +15,16 @@ export function checkTimeout(ms: unknown, what = 'timeoutMs'): void {
   }
 }
 
+/**
+ * Refuses a value that is not an integer in `lo..hi` (a count, a capacity, a depth):
+ * `FrameUseError('BadValue')`, `what` naming it in the message.
+ */
+export function checkIntegerIn(value: unknown, lo: number, hi: number, what: string): asserts value is number {
+  if (!Number.isInteger(value) || (value as number) < lo || (value as number) > hi) {
+    throw new FrameUseError('BadValue', `${what} is an integer in ${lo}..${hi}, not ${describe(value)}`);
+  }
+}
+
 /** A value as a message shows it: strings quoted, bigints and symbols without throwing. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);

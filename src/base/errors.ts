@@ -194,6 +194,7 @@ export class AllocError extends Error {
  * - `WouldBlock`: the call would have to wait where it may not: a blocking wait on a thread that
  *   may not block (a browser's main thread).
  * - `TooManyLists`: the region's list table is full (`MAX_LISTS`).
+ * - `TooManySubscribers`: a topic's table of subscriptions is full (`MAX_TOPIC_SUBSCRIBERS`).
  * - `Contract`: checked mode found a contract of the seed violated (a {@link ContractError}).
  */
 export type FrameUseErrorCode =
@@ -210,6 +211,7 @@ export type FrameUseErrorCode =
   | 'Stale'
   | 'WouldBlock'
   | 'TooManyLists'
+  | 'TooManySubscribers'
   | 'Contract';
 
 /**

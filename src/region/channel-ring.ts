@@ -4,7 +4,7 @@
  * keeps the API (handles, types, errors, the spin before a sleep): nothing else names these words.
  *
  *   header: lock owner | lock sleepers | head | tail | receive waiters | send waiters | sent |
- *           received | ended | (unused to word 16) | entries, ENTRY_WORDS words each
+ *           received | ended | missed | (unused to word 16) | entries, ENTRY_WORDS words each
  *   entry:  first frame's index + 1 | frame count, with SEGMENT_FLAG and MIXED_FLAG
  *
  * Head and tail are positions in [0, 2 × capacity): equal when empty, `capacity` apart when full,
@@ -45,6 +45,8 @@ const C_SENT = 6;
 const C_RECEIVED = 7;
 /** 1 once `FrameChannel.end` was called: no more sends; receivers get what is queued, then null. */
 const C_ENDED = 8;
+/** Items a topic could not queue here (full, or ended): a subscription's `missed` (`workers/topic.ts`). */
+const C_MISSED = 9;
 const C_ENTRIES = 16;
 const ENTRY_WORDS = 2;
 /** In an entry's count word: the item was sent as a `Segment`; its frames may be of several
@@ -138,6 +140,35 @@ export function enqueue(r: Region, b: number, capacity: number, start: Paddr, n:
   Atomics.add(i32, b + C_SENT, 1);
 }
 
+/**
+ * Queues one frame (`start`, a reference the queue then holds) if the ring has room and is not
+ * ended, waiting at most about `lockMs` for the lock; wakes a receiver. Whether it was queued; if
+ * not, `missed` is counted and the reference is still the caller's. A topic's publish: it never
+ * waits for room, and never long for a lock.
+ * OWNER and ORDER: as `enqueue`, under the lock; `missed` by an atomic add.
+ */
+export function offerFrame(r: Region, b: number, capacity: number, start: Paddr, lockMs: number): boolean {
+  let queued = false;
+  if (lockRing(r, b, lockMs)) {
+    try {
+      if (!ringEnded(r, b) && ringSize(r, b, capacity) < capacity) {
+        enqueue(r, b, capacity, start, 1, false, false);
+        queued = true;
+      }
+    } finally {
+      unlockRing(r, b);
+    }
+  }
+  if (queued) wakeReceivers(r, b);
+  else Atomics.add(r.i32, b + C_MISSED, 1);
+  return queued;
+}
+
+/** Items a topic could not queue in this ring (`offerFrame`), wrapping at 2^32. */
+export function missedCount(r: Region, b: number): number {
+  return Atomics.load(r.i32, b + C_MISSED) >>> 0;
+}
+
 /** Word index of the head entry of the ring (read with `entryStart` ...), or -1 if it is empty.
  *  Read under the lock. */
 export function headEntry(r: Region, b: number, capacity: number): number {
@@ -173,6 +204,21 @@ export function endRing(r: Region, b: number): void {
   Atomics.store(r.i32, b + C_ENDED, 1);
   Atomics.add(r.i32, b + C_SENT, 1);
   Atomics.add(r.i32, b + C_RECEIVED, 1);
+}
+
+/**
+ * Ends the ring (`endRing`, under its lock, waited for as long as it takes) and wakes every
+ * waiter of both sides: `FrameChannel.end`, and a topic's end of its subscriptions.
+ */
+export function endRingNow(r: Region, b: number): void {
+  lockRing(r, b);
+  try {
+    endRing(r, b);
+  } finally {
+    unlockRing(r, b);
+  }
+  wakeAllReceivers(r, b);
+  wakeAllSenders(r, b);
 }
 
 /** Whether the ring was ended (`endRing`); exact under the lock, a snapshot without it. */

@@ -10,7 +10,7 @@
  * lock, the entries and the waits on them are the protocol of `region/channel-ring.ts`; this file
  * is the API over it (handles, types, errors, and the spin before a sleep).
  */
-import { checkTimeout, describe } from '../base/args.js';
+import { checkIntegerIn, checkTimeout } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { FrameContext } from '../frame/context.js';
@@ -23,7 +23,7 @@ import {
   entryFrames,
   entryMixed,
   entrySegment,
-  endRing,
+  endRingNow,
   ringEnded,
   entryStart,
   forEachQueued,
@@ -43,7 +43,6 @@ import {
   takeHead,
   unlockRing,
   wakeAllReceivers,
-  wakeAllSenders,
   wakeReceivers,
   wakeSenders,
 } from '../region/channel-ring.js';
@@ -112,6 +111,9 @@ const ChannelMeta = defineMeta(
   },
 );
 
+/** @internal A reference to a channel's first frame. */
+export type ChannelFrame = Frame<typeof ChannelMeta>;
+
 /** `receive`'s refusal of a segment of `n` frames (the entry stays queued). */
 function notAFrame(n: number): FrameUseError {
   return new FrameUseError('WrongType', `the next item is a segment of ${n} frames: take it with receiveSegment`);
@@ -142,10 +144,12 @@ export class FrameChannel implements Disposable {
   /** This worker's polling budgets before a sleep, for a receive and for room (`shm/spin.ts`). */
   private readonly receiveSpin = new SpinBudget();
   private readonly sendSpin = new SpinBudget();
-  private readonly sys: FrameContext;
-  private readonly r: Region;
-  /** Word index of the channel's ring (`region/channel-ring.ts`). */
-  private readonly base: number;
+  /** @internal */
+  protected readonly sys: FrameContext;
+  /** @internal */
+  protected readonly r: Region;
+  /** @internal Word index of the channel's ring (`region/channel-ring.ts`). */
+  protected readonly base: number;
   /**
    * Entries the queue holds (a frame or a segment each).
    *
@@ -158,7 +162,8 @@ export class FrameChannel implements Disposable {
    */
   readonly capacity: number;
 
-  private constructor(private readonly first: Frame<typeof ChannelMeta>) {
+  /** @internal Made by `create`, `open`, and `FrameTopic.subscribe` (a subclass). */
+  protected constructor(private readonly first: ChannelFrame) {
     this.sys = first._sys;
     this.r = this.sys._region;
     // The ring's words are in the channel's frames: this worker's views must reach them (a
@@ -181,9 +186,15 @@ export class FrameChannel implements Disposable {
    * ```
    */
   static create(sys: FrameContext, capacity: number): FrameChannel {
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CHANNEL_CAPACITY) {
-      throw new FrameUseError('BadValue', `a channel's capacity is an integer in 1..${MAX_CHANNEL_CAPACITY}, not ${describe(capacity)}`);
-    }
+    checkIntegerIn(capacity, 1, MAX_CHANNEL_CAPACITY, "a channel's capacity");
+    return new FrameChannel(FrameChannel._allocRing(sys, capacity));
+  }
+
+  /**
+   * @internal The frames of a new channel of `capacity` (checked by the caller): a reference to
+   * its first frame, for the constructor.
+   */
+  protected static _allocRing(sys: FrameContext, capacity: number): ChannelFrame {
     const nframes = ringFrames(capacity);
     let first = true;
     const seg = new FrameAllocOptions(sys).allocSegmentWith(nframes, ChannelMeta, () => {
@@ -193,7 +204,7 @@ export class FrameChannel implements Disposable {
     });
     const [head, ...rest] = seg;
     for (const f of rest) f.intoRaw(); // the channel's own references to its other frames
-    return new FrameChannel(head);
+    return head;
   }
 
   /**
@@ -516,7 +527,7 @@ export class FrameChannel implements Disposable {
    * false if empty and ended (`end`), undefined if the queue's lock could not be had within about
    * `lockMs`.
    */
-  private take(meta: AnyMeta | undefined, asSegment: boolean | 'any', lockMs: number): Frame | Segment | null | undefined | false {
+  protected take(meta: AnyMeta | undefined, asSegment: boolean | 'any', lockMs: number): Frame | Segment | null | undefined | false {
     this.check();
     if (meta !== undefined) checkMeta(meta); // refused whether or not an item is queued
     const r = this.r;
@@ -566,16 +577,7 @@ export class FrameChannel implements Disposable {
    */
   end(): void {
     this.check();
-    const r = this.r;
-    const b = this.base;
-    lockRing(r, b);
-    try {
-      endRing(r, b);
-    } finally {
-      unlockRing(r, b);
-    }
-    wakeAllReceivers(r, b);
-    wakeAllSenders(r, b);
+    endRingNow(this.r, this.base);
   }
 
   /**
@@ -708,6 +710,11 @@ export class FrameChannel implements Disposable {
    */
   close(): void {
     if (!this.isOpen) return;
+    this.closeChannel();
+  }
+
+  /** @internal `close`'s work, once (a subclass's `close` ends with it). */
+  protected closeChannel(): void {
     this.isOpen = false;
     // Wake the waiters (a `receiveAsync` of this object pending in this worker then rejects with
     // `Closed`; others see a spurious wake-up and wait again) before the queue may be freed.
@@ -763,7 +770,13 @@ export class FrameChannel implements Disposable {
     countReceived(this.r, this.base);
   }
 
-  private check(): void {
+  /** @internal Whether this object is still open. */
+  protected get open(): boolean {
+    return this.isOpen;
+  }
+
+  /** @internal Throws `Closed` for a closed object (or system). */
+  protected check(): void {
     if (!this.isOpen) throw this.closed();
     if (this.sys._closed) this.sys._assertOpen();
   }

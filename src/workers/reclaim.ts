@@ -18,7 +18,8 @@ import type { FrameContext } from '../frame/context.js';
 import { isFree, lockAllocatorWithin, takeOverAllocator, unlockAllocator } from '../region/free-lists.js';
 import { BuddyAllocator } from '../frame-allocator/buddy.js';
 import { journalOf } from '../region/journal.js';
-import { takeCachedRun, takeCachedRunsOf, workerRecord, workerToken } from '../region/workers.js';
+import { TOKEN_ID_BITS, takeCachedRun, takeCachedRunsOf, workerRecord, workerToken } from '../region/workers.js';
+import { sweepTopics } from './topic.js';
 
 /** What `reclaimWorker` recovered from a worker that died. */
 export interface ReclaimReport {
@@ -41,7 +42,14 @@ export interface ReclaimReport {
    * `leftBusy` are 0).
    */
   readonly pending: boolean;
+  /**
+   * Subscriptions to topics (`FrameTopic.subscribe`) it had: taken out of their topics, the
+   * frames queued for them dropped, and the references they held let go.
+   */
+  readonly subscriptions: number;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * Reclaims the workers `ids` together: first the locks any of them held, then their frames (so
@@ -49,11 +57,24 @@ export interface ReclaimReport {
  * the frames of workers an earlier reclaim left `WORKER_EXITED`. Waits at most `waitMs` for the
  * allocator lock (then the reclaim is left pending; see `ReclaimReport.pending`).
  */
-export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number): ReclaimReport[] {
+export function reclaimWorkers(sys: FrameContext, ids: readonly number[], waitMs: number): ReclaimReport[] {
+  const reports = reclaim(sys, ids, waitMs);
+  // 3. Their subscriptions to topics: once their records are released (or left exited), their
+  // tokens name no attached worker, and every topic's sweep takes them out.
+  const byId = new Map(reports.map((report) => [report.workerId, report]));
+  for (const token of sweepTopics(sys)) {
+    const report = byId.get(token & ((1 << TOKEN_ID_BITS) - 1));
+    if (report !== undefined) report.subscriptions++;
+  }
+  return reports;
+}
+
+/** `reclaimWorkers` but for the topics' sweep: the locks, then the frames (steps 1 and 2). */
+function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number): Mutable<ReclaimReport>[] {
   const i32 = sys._region.mem.i32;
   const stateOf = (id: number): number => workerState(sys._region, id);
   const dead = ids.filter((id, k) => ids.indexOf(id) === k && stateOf(id) !== WORKER_FREE);
-  const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false }]));
+  const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false, subscriptions: 0 }]));
   const buddy = new BuddyAllocator(sys._region);
 
   // 1. Locks. The buddy allocator's lists may be half updated: take the lock over and rebuild
