@@ -65,6 +65,8 @@ const P = {
   growStale: /\(f<view\)&&\(f<mem\)/, // grow: the bytes of a frame taken are reachable (no stale view)
   growEarly: /\(f<hdr\)&&\(f<mem\)/, // grow: no frame handed out past the count or the memory
   growFinal: /hdr==\(|freeF\[f\]\|\|held/, // grow final: the count is what the grows added; every frame below it free or held
+  topicFreedRing: /violated ringAllocated \(/, // topic: a publisher offers to a subscription ring that was freed
+  topicDoubleDrop: /\((ringRef|topicRef|refs\[f\])>0\)/, // topic: a reference dropped twice
 };
 
 /** @type {Run[]} */
@@ -217,6 +219,19 @@ const RUNS = [
     property: P.growEarly, what: 'the new frames freed (and the lock let go) before the memory grows: one is handed out early' },
   { name: 'grow/broken-no-complete+death/w5', model: 'grow.pml', workers: 5, defines: ['DEATH', 'BROKEN_NO_COMPLETE'], expect: 'fail',
     property: P.growFinal, what: 'reclaim rebuilds without finishing the dead grower\'s grow: its frames are lost' },
+  // (f) topics: the table of subscriptions, publish's fan-out, unsubscribe, the sweep of a gone subscriber
+  { name: 'topic/code/w3', model: 'topic.pml', workers: 3, defines: [], expect: 'pass',
+    what: 'a publisher (2 frames) and a subscriber that subscribes, receives and unsubscribes: every reference back but the latest' },
+  { name: 'topic/code+death/w3', model: 'topic.pml', workers: 3, defines: ['DEATH'], expect: 'pass',
+    what: 'the subscriber may die at any step (its lock taken over); the reclaimer and the publisher sweep it, once' },
+  { name: 'topic/code+death/p3c2/w3', model: 'topic.pml', workers: 3, defines: ['DEATH', 'PUBS=3', 'CAP=2'], expect: 'pass',
+    what: 'the same with 3 frames and a queue of 2' },
+  { name: 'topic/broken-unlocked-publish/w3', model: 'topic.pml', workers: 3, defines: ['BROKEN_UNLOCKED_PUBLISH'], expect: 'fail',
+    property: P.topicFreedRing, what: 'publish offers after the unlock: the subscriber has left and its ring is freed' },
+  { name: 'topic/broken-drop-before-remove/w3', model: 'topic.pml', workers: 3, defines: ['BROKEN_DROP_BEFORE_REMOVE'], expect: 'fail',
+    property: P.topicFreedRing, what: 'unsubscribe lets go of its ring before it takes its entry out' },
+  { name: 'topic/broken-sweep-live/w3', model: 'topic.pml', workers: 3, defines: ['BROKEN_SWEEP_LIVE'], expect: 'fail',
+    property: P.topicDoubleDrop, what: "publish's sweep without the token check: a live subscriber's references dropped for it, then by it" },
 ];
 
 /**

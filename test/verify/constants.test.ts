@@ -255,7 +255,7 @@ describe('every model step names a TypeScript function that exists', () => {
     .map((f) => read(`src/${f}`))
     .join('\n');
   const defined = (name: string): boolean =>
-    new RegExp(`function\\s+${name}\\b|^\\s*(?:(?:export|static|private|public|async)\\s+)*${name}\\s*(?:<[^>]*>)?\\(`, 'm').test(sources);
+    new RegExp(`function\\s+${name}\\b|^\\s*(?:(?:export|static|private|protected|public|override|async)\\s+)*${name}\\s*(?:<[^>]*>)?\\(`, 'm').test(sources);
 
   for (const file of models.filter((f) => f !== 'common.pml')) {
     it(`${file}: the functions its comments name`, () => {
