@@ -243,6 +243,12 @@ const out = {
   /** A FrameChannel stream's throughput over postMessage with a transfer's, 64 KiB messages
    *  written with `set` and read whole (goal >= 1). */
   streamVsTransfer64KiB: Number((streamOf(65536, 'channel', 'set').mbPerS / streamOf(65536, 'transfer', 'set').mbPerS).toFixed(3)),
+  /** The same ratio at 4 KiB. */
+  streamVsTransfer4KiB: Number((streamOf(4096, 'channel', 'set').mbPerS / streamOf(4096, 'transfer', 'set').mbPerS).toFixed(3)),
+  /** A FrameChannel stream's throughput over ringbuf.js's (a wait-free SPSC ring that copies the
+   *  bytes in and out), 64 KiB and 4 KiB messages, written with `set` and read whole (issue #15). */
+  streamVsRingbuf64KiB: Number((streamOf(65536, 'channel', 'set').mbPerS / streamOf(65536, 'ringbuf', 'set').mbPerS).toFixed(3)),
+  streamVsRingbuf4KiB: Number((streamOf(4096, 'channel', 'set').mbPerS / streamOf(4096, 'ringbuf', 'set').mbPerS).toFixed(3)),
   /** A FrameChannel's per-message hand-off cost over postMessage with a transfer's, 64 KiB,
    *  nothing written or read (goal <= 0.2). */
   handoffVsTransfer64KiB: Number((streamOf(65536, 'channel', 'none').nsPerMessage / streamOf(65536, 'transfer', 'none').nsPerMessage).toFixed(3)),
@@ -267,7 +273,7 @@ console.log(
   `memory: ${out.overhead.slotBytesPerFrame} B of metadata per ${PAGE_SIZE} B frame + ${out.overhead.fixedBytes} B fixed (header and padding)`,
 );
 console.log(`2 workers / 1 worker throughput: ${out.scaling2Workers}× (a plain loop sharing nothing: ${out.machineScaling2Workers}×); 1 MiB hand-off, FrameChannel vs postMessage copy: ${out.handoff1MiBVsCopy}× faster`);
-console.log(`streams, 64 KiB: FrameChannel throughput / postMessage transfer: ${out.streamVsTransfer64KiB}×; hand-off cost / postMessage transfer: ${out.handoffVsTransfer64KiB}×`);
+console.log(`streams, 64 KiB: FrameChannel throughput / postMessage transfer: ${out.streamVsTransfer64KiB}×, / ringbuf.js: ${out.streamVsRingbuf64KiB}×; hand-off cost / postMessage transfer: ${out.handoffVsTransfer64KiB}×`);
 for (const r of out.streams) console.log(`  stream ${String(r.size).padStart(7)} B ${r.transport.padEnd(8)} ${r.work.padEnd(4)} ${String(r.mbPerS).padStart(7)} MB/s`);
 shared.drop();
 checkedShared.drop();
