@@ -11,7 +11,7 @@ const sys = FrameSystem.attach(workerData.handle);
 const topic = FrameTopic.open(sys, workerData.topic);
 const sub = topic.subscribe();
 topic.close(); // a subscriber needs no FrameTopic object once subscribed
-parentPort.postMessage({ ready: true, workerId: sys.workerId });
+parentPort?.postMessage({ ready: true, workerId: sys.workerId });
 if (workerData.role === 'read') {
   let frames = 0;
   let sum = 0;
@@ -29,5 +29,5 @@ if (workerData.role === 'read') {
   const missed = sub.missed;
   sub.close();
   sys.close();
-  parentPort.postMessage({ frames, missed, sum, whole });
+  parentPort?.postMessage({ frames, missed, sum, whole });
 }
