@@ -255,6 +255,19 @@ describe('pageframe bench, when it cannot run', () => {
     expect(bun.stdout).toContain('{"deno":"undefined","bun":"object"}');
   });
 
+  it('writes results only where --out says (resolved from the caller\'s directory); without it, nothing', () => {
+    const bin = fakePackage('out', 'console.log(JSON.stringify(process.argv.slice(2)));\n');
+    const plain = run(['bench', '--quick'], { bin });
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toContain('["--quick"]');
+    const asked = run(['bench', '--out', 'mine.json'], { bin });
+    expect(asked.status).toBe(0);
+    expect(asked.stdout).toContain(JSON.stringify(['--out', join(tmp, 'mine.json')]));
+    const bad = run(['bench', '--out', 'mine.svg'], { bin });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^pageframe bench: --out mine\.svg: give a file name ending in \.json/);
+  });
+
   it('outside the repository (an installed package has no bench/), or before the build', () => {
     const installed = run(['bench'], { bin: fakePackage('installed', undefined) });
     expect(installed.status).toBe(1);
