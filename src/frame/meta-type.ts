@@ -8,6 +8,7 @@ import { describe } from '../base/args.js';
 import { FrameUseError, InvariantError, MetaTypeError, hex } from '../base/errors.js';
 import { FRAME_METADATA_MAX_SIZE } from '../base/limits.js';
 import { PAGE_SIZE } from '../base/units.js';
+import { INSPECT } from '../base/inspect.js';
 import type { Paddr } from '../base/units.js';
 import { findType, registerType, registeredDescriptor } from '../region/registry.js';
 import type { Region } from '../region/region.js';
@@ -365,6 +366,11 @@ export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
   /** `MetaType(name)`, for logs. */
   toString(): string {
     return `MetaType(${this.name})`;
+  }
+
+  /** @internal What `console.log` shows (Node, Deno, Bun): `MetaType(app.page, 8 bytes, typed)`. */
+  [INSPECT](): string {
+    return `MetaType(${this.name}, ${this.size} bytes, ${this.untyped ? 'untyped' : 'typed'})`;
   }
 }
 
