@@ -1,6 +1,6 @@
 /**
  * The validation of arguments by kind, one helper per kind, used by every entry point that takes
- * one (DESIGN "Arguments, closed systems, bad input"): a bad argument is a typed pageframe error
+ * one (docs/design.md, "The state machine of a slot": failed calls change nothing): a bad argument is a typed pageframe error
  * and changes nothing, never a coercion, a raw `TypeError` or a hang.
  */
 import { FrameUseError } from './errors.js';
