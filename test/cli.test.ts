@@ -202,12 +202,13 @@ describe('pageframe demo', () => {
     expect(legend['type:pageframe.channel']).toBe(1); // the channel's own frame
   });
 
-  it('--no-map writes none', () => {
+  it('--no-map writes none; --no-compare runs no baseline', () => {
     const dir = join(tmp, 'nomap');
     mkdirSync(dir);
-    const r = spawnSync(process.execPath, [BIN, 'demo', '--frames', '300', '--workers', '1', '--no-map'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [BIN, 'demo', '--frames', '300', '--workers', '1', '--no-map', '--no-compare'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).not.toContain('frame map:');
+    expect(r.stdout).not.toContain('through postMessage'); // --no-compare: no baseline run
     expect(existsSync(join(dir, 'demo-map.svg'))).toBe(false);
   });
 });
