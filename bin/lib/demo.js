@@ -117,13 +117,15 @@ export async function runDemo(o) {
   if (o.map !== null && snapshot !== undefined) {
     const format = o.map.toLowerCase().endsWith('.svg') ? 'svg' : 'html';
     const moment = snapshot.busiest ? 'at its busiest moment' : 'mid-run';
-    const title = `pageframe demo ${moment}: ${snapshot.queued} frames queued, after ${snapshot.sent} of ${o.frames} were sent`;
-    writeFileSync(o.map, renderFrameMap(snapshot.map, { format, title }));
     const m = snapshot.map;
+    // The title counts what the picture shows: frames in use (held, busy or raw), of them queued.
+    const title = `pageframe demo ${moment}: ${m.nframes - m.counts.free} frames in use, ${snapshot.queued} of them queued, after ${snapshot.sent} of ${o.frames} were sent`;
+    writeFileSync(o.map, renderFrameMap(snapshot.map, { format, title }));
     print(
       `frame map: ${o.map}, captured ${snapshot.busiest ? 'at the busiest moment (the most frames queued)' : 'mid-run'}, ` +
         `after ${snapshot.sent} of ${o.frames} frames were sent: ${m.nframes - m.counts.free} frames in use, ${snapshot.queued} queued, ` +
-        `${m.counts.cached} cached free; fragmentation ${m.fragmentation.ratio.toFixed(2)}`,
+        `${m.counts.cached} cached free${m.counts.raw > 0 ? `, ${m.counts.raw} raw (in a consumer between its last drop and the allocator at that instant)` : ''}; ` +
+        `fragmentation ${m.fragmentation.ratio.toFixed(2)}`,
     );
   }
   let baselineOk = true;
