@@ -32,6 +32,12 @@ describe('the published .d.ts', () => {
     expect(found).toEqual([]);
   });
 
+  it('names Untyped in signatures (an interface), not the type it stands for', () => {
+    const system = readFileSync(new URL('system.d.ts', dist), 'utf8');
+    expect(system).toContain('allocFrame(): Frame<Untyped>;');
+    expect(files.map((f) => readFileSync(new URL(f, dist), 'utf8')).join('\n')).not.toContain('MetaType<{}, true>');
+  });
+
   it('type-checks by itself with library checks on', () => {
     const program = ts.createProgram([new URL('index.d.ts', dist).pathname], {
       strict: true,

@@ -71,3 +71,16 @@ describe('links in the Markdown documents', () => {
     expect(outside).toEqual([]);
   });
 });
+
+describe('the API site (npm run docs: typedoc.json)', () => {
+  it('has its own landing page, and renders every document of docs/ (and the READMEs) as a page', () => {
+    const config = read('typedoc.json');
+    expect(config).toMatch(/"readme": "docs\/site\.md"/);
+    // The documents are @document tags of the entry point's module comment (see typedoc.json).
+    const tagged = [...read('src/index.ts').matchAll(/@document \.\.\/(\S+)/g)].map((m) => m[1]).sort();
+    const docs = filesIn('docs/', '.md').filter((f) => !f.startsWith('docs/api/') && f !== 'docs/site.md');
+    expect(tagged).toEqual([...docs, 'README.md', 'bench/README.md'].sort());
+    // Each has a title for the site's navigation (front matter), but the README, whose first lines are for people.
+    for (const f of [...docs, 'bench/README.md']) expect(read(f), f).toMatch(/^---\ntitle: .+\n---\n/);
+  });
+});

@@ -566,9 +566,13 @@ export function forgetRegion(r: Region): void {
  * frame.drop();
  * ```
  */
-export const Untyped = defineType('pageframe.untyped', {}, true);
-/** The type of {@link Untyped}: `Frame<Untyped>` is a frame with no metadata fields and its bytes exposed. */
-export type Untyped = typeof Untyped;
+export const Untyped: Untyped = defineType('pageframe.untyped', {}, true);
+/**
+ * The type of {@link Untyped}: `Frame<Untyped>` is a frame with no metadata fields and its bytes
+ * exposed. An interface, so that signatures (and the API reference) say `Frame<Untyped>`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- a name for the type, nothing added
+export interface Untyped extends MetaType<Record<never, never>, true> {}
 
 // ---------------------------------------------------------------------------------------------
 // Layout and field access.
