@@ -1,9 +1,13 @@
 // pageframe micro-benchmarks: each row is timed with tinybench in this process, next to its
 // baseline, and reported as the median time per operation and its ratio to the baseline.
-// Writes bench/results.json, bench/results.svg (a chart) and prints a table. Run: npm run bench
-// (`-- --quick` for a shorter run). Runs on Deno and Bun too (`pageframe bench --runtime deno`),
-// which write results-deno.json / results-bun.json instead. See bench/README.md for what each row measures.
+// Prints a table; with `--out FILE.json`, also writes the results there and a chart beside it
+// (FILE.svg): nothing is written unless asked, so a run never dirties the repository's committed
+// results by accident (`npm run bench:record` refreshes bench/results.json and .svg on purpose).
+// Run: npm run bench (`-- --quick` for a shorter run). Runs on Deno and Bun too
+// (`pageframe bench --runtime deno --out bench/results-deno.json`). See bench/README.md for what
+// each row measures.
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { MemPool } from '@thi.ng/malloc';
 import { Bench } from 'tinybench';
@@ -13,12 +17,15 @@ import { atomicsFloor, folioFloor } from './floor.js';
 import { streams } from './streams.js';
 import { growth, handoff, roundTrip, scaling } from './workers.js';
 
-/** The runtime running the benchmarks: Node writes results.json and .svg; Deno and Bun write
- *  results-deno.json / results-bun.json (and .svg) beside them (`pageframe bench --runtime`). */
+/** The runtime running the benchmarks (its runs are recorded in results-deno.json /
+ *  results-bun.json beside Node's results.json: `pageframe bench --runtime deno --out ...`). */
 const g = /** @type {{ Deno?: { version: { deno: string } }, Bun?: { version: string } }} */ (/** @type {unknown} */ (globalThis));
-const RUNTIME = g.Deno !== undefined ? 'deno' : g.Bun !== undefined ? 'bun' : 'node';
 const RUNTIME_VERSION = g.Deno !== undefined ? `Deno ${g.Deno.version.deno}` : g.Bun !== undefined ? `Bun ${g.Bun.version}` : `Node ${process.version}`;
-const SUFFIX = RUNTIME === 'node' ? '' : `-${RUNTIME}`;
+/** Where to write the results (`--out FILE.json`; the chart goes to FILE.svg), or nowhere. */
+const outAt = process.argv.indexOf('--out');
+const OUT = outAt < 0 ? undefined : process.argv[outAt + 1];
+if (OUT !== undefined && !OUT.endsWith('.json')) throw new Error(`--out ${OUT}: give a file name ending in .json (the chart is written beside it, as .svg)`);
+if (outAt >= 0 && OUT === undefined) throw new Error('--out: give a file name ending in .json');
 
 const INNER = 1000; // operations per timed sample: ns-scale work needs batching to beat timer overhead
 const quick = process.argv.includes('--quick');
@@ -258,8 +265,12 @@ const out = {
    *  busy worker (goal: p99 under load < 50 µs). */
   roundTrip4KiB: trips,
 };
-writeFileSync(new URL(`./results${SUFFIX}.json`, import.meta.url), JSON.stringify(out, null, 2) + '\n');
-writeFileSync(new URL(`./results${SUFFIX}.svg`, import.meta.url), chart(results, `pageframe bench: ${out.runtime}, ${out.cpus}`));
+if (OUT !== undefined) {
+  const json = resolve(OUT);
+  writeFileSync(json, JSON.stringify(out, null, 2) + '\n');
+  writeFileSync(json.replace(/\.json$/, '.svg'), chart(results, `pageframe bench: ${out.runtime}, ${out.cpus}`));
+  console.log(`results written to ${json} and ${json.replace(/\.json$/, '.svg')}`);
+}
 
 /** @param {unknown} s @param {number} n */
 const pad = (s, n) => String(s).padEnd(n);

@@ -9,6 +9,17 @@
  * every worker that attached to the region, and the last drop, in whichever worker, frees the
  * frame. Typed frames keep their contents private; untyped frames expose zero-copy bytes.
  *
+ * The documents below are pages of the API site (`npm run docs`), rendered from the repository.
+ *
+ * @document ../README.md
+ * @document ../docs/design.md
+ * @document ../docs/overview.md
+ * @document ../docs/runtimes.md
+ * @document ../docs/map.md
+ * @document ../docs/waits.md
+ * @document ../docs/layers.md
+ * @document ../docs/verification.md
+ * @document ../bench/README.md
  * @packageDocumentation
  */
 export { PAGE_SIZE } from './base/units.js';

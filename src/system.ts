@@ -23,7 +23,8 @@ import { Untyped, forgetRegion, typeById, type AnyMeta } from './frame/meta-type
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
-import { checkTimeout, describe } from './base/args.js';
+import { checkTimeout, describe, notAHandle } from './base/args.js';
+import { INSPECT, inspectSafely } from './base/inspect.js';
 import { claimWorker, recordThread, threadOf, workerState, WORKER_FREE } from './region/workers.js';
 import { threadId } from './shm/thread.js';
 import { autoGrowOf, bufferOf, initRegion, isGrowable, mayGrowTo, readHeader, regionId, sharedArrayBufferClass, syncFrames, type FrameSystemHandle, type SharedMemory } from './region/header.js';
@@ -501,8 +502,12 @@ export class FrameSystem implements FrameContext {
     if (options?.separate !== undefined && typeof options.separate !== 'boolean') {
       throw new FrameUseError('BadValue', `attach: separate must be a boolean, not ${describe(options.separate)}`);
     }
-    if (handle === null || typeof handle !== 'object') {
-      throw new FrameSystemError('BadMemory', 'attach needs the handle of a FrameSystem (sys.handle)');
+    const notHandle = notAHandle(handle, ['memory', 'offset']);
+    if (notHandle !== undefined) {
+      throw new FrameSystemError(
+        'BadMemory',
+        `attach needs the handle of a FrameSystem (sys.handle, an object { memory, offset } that postMessage can send), not ${notHandle}`,
+      );
     }
     const { memory, offset } = handle;
     checkOffset(offset);
@@ -1060,6 +1065,21 @@ export class FrameSystem implements FrameContext {
   /** `FrameSystem(64 frames, worker 1)` (and `, checked` in checked mode), for logs. */
   toString(): string {
     return `FrameSystem(${this.nframes} frames, worker ${this.workerId}${this.checked ? ', checked' : ''})`;
+  }
+
+  /**
+   * @internal What `console.log(sys)` shows (Node, Deno, Bun): `FrameSystem(worker 1, 64 frames,
+   * may grow to 256, checked)`, or `FrameSystem(worker 1, closed)`; never the memory behind it.
+   */
+  [INSPECT](): string {
+    return inspectSafely(
+      () => {
+        if (this._closed) return `FrameSystem(worker ${this.workerId}, closed)`;
+        const grow = this.maxFrames > this.nframes ? `, may grow to ${this.maxFrames}` : '';
+        return `FrameSystem(worker ${this.workerId}, ${this.nframes} frames${grow}${this.checked ? ', checked' : ''})`;
+      },
+      () => this.toString(),
+    );
   }
 }
 

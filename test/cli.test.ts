@@ -14,7 +14,8 @@ import { Progress } from '../bin/lib/progress.js';
 import { FrameAllocOptions, defineMeta } from '../src/index.js';
 import { captureFrameMap } from '../src/map/capture.js';
 import { MockMeta, makeSystem } from './helpers.js';
-import { allElements, byClass, parseXml, textOf } from './map/xml.js';
+import { allElements, byClass, linesOf, parseXml, textOf } from './map/xml.js';
+import { STATE_FILL } from '../src/map/palette.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'pageframe.js');
@@ -196,18 +197,24 @@ describe('pageframe demo', () => {
     const cells = byClass(svg, 'cell').length;
     expect(cells).toBeGreaterThan(16);
     expect(cells).toBeLessThan(1024);
-    expect(textOf(svg)).toContain(`may grow to ${1 << 18} frames (${(1 << 18) - cells} reserved, not in the memory yet)`);
-    expect(textOf(svg)).toMatch(/pageframe demo (at its busiest moment|mid-run): \d+ frames queued, after \d+ of 2000 were sent/);
+    expect(linesOf(svg)).toContain(`may grow to ${1 << 18} frames (${(1 << 18) - cells} reserved, not in the memory yet)`);
+    // The title counts what the picture shows: the frames in use, then how many of them are queued.
+    const title = /pageframe demo (?:at its busiest moment|mid-run): (\d+) frames in use, (\d+) of them queued, after \d+ of 2000 were sent/.exec(linesOf(svg));
+    expect(title).not.toBeNull();
+    const inUse = byClass(svg, 'cell').filter((c) => allElements(c).some((e) => e.name === 'rect' && e.attrs.fill !== STATE_FILL.free && e.attrs.fill !== STATE_FILL.cached)).length;
+    expect(Number(title![1])).toBe(inUse);
+    expect(Number(title![2])).toBeLessThanOrEqual(inUse);
     const legend = legendOf(readFileSync(out, 'utf8'));
     expect(legend['type:pageframe.channel']).toBe(1); // the channel's own frame
   });
 
-  it('--no-map writes none', () => {
+  it('--no-map writes none; --no-compare runs no baseline', () => {
     const dir = join(tmp, 'nomap');
     mkdirSync(dir);
-    const r = spawnSync(process.execPath, [BIN, 'demo', '--frames', '300', '--workers', '1', '--no-map'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [BIN, 'demo', '--frames', '300', '--workers', '1', '--no-map', '--no-compare'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).not.toContain('frame map:');
+    expect(r.stdout).not.toContain('through postMessage'); // --no-compare: no baseline run
     expect(existsSync(join(dir, 'demo-map.svg'))).toBe(false);
   });
 });
@@ -253,6 +260,19 @@ describe('pageframe bench, when it cannot run', () => {
     const bun = run(['bench', '--runtime', 'bun'], { bin });
     expect(bun.status).toBe(0);
     expect(bun.stdout).toContain('{"deno":"undefined","bun":"object"}');
+  });
+
+  it('writes results only where --out says (resolved from the caller\'s directory); without it, nothing', () => {
+    const bin = fakePackage('out', 'console.log(JSON.stringify(process.argv.slice(2)));\n');
+    const plain = run(['bench', '--quick'], { bin });
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toContain('["--quick"]');
+    const asked = run(['bench', '--out', 'mine.json'], { bin });
+    expect(asked.status).toBe(0);
+    expect(asked.stdout).toContain(JSON.stringify(['--out', join(tmp, 'mine.json')]));
+    const bad = run(['bench', '--out', 'mine.svg'], { bin });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^pageframe bench: --out mine\.svg: give a file name ending in \.json/);
   });
 
   it('outside the repository (an installed package has no bench/), or before the build', () => {

@@ -499,8 +499,8 @@ describe('a worker that dies holding a channel\'s lock', () => {
     const { deadId, paddr } = await killInSend(sys, ch);
     const replacement = spawn(sys); // a pool replacing the dead worker
     expect((await replacement.ask<{ workerId: number }>({ cmd: 'id' })).workerId).toBe(deadId);
-    // The dead worker's lock must not pass for the live replacement's: no deadlock (DESIGN.md,
-    // "A worker may be terminated at any instruction. No other worker may deadlock because of it").
+    // The dead worker's lock must not pass for the live replacement's: no deadlock (docs/design.md,
+    // "When a worker dies": a worker may die at any instruction, and no other worker deadlocks).
     const r = await replacement.ask<{ sent: boolean }>({ cmd: 'trySendOne', ch: ch.handle, tag: 6 }, 5000);
     expect(r.sent).toBe(true);
     await replacement.ask({ cmd: 'close' });

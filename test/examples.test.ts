@@ -1,6 +1,6 @@
 /**
  * The examples run as written, against the built package: the piscina worker pool and the demo
- * that `npm start` runs (`pageframe demo`, with fewer frames).
+ * that `npm start` runs (`pageframe demo`, with fewer frames), with its postMessage baseline.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -21,5 +21,8 @@ describe('examples', () => {
     const out = execFileSync(process.execPath, [bin, 'demo', '--frames', '3000', '--workers', '2', '--no-map'], { encoding: 'utf8', timeout: 60_000 });
     expect(out).toMatch(/checksum errors: 0/);
     expect(out).toMatch(/every frame is back in the allocator: true/);
+    // The baseline: the same run through postMessage, copied and transferred, as ratios, explained.
+    expect(out).toMatch(/the same run through postMessage: copied \d+\.\d MiB\/s, transferred \d+\.\d MiB\/s; FrameChannel \d+\.\d MiB\/s = \d+\.\d\d× copy, \d+\.\d\d× transfer/);
+    expect(out).toMatch(/what this means: .*npm run bench/);
   });
 });

@@ -62,6 +62,8 @@ A producer (this thread) fills frames of shared memory and sends them through a 
 consumer workers, which verify the bytes in place and drop them. Shows progress, then prints the
 throughput and the memory statistics, checks the region invariant, and writes a frame map
 captured at the run's busiest moment (the most frames queued; mid-run if the queue never grows).
+Then runs the same through postMessage (the blocks copied, then transferred) for a baseline, and
+prints the ratios.
 
 Options:
   -n, --frames <N>    frames to send (default 20000)
@@ -70,6 +72,7 @@ Options:
                       starts at 16 frames and grows as the frames in flight need
   -m, --map <file>    where to write the frame map: .svg or .html (default demo-map.svg)
       --no-map        write no frame map
+      --no-compare    skip the postMessage baseline
   -h, --help          show this help
 
 Exit status 1 if a checksum fails, a frame is lost or the invariant does not hold.`,
@@ -79,6 +82,7 @@ Exit status 1 if a checksum fails, a frame is lost or the invariant does not hol
       region: { type: 'string' },
       map: { type: 'string', short: 'm' },
       'no-map': { type: 'boolean' },
+      'no-compare': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     run: async (v, io) => {
@@ -92,7 +96,7 @@ Exit status 1 if a checksum fails, a frame is lost or the invariant does not hol
         if (!existsSync(dirname(resolve(map)))) throw new CliError(`--map ${map}: the directory ${dirname(resolve(map))} does not exist`);
       }
       const { runDemo } = await loadLibrary(() => import('./demo.js'));
-      return (await runDemo({ frames, workers, region, map, out: io.stdout })) ? 0 : 1;
+      return (await runDemo({ frames, workers, region, map, compare: v['no-compare'] !== true, out: io.stdout })) ? 0 : 1;
     },
   },
 
@@ -101,19 +105,22 @@ Exit status 1 if a checksum fails, a frame is lost or the invariant does not hol
     usage: `Usage: pageframe bench [options]
 
 Runs the repository's micro-benchmarks (bench/run.js, as npm run bench does after building):
-each row timed next to its baseline; writes bench/results.json and bench/results.svg. They use
-the development dependencies (tinybench, @thi.ng/malloc): run it in a clone of the repository
-after npm ci. Uses the current build (dist/): run npm run build after changing src/.
+each row timed next to its baseline, printed as a table. Writes nothing unless --out says
+where. They use the development dependencies (tinybench, @thi.ng/malloc): run it in a clone of
+the repository after npm ci. Uses the current build (dist/): run npm run build after changing
+src/.
 
 Options:
       --quick            a shorter run
       --runtime NAME     node (the default: this Node), deno or bun (the repository's pinned
-                         dev dependencies, node_modules/.bin/deno and bun); deno and bun write
-                         bench/results-deno.json and results-bun.json (and .svg) instead
+                         dev dependencies, node_modules/.bin/deno and bun)
+  -o, --out FILE.json    also write the results to FILE.json and a chart to FILE.svg (the
+                         committed ones: bench/results.json, results-deno.json, results-bun.json)
   -h, --help             show this help`,
     options: {
       quick: { type: 'boolean' },
       runtime: { type: 'string' },
+      out: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
     },
     run: async (v, io) => {
@@ -137,8 +144,11 @@ Options:
       if (runner === undefined) throw new CliError(`--runtime ${runtime}: one of ${Object.keys(BENCH_RUNTIMES).join(', ')}`);
       const bin = runner.bin === undefined ? process.execPath : resolve(ROOT, runner.bin);
       if (!existsSync(bin)) throw new CliError(`--runtime ${runtime}: ${bin} is missing; run npm ci (or npm install) in ${ROOT}`);
-      io.stdout.write(`running ${script}${v.quick === true ? ' --quick' : ''} on ${runtime}\n`);
-      const child = spawn(bin, [...runner.args, script, ...(v.quick === true ? ['--quick'] : [])], { stdio: 'inherit', cwd: ROOT });
+      const out = stringValue(v.out);
+      if (out !== undefined && !out.endsWith('.json')) throw new UsageError(`--out ${out}: give a file name ending in .json (the chart goes beside it, as .svg)`, 'bench');
+      const args = [...(v.quick === true ? ['--quick'] : []), ...(out === undefined ? [] : ['--out', resolve(out)])];
+      io.stdout.write(`running ${script}${args.map((a) => ` ${a}`).join('')} on ${runtime}\n`);
+      const child = spawn(bin, [...runner.args, script, ...args], { stdio: 'inherit', cwd: ROOT });
       const [code, signal] = await new Promise((done) => child.on('exit', (c, s) => done([c, s])));
       if (signal !== null) throw new CliError(`bench/run.js was stopped by ${signal}`);
       return code ?? 1;

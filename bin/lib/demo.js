@@ -4,9 +4,12 @@
 // data: only frame addresses move, through a queue in the same shared memory. It shows progress
 // while it runs, prints throughput and the memory statistics at the end, checks the region
 // invariant, and writes a frame map captured while frames are in flight (at the moment the most
-// frames were queued in the channel).
+// frames were queued in the channel). Then, for a baseline, the same run (the same blocks, the
+// same checks, as many blocks in flight at most) through postMessage, copying the blocks and
+// then transferring them, and the ratios.
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FrameChannel, FrameSystem } from '../../dist/index.js';
 import { captureFrameMap, renderFrameMap } from '../../dist/map/index.js';
@@ -19,6 +22,7 @@ import { Progress } from './progress.js';
  * @property {number} workers consumer workers
  * @property {number} region the most frames the region may grow to (it starts at 16 and grows as needed)
  * @property {string | null} map where to write the frame map (.svg or .html), or null for none
+ * @property {boolean} compare whether to run the postMessage baseline too
  * @property {{ write(s: string): unknown, isTTY?: boolean }} out where to print
  */
 
@@ -63,10 +67,18 @@ export async function runDemo(o) {
   /** @type {{ map: import('../../dist/map/index.js').FrameMap, sent: number, queued: number, busiest: boolean } | undefined} */
   let snapshot;
   progress = new Progress(o.out);
+  let fillMs = 0; // the producer's own work: making the blocks
+  const scratch = new Uint8Array(4096);
   const started = performance.now();
   for (let seq = 0; seq < o.frames; seq++) {
     const frame = sys.allocFrame(Block, { seq });
-    frame.meta.checksum.store(fillBlock(frame.bytes(), seq)); // an atomic field: writable through a shared handle
+    const fillStart = performance.now();
+    // Made in private memory, then copied in with one `set` (a byte loop writing shared memory
+    // is several times slower in V8: see bench/README.md); the baseline makes its blocks alike.
+    const sum = fillBlock(scratch, seq);
+    fillMs += performance.now() - fillStart;
+    frame.bytes().set(scratch);
+    frame.meta.checksum.store(sum); // an atomic field: writable through a shared handle
     channel.send(frame); // blocks while the channel is full; the frame's reference moves into it
     if (o.map !== null) {
       const queued = channel.size;
@@ -105,14 +117,78 @@ export async function runDemo(o) {
   if (o.map !== null && snapshot !== undefined) {
     const format = o.map.toLowerCase().endsWith('.svg') ? 'svg' : 'html';
     const moment = snapshot.busiest ? 'at its busiest moment' : 'mid-run';
-    const title = `pageframe demo ${moment}: ${snapshot.queued} frames queued, after ${snapshot.sent} of ${o.frames} were sent`;
-    writeFileSync(o.map, renderFrameMap(snapshot.map, { format, title }));
     const m = snapshot.map;
+    // The title counts what the picture shows: frames in use (held, busy or raw), of them queued.
+    const title = `pageframe demo ${moment}: ${m.nframes - m.counts.free} frames in use, ${snapshot.queued} of them queued, after ${snapshot.sent} of ${o.frames} were sent`;
+    writeFileSync(o.map, renderFrameMap(snapshot.map, { format, title }));
     print(
       `frame map: ${o.map}, captured ${snapshot.busiest ? 'at the busiest moment (the most frames queued)' : 'mid-run'}, ` +
         `after ${snapshot.sent} of ${o.frames} frames were sent: ${m.nframes - m.counts.free} frames in use, ${snapshot.queued} queued, ` +
-        `${m.counts.cached} cached free; fragmentation ${m.fragmentation.ratio.toFixed(2)}`,
+        `${m.counts.cached} cached free${m.counts.raw > 0 ? `, ${m.counts.raw} raw (in a consumer between its last drop and the allocator at that instant)` : ''}; ` +
+        `fragmentation ${m.fragmentation.ratio.toFixed(2)}`,
     );
   }
-  return bad === 0 && done === o.frames && stats.free === stats.total;
+  let baselineOk = true;
+  if (o.compare) {
+    // The baseline: the same blocks and checks through postMessage, the same bound on what is in
+    // flight, fresh workers. What differs is only how a block reaches a consumer.
+    const rate = (/** @type {{ done: number, seconds: number }} */ r) => (r.done * 4096) / 2 ** 20 / r.seconds;
+    const channelRate = (done * 4096) / 2 ** 20 / seconds;
+    const copy = await viaPostMessage(o, channel.capacity, false);
+    const transfer = await viaPostMessage(o, channel.capacity, true);
+    baselineOk = copy.bad === 0 && transfer.bad === 0 && copy.done === o.frames && transfer.done === o.frames;
+    print(
+      `the same run through postMessage: copied ${rate(copy).toFixed(1)} MiB/s, transferred ${rate(transfer).toFixed(1)} MiB/s; ` +
+        `FrameChannel ${channelRate.toFixed(1)} MiB/s = ${(channelRate / rate(copy)).toFixed(2)}× copy, ${(channelRate / rate(transfer)).toFixed(2)}× transfer`,
+    );
+    print(
+      `what this means: all three runs are bounded by the JavaScript that makes and checks each 4 KiB block (~${((fillMs * 1000) / o.frames).toFixed(0)} µs to make one here) ` +
+        `and by how ${o.workers + 1} threads share this machine's ${availableParallelism()} cores; a hand-off costs microseconds either way, so the ratios say which hand-off won on this machine today. ` +
+        'The hand-off alone is what npm run bench measures (bench/README.md: a 4 KiB round trip ~3 µs through a FrameChannel, ~100 µs through postMessage)',
+    );
+  }
+  return bad === 0 && done === o.frames && stats.free === stats.total && baselineOk;
+}
+
+/**
+ * The baseline run: `o.frames` blocks filled as in the channel run, posted round-robin to
+ * `o.workers` fresh consumers as ArrayBuffers (copied, or transferred: a new buffer each), at
+ * most `window` in flight (the consumers send credits back). Resolves to what they verified.
+ * @param {DemoOptions} o
+ * @param {number} window
+ * @param {boolean} transfer
+ * @returns {Promise<{ done: number, bad: number, seconds: number }>}
+ */
+async function viaPostMessage(o, window, transfer) {
+  const creditBatch = Math.max(1, Math.min(16, Math.floor(window / (2 * o.workers))));
+  const workers = Array.from({ length: o.workers }, () => new Worker(new URL('./demo-pm-worker.js', import.meta.url), { workerData: { creditBatch } }));
+  let inFlight = 0;
+  /** @type {(() => void) | undefined} */
+  let wake;
+  const results = workers.map(
+    (w) =>
+      new Promise((resolve) => {
+        w.on('message', (/** @type {{ credits?: number, done?: number, bad?: number }} */ m) => {
+          if (m.credits !== undefined) {
+            inFlight -= m.credits;
+            wake?.();
+          } else resolve(m);
+        });
+      }),
+  );
+  await Promise.all(workers.map((w) => once(w, 'online')));
+  const reused = new Uint8Array(4096); // copying needs no fresh buffer: postMessage copies it
+  const started = performance.now();
+  for (let seq = 0; seq < o.frames; seq++) {
+    while (inFlight >= window) await new Promise((resolve) => (wake = () => resolve(undefined)));
+    const bytes = transfer ? new Uint8Array(4096) : reused;
+    const sum = fillBlock(bytes, seq);
+    workers[seq % o.workers].postMessage({ seq, sum, buffer: bytes.buffer }, transfer ? [bytes.buffer] : []);
+    inFlight++;
+  }
+  for (const w of workers) w.postMessage({ seq: STOP, sum: 0, buffer: new ArrayBuffer(0) });
+  const counts = /** @type {{ done: number, bad: number }[]} */ (await Promise.all(results));
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(workers.map((w) => w.terminate()));
+  return { done: counts.reduce((n, c) => n + c.done, 0), bad: counts.reduce((n, c) => n + c.bad, 0), seconds };
 }

@@ -1,6 +1,6 @@
 /**
  * The validation of arguments by kind, one helper per kind, used by every entry point that takes
- * one (DESIGN "Arguments, closed systems, bad input"): a bad argument is a typed pageframe error
+ * one (docs/design.md, "The state machine of a slot": failed calls change nothing): a bad argument is a typed pageframe error
  * and changes nothing, never a coercion, a raw `TypeError` or a hang.
  */
 import { FrameUseError } from './errors.js';
@@ -59,4 +59,18 @@ export function checkRangeArg(range: unknown, what = 'range'): asserts range is 
 /** Refuses bytes that are not a `Uint8Array`: `FrameUseError('BadValue')`. */
 export function checkBytesArg(data: unknown, what = 'data'): asserts data is Uint8Array {
   if (!(data instanceof Uint8Array)) throw new FrameUseError('BadValue', `${what} must be a Uint8Array, not ${describe(data)}`);
+}
+
+/**
+ * What `value` is, when a handle object with the properties `keys` was expected (`sys.handle`:
+ * `memory` and `offset`; `ch.handle`: `paddr`), or `undefined` when it has them: for the caller's
+ * typed error, which says that the value is not a handle and what it is instead (`a Frame`, `an
+ * object without memory and offset`), rather than which of its properties failed a later check.
+ */
+export function notAHandle(value: unknown, keys: readonly string[]): string | undefined {
+  if (value === null || typeof value !== 'object') return describe(value);
+  const missing = keys.filter((k) => !(k in value));
+  if (missing.length === 0) return undefined;
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== 'Object' && name !== '' ? `a ${name}` : `an object without ${missing.join(' and ')}`;
 }

@@ -10,6 +10,7 @@
 import { AllocError, InvariantError, hex } from '../base/errors.js';
 import { MAX_ORDER } from '../region/geometry.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../base/units.js';
+import { INSPECT, inspectSafely } from '../base/inspect.js';
 import type { Paddr } from '../base/units.js';
 import type { Region } from '../region/region.js';
 import { checkCount, checkRun, type GlobalFrameAllocator } from '../base/global-allocator.js';
@@ -59,6 +60,11 @@ import {
 export class BuddyAllocator implements GlobalFrameAllocator {
   /** @internal Made by `FrameSystem` for its region. */
   constructor(private readonly r: Region) {}
+
+  /** @internal What `console.log` shows (Node, Deno, Bun): `BuddyAllocator(60 frames free)`. */
+  [INSPECT](): string {
+    return inspectSafely(() => `BuddyAllocator(${this.freeFrames()} frames free)`, () => 'BuddyAllocator()');
+  }
 
   /**
    * `nframes` contiguous raw frames whose first frame index is a multiple of `alignFrames` (a

@@ -5,6 +5,7 @@
 import { syncFrames } from '../region/header.js';
 import { AllocError, GetFrameError } from '../base/errors.js';
 import { checkCount } from '../base/global-allocator.js';
+import { INSPECT } from '../base/inspect.js';
 import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
 import { ensureFromUnused, requireFromUnused } from '../checked/contracts.js';
 import { clearOp } from '../region/journal.js';
@@ -49,6 +50,11 @@ export class FrameAllocOptions {
    * ```
    */
   constructor(private readonly sys: FrameContext) {}
+
+  /** @internal What `console.log` shows (Node, Deno, Bun): `FrameAllocOptions(zeroed)` or `FrameAllocOptions(not zeroed)`. */
+  [INSPECT](): string {
+    return `FrameAllocOptions(${this.zeroFill ? 'zeroed' : 'not zeroed'})`;
+  }
 
   /**
    * Whether allocated frames are zero-filled (default true, as in the kernel). Not zeroing saves

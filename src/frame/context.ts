@@ -3,7 +3,7 @@
  * point that makes a handle takes (`Frame.fromInUse(sys, paddr)`, `new FrameAllocOptions(sys)`,
  * `LinkedList.create(sys, meta)`, ...). `FrameSystem` implements it: pass `sys`. Typing the
  * handles against this interface rather than against `FrameSystem` is what keeps `frame/`
- * below `system.ts` (see ARCHITECTURE: no import cycle, not even of types).
+ * below `system.ts` (see docs/layers.md: no import cycle, not even of types).
  */
 import type { GlobalFrameAllocator } from '../base/global-allocator.js';
 import type { Paddr } from '../base/units.js';

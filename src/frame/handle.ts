@@ -14,6 +14,8 @@
 import { describe } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE, type Paddr } from '../base/units.js';
+import { REF_COUNT_UNIQUE } from '../base/limits.js';
+import { INSPECT, inspectSafely } from '../base/inspect.js';
 import { requirePaddr } from '../checked/contracts.js';
 import type { LeakTracker } from '../checked/leaks.js';
 import type { FrameContext } from './context.js';
@@ -90,6 +92,24 @@ export abstract class FrameHandle<M extends AnyMeta = AnyMeta> {
     if (this._sys._closed) this._sys._assertOpen();
     if (!this._live) throw dead(this._kind, this._start);
   }
+
+  /**
+   * @internal What `console.log(handle)` shows (Node, Deno, Bun): one line, e.g.
+   * `Frame(0x3000, count 2, app.page)`, `Segment(0x3000..0x7000, 4 frames, pageframe.untyped)`,
+   * `Frame(0x3000, dropped, app.page)`, never the region behind it.
+   */
+  [INSPECT](): string {
+    return inspectSafely(
+      () => `${this._describeRange()}, ${this._sys._closed ? 'system closed' : !this._live ? 'dropped' : this._describeState()}, ${this._type.name})`,
+      () => this.toString(),
+    );
+  }
+
+  /** @internal `Frame(0x3000` or `Segment(0x3000..0x7000`: the kind and the address, unclosed. */
+  abstract _describeRange(): string;
+
+  /** @internal The live handle's state, for `[INSPECT]`: `count 2`, `unique`, `4 frames`. */
+  abstract _describeState(): string;
 
   /** @internal Marks this handle consumed (its references moved elsewhere). */
   _consume(): void {
@@ -324,6 +344,17 @@ export abstract class SingleFrameHandle<M extends AnyMeta = AnyMeta> extends Fra
   get referenceCount(): number {
     this._check();
     return loadRefCount(this._sys, this._w);
+  }
+
+  /** @internal */
+  _describeRange(): string {
+    return `${this._kind}(${hex(this.paddr)}`;
+  }
+
+  /** @internal */
+  _describeState(): string {
+    const count = this.referenceCount;
+    return count === REF_COUNT_UNIQUE ? 'unique' : `count ${count}`;
   }
 
   /** `Frame(0x3000)`, `UniqueFrame(0x3000)` or `FrameRef(0x3000)`, for logs. */

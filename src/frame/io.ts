@@ -8,6 +8,7 @@ import { checkBytesArg, describe } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import type { FrameContext } from './context.js';
 import type { Paddr } from '../base/units.js';
+import { INSPECT, inspectSafely } from '../base/inspect.js';
 
 /** The handle a cursor reads or writes through (its liveness). */
 interface CursorOwner {
@@ -44,6 +45,13 @@ abstract class Cursor {
     this.fillAt = sys._region.at.fill;
     this.at = sys._region.frameByte + paddr;
     this.end = this.at + size;
+  }
+
+  /** @internal What `console.log` shows (Node, Deno, Bun): `FrameReader(0x3000, 4084 bytes left)` / `FrameWriter(...)`, or `(0x3000, dropped)`. */
+  [INSPECT](): string {
+    const name = this.constructor.name;
+    const state = (): string => (this.owner._sys._closed ? 'system closed' : 'dropped');
+    return inspectSafely(() => `${name}(${hex(this.owner.paddr)}, ${this.owner._live ? `${this.end - this.at} bytes left` : state()})`, () => `${name}()`);
   }
 
   /**

@@ -14,6 +14,7 @@
  */
 import { FrameUseError, InvariantError, hex } from '../base/errors.js';
 import { MAX_LISTS } from '../base/limits.js';
+import { INSPECT, inspectSafely } from '../base/inspect.js';
 import { PAGE_SHIFT, PAGE_SIZE, checkPaddr, type Paddr } from '../base/units.js';
 import { ensureListTag } from '../checked/contracts.js';
 import {
@@ -541,6 +542,14 @@ export class LinkedList<M extends AnyMeta = AnyMeta> implements Iterable<FrameRe
     return `LinkedList(${this.id})`;
   }
 
+  /** @internal What `console.log` shows (Node, Deno, Bun): `LinkedList(1, 3 frames, app.cache-page)`, or `LinkedList(1, destroyed)`. */
+  [INSPECT](): string {
+    return inspectSafely(
+      () => `LinkedList(${this.id}, ${this.size} frame${this.size === 1 ? '' : 's'}, ${this.metaType.name})`,
+      () => `LinkedList(${this.id}, ${this._sys._closed ? 'system closed' : 'destroyed'})`,
+    );
+  }
+
   /** @internal `Dropped` once the list was destroyed (by any worker). */
   check(): void {
     if (this._sys._closed) this._sys._assertOpen();
@@ -690,6 +699,12 @@ export class CursorMut<M extends AnyMeta = AnyMeta> implements Disposable {
     this.r = list._sys._region;
     this.index = list.id - 1;
     this.gen = list.handle.gen;
+  }
+
+  /** @internal What `console.log` shows (Node, Deno, Bun): `CursorMut(list 1, at 0x3000)`, `(list 1, ghost)`, `stale` or `released`. */
+  [INSPECT](): string {
+    const where = this.released ? 'released' : this.stale ? 'stale' : this.cur === 0 ? 'ghost' : `at ${hex((this.cur - 1) * PAGE_SIZE)}`;
+    return `CursorMut(list ${this.list.id}, ${where})`;
   }
 
   /**

@@ -8,6 +8,7 @@ import { describe } from '../base/args.js';
 import { FrameUseError, InvariantError, MetaTypeError, hex } from '../base/errors.js';
 import { FRAME_METADATA_MAX_SIZE } from '../base/limits.js';
 import { PAGE_SIZE } from '../base/units.js';
+import { INSPECT } from '../base/inspect.js';
 import type { Paddr } from '../base/units.js';
 import { findType, registerType, registeredDescriptor } from '../region/registry.js';
 import type { Region } from '../region/region.js';
@@ -366,6 +367,11 @@ export class MetaType<S extends Schema = Schema, U extends boolean = boolean> {
   toString(): string {
     return `MetaType(${this.name})`;
   }
+
+  /** @internal What `console.log` shows (Node, Deno, Bun): `MetaType(app.page, 8 bytes, typed)`. */
+  [INSPECT](): string {
+    return `MetaType(${this.name}, ${this.size} bytes, ${this.untyped ? 'untyped' : 'typed'})`;
+  }
 }
 
 /**
@@ -560,9 +566,13 @@ export function forgetRegion(r: Region): void {
  * frame.drop();
  * ```
  */
-export const Untyped = defineType('pageframe.untyped', {}, true);
-/** The type of {@link Untyped}: `Frame<Untyped>` is a frame with no metadata fields and its bytes exposed. */
-export type Untyped = typeof Untyped;
+export const Untyped: Untyped = defineType('pageframe.untyped', {}, true);
+/**
+ * The type of {@link Untyped}: `Frame<Untyped>` is a frame with no metadata fields and its bytes
+ * exposed. An interface, so that signatures (and the API reference) say `Frame<Untyped>`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- a name for the type, nothing added
+export interface Untyped extends MetaType<Record<never, never>, true> {}
 
 // ---------------------------------------------------------------------------------------------
 // Layout and field access.

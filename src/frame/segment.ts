@@ -398,6 +398,16 @@ export class Segment<M extends AnyMeta = AnyMeta> extends FrameHandle<M> impleme
     }
   }
 
+  /** @internal */
+  _describeRange(): string {
+    return `Segment(${hex(this.startPaddr)}..${hex(this.endPaddr)}`;
+  }
+
+  /** @internal */
+  _describeState(): string {
+    return `${this.nframes} frame${this.nframes === 1 ? '' : 's'}`;
+  }
+
   /** `Segment(0x3000..0x5000)`, for logs. */
   override toString(): string {
     return `Segment(${hex(this.startPaddr)}..${hex(this.endPaddr)})`;

@@ -6,7 +6,7 @@
  * string from the map goes through `escapeXml`.
  */
 import { escapeXml } from './escape.js';
-import { type FrameMap, type FrameMapType, type FrameRun, type FrameState, stateOfCode } from './format.js';
+import { STATE_CODE, type FrameMap, type FrameMapType, type FrameRun, type FrameState, stateOfCode } from './format.js';
 import { type CellContents, type GridPlan, cellContents, planGrid } from './grid.js';
 import {
   BUSY_HATCH,
@@ -75,18 +75,23 @@ export function frameMapSvg(map: FrameMap, o: SvgOptions): string {
   const out: string[] = [];
   let y = MARGIN;
 
-  // Title and totals.
+  // Title and totals, each wrapped to the picture's width (a line is never cut off at its edge).
+  const lines = (s: string, st: TextStyle, lead: number): void => {
+    for (const line of wrap(s, width - 2 * MARGIN, st)) out.push(text(MARGIN, (y += lead), line, st));
+  };
   if (o.header) {
-    out.push(text(MARGIN, (y += 22), o.title, { size: 20, weight: 'bold' }));
-    out.push(text(MARGIN, (y += 22), totalsLine(map), { size: 14 }));
-    out.push(text(MARGIN, (y += 18), captureLine(map), { size: 11, fill: MUTED_INK }));
+    lines(o.title, { size: 20, weight: 'bold' }, 22);
+    lines(totalsLine(map), { size: 14 }, 20);
+    lines(captureLine(map), { size: 11, fill: MUTED_INK }, 16);
   }
   const perCell =
     plan.framesPerCell === 1
       ? `One cell per frame (${formatBytes(map.pageSize)}), rows of ${plan.columns} frames; the paddr of each row on the left.`
       : `Aggregated: 1 cell = ${plan.framesPerCell} frames (${formatBytes(plan.framesPerCell * map.pageSize)}), ` +
         `${plan.cells} cells; a cell is split into strips by the share of each kind of frame in it.`;
-  out.push(text(MARGIN, (y += 16), perCell, { size: 11, fill: MUTED_INK }));
+  lines(perCell, { size: 11, fill: MUTED_INK }, 16);
+  const folds = foldRows(map, plan);
+  if (folds.size > 0) lines(FOLD_MEANING, { size: 11, fill: MUTED_INK }, 16);
 
   // Column ticks, then the grid.
   y += 10;
@@ -95,13 +100,30 @@ export function frameMapSvg(map: FrameMap, o: SvgOptions): string {
     out.push(text(gridX + c * cell + 1, y + 9, `+${c * plan.framesPerCell}`, { size: 9, fill: MUTED_INK }));
   }
   y += 14;
-  out.push(grid(map, plan, types, gridX, y, cell, o.tooltips));
-  const labelEvery = Math.max(1, Math.ceil(plan.rows / 64));
-  for (let r = 0; r < plan.rows; r += labelEvery) {
-    const paddr = r * plan.columns * plan.framesPerCell * map.pageSize;
-    out.push(text(gridX - 6, y + r * cell + cell / 2 + 4, hexPaddr(map, paddr), { size: 10, fill: MUTED_INK, anchor: 'end', mono: true }));
+  // Where each row is drawn: a run of folded rows takes one band of FOLD_HEIGHT.
+  const rowY: number[] = [];
+  let gridH = 0;
+  for (let r = 0; r < plan.rows; ) {
+    const fold = folds.get(r);
+    if (fold !== undefined) {
+      for (let k = 0; k < fold; k++) rowY.push(y + gridH);
+      gridH += FOLD_HEIGHT;
+      r += fold;
+    } else {
+      rowY.push(y + gridH);
+      gridH += cell;
+      r++;
+    }
   }
-  y += plan.rows * cell + 26;
+  out.push(grid(map, plan, types, gridX, rowY, folds, cell, gridW, o.tooltips));
+  const shown = rowY.map((_, r) => r).filter((r) => !isFolded(folds, r));
+  const labelEvery = Math.max(1, Math.ceil(shown.length / 64));
+  shown.forEach((r, i) => {
+    if (i % labelEvery !== 0) return;
+    const paddr = r * plan.columns * plan.framesPerCell * map.pageSize;
+    out.push(text(gridX - 6, rowY[r] + cell / 2 + 4, hexPaddr(map, paddr), { size: 10, fill: MUTED_INK, anchor: 'end', mono: true }));
+  });
+  y += gridH + 26;
 
   // Free memory.
   out.push(text(MARGIN, y, 'Free memory', { size: 14, weight: 'bold' }));
@@ -186,6 +208,25 @@ function text(x: number, y: number, s: string, st: TextStyle): string {
   return `<text ${attrs}>${escapeXml(s)}</text>`;
 }
 
+/**
+ * `s` in lines that fit `width` pixels in style `st`, broken at spaces (a word longer than a line
+ * stands alone). Widths are estimated (SVG has no text measurement without a renderer): a
+ * proportional sans-serif character is taken as 0.6 of the font size, 0.64 in bold.
+ */
+function wrap(s: string, width: number, st: TextStyle): string[] {
+  const max = Math.max(8, Math.floor(width / (st.size * (st.weight === 'bold' ? 0.64 : 0.6))));
+  const out: string[] = [];
+  let line = '';
+  for (const word of s.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > max) {
+      out.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  out.push(line);
+  return out;
+}
+
 function r2(v: number): string {
   return String(Math.round(v * 100) / 100);
 }
@@ -195,13 +236,78 @@ function plainFill(state: Exclude<FrameState, 'shared' | 'unique'>): string {
   return state === 'busy' ? `url(#${ID}-busy)` : STATE_FILL[state];
 }
 
-function grid(map: FrameMap, plan: GridPlan, types: ReadonlyMap<number, FrameMapType>, x0: number, y0: number, cell: number, tooltips: boolean): string {
+/** Rows of free frames only, at least this many in a row, are drawn as one band... */
+const MIN_FOLDED_ROWS = 3;
+/** ...in a grid of at least this many rows (a shorter picture shows every frame). */
+const MIN_ROWS_TO_FOLD = 8;
+/** The height of such a band. */
+const FOLD_HEIGHT = 18;
+const FOLD_MEANING = 'Three or more rows in which every frame is free in the allocator are folded into one band that says how many.';
+
+/**
+ * The runs of at least MIN_FOLDED_ROWS whole rows whose every frame is free in the allocator
+ * (`free`): first row -> number of rows. A large region that is mostly empty then shows what is
+ * in use, not dozens of rows of free cells.
+ */
+function foldRows(map: FrameMap, plan: GridPlan): Map<number, number> {
+  const perRow = plan.columns * plan.framesPerCell;
+  const free = STATE_CODE.free;
+  const empty = (r: number): boolean => {
+    const end = Math.min(map.nframes, (r + 1) * perRow);
+    for (let k = r * perRow; k < end; k++) if (map.states[k] !== free) return false;
+    return true;
+  };
+  const folds = new Map<number, number>();
+  if (plan.rows < MIN_ROWS_TO_FOLD) return folds;
+  for (let r = 0; r < plan.rows; ) {
+    let n = 0;
+    while (r + n < plan.rows && empty(r + n)) n++;
+    if (n >= MIN_FOLDED_ROWS) folds.set(r, n);
+    r += Math.max(1, n);
+  }
+  return folds;
+}
+
+function isFolded(folds: ReadonlyMap<number, number>, row: number): boolean {
+  for (const [first, n] of folds) if (row >= first && row < first + n) return true;
+  return false;
+}
+
+function grid(
+  map: FrameMap,
+  plan: GridPlan,
+  types: ReadonlyMap<number, FrameMapType>,
+  x0: number,
+  rowY: readonly number[],
+  folds: ReadonlyMap<number, number>,
+  cell: number,
+  gridW: number,
+  tooltips: boolean,
+): string {
   const out: string[] = [`<g class="grid" data-frames-per-cell="${plan.framesPerCell}" data-cells="${plan.cells}">`];
   const size = cell - 1;
   const numbers = plan.framesPerCell === 1 && cell >= 14;
+  const perRow = plan.columns * plan.framesPerCell;
+  for (const [first, n] of folds) {
+    const frames = Math.min(map.nframes, (first + n) * perRow) - first * perRow;
+    const from = hexPaddr(map, first * perRow * map.pageSize);
+    const to = hexPaddr(map, (first * perRow + frames) * map.pageSize);
+    const say = `\u22ef ${n} rows, all free: ${frames} frames (${formatBytes(frames * map.pageSize)}) from ${from} to ${to} \u22ef`;
+    out.push(
+      `<g class="folded-rows" data-rows="${n}" data-frames="${frames}">` +
+        `<rect x="${x0}" y="${rowY[first] + 1}" width="${gridW - 1}" height="${FOLD_HEIGHT - 3}" fill="${STATE_FILL.free}" stroke="#c4c9d0" stroke-width="0.5" stroke-dasharray="3 2"/>` +
+        text(x0 + gridW / 2, rowY[first] + FOLD_HEIGHT / 2 + 3, say, { size: 10, fill: MUTED_INK, anchor: 'middle' }) +
+        '</g>',
+    );
+  }
   for (let i = 0; i < plan.cells; i++) {
+    const row = Math.floor(i / plan.columns);
+    if (folds.size > 0 && isFolded(folds, row)) {
+      i = (row + 1) * plan.columns - 1; // the rest of the row is folded too
+      continue;
+    }
     const x = x0 + (i % plan.columns) * cell;
-    const y = y0 + Math.floor(i / plan.columns) * cell;
+    const y = rowY[row];
     const parts: string[] = [];
     let tip: string;
     let forgotten: number;
@@ -380,7 +486,7 @@ function legendSections(map: FrameMap): LegendSection[] {
     { key: 'shared', swatch: hues, label: 'shared (type colour, shade = refs)', count: c.shared, full: STATE_LABEL.shared },
     { key: 'unique', swatch: uniqueBox, label: 'unique (dark border)', count: c.unique, full: STATE_LABEL.unique },
     { key: 'busy', swatch: box(plainFill('busy')), label: 'busy (mid-operation or deferred)', count: c.busy, full: STATE_LABEL.busy },
-    { key: 'raw', swatch: box(STATE_FILL.raw), label: 'raw (unused, not free)', count: c.raw, full: STATE_LABEL.raw },
+    { key: 'raw', swatch: box(STATE_FILL.raw), label: 'raw: no handle, not free (mid-alloc/drop)', count: c.raw, full: STATE_LABEL.raw },
     { key: 'free', swatch: box(STATE_FILL.free, ' stroke="#c4c9d0" stroke-width="0.5"'), label: 'free in the allocator', count: c.free, full: STATE_LABEL.free },
     { key: 'cached', swatch: box(STATE_FILL.cached), label: '\u2026 of them in worker caches', count: c.cached, full: STATE_LABEL.cached },
   ];

@@ -11,7 +11,9 @@ export const STATE_LABEL: Readonly<Record<FrameState, string>> = {
   shared: 'shared (type colour; darker = more references)',
   unique: 'unique (type colour, dark border)',
   busy: 'busy (being set up or torn down, or a deferred drop)',
-  raw: 'raw: unused but not free (owned by whoever holds the address)',
+  raw:
+    'raw: unused but not free. Taken from the allocator and not (yet) claimed by a handle, or on its way back to it after a last drop: ' +
+    'usually another worker in the middle of an allocation or a drop when the map was captured; otherwise owned by whoever holds the address (allocator.alloc, resetAsUnused)',
   cached: 'free, in a worker\u2019s cache',
   free: 'free in the allocator',
 };

@@ -19,7 +19,7 @@ import { PAGE_SIZE } from '../base/units.js';
 import { HEADER_BYTES, H_WORKERS, LAYOUT_VERSION, computeLayout, type Layout } from './geometry.js';
 import { RC_UNUSED, SLOT_WORDS } from './meta.js';
 import type { Region } from './region.js';
-import { currentBuffer } from '../shm/views.js';
+import { currentBuffer, type WasmMemory } from '../shm/views.js';
 import { WORKER_ATTACHED, W_GEN, W_STATE } from './workers.js';
 
 /** "PFRM" in little-endian. */
@@ -55,7 +55,7 @@ const FLAG_CHECKED = 1;
  * console.log(sys.handle.memory === memory); // true
  * ```
  */
-export type SharedMemory = SharedArrayBuffer | WebAssembly.Memory;
+export type SharedMemory = SharedArrayBuffer | WasmMemory;
 
 /** What another worker needs to attach: structured-cloneable, send it with `postMessage`. */
 export interface FrameSystemHandle {

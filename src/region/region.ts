@@ -9,7 +9,7 @@
  */
 import { PAGE_SIZE } from '../base/units.js';
 import { regionAtomics, type RegionAtomics } from '../shm/atomics.js';
-import { currentBuffer, makeViews, type MemoryViews } from '../shm/views.js';
+import { currentBuffer, makeViews, type MemoryViews, type WasmMemory } from '../shm/views.js';
 import { withFrames, type Layout } from './geometry.js';
 
 
@@ -76,7 +76,7 @@ export class Region {
 
   constructor(
     /** The shared memory the region lives in. */
-    readonly memory: SharedArrayBuffer | WebAssembly.Memory,
+    readonly memory: SharedArrayBuffer | WasmMemory,
     buffer: SharedArrayBuffer,
     /** The byte offset of the region in `memory`. */
     readonly offset: number,

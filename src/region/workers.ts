@@ -29,6 +29,7 @@ import { AUX_FREE, RC_UNUSED, SLOT_SHIFT, SLOT_WORDS, S_AUX, S_OWNER, S_REF, cac
 import { Region, type FastPath } from './region.js';
 import { FrameSystemError } from '../base/errors.js';
 import { MAX_WORKERS } from '../base/limits.js';
+import type { WasmMemory } from '../shm/views.js';
 
 /**
  * Worker record word 1: the id of the thread that attached (`shm/thread.ts` `threadId`) + 1, 0 if
@@ -499,7 +500,7 @@ function publishCheckedFast(fast: FastPath, index: number, count: number): void 
  * worker `workerId`: its record and lock token are read from the worker table.
  */
 export function openRegion(
-  memory: SharedArrayBuffer | WebAssembly.Memory,
+  memory: SharedArrayBuffer | WasmMemory,
   buffer: SharedArrayBuffer,
   offset: number,
   layout: Layout,

@@ -11,6 +11,7 @@
  */
 import { sameThroughWasm, wasmWritesShared } from './probe.js';
 import { AtomicOp, Op, assemble, compile, constI32, instantiate, word, type WasmFunc } from './wasm.js';
+import type { WasmMemory } from './views.js';
 
 /** The atomic primitives of one region. */
 export interface RegionAtomics {
@@ -122,7 +123,7 @@ export function regionAtomics(memory: unknown, offset: number, i32: Int32Array, 
  * (probe.ts), or `maxBytes` is past
  * wasm32's 4 GiB.
  */
-export function newWasmMemory(bytes: number, maxBytes = bytes): WebAssembly.Memory | null {
+export function newWasmMemory(bytes: number, maxBytes = bytes): WasmMemory | null {
   const pages = Math.ceil(bytes / 65536);
   const maximum = Math.ceil(maxBytes / 65536);
   if (maximum > 65536 || wasmModule() === null || !wasmWritesShared()) return null;

@@ -32,8 +32,19 @@ export function makeViews(buffer: SharedArrayBuffer | ArrayBuffer, offset: numbe
   };
 }
 
+/**
+ * What pageframe's public types say of a `WebAssembly.Memory`: the two members it uses, written
+ * out, so that the published declarations need neither the DOM lib nor any other declaration of
+ * the `WebAssembly` namespace (a Node project's `lib: ["ES2022"]` has none). A real
+ * `WebAssembly.Memory` is one; at run time `create` and `attach` check `instanceof`.
+ */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(delta: number): number;
+}
+
 /** The SharedArrayBuffer of `memory` as it is now (a grown WebAssembly.Memory has a new one). */
-export function currentBuffer(memory: SharedArrayBuffer | WebAssembly.Memory): SharedArrayBuffer {
+export function currentBuffer(memory: SharedArrayBuffer | WasmMemory): SharedArrayBuffer {
   if (typeof WebAssembly !== 'undefined' && memory instanceof WebAssembly.Memory) {
     // A grow in another thread reaches this thread's `buffer` only when it handles the engine's
     // notice of it (seen late on Deno); `grow(0)` brings it up to the memory's size at once.

@@ -10,9 +10,10 @@
  * lock, the entries and the waits on them are the protocol of `region/channel-ring.ts`; this file
  * is the API over it (handles, types, errors, and the spin before a sleep).
  */
-import { checkIntegerIn, checkTimeout } from '../base/args.js';
+import { checkIntegerIn, checkTimeout, notAHandle } from '../base/args.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE } from '../base/units.js';
+import { INSPECT, inspectSafely } from '../base/inspect.js';
 import type { FrameContext } from '../frame/context.js';
 import { canBlock, now } from '../shm/wait.js';
 import { SpinBudget } from '../shm/spin.js';
@@ -173,6 +174,14 @@ export class FrameChannel implements Disposable {
     this.capacity = first.meta.capacity;
   }
 
+  /** @internal What `console.log` shows (Node, Deno, Bun): `FrameChannel(0x3000, 3 of 64 queued)` (`, ended`), or `FrameChannel(0x3000, closed)`. */
+  [INSPECT](): string {
+    return inspectSafely(
+      () => `FrameChannel(${hex(this.first.paddr)}, ${this.size} of ${this.capacity} queued${this.ended ? ', ended' : ''})`,
+      () => `FrameChannel(${hex(this.first.paddr)}, closed)`,
+    );
+  }
+
   /**
    * A new channel holding up to `capacity` frames or segments (1 .. MAX_CHANNEL_CAPACITY); its
    * queue takes frames of the region (8 bytes an entry). `FrameUseError('BadValue')` for a bad
@@ -228,8 +237,9 @@ export class FrameChannel implements Disposable {
    * ```
    */
   static open(sys: FrameContext, handle: FrameChannelHandle): FrameChannel {
-    if (handle === null || typeof handle !== 'object') {
-      throw new FrameUseError('BadValue', 'FrameChannel.open needs the handle of a channel (ch.handle)');
+    const notHandle = notAHandle(handle, ['paddr']);
+    if (notHandle !== undefined) {
+      throw new FrameUseError('BadValue', `FrameChannel.open needs the handle of a channel (ch.handle), not ${notHandle}`);
     }
     const any = Frame.fromInUse(sys, handle.paddr);
     const first = any.tryAs(ChannelMeta);

@@ -13,7 +13,8 @@
  * ended and emptied (the frames queued for it dropped), and the two references it held dropped
  * for it, by `reclaimWorker` and by the next `publish` or `subscribe`.
  */
-import { checkIntegerIn, describe } from '../base/args.js';
+import { checkIntegerIn, describe, notAHandle } from '../base/args.js';
+import { INSPECT, inspectSafely } from '../base/inspect.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE, type Paddr } from '../base/units.js';
 import type { FrameContext } from '../frame/context.js';
@@ -155,6 +156,14 @@ export class FrameTopic implements Disposable {
     countOpen(this.sys._region, this.b, 1);
   }
 
+  /** @internal `console.log(topic)`: `FrameTopic(0x3000, 2 subscribers, 5 published, depth 8)`. */
+  [INSPECT](): string {
+    return inspectSafely(
+      () => `FrameTopic(${hex(this.frame.paddr)}, ${this.subscribers} subscriber${this.subscribers === 1 ? '' : 's'}, ${this.published} published, depth ${this.depth}${this.ended ? ', ended' : ''})`,
+      () => `FrameTopic(${hex(this.frame.paddr)}, closed)`,
+    );
+  }
+
   /**
    * A new topic in one frame of the region; each subscription's queue holds `depth` frames.
    * `FrameUseError('BadValue')` for options that are not `{ depth }` with an integer depth in
@@ -201,8 +210,9 @@ export class FrameTopic implements Disposable {
    * ```
    */
   static open(sys: FrameContext, handle: FrameTopicHandle): FrameTopic {
-    if (handle === null || typeof handle !== 'object') {
-      throw new FrameUseError('BadValue', 'FrameTopic.open needs the handle of a topic (topic.handle)');
+    const notHandle = notAHandle(handle, ['paddr']);
+    if (notHandle !== undefined) {
+      throw new FrameUseError('BadValue', `FrameTopic.open needs the handle of a topic (topic.handle), not ${notHandle}`);
     }
     const any = Frame.fromInUse(sys, handle.paddr);
     const frame = any.tryAs(TopicMeta);
@@ -540,6 +550,14 @@ export class TopicSubscription extends FrameChannel {
     private readonly topic: TopicFrame,
   ) {
     super(ring);
+  }
+
+  /** @internal `console.log(sub)`: `TopicSubscription(0x5000, 1 of 8 queued, 0 missed)`. */
+  override [INSPECT](): string {
+    return inspectSafely(
+      () => `TopicSubscription(${hex(this.handle.paddr)}, ${this.size} of ${this.capacity} queued, ${this.missed} missed${this.ended ? ', ended' : ''})`,
+      () => `TopicSubscription(${hex(this.handle.paddr)}, closed)`,
+    );
   }
 
   /** @internal A new channel's frames for a subscription (`FrameTopic.subscribe`). */

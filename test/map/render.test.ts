@@ -13,7 +13,7 @@ import { planGrid } from '../../src/map/grid.js';
 import { LARGEST_RUN, STATE_FILL, typeFill, typeSwatch } from '../../src/map/palette.js';
 import { renderFrameMap } from '../../src/map/render.js';
 import { MockMeta, MockUMeta, makeSystem } from '../helpers.js';
-import { allElements, byClass, parseXml, textOf, type XmlElement } from './xml.js';
+import { allElements, byClass, linesOf, parseXml, textOf, type XmlElement } from './xml.js';
 
 /** A region with frames in most states (checked mode, so forgotten references show). */
 function busyRegion() {
@@ -209,8 +209,13 @@ describe('renderFrameMap as SVG', () => {
     const svg = parseXml(renderFrameMap(map, { format: 'svg' }));
     const grid = byClass(svg, 'grid')[0];
     expect(grid.attrs['data-frames-per-cell']).toBe('4');
-    expect(byClass(svg, 'cell')).toHaveLength(4096);
-    expect(textOf(svg)).toContain('Aggregated: 1 cell = 4 frames (16 KiB), 4096 cells');
+    expect(linesOf(svg)).toContain('Aggregated: 1 cell = 4 frames (16 KiB), 4096 cells');
+    // 1000 frames in use fill 250 cells: the first 4 rows of 64 are drawn; the 60 rows after
+    // them, every frame free, are one band that says so.
+    expect(byClass(svg, 'cell')).toHaveLength(4 * 64);
+    const [band] = byClass(svg, 'folded-rows');
+    expect(band.attrs).toEqual(expect.objectContaining({ 'data-rows': '60', 'data-frames': String(60 * 64 * 4) }));
+    expect(textOf(band)).toBe(`\u22ef 60 rows, all free: 15360 frames (60 MiB) from 0x0400000 to 0x4000000 \u22ef`);
     // Counts stay exact: they are the map's, not the cells'.
     expect(legend(svg).get('shared')).toBe(1000);
     seg.drop();
@@ -233,6 +238,48 @@ describe('renderFrameMap as SVG', () => {
     expect(allElements(byClass(doc, 'free-by-size')[0]).length).toBeLessThan(420);
     expect(textOf(doc)).toMatch(/Hatched at the right end: \d+ more runs/);
     expect(text.length).toBeLessThan(3_000_000);
+  });
+
+  it('folds three or more rows of free frames into one band, only in a grid of 8 rows or more', () => {
+    // A gigabyte region with a few frames in use at both ends: 64 rows of 64 cells of 64 frames.
+    const nframes = 1 << 18;
+    const used = (k: number): boolean => k < 300 || (k >= 40 * 4096 && k < 40 * 4096 + 10) || k >= nframes - 5;
+    const map = syntheticMap(nframes, (k) => (used(k) ? 'S' : 'F'));
+    const svg = parseXml(renderFrameMap(map, { format: 'svg' }));
+    const bands = byClass(svg, 'folded-rows').map((b) => [Number(b.attrs['data-rows']), Number(b.attrs['data-frames'])]);
+    // Rows 0, 40 and 63 hold frames in use; rows 1-39 and 41-62 are folded.
+    expect(bands).toEqual([
+      [39, 39 * 4096],
+      [22, 22 * 4096],
+    ]);
+    expect(byClass(svg, 'cell')).toHaveLength(3 * 64);
+    expect(linesOf(svg)).toContain('folded into one band that says how many');
+    // Every frame is in a drawn row or a band.
+    expect(byClass(svg, 'cell').length * 64 + bands.reduce((n, [, f]) => n + f, 0)).toBe(nframes);
+    // The row labels follow: the row after a band is labelled with its own address.
+    const labels = allElements(svg)
+      .filter((e) => e.name === 'text' && e.attrs['text-anchor'] === 'end' && e.attrs['font-size'] === '10')
+      .map(textOf);
+    expect(labels).toEqual(['0x00000000', '0x28000000', '0x3f000000']);
+    // A short grid shows every row, free or not.
+    const small = syntheticMap(64 * 6, (k) => (k < 3 ? 'S' : 'F'));
+    const smallSvg = parseXml(renderFrameMap(small, { format: 'svg' }));
+    expect(byClass(smallSvg, 'folded-rows')).toHaveLength(0);
+    expect(byClass(smallSvg, 'cell')).toHaveLength(64 * 6);
+  });
+
+  it('wraps a long title (and the other header lines) to the width of the picture, never cutting a word off', () => {
+    const sys = makeSystem({ frames: 64 });
+    const title = 'pageframe demo at its busiest moment: 246 frames in use, 243 of them queued, after 2513 of 20000 were sent';
+    const text = renderFrameMap(captureFrameMap(sys), { format: 'svg', title });
+    const svg = parseXml(text);
+    const width = Number(svg.attrs.width);
+    const bold = allElements(svg).filter((e) => e.name === 'text' && e.attrs['font-size'] === '20');
+    expect(bold.length).toBeGreaterThan(1);
+    expect(bold.map(textOf).join(' ')).toBe(title);
+    // Each line fits, at the widest a bold sans-serif character is (0.64 of the font size).
+    for (const line of bold) expect(20 + textOf(line).length * 20 * 0.64).toBeLessThanOrEqual(width - 20);
+    expect(text).toContain('were sent</text>');
   });
 
   it('columns and maxCells are options; bad options and a foreign map are refused', () => {

@@ -131,6 +131,14 @@ export function byClass(el: XmlElement, cls: string): XmlElement[] {
 }
 
 /** All text under `el`, in document order. */
+/** The text of every `<text>` element under `el`, one line each joined by spaces (a wrapped title reads as one). */
+export function linesOf(el: XmlElement): string {
+  return allElements(el)
+    .filter((e) => e.name === 'text')
+    .map(textOf)
+    .join(' ');
+}
+
 export function textOf(el: XmlElement): string {
   return el.text + el.children.map(textOf).join('');
 }
