@@ -52,6 +52,7 @@ export {
   type MetaTypeErrorCode,
   type FrameSystemErrorCode,
 } from './base/errors.js';
+export { defineStruct, StructType, StructArray, type StructView } from './heap/struct.js';
 export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './workers/channel.js';
 export type { ReclaimReport } from './workers/reclaim.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
