@@ -150,7 +150,7 @@ export interface FieldLayout {
   readonly size: number;
 }
 
-/** Bytes of each kind: also its alignment. */
+/** @internal Bytes of each kind: also its alignment. */
 export const KIND_SIZE: Record<FieldKind, number> = {
   u8: 1,
   i8: 1,
@@ -173,7 +173,7 @@ const RESERVED_FIELDS = new Set(['constructor', '__proto__', 'toJSON', 'prototyp
 const MAX_NAME = 128;
 
 /**
- * Refuses a type name that is not a string of 1..128 characters, or a schema that is not an
+ * @internal Refuses a type name that is not a string of 1..128 characters, or a schema that is not an
  * object: `MetaTypeError('BadSchema')` (the fields themselves are `layoutFields`'s to check).
  */
 export function checkDefinition(name: unknown, schema: unknown): asserts name is string {
@@ -186,7 +186,7 @@ export function checkDefinition(name: unknown, schema: unknown): asserts name is
 }
 
 /**
- * The type defined in this worker under `fresh.name`, from `defined` (one map per family: metadata
+ * @internal The type defined in this worker under `fresh.name`, from `defined` (one map per family: metadata
  * types, structs): `fresh` itself the first time, after that the same object for the same
  * description (`_descriptor`), else `MetaTypeError('Conflict')`.
  */
@@ -203,7 +203,7 @@ export function defineOnce<T extends { readonly name: string; readonly _descript
 }
 
 /**
- * The fields of `schema` in storage order, each at its byte offset: largest kind first, then by
+ * @internal The fields of `schema` in storage order, each at its byte offset: largest kind first, then by
  * name, so every field is aligned to its size once the first one is, no padding is needed, and
  * the same fields give the same layout in every worker whatever order they were written in.
  * `MetaTypeError('BadSchema')` for a name that is not an identifier, is `reserved` (besides
@@ -286,7 +286,7 @@ function checkValue(typeName: string, f: FieldLayout, value: unknown): void {
 }
 
 /**
- * Checks `init` against `fields` of type `typeName` (any subset of the fields, each value fitting
+ * @internal Checks `init` against `fields` of type `typeName` (any subset of the fields, each value fitting
  * its kind), throwing `FrameUseError('BadValue')` before anything is written: call it before
  * claiming or allocating, so a bad value changes nothing.
  */
@@ -304,7 +304,7 @@ export function checkInit(typeName: string, fields: readonly FieldLayout[], init
 }
 
 /**
- * Writes the fields `init` gives (checked by `checkInit`) at byte `at`; with `zeroRest`, the
+ * @internal Writes the fields `init` gives (checked by `checkInit`) at byte `at`; with `zeroRest`, the
  * others too, as zero (false, null). OWNER: the storage is the caller's alone (see `writeField`).
  */
 export function writeInit(mem: MemoryViews, at: number, fields: readonly FieldLayout[], init: unknown, zeroRest: boolean): void {
@@ -412,7 +412,7 @@ function readPlain(m: MemoryViews, at: number, kind: FieldKind): unknown {
 }
 
 /**
- * The internal fields of a view object: its owner, the views of the region, the byte its fields
+ * @internal The internal fields of a view object: its owner, the views of the region, the byte its fields
  * start at; and, from its prototype, what it is called in messages ('metadata of frame', ...).
  */
 export interface ViewState {
@@ -450,7 +450,7 @@ function makeAtomicCell(v: ViewState, arr: Int32Array | Uint32Array, i: number):
 }
 
 /**
- * Builds the prototype of a view: one accessor per field, reading shared memory live; with
+ * @internal Builds the prototype of a view: one accessor per field, reading shared memory live; with
  * `writable`, plain fields may be set (checked against their kind). `typeName` and `label`
  * ('metadata of frame', "struct 'app.point' at") name the view in messages.
  */
@@ -502,7 +502,7 @@ export function makeProto(fields: readonly FieldLayout[], writable: boolean, typ
   return proto;
 }
 
-/** A view with prototype `proto` (from `makeProto`) of the fields at byte `at` of `mem`. */
+/** @internal A view with prototype `proto` (from `makeProto`) of the fields at byte `at` of `mem`. */
 export function makeView(proto: object, owner: ViewOwner, mem: MemoryViews, at: number): object {
   const v = Object.create(proto) as ViewState;
   v._$h = owner;
