@@ -11,9 +11,10 @@ import type { Paddr } from '../base/units.js';
 import type { MemoryViews } from '../shm/views.js';
 
 /**
- * The kinds of a metadata field: integers of 8 to 64 bits (64-bit ones read as `bigint`),
- * floats, `bool`; `paddr` holds a frame address or null; `atomic-*` fields can be updated through
- * shared handles with atomic operations (see {@link AtomicCell}).
+ * The kinds of a field of a metadata type (`defineMeta`) or a struct (`defineStruct`): integers
+ * of 8 to 64 bits (64-bit ones read as `bigint`), floats, `bool`; `paddr` holds a frame address
+ * or null; `atomic-*` fields can be updated through shared handles and from any worker with
+ * atomic operations (see {@link AtomicCell}).
  *
  * @example
  * ```ts
@@ -44,8 +45,9 @@ export type FieldKind =
 export type AtomicKind = 'atomic-u32' | 'atomic-i32';
 
 /**
- * A metadata schema: field name → kind. At most `FRAME_METADATA_MAX_SIZE` (40) bytes of fields;
- * names are identifiers (not `toJSON`, `constructor`, ...).
+ * A schema: field name → kind. For a metadata type, at most `FRAME_METADATA_MAX_SIZE` (40) bytes
+ * of fields; a struct has no limit. Names are identifiers (not `toJSON`, `constructor`, ...; for
+ * a struct, not `addr`).
  *
  * @example
  * ```ts
@@ -95,8 +97,8 @@ export type FieldValue<K> = K extends 'u64' | 'i64'
 export type FieldInit<K> = K extends AtomicKind ? number : FieldValue<K>;
 
 /**
- * An atomic metadata field (`atomic-u32` / `atomic-i32`): `Atomics` on the slot's word, usable
- * through shared handles in every worker. Each method is the `Atomics` function of that name;
+ * An atomic field (`atomic-u32` / `atomic-i32`) of metadata or of a struct: `Atomics` on its
+ * word, usable through shared handles and struct views in every worker. Each method is the `Atomics` function of that name;
  * the read-modify-write ones return the value before.
  *
  * @example
