@@ -55,6 +55,7 @@ export {
 export { defineStruct, StructType, StructArray, type StructView } from './heap/struct.js';
 export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './workers/channel.js';
 export type { ReclaimReport } from './workers/reclaim.js';
+export { Heap, type HeapStats } from './heap/heap.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
 export type { LeakReport } from './checked/leaks.js';
 export { runtimeSupport, type RuntimeSupport } from './shm/probe.js';

@@ -12,6 +12,7 @@ import { completeGrowOf } from '../region/grow.js';
 import { syncFrames } from '../region/header.js';
 import { repairList } from '../region/lists.js';
 import { releaseRegistryFrom } from '../region/registry.js';
+import { releaseHeapFrom } from '../region/heap.js';
 import { forEachDeferred, releaseDeferredFrom } from '../region/deferred.js';
 import { MAX_LISTS, MAX_WORKERS } from '../base/limits.js';
 import type { FrameContext } from '../frame/context.js';
@@ -41,6 +42,8 @@ export interface ReclaimReport {
    * `leftBusy` are 0).
    */
   readonly pending: boolean;
+  /** Free heap slots it held in its caches, given back to their slabs (`FrameSystem.heap`). */
+  readonly heapSlots: number;
 }
 
 /**
@@ -49,7 +52,7 @@ export interface ReclaimReport {
  * the frames of workers an earlier reclaim left `WORKER_EXITED`. Waits at most `waitMs` for the
  * allocator lock (then the reclaim is left pending; see `ReclaimReport.pending`).
  */
-export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number): ReclaimReport[] {
+export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number): Omit<ReclaimReport, 'heapSlots'>[] {
   const i32 = sys._region.mem.i32;
   const stateOf = (id: number): number => workerState(sys._region, id);
   const dead = ids.filter((id, k) => ids.indexOf(id) === k && stateOf(id) !== WORKER_FREE);
@@ -74,6 +77,8 @@ export function reclaim(sys: FrameContext, ids: readonly number[], waitMs: numbe
     reclaimLists(sys, id, token, report);
     if (releaseRegistryFrom(sys._region, token)) report.locks.push('type registry');
     if (releaseDeferredFrom(sys._region, token)) report.locks.push('deferred drops');
+    // A slab change it left half done under the heap lock is not repaired (see region/heap.ts).
+    if (releaseHeapFrom(sys._region, token)) report.locks.push('heap');
   }
   // 2. Their frames, and those of workers left exited before, under the allocator lock. The
   // allocator's lock is held from the first look at a journaled frame to the freeing: a live
