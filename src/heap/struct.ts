@@ -17,16 +17,19 @@ import { reachFrames } from '../region/header.js';
 import type { FrameContext } from '../frame/context.js';
 import {
   checkDefinition,
+  checkInit,
   defineOnce,
   layoutFields,
   makeProto,
   makeView,
+  writeInit,
   type FieldLayout,
   type Schema,
   type ViewOwner,
   type ViewState,
 } from '../frame/fields.js';
-import type { MetaMut } from '../frame/meta-type.js';
+import type { MetaInit, MetaMut } from '../frame/meta-type.js';
+import type { Heap } from './heap.js';
 
 /**
  * A struct as a program sees it: each plain field a property, read and written in place (a
@@ -179,6 +182,68 @@ export class StructType<S extends Schema = Schema> {
   }
 
   /**
+   * A new struct on the heap, its fields set from `init` and the others zero (false, null): a
+   * block of `size` bytes from `sys.heap.alloc`, aligned to 8 (at least `align`, and the heap's
+   * fast path). A bad `init` is `FrameUseError('BadValue')` before anything is allocated; the
+   * heap's errors (`AllocError('NoMemory')`) as they come. Give it back with `free`, from any
+   * worker: post `view.addr`, and there `S.at(sys, addr)` is the same struct.
+   *
+   * @example
+   * ```ts
+   * const Job = defineStruct('app.job', { id: 'u32', done: 'atomic-u32' });
+   * const job = Job.alloc(sys, { id: 42 });
+   * console.log(job.id, job.done.load(), sys.heap.sizeOf(job.addr)); // 42 0 8
+   * Job.free(sys, job);
+   * sys.heap.trim();
+   * ```
+   */
+  alloc(sys: FrameContext & { readonly heap: Heap }, init?: MetaInit<S>): StructView<S> {
+    sys._assertOpen();
+    checkInit(this.name, this._fields, init);
+    const addr = sys.heap.alloc(this.size, Math.max(this.align, 8));
+    let view: StructView<S>;
+    try {
+      view = this.at(sys, addr);
+    } catch (e) {
+      sys.heap.free(addr); // cannot happen for a block of the heap; a failed call changes nothing
+      throw e;
+    }
+    // OWNER: a block just allocated: no other worker knows its address yet.
+    writeInit(sys._region.mem, sys._region.frameByte + addr, this._fields, init, true);
+    return view;
+  }
+
+  /**
+   * Gives the struct of `view` back to the heap (`sys.heap.free(view.addr)`), from any worker,
+   * whichever allocated it; `view` refuses every use after (`Dropped`), and a second `free` of it
+   * too. Other views of the same address are not told: do not use them, nor free the struct
+   * twice through two views (the heap sees that only where it is cheap to, and always in checked
+   * mode). `FrameUseError('BadValue')` for a view of another struct type or system.
+   *
+   * @example
+   * ```ts
+   * const Node = defineStruct('app.node', { value: 'f64', next: 'u32' });
+   * const node = Node.alloc(sys, { value: 0.5 });
+   * Node.free(sys, node);
+   * let code = '';
+   * try {
+   *   node.value = 1; // a freed view refuses every use
+   * } catch (e) {
+   *   code = (e as FrameUseError).code;
+   * }
+   * console.log(code); // Dropped
+   * sys.heap.trim();
+   * ```
+   */
+  free(sys: FrameContext & { readonly heap: Heap }, view: StructView<S>): void {
+    sys._assertOpen();
+    const owner = this.ownerOf(view, sys);
+    if (!owner._live) throw owner._deadError();
+    sys.heap.free(owner.paddr);
+    owner._live = false;
+  }
+
+  /**
    * An array of `n` structs from `addr`, one every `size` bytes (`addr` a multiple of `align`,
    * all `n` inside the region: else `FrameUseError('BadRange')`; `n` an integer >= 0). For an
    * array on the heap: `S.array(sys, sys.heap.alloc(n * S.size, S.align), n)`.
@@ -217,6 +282,16 @@ export class StructType<S extends Schema = Schema> {
     if (end > sys._region.maxPaddr) {
       throw new FrameUseError('BadRange', `struct '${this.name}' × ${n} at ${hex(addr)} ends at ${hex(end)}, past the region's frames (${hex(sys._region.maxPaddr)})`);
     }
+  }
+
+  /** The owner of `view` if it is a view of this type in `sys`, else `BadValue`. */
+  private ownerOf(view: unknown, sys: FrameContext): StructOwner {
+    if (view === null || typeof view !== 'object' || Object.getPrototypeOf(view) !== this._proto) {
+      throw new FrameUseError('BadValue', `not a view of struct '${this.name}': ${describe(view)}`);
+    }
+    const owner = (view as ViewState)._$h as StructOwner;
+    if (owner._sys !== sys) throw new FrameUseError('BadValue', `a view of struct '${this.name}' of another FrameSystem`);
+    return owner;
   }
 }
 

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FrameSystem, FrameUseError, MetaTypeError, PAGE_SIZE, StructArray, StructType, defineMeta, defineStruct, type FieldKind, type Schema } from '../../src/index.js';
+import { ContractError, FrameSystem, FrameUseError, MetaTypeError, PAGE_SIZE, StructArray, StructType, defineMeta, defineStruct, type FieldKind, type Schema } from '../../src/index.js';
 import { expectAllFree, expectNoChange, expectThrown, makeSystem } from '../helpers.js';
 
 const KINDS: readonly FieldKind[] = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'f64', 'u64', 'i64', 'bool', 'paddr', 'atomic-u32', 'atomic-i32'];
@@ -292,6 +292,100 @@ describe('bad input', () => {
   });
 });
 
+describe('S.alloc / S.free (on sys.heap)', () => {
+  const Job = defineStruct('test.struct.job', { id: 'u32', weight: 'f64', done: 'atomic-u32', tag: 'u8' });
+
+  it('allocates a block of S.size aligned to S.align, sets the fields init gives and zeroes the others', () => {
+    const sys = makeSystem();
+    // Leave garbage where the next block will be: a block of the same slot size, dirtied, freed.
+    const dirty = sys.heap.alloc(Job.size);
+    sys.bytes(dirty, Job.size).fill(0xee);
+    sys.heap.free(dirty);
+    const job = Job.alloc(sys, { id: 7, tag: 3 });
+    expect(job.addr).toBe(dirty); // this worker's cache gives the last slot freed first
+    expect(job.addr % Job.align).toBe(0);
+    expect(sys.heap.sizeOf(job.addr)).toBeGreaterThanOrEqual(Job.size);
+    expect([job.id, job.weight, job.done.load(), job.tag]).toEqual([7, 0, 0, 3]);
+    expect(Job.at(sys, job.addr).id).toBe(7); // any view of the address sees it
+    const before = sys.heap.stats().blocksInUse;
+    Job.free(sys, job);
+    expect(sys.heap.stats().blocksInUse).toBe(before - 1);
+    sys.heap.trim();
+    expectAllFree(sys);
+    sys.close();
+  });
+
+  it('a bad init is BadValue before anything is allocated; a freed view refuses every use; free checks its view', () => {
+    const sys = makeSystem();
+    const Other = defineStruct('test.struct.other', { id: 'u32' });
+    for (const init of [{ id: -1 }, { id: 1.5 }, { nope: 1 }, { done: 2 ** 32 }, 5, 'x'] as unknown[]) {
+      const before = sys.heap.stats();
+      expectThrown(() => Job.alloc(sys, init as { id: number }), FrameUseError, 'BadValue');
+      expect(sys.heap.stats()).toEqual(before);
+    }
+    const job = Job.alloc(sys);
+    const alias = Job.at(sys, job.addr);
+    const inUse = sys.heap.stats().blocksInUse;
+    for (const bad of [null, {}, 5, Other.at(sys, job.addr), Job.array(sys, job.addr, 1)] as unknown[]) {
+      expectThrown(() => Job.free(sys, bad as typeof job), FrameUseError, 'BadValue');
+    }
+    const other = makeSystem();
+    expectThrown(() => Job.free(other, job), FrameUseError, 'BadValue'); // a view of another system
+    other.close();
+    expect(sys.heap.stats().blocksInUse).toBe(inUse);
+    Job.free(sys, job);
+    expectThrown(() => job.id, FrameUseError, 'Dropped');
+    expectThrown(() => (job.id = 1), FrameUseError, 'Dropped');
+    expectThrown(() => job.done, FrameUseError, 'Dropped');
+    expectThrown(() => Job.free(sys, job), FrameUseError, 'Dropped'); // the view knows it was freed
+    expect(sys.heap.stats().blocksInUse).toBe(inUse - 1);
+    expect(alias.id).toBe(0); // another view is not told (its block may be someone else's now)
+    sys.heap.trim();
+    expectAllFree(sys);
+    sys.close();
+  });
+
+  it('checked mode: freeing a struct twice through two views is the heap\'s ContractError, and changes nothing', () => {
+    const sys = makeSystem({ checked: true });
+    const job = Job.alloc(sys, { id: 1 });
+    const alias = Job.at(sys, job.addr);
+    Job.free(sys, job);
+    const before = sys.heap.stats();
+    expectThrown(() => Job.free(sys, alias), ContractError, 'Contract');
+    expect(sys.heap.stats()).toEqual(before);
+    sys.heap.trim();
+    expectAllFree(sys);
+    sys.close();
+  });
+
+  it('property: any init round-trips through alloc, and blocks never overlap', () => {
+    const schema = Object.fromEntries(KINDS.map((k) => [`f_${k.replace('-', '_')}`, k])) as Record<string, FieldKind>;
+    const All = defineStruct('test.struct.heap-all-kinds', schema);
+    const sys = makeSystem();
+    const initArb = fc.record(Object.fromEntries(Object.entries(schema).map(([n, k]) => [n, valueOf[k]])), { requiredKeys: [] });
+    fc.assert(
+      fc.property(fc.array(initArb, { minLength: 1, maxLength: 20 }), (inits) => {
+        const views = inits.map((init) => All.alloc(sys, init as never));
+        const addrs = views.map((v) => v.addr).sort((a, b) => a - b);
+        for (let i = 1; i < addrs.length; i++) expect(addrs[i] - addrs[i - 1]).toBeGreaterThanOrEqual(All.size);
+        views.forEach((v, i) => {
+          for (const [n, k] of Object.entries(schema)) {
+            const want = (inits[i] as Record<string, unknown>)[n] ?? ZERO[k];
+            const got = read(v as unknown as Record<string, unknown>, n, k);
+            if (Object.is(want, -0) && k !== 'f32' && k !== 'f64') expect(got).toBe(0);
+            else expect(got).toEqual(want);
+          }
+        });
+        for (const v of views) All.free(sys, v);
+      }),
+      { numRuns: 50 },
+    );
+    sys.heap.trim();
+    expectAllFree(sys);
+    sys.close();
+  });
+});
+
 // --- Real workers ----------------------------------------------------------------------------
 
 const DIST = new URL('../../dist/index.js', import.meta.url).href;
@@ -312,7 +406,11 @@ const sys = FrameSystem.attach(handle);
 const Rec = defineStruct('test.struct.shared', { id: 'u32', score: 'f64', big: 'i64', ok: 'bool', hits: 'atomic-u32', last: 'atomic-i32' });
 let result;
 try {
-  if (role === 'read') {
+  if (role === 'alloc') {
+    const r = Rec.alloc(sys, { id: 9, score: 0.75, big: 1n << 50n, ok: true });
+    r.hits.add(3);
+    result = { addr: r.addr };
+  } else if (role === 'read') {
     const r = Rec.at(sys, addr);
     result = { id: r.id, score: r.score, big: String(r.big), ok: r.ok, hits: r.hits.load() };
     const reply = Rec.at(sys, addr + Rec.size);
@@ -372,6 +470,21 @@ describe('a struct shared by workers', () => {
     expect(reply.hits.load()).toBe(1);
     expect([reply.id, reply.score, reply.big, reply.ok]).toEqual([42, 5, -(1n << 40n) - 1n, false]);
     frame.drop();
+    expectAllFree(sys);
+    sys.close();
+  });
+
+  it('a struct allocated on the heap in one worker is read and freed in another', async () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    const { w, exited } = spawn({ handle: sys.handle, role: 'alloc' });
+    const [answer] = (await once(w, 'message')) as [{ addr: number }];
+    await exited; // it closed its view of the region: its cached heap slots went back
+    const r = Rec.at(sys, answer.addr);
+    expect([r.id, r.score, r.big, r.ok, r.hits.load(), r.last.load()]).toEqual([9, 0.75, 1n << 50n, true, 3, 0]);
+    expect(sys.heap.stats().blocksInUse).toBe(1);
+    Rec.free(sys, r);
+    expect(sys.heap.stats().blocksInUse).toBe(0);
+    sys.heap.trim();
     expectAllFree(sys);
     sys.close();
   });
