@@ -17,24 +17,24 @@ const SIZE = 64;
 
 /** The row names, so run.js and the README say the same. */
 export const HEAP_ROWS = {
-  thing: '@thi.ng/malloc malloc+free 64 B (one thread)',
+  thing: '@thi.ng/malloc malloc+free 64 B',
   smo: 'shared-memory-objects alloc+free 64 B',
   heap: 'sys.heap alloc+free 64 B',
   heapVsSmo: 'sys.heap alloc+free 64 B, vs shared-memory-objects',
-  churnThing: `@thi.ng/malloc: ${LIVE} live 64 B blocks, one freed and one allocated at random`,
-  churnSmo: `shared-memory-objects: ${LIVE} live 64 B blocks, one freed and one allocated at random`,
-  churnHeap: `sys.heap: ${LIVE} live 64 B blocks, one freed and one allocated at random`,
-  churnHeapVsSmo: `sys.heap: ${LIVE} live 64 B blocks churned, vs shared-memory-objects`,
-  mixedThing: `@thi.ng/malloc: mixed sizes 8 B-2 KiB, ${LIVE} live`,
-  mixedSmo: `shared-memory-objects: mixed sizes 8 B-2 KiB, ${LIVE} live`,
-  mixedHeap: `sys.heap: mixed sizes 8 B-2 KiB, ${LIVE} live`,
-  mixedHeapVsSmo: `sys.heap: mixed sizes 8 B-2 KiB, ${LIVE} live, vs shared-memory-objects`,
+  churnThing: `@thi.ng/malloc, ${LIVE} live 64 B blocks churned at random`,
+  churnSmo: `shared-memory-objects, ${LIVE} live 64 B blocks churned at random`,
+  churnHeap: `sys.heap, ${LIVE} live 64 B blocks churned at random`,
+  churnHeapVsSmo: `sys.heap, ${LIVE} live 64 B blocks churned, vs shared-memory-objects`,
+  mixedThing: `@thi.ng/malloc, mixed sizes 8 B-2 KiB, ${LIVE} live`,
+  mixedSmo: `shared-memory-objects, mixed sizes 8 B-2 KiB, ${LIVE} live`,
+  mixedHeap: `sys.heap, mixed sizes 8 B-2 KiB, ${LIVE} live`,
+  mixedHeapVsSmo: `sys.heap, mixed sizes 8 B-2 KiB, ${LIVE} live, vs shared-memory-objects`,
   smo1: 'shared-memory-objects alloc+free 64 B, 1 worker',
   smo2: 'shared-memory-objects alloc+free 64 B, 2 workers at once (aggregate)',
   heap1: 'sys.heap alloc+free 64 B, 1 worker',
   heap2: 'sys.heap alloc+free 64 B, 2 workers at once (aggregate)',
-  remoteSmo: 'shared-memory-objects: 64 B allocated in one worker, freed in another (per block)',
-  remoteHeap: 'sys.heap: 64 B allocated in one worker, freed in another (per block)',
+  remoteSmo: 'shared-memory-objects, 64 B freed in another worker (per block)',
+  remoteHeap: 'sys.heap, 64 B freed in another worker (per block)',
 };
 
 /**
@@ -265,7 +265,7 @@ if (import.meta.url === new URL(process.argv[1] ?? '', 'file:').href) {
   for (const [name, ns, baseline] of rows) {
     const t = ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`;
     const ratio = baseline === null ? '' : `${(ns / /** @type {number} */ (byName.get(baseline))).toFixed(3)}×`;
-    console.log(`${name.padEnd(96)}${t.padEnd(12)}${ratio.padEnd(10)}${baseline ?? '(baseline)'}`);
+    console.log(`${name.padEnd(72)}${t.padEnd(12)}${ratio.padEnd(10)}${baseline ?? '(baseline)'}`);
   }
   console.log(JSON.stringify(summary));
 }
