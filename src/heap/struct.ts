@@ -153,6 +153,9 @@ export class StructType<S extends Schema = Schema> {
       get(this: ViewState) {
         return this._$h.paddr;
       },
+      set() {
+        throw new FrameUseError('ReadOnly', `addr of a struct view is where it is: make a view of another address with S.at`);
+      },
       enumerable: false,
     });
   }

@@ -6,8 +6,8 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ContractError, FrameSystem, FrameUseError, MetaTypeError, PAGE_SIZE, StructArray, StructType, defineMeta, defineStruct, type FieldKind, type Schema } from '../../src/index.js';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { ContractError, FrameSystem, FrameUseError, MetaTypeError, PAGE_SIZE, StructArray, StructType, defineMeta, defineStruct, type AtomicCell, type FieldKind, type Schema, type StructView } from '../../src/index.js';
 import { expectAllFree, expectNoChange, expectThrown, makeSystem } from '../helpers.js';
 
 const KINDS: readonly FieldKind[] = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'f64', 'u64', 'i64', 'bool', 'paddr', 'atomic-u32', 'atomic-i32'];
@@ -196,6 +196,37 @@ describe('defineStruct: fields', () => {
     c.add(3);
     expect(c.load()).toBe(3);
     expect(JSON.parse(JSON.stringify(v))).toEqual({ big: '0', c: 3, x: 0, p: null, i: 0, n: 7, ok: false });
+    frame.drop();
+    sys.close();
+  });
+});
+
+describe('types (checked by tsc)', () => {
+  it('fields read as their kinds, plain ones are writable, atomic ones are cells, addr is read-only', () => {
+    const S = defineStruct('test.struct.types', { n: 'u32', big: 'i64', ok: 'bool', p: 'paddr', c: 'atomic-u32' });
+    const sys = makeSystem({ frames: 4 });
+    const frame = sys.allocFrame();
+    const v = S.at(sys, frame.paddr);
+    expectTypeOf(v).toEqualTypeOf<StructView<{ readonly n: 'u32'; readonly big: 'i64'; readonly ok: 'bool'; readonly p: 'paddr'; readonly c: 'atomic-u32' }>>();
+    expectTypeOf(v.n).toEqualTypeOf<number>();
+    expectTypeOf(v.big).toEqualTypeOf<bigint>();
+    expectTypeOf(v.ok).toEqualTypeOf<boolean>();
+    expectTypeOf(v.p).toEqualTypeOf<number | null>();
+    expectTypeOf(v.c).toEqualTypeOf<AtomicCell>();
+    expectTypeOf(v.addr).toEqualTypeOf<number>();
+    v.n = 1;
+    v.big = 2n;
+    // @ts-expect-error a u32 field takes a number
+    expect(() => (v.n = 1n)).toThrow(FrameUseError);
+    // @ts-expect-error an atomic field is a cell, not assignable
+    expect(() => (v.c = 3)).toThrow(FrameUseError);
+    // @ts-expect-error addr is read-only
+    expectThrown(() => (v.addr = 8), FrameUseError, 'ReadOnly');
+    // @ts-expect-error no such field
+    expect(v.nope).toBeUndefined();
+    expectTypeOf(S.array(sys, frame.paddr, 2).at(1)).toEqualTypeOf<typeof v>();
+    // @ts-expect-error init takes the fields' values (a number for an atomic field)
+    expect(() => S.alloc(sys, { c: 1n })).toThrow(FrameUseError);
     frame.drop();
     sys.close();
   });
