@@ -421,6 +421,8 @@ export interface ViewState {
   _$h: ViewOwner;
   _$m: MemoryViews;
   _$b: number;
+  /** The view's atomic cells, made at first use (by field index). */
+  _$c: AtomicCell[] | undefined;
   readonly _$l: string;
 }
 
@@ -458,14 +460,15 @@ function makeAtomicCell(v: ViewState, arr: Int32Array | Uint32Array, i: number):
  */
 export function makeProto(fields: readonly FieldLayout[], writable: boolean, typeName: string, label: string): object {
   const proto: Record<string, unknown> = {};
-  for (const f of fields) {
+  for (const [index, f] of fields.entries()) {
     const { offset, kind } = f;
     const atomic = kind === 'atomic-u32' || kind === 'atomic-i32';
     const get = atomic
       ? function (this: ViewState) {
           if (!this._$h._live || this._$h._sys._closed) throw deadView(this);
           const arr = kind === 'atomic-u32' ? this._$m.u32 : this._$m.i32;
-          return makeAtomicCell(this, arr, (this._$b + offset) >> 2);
+          // One cell per view and field, made at first use: each of its calls checks the view.
+          return ((this._$c ??= [])[index] ??= makeAtomicCell(this, arr, (this._$b + offset) >> 2));
         }
       : function (this: ViewState) {
           if (!this._$h._live || this._$h._sys._closed) throw deadView(this);
@@ -510,5 +513,6 @@ export function makeView(proto: object, owner: ViewOwner, mem: MemoryViews, at: 
   v._$h = owner;
   v._$m = mem;
   v._$b = at;
+  v._$c = undefined;
   return v;
 }

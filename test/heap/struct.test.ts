@@ -364,7 +364,10 @@ describe('S.alloc / S.free (on sys.heap)', () => {
     expectThrown(() => Job.free(other, job), FrameUseError, 'BadValue'); // a view of another system
     other.close();
     expect(sys.heap.stats().blocksInUse).toBe(inUse);
+    const cell = job.done;
+    expect(job.done).toBe(cell); // one cell per view and field
     Job.free(sys, job);
+    expectThrown(() => cell.load(), FrameUseError, 'Dropped'); // a cell taken before checks its view at each call
     expectThrown(() => job.id, FrameUseError, 'Dropped');
     expectThrown(() => (job.id = 1), FrameUseError, 'Dropped');
     expectThrown(() => job.done, FrameUseError, 'Dropped');
