@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 // The layers of src/, lowest first (see docs/layers.md). A folder imports only from its
 // own layer and those before it; `import type` counts too, so no type-only cycle can form either.
 // system.ts and index.ts sit above every folder but map/, which reads a system.
-const LAYERS = ['base', 'shm', 'region', 'frame-allocator|checked', 'frame', 'workers'];
+const LAYERS = ['base', 'shm', 'region', 'frame-allocator|checked', 'frame', 'heap', 'workers'];
 
 // Only src/region/ names a word of shared memory: a word index constant (S_*, H_*, W_*, L_*, T_*,
 // C_*, the slot and record sizes) imported from region/ anywhere else is an error. Tests may.

@@ -14,6 +14,7 @@ import { Bench } from 'tinybench';
 import { FrameAllocOptions, FrameSystem, META_SLOT_SIZE, PAGE_SIZE } from '../dist/index.js';
 import { chart } from './chart.js';
 import { atomicsFloor, folioFloor } from './floor.js';
+import { heapBench } from './heap.js';
 import { streams } from './streams.js';
 import { growth, handoff, roundTrip, scaling } from './workers.js';
 
@@ -207,6 +208,13 @@ for (const r of stream) {
   const baseline = r.transport === 'transfer' ? null : streamRow(r.size, 'transfer', r.work === 'none' ? 'none' : 'set');
   rows.push([name, () => {}, 1, baseline]);
 }
+// The heap (bench/heap.js): small blocks against @thi.ng/malloc and shared-memory-objects.
+const heapRun = await heapBench({ quick });
+for (const [name, ns, baseline] of heapRun.rows) {
+  medianNs.set(name, ns);
+  rows.push([name, () => {}, 1, baseline]);
+}
+
 /** @param {number} size @param {string} transport @param {string} work */
 const streamOf = (size, transport, work) => /** @type {(typeof stream)[number]} */ (stream.find((r) => r.size === size && r.transport === transport && r.work === work));
 
@@ -264,6 +272,12 @@ const out = {
   /** 4 KiB round trips through two FrameChannels: median and 99th percentile (ns), idle and with a
    *  busy worker (goal: p99 under load < 50 µs). */
   roundTrip4KiB: trips,
+  /** The heap (bench/heap.js), each a ratio of medians in this run: `vsThing`, sys.heap's 64 B
+   *  alloc+free time over @thi.ng/malloc's (goal <= 1.5); `vsSharedMemoryObjects`, how many
+   *  times faster than shared-memory-objects' (goal >= 10); `scaling2Workers`, 2 workers' throughput
+   *  over 1's (goal >= 1.8); the same against both for 1000 live blocks churned at random and for
+   *  mixed sizes; `remoteFreeVsSharedMemoryObjects`, blocks freed in another worker. */
+  heap: heapRun.summary,
 };
 if (OUT !== undefined) {
   const json = resolve(OUT);
@@ -285,6 +299,7 @@ console.log(
 );
 console.log(`2 workers / 1 worker throughput: ${out.scaling2Workers}× (a plain loop sharing nothing: ${out.machineScaling2Workers}×); 1 MiB hand-off, FrameChannel vs postMessage copy: ${out.handoff1MiBVsCopy}× faster`);
 console.log(`streams, 64 KiB: FrameChannel throughput / postMessage transfer: ${out.streamVsTransfer64KiB}×, / ringbuf.js: ${out.streamVsRingbuf64KiB}×; hand-off cost / postMessage transfer: ${out.handoffVsTransfer64KiB}×`);
+console.log(`heap: ${JSON.stringify(out.heap)}`);
 for (const r of out.streams) console.log(`  stream ${String(r.size).padStart(7)} B ${r.transport.padEnd(8)} ${r.work.padEnd(4)} ${String(r.mbPerS).padStart(7)} MB/s`);
 shared.drop();
 checkedShared.drop();

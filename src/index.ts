@@ -63,9 +63,11 @@ export {
   type MetaTypeErrorCode,
   type FrameSystemErrorCode,
 } from './base/errors.js';
+export { defineStruct, StructType, StructArray, type StructView } from './heap/struct.js';
 export { FrameChannel, MAX_CHANNEL_CAPACITY, type FrameChannelHandle } from './workers/channel.js';
 export { FrameTopic, TopicSubscription, MAX_TOPIC_SUBSCRIBERS, type FrameTopicHandle, type FrameTopicOptions } from './workers/topic.js';
 export type { ReclaimReport } from './workers/reclaim.js';
+export { Heap, type HeapStats } from './heap/heap.js';
 export { LinkedList, CursorMut, type LinkedListHandle } from './frame/linked-list.js';
 export type { LeakReport } from './checked/leaks.js';
 export { runtimeSupport, type RuntimeSupport } from './shm/probe.js';

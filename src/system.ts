@@ -23,8 +23,10 @@ import { Untyped, forgetRegion, typeById, type AnyMeta } from './frame/meta-type
 import type { Segment } from './frame/segment.js';
 import { newWasmMemory } from './shm/atomics.js';
 import { Region } from './region/region.js';
-import { checkTimeout, describe, notAHandle } from './base/args.js';
+import { checkNumber, checkTimeout, describe, notAHandle } from './base/args.js';
 import { INSPECT, inspectSafely } from './base/inspect.js';
+import { Heap } from './heap/heap.js';
+import { heapReady as heapInUse } from './region/heap.js';
 import { claimWorker, recordThread, threadOf, workerState, WORKER_FREE } from './region/workers.js';
 import { threadId } from './shm/thread.js';
 import { autoGrowOf, bufferOf, initRegion, isGrowable, mayGrowTo, readHeader, regionId, sharedArrayBufferClass, syncFrames, type FrameSystemHandle, type SharedMemory } from './region/header.js';
@@ -394,6 +396,8 @@ export class FrameSystem implements FrameContext {
   _closed = false;
   /** @internal Checked mode's leak detector (this worker's handles). */
   readonly _leaks: LeakTracker | undefined;
+  /** @internal The heap, made on first use (`heap`). */
+  private _heap: Heap | undefined = undefined;
   /** @internal The zeroed options behind `allocFrame` and `allocSegment`. */
   private _options: FrameAllocOptions | undefined;
 
@@ -660,7 +664,81 @@ export class FrameSystem implements FrameContext {
    * ```
    */
   drainCaches(): number {
+    if (!this._closed) this._heap?._trim(); // slabs left empty go to the frame cache first, then with the rest
     return this._cache?.drainCaches() ?? 0;
+  }
+
+  /**
+   * The heap of small objects on this region's frames (DESIGN "Heap"): `alloc(size, align)`,
+   * `free(addr)`, `sizeOf`, `stats`, `trim`. Blocks are named by their address in paddr
+   * coordinates, the same in every worker; `bytes` and `dataView` view them.
+   *
+   * @example
+   * ```ts
+   * const addr = sys.heap.alloc(12);
+   * sys.bytes(addr, 12).set([1, 2, 3]);
+   * console.log(sys.bytes(addr, 3)); // Uint8Array(3) [ 1, 2, 3 ]
+   * sys.heap.free(addr);
+   * sys.heap.trim();
+   * ```
+   */
+  get heap(): Heap {
+    return (this._heap ??= new Heap(this));
+  }
+
+  /**
+   * A zero-copy view of `length` bytes at address `addr` (paddr coordinates): a heap block, or
+   * any frame's bytes. `FrameUseError`: `BadValue` for a value that is not a number, `BadRange`
+   * for a range that is not integers inside the region.
+   *
+   * @example
+   * ```ts
+   * const addr = sys.heap.alloc(4);
+   * const view = sys.bytes(addr, 4);
+   * view.fill(7);
+   * console.log(sys.bytes(addr, 4)[3], view.length); // 7 4
+   * sys.heap.free(addr);
+   * sys.heap.trim();
+   * ```
+   */
+  bytes(addr: number, length: number): Uint8Array {
+    const at = this.byteRange(addr, length, 'bytes');
+    const u8 = this._region.mem.u8;
+    return new Uint8Array(u8.buffer, u8.byteOffset + at, length);
+  }
+
+  /**
+   * A `DataView` of `length` bytes at address `addr` (paddr coordinates), for typed fields of a
+   * heap block. Errors as `bytes`.
+   *
+   * @example
+   * ```ts
+   * const addr = sys.heap.alloc(16);
+   * const dv = sys.dataView(addr, 16);
+   * dv.setUint32(0, 42, true);
+   * dv.setFloat64(8, 0.25, true);
+   * console.log(dv.getUint32(0, true), dv.getFloat64(8, true)); // 42 0.25
+   * sys.heap.free(addr);
+   * sys.heap.trim();
+   * ```
+   */
+  dataView(addr: number, length: number): DataView {
+    const at = this.byteRange(addr, length, 'dataView');
+    const u8 = this._region.mem.u8;
+    return new DataView(u8.buffer, u8.byteOffset + at, length);
+  }
+
+  /** The region byte of `addr`, once `addr .. addr + length` is checked to lie in the region. */
+  private byteRange(addr: unknown, length: unknown, what: string): number {
+    this._assertOpen();
+    checkNumber(addr, `${what}'s address`);
+    checkNumber(length, `${what}'s length`);
+    const r = this._region;
+    const ok = (): boolean => Number.isInteger(addr) && Number.isInteger(length) && addr >= 0 && length >= 0 && addr + length <= r.maxPaddr;
+    if (!ok() && !(syncFrames(r) && ok())) {
+      throw new FrameUseError('BadRange', `${what}(${describe(addr)}, ${describe(length)}): not a range of bytes inside the region's ${r.maxPaddr} bytes of frames`);
+    }
+    return r.frameByte + addr;
   }
 
   /**
@@ -719,7 +797,10 @@ export class FrameSystem implements FrameContext {
         throw new FrameSystemError('BadWorker', `reclaimWorker(${describe(id)}): not another worker's id (1..${MAX_WORKERS})`);
       }
     }
-    return reclaimWorkers(this, ids, this.reclaimWaitMs);
+    const reports = reclaimWorkers(this, ids, this.reclaimWaitMs);
+    // The heap's caches after the locks (the heap lock of a dead holder was released above) and
+    // outside the allocator lock (slabs left empty go back to the frame allocator).
+    return reports.map((report) => ({ ...report, heapSlots: this._heap === undefined && !heapInUse(this._region) ? 0 : this.heap._reclaim(report.workerId) }));
   }
 
   /**
@@ -981,6 +1062,7 @@ export class FrameSystem implements FrameContext {
     checkRegion(r);
     const allocator = this._cache ?? this.allocator;
     allocator.checkInvariants?.();
+    (this._heap ?? new Heap(this))._check();
     allocator.forEachFree?.((paddr, n) => {
       for (let k = paddr / PAGE_SIZE; k < paddr / PAGE_SIZE + n; k++) {
         if (slotState(r, k) !== SLOT_UNUSED) throw new InvariantError(`frame ${hex(k * PAGE_SIZE)}`, 'free in the allocator but not UNUSED');
@@ -1018,6 +1100,8 @@ export class FrameSystem implements FrameContext {
     }
     this.unwatchProcess?.();
     this.unwatchProcess = undefined;
+    this._heap?._trim();
+    this._heap?._close();
     this._cache?.drainCaches();
     this._closed = true;
     this._region.fast = undefined;

@@ -22,6 +22,8 @@ import {
   PAGE_SIZE,
   Segment,
   UniqueFrame,
+  defineStruct,
+  type Schema,
 } from '../src/index.js';
 import { MockMeta, MockUMeta, firstDifference, makeSystem, snapshot } from './helpers.js';
 
@@ -49,6 +51,7 @@ describe.each([false, true])('bad input (checked: %s)', (checked) => {
   const ch = FrameChannel.create(sys, 2);
   const reader = frame.reader();
   const writer = frame.writer();
+  const Rec = defineStruct('test.bad-input.struct', { x: 'f64', n: 'u32' });
 
   /** Entry points, each taking the bad value in one argument position. */
   const calls: [string, (x: unknown) => unknown][] = [
@@ -93,6 +96,14 @@ describe.each([false, true])('bad input (checked: %s)', (checked) => {
     ['ch.trySend(x)', (x) => ch.trySend(x as Frame)],
     ['ch.tryReceive(x)', (x) => ch.tryReceive(x as typeof MockMeta)],
     ['ch.readable(x)', (x) => void ch.readable(x as typeof MockMeta)],
+    ['Struct.at(sys, x)', (x) => Rec.at(sys, x as number)],
+    ['Struct.array(sys, x, 2)', (x) => Rec.array(sys, x as number, 2)],
+    ['Struct.array(sys, paddr, x)', (x) => Rec.array(sys, frame.paddr, x as number)],
+    ['Struct.array(…).at(x)', (x) => Rec.array(sys, frame.paddr, 4).at(x as number)],
+    ['Struct.alloc(sys, x) (then freed)', (x) => Rec.free(sys, Rec.alloc(sys, x as never))],
+    ['Struct.free(sys, x)', (x) => Rec.free(sys, x as never)],
+    ['defineStruct(x, schema)', (x) => defineStruct(x as string, { n: 'u32' })],
+    ['defineStruct(name, x)', (x) => defineStruct('test.bad-input.struct-schema', x as Schema)],
     ['sys.reclaimThread(x)', (x) => sys.reclaimThread(x as number)],
     ['sys.watch(x)', (x) => sys.watch(x as never)],
     ['ch.receive(undefined, x)', (x) => ((typeof x === 'number' && x > 10) || x === undefined ? null : ch.receive(undefined, x as number))], // undefined is the default: wait for ever

@@ -48,7 +48,7 @@ describe('README', () => {
     expect(logs).toContainEqual([7]); // the channel's segment comes back with its bytes
     expect(logs).toContainEqual(['from_raw_requires', true]); // checked mode catches a fromRaw without intoRaw
     expect(logs).toContainEqual([null]); // back-pressure: a full region answers at once, it does not wait
-    expect(logs).toContainEqual([16953344]); // the metadata room a 1 GiB maxFrames reserves
+    expect(logs).toContainEqual([16957440]); // the metadata room a 1 GiB maxFrames reserves
     expect(logs).toContainEqual(['zero-copy']); // the stream example
   });
 

@@ -65,7 +65,7 @@ function cacheBase(id: number, k: number): number {
 }
 
 function report(id: number, r: Partial<ReclaimReport>): ReclaimReport {
-  return { workerId: id, locks: [], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false, subscriptions: 0, ...r };
+  return { workerId: id, locks: [], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false, subscriptions: 0, heapSlots: 0, ...r };
 }
 
 /** `n` single frames allocated by `sys`. */

@@ -3,7 +3,7 @@
  * one (docs/design.md, "The state machine of a slot": failed calls change nothing): a bad argument is a typed pageframe error
  * and changes nothing, never a coercion, a raw `TypeError` or a hang.
  */
-import { FrameUseError } from './errors.js';
+import { AllocError, FrameUseError } from './errors.js';
 
 /**
  * Refuses a timeout that is not a number >= 0 (`Infinity` allowed): `FrameUseError('BadValue')`.
@@ -73,4 +73,17 @@ export function notAHandle(value: unknown, keys: readonly string[]): string | un
   if (missing.length === 0) return undefined;
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
   return typeof name === 'string' && name !== 'Object' && name !== '' ? `a ${name}` : `an object without ${missing.join(' and ')}`;
+}
+
+/**
+ * Refuses a heap request (`Heap.alloc`) whose size is not an integer in 1..`maxBytes`, or whose
+ * alignment is not a power of two in 1..`maxAlign` (the page size): `AllocError('InvalidArgs')`.
+ */
+export function checkHeapRequest(size: unknown, align: unknown, maxBytes: number, maxAlign: number): asserts size is number {
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > maxBytes) {
+    throw new AllocError('InvalidArgs', `heap.alloc: size must be an integer in 1..${maxBytes}, not ${describe(size)}`);
+  }
+  if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > maxAlign || (align & (align - 1)) !== 0) {
+    throw new AllocError('InvalidArgs', `heap.alloc: align must be a power of two in 1..${maxAlign}, not ${describe(align)}`);
+  }
 }

@@ -19,13 +19,14 @@
  *   H_WORKERS      the worker table               workers.ts (journals: journal.ts)
  *   H_REGISTRY     the type registry's entries    registry.ts
  *   H_LISTS        the linked-list table          lists.ts
+ *   H_HEAP         the heap: its lock, slab lists, per-worker caches   heap.ts
  *   metaOffset     one MetaSlot per frame         meta.ts
  */
 import { MAX_LISTS, MAX_TYPES, MAX_WORKERS, META_SLOT_SIZE } from '../base/limits.js';
 import { PAGE_SIZE, alignUp } from '../base/units.js';
 
 /** Bumped whenever the layout changes; attach refuses another version. */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 /** Head of the deferred-drop stack (frame index + 1; 0 when empty), guarded by H_DEFER_LOCK. */
 export const H_DEFER_HEAD = 11;
@@ -56,8 +57,13 @@ export const TYPE_ENTRY_WORDS = TYPE_ENTRY_BYTES / 4;
 export const H_LISTS = H_REGISTRY + MAX_TYPES * TYPE_ENTRY_WORDS;
 export const LIST_WORDS = 8;
 
+/** The heap's words (region/heap.ts): its lock and slab lists, then HEAP_WORKER_WORDS per worker. */
+export const H_HEAP = H_LISTS + MAX_LISTS * LIST_WORDS;
+export const HEAP_WORKER_WORDS = 16;
+export const HEAP_WORDS = 32 + MAX_WORKERS * HEAP_WORKER_WORDS;
+
 /** Bytes of the header, rounded up to a page. */
-export const HEADER_BYTES = alignUp((H_LISTS + MAX_LISTS * LIST_WORDS) * 4, PAGE_SIZE);
+export const HEADER_BYTES = alignUp((H_HEAP + HEAP_WORDS) * 4, PAGE_SIZE);
 
 /** Where each part of a region lies, in bytes from the region start. */
 export interface Layout {

@@ -1,0 +1,263 @@
+/**
+ * Slabs (the kernel's `Slab` and `SlabMeta`) and large blocks: a slab is a unique frame of
+ * metadata type `pageframe.slab` cut into slots of one size class, its free list threaded through
+ * its free slots; a large block is a segment of frames of type `pageframe.heap-large`, forgotten
+ * (`intoRaw`) while in use. The slab pool keeps, per class, a `LinkedList` of the slabs with free
+ * slots (the kernel's slab caches' partial lists); a full slab is in no list (held raw), an empty
+ * one goes back to the frame allocator at once. Every change of a slab is made under the heap
+ * lock (`region/heap.ts`).
+ */
+import { AllocError } from '../base/errors.js';
+import { PAGE_SHIFT, PAGE_SIZE, type Paddr } from '../base/units.js';
+import { FrameAllocOptions } from '../frame/allocator.js';
+import type { FrameContext } from '../frame/context.js';
+import { defineType, lookupTypeId, typeIdOf } from '../frame/meta-type.js';
+import { LinkedList } from '../frame/linked-list.js';
+import { Segment } from '../frame/segment.js';
+import { UniqueFrame } from '../frame/unique.js';
+import {
+  NUM_CLASSES,
+  cachePush,
+  heapReady,
+  initSlab,
+  lockHeap,
+  partialList,
+  setReady,
+  slabAllocated,
+  slabClass,
+  slabFreeHead,
+  slabOfSlot,
+  slabPop,
+  slabPush,
+  slotAt,
+  slotNext,
+  unlockHeap,
+} from '../region/heap.js';
+import { listFront, listedNext } from '../region/lists.js';
+import { slotWord } from '../region/meta.js';
+import type { Region } from '../region/region.js';
+
+/** The metadata of a slab frame: its size class, the slots handed out, its free list's head. */
+export const SlabMeta = defineType('pageframe.slab', { sizeClass: 'u32', allocated: 'u32', freeHead: 'u32' }, false);
+
+/** The metadata of a large block's frames: its length in frames on the first, 0 on the others. */
+export const LargeMeta = defineType('pageframe.heap-large', { blockFrames: 'u32' }, false);
+
+/**
+ * One worker's hands on the slab pool: the lists of partial slabs, opened on first use. Each
+ * method that changes slabs takes the heap lock for its whole body.
+ */
+export class SlabPool {
+  private readonly r: Region;
+  private lists: LinkedList<typeof SlabMeta>[] | undefined;
+  private alloc: FrameAllocOptions | undefined;
+
+  constructor(private readonly sys: FrameContext) {
+    this.r = sys._region;
+  }
+
+  /** The type id of slabs in this region (registered on first use). */
+  slabTypeId(): number {
+    return typeIdOf(this.r, SlabMeta);
+  }
+
+  /** The slab type's id here, or 0 if it was never registered (nothing to check then). */
+  slabTypeIdIfAny(): number {
+    return lookupTypeId(this.r, SlabMeta);
+  }
+
+  /** The type id of large blocks' frames in this region (registered on first use). */
+  largeTypeId(): number {
+    return typeIdOf(this.r, LargeMeta);
+  }
+
+  /** Class `c`'s list of partial slabs; the lists are made by the first worker that needs one.
+   *  The caller holds the heap lock. */
+  private list(c: number): LinkedList<typeof SlabMeta> {
+    if (this.lists === undefined) {
+      const r = this.r;
+      if (!heapReady(r)) {
+        const made: LinkedList<typeof SlabMeta>[] = [];
+        try {
+          for (let k = 0; k < NUM_CLASSES; k++) made.push(LinkedList.create(this.sys, SlabMeta));
+        } catch (e) {
+          for (const l of made) l.destroy();
+          throw e;
+        }
+        setReady(r, made.map((l) => l.id), made.map((l) => l.handle.gen));
+      }
+      const lists: LinkedList<typeof SlabMeta>[] = [];
+      for (let k = 0; k < NUM_CLASSES; k++) lists.push(LinkedList.open(this.sys, partialList(r, k), SlabMeta));
+      this.lists = lists;
+    }
+    return this.lists[c];
+  }
+
+  /**
+   * Moves up to `n` free slots of class `c` from the pool to the cache at word `cache` (this
+   * worker's), making new slabs as needed; returns how many it moved (0: no slot and no frame for
+   * a new slab). Under the heap lock.
+   */
+  refill(c: number, n: number, cache: number): number {
+    const r = this.r;
+    lockHeap(r);
+    try {
+      return this.takeLocked(c, n, (w) => cachePush(r, cache, w));
+    } finally {
+      unlockHeap(r);
+    }
+  }
+
+  /** One free slot of class `c` straight from a slab (checked mode: no caches), or 0. Under the heap lock. */
+  takeOne(c: number): number {
+    const r = this.r;
+    lockHeap(r);
+    try {
+      let got = 0;
+      this.takeLocked(c, 1, (w) => (got = w));
+      return got;
+    } finally {
+      unlockHeap(r);
+    }
+  }
+
+  /** `refill`'s body: up to `n` slots of class `c` given to `put`; the caller holds the lock. */
+  private takeLocked(c: number, n: number, put: (w: number) => void): number {
+    const r = this.r;
+    const list = this.list(c);
+    let got = 0;
+    while (got < n) {
+      // The front slab is read without taking it out (only the heap lock's holder changes these
+      // lists): it leaves the list only once it is full.
+      const front = listFront(r, list.id - 1);
+      let fresh: UniqueFrame<typeof SlabMeta> | null = null;
+      let sw: number;
+      if (front !== 0) sw = slotWord(r, front - 1);
+      else {
+        try {
+          fresh = (this.alloc ??= new FrameAllocOptions(this.sys).zeroed(false)).allocUnique(SlabMeta, { sizeClass: c });
+        } catch (e) {
+          if (e instanceof AllocError && e.code === 'NoMemory') break;
+          throw e;
+        }
+        sw = slabOfSlot(r, slotAt(r, fresh.paddr));
+        initSlab(r, sw, slotAt(r, fresh.paddr), c);
+      }
+      while (got < n) {
+        const w = slabPop(r, sw);
+        if (w === 0) break;
+        put(w);
+        got++;
+      }
+      const full = slabFreeHead(r, sw) === 0;
+      if (fresh !== null) {
+        if (full) fresh.intoRaw(); // full: held raw, in no list
+        else list.pushFront(fresh);
+      } else if (full) list.popFront()!.intoRaw();
+    }
+    return got;
+  }
+
+  /**
+   * Gives `count` slots back to their slabs: the chain from slot `first` linked through
+   * `slotNext` (a cache's stack, taken whole or popped). A slab that was full goes back to its
+   * list; one left empty goes back to the frame allocator. Returns the frames given back. Under
+   * the heap lock.
+   */
+  giveBack(first: number, count: number): number {
+    const r = this.r;
+    let freed = 0;
+    lockHeap(r);
+    try {
+      for (let w = first, k = 0; w !== 0 && k < count; k++) {
+        const next = slotNext(r, w);
+        freed += this.putLocked(w);
+        w = next;
+      }
+    } finally {
+      unlockHeap(r);
+    }
+    return freed;
+  }
+
+  /** Gives one slot back (checked mode) once `check(slab)` passed under the lock (it throws to
+   *  refuse, changing nothing); returns the frames given back (0 or 1). Under the heap lock. */
+  giveOneChecked(w: number, check: (slab: number) => void): number {
+    const r = this.r;
+    lockHeap(r);
+    try {
+      check(slabOfSlot(r, w));
+      return this.putLocked(w);
+    } finally {
+      unlockHeap(r);
+    }
+  }
+
+  /** Slot `w` back on its slab's free list, and the slab filed by its new fill. Lock held. */
+  private putLocked(w: number): number {
+    const r = this.r;
+    const sw = slabOfSlot(r, w);
+    const c = slabClass(r, sw);
+    const wasFull = slabFreeHead(r, sw) === 0;
+    const left = slabPush(r, sw, w);
+    const paddr = ((w * 4 - r.frameByte) >>> PAGE_SHIFT) * PAGE_SIZE;
+    const list = this.list(c);
+    if (left === 0) {
+      // Empty: back to the frame allocator, unless it is its class's only partial slab (kept,
+      // so that one block allocated and freed over and over does not make a slab each time;
+      // `dropEmpty` gives it back).
+      if (!wasFull && list.size === 1) return 0;
+      if (wasFull) UniqueFrame.fromRaw(this.sys, paddr, SlabMeta).drop();
+      else this.dropListed(list, paddr);
+      return 1;
+    }
+    if (wasFull) list.pushBack(UniqueFrame.fromRaw(this.sys, paddr, SlabMeta));
+    return 0;
+  }
+
+  /** Takes slab `paddr` out of `list` and drops it (lock held). */
+  private dropListed(list: LinkedList<typeof SlabMeta>, paddr: Paddr): void {
+    const cursor = list.cursorMutAt(paddr)!;
+    const slab = cursor.takeCurrent()!;
+    cursor.release();
+    slab.drop();
+  }
+
+  /** Gives every empty slab back to the frame allocator; returns how many. Under the heap lock. */
+  dropEmpty(): number {
+    const r = this.r;
+    if (!heapReady(r)) return 0;
+    let dropped = 0;
+    lockHeap(r);
+    try {
+      for (let c = 0; c < NUM_CLASSES; c++) {
+        const list = this.list(c);
+        const empty: Paddr[] = [];
+        for (let f = listFront(r, list.id - 1); f !== 0; f = listedNext(r, f)) {
+          if (slabAllocated(r, slotWord(r, f - 1)) === 0) empty.push((f - 1) * PAGE_SIZE);
+        }
+        for (const paddr of empty) this.dropListed(list, paddr);
+        dropped += empty.length;
+      }
+    } finally {
+      unlockHeap(r);
+    }
+    return dropped;
+  }
+
+  /** A large block of `nframes` frames (not zeroed); its paddr. `AllocError('NoMemory')` as a segment's. */
+  allocLarge(nframes: number): Paddr {
+    let first = true;
+    const seg = (this.alloc ??= new FrameAllocOptions(this.sys).zeroed(false)).allocSegmentWith(nframes, LargeMeta, () => {
+      const init = first ? { blockFrames: nframes } : undefined;
+      first = false;
+      return init;
+    });
+    return seg.intoRaw().start;
+  }
+
+  /** Frees the large block of `nframes` frames at `paddr`. */
+  freeLarge(paddr: Paddr, nframes: number): void {
+    Segment.fromRaw(this.sys, { start: paddr, end: paddr + nframes * PAGE_SIZE }, LargeMeta).drop();
+  }
+}
