@@ -75,6 +75,14 @@ sys.close();
     expect(run('cjs.cjs')).toBe('4096 4 >=20.19');
   });
 
+  it('its command line runs from the installed package (the demo, with its baseline)', () => {
+    const bin = join(app, 'node_modules/.bin/pageframe');
+    const out = execFileSync(bin, ['demo', '--frames', '300', '--workers', '1', '--no-map'], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+    expect(out).toContain('checksum errors: 0');
+    expect(out).toContain('every frame is back in the allocator: true');
+    expect(out).toMatch(/the same run through postMessage: copied/);
+  });
+
   it('type-checks in a strict TypeScript project without the DOM lib (ES2022 + ESNext.Disposable, @types/node, skipLibCheck false)', () => {
     writeFileSync(
       join(app, 'tsconfig.json'),

@@ -13,8 +13,7 @@ let bad = 0;
 let owed = 0;
 p.on('message', (/** @type {{ seq: number, sum: number, buffer: ArrayBuffer }} */ m) => {
   if (m.seq === STOP) {
-    p.postMessage({ done, bad });
-    p.close();
+    p.postMessage({ done, bad }); // the producer then terminates this worker
     return;
   }
   if (checksum(new Uint8Array(m.buffer)) !== m.sum) bad++;

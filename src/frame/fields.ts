@@ -6,6 +6,7 @@
  */
 import { describe } from '../base/args.js';
 import { FrameUseError, MetaTypeError, hex } from '../base/errors.js';
+import { INSPECT, inspectSafely } from '../base/inspect.js';
 import { PAGE_SIZE } from '../base/units.js';
 import type { Paddr } from '../base/units.js';
 import type { MemoryViews } from '../shm/views.js';
@@ -440,7 +441,9 @@ function makeAtomicCell(v: ViewState, arr: Int32Array | Uint32Array, i: number):
   const live = (): void => {
     if (!v._$h._live || v._$h._sys._closed) throw deadView(v);
   };
-  return {
+  const cell: AtomicCell & { [INSPECT](): string } = {
+    // What console.log shows: `AtomicCell(7)`, the value now (or why it cannot be read).
+    [INSPECT]: () => inspectSafely(() => `AtomicCell(${(live(), Atomics.load(arr, i))})`, () => 'AtomicCell(dropped)'),
     load: () => (live(), Atomics.load(arr, i)),
     store: (x) => (live(), Atomics.store(arr, i, x)),
     add: (x) => (live(), Atomics.add(arr, i, x)),
@@ -451,6 +454,7 @@ function makeAtomicCell(v: ViewState, arr: Int32Array | Uint32Array, i: number):
     exchange: (x) => (live(), Atomics.exchange(arr, i, x)),
     compareExchange: (e, x) => (live(), Atomics.compareExchange(arr, i, e, x)),
   };
+  return cell;
 }
 
 /**
@@ -492,6 +496,24 @@ export function makeProto(fields: readonly FieldLayout[], writable: boolean, typ
     Object.defineProperty(proto, f.name, { get, set, enumerable: true, configurable: false });
   }
   Object.defineProperty(proto, '_$l', { value: label, enumerable: false });
+  // What console.log shows of a view: its fields as they are now, on one line
+  // (`{ owner: 3, hits: 0, size: 0n }`), never the view's internals and the memory behind them.
+  Object.defineProperty(proto, INSPECT, {
+    value: function (this: ViewState) {
+      return inspectSafely(
+        () => {
+          if (!this._$h._live || this._$h._sys._closed) throw deadView(this);
+          const shown = fields.map((f) => {
+            const v = readPlain(this._$m, this._$b + f.offset, f.kind);
+            return `${f.name}: ${typeof v === 'bigint' ? `${v}n` : String(v)}`;
+          });
+          return shown.length === 0 ? '{}' : `{ ${shown.join(', ')} }`;
+        },
+        () => `{ ${this._$l} ${hex(this._$h.paddr)}: ${this._$h._sys._closed ? 'system closed' : 'dropped'} }`,
+      );
+    },
+    enumerable: false,
+  });
   // JSON of a view: a plain snapshot; 64-bit fields as decimal strings (JSON has no bigint).
   Object.defineProperty(proto, 'toJSON', {
     value: function (this: ViewState) {

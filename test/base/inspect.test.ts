@@ -90,6 +90,25 @@ describe('util.inspect of the public classes: one line each', () => {
     sys.close();
   });
 
+  it('metadata views and atomic cells: their values now, not the memory behind them', () => {
+    const sys = FrameSystem.create({ frames: 16 });
+    const Counted = defineMeta('test.inspect.counted', { owner: 'u32', hits: 'atomic-u32', size: 'u64', dirty: 'bool' });
+    const frame = sys.allocFrame(Counted, { owner: 3, size: 5n });
+    frame.meta.hits.add(2);
+    const view = frame.meta;
+    expect(inspect(view)).toBe('{ size: 5n, hits: 2, owner: 3, dirty: false }'); // in layout order
+    expect(inspect(frame.meta.hits)).toBe('AtomicCell(2)');
+    const unique = new FrameAllocOptions(sys).allocUnique(Counted, { owner: 4 });
+    expect(inspect(unique.metaMut)).toBe('{ size: 0n, hits: 0, owner: 4, dirty: false }');
+    expect(inspect(sys.allocFrame().meta)).toBe('{}');
+    const cell = frame.meta.hits;
+    frame.drop();
+    expect(inspect(view)).toBe(`{ metadata of frame ${hex(frame.paddr)}: dropped }`);
+    expect(inspect(cell)).toBe('AtomicCell(dropped)');
+    unique.drop();
+    sys.close();
+  });
+
   it('no public class prints more than one line', () => {
     const sys = FrameSystem.create({ frames: 16 });
     const frame = sys.allocFrame();

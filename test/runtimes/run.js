@@ -29,7 +29,7 @@ const NOT_RUNTIME = [
   'test/waits.test.ts', // docs/waits.md against the source text
   'test/paths.test.ts', // paths named in docs and comments
   'test/dts.test.ts', // the published .d.ts, type-checked by tsc
-  'test/pack.test.ts', // npm pack's file list
+  'test/pack.test.ts', // npm pack, the tarball installed into a project and imported by Node and tsc
   'test/verify/constants.test.ts', // the SPIN models' constants against the source
 ];
 
