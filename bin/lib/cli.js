@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -67,7 +68,7 @@ prints the ratios.
 
 Options:
   -n, --frames <N>    frames to send (default 20000)
-  -w, --workers <N>   consumer workers, 1..32 (default 2)
+  -w, --workers <N>   consumer workers, 1..32 (default: one fewer than the cores, at least 1)
       --region <N>    the most frames the region may grow to, 64..1048576 (default 262144: 1 GiB); it
                       starts at 16 frames and grows as the frames in flight need
   -m, --map <file>    where to write the frame map: .svg or .html (default demo-map.svg)
@@ -87,7 +88,9 @@ Exit status 1 if a checksum fails, a frame is lost or the invariant does not hol
     },
     run: async (v, io) => {
       const frames = integer(v.frames, '--frames', 20000, 1, 2 ** 31, 'demo');
-      const workers = integer(v.workers, '--workers', 2, 1, 32, 'demo');
+      // One thread a core: the producer and its consumers (more threads than cores make each
+      // hand-off wait for a core, which is not what the demo is about).
+      const workers = integer(v.workers, '--workers', Math.max(1, Math.min(32, availableParallelism() - 1)), 1, 32, 'demo');
       const region = integer(v.region, '--region', 1 << 18, 64, 1 << 20, 'demo');
       if (v['no-map'] === true && v.map !== undefined) throw new UsageError('--map and --no-map exclude each other', 'demo');
       const map = v['no-map'] === true ? null : stringValue(v.map) ?? 'demo-map.svg';

@@ -7,22 +7,36 @@ export const Block = defineMeta('demo.block', { seq: 'u32', checksum: 'atomic-u3
 /** The sequence number of the frame that tells a consumer to stop. */
 export const STOP = 0xffff_ffff;
 
+/** Blocks repeat after this many sequence numbers (each a different window of the noise). */
+const BLOCKS = 1024;
+
 /**
- * Fills `bytes` (a multiple of 4 long, 4-aligned) with data derived from `seq`, a 32-bit word at
- * a time; returns its checksum.
- * @param {Uint8Array} bytes
- * @param {number} seq
+ * The demo's data, made once: 8 KiB of noise, and the checksum of each 4 KiB window of it that a
+ * block is (block `seq` starts at byte 4 × (seq mod 1024)). Making a block is then one copy, so
+ * the run measures the hand-off and the consumers' check rather than a generator.
  */
-export function fillBlock(bytes, seq) {
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
-  let x = (seq * 2654435761) >>> 0 || 1;
+export function makeBlocks() {
+  const noise = new Uint8Array(2 * 4096);
+  const words = new Uint32Array(noise.buffer);
+  let x = 2654435761;
   for (let i = 0; i < words.length; i++) {
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
-    words[i] = x;
+    words[i] = x >>> 0;
   }
-  return checksum(bytes);
+  const sums = new Uint32Array(BLOCKS);
+  for (let k = 0; k < BLOCKS; k++) sums[k] = checksum(noise.subarray(4 * k, 4 * k + 4096));
+  return {
+    /**
+     * Block `seq`: its bytes (a view of the noise: copy them) and their checksum.
+     * @param {number} seq
+     */
+    block(seq) {
+      const k = seq % BLOCKS;
+      return { bytes: noise.subarray(4 * k, 4 * k + 4096), sum: sums[k] };
+    },
+  };
 }
 
 /**

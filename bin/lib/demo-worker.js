@@ -1,8 +1,8 @@
-// A demo consumer: takes frames from the channel (`for await`: it waits in its event loop, not in
-// Atomics.wait), verifies their bytes in place, drops them.
+// A demo consumer: takes frames from the channel (a blocking receive: this thread has nothing else
+// to do), verifies their bytes in place, drops them.
 import { parentPort as port, workerData } from 'node:worker_threads';
 import { FrameChannel, FrameSystem } from '../../dist/index.js';
-import { STOP, checksum } from './demo-shared.js';
+import { Block, STOP, checksum } from './demo-shared.js';
 
 if (port === null) throw new Error('demo-worker.js runs as a worker thread');
 const sys = FrameSystem.attach(workerData.handle);
@@ -11,8 +11,8 @@ port.postMessage({ workerId: sys.workerId });
 
 let done = 0;
 let bad = 0;
-for await (const item of channel) {
-  const frame = /** @type {import('../../dist/index.js').Frame<typeof import('./demo-shared.js').Block>} */ (item);
+for (;;) {
+  const frame = /** @type {import('../../dist/index.js').Frame<typeof Block>} */ (channel.receive(Block)); // blocks until a frame comes
   const stop = frame.meta.seq === STOP;
   if (!stop) {
     if (checksum(frame.bytes()) !== frame.meta.checksum.load()) bad++;

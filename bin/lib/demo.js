@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FrameChannel, FrameSystem } from '../../dist/index.js';
 import { captureFrameMap, renderFrameMap } from '../../dist/map/index.js';
-import { Block, STOP, fillBlock } from './demo-shared.js';
+import { Block, STOP, makeBlocks } from './demo-shared.js';
 import { Progress } from './progress.js';
 
 /**
@@ -67,17 +67,14 @@ export async function runDemo(o) {
   /** @type {{ map: import('../../dist/map/index.js').FrameMap, sent: number, queued: number, busiest: boolean } | undefined} */
   let snapshot;
   progress = new Progress(o.out);
-  let fillMs = 0; // the producer's own work: making the blocks
-  const scratch = new Uint8Array(4096);
+  const blocks = makeBlocks();
   const started = performance.now();
   for (let seq = 0; seq < o.frames; seq++) {
     const frame = sys.allocFrame(Block, { seq });
-    const fillStart = performance.now();
-    // Made in private memory, then copied in with one `set` (a byte loop writing shared memory
-    // is several times slower in V8: see bench/README.md); the baseline makes its blocks alike.
-    const sum = fillBlock(scratch, seq);
-    fillMs += performance.now() - fillStart;
-    frame.bytes().set(scratch);
+    // Written with one `set` from private memory (a byte loop writing shared memory is several
+    // times slower in V8: see bench/README.md); the baseline copies its blocks alike.
+    const { bytes, sum } = blocks.block(seq);
+    frame.bytes().set(bytes);
     frame.meta.checksum.store(sum); // an atomic field: writable through a shared handle
     channel.send(frame); // blocks while the channel is full; the frame's reference moves into it
     if (o.map !== null) {
@@ -134,32 +131,34 @@ export async function runDemo(o) {
     // flight, fresh workers. What differs is only how a block reaches a consumer.
     const rate = (/** @type {{ done: number, seconds: number }} */ r) => (r.done * 4096) / 2 ** 20 / r.seconds;
     const channelRate = (done * 4096) / 2 ** 20 / seconds;
-    const copy = await viaPostMessage(o, channel.capacity, false);
-    const transfer = await viaPostMessage(o, channel.capacity, true);
+    const copy = await viaPostMessage(o, blocks, channel.capacity, false);
+    const transfer = await viaPostMessage(o, blocks, channel.capacity, true);
     baselineOk = copy.bad === 0 && transfer.bad === 0 && copy.done === o.frames && transfer.done === o.frames;
     print(
       `the same run through postMessage: copied ${rate(copy).toFixed(1)} MiB/s, transferred ${rate(transfer).toFixed(1)} MiB/s; ` +
         `FrameChannel ${channelRate.toFixed(1)} MiB/s = ${(channelRate / rate(copy)).toFixed(2)}× copy, ${(channelRate / rate(transfer)).toFixed(2)}× transfer`,
     );
     print(
-      `what this means: all three runs are bounded by the JavaScript that makes and checks each 4 KiB block (~${((fillMs * 1000) / o.frames).toFixed(0)} µs to make one here) ` +
-        `and by how ${o.workers + 1} threads share this machine's ${availableParallelism()} cores; a hand-off costs microseconds either way, so the ratios say which hand-off won on this machine today. ` +
-        'The hand-off alone is what npm run bench measures (bench/README.md: a 4 KiB round trip ~3 µs through a FrameChannel, ~100 µs through postMessage)',
+      `what this means: the three runs move the same ${o.frames} blocks of 4 KiB from this thread to ${o.workers} worker${o.workers === 1 ? '' : 's'}, which check every byte; ` +
+        'a block is made with one copy, so the runs differ in the hand-off and in how the threads wait for each other. ' +
+        'The FrameChannel saves each message its copy or its new buffer (npm run bench measures the hand-off alone: bench/README.md), ' +
+        `but its threads wait for each other in shared memory (polling, then sleeping); with ${availableParallelism()} cores, or on a busy machine, that can cost more than it saves, and the figures vary from run to run.`,
     );
   }
   return bad === 0 && done === o.frames && stats.free === stats.total && baselineOk;
 }
 
 /**
- * The baseline run: `o.frames` blocks filled as in the channel run, posted round-robin to
+ * The baseline run: the same `o.frames` blocks as the channel run, posted round-robin to
  * `o.workers` fresh consumers as ArrayBuffers (copied, or transferred: a new buffer each), at
  * most `window` in flight (the consumers send credits back). Resolves to what they verified.
  * @param {DemoOptions} o
+ * @param {ReturnType<typeof makeBlocks>} blocks
  * @param {number} window
  * @param {boolean} transfer
  * @returns {Promise<{ done: number, bad: number, seconds: number }>}
  */
-async function viaPostMessage(o, window, transfer) {
+async function viaPostMessage(o, blocks, window, transfer) {
   const creditBatch = Math.max(1, Math.min(16, Math.floor(window / (2 * o.workers))));
   const workers = Array.from({ length: o.workers }, () => new Worker(new URL('./demo-pm-worker.js', import.meta.url), { workerData: { creditBatch } }));
   let inFlight = 0;
@@ -181,9 +180,10 @@ async function viaPostMessage(o, window, transfer) {
   const started = performance.now();
   for (let seq = 0; seq < o.frames; seq++) {
     while (inFlight >= window) await new Promise((resolve) => (wake = () => resolve(undefined)));
+    const block = blocks.block(seq);
     const bytes = transfer ? new Uint8Array(4096) : reused;
-    const sum = fillBlock(bytes, seq);
-    workers[seq % o.workers].postMessage({ seq, sum, buffer: bytes.buffer }, transfer ? [bytes.buffer] : []);
+    bytes.set(block.bytes);
+    workers[seq % o.workers].postMessage({ seq, sum: block.sum, buffer: bytes.buffer }, transfer ? [bytes.buffer] : []);
     inFlight++;
   }
   for (const w of workers) w.postMessage({ seq: STOP, sum: 0, buffer: new ArrayBuffer(0) });
