@@ -65,6 +65,7 @@ const P = {
   growStale: /\(f<view\)&&\(f<mem\)/, // grow: the bytes of a frame taken are reachable (no stale view)
   growEarly: /\(f<hdr\)&&\(f<mem\)/, // grow: no frame handed out past the count or the memory
   growFinal: /hdr==\(|freeF\[f\]\|\|held/, // grow final: the count is what the grows added; every frame below it free or held
+  heapSlot: /where\[\(?[ht]-1\)?\]==(me|w)/, // heap: a pop takes a slot its stack holds; final: each stack holds what its ghost says
 };
 
 /** @type {Run[]} */
@@ -217,6 +218,18 @@ const RUNS = [
     property: P.growEarly, what: 'the new frames freed (and the lock let go) before the memory grows: one is handed out early' },
   { name: 'grow/broken-no-complete+death/w5', model: 'grow.pml', workers: 5, defines: ['DEATH', 'BROKEN_NO_COMPLETE'], expect: 'fail',
     property: P.growFinal, what: 'reclaim rebuilds without finishing the dead grower\'s grow: its frames are lost' },
+
+  // (f) the heap's per-worker caches of free slots: owner CAS push/pop, whole-stack take
+  { name: 'heap/code/w2', model: 'heap.pml', workers: 2, defines: ['NS=3', 'OPS=3'], expect: 'pass',
+    what: 'cachePush/cachePop (one CAS each) of two workers, cross-worker frees, cacheTakeAll steals given back under the heap lock' },
+  { name: 'heap/code/ns4/w2', model: 'heap.pml', workers: 2, defines: ['NS=4', 'OPS=4'], expect: 'pass',
+    what: 'the same, 4 slots, 4 operations each' },
+  { name: 'heap/code+death/w2', model: 'heap.pml', workers: 2, defines: ['NS=3', 'OPS=3', 'DEATH'], expect: 'pass', big: true,
+    what: 'worker 2 may die at any step; reclaimWorker releases the heap lock and takes its stack whole' },
+  { name: 'heap/broken-plain-push/w2', model: 'heap.pml', workers: 2, defines: ['NS=3', 'OPS=3', 'BROKEN_PLAIN_PUSH'], expect: 'fail',
+    property: P.heapSlot, what: 'the push stores the head instead of its CAS: a steal in between is undone, its slots on two stacks' },
+  { name: 'heap/broken-pop-no-cas/w2', model: 'heap.pml', workers: 2, defines: ['NS=3', 'OPS=3', 'BROKEN_POP_NO_CAS'], expect: 'fail',
+    property: P.heapSlot, what: 'the pop stores the head instead of its CAS: a slot stolen meanwhile is popped too (two owners)' },
 ];
 
 /**

@@ -33,7 +33,7 @@ import {
   slotNext,
   unlockHeap,
 } from '../region/heap.js';
-import { listFront, listedNext } from '../region/lists.js';
+import { listFront, listIdOf, listedNext } from '../region/lists.js';
 import { slotWord } from '../region/meta.js';
 import type { Region } from '../region/region.js';
 
@@ -198,20 +198,23 @@ export class SlabPool {
     const r = this.r;
     const sw = slabOfSlot(r, w);
     const c = slabClass(r, sw);
-    const wasFull = slabFreeHead(r, sw) === 0;
     const left = slabPush(r, sw, w);
-    const paddr = ((w * 4 - r.frameByte) >>> PAGE_SHIFT) * PAGE_SIZE;
+    const frame = (w * 4 - r.frameByte) >>> PAGE_SHIFT;
+    const paddr = frame * PAGE_SIZE;
     const list = this.list(c);
+    // Filed by where it is, not by its fill before: a worker that died holding the heap lock may
+    // have left a slab with free slots out of its list (it is filed again here).
+    const listed = listIdOf(r, frame + 1) === list.id;
     if (left === 0) {
       // Empty: back to the frame allocator, unless it is its class's only partial slab (kept,
       // so that one block allocated and freed over and over does not make a slab each time;
       // `dropEmpty` gives it back).
-      if (!wasFull && list.size === 1) return 0;
-      if (wasFull) UniqueFrame.fromRaw(this.sys, paddr, SlabMeta).drop();
-      else this.dropListed(list, paddr);
+      if (listed && list.size === 1) return 0;
+      if (listed) this.dropListed(list, paddr);
+      else UniqueFrame.fromRaw(this.sys, paddr, SlabMeta).drop();
       return 1;
     }
-    if (wasFull) list.pushBack(UniqueFrame.fromRaw(this.sys, paddr, SlabMeta));
+    if (!listed) list.pushBack(UniqueFrame.fromRaw(this.sys, paddr, SlabMeta));
     return 0;
   }
 
