@@ -37,11 +37,15 @@ import { listFront, listIdOf, listedNext } from '../region/lists.js';
 import { slotWord } from '../region/meta.js';
 import type { Region } from '../region/region.js';
 
+/** The names of the slab and large-block metadata types (the frame map finds them by name). */
+export const SLAB_TYPE = 'pageframe.slab';
+export const LARGE_TYPE = 'pageframe.heap-large';
+
 /** The metadata of a slab frame: its size class, the slots handed out, its free list's head. */
-export const SlabMeta = defineType('pageframe.slab', { sizeClass: 'u32', allocated: 'u32', freeHead: 'u32' }, false);
+export const SlabMeta = defineType(SLAB_TYPE, { sizeClass: 'u32', allocated: 'u32', freeHead: 'u32' }, false);
 
 /** The metadata of a large block's frames: its length in frames on the first, 0 on the others. */
-export const LargeMeta = defineType('pageframe.heap-large', { blockFrames: 'u32' }, false);
+export const LargeMeta = defineType(LARGE_TYPE, { blockFrames: 'u32' }, false);
 
 /**
  * One worker's hands on the slab pool: the lists of partial slabs, opened on first use. Each

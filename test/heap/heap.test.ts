@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AllocError, ContractError, FrameSystem, FrameUseError, InvariantError, PAGE_SIZE, type HeapStats } from '../../src/index.js';
+import { AllocError, ContractError, FrameSystem, FrameUseError, InvariantError, PAGE_SIZE, captureFrameMap, renderFrameMap, type HeapStats } from '../../src/index.js';
+import { describeFrame, heapLine, typesById } from '../../src/map/text.js';
 import { classOf, slotSize, slotsPerSlab } from '../../src/heap/slot.js';
 import { keepCached, maxCached } from '../../src/heap/cache.js';
 import { S_STORAGE } from '../../src/region/meta.js';
@@ -388,5 +389,25 @@ describe('checkInvariants covers the heap', () => {
     i32[head + 1] -= 1;
     sys.checkInvariants();
     expectEmpty(sys);
+  });
+});
+
+describe('the frame map shows the heap', () => {
+  it('each slab with its slot size and fill, each large block, and a summary line', () => {
+    const sys = makeSystem();
+    expect(captureFrameMap(sys).heap).toBeUndefined(); // no heap used yet
+    const small = Array.from({ length: 10 }, () => sys.heap.alloc(64));
+    const big = sys.heap.alloc(2 * PAGE_SIZE);
+    const map = captureFrameMap(sys);
+    const slab = small[0] >>> 12;
+    expect(map.heap?.slabs).toEqual([[slab, 64, keepCached(3), 64]]); // the slots handed out: 10 in use, the rest cached
+    expect(map.heap?.large).toEqual([[big >>> 12, 2]]);
+    expect(describeFrame(map, typesById(map), slab, 'unique')).toContain('heap slab of 64-byte slots, 64 of 64 handed out');
+    expect(describeFrame(map, typesById(map), big >>> 12, 'shared')).toContain('heap block of 2 frames');
+    expect(heapLine(map)).toBe('heap: 1 slab (64 B: 1 slab, 100.0% full), 1 large block (2 frames)');
+    expect(renderFrameMap(map, { format: 'svg' })).toContain('heap: 1 slab');
+    for (const b of [...small, big]) sys.heap.free(b);
+    expectEmpty(sys);
+    expect(captureFrameMap(sys).heap).toEqual({ slabs: [], large: [] });
   });
 });
