@@ -363,6 +363,7 @@ export class Heap {
 
   /** @internal `reclaimWorker`: the dead worker `id`'s cached slots back to their slabs; how many. */
   _reclaim(id: number): number {
+    this.pool.repair(id); // a slab it left half changed under the heap lock, first
     return takeCachesOf(this.r, this.pool, id);
   }
 

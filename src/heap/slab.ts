@@ -18,10 +18,15 @@ import { UniqueFrame } from '../frame/unique.js';
 import {
   NUM_CLASSES,
   cachePush,
+  clearHeapJournalOf,
+  frameTypeAt,
+  heapJournalOf,
   heapReady,
   initSlab,
   lockHeap,
   partialList,
+  repairSlabCount,
+  setHeapJournal,
   setReady,
   slabAllocated,
   slabClass,
@@ -34,7 +39,8 @@ import {
   unlockHeap,
 } from '../region/heap.js';
 import { listFront, listIdOf, listedNext } from '../region/lists.js';
-import { slotWord } from '../region/meta.js';
+import { RC_UNIQUE, countOf, slotWord } from '../region/meta.js';
+import { slotsPerSlab } from './slot.js';
 import type { Region } from '../region/region.js';
 
 /** The names of the slab and large-block metadata types (the frame map finds them by name). */
@@ -108,6 +114,7 @@ export class SlabPool {
     try {
       return this.takeLocked(c, n, (w) => cachePush(r, cache, w));
     } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
   }
@@ -121,6 +128,7 @@ export class SlabPool {
       this.takeLocked(c, 1, (w) => (got = w));
       return got;
     } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
   }
@@ -136,8 +144,10 @@ export class SlabPool {
       const front = listFront(r, list.id - 1);
       let fresh: UniqueFrame<typeof SlabMeta> | null = null;
       let sw: number;
-      if (front !== 0) sw = slotWord(r, front - 1);
-      else {
+      if (front !== 0) {
+        sw = slotWord(r, front - 1);
+        setHeapJournal(r, front - 1);
+      } else {
         try {
           fresh = (this.alloc ??= new FrameAllocOptions(this.sys).zeroed(false)).allocUnique(SlabMeta, { sizeClass: c });
         } catch (e) {
@@ -145,6 +155,7 @@ export class SlabPool {
           throw e;
         }
         sw = slabOfSlot(r, slotAt(r, fresh.paddr));
+        setHeapJournal(r, fresh.paddr / PAGE_SIZE);
         initSlab(r, sw, slotAt(r, fresh.paddr), c);
       }
       while (got < n) {
@@ -179,6 +190,7 @@ export class SlabPool {
         w = next;
       }
     } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
     return freed;
@@ -193,6 +205,7 @@ export class SlabPool {
       check(slabOfSlot(r, w));
       return this.putLocked(w);
     } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
   }
@@ -202,8 +215,9 @@ export class SlabPool {
     const r = this.r;
     const sw = slabOfSlot(r, w);
     const c = slabClass(r, sw);
-    const left = slabPush(r, sw, w);
     const frame = (w * 4 - r.frameByte) >>> PAGE_SHIFT;
+    setHeapJournal(r, frame);
+    const left = slabPush(r, sw, w);
     const paddr = frame * PAGE_SIZE;
     const list = this.list(c);
     // Filed by where it is, not by its fill before: a worker that died holding the heap lock may
@@ -243,13 +257,56 @@ export class SlabPool {
         for (let f = listFront(r, list.id - 1); f !== 0; f = listedNext(r, f)) {
           if (slabAllocated(r, slotWord(r, f - 1)) === 0) empty.push((f - 1) * PAGE_SIZE);
         }
-        for (const paddr of empty) this.dropListed(list, paddr);
+        for (const paddr of empty) {
+          setHeapJournal(r, paddr / PAGE_SIZE);
+          this.dropListed(list, paddr);
+        }
         dropped += empty.length;
       }
     } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
     return dropped;
+  }
+
+  /**
+   * `reclaimWorker`'s repair of the slab the dead worker `id` was changing under the heap lock
+   * (its heap journal): its count recomputed from its free list, and the slab filed by its fill
+   * (in its class's list with free slots, out of it when full, back to the frame allocator when
+   * empty). A slab already torn down (the frame reclaim finished its drop) is left alone. Under the
+   * heap lock. Returns whether a slab was repaired.
+   */
+  repair(id: number): boolean {
+    const r = this.r;
+    const k = heapJournalOf(r, id);
+    if (k < 0 || !heapReady(r)) return false;
+    lockHeap(r);
+    try {
+      clearHeapJournalOf(r, id);
+      if (k >= r.nframes) return false;
+      const sw = slotWord(r, k);
+      if (frameTypeAt(r, sw) !== this.slabTypeIdIfAny() || countOf(r, sw) !== RC_UNIQUE) return false;
+      const c = slabClass(r, sw);
+      const free = c >= 0 && c < NUM_CLASSES ? repairSlabCount(r, sw, slotAt(r, k * PAGE_SIZE), c) : -1;
+      if (free < 0) return false;
+      const list = this.list(c);
+      const paddr = k * PAGE_SIZE;
+      const listed = listIdOf(r, k + 1) === list.id;
+      if (free === slotsPerSlab(c)) {
+        if (listed) this.dropListed(list, paddr);
+        else UniqueFrame.fromRaw(this.sys, paddr, SlabMeta).drop();
+      } else if (free > 0 && !listed) list.pushBack(UniqueFrame.fromRaw(this.sys, paddr, SlabMeta));
+      else if (free === 0 && listed) {
+        const cursor = list.cursorMutAt(paddr)!;
+        const slab = cursor.takeCurrent()!;
+        cursor.release();
+        slab.intoRaw();
+      }
+      return true;
+    } finally {
+      unlockHeap(r);
+    }
   }
 
   /** A large block of `nframes` frames (not zeroed); its paddr. `AllocError('NoMemory')` as a segment's. */

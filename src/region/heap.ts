@@ -43,6 +43,9 @@ const HP_LIST = H_HEAP + 3;
 const HP_GEN = HP_LIST + NUM_CLASSES;
 /** The per-worker cache heads, HEAP_WORKER_WORDS a worker. */
 const HP_CACHES = H_HEAP + 32;
+/** In a worker's words, after its cache heads: the slab (frame index + 1) it is changing under
+ *  the heap lock, 0 when none (`setHeapJournal`). */
+const HJ_SLAB = NUM_CLASSES;
 
 /** Slab slot storage, in the `pageframe.slab` type's field order (largest first, then by name). */
 const SL_ALLOCATED = S_STORAGE;
@@ -217,6 +220,43 @@ export function slabPush(r: Region, sw: number, w: number): number {
   return --i32[sw + SL_ALLOCATED]; // OWNER: as above
 }
 
+/**
+ * Records that this worker is about to change the slab of frame `index` (its words or its list)
+ * under the heap lock; -1 clears it. OWNER: a worker's heap journal is written by that worker
+ * only (a plain store), and read by `reclaimWorker` once it exited (`heapJournalOf`).
+ */
+export function setHeapJournal(r: Region, index: number): void {
+  r.i32[HP_CACHES + (r.workerId - 1) * HEAP_WORKER_WORDS + HJ_SLAB] = index + 1;
+}
+
+/** The slab frame index worker `worker` was changing when it died, or -1. */
+export function heapJournalOf(r: Region, worker: number): number {
+  return r.i32[HP_CACHES + (worker - 1) * HEAP_WORKER_WORDS + HJ_SLAB] - 1;
+}
+
+/** Clears the dead worker `worker`'s heap journal. OWNER: the reclaimer, once it exited. */
+export function clearHeapJournalOf(r: Region, worker: number): void {
+  r.i32[HP_CACHES + (worker - 1) * HEAP_WORKER_WORDS + HJ_SLAB] = 0;
+}
+
+/**
+ * Repairs the count of slab `sw` (class `c`) from its free list, which every change keeps whole
+ * (a link is written before the head that publishes it): its slots handed out are those not on
+ * it. Returns the free slots, or -1 if the list is not one of its slots (left as it is).
+ * OWNER: the heap lock's holder (`reclaimWorker`, after a holder died halfway through a change).
+ */
+export function repairSlabCount(r: Region, sw: number, first: number, c: number): number {
+  const i32 = r.i32;
+  const cap = 512 >> c;
+  const words = 2 << c;
+  let free = 0;
+  for (let w = i32[sw + SL_FREE]; w !== 0; w = i32[w]) {
+    if (w < first || w >= first + 1024 || (w - first) % words !== 0 || ++free > cap) return -1;
+  }
+  i32[sw + SL_ALLOCATED] = cap - free; // OWNER: the heap lock's holder
+  return free;
+}
+
 /** A large block's length in frames, read on its first frame (0 on another frame). */
 export function largeFrames(r: Region, sw: number): number {
   return r.i32[sw + LB_FRAMES];
@@ -234,8 +274,8 @@ export function unlockHeap(r: Region): void {
 
 /**
  * Releases the heap lock if the dead worker whose token is `deadToken` holds it (reclaim).
- * ORDER: as `forceRelease` (shm/lock.ts): one CAS from the dead token. A slab change it left half
- * done is not repaired (see `reclaimHeap` in heap/cache.ts).
+ * ORDER: as `forceRelease` (shm/lock.ts): one CAS from the dead token. The slab change it left
+ * half done is repaired after (`SlabPool.repair`, from its heap journal).
  */
 export function releaseHeapFrom(r: Region, deadToken: number): boolean {
   return lockOwner(r.i32, HP_LOCK) === deadToken && forceRelease(r.i32, HP_LOCK, deadToken);

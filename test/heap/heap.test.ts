@@ -351,6 +351,38 @@ describe('slabs, caches and the frame allocator', () => {
     expectEmpty(sys);
   });
 
+  it('reclaimWorker repairs the slab a worker that died under the heap lock was changing', async () => {
+    const { lockHeap, setHeapJournal, slabPush, slabOfSlot, slotAt } = await import('../../src/region/heap.js');
+    for (const step of ['push', 'pop'] as const) {
+      const sys = makeSystem();
+      const dead = FrameSystem.attach(sys.handle, { separate: true });
+      const blocks = Array.from({ length: 70 }, () => dead.heap.alloc(64)); // two slabs' worth taken
+      dead.heap.trim(); // the unused rest back: a full slab, and a partial one
+      const r = dead._region;
+      const b0 = blocks[0];
+      const sw = slabOfSlot(r, slotAt(r, b0));
+      lockHeap(r);
+      setHeapJournal(r, b0 >>> 12);
+      if (step === 'push') {
+        slabPush(r, sw, slotAt(r, b0)); // a free of b0 stopped before the slab, full until now, was listed again
+      } else {
+        const other = slabOfSlot(r, slotAt(r, blocks[69]));
+        setHeapJournal(r, blocks[69] >>> 12);
+        const i32 = r.i32;
+        i32[other + S_STORAGE + 1] = i32[i32[other + S_STORAGE + 1]]; // a pop stopped before its count
+      }
+      expect(() => sys.checkInvariants()).toThrow(InvariantError);
+      const report = sys.reclaimWorker(dead.workerId);
+      expect(report.locks).toContain('heap');
+      sys.checkInvariants();
+      for (const b of blocks.slice(step === 'push' ? 1 : 0)) sys.heap.free(b);
+      sys.heap.trim();
+      sys.checkInvariants();
+      expect(sys.heap.stats().blocksInUse).toBe(step === 'push' ? 0 : 1); // a popped slot is lost with its worker
+      if (step === 'push') expectEmpty(sys);
+    }
+  });
+
   it('reclaimWorker releases the heap lock of a worker that died holding it', async () => {
     const sys = makeSystem();
     const dead = FrameSystem.attach(sys.handle, { separate: true });
