@@ -158,6 +158,11 @@ export function slotAddr(r: Region, w: number): number {
   return w * 4 - r.frameByte;
 }
 
+/** The metadata slot word of the frame holding paddr `addr`. */
+export function slabOfAddr(r: Region, addr: number): number {
+  return r.metaWord + ((addr >>> PAGE_SHIFT) << SLOT_SHIFT);
+}
+
 /** The metadata slot word of the frame holding the slot named `w`. */
 export function slabOfSlot(r: Region, w: number): number {
   return r.metaWord + (((w * 4 - r.frameByte) >>> PAGE_SHIFT) << SLOT_SHIFT);
