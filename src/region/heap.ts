@@ -116,11 +116,17 @@ export function cachePopChain(r: Region, at: number, n: number): number {
   return first;
 }
 
-/** The length of the cache at word `at`, as its owner sees it (a snapshot from any other worker). */
+/**
+ * The length of the cache at word `at`, as its owner sees it. From any other worker a snapshot:
+ * the top it read may have been popped and written over by its new holder since, so a value that
+ * no cache can hold (past 4096 slots, or a top outside the region) counts as 0.
+ */
 export function cacheLength(r: Region, at: number): number {
   const i32 = r.i32;
   const head = Atomics.load(i32, at);
-  return head === 0 ? 0 : i32[head + 1];
+  if (head <= 0 || head + 1 >= i32.length) return 0;
+  const len = i32[head + 1];
+  return len > 0 && len <= 4096 ? len : 0;
 }
 
 /**
