@@ -17,6 +17,7 @@ import { Segment } from '../frame/segment.js';
 import { UniqueFrame } from '../frame/unique.js';
 import {
   NUM_CLASSES,
+  cachePop,
   cachePush,
   clearHeapJournalOf,
   frameTypeAt,
@@ -26,6 +27,7 @@ import {
   lockHeap,
   partialList,
   repairSlabCount,
+  setHeapChain,
   setHeapJournal,
   setReady,
   slabAllocated,
@@ -36,12 +38,16 @@ import {
   slabPush,
   slotAt,
   slotNext,
+  takeHeapChainOf,
   unlockHeap,
 } from '../region/heap.js';
 import { listFront, listIdOf, listedNext } from '../region/lists.js';
 import { RC_UNIQUE, countOf, slotWord } from '../region/meta.js';
 import { slotsPerSlab } from './slot.js';
 import type { Region } from '../region/region.js';
+
+/** The longest chain of free slots a give-back walks (more than any cache holds). */
+const MAX_CHAIN = 4096;
 
 /** The names of the slab and large-block metadata types (the frame map finds them by name). */
 export const SLAB_TYPE = 'pageframe.slab';
@@ -182,12 +188,37 @@ export class SlabPool {
   giveBack(first: number, count: number): number {
     const r = this.r;
     let freed = 0;
+    setHeapChain(r, first); // before the wait for the lock: the chain is this worker's from here
     lockHeap(r);
     try {
       for (let w = first, k = 0; w !== 0 && k < count; k++) {
         const next = slotNext(r, w);
+        setHeapChain(r, next);
         freed += this.putLocked(w);
         w = next;
+      }
+    } finally {
+      setHeapChain(r, 0);
+      setHeapJournal(r, -1);
+      unlockHeap(r);
+    }
+    return freed;
+  }
+
+  /**
+   * Gives up to `n` slots of this worker's cache at word `at` back to their slabs, popping each
+   * under the heap lock right before it goes back (a death in between loses that one slot).
+   * Returns the frames given back.
+   */
+  flush(at: number, n: number): number {
+    const r = this.r;
+    let freed = 0;
+    lockHeap(r);
+    try {
+      for (let k = 0; k < n; k++) {
+        const w = cachePop(r, at);
+        if (w === 0) break;
+        freed += this.putLocked(w);
       }
     } finally {
       setHeapJournal(r, -1);
@@ -279,8 +310,18 @@ export class SlabPool {
    */
   repair(id: number): boolean {
     const r = this.r;
+    if (!heapReady(r)) return false;
+    const chain = takeHeapChainOf(r, id);
+    const repaired = this.repairSlab(id);
+    if (chain !== 0) this.giveBack(chain, MAX_CHAIN); // the rest of a stack it was giving back
+    return repaired;
+  }
+
+  /** `repair`'s slab (see there). */
+  private repairSlab(id: number): boolean {
+    const r = this.r;
     const k = heapJournalOf(r, id);
-    if (k < 0 || !heapReady(r)) return false;
+    if (k < 0) return false;
     lockHeap(r);
     try {
       clearHeapJournalOf(r, id);

@@ -46,6 +46,9 @@ const HP_CACHES = H_HEAP + 32;
 /** In a worker's words, after its cache heads: the slab (frame index + 1) it is changing under
  *  the heap lock, 0 when none (`setHeapJournal`). */
 const HJ_SLAB = NUM_CLASSES;
+/** The rest of a chain of free slots this worker is giving back to their slabs (a stolen or
+ *  reclaimed stack): its next slot, 0 when none (`setHeapChain`). */
+const HJ_CHAIN = NUM_CLASSES + 1;
 
 /** Slab slot storage, in the `pageframe.slab` type's field order (largest first, then by name). */
 const SL_ALLOCATED = S_STORAGE;
@@ -94,26 +97,6 @@ export function cachePush(r: Region, at: number, w: number): number {
     i32[w + 1] = len; // OWNER: as above
     if (Atomics.compareExchange(i32, at, head, w) === head) return len;
   }
-}
-
-/**
- * Pops up to `n` slots off this worker's cache at word `at` (as `cachePop`) and links them into
- * a chain, top first, ended by a 0 link: returns its first slot (0 if the cache was empty).
- * OWNER: the popped slots are this worker's.
- */
-export function cachePopChain(r: Region, at: number, n: number): number {
-  const i32 = r.i32;
-  let first = 0;
-  let last = 0;
-  for (let k = 0; k < n; k++) {
-    const w = cachePop(r, at);
-    if (w === 0) break;
-    if (first === 0) first = w;
-    else i32[last] = w; // OWNER: popped, this worker's
-    last = w;
-  }
-  if (last !== 0) i32[last] = 0; // OWNER: as above
-  return first;
 }
 
 /**
@@ -248,6 +231,25 @@ export function heapJournalOf(r: Region, worker: number): number {
 /** Clears the dead worker `worker`'s heap journal. OWNER: the reclaimer, once it exited. */
 export function clearHeapJournalOf(r: Region, worker: number): void {
   r.i32[HP_CACHES + (worker - 1) * HEAP_WORKER_WORDS + HJ_SLAB] = 0;
+}
+
+/**
+ * Records the rest of the chain of free slots this worker is giving back (its next slot, 0:
+ * none). OWNER: as `setHeapJournal`. ORDER: stored before the slot ahead of it goes back, so a
+ * worker that dies anywhere in a give-back loses at most that one slot (`reclaimWorker` gives the
+ * rest back).
+ */
+export function setHeapChain(r: Region, w: number): void {
+  r.i32[HP_CACHES + (r.workerId - 1) * HEAP_WORKER_WORDS + HJ_CHAIN] = w;
+}
+
+/** The rest of the chain the dead worker `worker` was giving back (0: none), and clears it.
+ *  OWNER: the reclaimer, once it exited. */
+export function takeHeapChainOf(r: Region, worker: number): number {
+  const at = HP_CACHES + (worker - 1) * HEAP_WORKER_WORDS + HJ_CHAIN;
+  const w = r.i32[at];
+  r.i32[at] = 0; // OWNER: the reclaimer
+  return w;
 }
 
 /**

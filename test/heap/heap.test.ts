@@ -383,6 +383,21 @@ describe('slabs, caches and the frame allocator', () => {
     }
   });
 
+  it('reclaimWorker gives back the rest of a stack a worker died giving back (its heap chain)', async () => {
+    const { cacheTakeAll, setHeapChain, slotLength } = await import('../../src/region/heap.js');
+    const sys = makeSystem();
+    const thief = FrameSystem.attach(sys.handle, { separate: true });
+    sys.heap.free(sys.heap.alloc(16)); // this worker's cache of 16-byte slots: a slab's worth
+    const top = cacheTakeAll(thief._region, cacheWord(sys.workerId, 1)); // a steal...
+    expect(slotLength(thief._region, top)).toBe(keepCached(1));
+    setHeapChain(thief._region, top); // ...journaled, and the thief dies before giving any back
+    expect(sys.heap.stats().blocksInUse).toBe(keepCached(1)); // neither cached nor in a slab: as if in use
+    sys.reclaimWorker(thief.workerId);
+    expect(sys.heap.stats().blocksInUse).toBe(0);
+    sys.checkInvariants();
+    expectEmpty(sys);
+  });
+
   it('reclaimWorker releases the heap lock of a worker that died holding it', async () => {
     const sys = makeSystem();
     const dead = FrameSystem.attach(sys.handle, { separate: true });

@@ -13,7 +13,7 @@ import { parentPort as port, workerData } from 'node:worker_threads';
 import { FrameSystem } from '../../dist/index.js';
 
 if (port === null) throw new Error('heap.worker.js runs as a worker thread');
-/** @type {{ handle: import('../../dist/index.js').FrameSystemHandle, mode: string, slots: number, table: SharedArrayBuffer, counter: SharedArrayBuffer, slot: number, seed: number, ops: number, pauseAt: number, noLarge?: boolean, blocks: [number, number, number][], n: number }} */
+/** @type {{ handle: import('../../dist/index.js').FrameSystemHandle, mode: string, slots: number, table: SharedArrayBuffer, counter: SharedArrayBuffer, slot: number, seed: number, ops: number, pauseAt: number, pause?: SharedArrayBuffer, noLarge?: boolean, blocks: [number, number, number][], n: number }} */
 const data = workerData;
 const sys = FrameSystem.attach(data.handle);
 port.postMessage({ workerId: sys.workerId });
@@ -46,6 +46,7 @@ if (data.mode === 'churn') {
   const table = new Uint32Array(data.table, data.slot * SLOTS * 4, SLOTS);
   const sizes = new Uint32Array(SLOTS);
   const counter = new Int32Array(data.counter);
+  const pause = data.pause === undefined ? undefined : new Int32Array(data.pause);
   let x = data.seed >>> 0 || 1;
   /** @returns {number} */
   const next = () => {
@@ -80,6 +81,12 @@ if (data.mode === 'churn') {
       table[i] = addr + 1;
     }
     Atomics.add(counter, data.slot, 1);
+    if (pause !== undefined && Atomics.load(pause, 0) === 1) {
+      // Asked to stand still between two operations (while the parent reclaims a dead worker).
+      Atomics.store(pause, 1, 1);
+      while (Atomics.load(pause, 0) === 1) Atomics.wait(pause, 0, 1, 100);
+      Atomics.store(pause, 1, 0);
+    }
     if (k + 1 === data.pauseAt) {
       // Between two operations: its cached slots in its caches, its blocks in its table. The
       // parent terminates it here (see workers.test.ts: a kill at any instruction is not run).

@@ -92,11 +92,12 @@ describe.skipIf(RUNTIME === 'deno')('two workers × 100k random operations, one 
    * boundary, its caches full), 'anywhere' (at a random instruction), or not at all. Then a is
    * reclaimed and the blocks its table names are freed here, as a service would.
    */
-  async function round(kill: 'between' | 'anywhere' | 'none'): Promise<void> {
+  async function round(kill: 'between' | 'anywhere' | 'quiet' | 'none'): Promise<void> {
     const sys = FrameSystem.create({ frames: 1024 });
     const table = new SharedArrayBuffer(2 * SLOTS * 4);
     const counter = new Int32Array(new SharedArrayBuffer(8));
-    const common = { handle: sys.handle, mode: 'churn', slots: SLOTS, table, counter: counter.buffer, ops: OPS };
+    const pause = new Int32Array(new SharedArrayBuffer(8));
+    const common = { handle: sys.handle, mode: 'churn', slots: SLOTS, table, counter: counter.buffer, ops: OPS, pause: pause.buffer };
     const pauseAt = kill === 'between' ? 1 + Math.floor(Math.random() * (OPS - 1)) : 0;
     const a = await start({ ...common, slot: 0, seed: (Math.random() * 2 ** 32) >>> 0, pauseAt });
     const paused = new Promise<void>((resolve) => a.worker.on('message', (m) => m === 'paused' && resolve()));
@@ -114,11 +115,20 @@ describe.skipIf(RUNTIME === 'deno')('two workers × 100k random operations, one 
         }
       }
       await a.worker.terminate();
+      if (kill === 'quiet') {
+        // b stands still between two of its operations while a is reclaimed (unless it is done,
+        // or waits for a lock a held: then it cannot, and the reclaim releases it).
+        Atomics.store(pause, 0, 1);
+        const until = Date.now() + 500;
+        while (Atomics.load(pause, 1) !== 1 && Atomics.load(counter, 1) < OPS && Date.now() < until) await sleep(1);
+      }
       const report = sys.reclaimWorker(a.id);
       expect(report.pending).toBe(false);
       if (kill === 'between') expect(report.heapSlots).toBeGreaterThan(0); // its caches were full
       const entries = new Uint32Array(table, 0, SLOTS);
       for (let i = 0; i < SLOTS; i++) if (entries[i] !== 0) sys.heap.free(entries[i] - 1);
+      Atomics.store(pause, 0, 0);
+      Atomics.notify(pause, 0);
     }
     await b.done;
     await Promise.all([a.exited, b.exited]);
@@ -129,9 +139,12 @@ describe.skipIf(RUNTIME === 'deno')('two workers × 100k random operations, one 
     sys.checkInvariants();
     const s = sys.heap.stats();
     expect(s.cachedSlots).toBe(0);
-    // Killed anywhere, a block between its alloc and its table entry is lost with the worker.
-    expect(s.blocksInUse).toBeLessThanOrEqual(kill === 'anywhere' ? 1 : 0);
-    if (s.blocksInUse === 0) expectEmpty(sys);
+    // Killed anywhere, a block between its alloc and its table entry, or one slot between a slab
+    // and a cache, is lost with the worker (and frames of a large block it was freeing).
+    const anywhere = kill === 'anywhere' || kill === 'quiet';
+    expect(s.blocksInUse).toBeLessThanOrEqual(anywhere ? 1 : 0);
+    if (!anywhere) expectEmpty(sys);
+    else expect(s.slabs).toBeLessThanOrEqual(s.blocksInUse);
     sys.close();
   }
 
@@ -140,10 +153,15 @@ describe.skipIf(RUNTIME === 'deno')('two workers × 100k random operations, one 
     await round('none');
   });
 
+  it('killed at any instruction while the other churns, reclaimed while it stands still: at most one block or slot lost', async () => {
+    for (let k = 0; k < 4; k++) await round('quiet');
+  });
+
   // Killed at any instruction, the frame layer's reclaim sometimes corrupts the buddy allocator
   // or hands a frame out twice (a worker killed inside UniqueFrame.fromRaw(...).drop() or a raw
-  // segment's drop; reproduced without the heap: see the report of issue #17's heap branch). The
-  // heap's own steps under a death are model-checked in verify/heap.pml. Unskip once fixed.
+  // segment's drop; reproduced without the heap: see the report of issue #17's heap branch) when
+  // it runs while another worker churns. The test above reclaims while the other stands still;
+  // the heap's own steps under a death are model-checked in verify/heap.pml. Unskip once fixed.
   it.skip('killed at any instruction: the same, but at most its one block in flight lost', async () => {
     for (let k = 0; k < 4; k++) await round('anywhere');
   });
