@@ -67,6 +67,7 @@ const P = {
   growFinal: /hdr==\(|freeF\[f\]\|\|held/, // grow final: the count is what the grows added; every frame below it free or held
   topicFreedRing: /violated ringAllocated \(/, // topic: a publisher offers to a subscription ring that was freed
   topicDoubleDrop: /\((ringRef|topicRef|refs\[f\])>0\)/, // topic: a reference dropped twice
+  heapSlot: /where\[\(?[ht]-1\)?\]==(me|w)/, // heap: a pop takes a slot its stack holds; final: each stack holds what its ghost says
 };
 
 /** @type {Run[]} */
@@ -232,6 +233,18 @@ const RUNS = [
     property: P.topicFreedRing, what: 'unsubscribe lets go of its ring before it takes its entry out' },
   { name: 'topic/broken-sweep-live/w3', model: 'topic.pml', workers: 3, defines: ['BROKEN_SWEEP_LIVE'], expect: 'fail',
     property: P.topicDoubleDrop, what: "publish's sweep without the token check: a live subscriber's references dropped for it, then by it" },
+
+  // (f) the heap's per-worker caches of free slots: owner CAS push/pop, whole-stack take
+  { name: 'heap/code/w2', model: 'heap.pml', workers: 2, defines: ['NS=3', 'OPS=3'], expect: 'pass',
+    what: 'cachePush/cachePop (one CAS each) of two workers, cross-worker frees, cacheTakeAll steals given back under the heap lock' },
+  { name: 'heap/code/ns4/w2', model: 'heap.pml', workers: 2, defines: ['NS=4', 'OPS=4'], expect: 'pass',
+    what: 'the same, 4 slots, 4 operations each' },
+  { name: 'heap/code+death/w2', model: 'heap.pml', workers: 2, defines: ['NS=3', 'OPS=3', 'DEATH'], expect: 'pass', big: true,
+    what: 'worker 2 may die at any step; reclaimWorker releases the heap lock and takes its stack whole' },
+  { name: 'heap/broken-plain-push/w2', model: 'heap.pml', workers: 2, defines: ['NS=3', 'OPS=3', 'BROKEN_PLAIN_PUSH'], expect: 'fail',
+    property: P.heapSlot, what: 'the push stores the head instead of its CAS: a steal in between is undone, its slots on two stacks' },
+  { name: 'heap/broken-pop-no-cas/w2', model: 'heap.pml', workers: 2, defines: ['NS=3', 'OPS=3', 'BROKEN_POP_NO_CAS'], expect: 'fail',
+    property: P.heapSlot, what: 'the pop stores the head instead of its CAS: a slot stolen meanwhile is popped too (two owners)' },
 ];
 
 /**

@@ -8,7 +8,7 @@
  * exchange each: no help from them is needed); `reclaimWorker` takes a dead worker's the same way.
  */
 import { MAX_WORKERS } from '../base/limits.js';
-import { NUM_CLASSES, cacheLength, cachePopChain, cacheTakeAll, cacheWord, heapReady, slotLength } from '../region/heap.js';
+import { NUM_CLASSES, cacheLength, cacheTakeAll, cacheWord, heapReady, slotLength } from '../region/heap.js';
 import type { Region } from '../region/region.js';
 import type { SlabPool } from './slab.js';
 import { slotsPerSlab } from './slot.js';
@@ -31,8 +31,7 @@ export function flushCache(r: Region, pool: SlabPool, c: number, keep: number): 
   const at = cacheWord(r.workerId, c);
   const excess = cacheLength(r, at) - keep;
   if (excess <= 0) return 0;
-  const first = cachePopChain(r, at, excess);
-  return first === 0 ? 0 : pool.giveBack(first, excess);
+  return pool.flush(at, excess);
 }
 
 /** Gives every slot of worker `worker`'s caches back to the slabs (taking each stack whole);
@@ -44,7 +43,7 @@ export function takeCachesOf(r: Region, pool: SlabPool, worker: number): number 
     const top = cacheTakeAll(r, cacheWord(worker, c));
     if (top === 0) continue;
     const n = slotLength(r, top);
-    pool.giveBack(top, n);
+    pool.giveBack(top, n); // journaled as this worker's chain at once (setHeapChain)
     slots += n;
   }
   return slots;

@@ -22,6 +22,7 @@ import {
   slabAllocated,
   slabClass,
   slabFreeHead,
+  slabOfAddr,
   slabOfSlot,
   slotAt,
   slotNext,
@@ -81,9 +82,11 @@ export class Heap {
   private readonly pool: SlabPool;
   /** Word index of this worker's cache head of class 0 (class c: + c). */
   private readonly cache0: number;
-  /** The slab and large-block type ids here (0 until the first use registers them). */
-  private slabId = 0;
-  private largeId = 0;
+  /** The slab and large-block type ids here (-1 until the first use registers them). */
+  private slabId = -1;
+  private largeId = -1;
+  /** Word index of frame 0's first byte: slot `w` is at paddr `(w - frameWord) * 4`. */
+  private readonly frameWord: number;
   /** Whether the hot paths may run: caches in use, not checked, not closed. */
   private fast: boolean;
 
@@ -92,6 +95,7 @@ export class Heap {
     this.r = sys._region;
     this.pool = new SlabPool(sys);
     this.cache0 = cacheWord(this.r.workerId, 0);
+    this.frameWord = this.r.frameByte >>> 2;
     this.fast = !sys.checked;
   }
 
@@ -115,15 +119,11 @@ export class Heap {
    * ```
    */
   alloc(size: number, align = 8): number {
-    if (this.fast && typeof size === 'number' && size >= 1 && size <= 8 && align === 8 && (size | 0) === size) {
-      const w = cachePop(this.r, this.cache0);
-      if (w !== 0) return w * 4 - this.r.frameByte;
-      return this.refill(0);
-    }
-    if (this.fast && typeof size === 'number' && size > 8 && size <= MAX_SLOT_SIZE && align === 8 && (size | 0) === size) {
-      const c = 29 - Math.clz32(size - 1);
+    // The hot path: a slot whose class is its size's (alignments 1, 2, 4 and 8 never raise it).
+    if (this.fast && typeof size === 'number' && size >= 1 && size <= MAX_SLOT_SIZE && (size | 0) === size && (align === 8 || align === 4 || align === 1 || align === 2)) {
+      const c = size <= 8 ? 0 : 29 - Math.clz32(size - 1);
       const w = cachePop(this.r, this.cache0 + c);
-      if (w !== 0) return w * 4 - this.r.frameByte;
+      if (w !== 0) return (w - this.frameWord) * 4;
       return this.refill(c);
     }
     return this.allocSlow(size, align);
@@ -176,7 +176,7 @@ export class Heap {
 
   /** Registers the slab and large types here on first use. */
   private ids(): void {
-    if (this.slabId === 0) {
+    if (this.slabId < 0) {
       this.slabId = this.pool.slabTypeId();
       this.largeId = this.pool.largeTypeId();
     }
@@ -205,12 +205,11 @@ export class Heap {
   free(addr: number): void {
     const r = this.r;
     if (this.fast && typeof addr === 'number' && (addr & 7) === 0 && addr >= 0 && addr < r.maxPaddr) {
-      const w = (r.frameByte + addr) / 4;
-      const sw = slabOfSlot(r, w);
-      if (frameTypeAt(r, sw) === this.slabId && this.slabId !== 0) {
+      const sw = slabOfAddr(r, addr);
+      if (frameTypeAt(r, sw) === this.slabId) {
         const c = slabClass(r, sw);
         if ((addr & ((8 << c) - 1)) === 0 && slabAllocated(r, sw) > 0) {
-          const len = cachePush(r, this.cache0 + c, w);
+          const len = cachePush(r, this.cache0 + c, this.frameWord + (addr >>> 2));
           if (len > maxCached(c)) flushCache(r, this.pool, c, keepCached(c));
           if (len !== 0) return;
         }
@@ -363,6 +362,7 @@ export class Heap {
 
   /** @internal `reclaimWorker`: the dead worker `id`'s cached slots back to their slabs; how many. */
   _reclaim(id: number): number {
+    this.pool.repair(id); // a slab it left half changed under the heap lock, first
     return takeCachesOf(this.r, this.pool, id);
   }
 

@@ -17,11 +17,18 @@ import { Segment } from '../frame/segment.js';
 import { UniqueFrame } from '../frame/unique.js';
 import {
   NUM_CLASSES,
+  cachePop,
   cachePush,
+  clearHeapJournalOf,
+  frameTypeAt,
+  heapJournalOf,
   heapReady,
   initSlab,
   lockHeap,
   partialList,
+  repairSlabCount,
+  setHeapChain,
+  setHeapJournal,
   setReady,
   slabAllocated,
   slabClass,
@@ -31,17 +38,26 @@ import {
   slabPush,
   slotAt,
   slotNext,
+  takeHeapChainOf,
   unlockHeap,
 } from '../region/heap.js';
-import { listFront, listedNext } from '../region/lists.js';
-import { slotWord } from '../region/meta.js';
+import { listFront, listIdOf, listedNext } from '../region/lists.js';
+import { RC_UNIQUE, countOf, slotWord } from '../region/meta.js';
+import { slotsPerSlab } from './slot.js';
 import type { Region } from '../region/region.js';
 
+/** The longest chain of free slots a give-back walks (more than any cache holds). */
+const MAX_CHAIN = 4096;
+
+/** The names of the slab and large-block metadata types (the frame map finds them by name). */
+export const SLAB_TYPE = 'pageframe.slab';
+export const LARGE_TYPE = 'pageframe.heap-large';
+
 /** The metadata of a slab frame: its size class, the slots handed out, its free list's head. */
-export const SlabMeta = defineType('pageframe.slab', { sizeClass: 'u32', allocated: 'u32', freeHead: 'u32' }, false);
+export const SlabMeta = defineType(SLAB_TYPE, { sizeClass: 'u32', allocated: 'u32', freeHead: 'u32' }, false);
 
 /** The metadata of a large block's frames: its length in frames on the first, 0 on the others. */
-export const LargeMeta = defineType('pageframe.heap-large', { blockFrames: 'u32' }, false);
+export const LargeMeta = defineType(LARGE_TYPE, { blockFrames: 'u32' }, false);
 
 /**
  * One worker's hands on the slab pool: the lists of partial slabs, opened on first use. Each
@@ -104,6 +120,7 @@ export class SlabPool {
     try {
       return this.takeLocked(c, n, (w) => cachePush(r, cache, w));
     } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
   }
@@ -117,6 +134,7 @@ export class SlabPool {
       this.takeLocked(c, 1, (w) => (got = w));
       return got;
     } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
   }
@@ -132,8 +150,10 @@ export class SlabPool {
       const front = listFront(r, list.id - 1);
       let fresh: UniqueFrame<typeof SlabMeta> | null = null;
       let sw: number;
-      if (front !== 0) sw = slotWord(r, front - 1);
-      else {
+      if (front !== 0) {
+        sw = slotWord(r, front - 1);
+        setHeapJournal(r, front - 1);
+      } else {
         try {
           fresh = (this.alloc ??= new FrameAllocOptions(this.sys).zeroed(false)).allocUnique(SlabMeta, { sizeClass: c });
         } catch (e) {
@@ -141,6 +161,7 @@ export class SlabPool {
           throw e;
         }
         sw = slabOfSlot(r, slotAt(r, fresh.paddr));
+        setHeapJournal(r, fresh.paddr / PAGE_SIZE);
         initSlab(r, sw, slotAt(r, fresh.paddr), c);
       }
       while (got < n) {
@@ -167,14 +188,40 @@ export class SlabPool {
   giveBack(first: number, count: number): number {
     const r = this.r;
     let freed = 0;
+    setHeapChain(r, first); // before the wait for the lock: the chain is this worker's from here
     lockHeap(r);
     try {
       for (let w = first, k = 0; w !== 0 && k < count; k++) {
         const next = slotNext(r, w);
+        setHeapChain(r, next);
         freed += this.putLocked(w);
         w = next;
       }
     } finally {
+      setHeapChain(r, 0);
+      setHeapJournal(r, -1);
+      unlockHeap(r);
+    }
+    return freed;
+  }
+
+  /**
+   * Gives up to `n` slots of this worker's cache at word `at` back to their slabs, popping each
+   * under the heap lock right before it goes back (a death in between loses that one slot).
+   * Returns the frames given back.
+   */
+  flush(at: number, n: number): number {
+    const r = this.r;
+    let freed = 0;
+    lockHeap(r);
+    try {
+      for (let k = 0; k < n; k++) {
+        const w = cachePop(r, at);
+        if (w === 0) break;
+        freed += this.putLocked(w);
+      }
+    } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
     return freed;
@@ -189,6 +236,7 @@ export class SlabPool {
       check(slabOfSlot(r, w));
       return this.putLocked(w);
     } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
   }
@@ -198,20 +246,24 @@ export class SlabPool {
     const r = this.r;
     const sw = slabOfSlot(r, w);
     const c = slabClass(r, sw);
-    const wasFull = slabFreeHead(r, sw) === 0;
+    const frame = (w * 4 - r.frameByte) >>> PAGE_SHIFT;
+    setHeapJournal(r, frame);
     const left = slabPush(r, sw, w);
-    const paddr = ((w * 4 - r.frameByte) >>> PAGE_SHIFT) * PAGE_SIZE;
+    const paddr = frame * PAGE_SIZE;
     const list = this.list(c);
+    // Filed by where it is, not by its fill before: a worker that died holding the heap lock may
+    // have left a slab with free slots out of its list (it is filed again here).
+    const listed = listIdOf(r, frame + 1) === list.id;
     if (left === 0) {
       // Empty: back to the frame allocator, unless it is its class's only partial slab (kept,
       // so that one block allocated and freed over and over does not make a slab each time;
       // `dropEmpty` gives it back).
-      if (!wasFull && list.size === 1) return 0;
-      if (wasFull) UniqueFrame.fromRaw(this.sys, paddr, SlabMeta).drop();
-      else this.dropListed(list, paddr);
+      if (listed && list.size === 1) return 0;
+      if (listed) this.dropListed(list, paddr);
+      else UniqueFrame.fromRaw(this.sys, paddr, SlabMeta).drop();
       return 1;
     }
-    if (wasFull) list.pushBack(UniqueFrame.fromRaw(this.sys, paddr, SlabMeta));
+    if (!listed) list.pushBack(UniqueFrame.fromRaw(this.sys, paddr, SlabMeta));
     return 0;
   }
 
@@ -236,13 +288,66 @@ export class SlabPool {
         for (let f = listFront(r, list.id - 1); f !== 0; f = listedNext(r, f)) {
           if (slabAllocated(r, slotWord(r, f - 1)) === 0) empty.push((f - 1) * PAGE_SIZE);
         }
-        for (const paddr of empty) this.dropListed(list, paddr);
+        for (const paddr of empty) {
+          setHeapJournal(r, paddr / PAGE_SIZE);
+          this.dropListed(list, paddr);
+        }
         dropped += empty.length;
       }
     } finally {
+      setHeapJournal(r, -1);
       unlockHeap(r);
     }
     return dropped;
+  }
+
+  /**
+   * `reclaimWorker`'s repair of the slab the dead worker `id` was changing under the heap lock
+   * (its heap journal): its count recomputed from its free list, and the slab filed by its fill
+   * (in its class's list with free slots, out of it when full, back to the frame allocator when
+   * empty). A slab already torn down (the frame reclaim finished its drop) is left alone. Under the
+   * heap lock. Returns whether a slab was repaired.
+   */
+  repair(id: number): boolean {
+    const r = this.r;
+    if (!heapReady(r)) return false;
+    const chain = takeHeapChainOf(r, id);
+    const repaired = this.repairSlab(id);
+    if (chain !== 0) this.giveBack(chain, MAX_CHAIN); // the rest of a stack it was giving back
+    return repaired;
+  }
+
+  /** `repair`'s slab (see there). */
+  private repairSlab(id: number): boolean {
+    const r = this.r;
+    const k = heapJournalOf(r, id);
+    if (k < 0) return false;
+    lockHeap(r);
+    try {
+      clearHeapJournalOf(r, id);
+      if (k >= r.nframes) return false;
+      const sw = slotWord(r, k);
+      if (frameTypeAt(r, sw) !== this.slabTypeIdIfAny() || countOf(r, sw) !== RC_UNIQUE) return false;
+      const c = slabClass(r, sw);
+      const free = c >= 0 && c < NUM_CLASSES ? repairSlabCount(r, sw, slotAt(r, k * PAGE_SIZE), c) : -1;
+      if (free < 0) return false;
+      const list = this.list(c);
+      const paddr = k * PAGE_SIZE;
+      const listed = listIdOf(r, k + 1) === list.id;
+      if (free === slotsPerSlab(c)) {
+        if (listed) this.dropListed(list, paddr);
+        else UniqueFrame.fromRaw(this.sys, paddr, SlabMeta).drop();
+      } else if (free > 0 && !listed) list.pushBack(UniqueFrame.fromRaw(this.sys, paddr, SlabMeta));
+      else if (free === 0 && listed) {
+        const cursor = list.cursorMutAt(paddr)!;
+        const slab = cursor.takeCurrent()!;
+        cursor.release();
+        slab.intoRaw();
+      }
+      return true;
+    } finally {
+      unlockHeap(r);
+    }
   }
 
   /** A large block of `nframes` frames (not zeroed); its paddr. `AllocError('NoMemory')` as a segment's. */

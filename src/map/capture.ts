@@ -21,12 +21,16 @@ import {
   STATE_CODE,
   type FrameMap,
   type FrameMapCounts,
+  type FrameMapHeap,
   type FrameMapList,
   type FrameMapType,
   type FrameMapWorker,
   type FrameRun,
 } from './format.js';
 import { fragmentationOf, freeRunsOf } from './free-runs.js';
+import { NUM_CLASSES, frameTypeAt, largeFrames, slabAllocated, slabClass } from '../region/heap.js';
+import { slotWord } from '../region/meta.js';
+import { LARGE_TYPE, SLAB_TYPE } from '../heap/slab.js';
 
 const CODE = {
   free: STATE_CODE.free.charCodeAt(0),
@@ -165,6 +169,7 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
     types.push({ id, name: typeNames[id], untyped: untypedId[id] === 1, frames: shared + unique, shared, unique, inList });
   }
 
+  const heap = heapOf(r, n, typeNames, codes);
   const states = lettersOf(codes);
   const freeRuns = freeRunsOf(states);
   return {
@@ -188,7 +193,29 @@ export function captureFrameMap(sys: FrameSystem): FrameMap {
     fragmentation: fragmentationOf(freeRuns),
     counts: counts satisfies FrameMapCounts,
     stats: sys.stats(),
+    ...(heap !== undefined ? { heap } : {}),
   };
+}
+
+/** The heap's slabs (slot size, fill) and large blocks among the held frames, if any. */
+function heapOf(r: Region, n: number, typeNames: readonly string[], codes: Uint8Array): FrameMapHeap | undefined {
+  const slabType = typeNames.indexOf(SLAB_TYPE);
+  const largeType = typeNames.indexOf(LARGE_TYPE);
+  if (slabType < 1 && largeType < 1) return undefined;
+  const slabs: [number, number, number, number][] = [];
+  const large: FrameRun[] = [];
+  for (let k = 0; k < n; k++) {
+    if (codes[k] !== CODE.unique && codes[k] !== CODE.shared) continue;
+    const w = slotWord(r, k);
+    const type = frameTypeAt(r, w);
+    if (type === slabType && type > 0) {
+      const c = slabClass(r, w);
+      if (c >= 0 && c < NUM_CLASSES) slabs.push([k, 8 << c, slabAllocated(r, w), 512 >> c]);
+    } else if (type === largeType && type > 0 && largeFrames(r, w) > 0) {
+      large.push([k, largeFrames(r, w)]);
+    }
+  }
+  return { slabs, large };
 }
 
 /** The linked lists alive now, with their types' names. */

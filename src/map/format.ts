@@ -134,6 +134,18 @@ export interface FrameMapCounts {
   readonly forgottenRefs: number;
 }
 
+/**
+ * The heap's frames (`sys.heap`): each slab with its slot size and fill, and each large block.
+ * Absent in maps of regions whose heap was never used, and in maps saved before the heap.
+ */
+export interface FrameMapHeap {
+  /** Per slab: its frame, its slot size in bytes, the slots handed out of it (in use or in a
+   *  worker's cache), and its slots in all. */
+  readonly slabs: [frame: number, slotSize: number, allocated: number, slots: number][];
+  /** Per large block: its first frame and its length in frames. */
+  readonly large: FrameRun[];
+}
+
 /** A snapshot of a region, frame by frame. */
 export interface FrameMap {
   readonly format: typeof FRAME_MAP_FORMAT;
@@ -175,6 +187,8 @@ export interface FrameMap {
   readonly counts: FrameMapCounts;
   /** `sys.stats()` at capture (it scans the region again: under load it may differ slightly). */
   readonly stats: FrameStats;
+  /** The heap's slabs and large blocks, when the heap is in use. */
+  readonly heap?: FrameMapHeap;
 }
 
 /**

@@ -33,6 +33,7 @@ import {
   describeFrame,
   formatBytes,
   fragmentationLine,
+  heapLine,
   hexPaddr,
   percent,
   totalsLine,
@@ -124,6 +125,11 @@ export function frameMapSvg(map: FrameMap, o: SvgOptions): string {
     out.push(text(gridX - 6, rowY[r] + cell / 2 + 4, hexPaddr(map, paddr), { size: 10, fill: MUTED_INK, anchor: 'end', mono: true }));
   });
   y += gridH + 26;
+  const heap = heapLine(map);
+  if (heap !== '') {
+    out.push(text(MARGIN, y, heap, { size: 12 }));
+    y += 26;
+  }
 
   // Free memory.
   out.push(text(MARGIN, y, 'Free memory', { size: 14, weight: 'bold' }));

@@ -109,7 +109,40 @@ export function describeFrame(map: FrameMap, types: ReadonlyMap<number, FrameMap
     s += ` \u00b7 ${typeName(types, map.typeIds[k])}`;
   }
   if (map.forgotten[k] > 0) s += ` \u00b7 ${map.forgotten[k]} forgotten (intoRaw)`;
+  const heap = heapFrames(map).get(k);
+  if (heap !== undefined) s += ` \u00b7 ${heap}`;
   return s;
+}
+
+/** The heap's words for each of its frames (slab fill, large block), per map, made once. */
+const heapWords = new WeakMap<FrameMap, Map<number, string>>();
+
+function heapFrames(map: FrameMap): Map<number, string> {
+  let out = heapWords.get(map);
+  if (out === undefined) {
+    out = new Map();
+    for (const [k, size, allocated, slots] of map.heap?.slabs ?? []) out.set(k, `heap slab of ${size}-byte slots, ${allocated} of ${slots} handed out`);
+    for (const [k, n] of map.heap?.large ?? []) out.set(k, `heap block of ${n} frame${n === 1 ? '' : 's'}`);
+    heapWords.set(map, out);
+  }
+  return out;
+}
+
+/** One line on the heap: slabs per slot size with their fill, and large blocks ('' without a heap). */
+export function heapLine(map: FrameMap): string {
+  const heap = map.heap;
+  if (heap === undefined || (heap.slabs.length === 0 && heap.large.length === 0)) return '';
+  const bySize = new Map<number, { slabs: number; allocated: number; slots: number }>();
+  for (const [, size, allocated, slots] of heap.slabs) {
+    const e = bySize.get(size) ?? { slabs: 0, allocated: 0, slots: 0 };
+    e.slabs++;
+    e.allocated += allocated;
+    e.slots += slots;
+    bySize.set(size, e);
+  }
+  const parts = [...bySize.entries()].sort((a, b) => a[0] - b[0]).map(([size, e]) => `${size} B: ${e.slabs} slab${e.slabs === 1 ? '' : 's'}, ${percent(e.allocated, e.slots)} full`);
+  const frames = heap.large.reduce((t, [, n]) => t + n, 0);
+  return `heap: ${heap.slabs.length} slab${heap.slabs.length === 1 ? '' : 's'}${parts.length > 0 ? ` (${parts.join('; ')})` : ''}, ${heap.large.length} large block${heap.large.length === 1 ? '' : 's'} (${frames} frame${frames === 1 ? '' : 's'})`;
 }
 
 /** The tooltip of an aggregated cell: its address range and its frames by kind. */

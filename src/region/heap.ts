@@ -43,6 +43,12 @@ const HP_LIST = H_HEAP + 3;
 const HP_GEN = HP_LIST + NUM_CLASSES;
 /** The per-worker cache heads, HEAP_WORKER_WORDS a worker. */
 const HP_CACHES = H_HEAP + 32;
+/** In a worker's words, after its cache heads: the slab (frame index + 1) it is changing under
+ *  the heap lock, 0 when none (`setHeapJournal`). */
+const HJ_SLAB = NUM_CLASSES;
+/** The rest of a chain of free slots this worker is giving back to their slabs (a stolen or
+ *  reclaimed stack): its next slot, 0 when none (`setHeapChain`). */
+const HJ_CHAIN = NUM_CLASSES + 1;
 
 /** Slab slot storage, in the `pageframe.slab` type's field order (largest first, then by name). */
 const SL_ALLOCATED = S_STORAGE;
@@ -94,30 +100,16 @@ export function cachePush(r: Region, at: number, w: number): number {
 }
 
 /**
- * Pops up to `n` slots off this worker's cache at word `at` (as `cachePop`) and links them into
- * a chain, top first, ended by a 0 link: returns its first slot (0 if the cache was empty).
- * OWNER: the popped slots are this worker's.
+ * The length of the cache at word `at`, as its owner sees it. From any other worker a snapshot:
+ * the top it read may have been popped and written over by its new holder since, so a value that
+ * no cache can hold (past 4096 slots, or a top outside the region) counts as 0.
  */
-export function cachePopChain(r: Region, at: number, n: number): number {
-  const i32 = r.i32;
-  let first = 0;
-  let last = 0;
-  for (let k = 0; k < n; k++) {
-    const w = cachePop(r, at);
-    if (w === 0) break;
-    if (first === 0) first = w;
-    else i32[last] = w; // OWNER: popped, this worker's
-    last = w;
-  }
-  if (last !== 0) i32[last] = 0; // OWNER: as above
-  return first;
-}
-
-/** The length of the cache at word `at`, as its owner sees it (a snapshot from any other worker). */
 export function cacheLength(r: Region, at: number): number {
   const i32 = r.i32;
   const head = Atomics.load(i32, at);
-  return head === 0 ? 0 : i32[head + 1];
+  if (head <= 0 || head + 1 >= i32.length) return 0;
+  const len = i32[head + 1];
+  return len > 0 && len <= 4096 ? len : 0;
 }
 
 /**
@@ -153,6 +145,11 @@ export function slotAt(r: Region, addr: number): number {
 /** The paddr of the slot named `w`. */
 export function slotAddr(r: Region, w: number): number {
   return w * 4 - r.frameByte;
+}
+
+/** The metadata slot word of the frame holding paddr `addr`. */
+export function slabOfAddr(r: Region, addr: number): number {
+  return r.metaWord + ((addr >>> PAGE_SHIFT) << SLOT_SHIFT);
 }
 
 /** The metadata slot word of the frame holding the slot named `w`. */
@@ -217,6 +214,62 @@ export function slabPush(r: Region, sw: number, w: number): number {
   return --i32[sw + SL_ALLOCATED]; // OWNER: as above
 }
 
+/**
+ * Records that this worker is about to change the slab of frame `index` (its words or its list)
+ * under the heap lock; -1 clears it. OWNER: a worker's heap journal is written by that worker
+ * only (a plain store), and read by `reclaimWorker` once it exited (`heapJournalOf`).
+ */
+export function setHeapJournal(r: Region, index: number): void {
+  r.i32[HP_CACHES + (r.workerId - 1) * HEAP_WORKER_WORDS + HJ_SLAB] = index + 1;
+}
+
+/** The slab frame index worker `worker` was changing when it died, or -1. */
+export function heapJournalOf(r: Region, worker: number): number {
+  return r.i32[HP_CACHES + (worker - 1) * HEAP_WORKER_WORDS + HJ_SLAB] - 1;
+}
+
+/** Clears the dead worker `worker`'s heap journal. OWNER: the reclaimer, once it exited. */
+export function clearHeapJournalOf(r: Region, worker: number): void {
+  r.i32[HP_CACHES + (worker - 1) * HEAP_WORKER_WORDS + HJ_SLAB] = 0;
+}
+
+/**
+ * Records the rest of the chain of free slots this worker is giving back (its next slot, 0:
+ * none). OWNER: as `setHeapJournal`. ORDER: stored before the slot ahead of it goes back, so a
+ * worker that dies anywhere in a give-back loses at most that one slot (`reclaimWorker` gives the
+ * rest back).
+ */
+export function setHeapChain(r: Region, w: number): void {
+  r.i32[HP_CACHES + (r.workerId - 1) * HEAP_WORKER_WORDS + HJ_CHAIN] = w;
+}
+
+/** The rest of the chain the dead worker `worker` was giving back (0: none), and clears it.
+ *  OWNER: the reclaimer, once it exited. */
+export function takeHeapChainOf(r: Region, worker: number): number {
+  const at = HP_CACHES + (worker - 1) * HEAP_WORKER_WORDS + HJ_CHAIN;
+  const w = r.i32[at];
+  r.i32[at] = 0; // OWNER: the reclaimer
+  return w;
+}
+
+/**
+ * Repairs the count of slab `sw` (class `c`) from its free list, which every change keeps whole
+ * (a link is written before the head that publishes it): its slots handed out are those not on
+ * it. Returns the free slots, or -1 if the list is not one of its slots (left as it is).
+ * OWNER: the heap lock's holder (`reclaimWorker`, after a holder died halfway through a change).
+ */
+export function repairSlabCount(r: Region, sw: number, first: number, c: number): number {
+  const i32 = r.i32;
+  const cap = 512 >> c;
+  const words = 2 << c;
+  let free = 0;
+  for (let w = i32[sw + SL_FREE]; w !== 0; w = i32[w]) {
+    if (w < first || w >= first + 1024 || (w - first) % words !== 0 || ++free > cap) return -1;
+  }
+  i32[sw + SL_ALLOCATED] = cap - free; // OWNER: the heap lock's holder
+  return free;
+}
+
 /** A large block's length in frames, read on its first frame (0 on another frame). */
 export function largeFrames(r: Region, sw: number): number {
   return r.i32[sw + LB_FRAMES];
@@ -234,8 +287,8 @@ export function unlockHeap(r: Region): void {
 
 /**
  * Releases the heap lock if the dead worker whose token is `deadToken` holds it (reclaim).
- * ORDER: as `forceRelease` (shm/lock.ts): one CAS from the dead token. A slab change it left half
- * done is not repaired (see `reclaimHeap` in heap/cache.ts).
+ * ORDER: as `forceRelease` (shm/lock.ts): one CAS from the dead token. The slab change it left
+ * half done is repaired after (`SlabPool.repair`, from its heap journal).
  */
 export function releaseHeapFrom(r: Region, deadToken: number): boolean {
   return lockOwner(r.i32, HP_LOCK) === deadToken && forceRelease(r.i32, HP_LOCK, deadToken);

@@ -98,7 +98,7 @@ function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number): Mut
     reclaimLists(sys, id, token, report);
     if (releaseRegistryFrom(sys._region, token)) report.locks.push('type registry');
     if (releaseDeferredFrom(sys._region, token)) report.locks.push('deferred drops');
-    // A slab change it left half done under the heap lock is not repaired (see region/heap.ts).
+    // The slab change it left half done under the heap lock is repaired by the heap's reclaim.
     if (releaseHeapFrom(sys._region, token)) report.locks.push('heap');
   }
   // 2. Their frames, and those of workers left exited before, under the allocator lock. The

@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AllocError, ContractError, FrameSystem, FrameUseError, InvariantError, PAGE_SIZE, type HeapStats } from '../../src/index.js';
+import { AllocError, ContractError, FrameSystem, FrameUseError, InvariantError, PAGE_SIZE, captureFrameMap, renderFrameMap, type HeapStats } from '../../src/index.js';
+import { describeFrame, heapLine, typesById } from '../../src/map/text.js';
 import { classOf, slotSize, slotsPerSlab } from '../../src/heap/slot.js';
 import { keepCached, maxCached } from '../../src/heap/cache.js';
 import { S_STORAGE } from '../../src/region/meta.js';
@@ -350,6 +351,53 @@ describe('slabs, caches and the frame allocator', () => {
     expectEmpty(sys);
   });
 
+  it('reclaimWorker repairs the slab a worker that died under the heap lock was changing', async () => {
+    const { lockHeap, setHeapJournal, slabPush, slabOfSlot, slotAt } = await import('../../src/region/heap.js');
+    for (const step of ['push', 'pop'] as const) {
+      const sys = makeSystem();
+      const dead = FrameSystem.attach(sys.handle, { separate: true });
+      const blocks = Array.from({ length: 70 }, () => dead.heap.alloc(64)); // two slabs' worth taken
+      dead.heap.trim(); // the unused rest back: a full slab, and a partial one
+      const r = dead._region;
+      const b0 = blocks[0];
+      const sw = slabOfSlot(r, slotAt(r, b0));
+      lockHeap(r);
+      setHeapJournal(r, b0 >>> 12);
+      if (step === 'push') {
+        slabPush(r, sw, slotAt(r, b0)); // a free of b0 stopped before the slab, full until now, was listed again
+      } else {
+        const other = slabOfSlot(r, slotAt(r, blocks[69]));
+        setHeapJournal(r, blocks[69] >>> 12);
+        const i32 = r.i32;
+        i32[other + S_STORAGE + 1] = i32[i32[other + S_STORAGE + 1]]; // a pop stopped before its count
+      }
+      expect(() => sys.checkInvariants()).toThrow(InvariantError);
+      const report = sys.reclaimWorker(dead.workerId);
+      expect(report.locks).toContain('heap');
+      sys.checkInvariants();
+      for (const b of blocks.slice(step === 'push' ? 1 : 0)) sys.heap.free(b);
+      sys.heap.trim();
+      sys.checkInvariants();
+      expect(sys.heap.stats().blocksInUse).toBe(step === 'push' ? 0 : 1); // a popped slot is lost with its worker
+      if (step === 'push') expectEmpty(sys);
+    }
+  });
+
+  it('reclaimWorker gives back the rest of a stack a worker died giving back (its heap chain)', async () => {
+    const { cacheTakeAll, setHeapChain, slotLength } = await import('../../src/region/heap.js');
+    const sys = makeSystem();
+    const thief = FrameSystem.attach(sys.handle, { separate: true });
+    sys.heap.free(sys.heap.alloc(16)); // this worker's cache of 16-byte slots: a slab's worth
+    const top = cacheTakeAll(thief._region, cacheWord(sys.workerId, 1)); // a steal...
+    expect(slotLength(thief._region, top)).toBe(keepCached(1));
+    setHeapChain(thief._region, top); // ...journaled, and the thief dies before giving any back
+    expect(sys.heap.stats().blocksInUse).toBe(keepCached(1)); // neither cached nor in a slab: as if in use
+    sys.reclaimWorker(thief.workerId);
+    expect(sys.heap.stats().blocksInUse).toBe(0);
+    sys.checkInvariants();
+    expectEmpty(sys);
+  });
+
   it('reclaimWorker releases the heap lock of a worker that died holding it', async () => {
     const sys = makeSystem();
     const dead = FrameSystem.attach(sys.handle, { separate: true });
@@ -388,5 +436,25 @@ describe('checkInvariants covers the heap', () => {
     i32[head + 1] -= 1;
     sys.checkInvariants();
     expectEmpty(sys);
+  });
+});
+
+describe('the frame map shows the heap', () => {
+  it('each slab with its slot size and fill, each large block, and a summary line', () => {
+    const sys = makeSystem();
+    expect(captureFrameMap(sys).heap).toBeUndefined(); // no heap used yet
+    const small = Array.from({ length: 10 }, () => sys.heap.alloc(64));
+    const big = sys.heap.alloc(2 * PAGE_SIZE);
+    const map = captureFrameMap(sys);
+    const slab = small[0] >>> 12;
+    expect(map.heap?.slabs).toEqual([[slab, 64, keepCached(3), 64]]); // the slots handed out: 10 in use, the rest cached
+    expect(map.heap?.large).toEqual([[big >>> 12, 2]]);
+    expect(describeFrame(map, typesById(map), slab, 'unique')).toContain('heap slab of 64-byte slots, 64 of 64 handed out');
+    expect(describeFrame(map, typesById(map), big >>> 12, 'shared')).toContain('heap block of 2 frames');
+    expect(heapLine(map)).toBe('heap: 1 slab (64 B: 1 slab, 100.0% full), 1 large block (2 frames)');
+    expect(renderFrameMap(map, { format: 'svg' })).toContain('heap: 1 slab');
+    for (const b of [...small, big]) sys.heap.free(b);
+    expectEmpty(sys);
+    expect(captureFrameMap(sys).heap).toEqual({ slabs: [], large: [] });
   });
 });
