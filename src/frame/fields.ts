@@ -438,23 +438,74 @@ function deadView(v: ViewState): FrameUseError {
  * workers may update the field at once (it carries no happens-before edge for other fields).
  */
 function makeAtomicCell(v: ViewState, arr: Int32Array | Uint32Array, i: number): AtomicCell {
-  const live = (): void => {
-    if (!v._$h._live || v._$h._sys._closed) throw deadView(v);
-  };
-  const cell: AtomicCell & { [INSPECT](): string } = {
-    // What console.log shows: `AtomicCell(7)`, the value now (or why it cannot be read).
-    [INSPECT]: () => inspectSafely(() => `AtomicCell(${(live(), Atomics.load(arr, i))})`, () => 'AtomicCell(dropped)'),
-    load: () => (live(), Atomics.load(arr, i)),
-    store: (x) => (live(), Atomics.store(arr, i, x)),
-    add: (x) => (live(), Atomics.add(arr, i, x)),
-    sub: (x) => (live(), Atomics.sub(arr, i, x)),
-    and: (x) => (live(), Atomics.and(arr, i, x)),
-    or: (x) => (live(), Atomics.or(arr, i, x)),
-    xor: (x) => (live(), Atomics.xor(arr, i, x)),
-    exchange: (x) => (live(), Atomics.exchange(arr, i, x)),
-    compareExchange: (e, x) => (live(), Atomics.compareExchange(arr, i, e, x)),
-  };
-  return cell;
+  return new Cell(v, arr, i);
+}
+
+/**
+ * An atomic field's cell: its methods on the prototype, so that making one (at a view's first use
+ * of the field: every frame received reads its fields through a new view) is one small object,
+ * not a closure per method. Each call checks the view's handle first.
+ */
+class Cell implements AtomicCell {
+  constructor(
+    private readonly v: ViewState,
+    private readonly arr: Int32Array | Uint32Array,
+    private readonly i: number,
+  ) {}
+
+  private live(): void {
+    if (!this.v._$h._live || this.v._$h._sys._closed) throw deadView(this.v);
+  }
+
+  load(): number {
+    this.live();
+    return Atomics.load(this.arr, this.i);
+  }
+
+  store(x: number): number {
+    this.live();
+    return Atomics.store(this.arr, this.i, x);
+  }
+
+  add(x: number): number {
+    this.live();
+    return Atomics.add(this.arr, this.i, x);
+  }
+
+  sub(x: number): number {
+    this.live();
+    return Atomics.sub(this.arr, this.i, x);
+  }
+
+  and(x: number): number {
+    this.live();
+    return Atomics.and(this.arr, this.i, x);
+  }
+
+  or(x: number): number {
+    this.live();
+    return Atomics.or(this.arr, this.i, x);
+  }
+
+  xor(x: number): number {
+    this.live();
+    return Atomics.xor(this.arr, this.i, x);
+  }
+
+  exchange(x: number): number {
+    this.live();
+    return Atomics.exchange(this.arr, this.i, x);
+  }
+
+  compareExchange(expected: number, replacement: number): number {
+    this.live();
+    return Atomics.compareExchange(this.arr, this.i, expected, replacement);
+  }
+
+  /** What console.log shows: `AtomicCell(7)`, the value now (or why it cannot be read). */
+  [INSPECT](): string {
+    return inspectSafely(() => `AtomicCell(${this.load()})`, () => 'AtomicCell(dropped)');
+  }
 }
 
 /**
