@@ -743,7 +743,11 @@ export class FrameSystem implements FrameContext {
 
   /**
    * Recovers the share of worker `id`, which has exited (the caller vouches for that, e.g. from
-   * the Worker's 'exit' event; this worker's own id is refused): locks it held are taken over and
+   * the Worker's 'exit' event; this worker's own id is refused). An id names whoever holds it
+   * now: a worker that closed its system before it exited freed its id, and a worker that attached
+   * since may hold it; reclaiming that id would tear down the live worker's operation in progress
+   * and take its cached frames. Use it for a worker that died without `close()`, or name the thread
+   * instead (`reclaimThread`, `watch`: thread ids are not reused). Locks it held are taken over and
    * repaired (the buddy allocator's free lists are rebuilt), frames in its caches and frames it
    * was moving between its caches, the allocator and its handles go back to the allocator, a
    * teardown it was in the middle of is completed (without the type's `onDrop`), and its worker

@@ -19,6 +19,7 @@ import {
   FrameSystemError,
   MAX_WORKERS,
   PAGE_SIZE,
+  UniqueFrame,
   defineMeta,
   type FrameSystemOptions,
   type Paddr,
@@ -965,6 +966,57 @@ describe.skipIf(RUNTIME === 'deno')('reclaimWorker: real workers terminated whil
       expect(st.free + held).toBe(st.total);
       expect(held).toBeLessThanOrEqual(MAX_HELD * (N + 1));
       expectAllocatable(sys, st.free);
+    }
+  });
+
+  /**
+   * Two workers churn unique frames they keep raw (`intoRaw`, `fromRaw(...).drop()`); one, which
+   * never finishes (so it cannot close and free its id for the other), is terminated at a random
+   * moment of the other's churn, and reclaimed while the other goes on. The survivor sees no
+   * error, and once the frames the dead one held raw are taken back from its table, every frame
+   * is free but the one it may have had between the allocator and its table.
+   */
+  it('one churning raw unique frames, killed and reclaimed while the other churns: neither sees the other', async () => {
+    const RAW = new URL('./workers/raw-churn.worker.js', import.meta.url);
+    const Churned = defineMeta('test.raw-churn', { a: 'u32' });
+    for (let round = 0; round < 6; round++) {
+      const sys = FrameSystem.create({ frames: 512 });
+      const table = new SharedArrayBuffer(2 * 64 * 8);
+      const counter = new Int32Array(new SharedArrayBuffer(12)); // steps of each; [2]: the survivor's stop
+      const spawn = async (slotIndex: number, stoppable: boolean): Promise<{ worker: Worker; id: number; done: Promise<unknown>; exited: Promise<unknown> }> => {
+        const worker = new Worker(RAW, { workerData: { handle: sys.handle, table, counter: counter.buffer, slot: slotIndex, stoppable, seed: (Math.random() * 2 ** 32) >>> 0 } });
+        running.add(worker);
+        worker.on('error', (e) => errors.push(e));
+        const done = new Promise((resolve) => worker.on('message', (m) => m === 'done' && resolve(m)));
+        const exited = once(worker, 'exit');
+        const [msg] = (await once(worker, 'message')) as [{ workerId: number }];
+        return { worker, id: msg.workerId, done, exited };
+      };
+      const dying = await spawn(0, false);
+      const survivor = await spawn(1, true);
+      expect(survivor.id).not.toBe(dying.id); // the dying one is still attached
+      await progress(counter, [0, 1], 200);
+      await randomMoment();
+      await stop(dying.worker);
+      const report = sys.reclaimWorker(dying.id);
+      expect(report.leftBusy).toBe(0);
+      await progress(counter, [1], 2000); // the survivor churned on, through the reclaim
+      Atomics.store(counter, 2, 1);
+      await survivor.done;
+      await survivor.exited;
+      running.delete(survivor.worker);
+      expect(errors).toEqual([]);
+      sys.checkInvariants();
+      // The frames the dead worker held raw, taken back by the number.
+      const row = new Float64Array(table, 0, 64);
+      for (const v of row) if (v !== 0) UniqueFrame.fromRaw(sys, v - 1, Churned).drop();
+      const st = sys.stats();
+      expect(st.busy, JSON.stringify({ round, report })).toBe(0);
+      expect(st.shared + st.raw).toBe(0);
+      expect(st.unique).toBeLessThanOrEqual(1); // allocated, not yet in its table
+      expect(st.free + st.unique).toBe(st.total);
+      sys.checkInvariants();
+      sys.close();
     }
   });
 });

@@ -33,7 +33,9 @@ import type { WasmMemory } from '../shm/views.js';
 
 /**
  * Worker record word 1: the id of the thread that attached (`shm/thread.ts` `threadId`) + 1, 0 if
- * unknown; written once at attach (`recordThread`), read by `FrameSystem.reclaimThread`.
+ * unknown; written once at attach (`recordThread`), read by `FrameSystem.reclaimThread`, and
+ * zeroed before the record is freed (`releaseRecord`, `reclaimRecord`): a free record, and one a
+ * new worker has claimed but not yet named its thread in, names no thread.
  */
 export const W_THREAD = 1;
 
@@ -522,9 +524,15 @@ export function attachedWorkers(r: Region): number[] {
 }
 
 /**
- * Frees this worker's record at `close` (its caches were drained first). ORDER: an atomic store,
- * after everything this worker wrote; `claimWorker`'s CAS in another worker reads it.
+ * Frees this worker's record at `close` (its caches were drained first).
+ * ORDER: its thread word is zeroed before the state says free. Left naming this thread, the word
+ * would name it in the record of the next worker to claim the id until that one's `recordThread`:
+ * a `reclaimThread` of this (exited) thread in between would take that live worker for this one
+ * (its operation in progress torn down, its cached frames freed under it). Then the state, with
+ * an atomic store after everything this worker wrote; `claimWorker`'s CAS in another worker
+ * reads it.
  */
 export function releaseRecord(r: Region): void {
+  Atomics.store(r.i32, r.rec + W_THREAD, 0);
   Atomics.store(r.i32, r.rec + W_STATE, WORKER_FREE);
 }

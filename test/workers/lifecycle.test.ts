@@ -10,8 +10,9 @@ import Tinypool from 'tinypool';
 import workerpool from 'workerpool';
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { FrameSystem, FrameSystemError, FrameUseError, MAX_WORKERS, type ReclaimReport, type WatchablePool } from '../../src/index.js';
-import { threadOf } from '../../src/region/workers.js';
+import { FrameAllocOptions, FrameSystem, FrameSystemError, FrameUseError, MAX_WORKERS, UniqueFrame, Untyped, type ReclaimReport, type WatchablePool } from '../../src/index.js';
+import type { CachedAllocator } from '../../src/frame-allocator/cache.js';
+import { WORKER_ATTACHED, claimWorker, recordThread, threadOf, workerState } from '../../src/region/workers.js';
 import { expectAllFree, expectThrown } from '../helpers.js';
 import { RUNTIME, runModule } from '../runtimes/current.js';
 
@@ -166,6 +167,69 @@ describe('reclaimThread', () => {
     expect(sys.stats()).toEqual(expect.objectContaining({ free: 63, used: 1 }));
     expect(sys.reclaimThread(thread)).toEqual([]); // nothing left
     sys.checkInvariants();
+  });
+
+  it('leaves alone the live worker that took the id a thread freed by closing before it exited (where reclaimWorker(id) would take that worker)', async () => {
+    const sys = FrameSystem.create({ frames: 64 });
+    const worker = new Worker(
+      `const { parentPort, workerData, threadId } = require('node:worker_threads');
+       import(workerData.dist).then(({ FrameSystem }) => {
+         const sys = FrameSystem.attach(workerData.handle);
+         sys.allocFrame().drop();
+         const id = sys.workerId;
+         sys.close(); // a clean end: its id is free from here on
+         parentPort.postMessage([threadId, id]);
+       });`,
+      { eval: true, workerData: { handle: sys.handle, dist: new URL('../../dist/index.js', import.meta.url).href } },
+    );
+    const thread = worker.threadId;
+    const exited = once(worker, 'exit');
+    const [[reported, id]] = (await once(worker, 'message')) as [[number, number]];
+    expect(reported).toBe(thread);
+    await exited;
+    expect(sys.workers()).toEqual([1]);
+    // Another worker takes the id before the first one's 'exit' is handled.
+    const live = FrameSystem.attach(sys.handle, { separate: true });
+    expect(live.workerId).toBe(id);
+    const raw = new FrameAllocOptions(live).allocUnique(Untyped).intoRaw();
+    live.allocFrame().drop(); // frames in its cache
+    const cached = (live.allocator as CachedAllocator).cachedFrames(id);
+    expect(cached).toBeGreaterThan(0);
+    expect(sys.reclaimThread(thread)).toEqual([]);
+    expect(sys.workers()).toEqual([1, id]);
+    expect((live.allocator as CachedAllocator).cachedFrames(id)).toBe(cached);
+    sys.checkInvariants();
+    UniqueFrame.fromRaw(live, raw, Untyped).drop();
+    live.close();
+    expectAllFree(sys);
+  });
+
+  it('a record freed by close() names no thread: a worker caught between claiming it and recording its thread is not taken for the closed one', async () => {
+    const sys = FrameSystem.create({ frames: 64 });
+    const worker = new Worker(
+      `const { parentPort, workerData, threadId } = require('node:worker_threads');
+       import(workerData.dist).then(({ FrameSystem }) => {
+         const sys = FrameSystem.attach(workerData.handle);
+         const id = sys.workerId;
+         sys.close();
+         parentPort.postMessage([threadId, id]);
+       });`,
+      { eval: true, workerData: { handle: sys.handle, dist: new URL('../../dist/index.js', import.meta.url).href } },
+    );
+    const thread = worker.threadId;
+    const exited = once(worker, 'exit');
+    const [[, id]] = (await once(worker, 'message')) as [[number, number]];
+    await exited;
+    expect(threadOf(sys._region, id)).toBe(-1);
+    // A new worker in the middle of its attach: the record claimed, its thread not yet recorded.
+    expect(claimWorker(sys._region.i32)).toBe(id);
+    expect(threadOf(sys._region, id)).toBe(-1);
+    expect(sys.reclaimThread(thread)).toEqual([]);
+    expect(workerState(sys._region, id)).toBe(WORKER_ATTACHED);
+    recordThread(sys._region.i32, id, 4242); // its attach goes on
+    expect(sys.reclaimThread(thread)).toEqual([]);
+    expect(sys.reclaimThread(4242).map((r: ReclaimReport) => r.workerId)).toEqual([id]); // it exits
+    expectAllFree(sys);
   });
 
   it("refuses what is not a thread id, and this thread's own ('BadWorker'); nothing changes", () => {
