@@ -67,7 +67,7 @@ Then runs the same through postMessage (the blocks copied, then transferred) for
 prints the ratios.
 
 Options:
-  -n, --frames <N>    frames to send (default 20000)
+  -n, --frames <N>    frames to send (default 100000)
   -w, --workers <N>   consumer workers, 1..32 (default: one fewer than the cores, at least 1)
       --region <N>    the most frames the region may grow to, 64..1048576 (default 262144: 1 GiB); it
                       starts at 16 frames and grows as the frames in flight need
@@ -87,7 +87,7 @@ Exit status 1 if a checksum fails, a frame is lost or the invariant does not hol
       help: { type: 'boolean', short: 'h' },
     },
     run: async (v, io) => {
-      const frames = integer(v.frames, '--frames', 20000, 1, 2 ** 31, 'demo');
+      const frames = integer(v.frames, '--frames', 100000, 1, 2 ** 31, 'demo');
       // One thread a core: the producer and its consumers (more threads than cores make each
       // hand-off wait for a core, which is not what the demo is about).
       const workers = integer(v.workers, '--workers', Math.max(1, Math.min(32, availableParallelism() - 1)), 1, 32, 'demo');
