@@ -801,10 +801,10 @@ export class FrameSystem implements FrameContext {
         throw new FrameSystemError('BadWorker', `reclaimWorker(${describe(id)}): not another worker's id (1..${MAX_WORKERS})`);
       }
     }
-    const reports = reclaimWorkers(this, ids, this.reclaimWaitMs);
-    // The heap's caches after the locks (the heap lock of a dead holder was released above) and
-    // outside the allocator lock (slabs left empty go back to the frame allocator).
-    return reports.map((report) => ({ ...report, heapSlots: this._heap === undefined && !heapInUse(this._region) ? 0 : this.heap._reclaim(report.workerId) }));
+    // The heap's caches are taken back after the dead workers' locks are released and before
+    // their ids are freed (see `reclaim`), if this region has a heap.
+    const heap = this._heap === undefined && !heapInUse(this._region) ? undefined : this.heap;
+    return reclaimWorkers(this, ids, this.reclaimWaitMs, heap === undefined ? undefined : (id) => heap._reclaim(id));
   }
 
   /**

@@ -60,8 +60,13 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * the frames of workers an earlier reclaim left `WORKER_EXITED`. Waits at most `waitMs` for the
  * allocator lock (then the reclaim is left pending; see `ReclaimReport.pending`).
  */
-export function reclaimWorkers(sys: FrameContext, ids: readonly number[], waitMs: number): Omit<ReclaimReport, 'heapSlots'>[] {
-  const reports = reclaim(sys, ids, waitMs);
+export function reclaimWorkers(
+  sys: FrameContext,
+  ids: readonly number[],
+  waitMs: number,
+  reclaimHeap?: (id: number) => number,
+): ReclaimReport[] {
+  const reports = reclaim(sys, ids, waitMs, reclaimHeap);
   // 3. Their subscriptions to topics: once their records are released (or left exited), their
   // tokens name no attached worker, and every topic's sweep takes them out.
   const byId = new Map(reports.map((report) => [report.workerId, report]));
@@ -73,11 +78,11 @@ export function reclaimWorkers(sys: FrameContext, ids: readonly number[], waitMs
 }
 
 /** `reclaimWorkers` but for the topics' sweep: the locks, then the frames (steps 1 and 2). */
-function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number): Mutable<Omit<ReclaimReport, 'heapSlots'>>[] {
+function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number, reclaimHeap?: (id: number) => number): Mutable<ReclaimReport>[] {
   const i32 = sys._region.mem.i32;
   const stateOf = (id: number): number => workerState(sys._region, id);
   const dead = ids.filter((id, k) => ids.indexOf(id) === k && stateOf(id) !== WORKER_FREE);
-  const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false, subscriptions: 0 }]));
+  const reports = new Map(ids.map((id) => [id, { workerId: id, locks: [] as string[], framesFreed: 0, teardowns: 0, leftBusy: 0, pending: false, subscriptions: 0, heapSlots: 0 }]));
   const buddy = new BuddyAllocator(sys._region);
 
   // 1. Locks. The buddy allocator's lists may be half updated: take the lock over and rebuild
@@ -101,6 +106,11 @@ function reclaim(sys: FrameContext, ids: readonly number[], waitMs: number): Mut
     // The slab change it left half done under the heap lock is repaired by the heap's reclaim.
     if (releaseHeapFrom(sys._region, token)) report.locks.push('heap');
   }
+  // 1b. Their heap caches (and a slab one left half changed), while their ids are still theirs:
+  // once step 2 frees an id, a new worker may take it and fill its caches (`Heap._reclaim` by id
+  // would then take a live worker's slots). Outside the allocator lock: slabs left empty go back
+  // to the frame allocator.
+  if (reclaimHeap !== undefined) for (const id of dead) reports.get(id)!.heapSlots = reclaimHeap(id);
   // 2. Their frames, and those of workers left exited before, under the allocator lock. The
   // allocator's lock is held from the first look at a journaled frame to the freeing: a live
   // worker refilling its cache in between could take a frame judged "on its way" and lose it
