@@ -16,7 +16,6 @@ import {
   cachePush,
   cacheWord,
   checkHeap,
-  frameTypeAt,
   heapCensus,
   largeFrames,
   slabAllocated,
@@ -27,6 +26,7 @@ import {
   slotAt,
   slotNext,
 } from '../region/heap.js';
+import { typeOf } from '../region/meta.js';
 import type { Region } from '../region/region.js';
 import { flushCache, keepCached, maxCached, stealCaches, takeCachesOf } from './cache.js';
 import { SlabPool } from './slab.js';
@@ -206,7 +206,7 @@ export class Heap {
     const r = this.r;
     if (this.fast && typeof addr === 'number' && (addr & 7) === 0 && addr >= 0 && addr < r.maxPaddr) {
       const sw = slabOfAddr(r, addr);
-      if (frameTypeAt(r, sw) === this.slabId) {
+      if (typeOf(r, sw) === this.slabId) {
         const c = slabClass(r, sw);
         if ((addr & ((8 << c) - 1)) === 0 && slabAllocated(r, sw) > 0) {
           const len = cachePush(r, this.cache0 + c, this.frameWord + (addr >>> 2));
@@ -249,7 +249,7 @@ export class Heap {
     if (!(Number.isInteger(addr) && addr >= 0 && addr < r.maxPaddr)) this.refuse(addr, what, 'not an address in the region', 0);
     const framePaddr = (addr >>> PAGE_SHIFT) * PAGE_SIZE;
     const sw = slabOfSlot(r, slotAt(r, framePaddr));
-    const type = frameTypeAt(r, sw);
+    const type = typeOf(r, sw);
     if (type === this.slabId) {
       const c = slabClass(r, sw);
       if ((addr & (slotSize(c) - 1)) !== 0) this.refuse(addr, what, `inside a ${slotSize(c)}-byte slot`, framePaddr);

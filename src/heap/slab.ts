@@ -20,7 +20,6 @@ import {
   cachePop,
   cachePush,
   clearHeapJournalOf,
-  frameTypeAt,
   heapJournalOf,
   heapReady,
   initSlab,
@@ -42,7 +41,7 @@ import {
   unlockHeap,
 } from '../region/heap.js';
 import { listFront, listIdOf, listedNext } from '../region/lists.js';
-import { RC_UNIQUE, countOf, slotWord } from '../region/meta.js';
+import { RC_UNIQUE, countOf, slotWord, typeOf } from '../region/meta.js';
 import { slotsPerSlab } from './slot.js';
 import type { Region } from '../region/region.js';
 
@@ -327,7 +326,7 @@ export class SlabPool {
       clearHeapJournalOf(r, id);
       if (k >= r.nframes) return false;
       const sw = slotWord(r, k);
-      if (frameTypeAt(r, sw) !== this.slabTypeIdIfAny() || countOf(r, sw) !== RC_UNIQUE) return false;
+      if (typeOf(r, sw) !== this.slabTypeIdIfAny() || countOf(r, sw) !== RC_UNIQUE) return false;
       const c = slabClass(r, sw);
       const free = c >= 0 && c < NUM_CLASSES ? repairSlabCount(r, sw, slotAt(r, k * PAGE_SIZE), c) : -1;
       if (free < 0) return false;

@@ -28,8 +28,8 @@ import {
   type FrameRun,
 } from './format.js';
 import { fragmentationOf, freeRunsOf } from './free-runs.js';
-import { NUM_CLASSES, frameTypeAt, largeFrames, slabAllocated, slabClass } from '../region/heap.js';
-import { slotWord } from '../region/meta.js';
+import { NUM_CLASSES, largeFrames, slabAllocated, slabClass } from '../region/heap.js';
+import { slotWord, typeOf } from '../region/meta.js';
 import { LARGE_TYPE, SLAB_TYPE } from '../heap/slab.js';
 
 const CODE = {
@@ -207,7 +207,7 @@ function heapOf(r: Region, n: number, typeNames: readonly string[], codes: Uint8
   for (let k = 0; k < n; k++) {
     if (codes[k] !== CODE.unique && codes[k] !== CODE.shared) continue;
     const w = slotWord(r, k);
-    const type = frameTypeAt(r, w);
+    const type = typeOf(r, w);
     if (type === slabType && type > 0) {
       const c = slabClass(r, w);
       if (c >= 0 && c < NUM_CLASSES) slabs.push([k, 8 << c, slabAllocated(r, w), 512 >> c]);

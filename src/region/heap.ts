@@ -157,11 +157,6 @@ export function slabOfSlot(r: Region, w: number): number {
   return r.metaWord + (((w * 4 - r.frameByte) >>> PAGE_SHIFT) << SLOT_SHIFT);
 }
 
-/** The type id of the frame whose metadata slot is at `sw` (a plain read, a hint without the lock). */
-export function frameTypeAt(r: Region, sw: number): number {
-  return r.i32[sw + S_TYPE];
-}
-
 /** The size class of the slab whose slot is at `sw`. */
 export function slabClass(r: Region, sw: number): number {
   return r.i32[sw + SL_CLASS];

@@ -11,6 +11,7 @@
 //   attached (its caches full) until told to close.
 import { parentPort as port, workerData } from 'node:worker_threads';
 import { FrameSystem } from '../../dist/index.js';
+import { xorshift } from '../workers/xorshift.js';
 
 if (port === null) throw new Error('heap.worker.js runs as a worker thread');
 /** @type {{ handle: import('../../dist/index.js').FrameSystemHandle, mode: string, slots: number, table: SharedArrayBuffer, counter: SharedArrayBuffer, slot: number, seed: number, ops: number, pauseAt: number, pause?: SharedArrayBuffer, noLarge?: boolean, blocks: [number, number, number][], n: number }} */
@@ -47,16 +48,7 @@ if (data.mode === 'churn') {
   const sizes = new Uint32Array(SLOTS);
   const counter = new Int32Array(data.counter);
   const pause = data.pause === undefined ? undefined : new Int32Array(data.pause);
-  let x = data.seed >>> 0 || 1;
-  /** @returns {number} */
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
+  const next = xorshift(data.seed);
   /** @param {number} i */
   const tagOf = (i) => ((data.slot * SLOTS + i) % 255) + 1;
   for (let k = 0; k < data.ops; k++) {

@@ -3,6 +3,7 @@
 // holds at most one iteration's frames (8 at most). `counter[slot]` counts the iterations.
 import { parentPort as port, workerData } from 'node:worker_threads';
 import { FrameAllocOptions, FrameSystem, Untyped } from '../../dist/index.js';
+import { xorshift } from './xorshift.js';
 
 if (port === null) throw new Error('churn.worker.js runs as a worker thread');
 /** @type {{ handle: import('../../dist/index.js').FrameSystemHandle, counter: SharedArrayBuffer, slot: number, seed: number }} */
@@ -12,16 +13,7 @@ const counter = new Int32Array(data.counter);
 const options = new FrameAllocOptions(sys);
 port.postMessage({ workerId: sys.workerId });
 
-let x = data.seed >>> 0 || 1;
-/** A xorshift32 step. @returns {number} */
-function next() {
-  x ^= x << 13;
-  x >>>= 0;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  x >>>= 0;
-  return x;
-}
+const next = xorshift(data.seed);
 
 for (;;) {
   const r = next();

@@ -5,6 +5,7 @@
 // until it is terminated (its table row then says which frames it held, for the test to take back).
 import { parentPort as port, workerData } from 'node:worker_threads';
 import { FrameAllocOptions, FrameSystem, UniqueFrame, defineMeta } from '../../dist/index.js';
+import { xorshift } from './xorshift.js';
 
 if (port === null) throw new Error('raw-churn.worker.js runs as a worker thread');
 /** @type {{ handle: import('../../dist/index.js').FrameSystemHandle, table: SharedArrayBuffer, counter: SharedArrayBuffer, slot: number, stoppable: boolean, seed: number }} */
@@ -16,14 +17,7 @@ const counter = new Int32Array(data.counter);
 const table = new Float64Array(data.table, data.slot * 64 * 8, 64);
 port.postMessage({ workerId: sys.workerId });
 
-let x = data.seed >>> 0 || 1;
-const next = () => {
-  x ^= x << 13;
-  x >>>= 0;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  return (x >>>= 0);
-};
+const next = xorshift(data.seed);
 for (let k = 0; !(data.stoppable && Atomics.load(counter, 2) !== 0); k++) {
   const i = next() % 64;
   if (table[i] === 0) {

@@ -5,20 +5,14 @@
 // cache as it is (the others take from it), posts its counts and waits for 'close'.
 import { parentPort as port, workerData } from 'node:worker_threads';
 import { AllocError, FrameSystem } from '../../dist/index.js';
+import { xorshift } from './xorshift.js';
 
 if (port === null) throw new Error('steal-churn.worker.js runs as a worker thread');
 const out = port;
 /** @type {{ handle: import('../../dist/index.js').FrameSystemHandle, limit: number, iterations: number, seed: number }} */
 const data = workerData;
 const sys = FrameSystem.attach(data.handle);
-let x = data.seed >>> 0 || 1;
-const next = () => {
-  x ^= x << 13;
-  x >>>= 0;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  return (x >>>= 0);
-};
+const next = xorshift(data.seed);
 /** @type {import('../../dist/index.js').Frame[]} */
 const held = [];
 let noMemory = 0;
