@@ -80,10 +80,15 @@ export async function runDemo(o) {
     if (o.map !== null) {
       const queued = channel.size;
       const best = snapshot?.busiest === true ? snapshot.queued : 0;
+      // The queue's size is read again after the capture for the picture's title: this thread is
+      // the only sender, so the frames still queued then were queued all through the capture, and
+      // in use in the picture (consumers may take others meanwhile: the size before can be more).
       if (queued >= Math.max(best + 8, Math.ceil(best * 1.25))) {
-        snapshot = { map: captureFrameMap(sys), sent: seq + 1, queued, busiest: true };
+        const map = captureFrameMap(sys);
+        snapshot = { map, sent: seq + 1, queued: channel.size, busiest: true };
       } else if (seq + 1 === half && snapshot === undefined) {
-        snapshot = { map: captureFrameMap(sys), sent: seq + 1, queued, busiest: false };
+        const map = captureFrameMap(sys);
+        snapshot = { map, sent: seq + 1, queued: channel.size, busiest: false };
       }
     }
     progress.update(() => {
