@@ -115,6 +115,31 @@ const ChannelMeta = defineMeta(
 /** @internal A reference to a channel's first frame. */
 export type ChannelFrame = Frame<typeof ChannelMeta>;
 
+/**
+ * @internal The `open` of a structure kept in frames of type `meta` (a channel, a topic): a new
+ * reference to the frame `handle` names. `FrameUseError('BadValue')` (`needs` says what was
+ * expected) for a value that is no handle, `WrongType` (not `what`) for a frame of another type
+ * or one `isStart` refuses (its reference dropped again); the errors of `Frame.fromInUse`.
+ */
+export function frameOfHandle<M extends AnyMeta>(
+  sys: FrameContext,
+  handle: { readonly paddr: Paddr },
+  meta: M,
+  needs: string,
+  what: string,
+  isStart: (frame: Frame<M>) => boolean = () => true,
+): Frame<M> {
+  const notHandle = notAHandle(handle, ['paddr']);
+  if (notHandle !== undefined) throw new FrameUseError('BadValue', `${needs}, not ${notHandle}`);
+  const any = Frame.fromInUse(sys, handle.paddr);
+  const frame = any.tryAs(meta);
+  if (frame === null || !isStart(frame)) {
+    (frame ?? any).drop();
+    throw new FrameUseError('WrongType', `frame ${hex(handle.paddr)} is not ${what}`);
+  }
+  return frame;
+}
+
 /** `receive`'s refusal of a segment of `n` frames (the entry stays queued). */
 function notAFrame(n: number): FrameUseError {
   return new FrameUseError('WrongType', `the next item is a segment of ${n} frames: take it with receiveSegment`);
@@ -237,16 +262,7 @@ export class FrameChannel implements Disposable {
    * ```
    */
   static open(sys: FrameContext, handle: FrameChannelHandle): FrameChannel {
-    const notHandle = notAHandle(handle, ['paddr']);
-    if (notHandle !== undefined) {
-      throw new FrameUseError('BadValue', `FrameChannel.open needs the handle of a channel (ch.handle), not ${notHandle}`);
-    }
-    const any = Frame.fromInUse(sys, handle.paddr);
-    const first = any.tryAs(ChannelMeta);
-    if (first === null || first.meta.capacity === 0) {
-      (first ?? any).drop();
-      throw new FrameUseError('WrongType', `frame ${hex(handle.paddr)} is not the start of a FrameChannel`);
-    }
+    const first = frameOfHandle(sys, handle, ChannelMeta, 'FrameChannel.open needs the handle of a channel (ch.handle)', 'the start of a FrameChannel', (f) => f.meta.capacity !== 0);
     return new FrameChannel(first);
   }
 

@@ -13,7 +13,7 @@
  * ended and emptied (the frames queued for it dropped), and the two references it held dropped
  * for it, by `reclaimWorker` and by the next `publish` or `subscribe`.
  */
-import { checkIntegerIn, describe, notAHandle } from '../base/args.js';
+import { checkIntegerIn, describe } from '../base/args.js';
 import { INSPECT, inspectSafely } from '../base/inspect.js';
 import { FrameUseError, hex } from '../base/errors.js';
 import { PAGE_SIZE, type Paddr } from '../base/units.js';
@@ -44,7 +44,7 @@ import {
   topicEnded,
   unlockTopic,
 } from '../region/topic.js';
-import { FrameChannel, MAX_CHANNEL_CAPACITY, type ChannelFrame } from './channel.js';
+import { FrameChannel, MAX_CHANNEL_CAPACITY, frameOfHandle, type ChannelFrame } from './channel.js';
 
 /**
  * The most subscriptions a topic holds at once (the entries of its table, in one frame).
@@ -210,17 +210,7 @@ export class FrameTopic implements Disposable {
    * ```
    */
   static open(sys: FrameContext, handle: FrameTopicHandle): FrameTopic {
-    const notHandle = notAHandle(handle, ['paddr']);
-    if (notHandle !== undefined) {
-      throw new FrameUseError('BadValue', `FrameTopic.open needs the handle of a topic (topic.handle), not ${notHandle}`);
-    }
-    const any = Frame.fromInUse(sys, handle.paddr);
-    const frame = any.tryAs(TopicMeta);
-    if (frame === null) {
-      any.drop();
-      throw new FrameUseError('WrongType', `frame ${hex(handle.paddr)} is not a FrameTopic`);
-    }
-    return new FrameTopic(frame);
+    return new FrameTopic(frameOfHandle(sys, handle, TopicMeta, 'FrameTopic.open needs the handle of a topic (topic.handle)', 'a FrameTopic'));
   }
 
   /**
@@ -317,7 +307,7 @@ export class FrameTopic implements Disposable {
     let gone: Paddr[] = [];
     lockTopic(r, this.b);
     try {
-      gone = this.sweepLocked();
+      gone = takeGoneLocked(this.sys, this.b);
       ended = topicEnded(r, this.b);
       if (!ended) entry = addSubscriber(r, this.b, ring.paddr, r.token);
     } finally {
@@ -495,7 +485,7 @@ export class FrameTopic implements Disposable {
     let gone: Paddr[] = [];
     lockTopic(r, b);
     try {
-      gone = this.sweepLocked();
+      gone = takeGoneLocked(this.sys, this.b);
       endTopic(r, b);
       forEachSubscriber(r, b, (channel) => {
         reachFrames(r, channel + size);
@@ -508,11 +498,6 @@ export class FrameTopic implements Disposable {
     }
     if (old !== -1) Frame.fromRaw(sys, old).drop();
     sweepGone(sys, this.frame.paddr, gone);
-  }
-
-  /** Takes the subscriptions of gone workers out of the table (the caller holds the lock); returns their channels, for `sweepGone`. */
-  private sweepLocked(): Paddr[] {
-    return takeGoneLocked(this.sys, this.b);
   }
 
   private check(): void {
